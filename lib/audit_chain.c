@@ -1,0 +1,169 @@
+/* Building and verifying the hash-chained audit lines. */
+#include "audit_chain.h"
+
+#include <json-c/json.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "timefmt.h"
+
+static json_object *string_or_null(const char *value)
+{
+    return value != NULL && value[0] != '\0' ? json_object_new_string(value) : NULL;
+}
+
+int audit_line_build(uint64_t seq, int64_t time_ms, const struct audit_event *event,
+                     const char *prev_hash, char **line)
+{
+    char when[TIMEFMT_LEN], expires[TIMEFMT_LEN];
+    json_object *obj = json_object_new_object();
+
+    if (obj == NULL)
+        return -1;
+    timefmt_rfc3339_ms(time_ms, when);
+    json_object_object_add(obj, "seq", json_object_new_int64((int64_t)seq));
+    json_object_object_add(obj, "time", json_object_new_string(when));
+    json_object_object_add(obj, "event", string_or_null(event->event));
+    json_object_object_add(obj, "request_id", string_or_null(event->request_id));
+    json_object_object_add(obj, "tenant", string_or_null(event->tenant));
+    json_object_object_add(obj, "host", string_or_null(event->host));
+    json_object_object_add(obj, "user", string_or_null(event->user));
+    json_object_object_add(obj, "actor", string_or_null(event->actor));
+    json_object_object_add(obj, "reason", string_or_null(event->reason));
+    json_object_object_add(obj, "comment", string_or_null(event->comment));
+    if (event->expires_at > 0) {
+        timefmt_rfc3339(event->expires_at, expires);
+        json_object_object_add(obj, "expires_at", json_object_new_string(expires));
+    } else {
+        json_object_object_add(obj, "expires_at", NULL);
+    }
+    json_object_object_add(obj, "prev_hash", json_object_new_string(prev_hash));
+    const char *text =
+        json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    *line = text != NULL ? strdup(text) : NULL;
+    json_object_put(obj);
+    return *line != NULL ? 0 : -1;
+}
+
+int audit_hash_hex(const char *bytes, size_t len, char out[LOCKBOX_HASH_HEX_LEN + 1])
+{
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int digest_len = 0;
+
+    if (EVP_Digest(bytes, len, digest, &digest_len, EVP_sha256(), NULL) != 1 || digest_len != 32)
+        return -1;
+    for (unsigned i = 0; i < digest_len; i++)
+        snprintf(out + 2 * i, 3, "%02x", digest[i]);
+    return 0;
+}
+
+void audit_verifier_init(struct audit_verifier *v)
+{
+    memset(v, 0, sizeof(*v));
+}
+
+static bool is_hash_hex(const char *s)
+{
+    if (strlen(s) != LOCKBOX_HASH_HEX_LEN)
+        return false;
+    for (const char *p = s; *p; p++) {
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return false;
+    }
+    return true;
+}
+
+int audit_line_fields(const char *line, size_t len, uint64_t *seq,
+                      char prev_hash[LOCKBOX_HASH_HEX_LEN + 1])
+{
+    json_object *obj, *seq_obj, *hash_obj;
+    json_tokener *tok = json_tokener_new();
+    int rc = -1;
+
+    if (tok == NULL || len > LOCKBOX_AUDIT_LINE_MAX) {
+        json_tokener_free(tok);
+        return -1;
+    }
+    obj = json_tokener_parse_ex(tok, line, (int)len);
+    if (obj != NULL && json_tokener_get_error(tok) == json_tokener_success &&
+        tok->char_offset == (int)len && json_object_is_type(obj, json_type_object) &&
+        json_object_object_get_ex(obj, "seq", &seq_obj) &&
+        json_object_is_type(seq_obj, json_type_int) && json_object_get_int64(seq_obj) > 0 &&
+        json_object_object_get_ex(obj, "prev_hash", &hash_obj) &&
+        json_object_is_type(hash_obj, json_type_string) &&
+        is_hash_hex(json_object_get_string(hash_obj))) {
+        *seq = (uint64_t)json_object_get_int64(seq_obj);
+        memcpy(prev_hash, json_object_get_string(hash_obj), LOCKBOX_HASH_HEX_LEN + 1);
+        rc = 0;
+    }
+    json_object_put(obj);
+    json_tokener_free(tok);
+    return rc;
+}
+
+int audit_verify_line(struct audit_verifier *v, const char *line, size_t len, const char *where)
+{
+    uint64_t seq;
+    char prev[LOCKBOX_HASH_HEX_LEN + 1];
+
+    if (audit_line_fields(line, len, &seq, prev) != 0) {
+        snprintf(v->error, sizeof(v->error), "%s: record after seq %llu is not a valid audit record (altered)",
+                 where, (unsigned long long)v->seq);
+        return -1;
+    }
+    if (!v->started) {
+        /* A chain may start in a rotated file whose predecessors were deleted; only the very
+         * first record must point at the zero hash. */
+        if (seq == 1 && strcmp(prev, AUDIT_ZERO_HASH) != 0) {
+            snprintf(v->error, sizeof(v->error), "%s: record seq 1 does not start the chain (altered)", where);
+            return -1;
+        }
+    } else if (seq <= v->seq) {
+        snprintf(v->error, sizeof(v->error), "%s: record seq %llu follows seq %llu (reordered or inserted)",
+                 where, (unsigned long long)seq, (unsigned long long)v->seq);
+        return -1;
+    } else if (seq != v->seq + 1) {
+        snprintf(v->error, sizeof(v->error), "%s: records seq %llu to %llu are missing (removed)", where,
+                 (unsigned long long)v->seq + 1, (unsigned long long)seq - 1);
+        return -1;
+    } else if (strcmp(prev, v->hash) != 0) {
+        snprintf(v->error, sizeof(v->error),
+                 "%s: record seq %llu does not chain to seq %llu (seq %llu altered, or this one inserted)",
+                 where, (unsigned long long)seq, (unsigned long long)v->seq, (unsigned long long)v->seq);
+        return -1;
+    }
+    if (audit_hash_hex(line, len, v->hash) != 0) {
+        snprintf(v->error, sizeof(v->error), "%s: cannot hash the record", where);
+        return -1;
+    }
+    v->started = true;
+    v->seq = seq;
+    v->records++;
+    return 0;
+}
+
+int audit_verify_head(struct audit_verifier *v, uint64_t head_seq, const char *head_hash)
+{
+    if (head_seq == 0 && !v->started)
+        return 0;
+    if (v->seq < head_seq) {
+        snprintf(v->error, sizeof(v->error),
+                 "the file ends at seq %llu but lockboxd's head is seq %llu (tail removed)",
+                 (unsigned long long)v->seq, (unsigned long long)head_seq);
+        return -1;
+    }
+    if (v->seq > head_seq) {
+        snprintf(v->error, sizeof(v->error),
+                 "the file goes to seq %llu, past lockboxd's head seq %llu (records inserted)",
+                 (unsigned long long)v->seq, (unsigned long long)head_seq);
+        return -1;
+    }
+    if (strcmp(v->hash, head_hash) != 0) {
+        snprintf(v->error, sizeof(v->error), "record seq %llu differs from lockboxd's head (altered)",
+                 (unsigned long long)v->seq);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,54 @@
+/* The audit file's format: JSON Lines chained by SHA-256 of each previous line's exact bytes.
+ * The daemon builds lines with it; `lockboxctl audit verify` checks them with it. */
+#ifndef LOCKBOX_AUDIT_CHAIN_H
+#define LOCKBOX_AUDIT_CHAIN_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "limits.h"
+
+#define AUDIT_ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+
+struct audit_event {
+    const char *event;      /* request.created, request.approved, ... */
+    const char *request_id;
+    const char *tenant;
+    const char *host;
+    const char *user;
+    const char *actor;
+    const char *reason;
+    const char *comment;
+    int64_t expires_at;     /* wall ms, 0 → null */
+};
+
+/* Builds the line (without newline) for record `seq` at `time_ms`; *line is malloc'd.
+ * Field order is fixed; control bytes in values are JSON-escaped. Returns 0 or -1. */
+int audit_line_build(uint64_t seq, int64_t time_ms, const struct audit_event *event,
+                     const char *prev_hash, char **line);
+
+/* Lowercase hex SHA-256 of bytes. Returns 0 or -1. */
+int audit_hash_hex(const char *bytes, size_t len, char out[LOCKBOX_HASH_HEX_LEN + 1]);
+
+/* Walks a chain one line at a time, across rotated files given oldest first. */
+struct audit_verifier {
+    bool started;
+    uint64_t seq;                          /* last good record */
+    char hash[LOCKBOX_HASH_HEX_LEN + 1];   /* its hash */
+    uint64_t records;
+    char error[512];
+};
+
+void audit_verifier_init(struct audit_verifier *v);
+/* Checks the next line (without its newline). Returns 0, or -1 with v->error naming the
+ * record and whether it was altered, removed, inserted or reordered. `where` (e.g.
+ * "audit.jsonl:12") is put into the message. */
+int audit_verify_line(struct audit_verifier *v, const char *line, size_t len, const char *where);
+/* After the last line: does the chain end at the head the daemon holds? */
+int audit_verify_head(struct audit_verifier *v, uint64_t head_seq, const char *head_hash);
+
+/* Reads seq and prev_hash out of one line; 0 or -1. */
+int audit_line_fields(const char *line, size_t len, uint64_t *seq,
+                      char prev_hash[LOCKBOX_HASH_HEX_LEN + 1]);
+
+#endif

@@ -1,0 +1,163 @@
+/* libcurl over a Unix socket. Every handle gets the same hardening (design.md, Security rules). */
+#include "client.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "limits.h"
+
+struct reply_buffer {
+    char *data;
+    size_t len;
+    int too_large;
+};
+
+static size_t collect_body(char *chunk, size_t size, size_t count, void *userdata)
+{
+    struct reply_buffer *buf = userdata;
+    size_t n = size * count;
+
+    if (buf->len + n > LOCKBOX_REPLY_MAX) {
+        buf->too_large = 1;
+        return 0; /* makes libcurl abort the transfer */
+    }
+    char *grown = realloc(buf->data, buf->len + n + 1);
+    if (grown == NULL)
+        return 0;
+    buf->data = grown;
+    memcpy(buf->data + buf->len, chunk, n);
+    buf->len += n;
+    buf->data[buf->len] = '\0';
+    return n;
+}
+
+static int harden(CURL *curl, const struct lockbox_client *client)
+{
+    long connect_ms = client->connect_timeout_ms > 0 ? client->connect_timeout_ms : 2000;
+    long total_ms = client->total_timeout_ms > 0 ? client->total_timeout_ms : 10000;
+
+    /* No SIGALRM-based resolver timeouts inside sshd/su/sudo; http to the local socket only. */
+    if (curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+        curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http") != CURLE_OK ||
+        curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http") != CURLE_OK ||
+        curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+        curl_easy_setopt(curl, CURLOPT_PROXY, "") != CURLE_OK ||
+        curl_easy_setopt(curl, CURLOPT_NOPROXY, "*") != CURLE_OK ||
+        curl_easy_setopt(curl, CURLOPT_NETRC, (long)CURL_NETRC_IGNORED) != CURLE_OK ||
+        curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, connect_ms) != CURLE_OK ||
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, total_ms) != CURLE_OK ||
+        curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, client->socket_path) != CURLE_OK ||
+        curl_easy_setopt(curl, CURLOPT_FORBID_REUSE, 1L) != CURLE_OK)
+        return -1;
+    return 0;
+}
+
+static void take_error_message(struct lockbox_reply *reply)
+{
+    json_object *message;
+
+    if (reply->status < 400)
+        return;
+    if (reply->body != NULL && json_object_object_get_ex(reply->body, "message", &message) &&
+        json_object_is_type(message, json_type_string))
+        snprintf(reply->error, sizeof(reply->error), "%s", json_object_get_string(message));
+    else
+        snprintf(reply->error, sizeof(reply->error), "lockboxd answered HTTP %ld", reply->status);
+}
+
+static int parse_reply(struct reply_buffer *buf, struct lockbox_reply *reply)
+{
+    if (buf->len == 0)
+        return 0;
+    json_tokener *tok = json_tokener_new();
+    if (tok == NULL)
+        return -1;
+    reply->body = json_tokener_parse_ex(tok, buf->data, (int)buf->len);
+    int ok = reply->body != NULL && json_tokener_get_error(tok) == json_tokener_success &&
+             tok->char_offset == (int)buf->len;
+    json_tokener_free(tok);
+    if (!ok) {
+        json_object_put(reply->body);
+        reply->body = NULL;
+        snprintf(reply->error, sizeof(reply->error), "lockboxd sent a reply that is not JSON");
+        return -1;
+    }
+    return 0;
+}
+
+int lockbox_call(const struct lockbox_client *client, const char *method, const char *path,
+                 json_object *body, struct lockbox_reply *reply)
+{
+    struct reply_buffer buf = {NULL, 0, 0};
+    struct curl_slist *headers = NULL;
+    char url[1024];
+    int rc = -1;
+
+    memset(reply, 0, sizeof(*reply));
+    if (client->socket_path == NULL || snprintf(url, sizeof(url), "http://lockboxd%s", path) >=
+                                           (int)sizeof(url)) {
+        snprintf(reply->error, sizeof(reply->error), "invalid socket path or request path");
+        return -1;
+    }
+    CURL *curl = curl_easy_init();
+    if (curl == NULL) {
+        snprintf(reply->error, sizeof(reply->error), "cannot initialise libcurl");
+        return -1;
+    }
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    if (headers == NULL || harden(curl, client) != 0 ||
+        curl_easy_setopt(curl, CURLOPT_URL, url) != CURLE_OK ||
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method) != CURLE_OK ||
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers) != CURLE_OK ||
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_body) != CURLE_OK ||
+        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &buf) != CURLE_OK) {
+        snprintf(reply->error, sizeof(reply->error), "cannot configure libcurl");
+        goto out;
+    }
+    if (body != NULL &&
+        curl_easy_setopt(curl, CURLOPT_COPYPOSTFIELDS,
+                         json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN)) !=
+            CURLE_OK) {
+        snprintf(reply->error, sizeof(reply->error), "cannot attach the request body");
+        goto out;
+    }
+    CURLcode res = curl_easy_perform(curl);
+    if (res != CURLE_OK) {
+        snprintf(reply->error, sizeof(reply->error), "cannot reach lockboxd at %s: %s",
+                 client->socket_path,
+                 buf.too_large ? "reply too large" : curl_easy_strerror(res));
+        goto out;
+    }
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply->status);
+    if (parse_reply(&buf, reply) != 0)
+        goto out;
+    take_error_message(reply);
+    rc = 0;
+out:
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+    free(buf.data);
+    return rc;
+}
+
+void lockbox_reply_free(struct lockbox_reply *reply)
+{
+    json_object_put(reply->body);
+    reply->body = NULL;
+}
+
+int lockbox_query_escape(const char *value, char *out, size_t out_len)
+{
+    /* libcurl ≥ 7.82 encodes without a handle. */
+    char *escaped = curl_easy_escape(NULL, value, 0);
+    int rc = -1;
+
+    if (escaped != NULL && strlen(escaped) < out_len) {
+        memcpy(out, escaped, strlen(escaped) + 1);
+        rc = 0;
+    }
+    curl_free(escaped);
+    return rc;
+}

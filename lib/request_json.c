@@ -1,0 +1,110 @@
+/* JSON encoding and decoding of a request (json-c). */
+#include "request_json.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "timefmt.h"
+
+static void add_string(json_object *obj, const char *key, const char *value)
+{
+    json_object_object_add(obj, key, value && value[0] ? json_object_new_string(value) : NULL);
+}
+
+static void add_time(json_object *obj, const char *key, int64_t wall_ms)
+{
+    char text[TIMEFMT_LEN];
+
+    if (wall_ms <= 0) {
+        json_object_object_add(obj, key, NULL);
+        return;
+    }
+    timefmt_rfc3339(wall_ms, text);
+    json_object_object_add(obj, key, json_object_new_string(text));
+}
+
+json_object *request_to_json(const struct lockbox_request *req)
+{
+    json_object *obj = json_object_new_object();
+
+    json_object_object_add(obj, "id", json_object_new_string(req->id));
+    json_object_object_add(obj, "state", json_object_new_string(request_state_name(req->state)));
+    add_string(obj, "tenant", req->tenant);
+    add_string(obj, "host", req->host);
+    add_string(obj, "user", req->user);
+    add_string(obj, "reason", req->reason);
+    add_string(obj, "service", req->service);
+    add_string(obj, "rhost", req->rhost);
+    add_string(obj, "requested_by", req->requested_by);
+    add_time(obj, "created_at", req->created_at);
+    add_time(obj, "decided_at", req->decided_at);
+    add_string(obj, "decided_by", req->decided_by);
+    add_string(obj, "comment", req->comment);
+    add_time(obj, "expires_at", req->expires_at);
+    return obj;
+}
+
+static int copy_string(json_object *obj, const char *key, char *out, size_t out_len, char *err,
+                       size_t err_len)
+{
+    json_object *value;
+
+    out[0] = '\0';
+    if (!json_object_object_get_ex(obj, key, &value) || value == NULL)
+        return 0;
+    if (!json_object_is_type(value, json_type_string) ||
+        (size_t)json_object_get_string_len(value) >= out_len) {
+        snprintf(err, err_len, "field '%s' is not a string of at most %zu bytes", key,
+                 out_len - 1);
+        return -1;
+    }
+    memcpy(out, json_object_get_string(value), (size_t)json_object_get_string_len(value) + 1);
+    return 0;
+}
+
+static int copy_time(json_object *obj, const char *key, int64_t *out, char *err, size_t err_len)
+{
+    json_object *value;
+
+    *out = 0;
+    if (!json_object_object_get_ex(obj, key, &value) || value == NULL)
+        return 0;
+    if (!json_object_is_type(value, json_type_string) ||
+        timefmt_parse(json_object_get_string(value), out) != 0) {
+        snprintf(err, err_len, "field '%s' is not an RFC 3339 time", key);
+        return -1;
+    }
+    return 0;
+}
+
+int request_from_json(json_object *obj, struct lockbox_request *req, char *err, size_t err_len)
+{
+    char state[16];
+
+    memset(req, 0, sizeof(*req));
+    if (!json_object_is_type(obj, json_type_object)) {
+        snprintf(err, err_len, "a request is not a JSON object");
+        return -1;
+    }
+    if (copy_string(obj, "id", req->id, sizeof(req->id), err, err_len) ||
+        copy_string(obj, "state", state, sizeof(state), err, err_len) ||
+        copy_string(obj, "tenant", req->tenant, sizeof(req->tenant), err, err_len) ||
+        copy_string(obj, "host", req->host, sizeof(req->host), err, err_len) ||
+        copy_string(obj, "user", req->user, sizeof(req->user), err, err_len) ||
+        copy_string(obj, "reason", req->reason, sizeof(req->reason), err, err_len) ||
+        copy_string(obj, "service", req->service, sizeof(req->service), err, err_len) ||
+        copy_string(obj, "rhost", req->rhost, sizeof(req->rhost), err, err_len) ||
+        copy_string(obj, "requested_by", req->requested_by, sizeof(req->requested_by), err,
+                    err_len) ||
+        copy_string(obj, "decided_by", req->decided_by, sizeof(req->decided_by), err, err_len) ||
+        copy_string(obj, "comment", req->comment, sizeof(req->comment), err, err_len) ||
+        copy_time(obj, "created_at", &req->created_at, err, err_len) ||
+        copy_time(obj, "decided_at", &req->decided_at, err, err_len) ||
+        copy_time(obj, "expires_at", &req->expires_at, err, err_len))
+        return -1;
+    if (req->id[0] == '\0' || request_state_parse(state, &req->state) != 0) {
+        snprintf(err, err_len, "a request without a valid id or state");
+        return -1;
+    }
+    return 0;
+}

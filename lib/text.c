@@ -1,0 +1,199 @@
+/* Text validation and escaping: pure functions over bytes. */
+#include "text.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Length of the valid UTF-8 sequence at s (at most len bytes), or 0 if invalid. */
+static size_t utf8_sequence(const unsigned char *s, size_t len, uint32_t *code)
+{
+    size_t need;
+    uint32_t cp;
+
+    if (s[0] < 0x80) {
+        *code = s[0];
+        return 1;
+    }
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        need = 2;
+        cp = s[0] & 0x1f;
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        need = 3;
+        cp = s[0] & 0x0f;
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        need = 4;
+        cp = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (need > len)
+        return 0;
+    for (size_t i = 1; i < need; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((need == 3 && cp < 0x800) || (need == 4 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    *code = cp;
+    return need;
+}
+
+static bool is_control(uint32_t cp)
+{
+    return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f);
+}
+
+bool text_is_utf8(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    uint32_t cp;
+
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_sequence(p + i, len - i, &cp);
+        if (n == 0)
+            return false;
+        i += n;
+    }
+    return true;
+}
+
+bool text_is_clean(const char *s, size_t max)
+{
+    if (s == NULL)
+        return false;
+    size_t len = strnlen(s, max + 1);
+    if (len == 0 || len > max)
+        return false;
+    const unsigned char *p = (const unsigned char *)s;
+    uint32_t cp;
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_sequence(p + i, len - i, &cp);
+        if (n == 0 || is_control(cp))
+            return false;
+        i += n;
+    }
+    return true;
+}
+
+static bool all_bytes_in(const char *s, size_t max, const char *extra)
+{
+    if (s == NULL)
+        return false;
+    size_t len = strnlen(s, max + 1);
+    if (len == 0 || len > max || s[0] == '-')
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  (c != '\0' && strchr(extra, c) != NULL);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+bool text_is_name(const char *s, size_t max)
+{
+    return all_bytes_in(s, max, "._-");
+}
+
+bool text_is_host(const char *s, size_t max)
+{
+    return all_bytes_in(s, max, "._:%-");
+}
+
+/* Appends what fits; marks truncation with "..." and reports whether all fitted. */
+struct sink {
+    char *out;
+    size_t len, cap;
+    bool full;
+};
+
+static void sink_put(struct sink *sk, const char *bytes, size_t n)
+{
+    if (sk->full)
+        return;
+    if (sk->len + n + 4 > sk->cap) { /* keep room for "..." and NUL */
+        if (sk->cap >= 4) {
+            memcpy(sk->out + sk->len, "...", 3);
+            sk->len += 3;
+        }
+        sk->full = true;
+        return;
+    }
+    memcpy(sk->out + sk->len, bytes, n);
+    sk->len += n;
+}
+
+static void escape_into(struct sink *sk, const char *in, bool quote_specials)
+{
+    const unsigned char *p = (const unsigned char *)in;
+    size_t len = strlen(in);
+    uint32_t cp;
+    char hex[8];
+
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_sequence(p + i, len - i, &cp);
+        if (n == 0 || is_control(cp)) {
+            size_t bad = n == 0 ? 1 : n;
+            for (size_t k = 0; k < bad; k++) {
+                snprintf(hex, sizeof(hex), "\\x%02x", p[i + k]);
+                sink_put(sk, hex, 4);
+            }
+            i += bad;
+            continue;
+        }
+        if (p[i] == '\\')
+            sink_put(sk, "\\\\", 2);
+        else if (quote_specials && p[i] == '"')
+            sink_put(sk, "\\\"", 2);
+        else
+            sink_put(sk, (const char *)p + i, n);
+        i += n;
+    }
+}
+
+static bool is_plain_log_value(const char *in)
+{
+    if (*in == '\0')
+        return false;
+    for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+        if (*p <= 0x20 || *p >= 0x7f || *p == '"' || *p == '\\' || *p == '=')
+            return false;
+    }
+    return true;
+}
+
+char *text_escape_log(const char *in, char *out, size_t out_len)
+{
+    struct sink sk = {out, 0, out_len, false};
+
+    if (out_len == 0)
+        return out;
+    if (in == NULL)
+        in = "";
+    if (is_plain_log_value(in)) {
+        sink_put(&sk, in, strlen(in));
+    } else {
+        sk.cap = out_len > 1 ? out_len - 1 : 0; /* room for the closing quote */
+        sink_put(&sk, "\"", 1);
+        escape_into(&sk, in, true);
+        sk.out[sk.len++] = '"';
+    }
+    out[sk.len < out_len ? sk.len : out_len - 1] = '\0';
+    return out;
+}
+
+char *text_escape_terminal(const char *in, char *out, size_t out_len)
+{
+    struct sink sk = {out, 0, out_len, false};
+
+    if (out_len == 0)
+        return out;
+    escape_into(&sk, in ? in : "", false);
+    out[sk.len < out_len ? sk.len : out_len - 1] = '\0';
+    return out;
+}
