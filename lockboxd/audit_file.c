@@ -1,0 +1,130 @@
+/* The audit file on disk. Lines are never rewritten; only a torn tail of our own is cut. */
+#define _GNU_SOURCE
+#include "audit_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "audit_chain.h"
+
+/* Reads the last complete line; trims a torn tail. */
+static int read_last_record(struct audit_file *file, char *err, size_t err_len)
+{
+    struct stat st;
+    size_t window = LOCKBOX_AUDIT_LINE_MAX + 2;
+    char *buf = NULL;
+    int rc = -1;
+
+    file->has_last = false;
+    if (fstat(file->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, err_len, "%s: not a regular file", file->path);
+        return -1;
+    }
+    if (st.st_size == 0)
+        return 0;
+    off_t start = st.st_size > (off_t)window ? st.st_size - (off_t)window : 0;
+    size_t len = (size_t)(st.st_size - start);
+    buf = malloc(len + 1);
+    if (buf == NULL || pread(file->fd, buf, len, start) != (ssize_t)len) {
+        snprintf(err, err_len, "%s: cannot read: %s", file->path, strerror(errno));
+        goto out;
+    }
+    size_t end = len;
+    while (end > 0 && buf[end - 1] != '\n')
+        end--;
+    if (end < len && ftruncate(file->fd, start + (off_t)end) != 0) {
+        snprintf(err, err_len, "%s: cannot cut a torn last line: %s", file->path, strerror(errno));
+        goto out;
+    }
+    if (end == 0) {
+        rc = start == 0 ? 0 : -1;
+        if (rc != 0)
+            snprintf(err, err_len, "%s: last line is longer than %d bytes", file->path,
+                     LOCKBOX_AUDIT_LINE_MAX);
+        goto out;
+    }
+    size_t line_end = end - 1, line_start = line_end;
+    while (line_start > 0 && buf[line_start - 1] != '\n')
+        line_start--;
+    char prev[LOCKBOX_HASH_HEX_LEN + 1];
+    if (audit_line_fields(buf + line_start, line_end - line_start, &file->last_seq, prev) != 0 ||
+        audit_hash_hex(buf + line_start, line_end - line_start, file->last_hash) != 0) {
+        snprintf(err, err_len, "%s: the last line is not an audit record", file->path);
+        goto out;
+    }
+    file->has_last = true;
+    rc = 0;
+out:
+    free(buf);
+    return rc;
+}
+
+int audit_file_open(struct audit_file *file, const char *path, char *err, size_t err_len)
+{
+    file->fd = -1;
+    snprintf(file->path, sizeof(file->path), "%s", path);
+    file->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
+    if (file->fd < 0) {
+        snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    if (read_last_record(file, err, err_len) != 0) {
+        audit_file_close(file);
+        return -1;
+    }
+    return 0;
+}
+
+int audit_file_append(struct audit_file *file, const char *line, uint64_t seq, const char *hash)
+{
+    struct stat st;
+    size_t len = strlen(line);
+    char *record = malloc(len + 1);
+
+    if (record == NULL)
+        return -1;
+    memcpy(record, line, len);
+    record[len] = '\n';
+    if (file->fd < 0 || fstat(file->fd, &st) != 0) {
+        free(record);
+        errno = file->fd < 0 ? EBADF : errno;
+        return -1;
+    }
+    /* One write() per record: a reader never sees half a record from us. */
+    errno = 0;
+    ssize_t written = write(file->fd, record, len + 1);
+    free(record);
+    if (written != (ssize_t)len + 1 || fdatasync(file->fd) != 0) {
+        int saved = errno ? errno : EIO;
+        if (ftruncate(file->fd, st.st_size) != 0) {
+            /* Could not undo; the torn tail is cut at the next open. */
+        }
+        errno = saved;
+        return -1;
+    }
+    file->has_last = true;
+    file->last_seq = seq;
+    snprintf(file->last_hash, sizeof(file->last_hash), "%s", hash);
+    return 0;
+}
+
+int audit_file_reopen(struct audit_file *file, char *err, size_t err_len)
+{
+    char path[LOCKBOX_PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s", file->path);
+    audit_file_close(file);
+    return audit_file_open(file, path, err, err_len);
+}
+
+void audit_file_close(struct audit_file *file)
+{
+    if (file->fd >= 0)
+        close(file->fd);
+    file->fd = -1;
+}

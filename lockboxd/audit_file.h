@@ -1,0 +1,28 @@
+/* The append-only audit file: one write() and one fsync() per record, O_APPEND|O_NOFOLLOW. */
+#ifndef LOCKBOXD_AUDIT_FILE_H
+#define LOCKBOXD_AUDIT_FILE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "limits.h"
+
+struct audit_file {
+    int fd;
+    char path[LOCKBOX_PATH_MAX];
+    bool has_last;                           /* the file holds at least one record */
+    uint64_t last_seq;                       /* seq of its last record */
+    char last_hash[LOCKBOX_HASH_HEX_LEN + 1];
+};
+
+/* Opens (creating, mode 0640) and reads the last record's seq and hash. A torn last line
+ * (a crash inside write) is cut off. Returns 0 or -1 with err. */
+int audit_file_open(struct audit_file *file, const char *path, char *err, size_t err_len);
+/* Appends line + '\n' with one write() and fsync()s. Returns 0, or -1 (errno set) leaving
+ * the file as it was. */
+int audit_file_append(struct audit_file *file, const char *line, uint64_t seq, const char *hash);
+/* Closes and opens the path again (after logrotate moved the file away). */
+int audit_file_reopen(struct audit_file *file, char *err, size_t err_len);
+void audit_file_close(struct audit_file *file);
+
+#endif

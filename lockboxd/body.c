@@ -1,0 +1,175 @@
+/* Strict JSON body decoding on top of json-c. */
+#include "body.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "duration.h"
+#include "limits.h"
+#include "text.h"
+
+enum kind { KIND_TEXT, KIND_NAME, KIND_HOST, KIND_DURATION, KIND_BOOL };
+
+struct field_spec {
+    const char *name;
+    enum body_field bit;
+    enum kind kind;
+    size_t max;
+    size_t offset; /* of the const char * in struct body */
+};
+
+static const struct field_spec fields[] = {
+    {"reason", BODY_REASON, KIND_TEXT, LOCKBOX_TEXT_MAX, offsetof(struct body, reason)},
+    {"comment", BODY_COMMENT, KIND_TEXT, LOCKBOX_TEXT_MAX, offsetof(struct body, comment)},
+    {"tenant", BODY_TENANT, KIND_NAME, LOCKBOX_NAME_MAX, offsetof(struct body, tenant)},
+    {"host", BODY_HOST, KIND_HOST, LOCKBOX_HOST_MAX, offsetof(struct body, host)},
+    {"user", BODY_USER, KIND_NAME, LOCKBOX_NAME_MAX, offsetof(struct body, user)},
+    {"service", BODY_SERVICE, KIND_NAME, LOCKBOX_NAME_MAX, offsetof(struct body, service)},
+    {"rhost", BODY_RHOST, KIND_HOST, LOCKBOX_RHOST_MAX, offsetof(struct body, rhost)},
+    {"for", BODY_FOR, KIND_DURATION, 16, offsetof(struct body, duration)},
+    {"final", BODY_FINAL, KIND_BOOL, 0, 0},
+};
+
+/* json-c keeps the last of duplicate keys silently; count the top-level members in the raw
+ * text (outside strings) and compare with what json-c kept. */
+static size_t count_top_level_members(const char *data, size_t len)
+{
+    size_t members = 0;
+    int depth = 0, in_string = 0, escaped = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = data[i];
+        if (in_string) {
+            if (escaped)
+                escaped = 0;
+            else if (c == '\\')
+                escaped = 1;
+            else if (c == '"')
+                in_string = 0;
+            continue;
+        }
+        if (c == '"')
+            in_string = 1;
+        else if (c == '{' || c == '[')
+            depth++;
+        else if (c == '}' || c == ']')
+            depth--;
+        else if (c == ':' && depth == 1)
+            members++;
+    }
+    return members;
+}
+
+static int check_value(const struct field_spec *spec, json_object *value, struct body *body,
+                       char *err, size_t err_len)
+{
+    if (spec->kind == KIND_BOOL) {
+        if (!json_object_is_type(value, json_type_boolean)) {
+            snprintf(err, err_len, "'%s' must be true or false", spec->name);
+            return -1;
+        }
+        body->final = json_object_get_boolean(value);
+        return 0;
+    }
+    if (!json_object_is_type(value, json_type_string)) {
+        snprintf(err, err_len, "'%s' must be a string", spec->name);
+        return -1;
+    }
+    const char *text = json_object_get_string(value);
+    size_t len = (size_t)json_object_get_string_len(value);
+    int64_t seconds;
+    int ok = strlen(text) == len; /* no embedded NUL */
+    switch (spec->kind) {
+    case KIND_TEXT: ok = ok && text_is_clean(text, spec->max); break;
+    case KIND_NAME: ok = ok && text_is_name(text, spec->max); break;
+    case KIND_HOST: ok = ok && text_is_host(text, spec->max); break;
+    case KIND_DURATION: ok = ok && duration_parse(text, &seconds) == 0; break;
+    default: ok = 0;
+    }
+    if (!ok) {
+        char what[128];
+        switch (spec->kind) {
+        case KIND_TEXT:
+            snprintf(what, sizeof(what), "1 to %zu bytes of UTF-8 text without control characters", spec->max);
+            break;
+        case KIND_NAME:
+            snprintf(what, sizeof(what), "a name of 1 to %zu characters from A-Z a-z 0-9 . _ -", spec->max);
+            break;
+        case KIND_HOST:
+            snprintf(what, sizeof(what), "a host name or address of 1 to %zu characters", spec->max);
+            break;
+        default:
+            snprintf(what, sizeof(what), "a duration such as 90m or 2h");
+        }
+        snprintf(err, err_len, "'%s' must be %s", spec->name, what);
+        return -1;
+    }
+    *(const char **)((char *)body + spec->offset) = text;
+    return 0;
+}
+
+static const struct field_spec *find_field(const char *key)
+{
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        if (strcmp(fields[i].name, key) == 0)
+            return &fields[i];
+    }
+    return NULL;
+}
+
+int body_parse(struct body *body, const char *data, size_t len, unsigned allowed, char *err,
+               size_t err_len)
+{
+    memset(body, 0, sizeof(*body));
+    if (len == 0)
+        return 0;
+    json_tokener *tok = json_tokener_new_ex(8);
+    if (tok == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    body->root = json_tokener_parse_ex(tok, data, (int)len);
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
+    int complete = body->root != NULL && jerr == json_tokener_success && tok->char_offset == (int)len;
+    json_tokener_free(tok);
+    if (!complete) {
+        snprintf(err, err_len, "the body is not one valid JSON object (%s)",
+                 jerr == json_tokener_success ? "trailing bytes" : json_tokener_error_desc(jerr));
+        goto fail;
+    }
+    if (!json_object_is_type(body->root, json_type_object)) {
+        snprintf(err, err_len, "the body must be a JSON object");
+        goto fail;
+    }
+    if (count_top_level_members(data, len) != (size_t)json_object_object_length(body->root)) {
+        snprintf(err, err_len, "the body has a duplicate key");
+        goto fail;
+    }
+    json_object_object_foreach(body->root, key, value)
+    {
+        const struct field_spec *spec = find_field(key);
+        if (spec == NULL || !(allowed & spec->bit)) {
+            char shown[80];
+            snprintf(err, err_len, "unknown field '%s'", text_escape_log(key, shown, sizeof(shown)));
+            goto fail;
+        }
+        if (value == NULL) {
+            snprintf(err, err_len, "'%s' must not be null", key);
+            goto fail;
+        }
+        if (check_value(spec, value, body, err, err_len) != 0)
+            goto fail;
+        body->present |= spec->bit;
+    }
+    return 0;
+fail:
+    body_free(body);
+    return -1;
+}
+
+void body_free(struct body *body)
+{
+    json_object_put(body->root);
+    body->root = NULL;
+}

@@ -1,0 +1,261 @@
+/* Parses lockboxd.conf with inih. Unknown keys, bad values and missing admins are errors with
+ * file:line; nothing is silently defaulted except what design.md documents as a default. */
+#define _GNU_SOURCE
+#include "config.h"
+
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "duration.h"
+#include "text.h"
+
+struct parse_state {
+    struct lockboxd_config *config;
+    char error[256];
+    int line;   /* inih counts lines for us only on error; we count sections ourselves */
+    unsigned section_count;
+};
+
+static void strip_inline_comment(char *value)
+{
+    /* inih (Debian's build) only knows ';' inline comments; the documented style is '#'. */
+    for (char *p = value; *p; p++) {
+        if (*p == '#' && (p == value || p[-1] == ' ' || p[-1] == '\t')) {
+            *p = '\0';
+            break;
+        }
+    }
+    size_t len = strlen(value);
+    while (len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t'))
+        value[--len] = '\0';
+}
+
+static int set_path(char *out, const char *value, char *error, size_t error_len, const char *key)
+{
+    if (value[0] != '/' || strlen(value) >= LOCKBOX_PATH_MAX || strstr(value, "/../") != NULL) {
+        snprintf(error, error_len, "%s must be an absolute path shorter than %d bytes", key,
+                 LOCKBOX_PATH_MAX);
+        return 0;
+    }
+    snprintf(out, LOCKBOX_PATH_MAX, "%s", value);
+    return 1;
+}
+
+static int set_duration(int64_t *out, const char *value, char *error, size_t error_len,
+                        const char *key)
+{
+    if (duration_parse(value, out) != 0) {
+        snprintf(error, error_len, "%s: '%.40s' is not a duration (an integer with s, m, h or d)",
+                 key, value);
+        return 0;
+    }
+    return 1;
+}
+
+static int daemon_key(struct parse_state *st, const char *key, char *value)
+{
+    struct lockboxd_config *c = st->config;
+    size_t n = sizeof(st->error);
+
+    if (strcmp(key, "socket") == 0)
+        return set_path(c->socket, value, st->error, n, key);
+    if (strcmp(key, "database") == 0)
+        return set_path(c->database, value, st->error, n, key);
+    if (strcmp(key, "audit_log") == 0)
+        return set_path(c->audit_log, value, st->error, n, key);
+    if (strcmp(key, "request_ttl") == 0)
+        return set_duration(&c->request_ttl_s, value, st->error, n, key);
+    if (strcmp(key, "access_ttl") == 0)
+        return set_duration(&c->access_ttl_s, value, st->error, n, key);
+    if (strcmp(key, "tenant") == 0 || strcmp(key, "host") == 0) {
+        int is_tenant = key[0] == 't';
+        if (is_tenant ? !text_is_name(value, LOCKBOX_NAME_MAX) : !text_is_host(value, LOCKBOX_HOST_MAX)) {
+            snprintf(st->error, n, "%s: '%.40s' is not a valid name", key, value);
+            return 0;
+        }
+        if (is_tenant)
+            memcpy(c->tenant, value, strlen(value) + 1);
+        else
+            memcpy(c->host, value, strlen(value) + 1);
+        return 1;
+    }
+    if (strcmp(key, "max_pending_per_user") == 0) {
+        char *end;
+        long v = strtol(value, &end, 10);
+        if (*value == '\0' || *end != '\0' || v < 1 || v > 1000) {
+            snprintf(st->error, n, "max_pending_per_user must be an integer from 1 to 1000");
+            return 0;
+        }
+        c->max_pending_per_user = (int)v;
+        return 1;
+    }
+    snprintf(st->error, n, "unknown key '%.40s' in [daemon]", key);
+    return 0;
+}
+
+static int add_admins(struct parse_state *st, struct tenant_config *t, char *value)
+{
+    char *save = NULL;
+
+    for (char *item = strtok_r(value, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        while (*item == ' ' || *item == '\t')
+            item++;
+        strip_inline_comment(item);
+        const char *name = item[0] == '@' ? item + 1 : item;
+        if (!text_is_name(name, LOCKBOX_NAME_MAX)) {
+            snprintf(st->error, sizeof(st->error), "admins: '%.40s' is not a user or @group", item);
+            return 0;
+        }
+        if (t->n_admins >= LOCKBOX_ADMINS_MAX) {
+            snprintf(st->error, sizeof(st->error), "admins: more than %d entries", LOCKBOX_ADMINS_MAX);
+            return 0;
+        }
+        t->admins[t->n_admins] = strdup(item);
+        if (t->admins[t->n_admins] == NULL)
+            return 0;
+        t->n_admins++;
+    }
+    return 1;
+}
+
+static struct tenant_config *tenant_section(struct parse_state *st, const char *section)
+{
+    const char *name = section + strlen("tenant ");
+    struct lockboxd_config *c = st->config;
+
+    for (unsigned i = 0; i < c->n_tenants; i++) {
+        if (strcmp(c->tenants[i].name, name) == 0)
+            return &c->tenants[i];
+    }
+    if (!text_is_name(name, LOCKBOX_NAME_MAX) || c->n_tenants >= LOCKBOX_TENANTS_MAX) {
+        snprintf(st->error, sizeof(st->error), "[%.80s]: not a valid tenant name (or too many tenants)",
+                 section);
+        return NULL;
+    }
+    struct tenant_config *t = &c->tenants[c->n_tenants++];
+    snprintf(t->name, sizeof(t->name), "%s", name);
+    return t;
+}
+
+static int on_entry(void *user, const char *section, const char *key, const char *raw_value)
+{
+    struct parse_state *st = user;
+    char value[LOCKBOX_PATH_MAX * 4];
+
+    if (st->error[0] != '\0')
+        return 1; /* report only the first error */
+    if (strlen(raw_value) >= sizeof(value)) {
+        snprintf(st->error, sizeof(st->error), "value of '%.40s' is too long", key);
+        return 0;
+    }
+    snprintf(value, sizeof(value), "%s", raw_value);
+    strip_inline_comment(value);
+    if (strcmp(section, "daemon") == 0)
+        return daemon_key(st, key, value);
+    if (strncmp(section, "tenant ", 7) == 0) {
+        struct tenant_config *t = tenant_section(st, section);
+        if (t == NULL)
+            return 0;
+        if (strcmp(key, "admins") == 0)
+            return add_admins(st, t, value);
+        snprintf(st->error, sizeof(st->error), "unknown key '%.40s' in [%.80s]", key, section);
+        return 0;
+    }
+    snprintf(st->error, sizeof(st->error), "unknown section [%.80s]", section);
+    return 0;
+}
+
+static void set_defaults(struct lockboxd_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    snprintf(c->socket, sizeof(c->socket), "%s", LOCKBOX_DEFAULT_SOCKET);
+    snprintf(c->database, sizeof(c->database), "%s", LOCKBOX_DEFAULT_DATABASE);
+    snprintf(c->audit_log, sizeof(c->audit_log), "%s", LOCKBOX_DEFAULT_AUDIT_LOG);
+    c->request_ttl_s = LOCKBOX_DEFAULT_TTL_SECONDS;
+    c->access_ttl_s = LOCKBOX_DEFAULT_TTL_SECONDS;
+    c->max_pending_per_user = LOCKBOX_PENDING_PER_USER_DEFAULT;
+    if (gethostname(c->host, sizeof(c->host) - 1) != 0 || !text_is_host(c->host, LOCKBOX_HOST_MAX))
+        snprintf(c->host, sizeof(c->host), "localhost");
+}
+
+static int validate(struct lockboxd_config *c, char *err, size_t err_len)
+{
+    if (c->tenant[0] == '\0') {
+        snprintf(err, err_len, "%s: [daemon] tenant is not set (the tenant that owns this host's data)",
+                 c->path);
+        return -1;
+    }
+    if (config_find_tenant(c, c->tenant) == NULL) {
+        snprintf(err, err_len, "%s: no [tenant %s] section with its admins", c->path, c->tenant);
+        return -1;
+    }
+    for (unsigned i = 0; i < c->n_tenants; i++) {
+        if (c->tenants[i].n_admins == 0) {
+            snprintf(err, err_len, "%s: [tenant %s] has no admins (admins = user, @group)", c->path,
+                     c->tenants[i].name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int config_load(const char *path, struct lockboxd_config *config, char *err, size_t err_len)
+{
+    struct parse_state st;
+
+    set_defaults(config);
+    snprintf(config->path, sizeof(config->path), "%s", path);
+    memset(&st, 0, sizeof(st));
+    st.config = config;
+    FILE *file = fopen(path, "re");
+    if (file == NULL) {
+        snprintf(err, err_len, "%s: cannot open: %m", path);
+        return -1;
+    }
+    int line = ini_parse_file(file, on_entry, &st);
+    fclose(file);
+    if (line != 0 || st.error[0] != '\0') {
+        if (line > 0)
+            snprintf(err, err_len, "%s:%d: %s", path, line,
+                     st.error[0] ? st.error : "syntax error (expected key = value or [section])");
+        else
+            snprintf(err, err_len, "%s: %s", path, st.error[0] ? st.error : "cannot read");
+        config_free(config);
+        return -1;
+    }
+    if (validate(config, err, err_len) != 0) {
+        config_free(config);
+        return -1;
+    }
+    return 0;
+}
+
+void config_free(struct lockboxd_config *config)
+{
+    for (unsigned i = 0; i < config->n_tenants; i++) {
+        for (unsigned a = 0; a < config->tenants[i].n_admins; a++)
+            free(config->tenants[i].admins[a]);
+        config->tenants[i].n_admins = 0;
+    }
+    config->n_tenants = 0;
+}
+
+const struct tenant_config *config_find_tenant(const struct lockboxd_config *config,
+                                               const char *name)
+{
+    for (unsigned i = 0; i < config->n_tenants; i++) {
+        if (strcmp(config->tenants[i].name, name) == 0)
+            return &config->tenants[i];
+    }
+    return NULL;
+}
+
+struct lockbox_tenant_policy config_tenant_policy(const struct tenant_config *tenant)
+{
+    struct lockbox_tenant_policy policy = {tenant->name, (const char *const *)tenant->admins,
+                                           tenant->n_admins};
+    return policy;
+}

@@ -1,0 +1,39 @@
+/* lockboxd's configuration: an INI file parsed with inih, validated strictly (file:line). */
+#ifndef LOCKBOXD_CONFIG_H
+#define LOCKBOXD_CONFIG_H
+#include <stdint.h>
+
+#include "limits.h"
+#include "request.h"
+
+struct tenant_config {
+    char name[LOCKBOX_NAME_MAX + 1];
+    char *admins[LOCKBOX_ADMINS_MAX]; /* "alice" or "@group" */
+    unsigned n_admins;
+    unsigned line;                    /* where the section starts, for messages */
+};
+
+struct lockboxd_config {
+    char path[LOCKBOX_PATH_MAX];
+    char socket[LOCKBOX_PATH_MAX];
+    char database[LOCKBOX_PATH_MAX];
+    char audit_log[LOCKBOX_PATH_MAX];
+    char tenant[LOCKBOX_NAME_MAX + 1];
+    char host[LOCKBOX_HOST_MAX + 1];
+    int64_t request_ttl_s;
+    int64_t access_ttl_s;
+    int max_pending_per_user;
+    struct tenant_config tenants[LOCKBOX_TENANTS_MAX];
+    unsigned n_tenants;
+};
+
+/* Loads and validates path. Returns 0, or -1 with a "FILE:LINE: what is wrong" message in err. */
+int config_load(const char *path, struct lockboxd_config *config, char *err, size_t err_len);
+void config_free(struct lockboxd_config *config);
+
+const struct tenant_config *config_find_tenant(const struct lockboxd_config *config,
+                                               const char *name);
+/* The tenant's admin list in the pure core's shape (valid while config lives). */
+struct lockbox_tenant_policy config_tenant_policy(const struct tenant_config *tenant);
+
+#endif

@@ -1,0 +1,284 @@
+/* libmicrohttpd setup, per-call bookkeeping and the long-poll waiter list. */
+#define _GNU_SOURCE
+#include "http.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "limits.h"
+
+#define CONNECTION_LIMIT 20000
+#define IDLE_TIMEOUT_SECONDS 15     /* slow or silent clients are dropped */
+#define CONNECTION_MEMORY (64 * 1024) /* bounds request line and headers */
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char text[512];
+    (void)cls;
+    vsnprintf(text, sizeof(text), fmt, ap);
+    for (char *p = text; *p; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = ' ';
+    }
+    syslog(LOG_INFO, "event=http.error msg=\"%s\"", text);
+}
+
+enum MHD_Result http_reply_json(struct call *call, unsigned status, json_object *obj)
+{
+    const char *text =
+        json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    char *copy = text ? strdup(text) : NULL;
+    json_object_put(obj);
+    if (copy == NULL)
+        return MHD_NO;
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer_with_free_callback(strlen(copy), copy, free);
+    if (response == NULL) {
+        free(copy);
+        return MHD_NO;
+    }
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    enum MHD_Result rc = MHD_queue_response(call->conn, status, response);
+    MHD_destroy_response(response);
+    return rc;
+}
+
+enum MHD_Result http_reply_error(struct call *call, unsigned status, const char *error,
+                                 const char *fmt, ...)
+{
+    char message[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    json_object *obj = json_object_new_object();
+    json_object_object_add(obj, "error", json_object_new_string(error));
+    json_object_object_add(obj, "message", json_object_new_string(message));
+    return http_reply_json(call, status, obj);
+}
+
+static void waiter_unlink(struct http_server *server, struct call *call)
+{
+    if (call->wait_prev)
+        call->wait_prev->wait_next = call->wait_next;
+    else if (server->waiters == call)
+        server->waiters = call->wait_next;
+    if (call->wait_next)
+        call->wait_next->wait_prev = call->wait_prev;
+    call->wait_prev = call->wait_next = NULL;
+    server->n_waiters--;
+}
+
+void http_suspend_wait(struct http_server *server, struct call *call, const char *request_id,
+                       int64_t deadline_boot_ms)
+{
+    call->waiting = true;
+    snprintf(call->wait_id, sizeof(call->wait_id), "%s", request_id);
+    call->wait_deadline_boot_ms = deadline_boot_ms;
+    call->wait_prev = NULL;
+    call->wait_next = server->waiters;
+    if (server->waiters)
+        server->waiters->wait_prev = call;
+    server->waiters = call;
+    server->n_waiters++;
+    MHD_suspend_connection(call->conn);
+}
+
+static void resume(struct http_server *server, struct call *call)
+{
+    waiter_unlink(server, call);
+    MHD_resume_connection(call->conn);
+}
+
+void http_wake(void *cls, const char *request_id)
+{
+    struct http_server *server = cls;
+    struct call *next;
+
+    for (struct call *c = server->waiters; c; c = next) {
+        next = c->wait_next;
+        if (strcmp(c->wait_id, request_id) == 0)
+            resume(server, c);
+    }
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    struct http_server *server = cls;
+    struct call *call = *con_cls;
+    (void)version;
+
+    if (call == NULL) {
+        call = calloc(1, sizeof(*call));
+        if (call == NULL)
+            return MHD_NO;
+        call->conn = conn;
+        *con_cls = call;
+        return MHD_YES;
+    }
+    if (*upload_size > 0) {
+        if (!call->too_large && call->body_len + *upload_size <= LOCKBOX_BODY_MAX) {
+            char *grown = realloc(call->body, call->body_len + *upload_size + 1);
+            if (grown == NULL)
+                return MHD_NO;
+            call->body = grown;
+            memcpy(call->body + call->body_len, upload_data, *upload_size);
+            call->body_len += *upload_size;
+            call->body[call->body_len] = '\0';
+        } else {
+            call->too_large = true; /* keep reading, answer 413 at the end */
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (call->waiting)
+        return routes_finish_wait(server, call);
+    if (call->too_large)
+        return http_reply_error(call, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+                                "the request body is larger than %d bytes", LOCKBOX_BODY_MAX);
+    if (!call->identified) {
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (info == NULL || identity_from_socket(info->connect_fd, &call->who) != 0) {
+            syslog(LOG_WARNING, "event=api.refused status=403 msg=\"cannot identify the peer\"");
+            return http_reply_error(call, MHD_HTTP_FORBIDDEN, "forbidden",
+                                    "lockboxd cannot identify you (SO_PEERCRED or user lookup failed)");
+        }
+        call->identified = true;
+    }
+    return routes_dispatch(server, call, url, method);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode why)
+{
+    struct http_server *server = cls;
+    struct call *call = *con_cls;
+    (void)conn;
+    (void)why;
+
+    if (call == NULL)
+        return;
+    if (call->wait_prev || call->wait_next || server->waiters == call)
+        waiter_unlink(server, call);
+    identity_free(&call->who);
+    free(call->body);
+    free(call);
+    *con_cls = NULL;
+}
+
+static int bind_socket(const char *path, char *err, size_t err_len)
+{
+    struct sockaddr_un addr;
+    int fd = -1;
+
+    memset(&addr, 0, sizeof(addr));
+    addr.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(addr.sun_path)) {
+        snprintf(err, err_len, "%s: socket path too long", path);
+        return -1;
+    }
+    memcpy(addr.sun_path, path, strlen(path) + 1);
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            snprintf(err, err_len, "%s exists and is not a socket; refusing to replace it", path);
+            return -1;
+        }
+        unlink(path); /* a stale socket from an earlier run */
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    mode_t old_mask = umask(0111);
+    int bound = fd >= 0 ? bind(fd, (struct sockaddr *)&addr, sizeof(addr)) : -1;
+    umask(old_mask);
+    if (bound != 0 || listen(fd, 4096) != 0) {
+        snprintf(err, err_len, "%s: cannot listen: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int http_start(struct http_server *server, struct service *svc, const char *socket_path,
+               char *err, size_t err_len)
+{
+    memset(server, 0, sizeof(*server));
+    server->svc = svc;
+    server->listen_fd = bind_socket(socket_path, err, err_len);
+    if (server->listen_fd < 0)
+        return -1;
+    server->mhd = MHD_start_daemon(
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request,
+        server, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, server->listen_fd, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_SECONDS,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, server, MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_END);
+    if (server->mhd == NULL) {
+        snprintf(err, err_len, "cannot start the HTTP server on %s", socket_path);
+        close(server->listen_fd);
+        unlink(socket_path);
+        return -1;
+    }
+    return 0;
+}
+
+void http_stop(struct http_server *server, const char *socket_path)
+{
+    if (server->mhd == NULL)
+        return;
+    /* MHD cannot stop with suspended connections: answer every waiter first. */
+    while (server->waiters)
+        resume(server, server->waiters);
+    MHD_run(server->mhd);
+    MHD_stop_daemon(server->mhd);
+    server->mhd = NULL;
+    close(server->listen_fd);
+    unlink(socket_path);
+}
+
+int http_poll_fd(const struct http_server *server)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(server->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+    return info ? info->epoll_fd : -1;
+}
+
+int64_t http_next_timeout_ms(const struct http_server *server, int64_t now_boot_ms)
+{
+    MHD_UNSIGNED_LONG_LONG mhd_ms = 0;
+    int64_t next = -1;
+
+    if (MHD_get_timeout(server->mhd, &mhd_ms) == MHD_YES)
+        next = (int64_t)mhd_ms;
+    for (const struct call *c = server->waiters; c; c = c->wait_next) {
+        int64_t left = c->wait_deadline_boot_ms - now_boot_ms;
+        if (left < 0)
+            left = 0;
+        if (next < 0 || left < next)
+            next = left;
+    }
+    return next;
+}
+
+void http_run(struct http_server *server, int64_t now_boot_ms)
+{
+    struct call *next;
+
+    for (struct call *c = server->waiters; c; c = next) {
+        next = c->wait_next;
+        if (c->wait_deadline_boot_ms <= now_boot_ms)
+            resume(server, c);
+    }
+    MHD_run(server->mhd);
+}

@@ -1,0 +1,65 @@
+/* lockboxd's HTTP edge: libmicrohttpd on a Unix socket, driven from the main loop (epoll),
+ * with suspend/resume for long-poll waits. */
+#ifndef LOCKBOXD_HTTP_H
+#define LOCKBOXD_HTTP_H
+#include <json-c/json.h>
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "identity.h"
+#include "request.h"
+#include "service.h"
+
+/* One HTTP exchange. Lives from the first callback to MHD's completion notice. */
+struct call {
+    struct MHD_Connection *conn;
+    char *body;
+    size_t body_len;
+    bool too_large;
+    bool identified;
+    struct identity who;
+    /* long-poll state */
+    bool waiting;
+    char wait_id[LOCKBOX_ID_HEX_LEN + 1];
+    int64_t wait_deadline_boot_ms;
+    struct call *wait_prev, *wait_next;
+};
+
+struct http_server {
+    struct MHD_Daemon *mhd;
+    struct service *svc;
+    int listen_fd;
+    struct call *waiters;  /* suspended long-polls */
+    size_t n_waiters;
+};
+
+/* Binds the socket (mode 0666 in a root-owned 0755 directory; the peer's credentials decide
+ * what it may do) and starts MHD without its own thread. Returns 0 or -1 with err. */
+int http_start(struct http_server *server, struct service *svc, const char *socket_path,
+               char *err, size_t err_len);
+void http_stop(struct http_server *server, const char *socket_path);
+/* MHD's epoll descriptor, for the main loop. */
+int http_poll_fd(const struct http_server *server);
+/* Milliseconds until MHD or a waiter needs attention (-1: none). */
+int64_t http_next_timeout_ms(const struct http_server *server, int64_t now_boot_ms);
+/* Runs MHD once and resumes long-polls that reached their deadline. */
+void http_run(struct http_server *server, int64_t now_boot_ms);
+/* Resumes every long-poll waiting on request_id (a decision landed). */
+void http_wake(void *server, const char *request_id);
+
+/* Reply helpers for routes.c. Each queues a response and returns MHD's result. */
+enum MHD_Result http_reply_json(struct call *call, unsigned status, json_object *obj);
+enum MHD_Result http_reply_error(struct call *call, unsigned status, const char *error,
+                                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Suspends the call until http_wake or the deadline. */
+void http_suspend_wait(struct http_server *server, struct call *call, const char *request_id,
+                       int64_t deadline_boot_ms);
+
+/* routes.c */
+enum MHD_Result routes_dispatch(struct http_server *server, struct call *call, const char *url,
+                                const char *method);
+enum MHD_Result routes_finish_wait(struct http_server *server, struct call *call);
+
+#endif

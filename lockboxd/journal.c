@@ -1,0 +1,188 @@
+/* Durable, audited state changes (see journal.h for the ordering guarantee). */
+#define _GNU_SOURCE
+#include "journal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "text.h"
+#include "timefmt.h"
+
+#define META_ROTATED_AT "audit_file_starts_after_seq"
+
+struct catch_up {
+    struct journal *journal;
+    int failed;
+    uint64_t last;
+};
+
+static int append_missing(uint64_t seq, const char *line, void *ctx)
+{
+    struct catch_up *cu = ctx;
+    char hash[LOCKBOX_HASH_HEX_LEN + 1];
+
+    if (audit_hash_hex(line, strlen(line), hash) != 0 ||
+        audit_file_append(&cu->journal->file, line, seq, hash) != 0) {
+        cu->failed = errno ? errno : EIO;
+        return 1;
+    }
+    cu->last = seq;
+    return 0;
+}
+
+/* The seq the audit file has reached: its last record, or where a fresh file after
+ * rotation starts. */
+static uint64_t file_position(struct journal *journal)
+{
+    int64_t rotated_at = 0;
+
+    if (journal->file.has_last)
+        return journal->file.last_seq;
+    if (store_meta_get_int(journal->store, META_ROTATED_AT, &rotated_at) != 0)
+        rotated_at = 0;
+    return (uint64_t)rotated_at;
+}
+
+int journal_catch_up(struct journal *journal)
+{
+    uint64_t position = file_position(journal);
+
+    if (position > journal->head_seq) {
+        syslog(LOG_CRIT, "event=audit.mismatch file=%s file_seq=%llu db_seq=%llu "
+                         "msg=\"the audit file is ahead of the database\"",
+               journal->file.path, (unsigned long long)position,
+               (unsigned long long)journal->head_seq);
+        journal->file_behind = false;
+        return 0;
+    }
+    while (position < journal->head_seq) {
+        struct catch_up cu = {journal, 0, position};
+        if (journal->file.fd < 0 ||
+            store_audit_lines_after(journal->store, position, 500, append_missing, &cu) != 0 ||
+            cu.failed) {
+            journal->file_behind = true;
+            return -1;
+        }
+        if (cu.last == position)
+            break; /* records missing from the database itself; nothing more to append */
+        position = cu.last;
+    }
+    journal->file_behind = false;
+    return 0;
+}
+
+int journal_open(struct journal *journal, struct store *store, const char *audit_path, char *err,
+                 size_t err_len)
+{
+    memset(journal, 0, sizeof(*journal));
+    journal->store = store;
+    journal->file.fd = -1;
+    if (store_audit_head(store, &journal->head_seq, journal->head_hash) != 0) {
+        snprintf(err, err_len, "cannot read the audit head: %s", store_error(store));
+        return -1;
+    }
+    if (audit_file_open(&journal->file, audit_path, err, err_len) != 0)
+        return -1;
+    if (journal_catch_up(journal) != 0) {
+        snprintf(err, err_len, "%s: cannot append committed records: %s", audit_path,
+                 strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+void journal_close(struct journal *journal)
+{
+    audit_file_close(&journal->file);
+}
+
+static void log_event(const struct audit_event *ev, uint64_t seq)
+{
+    char id[80], tenant[140], host[520], user[140], actor[140], comment[1200], reason[1200];
+
+    syslog(LOG_NOTICE, "event=%s id=%s tenant=%s host=%s user=%s actor=%s seq=%llu%s%s%s%s",
+           ev->event, text_escape_log(ev->request_id, id, sizeof(id)),
+           text_escape_log(ev->tenant, tenant, sizeof(tenant)),
+           text_escape_log(ev->host, host, sizeof(host)),
+           text_escape_log(ev->user, user, sizeof(user)),
+           text_escape_log(ev->actor, actor, sizeof(actor)), (unsigned long long)seq,
+           ev->reason && ev->reason[0] ? " reason=" : "",
+           ev->reason && ev->reason[0] ? text_escape_log(ev->reason, reason, sizeof(reason)) : "",
+           ev->comment && ev->comment[0] ? " comment=" : "",
+           ev->comment && ev->comment[0] ? text_escape_log(ev->comment, comment, sizeof(comment))
+                                         : "");
+}
+
+static int commit_record(struct journal *journal, const struct lockbox_request *req,
+                         const char *line, uint64_t seq, const char *hash)
+{
+    if (store_begin(journal->store) != 0)
+        return -1;
+    if ((req != NULL && store_put_request(journal->store, req) != 0) ||
+        store_audit_insert(journal->store, seq, line, hash) != 0 ||
+        store_commit(journal->store) != 0) {
+        store_rollback(journal->store);
+        return -1;
+    }
+    return 0;
+}
+
+enum journal_result journal_record(struct journal *journal, const struct lockbox_request *req,
+                                   const struct audit_event *event, bool grants_access,
+                                   int64_t now_ms)
+{
+    char hash[LOCKBOX_HASH_HEX_LEN + 1];
+    char *line = NULL;
+    uint64_t seq = journal->head_seq + 1;
+
+    if (journal->file_behind && journal_catch_up(journal) != 0 && grants_access)
+        return JOURNAL_AUDIT_DOWN;
+    if (audit_line_build(seq, now_ms, event, journal->head_hash, &line) != 0 ||
+        audit_hash_hex(line, strlen(line), hash) != 0 ||
+        commit_record(journal, req, line, seq, hash) != 0) {
+        syslog(LOG_ERR, "event=store.error msg=\"cannot commit %s: %s\"", event->event,
+               store_error(journal->store));
+        free(line);
+        return JOURNAL_STORE_FAILED;
+    }
+    journal->head_seq = seq;
+    memcpy(journal->head_hash, hash, sizeof(hash));
+    enum journal_result result = JOURNAL_OK;
+    if (journal->file_behind || audit_file_append(&journal->file, line, seq, hash) != 0) {
+        if (!journal->file_behind)
+            syslog(LOG_CRIT, "event=audit.write_failed file=%s seq=%llu error=\"%s\" "
+                             "msg=\"no approvals or logins are granted until the audit file "
+                             "can be written\"",
+                   journal->file.path, (unsigned long long)seq, strerror(errno));
+        journal->file_behind = true;
+        result = JOURNAL_FILE_FAILED;
+    }
+    log_event(event, seq);
+    free(line);
+    return result;
+}
+
+int journal_reopen(struct journal *journal, char *err, size_t err_len)
+{
+    uint64_t position = file_position(journal);
+
+    if (audit_file_reopen(&journal->file, err, err_len) != 0) {
+        journal->file_behind = true;
+        return -1;
+    }
+    /* A fresh file after rotation: remember where it starts, so that a restart knows which
+     * records the old file already holds. */
+    if (!journal->file.has_last) {
+        if (store_begin(journal->store) != 0 ||
+            store_meta_set_int(journal->store, META_ROTATED_AT, (int64_t)position) != 0 ||
+            store_commit(journal->store) != 0) {
+            store_rollback(journal->store);
+            snprintf(err, err_len, "cannot record the rotation: %s", store_error(journal->store));
+            return -1;
+        }
+    }
+    return journal_catch_up(journal);
+}

@@ -1,0 +1,45 @@
+/* The journal: the one way a state change happens. It commits the request, its audit record
+ * and the new chain head in one SQLite transaction, appends the record to the audit file
+ * (fsync'd) and writes the syslog line, in that order, before anyone is answered. */
+#ifndef LOCKBOXD_JOURNAL_H
+#define LOCKBOXD_JOURNAL_H
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "audit_chain.h"
+#include "audit_file.h"
+#include "request.h"
+#include "store.h"
+
+struct journal {
+    struct store *store;
+    struct audit_file file;
+    uint64_t head_seq;                       /* last record committed in the database */
+    char head_hash[LOCKBOX_HASH_HEX_LEN + 1];
+    bool file_behind;                        /* the file lacks committed records */
+};
+
+enum journal_result {
+    JOURNAL_OK,
+    JOURNAL_AUDIT_DOWN,   /* refused before changing anything: the audit file is failing */
+    JOURNAL_STORE_FAILED, /* the transaction failed; nothing changed */
+    JOURNAL_FILE_FAILED,  /* committed, but not yet in the audit file (appended later) */
+};
+
+int journal_open(struct journal *journal, struct store *store, const char *audit_path,
+                 char *err, size_t err_len);
+void journal_close(struct journal *journal);
+
+/* Records `event` and (when req is not NULL) stores req in the same transaction.
+ * `grants_access` events (an approval, an allowed login) are refused while the audit file
+ * is failing; the others are committed and reach the file once it works again. */
+enum journal_result journal_record(struct journal *journal, const struct lockbox_request *req,
+                                   const struct audit_event *event, bool grants_access,
+                                   int64_t now_ms);
+
+/* Appends committed records the file lacks. Returns 0 when the file is complete. */
+int journal_catch_up(struct journal *journal);
+/* SIGHUP: reopen the file after rotation; the new file continues the chain. */
+int journal_reopen(struct journal *journal, char *err, size_t err_len);
+
+#endif

@@ -1,0 +1,267 @@
+/* lockboxd: start-up, the single-threaded event loop (epoll over MHD, signals and clock
+ * changes), expiry scheduling and clean shutdown. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "http.h"
+#include "journal.h"
+#include "limits.h"
+#include "service.h"
+#include "store.h"
+
+struct lockboxd {
+    struct lockboxd_config config;
+    struct store *store;
+    struct journal journal;
+    struct service service;
+    struct http_server http;
+    int epoll_fd, signal_fd, clock_fd;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: lockboxd [-c FILE] [-f] [--check-config] [--version]\n"
+            "Holds Lockbox access requests, expires them, and records every decision.\n\n"
+            "  -c, --config FILE   configuration file (default %s)\n"
+            "  -f, --foreground    also copy log lines to stderr (lockboxd never forks)\n"
+            "      --check-config  validate the configuration and exit (0 valid, 1 not)\n"
+            "      --version       print the version and exit\n"
+            "  -h, --help          this help\n",
+            LOCKBOX_DEFAULT_CONFIG);
+}
+
+/* State directories must be root-owned and not writable by others: whoever can write
+ * there can replace the database, the audit file or the socket. */
+static int check_directory(const char *file_path, char *err, size_t err_len)
+{
+    char dir[LOCKBOX_PATH_MAX];
+    struct stat st;
+
+    snprintf(dir, sizeof(dir), "%s", file_path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        return -1;
+    *(slash == dir ? slash + 1 : slash) = '\0';
+    if (stat(dir, &st) != 0 && errno == ENOENT && mkdir(dir, 0755) != 0) {
+        snprintf(err, err_len, "%s: cannot create: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, err_len, "%s: not a directory", dir);
+        return -1;
+    }
+    if (st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
+        snprintf(err, err_len, "%s must be owned by uid %u and not group/world-writable",
+                 dir, (unsigned)geteuid());
+        return -1;
+    }
+    return 0;
+}
+
+static int open_state(struct lockboxd *d, char *err, size_t err_len)
+{
+    const struct lockboxd_config *c = &d->config;
+
+    if (check_directory(c->database, err, err_len) != 0 ||
+        check_directory(c->audit_log, err, err_len) != 0 ||
+        check_directory(c->socket, err, err_len) != 0)
+        return -1;
+    d->store = store_open(c->database, err, err_len);
+    if (d->store == NULL)
+        return -1;
+    if (journal_open(&d->journal, d->store, c->audit_log, err, err_len) != 0)
+        return -1;
+    d->service = (struct service){&d->config, d->store, &d->journal, INT64_MAX, http_wake, &d->http};
+    return 0;
+}
+
+static int add_to_epoll(int epoll_fd, int fd)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+    return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* A timer that fires when someone sets the wall clock, so deadlines are re-read at once. */
+static int arm_clock_watch(int fd)
+{
+    struct itimerspec far = {.it_value = {.tv_sec = INT32_MAX}};
+    return timerfd_settime(fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &far, NULL);
+}
+
+static int setup_loop(struct lockboxd *d)
+{
+    sigset_t mask;
+
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0)
+        return -1;
+    signal(SIGPIPE, SIG_IGN);
+    d->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    d->clock_fd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK);
+    d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (d->signal_fd < 0 || d->clock_fd < 0 || d->epoll_fd < 0 || arm_clock_watch(d->clock_fd) != 0)
+        return -1;
+    if (add_to_epoll(d->epoll_fd, d->signal_fd) != 0 || add_to_epoll(d->epoll_fd, d->clock_fd) != 0 ||
+        add_to_epoll(d->epoll_fd, http_poll_fd(&d->http)) != 0)
+        return -1;
+    return 0;
+}
+
+/* Returns 1 to keep running, 0 to stop. */
+static int handle_signals(struct lockboxd *d)
+{
+    struct signalfd_siginfo info;
+
+    while (read(d->signal_fd, &info, sizeof(info)) == (ssize_t)sizeof(info)) {
+        if (info.ssi_signo == SIGHUP) {
+            char err[512];
+            if (journal_reopen(&d->journal, err, sizeof(err)) != 0)
+                syslog(LOG_CRIT, "event=audit.reopen_failed msg=\"%s\"", err);
+            else
+                syslog(LOG_NOTICE, "event=audit.reopened file=%s", d->journal.file.path);
+        } else {
+            syslog(LOG_NOTICE, "event=daemon.stopping signal=%u", info.ssi_signo);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int compute_timeout(struct lockboxd *d, int64_t now_boot_ms)
+{
+    int64_t timeout = http_next_timeout_ms(&d->http, now_boot_ms);
+    if (d->service.next_deadline_boot_ms != INT64_MAX) {
+        int64_t left = d->service.next_deadline_boot_ms - now_boot_ms;
+        if (left < 0)
+            left = 0;
+        if (timeout < 0 || left < timeout)
+            timeout = left;
+    }
+    if (d->journal.file_behind && (timeout < 0 || timeout > 5000))
+        timeout = 5000; /* retry the audit file while it is failing */
+    return timeout < 0 ? -1 : timeout > INT32_MAX ? INT32_MAX : (int)timeout;
+}
+
+static void run_loop(struct lockboxd *d)
+{
+    struct lockbox_clock now;
+    struct epoll_event events[8];
+
+    for (;;) {
+        service_read_clock(&now);
+        int n = epoll_wait(d->epoll_fd, events, 8, compute_timeout(d, now.boot_ms));
+        if (n < 0 && errno != EINTR) {
+            syslog(LOG_CRIT, "event=daemon.error msg=\"epoll_wait: %s\"", strerror(errno));
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            if (events[i].data.fd == d->signal_fd && !handle_signals(d))
+                return;
+            if (events[i].data.fd == d->clock_fd) {
+                uint64_t ticks;
+                if (read(d->clock_fd, &ticks, sizeof(ticks)) < 0 && errno == ECANCELED)
+                    syslog(LOG_NOTICE, "event=clock.changed msg=\"rechecking deadlines\"");
+                arm_clock_watch(d->clock_fd);
+                d->service.next_deadline_boot_ms = 0;
+            }
+        }
+        service_read_clock(&now);
+        if (d->journal.file_behind)
+            journal_catch_up(&d->journal);
+        if (d->service.next_deadline_boot_ms <= now.boot_ms)
+            service_expire_due(&d->service, &now);
+        http_run(&d->http, now.boot_ms);
+    }
+}
+
+static int parse_options(int argc, char **argv, const char **config_path, int *check_only,
+                         int *foreground)
+{
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'}, {"foreground", no_argument, NULL, 'f'},
+        {"check-config", no_argument, NULL, 'C'}, {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    int opt;
+
+    while ((opt = getopt_long(argc, argv, "c:fh", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c': *config_path = optarg; break;
+        case 'f': *foreground = 1; break;
+        case 'C': *check_only = 1; break;
+        case 'V': printf("lockboxd %s\n", LOCKBOX_VERSION); exit(0);
+        case 'h': usage(stdout); exit(0);
+        default: usage(stderr); return -1;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "lockboxd: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static struct lockboxd d;
+    const char *config_path = LOCKBOX_DEFAULT_CONFIG;
+    int check_only = 0, foreground = 0, rc = 1;
+    char err[1024];
+
+    if (parse_options(argc, argv, &config_path, &check_only, &foreground) != 0)
+        return 2;
+    if (config_load(config_path, &d.config, err, sizeof(err)) != 0) {
+        fprintf(stderr, "lockboxd: %s\n", err);
+        return 1;
+    }
+    if (check_only) {
+        printf("%s: OK (tenant %s, %u tenant(s), socket %s)\n", config_path, d.config.tenant,
+               d.config.n_tenants, d.config.socket);
+        config_free(&d.config);
+        return 0;
+    }
+    openlog("lockboxd", LOG_PID | LOG_NDELAY | (foreground ? LOG_PERROR : 0), LOG_AUTHPRIV);
+    umask(077);
+    if (open_state(&d, err, sizeof(err)) != 0 ||
+        http_start(&d.http, &d.service, d.config.socket, err, sizeof(err)) != 0) {
+        fprintf(stderr, "lockboxd: %s\n", err);
+        syslog(LOG_CRIT, "event=daemon.failed msg=\"%s\"", err);
+        goto out;
+    }
+    if (setup_loop(&d) != 0) {
+        fprintf(stderr, "lockboxd: cannot set up the event loop: %s\n", strerror(errno));
+        goto out;
+    }
+    struct lockbox_clock now;
+    service_read_clock(&now);
+    service_schedule_all(&d.service, &now);
+    syslog(LOG_NOTICE, "event=daemon.started version=%s tenant=%s socket=%s audit_seq=%llu",
+           LOCKBOX_VERSION, d.config.tenant, d.config.socket,
+           (unsigned long long)d.journal.head_seq);
+    run_loop(&d);
+    rc = 0;
+out:
+    http_stop(&d.http, d.config.socket);
+    journal_close(&d.journal);
+    store_close(d.store);
+    config_free(&d.config);
+    closelog();
+    return rc;
+}

@@ -1,0 +1,401 @@
+/* The /v1 routing table: one handler per path, each turning a typed body into a service call
+ * and its result into JSON. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "body.h"
+#include "duration.h"
+#include "http.h"
+#include "limits.h"
+#include "request_json.h"
+#include "text.h"
+
+struct route_ctx {
+    struct http_server *server;
+    struct call *call;
+    const char *method;
+    const char *id;     /* /v1/requests/{id}[/action] */
+    const char *action;
+};
+
+typedef enum MHD_Result (*route_fn)(struct route_ctx *ctx);
+
+static enum MHD_Result reply_result(struct call *call, const struct service_result *r,
+                                    const struct lockbox_request *req)
+{
+    if (r->status >= 400)
+        return http_reply_error(call, (unsigned)r->status, r->error, "%s", r->message);
+    return http_reply_json(call, (unsigned)r->status, request_to_json(req));
+}
+
+/* Rejects query parameters other than the allowed ones (a typo must not pass silently). */
+struct query_check {
+    const char *const *allowed;
+    const char *unknown;
+};
+
+static enum MHD_Result check_query_key(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+    struct query_check *qc = cls;
+    (void)kind;
+    (void)value;
+    for (const char *const *a = qc->allowed; *a; a++) {
+        if (strcmp(*a, key) == 0)
+            return MHD_YES;
+    }
+    qc->unknown = key;
+    return MHD_NO;
+}
+
+static bool query_ok(struct call *call, const char *const *allowed, char *err, size_t err_len)
+{
+    struct query_check qc = {allowed, NULL};
+    MHD_get_connection_values(call->conn, MHD_GET_ARGUMENT_KIND, check_query_key, &qc);
+    if (qc.unknown != NULL) {
+        char shown[80];
+        snprintf(err, err_len, "unknown query parameter '%s'",
+                 text_escape_log(qc.unknown, shown, sizeof(shown)));
+        return false;
+    }
+    return true;
+}
+
+static const char *query(struct call *call, const char *key)
+{
+    return MHD_lookup_connection_value(call->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+static int query_int(struct call *call, const char *key, long min, long max, long fallback,
+                     long *out)
+{
+    const char *text = query(call, key);
+    char *end;
+
+    if (text == NULL) {
+        *out = fallback;
+        return 0;
+    }
+    long value = strtol(text, &end, 10);
+    if (*text == '\0' || *end != '\0' || value < min || value > max)
+        return -1;
+    *out = value;
+    return 0;
+}
+
+static enum MHD_Result route_health(struct route_ctx *ctx)
+{
+    struct service *svc = ctx->server->svc;
+    json_object *obj = json_object_new_object();
+
+    json_object_object_add(obj, "status", json_object_new_string("ok"));
+    json_object_object_add(obj, "version", json_object_new_string(LOCKBOX_VERSION));
+    json_object_object_add(obj, "tenant", json_object_new_string(svc->config->tenant));
+    json_object_object_add(obj, "host", json_object_new_string(svc->config->host));
+    json_object_object_add(obj, "audit_ok", json_object_new_boolean(!svc->journal->file_behind));
+    json_object_object_add(obj, "audit_seq", json_object_new_int64((int64_t)svc->journal->head_seq));
+    json_object_object_add(obj, "audit_hash", json_object_new_string(svc->journal->head_hash));
+    json_object_object_add(obj, "audit_file", json_object_new_string(svc->journal->file.path));
+    json_object_object_add(obj, "waiting", json_object_new_int64((int64_t)ctx->server->n_waiters));
+    return http_reply_json(ctx->call, 200, obj);
+}
+
+static enum MHD_Result route_file(struct route_ctx *ctx)
+{
+    struct call *call = ctx->call;
+    struct body body;
+    char err[256];
+    struct lockbox_clock now;
+    struct lockbox_request req;
+
+    if (body_parse(&body, call->body, call->body_len,
+                   BODY_REASON | BODY_TENANT | BODY_HOST | BODY_USER | BODY_SERVICE | BODY_RHOST,
+                   err, sizeof(err)) != 0)
+        return http_reply_error(call, 400, "bad_request", "%s", err);
+    if (!(body.present & BODY_REASON)) {
+        body_free(&body);
+        return http_reply_error(call, 400, "bad_request", "'reason' is required");
+    }
+    struct file_input in = {body.reason, body.tenant, body.host, body.user, body.service, body.rhost};
+    service_read_clock(&now);
+    struct service_result r = service_file(ctx->server->svc, &call->who, &in, &now, &req);
+    body_free(&body);
+    return reply_result(call, &r, &req);
+}
+
+static bool is_any_admin(const struct service *svc, const struct identity *who)
+{
+    for (unsigned i = 0; i < svc->config->n_tenants; i++) {
+        if (service_may_read_tenant(svc, who, svc->config->tenants[i].name))
+            return true;
+    }
+    return false;
+}
+
+struct list_ctx {
+    json_object *array;
+    struct service *svc;
+    const struct identity *who;
+};
+
+static int add_readable(const struct lockbox_request *req, void *cls)
+{
+    struct list_ctx *lc = cls;
+    const struct tenant_config *tenant = config_find_tenant(lc->svc->config, req->tenant);
+    struct lockbox_tenant_policy policy = tenant ? config_tenant_policy(tenant)
+                                                 : (struct lockbox_tenant_policy){req->tenant, NULL, 0};
+    struct lockbox_actor actor = identity_actor(lc->who);
+    if (request_may_read(req, &policy, &actor))
+        json_object_array_add(lc->array, request_to_json(req));
+    return 0;
+}
+
+static enum MHD_Result route_list(struct route_ctx *ctx)
+{
+    static const char *const allowed[] = {"state", "tenant", "user", "limit", NULL};
+    struct call *call = ctx->call;
+    struct store_filter filter = {false, REQUEST_PENDING, query(call, "tenant"), query(call, "user"), 0};
+    const char *state = query(call, "state");
+    long limit;
+    char err[256];
+
+    if (!query_ok(call, allowed, err, sizeof(err)))
+        return http_reply_error(call, 400, "bad_request", "%s", err);
+    if (state != NULL && strcmp(state, "all") == 0)
+        filter.all_states = true;
+    else if (state != NULL && request_state_parse(state, &filter.state) != 0)
+        return http_reply_error(call, 400, "bad_request",
+                                "state must be pending, approved, denied, expired, revoked or all");
+    if ((filter.tenant && !text_is_name(filter.tenant, LOCKBOX_NAME_MAX)) ||
+        (filter.user && !text_is_name(filter.user, LOCKBOX_NAME_MAX)))
+        return http_reply_error(call, 400, "bad_request", "tenant and user must be names");
+    if (query_int(call, "limit", 1, LOCKBOX_LIST_MAX, LOCKBOX_LIST_DEFAULT, &limit) != 0)
+        return http_reply_error(call, 400, "bad_request", "limit must be 1 to %d", LOCKBOX_LIST_MAX);
+    /* Plain users see their own: filter in SQL so the limit counts what they may read. */
+    if (call->who.uid != 0 && filter.user == NULL &&
+        (filter.tenant ? !service_may_read_tenant(ctx->server->svc, &call->who, filter.tenant)
+                       : !is_any_admin(ctx->server->svc, &call->who)))
+        filter.user = call->who.name;
+    filter.limit = (int)limit;
+    struct list_ctx lc = {json_object_new_array(), ctx->server->svc, &call->who};
+    if (store_list(ctx->server->svc->store, &filter, add_readable, &lc) != 0) {
+        json_object_put(lc.array);
+        return http_reply_error(call, 500, "internal", "cannot read the store");
+    }
+    json_object *obj = json_object_new_object();
+    json_object_object_add(obj, "requests", lc.array);
+    return http_reply_json(call, 200, obj);
+}
+
+static enum MHD_Result route_show(struct route_ctx *ctx)
+{
+    struct lockbox_request req;
+    struct service_result r = service_show(ctx->server->svc, &ctx->call->who, ctx->id, &req);
+    return reply_result(ctx->call, &r, &req);
+}
+
+static enum MHD_Result route_decide(struct route_ctx *ctx)
+{
+    struct call *call = ctx->call;
+    enum request_state to;
+    struct body body;
+    char err[256];
+    int64_t grant_s = 0;
+    struct lockbox_clock now;
+    struct lockbox_request req;
+
+    if (strcmp(ctx->action, "approve") == 0)
+        to = REQUEST_APPROVED;
+    else if (strcmp(ctx->action, "deny") == 0)
+        to = REQUEST_DENIED;
+    else
+        to = REQUEST_REVOKED;
+    unsigned allowed = BODY_COMMENT | (to == REQUEST_APPROVED ? BODY_FOR : 0);
+    if (body_parse(&body, call->body, call->body_len, allowed, err, sizeof(err)) != 0)
+        return http_reply_error(call, 400, "bad_request", "%s", err);
+    if (body.duration)
+        duration_parse(body.duration, &grant_s);
+    service_read_clock(&now);
+    struct service_result r =
+        service_decide(ctx->server->svc, &call->who, ctx->id, to, body.comment, grant_s, &now, &req);
+    body_free(&body);
+    return reply_result(call, &r, &req);
+}
+
+static enum MHD_Result route_wait(struct route_ctx *ctx)
+{
+    static const char *const allowed[] = {"timeout", NULL};
+    struct call *call = ctx->call;
+    struct lockbox_request req;
+    long timeout;
+    char err[256];
+
+    if (!query_ok(call, allowed, err, sizeof(err)))
+        return http_reply_error(call, 400, "bad_request", "%s", err);
+    if (query_int(call, "timeout", 0, LOCKBOX_WAIT_MAX_SECONDS, 60, &timeout) != 0)
+        return http_reply_error(call, 400, "bad_request", "timeout must be 0 to %d seconds",
+                                LOCKBOX_WAIT_MAX_SECONDS);
+    struct service_result r = service_show(ctx->server->svc, &call->who, ctx->id, &req);
+    if (r.status != 200 || req.state != REQUEST_PENDING || timeout == 0)
+        return reply_result(call, &r, &req);
+    struct lockbox_clock now;
+    service_read_clock(&now);
+    http_suspend_wait(ctx->server, call, req.id, now.boot_ms + timeout * 1000);
+    return MHD_YES;
+}
+
+enum MHD_Result routes_finish_wait(struct http_server *server, struct call *call)
+{
+    struct lockbox_request req;
+    struct service_result r = service_show(server->svc, &call->who, call->wait_id, &req);
+    call->waiting = false;
+    return reply_result(call, &r, &req);
+}
+
+static enum MHD_Result route_check(struct route_ctx *ctx)
+{
+    struct call *call = ctx->call;
+    struct body body;
+    char err[256];
+    struct lockbox_clock now;
+    struct lockbox_request req;
+    bool allowed = false, has_request = false;
+
+    if (body_parse(&body, call->body, call->body_len,
+                   BODY_USER | BODY_TENANT | BODY_HOST | BODY_SERVICE | BODY_RHOST | BODY_FINAL,
+                   err, sizeof(err)) != 0)
+        return http_reply_error(call, 400, "bad_request", "%s", err);
+    if (body.user == NULL) {
+        body_free(&body);
+        return http_reply_error(call, 400, "bad_request", "'user' is required");
+    }
+    struct check_input in = {body.user, body.tenant, body.host, body.service, body.rhost, body.final};
+    service_read_clock(&now);
+    struct service_result r =
+        service_check(ctx->server->svc, &call->who, &in, &now, &allowed, &req, &has_request);
+    body_free(&body);
+    if (r.status >= 400)
+        return http_reply_error(call, (unsigned)r.status, r.error, "%s", r.message);
+    json_object *obj = json_object_new_object();
+    json_object_object_add(obj, "allowed", json_object_new_boolean(allowed));
+    json_object_object_add(obj, "request", has_request ? request_to_json(&req) : NULL);
+    return http_reply_json(call, 200, obj);
+}
+
+struct audit_ctx {
+    json_object *records;
+};
+
+static int add_line(uint64_t seq, const char *line, void *cls)
+{
+    struct audit_ctx *ac = cls;
+    (void)seq;
+    json_object_array_add(ac->records, json_object_new_string(line));
+    return 0;
+}
+
+static enum MHD_Result route_audit(struct route_ctx *ctx)
+{
+    static const char *const allowed[] = {"after", "limit", NULL};
+    struct call *call = ctx->call;
+    struct service *svc = ctx->server->svc;
+    long after, limit;
+    char err[256];
+
+    if (!query_ok(call, allowed, err, sizeof(err)))
+        return http_reply_error(call, 400, "bad_request", "%s", err);
+    if (query_int(call, "after", 0, 0x7fffffffffffffffL, 0, &after) != 0 ||
+        query_int(call, "limit", 1, LOCKBOX_LIST_MAX, LOCKBOX_LIST_DEFAULT, &limit) != 0)
+        return http_reply_error(call, 400, "bad_request", "after must be a seq, limit 1 to %d",
+                                LOCKBOX_LIST_MAX);
+    if (call->who.uid != 0 && !is_any_admin(svc, &call->who))
+        return http_reply_error(call, 403, "forbidden", "only root and tenant admins may read the audit");
+    struct audit_ctx ac = {json_object_new_array()};
+    if (store_audit_lines_after(svc->store, (uint64_t)after, (int)limit, add_line, &ac) != 0) {
+        json_object_put(ac.records);
+        return http_reply_error(call, 500, "internal", "cannot read the audit records");
+    }
+    json_object *obj = json_object_new_object();
+    json_object_object_add(obj, "records", ac.records);
+    json_object_object_add(obj, "head_seq", json_object_new_int64((int64_t)svc->journal->head_seq));
+    json_object_object_add(obj, "head_hash", json_object_new_string(svc->journal->head_hash));
+    return http_reply_json(call, 200, obj);
+}
+
+struct route {
+    const char *method;
+    const char *path;   /* "{id}" matches a request id */
+    route_fn fn;
+};
+
+static const struct route routes[] = {
+    {"GET", "/v1/health", route_health},
+    {"POST", "/v1/requests", route_file},
+    {"GET", "/v1/requests", route_list},
+    {"GET", "/v1/requests/{id}", route_show},
+    {"POST", "/v1/requests/{id}/approve", route_decide},
+    {"POST", "/v1/requests/{id}/deny", route_decide},
+    {"POST", "/v1/requests/{id}/revoke", route_decide},
+    {"GET", "/v1/requests/{id}/wait", route_wait},
+    {"POST", "/v1/access/check", route_check},
+    {"GET", "/v1/audit", route_audit},
+};
+
+static bool is_request_id(const char *s, size_t len)
+{
+    if (len != LOCKBOX_ID_HEX_LEN)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    }
+    return true;
+}
+
+/* Matches url against a pattern; fills ctx->id/action. "{id}" must be a well-formed id. */
+static bool path_matches(const char *pattern, const char *url, struct route_ctx *ctx,
+                         char id[LOCKBOX_ID_HEX_LEN + 1], bool *bad_id)
+{
+    const char *slot = strstr(pattern, "{id}");
+    if (slot == NULL)
+        return strcmp(pattern, url) == 0;
+    size_t prefix = (size_t)(slot - pattern);
+    if (strncmp(pattern, url, prefix) != 0)
+        return false;
+    const char *rest = url + prefix, *end = strchr(rest, '/');
+    size_t id_len = end ? (size_t)(end - rest) : strlen(rest);
+    if (strcmp(slot + 4, end ? end : "") != 0 || id_len == 0)
+        return false;
+    if (!is_request_id(rest, id_len)) {
+        *bad_id = true;
+        return false;
+    }
+    memcpy(id, rest, id_len);
+    id[id_len] = '\0';
+    ctx->id = id;
+    ctx->action = end ? end + 1 : NULL;
+    return true;
+}
+
+enum MHD_Result routes_dispatch(struct http_server *server, struct call *call, const char *url,
+                                const char *method)
+{
+    struct route_ctx ctx = {server, call, method, NULL, NULL};
+    char id[LOCKBOX_ID_HEX_LEN + 1];
+    bool path_known = false, bad_id = false;
+
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (!path_matches(routes[i].path, url, &ctx, id, &bad_id))
+            continue;
+        path_known = true;
+        if (strcmp(routes[i].method, method) == 0)
+            return routes[i].fn(&ctx);
+    }
+    if (bad_id)
+        return http_reply_error(call, 404, "not_found", "not a request id (32 lowercase hex characters)");
+    if (path_known)
+        return http_reply_error(call, 405, "method_not_allowed", "wrong method for this path");
+    return http_reply_error(call, 404, "not_found", "no such API path (see docs/API.md)");
+}

@@ -1,0 +1,385 @@
+/* Request operations over the store and journal, authorised by the pure core. */
+#define _GNU_SOURCE
+#include "service.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "text.h"
+
+static struct service_result result(int status, const char *error, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static struct service_result result(int status, const char *error, const char *fmt, ...)
+{
+    struct service_result r = {status, error, ""};
+    va_list ap;
+
+    if (fmt != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(r.message, sizeof(r.message), fmt, ap);
+        va_end(ap);
+    }
+    return r;
+}
+
+static const struct service_result OK = {200, NULL, ""};
+
+void service_read_clock(struct lockbox_clock *now)
+{
+    static char boot_id[LOCKBOX_BOOT_ID_LEN + 1];
+    struct timespec wall, boot;
+
+    clock_gettime(CLOCK_REALTIME, &wall);
+    clock_gettime(CLOCK_BOOTTIME, &boot);
+    now->wall_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
+    now->boot_ms = (int64_t)boot.tv_sec * 1000 + boot.tv_nsec / 1000000;
+    if (boot_id[0] == '\0') {
+        int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, boot_id, LOCKBOX_BOOT_ID_LEN) : -1;
+        if (fd >= 0)
+            close(fd);
+        if (n != LOCKBOX_BOOT_ID_LEN)
+            snprintf(boot_id, sizeof(boot_id), "unknown-boot");
+    }
+    memcpy(now->boot_id, boot_id, sizeof(boot_id));
+}
+
+static int new_request_id(char out[LOCKBOX_ID_HEX_LEN + 1])
+{
+    unsigned char bytes[LOCKBOX_ID_HEX_LEN / 2];
+
+    if (getrandom(bytes, sizeof(bytes), 0) != (ssize_t)sizeof(bytes))
+        return -1;
+    for (size_t i = 0; i < sizeof(bytes); i++)
+        snprintf(out + 2 * i, 3, "%02x", bytes[i]);
+    return 0;
+}
+
+static void schedule(struct service *svc, const struct lockbox_request *req,
+                     const struct lockbox_clock *now)
+{
+    int64_t left = request_ms_until_deadline(req, now);
+    if (left >= 0 && now->boot_ms + left < svc->next_deadline_boot_ms)
+        svc->next_deadline_boot_ms = now->boot_ms + left;
+}
+
+static struct audit_event event_for(const struct lockbox_request *req, const char *event,
+                                    const char *actor)
+{
+    struct audit_event ev = {event, req->id, req->tenant, req->host, req->user, actor,
+                             req->reason, req->comment, req->expires_at};
+    return ev;
+}
+
+static struct service_result journal_status(enum journal_result jr)
+{
+    switch (jr) {
+    case JOURNAL_OK:
+        return OK;
+    case JOURNAL_AUDIT_DOWN:
+        return result(503, "audit_unavailable",
+                      "the audit file cannot be written; nothing was granted (see syslog)");
+    case JOURNAL_FILE_FAILED:
+        return result(503, "audit_unavailable",
+                      "recorded in the database, but the audit file cannot be written; it takes "
+                      "effect once the audit file is writable again (see syslog)");
+    default:
+        return result(500, "internal", "cannot store the change (see syslog)");
+    }
+}
+
+struct service_result service_file(struct service *svc, const struct identity *who,
+                                   const struct file_input *in, const struct lockbox_clock *now,
+                                   struct lockbox_request *out)
+{
+    const struct lockboxd_config *cfg = svc->config;
+    struct lockbox_request req;
+    int pending = 0;
+
+    const char *user = in->user ? in->user : who->name;
+    const char *tenant = in->tenant ? in->tenant : cfg->tenant;
+    const char *host = in->host ? in->host : cfg->host;
+    if (strcmp(user, who->name) != 0 && who->uid != 0)
+        return result(403, "forbidden", "only root may file a request for another user");
+    if (config_find_tenant(cfg, tenant) == NULL)
+        return result(400, "bad_request", "unknown tenant '%s'", tenant);
+    if (!identity_user_exists(user))
+        return result(400, "bad_request", "no such user '%s' on this host", user);
+    int found = store_find_pending(svc->store, user, tenant, host, out);
+    if (found == 0)
+        return OK; /* a repeated login finds the request it already filed */
+    if (found < 0 || store_count_pending_for_user(svc->store, user, &pending) != 0)
+        return result(500, "internal", "cannot read the store: %s", store_error(svc->store));
+    if (pending >= cfg->max_pending_per_user)
+        return result(429, "too_many_pending",
+                      "%s already has %d pending requests; wait for a decision first", user,
+                      pending);
+    memset(&req, 0, sizeof(req));
+    if (new_request_id(req.id) != 0)
+        return result(500, "internal", "cannot draw a random request id");
+    snprintf(req.tenant, sizeof(req.tenant), "%s", tenant);
+    snprintf(req.host, sizeof(req.host), "%s", host);
+    snprintf(req.user, sizeof(req.user), "%s", user);
+    snprintf(req.requested_by, sizeof(req.requested_by), "%s", who->name);
+    req.requested_by_uid = who->uid;
+    snprintf(req.reason, sizeof(req.reason), "%s", in->reason);
+    snprintf(req.service, sizeof(req.service), "%s", in->service ? in->service : "lockboxctl");
+    snprintf(req.rhost, sizeof(req.rhost), "%s", in->rhost ? in->rhost : "");
+    request_init_pending(&req, now, cfg->request_ttl_s * 1000);
+    struct audit_event ev = event_for(&req, "request.created", who->name);
+    enum journal_result jr = journal_record(svc->journal, &req, &ev, false, now->wall_ms);
+    struct service_result r = journal_status(jr);
+    if (jr == JOURNAL_STORE_FAILED)
+        return r;
+    schedule(svc, &req, now);
+    *out = req;
+    r.status = r.status == 200 ? 201 : r.status;
+    return r;
+}
+
+static const char *decision_event(enum request_state to)
+{
+    return to == REQUEST_APPROVED ? "request.approved"
+           : to == REQUEST_DENIED ? "request.denied"
+                                  : "access.revoked";
+}
+
+static struct service_result refuse_decision(enum request_verdict verdict,
+                                             const struct lockbox_request *req,
+                                             enum request_state to)
+{
+    switch (verdict) {
+    case VERDICT_NOT_ADMIN:
+        return result(403, "forbidden", "you are not an approver for tenant %s", req->tenant);
+    case VERDICT_SELF_DECISION:
+        return result(403, "forbidden", "you cannot decide your own request");
+    case VERDICT_WRONG_STATE:
+        return result(409, "conflict", "request %s is %s; only %s request can be %s", req->id,
+                      request_state_name(req->state),
+                      to == REQUEST_REVOKED ? "an approved" : "a pending",
+                      to == REQUEST_APPROVED ? "approved" : to == REQUEST_DENIED ? "denied" : "revoked");
+    case VERDICT_BAD_DURATION:
+        return result(400, "bad_request", "'for' may not exceed access_ttl");
+    default:
+        return result(500, "internal", "unexpected verdict");
+    }
+}
+
+static void log_refusal(const struct identity *who, const char *what, const char *id,
+                        const char *why)
+{
+    char reason[300];
+    syslog(LOG_WARNING, "event=api.refused status=403 actor=%s uid=%u action=%s id=%s msg=%s",
+           who->name, (unsigned)who->uid, what, id, text_escape_log(why, reason, sizeof(reason)));
+}
+
+struct service_result service_decide(struct service *svc, const struct identity *who,
+                                     const char *id, enum request_state to, const char *comment,
+                                     int64_t grant_s, const struct lockbox_clock *now,
+                                     struct lockbox_request *out)
+{
+    struct lockbox_request req;
+    int found = store_get_request(svc->store, id, &req);
+
+    if (found != 0)
+        return found > 0 ? result(404, "not_found", "no request %s", id)
+                         : result(500, "internal", "cannot read the store");
+    const struct tenant_config *tenant = config_find_tenant(svc->config, req.tenant);
+    struct lockbox_tenant_policy policy = tenant ? config_tenant_policy(tenant)
+                                                 : (struct lockbox_tenant_policy){req.tenant, NULL, 0};
+    struct lockbox_actor actor = identity_actor(who);
+    request_expire_if_due(&req, now); /* a lapsed request is not decided by a late click */
+    enum request_verdict verdict = request_may_decide(&req, &policy, &actor, to);
+    if (verdict == VERDICT_OK) {
+        if (to == REQUEST_APPROVED)
+            verdict = request_approve(&req, who->name, comment, grant_s * 1000,
+                                      svc->config->access_ttl_s * 1000, now);
+        else if (to == REQUEST_DENIED)
+            verdict = request_deny(&req, who->name, comment, now);
+        else
+            verdict = request_revoke(&req, who->name, comment, now);
+    }
+    if (verdict != VERDICT_OK) {
+        struct service_result r = refuse_decision(verdict, &req, to);
+        if (r.status == 403)
+            log_refusal(who, decision_event(to), id, r.message);
+        return r;
+    }
+    struct audit_event ev = event_for(&req, decision_event(to), who->name);
+    enum journal_result jr =
+        journal_record(svc->journal, &req, &ev, to == REQUEST_APPROVED, now->wall_ms);
+    struct service_result r = journal_status(jr);
+    if (jr == JOURNAL_AUDIT_DOWN || jr == JOURNAL_STORE_FAILED)
+        return r;
+    schedule(svc, &req, now);
+    *out = req;
+    if (svc->on_changed)
+        svc->on_changed(svc->on_changed_ctx, req.id);
+    return r;
+}
+
+struct service_result service_show(struct service *svc, const struct identity *who,
+                                   const char *id, struct lockbox_request *out)
+{
+    int found = store_get_request(svc->store, id, out);
+    if (found != 0)
+        return found > 0 ? result(404, "not_found", "no request %s", id)
+                         : result(500, "internal", "cannot read the store");
+    const struct tenant_config *tenant = config_find_tenant(svc->config, out->tenant);
+    struct lockbox_tenant_policy policy = tenant ? config_tenant_policy(tenant)
+                                                 : (struct lockbox_tenant_policy){out->tenant, NULL, 0};
+    struct lockbox_actor actor = identity_actor(who);
+    if (!request_may_read(out, &policy, &actor)) {
+        log_refusal(who, "show", id, "not readable");
+        return result(403, "forbidden", "you may only read your own requests or your tenants'");
+    }
+    return OK;
+}
+
+bool service_may_read_tenant(const struct service *svc, const struct identity *who,
+                             const char *tenant_name)
+{
+    if (who->uid == 0)
+        return true;
+    const struct tenant_config *tenant = config_find_tenant(svc->config, tenant_name);
+    if (tenant == NULL)
+        return false;
+    struct lockbox_tenant_policy policy = config_tenant_policy(tenant);
+    struct lockbox_actor actor = identity_actor(who);
+    return policy_is_admin(&policy, &actor);
+}
+
+static void login_event(struct audit_event *ev, const struct lockbox_request *req,
+                        const struct check_input *in, const char *tenant, const char *host,
+                        const char *event)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->event = event;
+    ev->request_id = req ? req->id : NULL;
+    ev->tenant = tenant;
+    ev->host = host;
+    ev->user = in->user;
+    ev->actor = in->user;
+    ev->reason = req ? req->reason : NULL;
+    ev->comment = req && req->comment[0] ? req->comment : NULL;
+    ev->expires_at = req ? req->expires_at : 0;
+}
+
+struct service_result service_check(struct service *svc, const struct identity *who,
+                                    const struct check_input *in, const struct lockbox_clock *now,
+                                    bool *allowed, struct lockbox_request *out, bool *has_request)
+{
+    const char *tenant = in->tenant ? in->tenant : svc->config->tenant;
+    const char *host = in->host ? in->host : svc->config->host;
+    struct audit_event ev;
+
+    *allowed = false;
+    *has_request = false;
+    if (who->uid != 0) {
+        log_refusal(who, "access.check", "-", "only root may check access");
+        return result(403, "forbidden", "only root (the PAM module) may check access");
+    }
+    if (config_find_tenant(svc->config, tenant) == NULL)
+        return result(400, "bad_request", "unknown tenant '%s'", tenant);
+    int found = store_find_current_approval(svc->store, in->user, tenant, host, now, out);
+    if (found < 0)
+        return result(500, "internal", "cannot read the store");
+    if (found == 0) {
+        *has_request = true;
+        login_event(&ev, out, in, tenant, host, "login.allowed");
+        struct service_result r = journal_status(journal_record(svc->journal, NULL, &ev, true, now->wall_ms));
+        *allowed = r.status == 200;
+        return r;
+    }
+    found = store_find_pending(svc->store, in->user, tenant, host, out);
+    if (found == 1)
+        found = store_find_latest(svc->store, in->user, tenant, host, out);
+    if (found < 0)
+        return result(500, "internal", "cannot read the store");
+    *has_request = found == 0;
+    if (in->final) {
+        login_event(&ev, *has_request ? out : NULL, in, tenant, host, "login.denied");
+        enum journal_result jr = journal_record(svc->journal, NULL, &ev, false, now->wall_ms);
+        if (jr == JOURNAL_STORE_FAILED)
+            return journal_status(jr);
+    }
+    return OK;
+}
+
+struct due_list {
+    const struct lockbox_clock *now;
+    char (*ids)[LOCKBOX_ID_HEX_LEN + 1];
+    size_t count, cap;
+    int64_t next;
+};
+
+static int collect_due(const struct lockbox_request *req, void *ctx)
+{
+    struct due_list *due = ctx;
+    int64_t left = request_ms_until_deadline(req, due->now);
+
+    if (left > 0) {
+        if (due->now->boot_ms + left < due->next)
+            due->next = due->now->boot_ms + left;
+        return 0;
+    }
+    if (due->count == due->cap) {
+        size_t cap = due->cap ? due->cap * 2 : 64;
+        void *grown = realloc(due->ids, cap * sizeof(*due->ids));
+        if (grown == NULL)
+            return 1;
+        due->ids = grown;
+        due->cap = cap;
+    }
+    memcpy(due->ids[due->count++], req->id, LOCKBOX_ID_HEX_LEN + 1);
+    return 0;
+}
+
+static void expire_one(struct service *svc, const char *id, const struct lockbox_clock *now)
+{
+    struct lockbox_request req;
+
+    if (store_get_request(svc->store, id, &req) != 0)
+        return;
+    enum request_state was = req.state;
+    if (!request_expire_if_due(&req, now))
+        return;
+    req.decided_at = now->wall_ms;
+    snprintf(req.decided_by, sizeof(req.decided_by), "lockboxd");
+    struct audit_event ev =
+        event_for(&req, was == REQUEST_PENDING ? "request.expired" : "access.expired", "lockboxd");
+    if (journal_record(svc->journal, &req, &ev, false, now->wall_ms) == JOURNAL_STORE_FAILED)
+        return;
+    if (svc->on_changed)
+        svc->on_changed(svc->on_changed_ctx, req.id);
+}
+
+void service_expire_due(struct service *svc, const struct lockbox_clock *now)
+{
+    struct due_list due = {now, NULL, 0, 0, INT64_MAX};
+
+    /* Collect first: the store is not written while its live rows are being walked. */
+    if (store_each_live(svc->store, collect_due, &due) != 0) {
+        syslog(LOG_ERR, "event=store.error msg=\"cannot scan live requests: %s\"",
+               store_error(svc->store));
+        due.next = now->boot_ms + 1000; /* try again shortly */
+    }
+    for (size_t i = 0; i < due.count; i++)
+        expire_one(svc, due.ids[i], now);
+    free(due.ids);
+    svc->next_deadline_boot_ms = due.next;
+}
+
+void service_schedule_all(struct service *svc, const struct lockbox_clock *now)
+{
+    service_expire_due(svc, now);
+}

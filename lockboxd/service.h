@@ -1,0 +1,62 @@
+/* The daemon's operations, free of HTTP: filing, deciding, checking access, expiring.
+ * Each takes the caller's identity and one clock reading, applies the pure lifecycle, and
+ * commits through the journal. Results carry the HTTP-ish status the API answers with. */
+#ifndef LOCKBOXD_SERVICE_H
+#define LOCKBOXD_SERVICE_H
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "identity.h"
+#include "journal.h"
+#include "request.h"
+#include "store.h"
+
+struct service {
+    const struct lockboxd_config *config;
+    struct store *store;
+    struct journal *journal;
+    int64_t next_deadline_boot_ms; /* when to run expiry next (INT64_MAX: nothing due) */
+    /* Called after a request changed state, to wake whoever waits on it. */
+    void (*on_changed)(void *ctx, const char *request_id);
+    void *on_changed_ctx;
+};
+
+struct service_result {
+    int status;         /* 200, 201, 4xx, 5xx */
+    const char *error;  /* API error code for 4xx/5xx */
+    char message[256];
+};
+
+struct file_input {
+    const char *reason, *tenant, *host, *user, *service, *rhost; /* validated; NULL = default */
+};
+
+struct check_input {
+    const char *user, *tenant, *host, *service, *rhost;
+    bool final;
+};
+
+void service_read_clock(struct lockbox_clock *now);
+
+struct service_result service_file(struct service *svc, const struct identity *who,
+                                   const struct file_input *in, const struct lockbox_clock *now,
+                                   struct lockbox_request *out);
+struct service_result service_decide(struct service *svc, const struct identity *who,
+                                     const char *id, enum request_state to, const char *comment,
+                                     int64_t grant_s, const struct lockbox_clock *now,
+                                     struct lockbox_request *out);
+struct service_result service_show(struct service *svc, const struct identity *who,
+                                   const char *id, struct lockbox_request *out);
+struct service_result service_check(struct service *svc, const struct identity *who,
+                                    const struct check_input *in, const struct lockbox_clock *now,
+                                    bool *allowed, struct lockbox_request *out, bool *has_request);
+/* May this caller see requests of this tenant (list filter) — root, its admins. */
+bool service_may_read_tenant(const struct service *svc, const struct identity *who,
+                             const char *tenant);
+/* Expires what is due; sets next_deadline_boot_ms. */
+void service_expire_due(struct service *svc, const struct lockbox_clock *now);
+/* Schedules the expiry timer from every live request (start-up). */
+void service_schedule_all(struct service *svc, const struct lockbox_clock *now);
+
+#endif

@@ -1,0 +1,423 @@
+/* SQLite-backed durable state. Every statement is prepared once; all SQL lives in this file. */
+#include "store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SCHEMA_VERSION 1
+
+enum statement {
+    ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_PUT, ST_GET, ST_FIND_PENDING, ST_FIND_APPROVED,
+    ST_COUNT_PENDING, ST_FIND_LATEST, ST_LIVE, ST_AUDIT_HEAD, ST_AUDIT_INSERT, ST_AUDIT_AFTER, ST_META_GET,
+    ST_META_SET, ST_COUNT
+};
+
+#define REQUEST_COLUMNS                                                                        \
+    "id, state, tenant, host, user, requested_by, requested_by_uid, reason, service, rhost, "    \
+    "decided_by, comment, created_at, decided_at, expires_at, approved_boot_ms, granted_ms, "   \
+    "approved_boot_id"
+
+static const char *const statement_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_PUT] = "INSERT INTO requests (" REQUEST_COLUMNS ") VALUES "
+               "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18) "
+               "ON CONFLICT(id) DO UPDATE SET state=?2, decided_by=?11, comment=?12, "
+               "decided_at=?14, expires_at=?15, approved_boot_ms=?16, granted_ms=?17, "
+               "approved_boot_id=?18",
+    [ST_GET] = "SELECT " REQUEST_COLUMNS " FROM requests WHERE id = ?1",
+    [ST_FIND_PENDING] = "SELECT " REQUEST_COLUMNS " FROM requests WHERE user = ?1 AND "
+                        "tenant = ?2 AND host = ?3 AND state = 0 ORDER BY seq DESC LIMIT 1",
+    [ST_FIND_APPROVED] = "SELECT " REQUEST_COLUMNS " FROM requests WHERE user = ?1 AND "
+                         "tenant = ?2 AND host = ?3 AND state = 1 ORDER BY seq DESC",
+    [ST_FIND_LATEST] = "SELECT " REQUEST_COLUMNS " FROM requests WHERE user = ?1 AND "
+                       "tenant = ?2 AND host = ?3 ORDER BY seq DESC LIMIT 1",
+    [ST_COUNT_PENDING] = "SELECT count(*) FROM requests WHERE user = ?1 AND state = 0",
+    [ST_LIVE] = "SELECT " REQUEST_COLUMNS " FROM requests WHERE state IN (0, 1)",
+    [ST_AUDIT_HEAD] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+    [ST_AUDIT_INSERT] = "INSERT INTO audit (seq, line, hash) VALUES (?1, ?2, ?3)",
+    [ST_AUDIT_AFTER] = "SELECT seq, line FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [ST_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+                    "ON CONFLICT(key) DO UPDATE SET value = ?2",
+};
+
+/* Migration n brings the schema from version n-1 to n. Append, never edit. */
+static const char *const migrations[SCHEMA_VERSION] = {
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "CREATE TABLE requests ("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, state INTEGER NOT NULL,"
+    " tenant TEXT NOT NULL, host TEXT NOT NULL, user TEXT NOT NULL, requested_by TEXT NOT NULL,"
+    " requested_by_uid INTEGER NOT NULL, reason TEXT NOT NULL, service TEXT NOT NULL,"
+    " rhost TEXT NOT NULL, decided_by TEXT NOT NULL, comment TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL, decided_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+    " approved_boot_ms INTEGER NOT NULL, granted_ms INTEGER NOT NULL,"
+    " approved_boot_id TEXT NOT NULL);"
+    "CREATE INDEX requests_by_match ON requests (user, tenant, host, state);"
+    "CREATE INDEX requests_by_state ON requests (state, seq);"
+    "CREATE INDEX requests_by_tenant ON requests (tenant, state, seq);"
+    "CREATE TABLE audit (seq INTEGER PRIMARY KEY, line TEXT NOT NULL, hash TEXT NOT NULL);",
+};
+
+struct store {
+    sqlite3 *db;
+    sqlite3_stmt *statements[ST_COUNT];
+};
+
+const char *store_error(struct store *store)
+{
+    return sqlite3_errmsg(store->db);
+}
+
+static int migrate(sqlite3 *db, char *err, size_t err_len)
+{
+    sqlite3_stmt *stmt;
+    int version = 0;
+
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        version = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    if (version > SCHEMA_VERSION) {
+        snprintf(err, err_len, "database schema version %d is newer than this lockboxd (%d)",
+                 version, SCHEMA_VERSION);
+        return -1;
+    }
+    for (; version < SCHEMA_VERSION; version++) {
+        char sql[64];
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", version + 1);
+        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(db, migrations[version], NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            snprintf(err, err_len, "migrating the database to version %d: %s", version + 1,
+                     sqlite3_errmsg(db));
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+struct store *store_open(const char *path, char *err, size_t err_len)
+{
+    struct store *store = calloc(1, sizeof(*store));
+
+    if (store == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW |
+                SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_EXRESCODE;
+    if (sqlite3_open_v2(path, &store->db, flags, NULL) != SQLITE_OK) {
+        snprintf(err, err_len, "%s: %s", path, store->db ? sqlite3_errmsg(store->db) : "cannot open");
+        goto fail;
+    }
+    sqlite3_busy_timeout(store->db, 5000);
+    /* WAL + synchronous=FULL: a commit is on disk before we answer anyone. */
+    if (sqlite3_exec(store->db,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                     "PRAGMA secure_delete=OFF;",
+                     NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, err_len, "%s: %s", path, sqlite3_errmsg(store->db));
+        goto fail;
+    }
+    if (migrate(store->db, err, err_len) != 0) {
+        if (err[0] == '\0')
+            snprintf(err, err_len, "%s: %s", path, sqlite3_errmsg(store->db));
+        goto fail;
+    }
+    for (int i = 0; i < ST_COUNT; i++) {
+        if (sqlite3_prepare_v3(store->db, statement_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                               &store->statements[i], NULL) != SQLITE_OK) {
+            snprintf(err, err_len, "%s: %s", path, sqlite3_errmsg(store->db));
+            goto fail;
+        }
+    }
+    return store;
+fail:
+    store_close(store);
+    return NULL;
+}
+
+void store_close(struct store *store)
+{
+    if (store == NULL)
+        return;
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(store->statements[i]);
+    sqlite3_close(store->db);
+    free(store);
+}
+
+static sqlite3_stmt *prepared(struct store *store, enum statement which)
+{
+    sqlite3_stmt *stmt = store->statements[which];
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    return stmt;
+}
+
+static int run_simple(struct store *store, enum statement which)
+{
+    sqlite3_stmt *stmt = prepared(store, which);
+    int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_begin(struct store *store)
+{
+    return run_simple(store, ST_BEGIN);
+}
+
+int store_commit(struct store *store)
+{
+    return run_simple(store, ST_COMMIT);
+}
+
+void store_rollback(struct store *store)
+{
+    if (!sqlite3_get_autocommit(store->db))
+        run_simple(store, ST_ROLLBACK);
+}
+
+int store_put_request(struct store *store, const struct lockbox_request *r)
+{
+    sqlite3_stmt *s = prepared(store, ST_PUT);
+
+    sqlite3_bind_text(s, 1, r->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, (int)r->state);
+    sqlite3_bind_text(s, 3, r->tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, r->host, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, r->user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, r->requested_by, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 7, (sqlite3_int64)r->requested_by_uid);
+    sqlite3_bind_text(s, 8, r->reason, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 9, r->service, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 10, r->rhost, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 11, r->decided_by, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 12, r->comment, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 13, r->created_at);
+    sqlite3_bind_int64(s, 14, r->decided_at);
+    sqlite3_bind_int64(s, 15, r->expires_at);
+    sqlite3_bind_int64(s, 16, r->approved_boot_ms);
+    sqlite3_bind_int64(s, 17, r->granted_ms);
+    sqlite3_bind_text(s, 18, r->approved_boot_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static void copy_column(sqlite3_stmt *s, int col, char *out, size_t out_len)
+{
+    const unsigned char *text = sqlite3_column_text(s, col);
+    snprintf(out, out_len, "%s", text ? (const char *)text : "");
+}
+
+static void row_to_request(sqlite3_stmt *s, struct lockbox_request *r)
+{
+    memset(r, 0, sizeof(*r));
+    copy_column(s, 0, r->id, sizeof(r->id));
+    r->state = (enum request_state)sqlite3_column_int(s, 1);
+    copy_column(s, 2, r->tenant, sizeof(r->tenant));
+    copy_column(s, 3, r->host, sizeof(r->host));
+    copy_column(s, 4, r->user, sizeof(r->user));
+    copy_column(s, 5, r->requested_by, sizeof(r->requested_by));
+    r->requested_by_uid = (uid_t)sqlite3_column_int64(s, 6);
+    copy_column(s, 7, r->reason, sizeof(r->reason));
+    copy_column(s, 8, r->service, sizeof(r->service));
+    copy_column(s, 9, r->rhost, sizeof(r->rhost));
+    copy_column(s, 10, r->decided_by, sizeof(r->decided_by));
+    copy_column(s, 11, r->comment, sizeof(r->comment));
+    r->created_at = sqlite3_column_int64(s, 12);
+    r->decided_at = sqlite3_column_int64(s, 13);
+    r->expires_at = sqlite3_column_int64(s, 14);
+    r->approved_boot_ms = sqlite3_column_int64(s, 15);
+    r->granted_ms = sqlite3_column_int64(s, 16);
+    copy_column(s, 17, r->approved_boot_id, sizeof(r->approved_boot_id));
+}
+
+/* Steps a prepared single-row query: 0 found, 1 none, -1 error. */
+static int fetch_one(sqlite3_stmt *s, struct lockbox_request *req)
+{
+    int rc = sqlite3_step(s);
+    int result = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
+    if (result == 0)
+        row_to_request(s, req);
+    sqlite3_reset(s);
+    return result;
+}
+
+int store_get_request(struct store *store, const char *id, struct lockbox_request *req)
+{
+    sqlite3_stmt *s = prepared(store, ST_GET);
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    return fetch_one(s, req);
+}
+
+static void bind_match(sqlite3_stmt *s, const char *user, const char *tenant, const char *host)
+{
+    sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, tenant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, host, -1, SQLITE_STATIC);
+}
+
+int store_find_pending(struct store *store, const char *user, const char *tenant,
+                       const char *host, struct lockbox_request *req)
+{
+    sqlite3_stmt *s = prepared(store, ST_FIND_PENDING);
+    bind_match(s, user, tenant, host);
+    return fetch_one(s, req);
+}
+
+int store_find_latest(struct store *store, const char *user, const char *tenant,
+                      const char *host, struct lockbox_request *req)
+{
+    sqlite3_stmt *s = prepared(store, ST_FIND_LATEST);
+    bind_match(s, user, tenant, host);
+    return fetch_one(s, req);
+}
+
+int store_find_current_approval(struct store *store, const char *user, const char *tenant,
+                                const char *host, const struct lockbox_clock *now,
+                                struct lockbox_request *req)
+{
+    sqlite3_stmt *s = prepared(store, ST_FIND_APPROVED);
+    int rc;
+
+    bind_match(s, user, tenant, host);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        row_to_request(s, req);
+        if (request_access_current(req, now)) {
+            sqlite3_reset(s);
+            return 0;
+        }
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 1 : -1;
+}
+
+int store_count_pending_for_user(struct store *store, const char *user, int *count)
+{
+    sqlite3_stmt *s = prepared(store, ST_COUNT_PENDING);
+    sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    *count = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int walk(sqlite3_stmt *s, store_request_fn fn, void *ctx)
+{
+    struct lockbox_request req;
+    int rc;
+
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        row_to_request(s, &req);
+        if (fn(&req, ctx) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_list(struct store *store, const struct store_filter *filter, store_request_fn fn,
+               void *ctx)
+{
+    /* Built per call: four optional filters; the indexes serve each shape. */
+    char sql[512];
+    sqlite3_stmt *s;
+
+    snprintf(sql, sizeof(sql),
+             "SELECT " REQUEST_COLUMNS " FROM requests WHERE (?1 OR state = ?2) AND "
+             "(?3 IS NULL OR tenant = ?3) AND (?4 IS NULL OR user = ?4) ORDER BY seq DESC LIMIT ?5");
+    if (sqlite3_prepare_v2(store->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int(s, 1, filter->all_states);
+    sqlite3_bind_int(s, 2, (int)filter->state);
+    if (filter->tenant)
+        sqlite3_bind_text(s, 3, filter->tenant, -1, SQLITE_STATIC);
+    if (filter->user)
+        sqlite3_bind_text(s, 4, filter->user, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 5, filter->limit);
+    int rc = walk(s, fn, ctx);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int store_each_live(struct store *store, store_request_fn fn, void *ctx)
+{
+    return walk(prepared(store, ST_LIVE), fn, ctx);
+}
+
+int store_audit_head(struct store *store, uint64_t *seq, char hash[LOCKBOX_HASH_HEX_LEN + 1])
+{
+    sqlite3_stmt *s = prepared(store, ST_AUDIT_HEAD);
+    int rc = sqlite3_step(s);
+
+    *seq = 0;
+    snprintf(hash, LOCKBOX_HASH_HEX_LEN + 1, "%064d", 0);
+    if (rc == SQLITE_ROW) {
+        *seq = (uint64_t)sqlite3_column_int64(s, 0);
+        copy_column(s, 1, hash, LOCKBOX_HASH_HEX_LEN + 1);
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_audit_insert(struct store *store, uint64_t seq, const char *line, const char *hash)
+{
+    sqlite3_stmt *s = prepared(store, ST_AUDIT_INSERT);
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)seq);
+    sqlite3_bind_text(s, 2, line, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, hash, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_audit_lines_after(struct store *store, uint64_t after, int limit, store_line_fn fn,
+                            void *ctx)
+{
+    sqlite3_stmt *s = prepared(store, ST_AUDIT_AFTER);
+    int rc;
+
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)after);
+    sqlite3_bind_int(s, 2, limit);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (fn((uint64_t)sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1), ctx) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_meta_get_int(struct store *store, const char *key, int64_t *value)
+{
+    sqlite3_stmt *s = prepared(store, ST_META_GET);
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *value = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
+}
+
+int store_meta_set_int(struct store *store, const char *key, int64_t value)
+{
+    sqlite3_stmt *s = prepared(store, ST_META_SET);
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, value);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
