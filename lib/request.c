@@ -58,10 +58,13 @@ bool policy_is_admin(const struct lockbox_tenant_policy *tenant, const struct lo
 
 static bool is_own_request(const struct lockbox_request *req, const struct lockbox_actor *who)
 {
-    /* Both the uid and the name: a second account name for the same uid is still the same
-     * person, and a request filed by root for eng1 names eng1 as the user. */
-    return req->requested_by_uid == who->uid || strcmp(req->user, who->name) == 0 ||
-           strcmp(req->requested_by, who->name) == 0;
+    /* The uid as well as the name: a second account name for the same uid is the same
+     * person. Root files for other users on behalf of their logins (the PAM module); such a
+     * request is the user's, so root's filing alone does not bar root from deciding. */
+    if (strcmp(req->user, who->name) == 0)
+        return true;
+    return who->uid != 0 &&
+           (req->requested_by_uid == who->uid || strcmp(req->requested_by, who->name) == 0);
 }
 
 enum request_verdict request_may_decide(const struct lockbox_request *req,
@@ -83,7 +86,8 @@ bool request_may_read(const struct lockbox_request *req, const struct lockbox_te
 {
     if (who->uid == 0)
         return true;
-    if (strcmp(req->user, who->name) == 0 || req->requested_by_uid == who->uid)
+    if (req->requested_by_uid == who->uid ||
+        (who->name != NULL && strcmp(req->user, who->name) == 0))
         return true;
     return tenant != NULL && strcmp(tenant->name, req->tenant) == 0 &&
            policy_is_admin(tenant, who);

@@ -1,0 +1,415 @@
+"""Shared fixtures for Lockbox's real-process tests (stdlib only).
+
+What it gives a test:
+  BUILD, LOCKBOXD, LOCKBOXCTL, PAM_MODULE, PAM_HARNESS  paths of the built artefacts
+  Daemon(...)            a real lockboxd on a temporary socket, database and audit file
+    .start() .stop() .kill9() .restart() .pid .socket .dir .audit_path .db_path .conf_path
+    .call(method, path, body=None, as_user=None) -> (status, json)   HTTP over the socket
+    .raw(bytes, as_user=None) -> bytes                                 raw bytes to the socket
+    .audit_lines() -> [str]    .db(sql, args=()) -> rows   .syslog (SyslogListener or None)
+  Users(prefix)          creates/removes real accounts and groups:  .add(name, groups=[])
+  SyslogListener(path)   a datagram socket that collects syslog(3) lines
+  in_namespace(cmd, binds) -> argv: run cmd inside `unshare --mount` with bind mounts
+  run_as(user, argv, **kw) -> CompletedProcess   (runuser -u user -- argv)
+
+Everything runs as root (CI does). Each fixture stops what it started, by PID.
+"""
+
+import atexit
+import grp
+import http.client
+import json
+import os
+import pwd
+import signal
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import threading
+import time
+
+BUILD = os.path.abspath(os.environ.get(
+    "LOCKBOX_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build")))
+LOCKBOXD = os.path.join(BUILD, "lockboxd", "lockboxd")
+LOCKBOXCTL = os.path.join(BUILD, "lockboxctl", "lockboxctl")
+PAM_MODULE = os.path.join(BUILD, "pam_lockbox", "pam_lockbox.so")
+PAM_HARNESS = os.path.join(BUILD, "pam_lockbox", "pam_harness")
+SANITIZED = os.environ.get("LOCKBOX_SANITIZED") == "1"
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=30):
+        super().__init__("lockboxd", timeout=timeout)
+        self._path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self._path)
+
+
+def drop_to(user):
+    """In a child process: become `user` with all its groups (SO_PEERCRED then says so)."""
+    pw = pwd.getpwnam(user)
+    os.initgroups(user, pw.pw_gid)
+    os.setgid(pw.pw_gid)
+    os.setuid(pw.pw_uid)
+
+
+def _in_child(user, fn):
+    """Runs fn() in a forked child as `user`; returns its JSON-able result."""
+    if user is None or user == "root":
+        return fn()
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(rfd)
+        code = 0
+        try:
+            drop_to(user)
+            out = {"ok": fn()}
+        except BaseException as exc:  # report any failure to the parent
+            out = {"error": repr(exc)}
+            code = 1
+        data = json.dumps(out).encode()
+        os.write(wfd, data)
+        os._exit(code)
+    os.close(wfd)
+    chunks = []
+    while True:
+        chunk = os.read(rfd, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(rfd)
+    os.waitpid(pid, 0)
+    out = json.loads(b"".join(chunks).decode())
+    if "error" in out:
+        raise RuntimeError("as %s: %s" % (user, out["error"]))
+    result = out["ok"]
+    return tuple(result) if isinstance(result, list) and len(result) == 2 else result
+
+
+def http_call(socket_path, method, path, body=None, timeout=30, raw_body=None):
+    conn = UnixHTTPConnection(socket_path, timeout=timeout)
+    try:
+        payload = raw_body if raw_body is not None else (
+            None if body is None else json.dumps(body).encode())
+        headers = {"Content-Type": "application/json"} if payload is not None else {}
+        conn.request(method, path, body=payload, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        try:
+            parsed = json.loads(data.decode()) if data else None
+        except ValueError:
+            parsed = {"_raw": data.decode(errors="replace")}
+        return [resp.status, parsed]
+    finally:
+        conn.close()
+
+
+class SyslogListener:
+    """Collects datagrams sent to a Unix socket the way syslog(3) sends them."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        os.chmod(path, 0o666)
+        self.lines = []
+        self._lock = threading.Lock()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        self.sock.settimeout(0.2)
+        while not self._stop:
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self.lines.append(data.decode("utf-8", errors="replace"))
+
+    def snapshot(self):
+        with self._lock:
+            return list(self.lines)
+
+    def wait_for(self, needle, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [l for l in self.snapshot() if needle in l]
+            if found:
+                return found
+            time.sleep(0.05)
+        return []
+
+    def close(self):
+        self._stop = True
+        self._thread.join(2)
+        self.sock.close()
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+
+_created_dev_log = False
+
+
+def _ensure_dev_log_target():
+    """A bind mount needs an existing file at /dev/log. These machines have none; create an
+    empty placeholder once (removed at exit) and bind the test's socket over it per namespace."""
+    global _created_dev_log
+    if not os.path.lexists("/dev/log"):
+        open("/dev/log", "w").close()
+        _created_dev_log = True
+        atexit.register(_remove_dev_log)
+
+
+def _remove_dev_log():
+    try:
+        if os.path.isfile("/dev/log") and os.path.getsize("/dev/log") == 0:
+            os.unlink("/dev/log")
+    except OSError:
+        pass
+
+
+def in_namespace(argv, binds=(), devlog=None):
+    """argv run in a private mount namespace with `binds` [(src, dst)] and, if devlog is a
+    socket path, /dev/log bound to it. The returned argv execs, so its PID is the program's."""
+    mounts = list(binds)
+    if devlog is not None:
+        _ensure_dev_log_target()
+        mounts.append((devlog, "/dev/log"))
+    script = "".join('mount --bind "%s" "%s" && ' % (src, dst) for src, dst in mounts)
+    script += 'exec "$@"'
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"] + list(argv)
+
+
+def run_as(user, argv, **kw):
+    kw.setdefault("capture_output", True)
+    kw.setdefault("text", True)
+    kw.setdefault("timeout", 60)
+    return subprocess.run(["runuser", "-u", user, "--"] + list(argv), **kw)
+
+
+class Users:
+    """Real local accounts for a test; removed in cleanup()."""
+
+    def __init__(self, prefix):
+        self.prefix = prefix
+        self.users = []
+        self.groups = []
+
+    def group(self, name):
+        if name not in self.groups:
+            subprocess.run(["groupdel", name], capture_output=True)
+            subprocess.run(["groupadd", name], check=True, capture_output=True)
+            self.groups.append(name)
+        return name
+
+    def add(self, name, groups=(), home=False):
+        subprocess.run(["userdel", "-r", name], capture_output=True)
+        for g in groups:
+            self.group(g)
+        argv = ["useradd", "-s", "/bin/bash", "-U"]
+        argv += ["-m"] if home else ["-M", "-d", "/nonexistent"]
+        if groups:
+            argv += ["-G", ",".join(groups)]
+        subprocess.run(argv + [name], check=True, capture_output=True)
+        self.users.append(name)
+        return name
+
+    def cleanup(self):
+        for name in self.users:
+            subprocess.run(["userdel", "-r", "-f", name], capture_output=True)
+        for name in self.groups:
+            subprocess.run(["groupdel", name], capture_output=True)
+        self.users, self.groups = [], []
+
+
+class Daemon:
+    """A real lockboxd with its own config, socket, database and audit file."""
+
+    def __init__(self, tenant="contoso", tenants=None, request_ttl="12h", access_ttl="12h",
+                 max_pending=20, host="testhost", syslog=False, env=None, wrapper=None):
+        self.dir = tempfile.mkdtemp(prefix="lbx-")
+        os.chmod(self.dir, 0o755)
+        for sub in ("run", "lib", "log"):
+            os.mkdir(os.path.join(self.dir, sub), 0o755)
+        self.socket = os.path.join(self.dir, "run", "lockboxd.sock")
+        self.db_path = os.path.join(self.dir, "lib", "lockbox.db")
+        self.audit_path = os.path.join(self.dir, "log", "audit.jsonl")
+        self.conf_path = os.path.join(self.dir, "lockboxd.conf")
+        self.log_path = os.path.join(self.dir, "lockboxd.stderr")
+        self.tenant = tenant
+        self.host = host
+        self.tenants = tenants if tenants is not None else {tenant: ["alice"]}
+        self.request_ttl, self.access_ttl, self.max_pending = request_ttl, access_ttl, max_pending
+        self.env = env
+        self.wrapper = wrapper or []
+        self.proc = None
+        self.syslog = SyslogListener(os.path.join(self.dir, "devlog")) if syslog else None
+        self.write_config()
+
+    def write_config(self, extra=""):
+        lines = ["[daemon]",
+                 "socket = %s" % self.socket,
+                 "database = %s" % self.db_path,
+                 "audit_log = %s" % self.audit_path,
+                 "tenant = %s" % self.tenant,
+                 "host = %s" % self.host,
+                 "request_ttl = %s" % self.request_ttl,
+                 "access_ttl = %s" % self.access_ttl,
+                 "max_pending_per_user = %d" % self.max_pending, ""]
+        for name, admins in self.tenants.items():
+            lines += ["[tenant %s]" % name, "admins = %s" % ", ".join(admins), ""]
+        with open(self.conf_path, "w") as f:
+            f.write("\n".join(lines) + extra)
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def argv(self):
+        argv = self.wrapper + [LOCKBOXD, "-c", self.conf_path, "-f"]
+        if self.syslog:
+            return in_namespace(argv, devlog=self.syslog.path)
+        return argv
+
+    def start(self, timeout=10.0):
+        env = dict(os.environ)
+        env.update(self.env or {})
+        self._stderr = open(self.log_path, "a")
+        self.proc = subprocess.Popen(self.argv(), stdout=self._stderr, stderr=self._stderr, env=env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("lockboxd exited with %s: %s" % (self.proc.returncode, self.stderr()))
+            try:
+                status, _ = self.call("GET", "/v1/health", timeout=2)
+                if status == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.02)
+        raise RuntimeError("lockboxd did not answer within %ss: %s" % (timeout, self.stderr()))
+
+    def stderr(self):
+        try:
+            with open(self.log_path) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        code = self.proc.returncode
+        self.proc = None
+        self._stderr.close()
+        return code
+
+    def kill9(self):
+        return self.stop(signal.SIGKILL)
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    def hup(self):
+        os.kill(self.proc.pid, signal.SIGHUP)
+
+    def close(self):
+        self.stop()
+        if self.syslog:
+            self.syslog.close()
+        subprocess.run(["rm", "-rf", self.dir])
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- talking to it ---
+    def call(self, method, path, body=None, as_user=None, timeout=30, raw_body=None):
+        sock = self.socket
+        return _in_child(as_user, lambda: http_call(sock, method, path, body, timeout, raw_body))
+
+    def raw(self, data, as_user=None, timeout=5):
+        sock_path = self.socket
+
+        def send():
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(timeout)
+            s.connect(sock_path)
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+            out = b""
+            try:
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    out += chunk
+            except (socket.timeout, ConnectionResetError):
+                pass
+            s.close()
+            return out.decode("latin-1")
+        return _in_child(as_user, send)
+
+    def file_request(self, user, reason="test", as_user="root", **extra):
+        body = dict(reason=reason, **extra)
+        if user is not None:
+            body["user"] = user
+        status, obj = self.call("POST", "/v1/requests", body, as_user=as_user)
+        if status not in (200, 201):
+            raise AssertionError("filing failed: %s %s" % (status, obj))
+        return obj
+
+    def audit_lines(self, path=None):
+        try:
+            with open(path or self.audit_path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            return []
+        return [l.decode("utf-8") for l in data.split(b"\n") if l]
+
+    def audit_events(self):
+        return [json.loads(l) for l in self.audit_lines()]
+
+    def db(self, sql, args=()):
+        con = sqlite3.connect(self.db_path, timeout=10)
+        try:
+            return con.execute(sql, args).fetchall()
+        finally:
+            con.close()
+
+
+def verify_chain(lines):
+    """Independent re-implementation of the chain rule, for cross-checking the daemon."""
+    import hashlib
+    prev = "0" * 64
+    expect = None
+    for line in lines:
+        rec = json.loads(line)
+        if expect is not None and rec["seq"] != expect:
+            return False, "seq %s where %s expected" % (rec["seq"], expect)
+        if rec["prev_hash"] != prev:
+            return False, "seq %s does not chain" % rec["seq"]
+        prev = hashlib.sha256(line.encode()).hexdigest()
+        expect = rec["seq"] + 1
+    return True, prev
