@@ -105,10 +105,12 @@ bool text_is_host(const char *s, size_t max)
     return all_bytes_in(s, max, "._:%-");
 }
 
-/* Appends what fits; marks truncation with "..." and reports whether all fitted. */
+/* Appends what fits; marks truncation with "...". `reserve` is the room kept after each piece:
+ * 4 ("..." and NUL) while the whole might not fit, 1 (NUL) once it is known to. A sink without
+ * `out` only counts. */
 struct sink {
     char *out;
-    size_t len, cap;
+    size_t len, cap, reserve;
     bool full;
 };
 
@@ -116,15 +118,16 @@ static void sink_put(struct sink *sk, const char *bytes, size_t n)
 {
     if (sk->full)
         return;
-    if (sk->len + n + 4 > sk->cap) { /* keep room for "..." and NUL */
-        if (sk->cap >= 4) {
+    if (sk->len + n + sk->reserve > sk->cap) {
+        if (sk->len + 3 < sk->cap) {
             memcpy(sk->out + sk->len, "...", 3);
             sk->len += 3;
         }
         sk->full = true;
         return;
     }
-    memcpy(sk->out + sk->len, bytes, n);
+    if (sk->out != NULL)
+        memcpy(sk->out + sk->len, bytes, n);
     sk->len += n;
 }
 
@@ -156,6 +159,15 @@ static void escape_into(struct sink *sk, const char *in, bool quote_specials)
     }
 }
 
+/* A value that fits whole is written whole: no room is then kept for "...". */
+static size_t escaped_length(const char *in, bool quote_specials)
+{
+    struct sink count = {NULL, 0, SIZE_MAX, 0, false};
+
+    escape_into(&count, in, quote_specials);
+    return count.len;
+}
+
 static bool is_plain_log_value(const char *in)
 {
     if (*in == '\0')
@@ -169,17 +181,25 @@ static bool is_plain_log_value(const char *in)
 
 char *text_escape_log(const char *in, char *out, size_t out_len)
 {
-    struct sink sk = {out, 0, out_len, false};
+    struct sink sk = {out, 0, out_len, 4, false};
 
     if (out_len == 0)
         return out;
     if (in == NULL)
         in = "";
     if (is_plain_log_value(in)) {
-        sink_put(&sk, in, strlen(in));
-    } else {
-        sk.cap = out_len > 1 ? out_len - 1 : 0; /* room for the closing quote */
-        sink_put(&sk, "\"", 1);
+        if (strlen(in) < out_len)
+            sk.reserve = 1;
+        /* Byte by byte, so that a long value keeps its start (all printable ASCII). */
+        for (const char *p = in; *p != '\0'; p++)
+            sink_put(&sk, p, 1);
+    } else if (out_len >= 3) {
+        /* Both quotes always: a lone quote would swallow the fields after it. */
+        out[0] = '"';
+        sk.len = 1;
+        sk.cap = out_len - 1; /* room for the closing quote */
+        if (1 + escaped_length(in, true) < sk.cap)
+            sk.reserve = 1;
         escape_into(&sk, in, true);
         sk.out[sk.len++] = '"';
     }
@@ -189,11 +209,15 @@ char *text_escape_log(const char *in, char *out, size_t out_len)
 
 char *text_escape_terminal(const char *in, char *out, size_t out_len)
 {
-    struct sink sk = {out, 0, out_len, false};
+    struct sink sk = {out, 0, out_len, 4, false};
 
     if (out_len == 0)
         return out;
-    escape_into(&sk, in ? in : "", false);
+    if (in == NULL)
+        in = "";
+    if (escaped_length(in, false) < out_len)
+        sk.reserve = 1;
+    escape_into(&sk, in, false);
     out[sk.len < out_len ? sk.len : out_len - 1] = '\0';
     return out;
 }

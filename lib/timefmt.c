@@ -33,13 +33,34 @@ void timefmt_rfc3339_ms(int64_t wall_ms, char out[TIMEFMT_LEN])
     format_with(wall_ms, out, 1);
 }
 
+/* sscanf alone would take signs, spaces and short fields ("2026- 1-+5T..."). */
+static int has_shape(const char *text)
+{
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+
+    for (size_t i = 0; i < sizeof(shape) - 1; i++) {
+        if (shape[i] == 'd' ? text[i] < '0' || text[i] > '9' : text[i] != shape[i])
+            return 0;
+    }
+    return 1;
+}
+
+/* timegm() would quietly turn February 30 into March 2. */
+static int days_in_month(int year, int month)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+
+    return month == 2 && leap ? 29 : days[month - 1];
+}
+
 int timefmt_parse(const char *text, int64_t *wall_ms)
 {
     struct tm tm;
     int millis = 0, consumed = 0;
 
     memset(&tm, 0, sizeof(tm));
-    if (text == NULL || strlen(text) > 30)
+    if (text == NULL || strlen(text) > 30 || !has_shape(text))
         return -1;
     if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
                &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6 || consumed != 19)
@@ -54,13 +75,14 @@ int timefmt_parse(const char *text, int64_t *wall_ms)
     }
     if (strcmp(rest, "Z") != 0)
         return -1;
-    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-        tm.tm_min > 59 || tm.tm_sec > 60)
+    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+        tm.tm_mday > days_in_month(tm.tm_year, tm.tm_mon) || tm.tm_hour > 23 || tm.tm_min > 59 ||
+        tm.tm_sec > 60)
         return -1;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
     time_t secs = timegm(&tm);
-    if (secs == (time_t)-1)
+    if (secs < 0) /* before 1970, or an error: never written by Lockbox */
         return -1;
     *wall_ms = (int64_t)secs * 1000 + millis;
     return 0;

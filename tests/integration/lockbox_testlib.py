@@ -320,6 +320,10 @@ class Daemon:
         code = self.proc.returncode
         self.proc = None
         self._stderr.close()
+        # A clean SIGTERM shutdown exits 0; anything else (a crash, a sanitizer report, a
+        # leak) fails the test that owns this daemon.
+        if sig == signal.SIGTERM and code != 0:
+            raise RuntimeError("lockboxd exited with %s after SIGTERM: %s" % (code, self.stderr()[-4000:]))
         return code
 
     def kill9(self):
@@ -333,10 +337,12 @@ class Daemon:
         os.kill(self.proc.pid, signal.SIGHUP)
 
     def close(self):
-        self.stop()
-        if self.syslog:
-            self.syslog.close()
-        subprocess.run(["rm", "-rf", self.dir])
+        try:
+            self.stop()
+        finally:
+            if self.syslog:
+                self.syslog.close()
+            subprocess.run(["rm", "-rf", self.dir])
 
     def __enter__(self):
         return self.start()
