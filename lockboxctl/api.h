@@ -1,0 +1,24 @@
+/* lockboxctl's calls to lockboxd (lib/client.h) and the one-line errors when one fails. */
+#ifndef LOCKBOXCTL_API_H
+#define LOCKBOXCTL_API_H
+#include <json-c/json.h>
+
+#include "cli.h"
+#include "client.h"
+#include "request.h"
+
+/* Calls lockboxd. Returns CLI_OK for a 2xx reply with a JSON object body; otherwise prints
+ * one line on stderr and returns CLI_FAIL, except for a reply whose status equals
+ * `quiet_status` (0: none), which is returned as CLI_FAIL without a message so that the
+ * caller can explain it better. A total_timeout_ms of 0 uses the client's default. The
+ * caller frees reply with lockbox_reply_free() in every case. */
+int api_call(const struct cli *cli, const char *method, const char *path, json_object *body,
+             long total_timeout_ms, long quiet_status, struct lockbox_reply *reply);
+
+/* Parses a request object out of a reply; prints an error and returns CLI_FAIL if malformed. */
+int api_parse_request(json_object *obj, struct lockbox_request *req);
+
+/* GET /v1/requests/{id} into req. */
+int api_get_request(const struct cli *cli, const char *id, struct lockbox_request *req);
+
+#endif

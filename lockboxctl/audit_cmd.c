@@ -1,0 +1,221 @@
+/* `audit`: prints audit records, from lockboxd (GET /v1/audit, paged) or from files, one
+ * readable line per record or the exact JSON lines. Also dispatches `audit verify`. */
+#include "audit_cmd.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "audit_chain.h"
+#include "limits.h"
+#include "output.h"
+#include "text.h"
+#include "timefmt.h"
+
+#define AUDIT_PAGE LOCKBOX_LIST_MAX
+
+/* The fields after seq, time and event, as key=value in this order. */
+static const char *const shown_fields[][2] = {
+    {"request_id", "id"}, {"tenant", "tenant"},   {"host", "host"},
+    {"user", "user"},     {"actor", "actor"},     {"reason", "reason"},
+    {"comment", "comment"}, {"expires_at", "expires_at"},
+};
+
+static int parse_audit_options(struct cli *cli, int argc, char **argv, struct audit_args *args)
+{
+    static const struct option options[] = {
+        {"file", required_argument, NULL, 'F'},
+        {"since", required_argument, NULL, 'S'},
+        CLI_COMMON_LONG_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    int opt, rc;
+
+    memset(args, 0, sizeof(*args));
+    while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+        if (opt == 'F' && args->n_files == AUDIT_FILES_MAX)
+            return cli_usage("audit", "at most %d --file options", AUDIT_FILES_MAX);
+        if (opt == 'F')
+            args->files[args->n_files++] = optarg;
+        else if (opt == 'S' && timefmt_parse(optarg, &args->since_ms) != 0)
+            return cli_usage("audit", "--since takes an RFC 3339 UTC time such as "
+                                      "2026-11-25T12:00:00Z");
+        else if (opt == 'S')
+            args->has_since = true;
+        else if ((rc = cli_common_option(cli, "audit", opt, argv)) != -1)
+            return rc;
+    }
+    /* `verify` is a word, not an option, so that it reads like the other commands. */
+    if (optind < argc && strcmp(argv[optind], "verify") == 0) {
+        args->verify = true;
+        optind++;
+    }
+    if (optind < argc)
+        return cli_usage("audit", "unexpected argument (did you mean 'audit verify'?)");
+    if (args->verify && args->has_since)
+        return cli_usage("audit", "verify checks whole files; --since does not apply");
+    return -1;
+}
+
+int audit_read_file(const char *path, audit_line_fn fn, void *ctx)
+{
+    char shown[OUT_ESCAPED_MAX];
+    FILE *file = fopen(path, "re");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    unsigned long lineno = 0;
+    int rc = 0;
+
+    int open_errno = errno;
+    if (file == NULL)
+        return cli_fail("cannot open audit file %s: %s%s",
+                        out_escape(path, "", shown, sizeof(shown)), strerror(open_errno),
+                        open_errno == EACCES ? " (run as root, or copy the file and use --file)" : "");
+    while (rc == 0 && (len = getline(&line, &cap, file)) >= 0) {
+        if (len > 0 && line[len - 1] == '\n')
+            line[--len] = '\0';
+        rc = fn(ctx, line, (size_t)len, ++lineno);
+    }
+    if (rc == 0 && ferror(file))
+        rc = cli_fail("cannot read audit file %s", out_escape(path, "", shown, sizeof(shown)));
+    free(line);
+    fclose(file);
+    return rc;
+}
+
+static void print_record_fields(json_object *record)
+{
+    char value[4 * LOCKBOX_TEXT_MAX + 8];
+    json_object *field;
+
+    for (size_t i = 0; i < sizeof(shown_fields) / sizeof(shown_fields[0]); i++) {
+        if (!json_object_object_get_ex(record, shown_fields[i][0], &field) || field == NULL)
+            continue;
+        /* Log-style quoting: a value with spaces or quotes cannot pose as another field. */
+        printf(" %s=%s", shown_fields[i][1],
+               text_escape_log(json_object_get_string(field), value, sizeof(value)));
+    }
+}
+
+static const char *record_string(json_object *record, const char *key)
+{
+    json_object *field;
+
+    if (!json_object_object_get_ex(record, key, &field) || field == NULL)
+        return "";
+    return json_object_get_string(field);
+}
+
+/* One record as "#SEQ TIME EVENT key=value ...", or the exact line with --json. */
+static void print_record(const struct cli *cli, const char *line, size_t len)
+{
+    char shown[4 * LOCKBOX_AUDIT_LINE_MAX + 8], seq[32], time[64], event[128];
+    json_object *record = json_tokener_parse(line);
+    bool exact = strlen(line) == len;
+
+    if (cli->json && exact && text_is_clean(line, LOCKBOX_AUDIT_LINE_MAX)) {
+        puts(line); /* JSON escapes every control byte, so a clean line is safe as it is */
+    } else if (record == NULL || !json_object_is_type(record, json_type_object) || !exact) {
+        printf("(not an audit record) %s\n", text_escape_terminal(line, shown, sizeof(shown)));
+    } else if (cli->json) {
+        out_print_json_line(record); /* only a record holding DEL, C1 or invalid UTF-8 gets here */
+    } else {
+        printf("#%s %s %s", out_escape(record_string(record, "seq"), "?", seq, sizeof(seq)),
+               out_escape(record_string(record, "time"), "?", time, sizeof(time)),
+               out_escape(record_string(record, "event"), "?", event, sizeof(event)));
+        print_record_fields(record);
+        putchar('\n');
+    }
+    json_object_put(record);
+}
+
+/* --since: records at or after the time; one without a readable time is shown anyway. */
+static bool record_wanted(const struct audit_args *args, const char *line)
+{
+    int64_t when;
+    bool wanted = true;
+
+    if (!args->has_since)
+        return true;
+    json_object *record = json_tokener_parse(line);
+    if (record != NULL && json_object_is_type(record, json_type_object) &&
+        timefmt_parse(record_string(record, "time"), &when) == 0)
+        wanted = when >= args->since_ms;
+    json_object_put(record);
+    return wanted;
+}
+
+struct show_context {
+    const struct cli *cli;
+    const struct audit_args *args;
+};
+
+static int show_line(void *ctx, const char *line, size_t len, unsigned long lineno)
+{
+    struct show_context *show = ctx;
+
+    (void)lineno;
+    if (record_wanted(show->args, line))
+        print_record(show->cli, line, len);
+    return 0;
+}
+
+/* One page of GET /v1/audit; *after moves to the last record shown, *count says how many. */
+static int show_daemon_page(struct show_context *show, uint64_t *after, size_t *count)
+{
+    struct lockbox_reply reply;
+    json_object *records;
+    char path[96], hash[LOCKBOX_HASH_HEX_LEN + 1];
+    uint64_t seq;
+
+    snprintf(path, sizeof(path), "/v1/audit?after=%llu&limit=%d", (unsigned long long)*after,
+             AUDIT_PAGE);
+    int rc = api_call(show->cli, "GET", path, NULL, 0, 0, &reply);
+    if (rc == CLI_OK && (!json_object_object_get_ex(reply.body, "records", &records) ||
+                         !json_object_is_type(records, json_type_array)))
+        rc = cli_fail("lockboxd sent an audit page without a \"records\" array");
+    *count = rc == CLI_OK ? json_object_array_length(records) : 0;
+    for (size_t i = 0; i < *count; i++) {
+        json_object *item = json_object_array_get_idx(records, i);
+        const char *line = json_object_get_string(item);
+        size_t len = (size_t)json_object_get_string_len(item);
+        show_line(show, line, len, 0);
+        if (audit_line_fields(line, len, &seq, hash) == 0 && seq > *after)
+            *after = seq;
+    }
+    lockbox_reply_free(&reply);
+    return rc;
+}
+
+static int show_from_daemon(struct show_context *show)
+{
+    uint64_t after = 0, before;
+    size_t count;
+    int rc;
+
+    do {
+        before = after;
+        rc = show_daemon_page(show, &after, &count);
+    } while (rc == CLI_OK && count == AUDIT_PAGE && after > before); /* a full page: more */
+    return rc;
+}
+
+int cmd_audit(struct cli *cli, int argc, char **argv)
+{
+    struct audit_args args;
+    int rc = parse_audit_options(cli, argc, argv, &args);
+
+    if (rc != -1)
+        return rc;
+    if (args.verify)
+        return audit_verify(cli, &args);
+    struct show_context show = {cli, &args};
+    if (args.n_files == 0)
+        return show_from_daemon(&show);
+    for (size_t i = 0; i < args.n_files && rc != CLI_FAIL; i++)
+        rc = audit_read_file(args.files[i], show_line, &show);
+    return rc == CLI_FAIL ? CLI_FAIL : CLI_OK;
+}

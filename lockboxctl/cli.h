@@ -1,0 +1,60 @@
+/* lockboxctl's shared state and the entry points of its commands: main.c parses the global
+ * options into struct cli and hands the rest of argv to one command function. */
+#ifndef LOCKBOXCTL_CLI_H
+#define LOCKBOXCTL_CLI_H
+#include <getopt.h>
+#include <stdbool.h>
+
+enum cli_exit {
+    CLI_OK = 0,    /* success */
+    CLI_FAIL = 1,  /* refused or failed: one line on stderr says why */
+    CLI_USAGE = 2, /* the command line is wrong */
+};
+
+struct cli {
+    const char *socket_path; /* --socket, else LOCKBOX_SOCKET, else the default */
+    bool json;               /* --json: machine-readable output */
+    bool color;              /* stdout is a tty and NO_COLOR is unset */
+    bool stderr_tty;         /* status lines while waiting */
+    int columns;             /* terminal width for tables (120 when not a tty) */
+};
+
+/* Options every command accepts after its name too; their getopt values. */
+enum cli_common_option {
+    OPT_JSON = 1000,
+    OPT_SOCKET,
+    OPT_HELP,
+};
+#define CLI_COMMON_LONG_OPTIONS                                                                    \
+    {"json", no_argument, NULL, OPT_JSON}, {"socket", required_argument, NULL, OPT_SOCKET},       \
+        {"help", no_argument, NULL, OPT_HELP}
+
+/* Handles a common option or getopt's error return for `command`. Returns -1 when the option
+ * was handled and parsing goes on, otherwise the exit code the command must return now
+ * (CLI_OK after --help, CLI_USAGE after an error). */
+int cli_common_option(struct cli *cli, const char *command, int opt, char **argv);
+/* Applies --socket; returns 0 or -1 (after a usage message) when the path is unusable. */
+int cli_set_socket(struct cli *cli, const char *path);
+
+/* Prints a command's help text to stdout. Returns false for an unknown command. */
+bool cli_print_command_help(const char *command);
+
+/* "lockboxctl: MESSAGE" on stderr; returns CLI_FAIL. MESSAGE must already be escaped. */
+int cli_fail(const char *format, ...) __attribute__((format(printf, 1, 2)));
+/* "lockboxctl COMMAND: MESSAGE (see lockboxctl COMMAND --help)" on stderr; returns CLI_USAGE. */
+int cli_usage(const char *command, const char *format, ...) __attribute__((format(printf, 2, 3)));
+
+/* Checks a request id argument (32 lowercase hex characters). */
+bool cli_is_request_id(const char *text);
+
+/* The commands: argv[0] is the command's name; each returns an enum cli_exit. */
+int cmd_list(struct cli *cli, int argc, char **argv);
+int cmd_show(struct cli *cli, int argc, char **argv);
+int cmd_approve(struct cli *cli, int argc, char **argv);
+int cmd_deny(struct cli *cli, int argc, char **argv);
+int cmd_revoke(struct cli *cli, int argc, char **argv);
+int cmd_request(struct cli *cli, int argc, char **argv);
+int cmd_wait(struct cli *cli, int argc, char **argv);
+int cmd_audit(struct cli *cli, int argc, char **argv);
+
+#endif

@@ -1,0 +1,145 @@
+/* `approve`, `deny` and `revoke`: an admin's decisions on one request. The daemon enforces
+ * who may decide; this file checks the arguments and explains refusals in one line. */
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+#include "cli.h"
+#include "duration.h"
+#include "limits.h"
+#include "output.h"
+#include "text.h"
+#include "timefmt.h"
+
+struct decision {
+    const char *command;      /* CLI name and API path segment */
+    const char *done;         /* "Approved": the start of the confirmation */
+    const char *passive;      /* "approved": in "only a pending request can be approved" */
+    const char *needed_state; /* the only state the transition starts from, with its article */
+    bool takes_duration;      /* approve --for */
+};
+
+static const struct decision approve_decision = {"approve", "Approved", "approved",
+                                                   "a pending", true};
+static const struct decision deny_decision = {"deny", "Denied", "denied", "a pending",
+                                                false};
+static const struct decision revoke_decision = {"revoke", "Revoked", "revoked",
+                                                  "an approved", false};
+
+struct decision_args {
+    const char *id, *comment, *duration;
+};
+
+static int parse_decision_options(struct cli *cli, const struct decision *what, int argc,
+                                  char **argv, struct decision_args *args)
+{
+    static const struct option options[] = {
+        {"comment", required_argument, NULL, 'c'},
+        {"for", required_argument, NULL, 'f'},
+        CLI_COMMON_LONG_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    int opt, rc;
+    int64_t seconds;
+
+    *args = (struct decision_args){NULL, NULL, NULL};
+    while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+        if (opt == 'c')
+            args->comment = optarg;
+        else if (opt == 'f' && what->takes_duration)
+            args->duration = optarg;
+        else if (opt == 'f')
+            return cli_usage(what->command, "unknown option '--for'");
+        else if ((rc = cli_common_option(cli, what->command, opt, argv)) != -1)
+            return rc;
+    }
+    if (optind + 1 != argc)
+        return cli_usage(what->command, "give exactly one request id");
+    args->id = argv[optind];
+    if (!cli_is_request_id(args->id))
+        return cli_usage(what->command, "a request id is 32 lowercase hex characters");
+    if (args->comment != NULL && !text_is_clean(args->comment, LOCKBOX_TEXT_MAX))
+        return cli_usage(what->command, "--comment must be 1-%d bytes of UTF-8 text without "
+                                        "control characters", LOCKBOX_TEXT_MAX);
+    if (args->duration != NULL && duration_parse(args->duration, &seconds) != 0)
+        return cli_usage(what->command, "--for takes a duration such as 90m, 2h or 1d");
+    return -1;
+}
+
+/* 409: say which state the request is in, which the daemon's generic message may not. */
+static int explain_conflict(const struct cli *cli, const struct decision *what, const char *id)
+{
+    struct lockbox_request req;
+
+    if (api_get_request(cli, id, &req) != CLI_OK)
+        return CLI_FAIL;
+    return cli_fail("request %s is %s; only %s request can be %s", id,
+                    request_state_name(req.state), what->needed_state, what->passive);
+}
+
+static void print_decided(const struct decision *what, const struct lockbox_request *req)
+{
+    char user[OUT_ESCAPED_MAX], host[OUT_ESCAPED_MAX], tenant[OUT_ESCAPED_MAX];
+
+    printf("%s request %s: %s on %s (tenant %s)", what->done, req->id,
+           out_escape(req->user, "-", user, sizeof(user)),
+           out_escape(req->host, "-", host, sizeof(host)),
+           out_escape(req->tenant, "-", tenant, sizeof(tenant)));
+    if (req->state == REQUEST_APPROVED && req->expires_at > 0) {
+        char until[TIMEFMT_LEN], relative[64];
+        timefmt_rfc3339(req->expires_at, until);
+        out_relative(req->expires_at, out_now_ms(), relative, sizeof(relative));
+        printf("; access until %s (%s)", until, relative);
+    }
+    puts(".");
+}
+
+static int run_decision(struct cli *cli, const struct decision *what, int argc, char **argv)
+{
+    struct decision_args args;
+    struct lockbox_reply reply;
+    struct lockbox_request req;
+    char path[128];
+    int rc = parse_decision_options(cli, what, argc, argv, &args);
+
+    if (rc != -1)
+        return rc;
+    json_object *body = json_object_new_object();
+    if (args.comment != NULL)
+        json_object_object_add(body, "comment", json_object_new_string(args.comment));
+    if (args.duration != NULL)
+        json_object_object_add(body, "for", json_object_new_string(args.duration));
+    snprintf(path, sizeof(path), "/v1/requests/%s/%s", args.id, what->command);
+    rc = api_call(cli, "POST", path, body, 0, 409, &reply);
+    if (rc == CLI_OK)
+        rc = api_parse_request(reply.body, &req);
+    else if (reply.status == 409)
+        rc = explain_conflict(cli, what, args.id);
+    lockbox_reply_free(&reply);
+    json_object_put(body);
+    if (rc != CLI_OK)
+        return rc;
+    if (cli->json) {
+        json_object *obj = out_request_json(&req);
+        out_print_json(obj);
+        json_object_put(obj);
+    } else {
+        print_decided(what, &req);
+    }
+    return CLI_OK;
+}
+
+int cmd_approve(struct cli *cli, int argc, char **argv)
+{
+    return run_decision(cli, &approve_decision, argc, argv);
+}
+
+int cmd_deny(struct cli *cli, int argc, char **argv)
+{
+    return run_decision(cli, &deny_decision, argc, argv);
+}
+
+int cmd_revoke(struct cli *cli, int argc, char **argv)
+{
+    return run_decision(cli, &revoke_decision, argc, argv);
+}

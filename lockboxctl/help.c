@@ -1,0 +1,101 @@
+/* The --help texts: one for the program and one per command, kept beside each other so that
+ * they read as one reference (the man page says the same at length). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+struct command_help {
+    const char *name;
+    const char *text;
+};
+
+static const struct command_help command_helps[] = {
+    {"list",
+     "Usage: lockboxctl [GLOBAL OPTIONS] list [--state STATE] [--tenant T] [--user U]\n"
+     "List requests you may read, newest first (default: pending ones).\n\n"
+     "  --state STATE   pending (default), approved, denied, expired, revoked or all\n"
+     "  --tenant T      only requests for tenant T\n"
+     "  --user U        only requests for user U\n"
+     "  --json          print a JSON array of request objects\n"},
+    {"show",
+     "Usage: lockboxctl [GLOBAL OPTIONS] show ID\n"
+     "Show one request in full.\n\n"
+     "  --json          print the request as one JSON object\n"},
+    {"approve",
+     "Usage: lockboxctl [GLOBAL OPTIONS] approve ID [--comment TEXT] [--for DURATION]\n"
+     "Approve a pending request (tenant admins only; never your own).\n\n"
+     "  --comment TEXT  why (shown to the engineer, kept in the audit log)\n"
+     "  --for DURATION  grant less than the daemon's access_ttl: 90m, 2h, 1d\n"
+     "  --json          print the updated request as JSON\n"},
+    {"deny",
+     "Usage: lockboxctl [GLOBAL OPTIONS] deny ID [--comment TEXT]\n"
+     "Deny a pending request (tenant admins only; never your own).\n\n"
+     "  --comment TEXT  why (shown to the engineer, kept in the audit log)\n"
+     "  --json          print the updated request as JSON\n"},
+    {"revoke",
+     "Usage: lockboxctl [GLOBAL OPTIONS] revoke ID [--comment TEXT]\n"
+     "End approved access now (tenant admins only).\n\n"
+     "  --comment TEXT  why (kept in the audit log)\n"
+     "  --json          print the updated request as JSON\n"},
+    {"request",
+     "Usage: lockboxctl [GLOBAL OPTIONS] request --reason TEXT [--tenant T] [--host H]\n"
+     "File a request for access as yourself, ahead of logging in.\n"
+     "If you already have a pending request for that tenant and host, it is shown instead.\n\n"
+     "  --reason TEXT   justification, e.g. a ticket: \"INC-4711 disk full\" (required)\n"
+     "  --tenant T      tenant whose data you need (default: the daemon's tenant)\n"
+     "  --host H        host you will log in to (default: this host)\n"
+     "  --json          print the request as JSON\n"},
+    {"wait",
+     "Usage: lockboxctl [GLOBAL OPTIONS] wait ID [--timeout SECONDS]\n"
+     "Block until a request is decided. Exit status 0 only if it was approved.\n\n"
+     "  --timeout SECONDS  give up after this long (default: until decided or expired;\n"
+     "                     0 checks once without waiting)\n"
+     "  --json             print the final request as JSON\n"},
+    {"audit",
+     "Usage: lockboxctl [GLOBAL OPTIONS] audit [--file PATH ...] [--since TIME] [--json]\n"
+     "       lockboxctl [GLOBAL OPTIONS] audit verify [--file PATH ...]\n"
+     "Show audit records, one per line (from lockboxd, or from files), or verify the chain.\n\n"
+     "  --file PATH     read this audit file; repeat for rotated files, oldest first\n"
+     "  --since TIME    only records at or after TIME (RFC 3339, e.g. 2026-11-25T12:00:00Z)\n"
+     "  --json          print the records' exact JSON lines (verify: a JSON result)\n\n"
+     "verify checks the hash chain and names the first record that was altered, removed,\n"
+     "inserted or reordered. Without --file it verifies the daemon's current audit file\n"
+     "and compares its end with the head lockboxd holds, so a removed tail is found too.\n"},
+};
+
+static const char global_help[] =
+    "Usage: lockboxctl [--socket PATH] [--json] COMMAND [ARGS...]\n"
+    "Decide and inspect Lockbox access requests.\n\n"
+    "Commands:\n"
+    "  list       list requests (default: pending)\n"
+    "  show       show one request\n"
+    "  approve    approve a pending request\n"
+    "  deny       deny a pending request\n"
+    "  revoke     end approved access\n"
+    "  request    file a request for yourself\n"
+    "  wait       wait until a request is decided\n"
+    "  audit      show audit records; `audit verify` checks the chain\n\n"
+    "Global options:\n"
+    "  --socket PATH  lockboxd's socket (default: $LOCKBOX_SOCKET, else "
+    "/run/lockbox/lockboxd.sock)\n"
+    "  --json         machine-readable output (also accepted after the command)\n"
+    "  --help         this help; `lockboxctl COMMAND --help` for a command\n"
+    "  --version      print the version\n\n"
+    "Exit status: 0 success, 1 refused or failed, 2 usage error.\n";
+
+bool cli_print_command_help(const char *command)
+{
+    if (command == NULL) {
+        fputs(global_help, stdout);
+        return true;
+    }
+    for (size_t i = 0; i < sizeof(command_helps) / sizeof(command_helps[0]); i++) {
+        if (strcmp(command_helps[i].name, command) == 0) {
+            fputs(command_helps[i].text, stdout);
+            fputs("\nGlobal options --socket PATH and --json work here too.\n", stdout);
+            return true;
+        }
+    }
+    return false;
+}
