@@ -24,6 +24,10 @@
 #define LOCKBOX_TENANTS_MAX 64
 #define LOCKBOX_GROUPS_MAX 256     /* groups of one caller we consider */
 #define LOCKBOX_PENDING_PER_USER_DEFAULT 20
+#define LOCKBOX_NOTIFY_SECRET_MAX 256
+#define LOCKBOX_NOTIFY_BEFORE_DEFAULT_SECONDS 3600
+#define LOCKBOX_NOTIFY_TIMEOUT_SECONDS 10   /* one webhook call or command run */
+#define LOCKBOX_NOTIFY_MAX_ATTEMPTS 60      /* then the notification is marked failed */
 
 #define LOCKBOX_DEFAULT_TTL_SECONDS (12 * 3600)
 #define LOCKBOX_DEFAULT_CONFIG "/etc/lockbox/lockboxd.conf"

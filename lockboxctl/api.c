@@ -59,13 +59,26 @@ int api_parse_request(json_object *obj, struct lockbox_request *req)
 
 int api_get_request(const struct cli *cli, const char *id, struct lockbox_request *req)
 {
+    return api_get_request_with_notifications(cli, id, req, NULL);
+}
+
+int api_get_request_with_notifications(const struct cli *cli, const char *id,
+                                       struct lockbox_request *req, json_object **notifications)
+{
     struct lockbox_reply reply;
+    json_object *list;
     char path[96];
 
     snprintf(path, sizeof(path), "/v1/requests/%s", id);
     int rc = api_call(cli, "GET", path, NULL, 0, 0, &reply);
     if (rc == CLI_OK)
         rc = api_parse_request(reply.body, req);
+    if (rc == CLI_OK && notifications != NULL) {
+        *notifications = NULL;
+        if (json_object_object_get_ex(reply.body, "notifications", &list) &&
+            json_object_is_type(list, json_type_array))
+            *notifications = json_object_get(list);
+    }
     lockbox_reply_free(&reply);
     return rc;
 }

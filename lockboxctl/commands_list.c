@@ -281,6 +281,37 @@ static void print_request_detail(const struct cli *cli, const struct lockbox_req
     print_field(req->state == REQUEST_REVOKED ? "Revoked" : "Expires", moment);
 }
 
+static const char *string_field(json_object *obj, const char *key)
+{
+    json_object *value;
+    if (json_object_object_get_ex(obj, key, &value) && json_object_is_type(value, json_type_string))
+        return json_object_get_string(value);
+    return NULL;
+}
+
+/* One line per notification: where it went, for which event, and whether it arrived. */
+static void print_notifications(json_object *list)
+{
+    char channel[32], event[64], state[32], error[OUT_ESCAPED_MAX];
+    size_t n = list ? json_object_array_length(list) : 0;
+
+    if (n == 0) {
+        print_field("Notified", NULL);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_object *item = json_object_array_get_idx(list, i), *attempts;
+        int tries = json_object_object_get_ex(item, "attempts", &attempts) ? json_object_get_int(attempts) : 0;
+        const char *last_error = string_field(item, "last_error");
+        printf("%-10s %s %s: %s after %d attempt%s%s%s\n", i == 0 ? "Notified" : "",
+               out_escape(string_field(item, "event"), "?", event, sizeof(event)),
+               out_escape(string_field(item, "channel"), "?", channel, sizeof(channel)),
+               out_escape(string_field(item, "state"), "?", state, sizeof(state)), tries,
+               tries == 1 ? "" : "s", last_error ? " - " : "",
+               last_error ? out_escape(last_error, "", error, sizeof(error)) : "");
+    }
+}
+
 int cmd_show(struct cli *cli, int argc, char **argv)
 {
     static const struct option options[] = {CLI_COMMON_LONG_OPTIONS, {NULL, 0, NULL, 0}};
@@ -295,15 +326,20 @@ int cmd_show(struct cli *cli, int argc, char **argv)
         return cli_usage("show", "give exactly one request id");
     if (!cli_is_request_id(argv[optind]))
         return cli_usage("show", "a request id is 32 lowercase hex characters");
-    rc = api_get_request(cli, argv[optind], &req);
+    json_object *notifications = NULL;
+    rc = api_get_request_with_notifications(cli, argv[optind], &req, &notifications);
     if (rc != CLI_OK)
         return rc;
     if (cli->json) {
         json_object *obj = out_request_json(&req);
+        json_object_object_add(obj, "notifications",
+                               notifications ? json_object_get(notifications) : json_object_new_array());
         out_print_json(obj);
         json_object_put(obj);
     } else {
         print_request_detail(cli, &req);
+        print_notifications(notifications);
     }
+    json_object_put(notifications);
     return CLI_OK;
 }

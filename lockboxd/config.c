@@ -4,6 +4,8 @@
 #include "config.h"
 
 #include <ini.h>
+#include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +123,71 @@ static int add_admins(struct parse_state *st, struct tenant_config *t, char *val
     return 1;
 }
 
+/* Webhooks go to https anywhere, or to plain http only on this machine's loopback. */
+static bool is_allowed_url(const char *url)
+{
+    static const char *const loopback[] = {"http://127.0.0.1", "http://localhost", "http://[::1]"};
+
+    if (strncmp(url, "https://", 8) == 0)
+        return strlen(url) > 8;
+    for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
+        size_t n = strlen(loopback[i]);
+        if (strncmp(url, loopback[i], n) == 0 && (url[n] == ':' || url[n] == '/' || url[n] == '\0'))
+            return true;
+    }
+    return false;
+}
+
+static int notify_key(struct parse_state *st, struct tenant_config *t, const char *key,
+                      const char *value)
+{
+    size_t n = sizeof(st->error);
+
+    if (strcmp(key, "notify_url") == 0) {
+        if (!is_allowed_url(value) || strlen(value) >= sizeof(t->notify_url) ||
+            strpbrk(value, " \t\"") != NULL) {
+            snprintf(st->error, n, "notify_url must be https://..., or http:// on 127.0.0.1, "
+                                   "localhost or [::1]");
+            return 0;
+        }
+        snprintf(t->notify_url, sizeof(t->notify_url), "%s", value);
+        return 1;
+    }
+    if (strcmp(key, "notify_secret") == 0) {
+        if (strlen(value) < 16 || strlen(value) > LOCKBOX_NOTIFY_SECRET_MAX) {
+            snprintf(st->error, n, "notify_secret must be 16 to %d characters", LOCKBOX_NOTIFY_SECRET_MAX);
+            return 0;
+        }
+        snprintf(t->notify_secret, sizeof(t->notify_secret), "%s", value);
+        return 1;
+    }
+    if (strcmp(key, "notify_command") == 0) {
+        if (value[0] != '/' || strlen(value) >= sizeof(t->notify_command)) {
+            snprintf(st->error, n, "notify_command must start with an absolute path");
+            return 0;
+        }
+        snprintf(t->notify_command, sizeof(t->notify_command), "%s", value);
+        return 1;
+    }
+    if (strcmp(key, "notify_user") == 0) {
+        if (!text_is_name(value, LOCKBOX_NAME_MAX) || strcmp(value, "root") == 0) {
+            snprintf(st->error, n, "notify_user must be an unprivileged user name");
+            return 0;
+        }
+        memcpy(t->notify_user, value, strlen(value) + 1);
+        return 1;
+    }
+    if (strcmp(key, "notify_before") == 0) {
+        if (strcmp(value, "0") == 0) {
+            t->notify_before_s = 0;
+            return 1;
+        }
+        return set_duration(&t->notify_before_s, value, st->error, n, key);
+    }
+    snprintf(st->error, n, "unknown key '%.40s' in a [tenant] section", key);
+    return 0;
+}
+
 static struct tenant_config *tenant_section(struct parse_state *st, const char *section)
 {
     const char *name = section + strlen("tenant ");
@@ -137,6 +204,8 @@ static struct tenant_config *tenant_section(struct parse_state *st, const char *
     }
     struct tenant_config *t = &c->tenants[c->n_tenants++];
     snprintf(t->name, sizeof(t->name), "%s", name);
+    snprintf(t->notify_user, sizeof(t->notify_user), "nobody");
+    t->notify_before_s = LOCKBOX_NOTIFY_BEFORE_DEFAULT_SECONDS;
     return t;
 }
 
@@ -161,6 +230,8 @@ static int on_entry(void *user, const char *section, const char *key, const char
             return 0;
         if (strcmp(key, "admins") == 0)
             return add_admins(st, t, value);
+        if (strncmp(key, "notify_", 7) == 0)
+            return notify_key(st, t, key, value);
         snprintf(st->error, sizeof(st->error), "unknown key '%.40s' in [%.80s]", key, section);
         return 0;
     }
@@ -193,6 +264,17 @@ static int validate(struct lockboxd_config *c, char *err, size_t err_len)
         return -1;
     }
     for (unsigned i = 0; i < c->n_tenants; i++) {
+        const struct tenant_config *t = &c->tenants[i];
+        if (t->notify_url[0] != '\0' && t->notify_secret[0] == '\0') {
+            snprintf(err, err_len, "%s: [tenant %s] notify_url needs notify_secret (to sign the body)",
+                     c->path, t->name);
+            return -1;
+        }
+        if (t->notify_command[0] != '\0' && getpwnam(t->notify_user) == NULL) {
+            snprintf(err, err_len, "%s: [tenant %s] notify_user '%s' does not exist", c->path,
+                     t->name, t->notify_user);
+            return -1;
+        }
         if (c->tenants[i].n_admins == 0) {
             snprintf(err, err_len, "%s: [tenant %s] has no admins (admins = user, @group)", c->path,
                      c->tenants[i].name);

@@ -11,6 +11,12 @@ struct tenant_config {
     char *admins[LOCKBOX_ADMINS_MAX]; /* "alice" or "@group" */
     unsigned n_admins;
     unsigned line;                    /* where the section starts, for messages */
+    /* Notifications (optional): a webhook and/or a command, see notify.h. */
+    char notify_url[LOCKBOX_PATH_MAX];
+    char notify_secret[LOCKBOX_NOTIFY_SECRET_MAX + 1];
+    char notify_command[LOCKBOX_PATH_MAX];
+    char notify_user[LOCKBOX_NAME_MAX + 1]; /* runs notify_command; default "nobody" */
+    int64_t notify_before_s;                /* warn this long before a deadline; 0 = never */
 };
 
 struct lockboxd_config {

@@ -117,16 +117,21 @@ static void log_event(const struct audit_event *ev, uint64_t seq)
 }
 
 static int commit_record(struct journal *journal, const struct lockbox_request *req,
-                         const char *line, uint64_t seq, const char *hash)
+                         const struct audit_event *event, const char *line, uint64_t seq,
+                         const char *hash, int64_t now_ms)
 {
     if (store_begin(journal->store) != 0)
         return -1;
     if ((req != NULL && store_put_request(journal->store, req) != 0) ||
         store_audit_insert(journal->store, seq, line, hash) != 0 ||
+        (req != NULL && journal->in_transaction != NULL &&
+         journal->in_transaction(journal->hook_ctx, req, event->event, now_ms) != 0) ||
         store_commit(journal->store) != 0) {
         store_rollback(journal->store);
         return -1;
     }
+    if (journal->after_commit != NULL)
+        journal->after_commit(journal->hook_ctx);
     return 0;
 }
 
@@ -142,7 +147,7 @@ enum journal_result journal_record(struct journal *journal, const struct lockbox
         return JOURNAL_AUDIT_DOWN;
     if (audit_line_build(seq, now_ms, event, journal->head_hash, &line) != 0 ||
         audit_hash_hex(line, strlen(line), hash) != 0 ||
-        commit_record(journal, req, line, seq, hash) != 0) {
+        commit_record(journal, req, event, line, seq, hash, now_ms) != 0) {
         syslog(LOG_ERR, "event=store.error msg=\"cannot commit %s: %s\"", event->event,
                store_error(journal->store));
         free(line);

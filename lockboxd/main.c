@@ -1,6 +1,7 @@
 /* lockboxd: start-up, the single-threaded event loop (epoll over MHD, signals and clock
  * changes), expiry scheduling and clean shutdown. */
 #define _GNU_SOURCE
+#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include "config.h"
 #include "http.h"
 #include "journal.h"
+#include "notify.h"
 #include "limits.h"
 #include "service.h"
 #include "store.h"
@@ -28,6 +30,7 @@ struct lockboxd {
     struct journal journal;
     struct service service;
     struct http_server http;
+    struct notifier *notifier;
     int epoll_fd, signal_fd, clock_fd;
 };
 
@@ -85,7 +88,14 @@ static int open_state(struct lockboxd *d, char *err, size_t err_len)
         return -1;
     if (journal_open(&d->journal, d->store, c->audit_log, err, err_len) != 0)
         return -1;
-    d->service = (struct service){&d->config, d->store, &d->journal, INT64_MAX, http_wake, &d->http};
+    d->notifier = notifier_start(c, d->store, err, err_len);
+    if (d->notifier == NULL)
+        return -1;
+    d->journal.in_transaction = notifier_enqueue;
+    d->journal.after_commit = notifier_kick;
+    d->journal.hook_ctx = d->notifier;
+    d->service = (struct service){&d->config, d->store, &d->journal, INT64_MAX, http_wake,
+                                  &d->http, d->notifier};
     return 0;
 }
 
@@ -102,17 +112,23 @@ static int arm_clock_watch(int fd)
     return timerfd_settime(fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &far, NULL);
 }
 
+/* Before any thread starts, so that the notification sender inherits the mask. */
+static int block_signals(sigset_t *mask)
+{
+    sigemptyset(mask);
+    sigaddset(mask, SIGTERM);
+    sigaddset(mask, SIGINT);
+    sigaddset(mask, SIGHUP);
+    signal(SIGPIPE, SIG_IGN);
+    return sigprocmask(SIG_BLOCK, mask, NULL);
+}
+
 static int setup_loop(struct lockboxd *d)
 {
     sigset_t mask;
 
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGHUP);
-    if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0)
+    if (block_signals(&mask) != 0)
         return -1;
-    signal(SIGPIPE, SIG_IGN);
     d->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     d->clock_fd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK);
     d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
@@ -239,6 +255,11 @@ int main(int argc, char **argv)
     }
     openlog("lockboxd", LOG_PID | LOG_NDELAY | (foreground ? LOG_PERROR : 0), LOG_AUTHPRIV);
     umask(077);
+    sigset_t blocked;
+    if (block_signals(&blocked) != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "lockboxd: cannot initialise signals or libcurl\n");
+        goto out;
+    }
     if (open_state(&d, err, sizeof(err)) != 0 ||
         http_start(&d.http, &d.service, d.config.socket, err, sizeof(err)) != 0) {
         fprintf(stderr, "lockboxd: %s\n", err);
@@ -259,9 +280,11 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     http_stop(&d.http, d.config.socket);
+    notifier_stop(d.notifier);
     journal_close(&d.journal);
     store_close(d.store);
     config_free(&d.config);
+    curl_global_cleanup();
     closelog();
     return rc;
 }

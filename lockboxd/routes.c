@@ -193,7 +193,11 @@ static enum MHD_Result route_show(struct route_ctx *ctx)
 {
     struct lockbox_request req;
     struct service_result r = service_show(ctx->server->svc, &ctx->call->who, ctx->id, &req);
-    return reply_result(ctx->call, &r, &req);
+    if (r.status != 200)
+        return reply_result(ctx->call, &r, &req);
+    json_object *obj = request_to_json(&req);
+    json_object_object_add(obj, "notifications", notifier_status(ctx->server->svc->notifier, req.id));
+    return http_reply_json(ctx->call, 200, obj);
 }
 
 static enum MHD_Result route_decide(struct route_ctx *ctx)

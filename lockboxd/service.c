@@ -68,6 +68,9 @@ static void schedule(struct service *svc, const struct lockbox_request *req,
                      const struct lockbox_clock *now)
 {
     int64_t left = request_ms_until_deadline(req, now);
+    int64_t warning = svc->notifier ? notifier_warn_if_due(svc->notifier, req, now) : -1;
+    if (warning > 0 && warning < left)
+        left = warning;
     if (left >= 0 && now->boot_ms + left < svc->next_deadline_boot_ms)
         svc->next_deadline_boot_ms = now->boot_ms + left;
 }
@@ -316,6 +319,7 @@ struct service_result service_check(struct service *svc, const struct identity *
 }
 
 struct due_list {
+    struct service *svc;
     const struct lockbox_clock *now;
     char (*ids)[LOCKBOX_ID_HEX_LEN + 1];
     size_t count, cap;
@@ -328,6 +332,9 @@ static int collect_due(const struct lockbox_request *req, void *ctx)
     int64_t left = request_ms_until_deadline(req, due->now);
 
     if (left > 0) {
+        int64_t warning = due->svc->notifier ? notifier_warn_if_due(due->svc->notifier, req, due->now) : -1;
+        if (warning > 0 && warning < left)
+            left = warning;
         if (due->now->boot_ms + left < due->next)
             due->next = due->now->boot_ms + left;
         return 0;
@@ -365,7 +372,7 @@ static void expire_one(struct service *svc, const char *id, const struct lockbox
 
 void service_expire_due(struct service *svc, const struct lockbox_clock *now)
 {
-    struct due_list due = {now, NULL, 0, 0, INT64_MAX};
+    struct due_list due = {svc, now, NULL, 0, 0, INT64_MAX};
 
     /* Collect first: the store is not written while its live rows are being walked. */
     if (store_each_live(svc->store, collect_due, &due) != 0) {

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "identity.h"
 #include "journal.h"
+#include "notify.h"
 #include "request.h"
 #include "store.h"
 
@@ -20,6 +21,7 @@ struct service {
     /* Called after a request changed state, to wake whoever waits on it. */
     void (*on_changed)(void *ctx, const char *request_id);
     void *on_changed_ctx;
+    struct notifier *notifier; /* queues "about to expire" warnings; may be NULL */
 };
 
 struct service_result {

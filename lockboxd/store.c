@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 enum statement {
     ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_PUT, ST_GET, ST_FIND_PENDING, ST_FIND_APPROVED,
@@ -60,12 +60,27 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "CREATE INDEX requests_by_state ON requests (state, seq);"
     "CREATE INDEX requests_by_tenant ON requests (tenant, state, seq);"
     "CREATE TABLE audit (seq INTEGER PRIMARY KEY, line TEXT NOT NULL, hash TEXT NOT NULL);",
+    /* 2: the notification outbox (written in the same transaction as the event). */
+    "CREATE TABLE outbox ("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT, notification_id TEXT NOT NULL,"
+    " channel TEXT NOT NULL, request_id TEXT NOT NULL, event TEXT NOT NULL,"
+    " tenant TEXT NOT NULL, body TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_attempt_at INTEGER NOT NULL, delivered_at INTEGER NOT NULL DEFAULT 0,"
+    " failed INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '',"
+    " UNIQUE (notification_id, channel));"
+    "CREATE INDEX outbox_due ON outbox (delivered_at, failed, next_attempt_at);"
+    "CREATE INDEX outbox_by_request ON outbox (request_id);",
 };
 
 struct store {
     sqlite3 *db;
     sqlite3_stmt *statements[ST_COUNT];
 };
+
+sqlite3 *store_handle(struct store *store)
+{
+    return store->db;
+}
 
 const char *store_error(struct store *store)
 {

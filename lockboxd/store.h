@@ -24,6 +24,8 @@ typedef int (*store_line_fn)(uint64_t seq, const char *line, void *ctx);
 struct store *store_open(const char *path, char *err, size_t err_len);
 void store_close(struct store *store);
 const char *store_error(struct store *store);
+/* The connection, for the notification outbox (outbox.c) which keeps its own statements. */
+struct sqlite3 *store_handle(struct store *store);
 
 int store_begin(struct store *store);
 int store_commit(struct store *store);

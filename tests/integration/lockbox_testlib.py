@@ -237,7 +237,8 @@ class Daemon:
     """A real lockboxd with its own config, socket, database and audit file."""
 
     def __init__(self, tenant="contoso", tenants=None, request_ttl="12h", access_ttl="12h",
-                 max_pending=20, host="testhost", syslog=False, env=None, wrapper=None):
+                 max_pending=20, host="testhost", syslog=False, env=None, wrapper=None,
+                 tenant_options=None):
         self.dir = tempfile.mkdtemp(prefix="lbx-")
         os.chmod(self.dir, 0o755)
         for sub in ("run", "lib", "log"):
@@ -252,6 +253,7 @@ class Daemon:
         self.tenants = tenants if tenants is not None else {tenant: ["alice"]}
         self.request_ttl, self.access_ttl, self.max_pending = request_ttl, access_ttl, max_pending
         self.env = env
+        self.tenant_options = tenant_options or {}
         self.wrapper = wrapper or []
         self.proc = None
         self.syslog = SyslogListener(os.path.join(self.dir, "devlog")) if syslog else None
@@ -268,7 +270,8 @@ class Daemon:
                  "access_ttl = %s" % self.access_ttl,
                  "max_pending_per_user = %d" % self.max_pending, ""]
         for name, admins in self.tenants.items():
-            lines += ["[tenant %s]" % name, "admins = %s" % ", ".join(admins), ""]
+            lines += ["[tenant %s]" % name, "admins = %s" % ", ".join(admins)]
+            lines += ["%s = %s" % kv for kv in self.tenant_options.get(name, {}).items()] + [""]
         with open(self.conf_path, "w") as f:
             f.write("\n".join(lines) + extra)
 

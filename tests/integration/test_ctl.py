@@ -262,7 +262,9 @@ class CtlTest(unittest.TestCase):
         self.assertEqual(list(listed[0].keys()), CONTRACT_FIELDS)
         for args in (("--json", "show", req["id"]), ("show", req["id"], "--json")):
             shown = json.loads(self.assert_ok(self.ctl(ALICE, *args)).stdout)
-            self.assertEqual(list(shown.keys()), CONTRACT_FIELDS)
+            # show adds the notification status (Step 7) after the contract's fields.
+            self.assertEqual(list(shown.keys()), CONTRACT_FIELDS + ["notifications"])
+            self.assertEqual(shown["notifications"], [])
             self.assertEqual((shown["id"], shown["state"], shown["user"], shown["host"],
                               shown["reason"], shown["service"]),
                              (req["id"], "pending", ENG, "db07", "INC-7 json", "lockboxctl"))
