@@ -1,0 +1,246 @@
+/* The PAM entry points: gather and validate what PAM knows about the login, wire the decision
+ * to libcurl and the conversation, and turn its outcome into a PAM return code. */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+#include <security/pam_modutil.h>
+
+#include "args.h"
+#include "conversation.h"
+#include "daemon_api.h"
+#include "decision.h"
+#include "login_log.h"
+#include "socket_check.h"
+#include "text.h"
+
+#define EXPORTED __attribute__((visibility("default")))
+
+enum login_stack { STACK_AUTH, STACK_ACCOUNT };
+
+/* What the decision's callbacks need: the PAM handle for the conversation, the daemon target. */
+struct module_session {
+    pam_handle_t *pamh;
+    int flags;
+    bool debug;
+    struct api_target target;
+};
+
+static const char *const status_names[] = {"ok", "unreachable", "refused", "malformed"};
+
+static void debug_call(const struct module_session *s, const char *what, enum api_status st,
+                       const char *err)
+{
+    char shown[300];
+
+    if (s->debug)
+        pam_syslog(s->pamh, LOG_DEBUG, "debug: %s: %s%s%s", what, status_names[st],
+                   st == API_OK ? "" : ": ", st == API_OK ? "" :
+                   text_escape_log(err, shown, sizeof(shown)));
+}
+
+static enum api_status io_check(void *ctx, bool final, struct check_reply *out, char *err,
+                                size_t err_len)
+{
+    struct module_session *s = ctx;
+    enum api_status st = api_check(&s->target, final, out, err, err_len);
+
+    debug_call(s, final ? "final access check" : "access check", st, err);
+    return st;
+}
+
+static enum api_status io_file(void *ctx, const char *reason, struct lockbox_request *out,
+                               char *err, size_t err_len)
+{
+    struct module_session *s = ctx;
+    enum api_status st = api_file(&s->target, reason, out, err, err_len);
+
+    debug_call(s, "file request", st, err);
+    return st;
+}
+
+static enum api_status io_wait(void *ctx, const char *id, int timeout_s,
+                               struct lockbox_request *out, char *err, size_t err_len)
+{
+    struct module_session *s = ctx;
+    enum api_status st = api_wait(&s->target, id, timeout_s, out, err, err_len);
+
+    debug_call(s, "wait", st, err);
+    return st;
+}
+
+static int io_describe(void *ctx, char *tenant, size_t tenant_len, char *host, size_t host_len)
+{
+    struct module_session *s = ctx;
+
+    return api_describe(&s->target, tenant, tenant_len, host, host_len) == API_OK ? 0 : -1;
+}
+
+static int io_ask(void *ctx, const char *question, char *answer, size_t answer_len,
+                  bool *too_long)
+{
+    struct module_session *s = ctx;
+
+    return conversation_ask(s->pamh, question, answer, answer_len, too_long);
+}
+
+static void io_tell(void *ctx, bool is_error, const char *text)
+{
+    struct module_session *s = ctx;
+
+    conversation_tell(s->pamh, s->flags, is_error, text);
+}
+
+static int64_t io_monotonic_ms(void *ctx)
+{
+    struct timespec ts;
+
+    (void)ctx;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* PAM_SERVICE is the application's choice ("sshd", "sudo-i"): keep it a valid name. */
+static void sanitise_service(const char *raw, char *out, size_t out_len)
+{
+    size_t n = 0;
+
+    for (; raw != NULL && raw[n] != '\0' && n + 1 < out_len && n < LOCKBOX_NAME_MAX; n++) {
+        char c = raw[n];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || (c == '-' && n > 0);
+        out[n] = ok ? c : '_';
+    }
+    out[n] = '\0';
+    if (n == 0)
+        snprintf(out, out_len, "unknown");
+}
+
+/* The user, checked as a name and against the password database. */
+static int get_user(pam_handle_t *pamh, const char **user)
+{
+    char shown[300];
+
+    if (pam_get_user(pamh, user, NULL) != PAM_SUCCESS || *user == NULL) {
+        pam_syslog(pamh, LOG_ERR, "event=login.denied why=no_user");
+        return PAM_USER_UNKNOWN;
+    }
+    if (!text_is_name(*user, LOCKBOX_NAME_MAX) || pam_modutil_getpwnam(pamh, *user) == NULL) {
+        pam_syslog(pamh, LOG_NOTICE, "event=login.denied user=%s why=unknown_user",
+                   text_escape_log(*user, shown, sizeof(shown)));
+        return PAM_USER_UNKNOWN;
+    }
+    return PAM_SUCCESS;
+}
+
+static bool conversation_can_prompt(pam_handle_t *pamh)
+{
+    const void *item = NULL;
+
+    return pam_get_item(pamh, PAM_CONV, &item) == PAM_SUCCESS && item != NULL &&
+           ((const struct pam_conv *)item)->conv != NULL;
+}
+
+static void read_rhost(pam_handle_t *pamh, char *out, size_t out_len)
+{
+    const void *item = NULL;
+
+    out[0] = '\0';
+    /* A PAM_RHOST that is not plain host text is left out rather than sent: the daemon would
+     * refuse the whole call for it, and the login would fail for a cosmetic field. */
+    if (pam_get_item(pamh, PAM_RHOST, &item) == PAM_SUCCESS && item != NULL &&
+        text_is_host(item, LOCKBOX_RHOST_MAX))
+        snprintf(out, out_len, "%s", (const char *)item);
+}
+
+/* Socket checks, the decision, failmode: the outcome as a PAM code. */
+static int decide(struct module_session *s, const struct lockbox_args *args,
+                  const struct login_facts *facts, const struct login_who *who, int deny)
+{
+    struct decision_io io = {s, io_check, io_file, io_wait, io_describe, io_ask, io_tell,
+                             io_monotonic_ms};
+    struct login_result result;
+
+    memset(&result, 0, sizeof(result));
+    if (socket_check(args->socket_path, result.detail, sizeof(result.detail)) != 0) {
+        result.outcome = OUTCOME_UNREACHABLE;
+        result.failmode_applies = true;
+    } else if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        result.outcome = OUTCOME_REFUSED;
+        snprintf(result.detail, sizeof(result.detail), "cannot initialise libcurl");
+        decision_tell_outcome(&io, &result);
+    } else {
+        decide_login(facts, &io, &result);
+        curl_global_cleanup(); /* balanced: libcurl counts, the application may use it too */
+    }
+    if (result.outcome == OUTCOME_UNREACHABLE && result.failmode_applies &&
+        args->failmode == FAILMODE_SAFE) {
+        log_login(s->pamh, who, &result, true);
+        return PAM_SUCCESS;
+    }
+    if (result.outcome == OUTCOME_UNREACHABLE && result.failmode_applies)
+        decision_tell_outcome(&io, &result);
+    log_login(s->pamh, who, &result, false);
+    return result.outcome == OUTCOME_ALLOWED ? PAM_SUCCESS : deny;
+}
+
+static int run_login(pam_handle_t *pamh, int flags, int argc, const char **argv,
+                     enum login_stack stack)
+{
+    int deny = stack == STACK_AUTH ? PAM_AUTH_ERR : PAM_PERM_DENIED;
+    struct lockbox_args args;
+    char err[400], service[LOCKBOX_NAME_MAX + 1], rhost[LOCKBOX_RHOST_MAX + 1];
+    const char *user = NULL;
+    const void *item = NULL;
+
+    if (parse_args(argc, argv, &args, err, sizeof(err)) != 0) {
+        char shown[sizeof(err) * 2];
+        pam_syslog(pamh, LOG_ERR, "event=login.denied why=bad_option detail=%s",
+                   text_escape_log(err, shown, sizeof(shown)));
+        conversation_tell(pamh, flags, true,
+                          "Lockbox: pam_lockbox is misconfigured (see syslog); access denied.");
+        return deny;
+    }
+    int rc = get_user(pamh, &user);
+    if (rc != PAM_SUCCESS)
+        return rc;
+    sanitise_service(pam_get_item(pamh, PAM_SERVICE, &item) == PAM_SUCCESS ? item : NULL,
+                     service, sizeof(service));
+    read_rhost(pamh, rhost, sizeof(rhost));
+    struct login_facts facts = {args.tenant, service, rhost, args.wait_seconds,
+                                stack == STACK_AUTH && conversation_can_prompt(pamh)};
+    struct login_who who = {user, args.tenant, service, rhost};
+    struct module_session session = {pamh, flags, args.debug,
+                                     {{args.socket_path, 0, 0}, user, args.tenant, service,
+                                      rhost}};
+    if (args.debug)
+        pam_syslog(pamh, LOG_DEBUG, "debug: stack=%s user=%s service=%s rhost=%s socket=%s "
+                   "wait=%d failmode=%s prompt=%s", stack == STACK_AUTH ? "auth" : "account",
+                   user, service, rhost[0] ? rhost : "-",
+                   text_escape_log(args.socket_path, err, sizeof(err)), args.wait_seconds,
+                   args.failmode == FAILMODE_SAFE ? "safe" : "secure",
+                   facts.may_prompt ? "yes" : "no");
+    return decide(&session, &args, &facts, &who, deny);
+}
+
+EXPORTED int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+    return run_login(pamh, flags, argc, argv, STACK_AUTH);
+}
+
+EXPORTED int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+    (void)pamh;
+    (void)flags;
+    (void)argc;
+    (void)argv;
+    return PAM_SUCCESS;
+}
+
+EXPORTED int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+    return run_login(pamh, flags, argc, argv, STACK_ACCOUNT);
+}
