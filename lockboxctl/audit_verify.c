@@ -124,6 +124,7 @@ struct daemon_head {
     char file[LOCKBOX_PATH_MAX + 1];
     uint64_t seq;
     char hash[LOCKBOX_HASH_HEX_LEN + 1];
+    uint64_t file_first_seq; /* 0: the daemon did not say */
 };
 
 static int fetch_daemon_head(const struct cli *cli, struct daemon_head *head)
@@ -148,6 +149,9 @@ static int fetch_daemon_head(const struct cli *cli, struct daemon_head *head)
     head->seq = (uint64_t)json_object_get_int64(seq);
     if (hash != NULL && json_object_is_type(hash, json_type_string))
         snprintf(head->hash, sizeof(head->hash), "%s", json_object_get_string(hash));
+    if (json_object_object_get_ex(reply.body, "audit_file_first_seq", &seq) &&
+        json_object_is_type(seq, json_type_int) && json_object_get_int64(seq) > 0)
+        head->file_first_seq = (uint64_t)json_object_get_int64(seq);
 out:
     lockbox_reply_free(&reply);
     return rc;
@@ -169,6 +173,15 @@ int audit_verify(struct cli *cli, const struct audit_args *args)
                (rc = verify_one_file(cli, verify, head.file)) == CLI_OK &&
                audit_verify_head(&verify->verifier, head.seq, head.hash) != 0) {
         rc = chain_broken(cli, verify->verifier.error);
+    } else if (rc == CLI_OK && head.file_first_seq > 0 && verify->verifier.records > 0 &&
+               verify->first_seq != head.file_first_seq) {
+        /* The head check sees the end of the file; this sees its start. */
+        char message[LOCKBOX_PATH_MAX + 160];
+        snprintf(message, sizeof(message),
+                 "%s starts at seq %llu but lockboxd started it at seq %llu (records removed)",
+                 head.file, (unsigned long long)verify->first_seq,
+                 (unsigned long long)head.file_first_seq);
+        rc = chain_broken(cli, message);
     }
     if (rc == CLI_OK)
         rc = report_ok(cli, verify);

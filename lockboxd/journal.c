@@ -35,15 +35,20 @@ static int append_missing(uint64_t seq, const char *line, void *ctx)
 
 /* The seq the audit file has reached: its last record, or where a fresh file after
  * rotation starts. */
-static uint64_t file_position(struct journal *journal)
+static uint64_t file_starts_after(struct journal *journal)
 {
     int64_t rotated_at = 0;
 
-    if (journal->file.has_last)
-        return journal->file.last_seq;
     if (store_meta_get_int(journal->store, META_ROTATED_AT, &rotated_at) != 0)
         rotated_at = 0;
     return (uint64_t)rotated_at;
+}
+
+static uint64_t file_position(struct journal *journal)
+{
+    if (journal->file.has_last)
+        return journal->file.last_seq;
+    return file_starts_after(journal);
 }
 
 int journal_catch_up(struct journal *journal)
@@ -86,6 +91,7 @@ int journal_open(struct journal *journal, struct store *store, const char *audit
     }
     if (audit_file_open(&journal->file, audit_path, err, err_len) != 0)
         return -1;
+    journal->file_first_seq = file_starts_after(journal) + 1;
     if (journal_catch_up(journal) != 0) {
         snprintf(err, err_len, "%s: cannot append committed records: %s", audit_path,
                  strerror(errno));
@@ -188,6 +194,7 @@ int journal_reopen(struct journal *journal, char *err, size_t err_len)
             snprintf(err, err_len, "cannot record the rotation: %s", store_error(journal->store));
             return -1;
         }
+        journal->file_first_seq = position + 1;
     }
     return journal_catch_up(journal);
 }

@@ -17,6 +17,7 @@ struct journal {
     uint64_t head_seq;                       /* last record committed in the database */
     char head_hash[LOCKBOX_HASH_HEX_LEN + 1];
     bool file_behind;                        /* the file lacks committed records */
+    uint64_t file_first_seq;                 /* the seq the current file starts at */
     /* Optional: called inside the transaction of every event that has a request (the
      * notification outbox), and after each commit. A failing hook rolls the event back. */
     int (*in_transaction)(void *ctx, const struct lockbox_request *req, const char *event,

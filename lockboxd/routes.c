@@ -98,6 +98,8 @@ static enum MHD_Result route_health(struct route_ctx *ctx)
     json_object_object_add(obj, "audit_seq", json_object_new_int64((int64_t)svc->journal->head_seq));
     json_object_object_add(obj, "audit_hash", json_object_new_string(svc->journal->head_hash));
     json_object_object_add(obj, "audit_file", json_object_new_string(svc->journal->file.path));
+    json_object_object_add(obj, "audit_file_first_seq",
+                           json_object_new_int64((int64_t)svc->journal->file_first_seq));
     json_object_object_add(obj, "waiting", json_object_new_int64((int64_t)ctx->server->n_waiters));
     return http_reply_json(ctx->call, 200, obj);
 }

@@ -591,6 +591,10 @@ class CtlTest(unittest.TestCase):
         shutil.copyfile(truncated, self.daemon.audit_path)
         self.assert_fails(self.ctl("root", "audit", "verify"), 1,
                           "ends at seq 5", "head is seq 6", "tail removed")
+        # A removed first record also still chains; the daemon knows where its file starts.
+        shutil.copyfile(copy_with("headless", lines[1:]), self.daemon.audit_path)
+        self.assert_fails(self.ctl("root", "audit", "verify"), 1,
+                          "starts at seq 2", "started it at seq 1", "removed")
         # An edit in the live file is found without --file too.
         shutil.copyfile(copy_with("edited-live", edited), self.daemon.audit_path)
         self.assert_fails(self.ctl("root", "audit", "verify"), 1, "altered")
@@ -613,6 +617,12 @@ class CtlTest(unittest.TestCase):
         self.assertEqual(both.stdout.strip(), "audit chain OK: 6 records, seq 1..6")
         current = self.assert_ok(self.ctl("root", "audit", "verify"))
         self.assertEqual(current.stdout.strip(), "audit chain OK: 2 records, seq 5..6")
+        with open(self.daemon.audit_path, "w") as f:  # drop the rotated file's first record
+            f.write(new_lines[1] + "\n")
+        self.assert_fails(self.ctl("root", "audit", "verify"), 1, "starts at seq 6",
+                          "started it at seq 5")
+        with open(self.daemon.audit_path, "w") as f:
+            f.write("".join(l + "\n" for l in new_lines))
         self.assert_fails(self.ctl("root", "audit", "verify", "--file", self.daemon.audit_path,
                                    "--file", old), 1, "reordered or inserted")
         shown = self.assert_ok(self.ctl("root", "audit", "--file", old, "--file",
