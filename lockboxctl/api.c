@@ -59,26 +59,32 @@ int api_parse_request(json_object *obj, struct lockbox_request *req)
 
 int api_get_request(const struct cli *cli, const char *id, struct lockbox_request *req)
 {
-    return api_get_request_with_notifications(cli, id, req, NULL);
+    return api_get_request_with_notifications(cli, id, req, NULL, NULL);
+}
+
+static json_object *array_field(json_object *obj, const char *key)
+{
+    json_object *list;
+    if (json_object_object_get_ex(obj, key, &list) && json_object_is_type(list, json_type_array))
+        return json_object_get(list);
+    return NULL;
 }
 
 int api_get_request_with_notifications(const struct cli *cli, const char *id,
-                                       struct lockbox_request *req, json_object **notifications)
+                                       struct lockbox_request *req, json_object **notifications,
+                                       json_object **sessions)
 {
     struct lockbox_reply reply;
-    json_object *list;
     char path[96];
 
     snprintf(path, sizeof(path), "/v1/requests/%s", id);
     int rc = api_call(cli, "GET", path, NULL, 0, 0, &reply);
     if (rc == CLI_OK)
         rc = api_parse_request(reply.body, req);
-    if (rc == CLI_OK && notifications != NULL) {
-        *notifications = NULL;
-        if (json_object_object_get_ex(reply.body, "notifications", &list) &&
-            json_object_is_type(list, json_type_array))
-            *notifications = json_object_get(list);
-    }
+    if (rc == CLI_OK && notifications != NULL)
+        *notifications = array_field(reply.body, "notifications");
+    if (rc == CLI_OK && sessions != NULL)
+        *sessions = array_field(reply.body, "sessions");
     lockbox_reply_free(&reply);
     return rc;
 }

@@ -20,8 +20,10 @@ int api_parse_request(json_object *obj, struct lockbox_request *req);
 
 /* GET /v1/requests/{id} into req. */
 int api_get_request(const struct cli *cli, const char *id, struct lockbox_request *req);
-/* The same, also handing back the "notifications" array (a new reference, or NULL). */
+/* The same, also handing back the "notifications" and "sessions" arrays (new references, or
+ * NULL; either pointer may be NULL). */
 int api_get_request_with_notifications(const struct cli *cli, const char *id,
-                                       struct lockbox_request *req, json_object **notifications);
+                                       struct lockbox_request *req, json_object **notifications,
+                                       json_object **sessions);
 
 #endif

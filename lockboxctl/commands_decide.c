@@ -111,8 +111,13 @@ static int run_decision(struct cli *cli, const struct decision *what, int argc, 
         json_object_object_add(body, "for", json_object_new_string(args.duration));
     snprintf(path, sizeof(path), "/v1/requests/%s/%s", args.id, what->command);
     rc = api_call(cli, "POST", path, body, 0, 409, &reply);
+    int ended = -1; /* revoke: live sessions the daemon ended */
+    json_object *count;
     if (rc == CLI_OK)
         rc = api_parse_request(reply.body, &req);
+    if (rc == CLI_OK && json_object_object_get_ex(reply.body, "sessions_terminated", &count) &&
+        json_object_is_type(count, json_type_int))
+        ended = json_object_get_int(count);
     else if (reply.status == 409)
         rc = explain_conflict(cli, what, args.id);
     lockbox_reply_free(&reply);
@@ -121,10 +126,14 @@ static int run_decision(struct cli *cli, const struct decision *what, int argc, 
         return rc;
     if (cli->json) {
         json_object *obj = out_request_json(&req);
+        if (ended >= 0)
+            json_object_object_add(obj, "sessions_terminated", json_object_new_int(ended));
         out_print_json(obj);
         json_object_put(obj);
     } else {
         print_decided(what, &req);
+        if (ended >= 0)
+            printf("Ended %d live session%s of this request.\n", ended, ended == 1 ? "" : "s");
     }
     return CLI_OK;
 }

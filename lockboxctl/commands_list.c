@@ -312,6 +312,22 @@ static void print_notifications(json_object *list)
     }
 }
 
+static void print_sessions(json_object *list)
+{
+    char id[40], tty[80], state[32], service[80];
+    size_t n = list ? json_object_array_length(list) : 0;
+
+    for (size_t i = 0; i < n; i++) {
+        json_object *item = json_object_array_get_idx(list, i), *pid;
+        long long pid_value = json_object_object_get_ex(item, "pid", &pid) ? json_object_get_int64(pid) : 0;
+        printf("%-10s %s pid %lld %s via %s: %s\n", i == 0 ? "Session" : "",
+               out_escape(string_field(item, "id"), "?", id, sizeof(id)), pid_value,
+               out_escape(string_field(item, "tty"), "-", tty, sizeof(tty)),
+               out_escape(string_field(item, "service"), "?", service, sizeof(service)),
+               out_escape(string_field(item, "state"), "?", state, sizeof(state)));
+    }
+}
+
 int cmd_show(struct cli *cli, int argc, char **argv)
 {
     static const struct option options[] = {CLI_COMMON_LONG_OPTIONS, {NULL, 0, NULL, 0}};
@@ -326,20 +342,24 @@ int cmd_show(struct cli *cli, int argc, char **argv)
         return cli_usage("show", "give exactly one request id");
     if (!cli_is_request_id(argv[optind]))
         return cli_usage("show", "a request id is 32 lowercase hex characters");
-    json_object *notifications = NULL;
-    rc = api_get_request_with_notifications(cli, argv[optind], &req, &notifications);
+    json_object *notifications = NULL, *sessions = NULL;
+    rc = api_get_request_with_notifications(cli, argv[optind], &req, &notifications, &sessions);
     if (rc != CLI_OK)
         return rc;
     if (cli->json) {
         json_object *obj = out_request_json(&req);
         json_object_object_add(obj, "notifications",
                                notifications ? json_object_get(notifications) : json_object_new_array());
+        json_object_object_add(obj, "sessions",
+                               sessions ? json_object_get(sessions) : json_object_new_array());
         out_print_json(obj);
         json_object_put(obj);
     } else {
         print_request_detail(cli, &req);
         print_notifications(notifications);
+        print_sessions(sessions);
     }
     json_object_put(notifications);
+    json_object_put(sessions);
     return CLI_OK;
 }

@@ -1,6 +1,7 @@
 /* Strict JSON body decoding on top of json-c. */
 #include "body.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -8,7 +9,7 @@
 #include "limits.h"
 #include "text.h"
 
-enum kind { KIND_TEXT, KIND_NAME, KIND_HOST, KIND_DURATION, KIND_BOOL };
+enum kind { KIND_TEXT, KIND_NAME, KIND_HOST, KIND_DURATION, KIND_BOOL, KIND_TTY };
 
 struct field_spec {
     const char *name;
@@ -28,6 +29,7 @@ static const struct field_spec fields[] = {
     {"rhost", BODY_RHOST, KIND_HOST, LOCKBOX_RHOST_MAX, offsetof(struct body, rhost)},
     {"for", BODY_FOR, KIND_DURATION, 16, offsetof(struct body, duration)},
     {"final", BODY_FINAL, KIND_BOOL, 0, 0},
+    {"tty", BODY_TTY, KIND_TTY, 63, offsetof(struct body, tty)},
 };
 
 /* json-c keeps the last of duplicate keys silently; count the top-level members in the raw
@@ -60,6 +62,20 @@ static size_t count_top_level_members(const char *data, size_t len)
     return members;
 }
 
+/* A terminal name as PAM_TTY gives it: "/dev/pts/3", "pts/3", "ssh", ":0". */
+static bool is_tty_name(const char *text, size_t max)
+{
+    size_t len = strlen(text);
+    if (len == 0 || len > max || strstr(text, "..") != NULL)
+        return false;
+    for (const char *p = text; *p; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              strchr("/._:-", *p) != NULL))
+            return false;
+    }
+    return true;
+}
+
 static int check_value(const struct field_spec *spec, json_object *value, struct body *body,
                        char *err, size_t err_len)
 {
@@ -84,6 +100,7 @@ static int check_value(const struct field_spec *spec, json_object *value, struct
     case KIND_NAME: ok = ok && text_is_name(text, spec->max); break;
     case KIND_HOST: ok = ok && text_is_host(text, spec->max); break;
     case KIND_DURATION: ok = ok && duration_parse(text, &seconds) == 0; break;
+    case KIND_TTY: ok = ok && is_tty_name(text, spec->max); break;
     default: ok = 0;
     }
     if (!ok) {
@@ -97,6 +114,9 @@ static int check_value(const struct field_spec *spec, json_object *value, struct
             break;
         case KIND_HOST:
             snprintf(what, sizeof(what), "a host name or address of 1 to %zu characters", spec->max);
+            break;
+        case KIND_TTY:
+            snprintf(what, sizeof(what), "a terminal such as /dev/pts/3 (at most %zu characters)", spec->max);
             break;
         default:
             snprintf(what, sizeof(what), "a duration such as 90m or 2h");

@@ -16,12 +16,13 @@ enum body_field {
     BODY_RHOST = 1 << 6,
     BODY_FOR = 1 << 7,
     BODY_FINAL = 1 << 8,
+    BODY_TTY = 1 << 9,
 };
 
 struct body {
     json_object *root;
     unsigned present; /* enum body_field bits */
-    const char *reason, *comment, *tenant, *host, *user, *service, *rhost, *duration;
+    const char *reason, *comment, *tenant, *host, *user, *service, *rhost, *duration, *tty;
     bool final;
 };
 

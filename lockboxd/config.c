@@ -84,6 +84,15 @@ static int daemon_key(struct parse_state *st, const char *key, char *value)
             memcpy(c->host, value, strlen(value) + 1);
         return 1;
     }
+    if (strcmp(key, "session_grace") == 0)
+        return set_duration(&c->session_grace_s, value, st->error, n, key);
+    if (strcmp(key, "session_warning") == 0) {
+        if (strcmp(value, "0") == 0) {
+            c->session_warning_s = 0;
+            return 1;
+        }
+        return set_duration(&c->session_warning_s, value, st->error, n, key);
+    }
     if (strcmp(key, "max_pending_per_user") == 0) {
         char *end;
         long v = strtol(value, &end, 10);
@@ -248,6 +257,8 @@ static void set_defaults(struct lockboxd_config *c)
     c->request_ttl_s = LOCKBOX_DEFAULT_TTL_SECONDS;
     c->access_ttl_s = LOCKBOX_DEFAULT_TTL_SECONDS;
     c->max_pending_per_user = LOCKBOX_PENDING_PER_USER_DEFAULT;
+    c->session_grace_s = 5;
+    c->session_warning_s = 600;
     if (gethostname(c->host, sizeof(c->host) - 1) != 0 || !text_is_host(c->host, LOCKBOX_HOST_MAX))
         snprintf(c->host, sizeof(c->host), "localhost");
 }

@@ -17,7 +17,7 @@
 
 #define CONNECTION_LIMIT 20000
 #define IDLE_TIMEOUT_SECONDS 15     /* slow or silent clients are dropped */
-#define CONNECTION_MEMORY (64 * 1024) /* bounds request line and headers */
+#define CONNECTION_MEMORY (16 * 1024) /* bounds request line and headers */
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -66,30 +66,88 @@ enum MHD_Result http_reply_error(struct call *call, unsigned status, const char 
     return http_reply_json(call, status, obj);
 }
 
+#define WAIT_BUCKETS 16384 /* a power of two */
+
+static struct call **bucket_of(struct http_server *server, const char *request_id)
+{
+    uint32_t hash = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)request_id; *p; p++)
+        hash = (hash ^ *p) * 16777619u;
+    return &server->wait_buckets[hash & (WAIT_BUCKETS - 1)];
+}
+
+static void heap_place(struct http_server *server, size_t i, struct call *call)
+{
+    server->wait_heap[i] = call;
+    call->wait_heap_index = i;
+}
+
+static void heap_sift_up(struct http_server *server, size_t i)
+{
+    struct call *call = server->wait_heap[i];
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (server->wait_heap[parent]->wait_deadline_boot_ms <= call->wait_deadline_boot_ms)
+            break;
+        heap_place(server, i, server->wait_heap[parent]);
+        i = parent;
+    }
+    heap_place(server, i, call);
+}
+
+static void heap_sift_down(struct http_server *server, size_t i)
+{
+    struct call *call = server->wait_heap[i];
+    for (;;) {
+        size_t child = 2 * i + 1;
+        if (child >= server->n_waiters)
+            break;
+        if (child + 1 < server->n_waiters && server->wait_heap[child + 1]->wait_deadline_boot_ms <
+                                                 server->wait_heap[child]->wait_deadline_boot_ms)
+            child++;
+        if (call->wait_deadline_boot_ms <= server->wait_heap[child]->wait_deadline_boot_ms)
+            break;
+        heap_place(server, i, server->wait_heap[child]);
+        i = child;
+    }
+    heap_place(server, i, call);
+}
+
 static void waiter_unlink(struct http_server *server, struct call *call)
 {
     if (call->wait_prev)
         call->wait_prev->wait_next = call->wait_next;
-    else if (server->waiters == call)
-        server->waiters = call->wait_next;
+    else
+        *bucket_of(server, call->wait_id) = call->wait_next;
     if (call->wait_next)
         call->wait_next->wait_prev = call->wait_prev;
     call->wait_prev = call->wait_next = NULL;
-    server->n_waiters--;
+    size_t i = call->wait_heap_index, last = --server->n_waiters;
+    if (i != last) {
+        heap_place(server, i, server->wait_heap[last]);
+        heap_sift_down(server, i);
+        heap_sift_up(server, i);
+    }
+    call->wait_queued = false;
 }
 
 void http_suspend_wait(struct http_server *server, struct call *call, const char *request_id,
                        int64_t deadline_boot_ms)
 {
     call->waiting = true;
+    if (server->n_waiters >= CONNECTION_LIMIT)
+        return; /* cannot happen (one waiter per connection); answering at once is safe */
     snprintf(call->wait_id, sizeof(call->wait_id), "%s", request_id);
     call->wait_deadline_boot_ms = deadline_boot_ms;
+    struct call **bucket = bucket_of(server, request_id);
     call->wait_prev = NULL;
-    call->wait_next = server->waiters;
-    if (server->waiters)
-        server->waiters->wait_prev = call;
-    server->waiters = call;
-    server->n_waiters++;
+    call->wait_next = *bucket;
+    if (*bucket)
+        (*bucket)->wait_prev = call;
+    *bucket = call;
+    heap_place(server, server->n_waiters++, call);
+    heap_sift_up(server, call->wait_heap_index);
+    call->wait_queued = true;
     MHD_suspend_connection(call->conn);
 }
 
@@ -104,7 +162,7 @@ void http_wake(void *cls, const char *request_id)
     struct http_server *server = cls;
     struct call *next;
 
-    for (struct call *c = server->waiters; c; c = next) {
+    for (struct call *c = *bucket_of(server, request_id); c; c = next) {
         next = c->wait_next;
         if (strcmp(c->wait_id, request_id) == 0)
             resume(server, c);
@@ -170,7 +228,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
     if (call == NULL)
         return;
-    if (call->wait_prev || call->wait_next || server->waiters == call)
+    if (call->wait_queued)
         waiter_unlink(server, call);
     identity_free(&call->who);
     free(call->body);
@@ -211,14 +269,31 @@ static int bind_socket(const char *path, char *err, size_t err_len)
     return fd;
 }
 
+static void free_waiter_set(struct http_server *server)
+{
+    free(server->wait_buckets);
+    free(server->wait_heap);
+    server->wait_buckets = NULL;
+    server->wait_heap = NULL;
+}
+
 int http_start(struct http_server *server, struct service *svc, const char *socket_path,
                char *err, size_t err_len)
 {
     memset(server, 0, sizeof(*server));
     server->svc = svc;
-    server->listen_fd = bind_socket(socket_path, err, err_len);
-    if (server->listen_fd < 0)
+    server->wait_buckets = calloc(WAIT_BUCKETS, sizeof(*server->wait_buckets));
+    server->wait_heap = calloc(CONNECTION_LIMIT, sizeof(*server->wait_heap));
+    if (server->wait_buckets == NULL || server->wait_heap == NULL) {
+        snprintf(err, err_len, "out of memory");
+        free_waiter_set(server);
         return -1;
+    }
+    server->listen_fd = bind_socket(socket_path, err, err_len);
+    if (server->listen_fd < 0) {
+        free_waiter_set(server);
+        return -1;
+    }
     server->mhd = MHD_start_daemon(
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request,
         server, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, server->listen_fd, MHD_OPTION_CONNECTION_LIMIT,
@@ -229,6 +304,7 @@ int http_start(struct http_server *server, struct service *svc, const char *sock
         snprintf(err, err_len, "cannot start the HTTP server on %s", socket_path);
         close(server->listen_fd);
         unlink(socket_path);
+        free_waiter_set(server);
         return -1;
     }
     return 0;
@@ -239,11 +315,12 @@ void http_stop(struct http_server *server, const char *socket_path)
     if (server->mhd == NULL)
         return;
     /* MHD cannot stop with suspended connections: answer every waiter first. */
-    while (server->waiters)
-        resume(server, server->waiters);
+    while (server->n_waiters > 0)
+        resume(server, server->wait_heap[0]);
     MHD_run(server->mhd);
     MHD_stop_daemon(server->mhd);
     server->mhd = NULL;
+    free_waiter_set(server);
     close(server->listen_fd);
     unlink(socket_path);
 }
@@ -261,8 +338,8 @@ int64_t http_next_timeout_ms(const struct http_server *server, int64_t now_boot_
 
     if (MHD_get_timeout(server->mhd, &mhd_ms) == MHD_YES)
         next = (int64_t)mhd_ms;
-    for (const struct call *c = server->waiters; c; c = c->wait_next) {
-        int64_t left = c->wait_deadline_boot_ms - now_boot_ms;
+    if (server->n_waiters > 0) {
+        int64_t left = server->wait_heap[0]->wait_deadline_boot_ms - now_boot_ms;
         if (left < 0)
             left = 0;
         if (next < 0 || left < next)
@@ -273,12 +350,7 @@ int64_t http_next_timeout_ms(const struct http_server *server, int64_t now_boot_
 
 void http_run(struct http_server *server, int64_t now_boot_ms)
 {
-    struct call *next;
-
-    for (struct call *c = server->waiters; c; c = next) {
-        next = c->wait_next;
-        if (c->wait_deadline_boot_ms <= now_boot_ms)
-            resume(server, c);
-    }
+    while (server->n_waiters > 0 && server->wait_heap[0]->wait_deadline_boot_ms <= now_boot_ms)
+        resume(server, server->wait_heap[0]);
     MHD_run(server->mhd);
 }

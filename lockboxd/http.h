@@ -24,14 +24,19 @@ struct call {
     bool waiting;
     char wait_id[LOCKBOX_ID_HEX_LEN + 1];
     int64_t wait_deadline_boot_ms;
-    struct call *wait_prev, *wait_next;
+    bool wait_queued;              /* in the waiter set (suspended, not yet resumed) */
+    struct call *wait_prev, *wait_next; /* chain of its id's hash bucket */
+    size_t wait_heap_index;
 };
 
 struct http_server {
     struct MHD_Daemon *mhd;
     struct service *svc;
     int listen_fd;
-    struct call *waiters;  /* suspended long-polls */
+    /* Suspended long-polls, found by request id (hash buckets) and by deadline (a min-heap):
+     * with 10,000 waiting logins no loop iteration or decision walks them all. */
+    struct call **wait_buckets;
+    struct call **wait_heap;
     size_t n_waiters;
 };
 

@@ -20,6 +20,7 @@
 #include "http.h"
 #include "journal.h"
 #include "notify.h"
+#include "sessions.h"
 #include "limits.h"
 #include "service.h"
 #include "store.h"
@@ -31,6 +32,7 @@ struct lockboxd {
     struct service service;
     struct http_server http;
     struct notifier *notifier;
+    struct sessions sessions;
     int epoll_fd, signal_fd, clock_fd;
 };
 
@@ -94,8 +96,10 @@ static int open_state(struct lockboxd *d, char *err, size_t err_len)
     d->journal.in_transaction = notifier_enqueue;
     d->journal.after_commit = notifier_kick;
     d->journal.hook_ctx = d->notifier;
+    if (sessions_init(&d->sessions, c, d->store, &d->journal, err, err_len) != 0)
+        return -1;
     d->service = (struct service){&d->config, d->store, &d->journal, INT64_MAX, http_wake,
-                                  &d->http, d->notifier};
+                                  &d->http, d->notifier, &d->sessions};
     return 0;
 }
 
@@ -170,6 +174,14 @@ static int compute_timeout(struct lockboxd *d, int64_t now_boot_ms)
         if (timeout < 0 || left < timeout)
             timeout = left;
     }
+    int64_t session_deadline = sessions_next_deadline(&d->sessions);
+    if (session_deadline != INT64_MAX) {
+        int64_t left = session_deadline - now_boot_ms;
+        if (left < 0)
+            left = 0;
+        if (timeout < 0 || left < timeout)
+            timeout = left;
+    }
     if (d->journal.file_behind && (timeout < 0 || timeout > 5000))
         timeout = 5000; /* retry the audit file while it is failing */
     return timeout < 0 ? -1 : timeout > INT32_MAX ? INT32_MAX : (int)timeout;
@@ -190,6 +202,12 @@ static void run_loop(struct lockboxd *d)
         for (int i = 0; i < n; i++) {
             if (events[i].data.fd == d->signal_fd && !handle_signals(d))
                 return;
+            if (events[i].data.fd != d->signal_fd && events[i].data.fd != d->clock_fd &&
+                events[i].data.fd != http_poll_fd(&d->http)) {
+                service_read_clock(&now);
+                sessions_on_exit(&d->sessions, events[i].data.fd, &now);
+                continue;
+            }
             if (events[i].data.fd == d->clock_fd) {
                 uint64_t ticks;
                 if (read(d->clock_fd, &ticks, sizeof(ticks)) < 0 && errno == ECANCELED)
@@ -203,6 +221,8 @@ static void run_loop(struct lockboxd *d)
             journal_catch_up(&d->journal);
         if (d->service.next_deadline_boot_ms <= now.boot_ms)
             service_expire_due(&d->service, &now);
+        if (sessions_next_deadline(&d->sessions) <= now.boot_ms)
+            sessions_run_deadlines(&d->sessions, &now);
         http_run(&d->http, now.boot_ms);
     }
 }
@@ -273,6 +293,7 @@ int main(int argc, char **argv)
     struct lockbox_clock now;
     service_read_clock(&now);
     service_schedule_all(&d.service, &now);
+    sessions_attach(&d.sessions, d.epoll_fd, &now);
     syslog(LOG_NOTICE, "event=daemon.started version=%s tenant=%s socket=%s audit_seq=%llu",
            LOCKBOX_VERSION, d.config.tenant, d.config.socket,
            (unsigned long long)d.journal.head_seq);
@@ -281,6 +302,7 @@ int main(int argc, char **argv)
 out:
     http_stop(&d.http, d.config.socket);
     notifier_stop(d.notifier);
+    sessions_free(&d.sessions);
     journal_close(&d.journal);
     store_close(d.store);
     config_free(&d.config);

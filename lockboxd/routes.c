@@ -199,6 +199,9 @@ static enum MHD_Result route_show(struct route_ctx *ctx)
         return reply_result(ctx->call, &r, &req);
     json_object *obj = request_to_json(&req);
     json_object_object_add(obj, "notifications", notifier_status(ctx->server->svc->notifier, req.id));
+    json_object_object_add(obj, "sessions", ctx->server->svc->sessions
+                                                ? sessions_of_request(ctx->server->svc->sessions, req.id)
+                                                : json_object_new_array());
     return http_reply_json(ctx->call, 200, obj);
 }
 
@@ -227,7 +230,11 @@ static enum MHD_Result route_decide(struct route_ctx *ctx)
     struct service_result r =
         service_decide(ctx->server->svc, &call->who, ctx->id, to, body.comment, grant_s, &now, &req);
     body_free(&body);
-    return reply_result(call, &r, &req);
+    if (r.status != 200 || to != REQUEST_REVOKED)
+        return reply_result(call, &r, &req);
+    json_object *obj = request_to_json(&req);
+    json_object_object_add(obj, "sessions_terminated", json_object_new_int(r.sessions_terminated));
+    return http_reply_json(call, 200, obj);
 }
 
 static enum MHD_Result route_wait(struct route_ctx *ctx)
@@ -330,6 +337,57 @@ static enum MHD_Result route_audit(struct route_ctx *ctx)
     return http_reply_json(call, 200, obj);
 }
 
+/* POST /v1/sessions: the PAM session stack registers a login session (root only). */
+static enum MHD_Result route_session_open(struct route_ctx *ctx)
+{
+    struct call *call = ctx->call;
+    struct service *svc = ctx->server->svc;
+    struct body body;
+    char err[256], id[LOCKBOX_ID_HEX_LEN + 1];
+    struct lockbox_clock now;
+    struct lockbox_request req;
+
+    if (call->who.uid != 0)
+        return http_reply_error(call, 403, "forbidden", "only root (the PAM module) may register sessions");
+    if (body_parse(&body, call->body, call->body_len,
+                   BODY_USER | BODY_TENANT | BODY_HOST | BODY_SERVICE | BODY_RHOST | BODY_TTY, err,
+                   sizeof(err)) != 0)
+        return http_reply_error(call, 400, "bad_request", "%s", err);
+    if (body.user == NULL) {
+        body_free(&body);
+        return http_reply_error(call, 400, "bad_request", "'user' is required");
+    }
+    struct session_open_input in = {body.user, body.tenant, body.host, body.service,
+                                    body.rhost, body.tty, call->who.pid};
+    service_read_clock(&now);
+    int rc = svc->sessions ? sessions_open(svc->sessions, &in, &now, id, &req, err, sizeof(err)) : -1;
+    body_free(&body);
+    if (rc != 0)
+        return http_reply_error(call, rc > 0 ? 403 : 500, rc > 0 ? "forbidden" : "internal", "%s",
+                                rc > 0 ? err : "cannot register the session");
+    json_object *obj = json_object_new_object();
+    json_object_object_add(obj, "session_id", json_object_new_string(id));
+    json_object_object_add(obj, "request", request_to_json(&req));
+    return http_reply_json(call, 201, obj);
+}
+
+static enum MHD_Result route_session_close(struct route_ctx *ctx)
+{
+    struct call *call = ctx->call;
+    struct lockbox_clock now;
+
+    if (call->who.uid != 0)
+        return http_reply_error(call, 403, "forbidden", "only root (the PAM module) may close sessions");
+    service_read_clock(&now);
+    int rc = ctx->server->svc->sessions ? sessions_close(ctx->server->svc->sessions, ctx->id, &now) : 1;
+    if (rc != 0)
+        return http_reply_error(call, rc > 0 ? 404 : 500, rc > 0 ? "not_found" : "internal",
+                                "no session %s", ctx->id);
+    json_object *obj = json_object_new_object();
+    json_object_object_add(obj, "session_id", json_object_new_string(ctx->id));
+    return http_reply_json(call, 200, obj);
+}
+
 struct route {
     const char *method;
     const char *path;   /* "{id}" matches a request id */
@@ -347,6 +405,8 @@ static const struct route routes[] = {
     {"GET", "/v1/requests/{id}/wait", route_wait},
     {"POST", "/v1/access/check", route_check},
     {"GET", "/v1/audit", route_audit},
+    {"POST", "/v1/sessions", route_session_open},
+    {"POST", "/v1/sessions/{id}/close", route_session_close},
 };
 
 static bool is_request_id(const char *s, size_t len)
@@ -385,6 +445,25 @@ static bool path_matches(const char *pattern, const char *url, struct route_ctx 
     return true;
 }
 
+/* RFC 9112 6.1: a request with both Transfer-Encoding and Content-Length may be an attempt to
+ * smuggle a second request past something that frames it the other way. Refuse it, and close
+ * the connection ("MUST close"), so nothing after it on the connection is read as a request. */
+static enum MHD_Result refuse_ambiguous_framing(struct call *call)
+{
+    static const char body[] = "{\"error\":\"bad_request\",\"message\":\"send either "
+                               "Content-Length or Transfer-Encoding, not both\"}";
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+
+    if (response == NULL)
+        return MHD_NO;
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result rc = MHD_queue_response(call->conn, MHD_HTTP_BAD_REQUEST, response);
+    MHD_destroy_response(response);
+    return rc;
+}
+
 enum MHD_Result routes_dispatch(struct http_server *server, struct call *call, const char *url,
                                 const char *method)
 {
@@ -392,6 +471,11 @@ enum MHD_Result routes_dispatch(struct http_server *server, struct call *call, c
     char id[LOCKBOX_ID_HEX_LEN + 1];
     bool path_known = false, bad_id = false;
 
+    if (MHD_lookup_connection_value(call->conn, MHD_HEADER_KIND,
+                                    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL &&
+        MHD_lookup_connection_value(call->conn, MHD_HEADER_KIND,
+                                    MHD_HTTP_HEADER_CONTENT_LENGTH) != NULL)
+        return refuse_ambiguous_framing(call);
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (!path_matches(routes[i].path, url, &ctx, id, &bad_id))
             continue;

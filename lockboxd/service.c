@@ -20,7 +20,7 @@ static struct service_result result(int status, const char *error, const char *f
 
 static struct service_result result(int status, const char *error, const char *fmt, ...)
 {
-    struct service_result r = {status, error, ""};
+    struct service_result r = {status, error, "", 0};
     va_list ap;
 
     if (fmt != NULL) {
@@ -31,7 +31,7 @@ static struct service_result result(int status, const char *error, const char *f
     return r;
 }
 
-static const struct service_result OK = {200, NULL, ""};
+static const struct service_result OK = {200, NULL, "", 0};
 
 void service_read_clock(struct lockbox_clock *now)
 {
@@ -225,6 +225,11 @@ struct service_result service_decide(struct service *svc, const struct identity 
         return r;
     schedule(svc, &req, now);
     *out = req;
+    if (to == REQUEST_REVOKED && svc->sessions) {
+        char why[LOCKBOX_NAME_MAX + 16];
+        snprintf(why, sizeof(why), "revoked by %s", who->name);
+        r.sessions_terminated = sessions_terminate_request(svc->sessions, req.id, who->name, why, now);
+    }
     if (svc->on_changed)
         svc->on_changed(svc->on_changed_ctx, req.id);
     return r;
@@ -366,6 +371,8 @@ static void expire_one(struct service *svc, const char *id, const struct lockbox
         event_for(&req, was == REQUEST_PENDING ? "request.expired" : "access.expired", "lockboxd");
     if (journal_record(svc->journal, &req, &ev, false, now->wall_ms) == JOURNAL_STORE_FAILED)
         return;
+    if (was == REQUEST_APPROVED && svc->sessions)
+        sessions_terminate_request(svc->sessions, req.id, "lockboxd", "access expired", now);
     if (svc->on_changed)
         svc->on_changed(svc->on_changed_ctx, req.id);
 }

@@ -10,6 +10,7 @@
 #include "identity.h"
 #include "journal.h"
 #include "notify.h"
+#include "sessions.h"
 #include "request.h"
 #include "store.h"
 
@@ -22,12 +23,14 @@ struct service {
     void (*on_changed)(void *ctx, const char *request_id);
     void *on_changed_ctx;
     struct notifier *notifier; /* queues "about to expire" warnings; may be NULL */
+    struct sessions *sessions; /* live sessions to end with their access; may be NULL */
 };
 
 struct service_result {
     int status;         /* 200, 201, 4xx, 5xx */
     const char *error;  /* API error code for 4xx/5xx */
     char message[256];
+    int sessions_terminated; /* revoke: how many live sessions it ended */
 };
 
 struct file_input {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 4
 
 enum statement {
     ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_PUT, ST_GET, ST_FIND_PENDING, ST_FIND_APPROVED,
@@ -33,8 +33,10 @@ static const char *const statement_sql[ST_COUNT] = {
                         "tenant = ?2 AND host = ?3 AND state = 0 ORDER BY seq DESC LIMIT 1",
     [ST_FIND_APPROVED] = "SELECT " REQUEST_COLUMNS " FROM requests WHERE user = ?1 AND "
                          "tenant = ?2 AND host = ?3 AND state = 1 ORDER BY seq DESC",
-    [ST_FIND_LATEST] = "SELECT " REQUEST_COLUMNS " FROM requests WHERE user = ?1 AND "
-                       "tenant = ?2 AND host = ?3 ORDER BY seq DESC LIMIT 1",
+    /* max() per state is one index seek each; ORDER BY seq would sort all of the history. */
+    [ST_FIND_LATEST] = "SELECT " REQUEST_COLUMNS " FROM requests WHERE seq = (SELECT max(seq) "
+                       "FROM requests WHERE user = ?1 AND tenant = ?2 AND host = ?3 AND "
+                       "state IN (0, 1, 2, 3, 4))",
     [ST_COUNT_PENDING] = "SELECT count(*) FROM requests WHERE user = ?1 AND state = 0",
     [ST_LIVE] = "SELECT " REQUEST_COLUMNS " FROM requests WHERE state IN (0, 1)",
     [ST_AUDIT_HEAD] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
@@ -70,11 +72,34 @@ static const char *const migrations[SCHEMA_VERSION] = {
     " UNIQUE (notification_id, channel));"
     "CREATE INDEX outbox_due ON outbox (delivered_at, failed, next_attempt_at);"
     "CREATE INDEX outbox_by_request ON outbox (request_id);",
+    /* 3: live login sessions, enforced when their access ends (sessions.c). */
+    "CREATE TABLE sessions ("
+    " id TEXT PRIMARY KEY, request_id TEXT NOT NULL, user TEXT NOT NULL, tenant TEXT NOT NULL,"
+    " host TEXT NOT NULL, service TEXT NOT NULL, rhost TEXT NOT NULL, tty TEXT NOT NULL,"
+    " pid INTEGER NOT NULL, start_time INTEGER NOT NULL, opened_at INTEGER NOT NULL,"
+    " closed_at INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL DEFAULT 'open',"
+    " warned INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX sessions_by_request ON sessions (request_id, state);"
+    "CREATE INDEX sessions_open ON sessions (state);",
+    /* 4: indexes for the list filters and the pending count, so none of them reads a user's or
+     * a tenant's whole history (bench/ growth). An index ends with the rowid (seq), so each
+     * also serves ORDER BY seq. */
+    "CREATE INDEX requests_by_user_state ON requests (user, state);"
+    "CREATE INDEX requests_by_user ON requests (user);"
+    "CREATE INDEX requests_by_tenant_all ON requests (tenant);",
 };
+
+/* store_list's shapes: one statement per combination of filters, so each has a plan that
+ * uses its index ("x OR state = ?" would hide the index from SQLite's planner). */
+#define LIST_BY_STATE 1
+#define LIST_BY_TENANT 2
+#define LIST_BY_USER 4
+#define LIST_SHAPES 8
 
 struct store {
     sqlite3 *db;
     sqlite3_stmt *statements[ST_COUNT];
+    sqlite3_stmt *list_statements[LIST_SHAPES];
 };
 
 sqlite3 *store_handle(struct store *store)
@@ -118,6 +143,25 @@ static int migrate(sqlite3 *db, char *err, size_t err_len)
     return 0;
 }
 
+static int prepare_list_statements(struct store *store)
+{
+    for (int shape = 0; shape < LIST_SHAPES; shape++) {
+        char sql[512];
+        snprintf(sql, sizeof(sql),
+                 "SELECT " REQUEST_COLUMNS " FROM requests WHERE 1%s%s%s ORDER BY seq DESC "
+                 "LIMIT :limit", shape & LIST_BY_STATE ? " AND state = :state" : "",
+                 /* With a user too, walk that user's (shorter) history: "+" keeps SQLite
+                  * off the tenant index. */
+                 !(shape & LIST_BY_TENANT) ? ""
+                 : shape & LIST_BY_USER ? " AND +tenant = :tenant" : " AND tenant = :tenant",
+                 shape & LIST_BY_USER ? " AND user = :user" : "");
+        if (sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                               &store->list_statements[shape], NULL) != SQLITE_OK)
+            return -1;
+    }
+    return 0;
+}
+
 struct store *store_open(const char *path, char *err, size_t err_len)
 {
     struct store *store = calloc(1, sizeof(*store));
@@ -153,6 +197,10 @@ struct store *store_open(const char *path, char *err, size_t err_len)
             goto fail;
         }
     }
+    if (prepare_list_statements(store) != 0) {
+        snprintf(err, err_len, "%s: %s", path, sqlite3_errmsg(store->db));
+        goto fail;
+    }
     return store;
 fail:
     store_close(store);
@@ -165,6 +213,8 @@ void store_close(struct store *store)
         return;
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(store->statements[i]);
+    for (int i = 0; i < LIST_SHAPES; i++)
+        sqlite3_finalize(store->list_statements[i]);
     sqlite3_close(store->db);
     free(store);
 }
@@ -346,25 +396,22 @@ static int walk(sqlite3_stmt *s, store_request_fn fn, void *ctx)
 int store_list(struct store *store, const struct store_filter *filter, store_request_fn fn,
                void *ctx)
 {
-    /* Built per call: four optional filters; the indexes serve each shape. */
-    char sql[512];
-    sqlite3_stmt *s;
+    int shape = (filter->all_states ? 0 : LIST_BY_STATE) | (filter->tenant ? LIST_BY_TENANT : 0) |
+                (filter->user ? LIST_BY_USER : 0);
+    sqlite3_stmt *s = store->list_statements[shape];
 
-    snprintf(sql, sizeof(sql),
-             "SELECT " REQUEST_COLUMNS " FROM requests WHERE (?1 OR state = ?2) AND "
-             "(?3 IS NULL OR tenant = ?3) AND (?4 IS NULL OR user = ?4) ORDER BY seq DESC LIMIT ?5");
-    if (sqlite3_prepare_v2(store->db, sql, -1, &s, NULL) != SQLITE_OK)
-        return -1;
-    sqlite3_bind_int(s, 1, filter->all_states);
-    sqlite3_bind_int(s, 2, (int)filter->state);
-    if (filter->tenant)
-        sqlite3_bind_text(s, 3, filter->tenant, -1, SQLITE_STATIC);
-    if (filter->user)
-        sqlite3_bind_text(s, 4, filter->user, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 5, filter->limit);
-    int rc = walk(s, fn, ctx);
-    sqlite3_finalize(s);
-    return rc;
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    sqlite3_bind_int(s, sqlite3_bind_parameter_index(s, ":limit"), filter->limit);
+    if (shape & LIST_BY_STATE)
+        sqlite3_bind_int(s, sqlite3_bind_parameter_index(s, ":state"), (int)filter->state);
+    if (shape & LIST_BY_TENANT)
+        sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":tenant"), filter->tenant, -1,
+                          SQLITE_STATIC);
+    if (shape & LIST_BY_USER)
+        sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":user"), filter->user, -1,
+                          SQLITE_STATIC);
+    return walk(s, fn, ctx);
 }
 
 int store_each_live(struct store *store, store_request_fn fn, void *ctx)

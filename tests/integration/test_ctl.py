@@ -262,9 +262,10 @@ class CtlTest(unittest.TestCase):
         self.assertEqual(list(listed[0].keys()), CONTRACT_FIELDS)
         for args in (("--json", "show", req["id"]), ("show", req["id"], "--json")):
             shown = json.loads(self.assert_ok(self.ctl(ALICE, *args)).stdout)
-            # show adds the notification status (Step 7) after the contract's fields.
-            self.assertEqual(list(shown.keys()), CONTRACT_FIELDS + ["notifications"])
-            self.assertEqual(shown["notifications"], [])
+            # show adds notification status (Step 7) and sessions (Step 8) after the
+            # contract's fields.
+            self.assertEqual(list(shown.keys()), CONTRACT_FIELDS + ["notifications", "sessions"])
+            self.assertEqual((shown["notifications"], shown["sessions"]), ([], []))
             self.assertEqual((shown["id"], shown["state"], shown["user"], shown["host"],
                               shown["reason"], shown["service"]),
                              (req["id"], "pending", ENG, "db07", "INC-7 json", "lockboxctl"))

@@ -1,0 +1,203 @@
+/* /proc, pidfds and terminals for session enforcement. */
+#define _GNU_SOURCE
+#include "process.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Reads ppid (field 4) and start time (field 22) from /proc/PID/stat. The command name
+ * (field 2) may hold spaces and parentheses, so fields are counted after its last ')'. */
+static int read_stat(pid_t pid, pid_t *ppid, uint64_t *start_time)
+{
+    char path[64], buf[1024];
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (p == NULL)
+        return -1;
+    p += 2; /* field 3, the state */
+    unsigned long long fields[20];
+    int field = 3;
+    char *save = NULL;
+    for (char *tok = strtok_r(p, " ", &save); tok && field <= 22; tok = strtok_r(NULL, " ", &save), field++) {
+        if (field >= 4)
+            fields[field - 4] = strtoull(tok, NULL, 10);
+    }
+    if (field <= 22)
+        return -1;
+    if (ppid)
+        *ppid = (pid_t)fields[0];
+    if (start_time)
+        *start_time = fields[18];
+    return 0;
+}
+
+int process_start_time(pid_t pid, uint64_t *start_time)
+{
+    return pid > 0 ? read_stat(pid, NULL, start_time) : -1;
+}
+
+int process_open(pid_t pid, uint64_t start_time)
+{
+    uint64_t now_start;
+
+    if (pid <= 1)
+        return -1;
+    int pidfd = pidfd_open(pid, 0);
+    if (pidfd < 0)
+        return -1;
+    /* Checked after the pidfd exists: from here on the pidfd pins this very process. */
+    if (read_stat(pid, NULL, &now_start) != 0 || now_start != start_time) {
+        close(pidfd);
+        return -1;
+    }
+    return pidfd;
+}
+
+struct proc_entry {
+    pid_t pid, ppid;
+};
+
+static size_t list_processes(struct proc_entry **out)
+{
+    DIR *dir = opendir("/proc");
+    struct dirent *de;
+    size_t n = 0, cap = 0;
+
+    *out = NULL;
+    if (dir == NULL)
+        return 0;
+    while ((de = readdir(dir)) != NULL) {
+        pid_t pid = (pid_t)atoi(de->d_name), ppid;
+        if (pid <= 0 || read_stat(pid, &ppid, NULL) != 0)
+            continue;
+        if (n == cap) {
+            size_t grown_cap = cap ? cap * 2 : 256;
+            struct proc_entry *grown = realloc(*out, grown_cap * sizeof(**out));
+            if (grown == NULL)
+                break;
+            *out = grown;
+            cap = grown_cap;
+        }
+        (*out)[n++] = (struct proc_entry){pid, ppid};
+    }
+    closedir(dir);
+    return n;
+}
+
+/* Fills tree with pid and all its descendants (breadth first); returns the count. */
+static size_t descendants(pid_t pid, pid_t **tree)
+{
+    struct proc_entry *procs;
+    size_t n = list_processes(&procs), count = 1;
+
+    *tree = malloc((n + 1) * sizeof(pid_t));
+    if (*tree == NULL) {
+        free(procs);
+        return 0;
+    }
+    (*tree)[0] = pid;
+    for (size_t head = 0; head < count; head++) {
+        for (size_t i = 0; i < n; i++) {
+            if (procs[i].ppid == (*tree)[head] && procs[i].pid != pid)
+                (*tree)[count++] = procs[i].pid;
+        }
+    }
+    free(procs);
+    return count;
+}
+
+size_t process_snapshot_tree(pid_t pid, struct process_ident **out)
+{
+    pid_t *tree;
+    size_t count = descendants(pid, &tree), kept = 0;
+
+    *out = calloc(count ? count : 1, sizeof(**out));
+    if (*out == NULL) {
+        free(tree);
+        return 0;
+    }
+    for (size_t i = 0; i < count; i++) {
+        uint64_t start;
+        if (read_stat(tree[i], NULL, &start) == 0)
+            (*out)[kept++] = (struct process_ident){tree[i], start};
+    }
+    free(tree);
+    return kept;
+}
+
+int process_signal_snapshot(const struct process_ident *procs, size_t n, int sig)
+{
+    int signalled = 0;
+
+    /* Deepest first: children are signalled while their parents still hold them. */
+    for (size_t i = n; i > 0; i--) {
+        int pidfd = process_open(procs[i - 1].pid, procs[i - 1].start_time);
+        if (pidfd < 0)
+            continue;
+        if (pidfd_send_signal(pidfd, sig, NULL, 0) == 0)
+            signalled++;
+        close(pidfd);
+    }
+    return signalled;
+}
+
+int process_find_tty(pid_t pid, uid_t uid, char *out, size_t out_len)
+{
+    pid_t *tree;
+    size_t count = descendants(pid, &tree);
+    int rc = -1;
+
+    for (size_t i = 0; i < count && rc != 0; i++) {
+        char link[64], target[128];
+        struct stat st;
+        snprintf(link, sizeof(link), "/proc/%d/fd/0", (int)tree[i]);
+        ssize_t len = readlink(link, target, sizeof(target) - 1);
+        if (len <= 0)
+            continue;
+        target[len] = '\0';
+        if ((strncmp(target, "/dev/pts/", 9) == 0 || strncmp(target, "/dev/tty", 8) == 0) &&
+            stat(target, &st) == 0 && S_ISCHR(st.st_mode) && st.st_uid == uid &&
+            strlen(target) < out_len) {
+            memcpy(out, target, strlen(target) + 1);
+            rc = 0;
+        }
+    }
+    free(tree);
+    return rc;
+}
+
+int tty_write(const char *tty, uid_t uid, const char *text)
+{
+    struct stat st;
+
+    if (strncmp(tty, "/dev/pts/", 9) != 0 && strncmp(tty, "/dev/tty", 8) != 0)
+        return -1;
+    int fd = open(tty, O_WRONLY | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    /* Only the session user's own terminal: never someone else's that took the name. */
+    int rc = -1;
+    if (fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && st.st_uid == uid &&
+        write(fd, text, strlen(text)) == (ssize_t)strlen(text))
+        rc = 0;
+    close(fd);
+    return rc;
+}
