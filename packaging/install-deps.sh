@@ -1,11 +1,13 @@
 #!/bin/sh
-# Installs the Debian packages Lockbox builds and tests with, when they are missing.
+# Installs the Debian packages Lockbox builds and tests with, when they are missing (and any
+# extra package names given as arguments).
 # Runs apt-get only as root and only for what is absent, so repeated `make test` stays fast.
 set -eu
 PKGS="build-essential cmake pkg-config libmicrohttpd-dev libsqlite3-dev libjson-c-dev
 libcurl4-openssl-dev libcmocka-dev libinih-dev libpam0g-dev libssl-dev python3
 pamtester openssh-server openssh-client sudo libfaketime valgrind sqlite3 util-linux
 passwd procps"
+PKGS="$PKGS $*" # extra packages a caller needs, e.g. build-deb.sh's debhelper and lintian
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
