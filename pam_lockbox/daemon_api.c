@@ -219,3 +219,53 @@ enum api_status api_describe(const struct api_target *target, char *tenant, size
     lockbox_reply_free(&reply);
     return st;
 }
+
+enum api_status api_session_open(const struct api_target *target, const char *tty,
+                                 char session_id[LOCKBOX_ID_HEX_LEN + 1],
+                                 struct lockbox_request *approval, char *err, size_t err_len)
+{
+    struct lockbox_reply reply;
+    json_object *body = new_login_body(target), *id, *request;
+
+    if (body == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return API_MALFORMED;
+    }
+    add_optional(body, "tty", tty);
+    enum api_status st = call(target, CHECK_TIMEOUT_MS, "POST", "/v1/sessions", body, 201, 201,
+                              &reply, err, err_len);
+    if (st == API_OK) {
+        if (!json_object_object_get_ex(reply.body, "session_id", &id) ||
+            !json_object_is_type(id, json_type_string) ||
+            !api_id_is_valid(json_object_get_string(id)) ||
+            !json_object_object_get_ex(reply.body, "request", &request)) {
+            snprintf(err, err_len, "lockboxd's session reply lacks a valid session_id");
+            st = API_MALFORMED;
+        } else {
+            memcpy(session_id, json_object_get_string(id), LOCKBOX_ID_HEX_LEN + 1);
+            st = take_request(target, request, approval, err, err_len);
+        }
+    }
+    lockbox_reply_free(&reply);
+    json_object_put(body);
+    return st;
+}
+
+enum api_status api_session_close(const struct api_target *target, const char *session_id,
+                                  char *err, size_t err_len)
+{
+    struct lockbox_reply reply;
+    char path[128];
+
+    if (!api_id_is_valid(session_id)) {
+        snprintf(err, err_len, "invalid session id");
+        return API_MALFORMED;
+    }
+    snprintf(path, sizeof(path), "/v1/sessions/%s/close", session_id);
+    json_object *body = json_object_new_object();
+    enum api_status st = call(target, CHECK_TIMEOUT_MS, "POST", path, body, 200, 200, &reply, err,
+                              err_len);
+    lockbox_reply_free(&reply);
+    json_object_put(body);
+    return st;
+}

@@ -45,6 +45,15 @@ enum api_status api_wait(const struct api_target *target, const char *id, int ti
 enum api_status api_describe(const struct api_target *target, char *tenant, size_t tenant_len,
                              char *host, size_t host_len);
 
+/* POST /v1/sessions: registers this process's login session; refused unless access is
+ * current. approval receives the request that grants it. */
+enum api_status api_session_open(const struct api_target *target, const char *tty,
+                                 char session_id[LOCKBOX_ID_HEX_LEN + 1],
+                                 struct lockbox_request *approval, char *err, size_t err_len);
+/* POST /v1/sessions/{id}/close. */
+enum api_status api_session_close(const struct api_target *target, const char *session_id,
+                                  char *err, size_t err_len);
+
 /* 32 lowercase hex characters. */
 bool api_id_is_valid(const char *id);
 

@@ -14,10 +14,10 @@
 #include "daemon_api.h"
 #include "decision.h"
 #include "login_log.h"
+#include "pam_items.h"
 #include "socket_check.h"
 #include "text.h"
 
-#define EXPORTED __attribute__((visibility("default")))
 
 enum login_stack { STACK_AUTH, STACK_ACCOUNT };
 
@@ -103,59 +103,6 @@ static int64_t io_monotonic_ms(void *ctx)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* PAM_SERVICE is the application's choice ("sshd", "sudo-i"): keep it a valid name. */
-static void sanitise_service(const char *raw, char *out, size_t out_len)
-{
-    size_t n = 0;
-
-    for (; raw != NULL && raw[n] != '\0' && n + 1 < out_len && n < LOCKBOX_NAME_MAX; n++) {
-        char c = raw[n];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '.' || c == '_' || (c == '-' && n > 0);
-        out[n] = ok ? c : '_';
-    }
-    out[n] = '\0';
-    if (n == 0)
-        snprintf(out, out_len, "unknown");
-}
-
-/* The user, checked as a name and against the password database. */
-static int get_user(pam_handle_t *pamh, const char **user)
-{
-    char shown[300];
-
-    if (pam_get_user(pamh, user, NULL) != PAM_SUCCESS || *user == NULL) {
-        pam_syslog(pamh, LOG_ERR, "event=login.denied why=no_user");
-        return PAM_USER_UNKNOWN;
-    }
-    if (!text_is_name(*user, LOCKBOX_NAME_MAX) || pam_modutil_getpwnam(pamh, *user) == NULL) {
-        pam_syslog(pamh, LOG_NOTICE, "event=login.denied user=%s why=unknown_user",
-                   text_escape_log(*user, shown, sizeof(shown)));
-        return PAM_USER_UNKNOWN;
-    }
-    return PAM_SUCCESS;
-}
-
-static bool conversation_can_prompt(pam_handle_t *pamh)
-{
-    const void *item = NULL;
-
-    return pam_get_item(pamh, PAM_CONV, &item) == PAM_SUCCESS && item != NULL &&
-           ((const struct pam_conv *)item)->conv != NULL;
-}
-
-static void read_rhost(pam_handle_t *pamh, char *out, size_t out_len)
-{
-    const void *item = NULL;
-
-    out[0] = '\0';
-    /* A PAM_RHOST that is not plain host text is left out rather than sent: the daemon would
-     * refuse the whole call for it, and the login would fail for a cosmetic field. */
-    if (pam_get_item(pamh, PAM_RHOST, &item) == PAM_SUCCESS && item != NULL &&
-        text_is_host(item, LOCKBOX_RHOST_MAX))
-        snprintf(out, out_len, "%s", (const char *)item);
-}
-
 /* Socket checks, the decision, failmode: the outcome as a PAM code. */
 static int decide(struct module_session *s, const struct lockbox_args *args,
                   const struct login_facts *facts, const struct login_who *who, int deny)
@@ -194,7 +141,6 @@ static int run_login(pam_handle_t *pamh, int flags, int argc, const char **argv,
     struct lockbox_args args;
     char err[400], service[LOCKBOX_NAME_MAX + 1], rhost[LOCKBOX_RHOST_MAX + 1];
     const char *user = NULL;
-    const void *item = NULL;
 
     if (parse_args(argc, argv, &args, err, sizeof(err)) != 0) {
         char shown[sizeof(err) * 2];
@@ -204,14 +150,13 @@ static int run_login(pam_handle_t *pamh, int flags, int argc, const char **argv,
                           "Lockbox: pam_lockbox is misconfigured (see syslog); access denied.");
         return deny;
     }
-    int rc = get_user(pamh, &user);
+    int rc = items_user(pamh, &user);
     if (rc != PAM_SUCCESS)
         return rc;
-    sanitise_service(pam_get_item(pamh, PAM_SERVICE, &item) == PAM_SUCCESS ? item : NULL,
-                     service, sizeof(service));
-    read_rhost(pamh, rhost, sizeof(rhost));
+    items_service(pamh, service, sizeof(service));
+    items_rhost(pamh, rhost, sizeof(rhost));
     struct login_facts facts = {args.tenant, service, rhost, args.wait_seconds,
-                                stack == STACK_AUTH && conversation_can_prompt(pamh)};
+                                stack == STACK_AUTH && items_can_prompt(pamh)};
     struct login_who who = {user, args.tenant, service, rhost};
     struct module_session session = {pamh, flags, args.debug,
                                      {{args.socket_path, 0, 0}, user, args.tenant, service,

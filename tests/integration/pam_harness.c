@@ -1,8 +1,12 @@
 /* Drives the built pam_lockbox.so through the real libpam (pam_start_confdir) with a scripted
  * conversation, and prints what happened as one JSON line for tests/integration/test_pam.py.
  *
- *   pam_harness --confdir DIR --service NAME --user USER [--stack auth|account|both]
+ *   pam_harness --confdir DIR --service NAME --user USER [--stack auth|account|both|session]
  *               [--answer TEXT]... [--conv-fail] [--silent] [--rhost HOST] [--cycles N]
+ *               [--tty TTY] [--hold SECONDS]
+ *
+ * --stack session opens a session, prints the result at once, holds it for --hold seconds
+ * (the process can be signalled meanwhile, as a login's would be), then closes it.
  *
  * Prompts are answered from the --answer list in order; once it is used up a prompt fails with
  * PAM_CONV_ERR (what EOF looks like). --conv-fail fails every conversation call. Every message
@@ -15,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <security/pam_appl.h>
 
 #define MAX_ANSWERS 16
@@ -108,9 +113,9 @@ static int count_fds(void)
 }
 
 struct options {
-    const char *confdir, *service, *user, *stack, *rhost;
+    const char *confdir, *service, *user, *stack, *rhost, *tty;
     int silent;
-    long cycles;
+    long cycles, hold;
 };
 
 static int start(const struct options *o, struct script *sc, pam_handle_t **ph)
@@ -120,6 +125,8 @@ static int start(const struct options *o, struct script *sc, pam_handle_t **ph)
 
     if (rc == PAM_SUCCESS && o->rhost != NULL)
         rc = pam_set_item(*ph, PAM_RHOST, o->rhost);
+    if (rc == PAM_SUCCESS && o->tty != NULL)
+        rc = pam_set_item(*ph, PAM_TTY, o->tty);
     return rc;
 }
 
@@ -179,11 +186,36 @@ static int run_once(const struct options *o, struct script *sc)
     return 0;
 }
 
+static int run_session(const struct options *o, struct script *sc)
+{
+    pam_handle_t *ph = NULL;
+    int flags = o->silent ? PAM_SILENT : 0;
+    int rc = start(o, sc, &ph);
+
+    if (rc != PAM_SUCCESS) {
+        fprintf(stderr, "pam_harness: pam_start_confdir: %s\n", code_name(rc));
+        return 2;
+    }
+    int opened = pam_open_session(ph, flags);
+    printf("{\"open_session\":\"%s\",\"pid\":%d}\n", code_name(opened), (int)getpid());
+    fflush(stdout);
+    int closed = -1;
+    if (opened == PAM_SUCCESS) {
+        struct timespec hold = {o->hold, 0};
+        while (nanosleep(&hold, &hold) != 0) {
+        }
+        closed = pam_close_session(ph, flags);
+        printf("{\"close_session\":\"%s\"}\n", code_name(closed));
+    }
+    pam_end(ph, opened);
+    return 0;
+}
+
 static int usage(void)
 {
     fprintf(stderr, "usage: pam_harness --confdir DIR --service NAME --user USER "
-            "[--stack auth|account|both] [--answer TEXT]... [--conv-fail] [--silent] "
-            "[--rhost HOST] [--cycles N]\n");
+            "[--stack auth|account|both|session] [--answer TEXT]... [--conv-fail] [--silent] "
+            "[--rhost HOST] [--cycles N] [--tty TTY] [--hold SECONDS]\n");
     return 2;
 }
 
@@ -194,8 +226,9 @@ int main(int argc, char **argv)
         {"user", required_argument, NULL, 'u'},    {"stack", required_argument, NULL, 'k'},
         {"answer", required_argument, NULL, 'a'},  {"conv-fail", no_argument, NULL, 'f'},
         {"silent", no_argument, NULL, 'q'},        {"rhost", required_argument, NULL, 'r'},
-        {"cycles", required_argument, NULL, 'n'},  {NULL, 0, NULL, 0}};
-    struct options o = {NULL, NULL, NULL, "account", NULL, 0, 0};
+        {"cycles", required_argument, NULL, 'n'},  {"tty", required_argument, NULL, 't'},
+        {"hold", required_argument, NULL, 'H'},    {NULL, 0, NULL, 0}};
+    struct options o = {NULL, NULL, NULL, "account", NULL, NULL, 0, 0, 0};
     struct script sc = {{NULL}, 0, 0, 0, NULL};
     int opt;
 
@@ -209,6 +242,8 @@ int main(int argc, char **argv)
         case 'f': sc.fail_all = 1; break;
         case 'q': o.silent = 1; break;
         case 'n': o.cycles = strtol(optarg, NULL, 10); break;
+        case 't': o.tty = optarg; break;
+        case 'H': o.hold = strtol(optarg, NULL, 10); break;
         case 'a':
             if (sc.n_answers == MAX_ANSWERS)
                 return usage();
@@ -218,10 +253,13 @@ int main(int argc, char **argv)
         }
     }
     if (o.confdir == NULL || o.service == NULL || o.user == NULL || optind != argc ||
-        (strcmp(o.stack, "auth") && strcmp(o.stack, "account") && strcmp(o.stack, "both")))
+        (strcmp(o.stack, "auth") && strcmp(o.stack, "account") && strcmp(o.stack, "both") &&
+         strcmp(o.stack, "session")))
         return usage();
     sc.messages = json_object_new_array();
-    int rc = o.cycles > 0 ? run_cycles(&o, &sc) : run_once(&o, &sc);
+    int rc = strcmp(o.stack, "session") == 0 ? run_session(&o, &sc)
+             : o.cycles > 0                  ? run_cycles(&o, &sc)
+                                             : run_once(&o, &sc);
     json_object_put(sc.messages);
     return rc;
 }

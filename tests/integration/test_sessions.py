@@ -13,7 +13,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from lockbox_testlib import Daemon, Users, LOCKBOXCTL  # noqa: E402
+from lockbox_testlib import Daemon, Users, LOCKBOXCTL, PAM_HARNESS, PAM_MODULE, SANITIZED  # noqa: E402
 
 U = Users("lbs")
 ADMIN, ENG = "lbs_admin", "lbs_eng"
@@ -104,8 +104,13 @@ class SessionCase(unittest.TestCase):
         return {}
 
     def child_of(self, pid):
-        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            return [int(x) for x in f.read().split()]
+        deadline = time.monotonic() + 5  # the stand-in forks after it has registered
+        while True:
+            with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+                children = [int(x) for x in f.read().split()]
+            if children or time.monotonic() > deadline:
+                return children
+            time.sleep(0.02)
 
     def events(self):
         return [e["event"] for e in self.d.audit_events()]
@@ -253,6 +258,56 @@ class Warning(SessionCase):
         self.assertIn(b"ends in", seen)
         self.assertIn(b"has ended (access expired)", seen)
         self.assertLess(seen.index(b"ends in"), seen.index(b"has ended"))
+
+
+class ModuleSessionStack(SessionCase):
+    """`session required pam_lockbox.so` loaded by the real libpam (pam_harness)."""
+
+    def harness(self, user, hold=60, failmode="secure", socket=None):
+        confdir = os.path.join(self.d.dir, "pam.d")
+        os.makedirs(confdir, exist_ok=True)
+        with open(os.path.join(confdir, "lbs-session"), "w") as f:
+            f.write("session required %s socket=%s failmode=%s\n"
+                    % (PAM_MODULE, socket or self.d.socket, failmode))
+        p = subprocess.Popen([PAM_HARNESS, "--confdir", confdir, "--service", "lbs-session",
+                              "--user", user, "--stack", "session", "--hold", str(hold),
+                              "--tty", "/dev/pts/999", "--rhost", "203.0.113.7"],
+                             stdout=subprocess.PIPE, text=True)
+        self.procs.append(p)
+        return p, json.loads(p.stdout.readline())
+
+    def test_open_refused_without_access(self):
+        p, opened = self.harness(ENG)
+        self.assertEqual(opened["open_session"], "PAM_SESSION_ERR")
+        self.assertNotIn("session.opened", self.events())
+
+    def test_open_then_revoke_ends_the_login(self):
+        req = self.approved()
+        p, opened = self.harness(ENG)
+        self.assertEqual((opened["open_session"], opened["pid"]), ("PAM_SUCCESS", p.pid))
+        _, shown = self.d.call("GET", "/v1/requests/" + req["id"])
+        self.assertEqual(shown["sessions"][0]["pid"], p.pid)
+        self.assertEqual(shown["sessions"][0]["service"], "lbs-session")
+        status, obj = self.d.call("POST", "/v1/requests/%s/revoke" % req["id"], {}, as_user=ADMIN)
+        self.assertEqual(obj["sessions_terminated"], 1)
+        p.wait(5)
+        self.assertEqual(p.returncode, -signal.SIGHUP)
+
+    def test_close_session_deregisters(self):
+        self.approved()
+        p, opened = self.harness(ENG, hold=1)
+        self.assertEqual(opened["open_session"], "PAM_SUCCESS")
+        self.assertEqual(json.loads(p.stdout.readline())["close_session"], "PAM_SUCCESS")
+        p.wait(5)
+        closed = [e for e in self.d.audit_events() if e["event"] == "session.closed"]
+        self.assertEqual([e["actor"] for e in closed], [ENG])
+
+    def test_unreachable_daemon(self):
+        missing = os.path.join(self.d.dir, "run", "absent.sock")
+        p, opened = self.harness(ENG, socket=missing)
+        self.assertEqual(opened["open_session"], "PAM_SESSION_ERR")
+        p, opened = self.harness(ENG, socket=missing, failmode="safe", hold=0)
+        self.assertEqual(opened["open_session"], "PAM_SUCCESS")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,21 @@
+/* Reading PAM items, validated. */
+#ifndef PAM_LOCKBOX_PAM_ITEMS_H
+#define PAM_LOCKBOX_PAM_ITEMS_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <security/pam_appl.h>
+
+#define EXPORTED __attribute__((visibility("default")))
+
+/* PAM_USER, a valid name of an existing account; PAM_USER_UNKNOWN otherwise (logged). */
+int items_user(pam_handle_t *pamh, const char **user);
+/* PAM_SERVICE made a valid name ("unknown" when absent). */
+void items_service(pam_handle_t *pamh, char *out, size_t out_len);
+/* PAM_RHOST when it is plain host text, else empty. */
+void items_rhost(pam_handle_t *pamh, char *out, size_t out_len);
+/* PAM_TTY as "/dev/pts/N" or "/dev/ttyN", else empty. */
+void items_tty(pam_handle_t *pamh, char *out, size_t out_len);
+/* Has the application given a conversation function? */
+bool items_can_prompt(pam_handle_t *pamh);
+
+#endif
