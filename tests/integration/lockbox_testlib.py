@@ -158,25 +158,45 @@ class SyslogListener:
             pass
 
 
-_created_dev_log = False
+_devlog_registered = False
+_DEVLOG_USERS = "/run/lockbox-tests-devlog.users"
 
 
 def _ensure_dev_log_target():
-    """A bind mount needs an existing file at /dev/log. These machines have none; create an
-    empty placeholder once (removed at exit) and bind the test's socket over it per namespace."""
-    global _created_dev_log
-    if not os.path.lexists("/dev/log"):
-        open("/dev/log", "w").close()
-        _created_dev_log = True
-        atexit.register(_remove_dev_log)
+    """A bind mount needs an existing file at /dev/log. These machines have none; an empty
+    placeholder is created while any test process needs it and removed by the last one (a
+    count under flock: removing it would drop the bind mounts of tests still running)."""
+    global _devlog_registered
+    if _devlog_registered:
+        return
+    import fcntl
+    with open(_DEVLOG_USERS, "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        users = int(f.read() or "0")
+        if not os.path.lexists("/dev/log"):
+            open("/dev/log", "w").close()
+        f.seek(0)
+        f.truncate()
+        f.write(str(users + 1))
+    _devlog_registered = True
+    atexit.register(_release_dev_log)
 
 
-def _remove_dev_log():
-    try:
-        if os.path.isfile("/dev/log") and os.path.getsize("/dev/log") == 0:
-            os.unlink("/dev/log")
-    except OSError:
-        pass
+def _release_dev_log():
+    import fcntl
+    with open(_DEVLOG_USERS, "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        users = max(int(f.read() or "1") - 1, 0)
+        f.seek(0)
+        f.truncate()
+        f.write(str(users))
+        try:
+            if users == 0 and os.path.isfile("/dev/log") and os.path.getsize("/dev/log") == 0:
+                os.unlink("/dev/log")
+        except OSError:
+            pass
 
 
 def in_namespace(argv, binds=(), devlog=None):

@@ -1,0 +1,380 @@
+"""End to end through a real OpenSSH sshd on 127.0.0.1 (Step 4): public-key logins gated in the
+account stack, public-key + keyboard-interactive logins that prompt for a justification in the
+auth stack, `ssh -N`, a second login after approval, and the syslog lines of both the module
+(inside sshd) and lockboxd. sshd runs in its own mount namespace with a private /etc/pam.d and
+/dev/log; the machine's files are never touched. What the client showed is kept under
+BUILD/e2e-transcripts/ (see docs/LOGINS.md). Run as root: python3 test_sshd.py -v."""
+
+import itertools
+import os
+import shutil
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2e_lib as e  # noqa: E402
+from e2e_lib import lt  # noqa: E402
+
+PREFIX = "e2s"
+ADMIN = PREFIX + "_adm"
+TENANT, HOST = "contoso", "testhost"
+COMMAND = "echo LOCKBOX-E2E-RAN; id -un"
+WAIT = 60  # the module's wait=: far longer than any test waits for a decision
+M = {}  # the module's fixtures: daemon, sshds, key, users, tmp
+
+
+def pubkey_pam(daemon, wait=WAIT):
+    """sshd's PAM file for public-key logins: the module in the account stack only."""
+    return ("auth     required pam_deny.so\n"
+            "@include common-account\n" + e.module_line("account", daemon, "wait=%d" % wait) +
+            "@include common-session\n"
+            "password required pam_deny.so\n")
+
+
+def kbd_pam(daemon):
+    """For publickey,keyboard-interactive:pam: the module asks in the auth stack, and stays in
+    the account stack (which then passes at once on the approval)."""
+    return (e.module_line("auth", daemon, "wait=%d" % WAIT) +
+            "@include common-account\n" + e.module_line("account", daemon, "wait=%d" % WAIT) +
+            "@include common-session\n"
+            "password required pam_deny.so\n")
+
+
+def setUpModule():
+    e.require_e2e(e.SSHD, e.SSH)
+    M["users"] = lt.Users(PREFIX)
+    M["tmp"] = e.make_tmp("lbx-e2e-sshd-")
+    try:
+        M["users"].add(ADMIN)
+        d = M["daemon"] = lt.Daemon(tenant=TENANT, host=HOST, tenants={TENANT: [ADMIN]},
+                                    syslog=True).start()
+        M["key"] = e.UserKey(M["tmp"])
+        for mode, text, kbd in (("pubkey", pubkey_pam(d), False), ("kbd", kbd_pam(d), True)):
+            tmp = os.path.join(M["tmp"], mode)
+            os.mkdir(tmp, 0o755)
+            pamdir = e.PamDir(tmp)
+            pamdir.write("sshd", text)
+            M[mode] = e.Sshd(tmp, pamdir, M["key"], devlog=d.syslog.path, kbd=kbd).start()
+    except BaseException:
+        tearDownModule()
+        raise
+
+
+def tearDownModule():
+    for mode in ("pubkey", "kbd"):
+        if mode in M:
+            M[mode].stop()
+    if "daemon" in M:
+        M["daemon"].close()
+    if "users" in M:
+        M["users"].cleanup()
+    shutil.rmtree(M.get("tmp", "/nonexistent"), ignore_errors=True)
+
+
+class SshdCase(unittest.TestCase):
+    counter = itertools.count(1)
+    mode = "pubkey"
+
+    def setUp(self):
+        self.d, self.sshd, self.key = M["daemon"], M[self.mode], M["key"]
+        self.user = M["users"].add("%s_eng%d" % (PREFIX, next(self.counter)), home=True)
+        self.key.authorize(self.user)
+        self.clients = []
+
+    def tearDown(self):
+        for client in self.clients:
+            client.stop()
+
+    def ssh(self, command=COMMAND, extra=()):
+        client = e.Client(self.sshd.ssh_argv(self.key, self.user, command, extra=extra))
+        self.clients.append(client)
+        return client
+
+    def pty_ssh(self, command=COMMAND, extra=()):
+        client = e.PtyClient(self.sshd.ssh_argv(self.key, self.user, command, batch=False,
+                                                extra=extra))
+        self.clients.append(client)
+        return client
+
+    def pending(self):
+        req = e.wait_for_request(self.d, ADMIN, self.user)
+        self.assertIsNotNone(req, "no pending request for %s; sshd log:\n%s"
+                             % (self.user, self.sshd.log()))
+        return req
+
+    def decide(self, action, rid, comment):
+        out = e.ctl(self.d, ADMIN, action, rid, "--comment", comment)
+        self.assertEqual(out.returncode, 0, out.stderr)
+
+    def assert_blocked(self, client, seconds=1.0):
+        """Still connected and waiting after `seconds`, and sshd has not let the user in."""
+        time.sleep(seconds)
+        self.assertTrue(client.running(), "the client ended before any decision")
+        self.assertNotIn("Accepted publickey for %s " % self.user, self.sshd.log())
+        self.assertEqual(e.events(self.d, "login.allowed", self.user), [])
+
+    def assert_syslog(self, *needles):
+        for needle in needles:
+            self.assertTrue(self.d.syslog.wait_for(needle),
+                            "no syslog line with %r:\n%s" % (needle,
+                                                             "\n".join(self.d.syslog.snapshot())))
+
+
+class PublicKey(SshdCase):
+    """BatchMode public-key logins: the module runs in the account stack and cannot prompt."""
+
+    def test_login_blocks_until_approved_then_runs_the_command(self):
+        client = self.ssh()
+        req = self.pending()
+        self.assertEqual((req["reason"], req["service"], req["rhost"], req["host"]),
+                         ("login via sshd from 127.0.0.1", "sshd", "127.0.0.1", HOST))
+        self.assert_blocked(client)
+        before = client.stderr()
+        self.assertNotIn("Lockbox", before, "sshd showed module text while it blocked")
+        self.assertEqual(client.stdout(), "")
+        self.decide("approve", req["id"], "INC-4711 ok")
+        self.assertEqual(client.wait(30), 0, client.stderr())
+        e.record("sshd-pubkey-approved", [("before the decision (stderr)", before),
+                                          ("after approval (stderr)", client.stderr()),
+                                          ("after approval (stdout)", client.stdout())])
+        self.assertEqual(client.stdout(), "LOCKBOX-E2E-RAN\n%s\n" % self.user)
+        after = client.stderr()
+        self.assertIn("Lockbox: request %s asks a %s admin to approve access to %s; waiting up "
+                      "to %d seconds." % (req["id"], TENANT, HOST, WAIT), after)
+        self.assertIn("Lockbox: request %s approved by %s (INC-4711 ok)" % (req["id"], ADMIN),
+                      after)
+        self.assertIn("Accepted publickey for %s " % self.user, self.sshd.log())
+        allowed = e.events(self.d, "login.allowed", self.user)
+        self.assertEqual([ev["request_id"] for ev in allowed], [req["id"]])
+        self.assert_syslog(
+            "lockboxd[%d]: event=request.approved id=%s" % (self.d.pid, req["id"]),
+            "lockboxd[%d]: event=login.allowed id=%s" % (self.d.pid, req["id"]),
+            "pam_lockbox(sshd:account): event=login.allowed id=%s tenant=%s host=%s user=%s "
+            "service=sshd rhost=127.0.0.1" % (req["id"], TENANT, HOST, self.user))
+        e.record("syslog-sshd-pubkey-approved", [("syslog", e.syslog_about(self.d, req["id"]))])
+
+    def test_denied_login_is_refused_with_the_comment(self):
+        client = self.ssh()
+        req = self.pending()
+        self.assert_blocked(client)
+        before = client.stderr()
+        self.decide("deny", req["id"], "not during the freeze")
+        code = client.wait(30)
+        e.record("sshd-pubkey-denied", [("before the decision (stderr)", before),
+                                        ("after denial (stderr)", client.stderr()),
+                                        ("exit code", str(code))])
+        self.assertEqual(code, 255)
+        self.assertEqual(client.stdout(), "", "the command ran after a denial")
+        self.assertIn("Lockbox: request %s was denied by %s: not during the freeze"
+                      % (req["id"], ADMIN), client.stderr())
+        self.assertIn("Connection closed by 127.0.0.1", client.stderr())
+        self.assertTrue(e.wait_until(lambda: "Access denied for user %s by PAM account "
+                                     "configuration" % self.user in self.sshd.log(), 5))
+        self.assertEqual(e.events(self.d, "login.allowed", self.user), [])
+        self.assertEqual(len(e.events(self.d, "login.denied", self.user)), 1)
+        self.assert_syslog(
+            "lockboxd[%d]: event=request.denied id=%s" % (self.d.pid, req["id"]),
+            "pam_lockbox(sshd:account): event=login.denied id=%s tenant=%s host=%s user=%s "
+            "service=sshd rhost=127.0.0.1 why=denied" % (req["id"], TENANT, HOST, self.user))
+
+    def test_second_login_after_approval_passes_at_once(self):
+        first = self.ssh()
+        req = self.pending()
+        self.decide("approve", req["id"], "ok")
+        self.assertEqual(first.wait(30), 0, first.stderr())
+        start = time.monotonic()
+        second = self.ssh()
+        self.assertEqual(second.wait(30), 0, second.stderr())
+        elapsed = time.monotonic() - start
+        e.record("sshd-pubkey-second-login", [("second login (stderr)", second.stderr()),
+                                              ("second login (stdout)", second.stdout())])
+        self.assertLess(elapsed, WAIT / 3, "the second login waited")  # loose: no blocking
+        self.assertEqual(second.stdout(), "LOCKBOX-E2E-RAN\n%s\n" % self.user)
+        self.assertNotIn("Lockbox", second.stderr(), "an approved login is silent")
+        self.assertEqual(len(e.requests(self.d, ADMIN, self.user)), 1, "a second request")
+        allowed = e.events(self.d, "login.allowed", self.user)
+        self.assertEqual([ev["request_id"] for ev in allowed], [req["id"], req["id"]])
+
+    def test_quiet_client_shows_nothing_yet_is_held(self):
+        """sshd sends the module's text as a banner, which `ssh -q` (LogLevel QUIET) drops."""
+        client = self.ssh(extra=["-q"])
+        req = self.pending()
+        self.assert_blocked(client)
+        self.decide("approve", req["id"], "ok")
+        self.assertEqual(client.wait(30), 0)
+        e.record("sshd-pubkey-quiet", [("stderr with -q", client.stderr())])
+        self.assertEqual(client.stderr(), "")
+        self.assertEqual(client.stdout(), "LOCKBOX-E2E-RAN\n%s\n" % self.user)
+
+    def test_no_command_session_is_gated(self):
+        """`ssh -N` runs no command, yet its login runs the account stack too. LocalCommand
+        runs on the client only once the login has succeeded: a marker the test can see."""
+        marker = os.path.join(M["tmp"], "connected-%s" % self.user)
+        client = self.ssh(command=None, extra=["-N", "-o", "PermitLocalCommand=yes",
+                                               "-o", "LocalCommand=touch %s" % marker])
+        req = self.pending()
+        self.assert_blocked(client)
+        self.assertFalse(os.path.exists(marker), "the session opened before approval")
+        self.decide("approve", req["id"], "tunnel ok")
+        self.assertTrue(e.wait_until(lambda: os.path.exists(marker), 20),
+                        "no session after approval: %s" % client.stderr())
+        self.assertTrue(client.running(), "ssh -N should hold the session open")
+        self.assertIn("Accepted publickey for %s " % self.user, self.sshd.log())
+        self.assertEqual(len(e.events(self.d, "login.allowed", self.user)), 1)
+
+    def test_no_command_session_denied(self):
+        marker = os.path.join(M["tmp"], "connected-%s" % self.user)
+        client = self.ssh(command=None, extra=["-N", "-o", "PermitLocalCommand=yes",
+                                               "-o", "LocalCommand=touch %s" % marker])
+        req = self.pending()
+        self.assert_blocked(client)
+        self.decide("deny", req["id"], "no tunnels")
+        self.assertEqual(client.wait(30), 255)
+        self.assertFalse(os.path.exists(marker))
+        self.assertIn("was denied by %s: no tunnels" % ADMIN, client.stderr())
+
+    def test_still_pending_at_the_end_of_the_wait(self):
+        """wait=2 for this test only (sshd reads its PAM file per connection)."""
+        self.sshd.pamdir.write("sshd", pubkey_pam(self.d, wait=2))
+        try:
+            client = self.ssh()
+            code = client.wait(30)
+            again = self.ssh()
+            code_again = again.wait(30)
+        finally:
+            self.sshd.pamdir.write("sshd", pubkey_pam(self.d))
+        e.record("sshd-pubkey-still-pending", [("stderr (wait=2)", client.stderr()),
+                                               ("exit code", str(code))])
+        self.assertEqual((code, code_again), (255, 255))
+        reqs = e.requests(self.d, ADMIN, self.user)
+        self.assertEqual(len(reqs), 1, "the second login should reuse the pending request")
+        self.assertEqual(reqs[0]["state"], "pending")
+        self.assertIn("Lockbox: request %s is still pending; log in again once it is approved"
+                      % reqs[0]["id"], client.stderr())
+        self.assertIn("Lockbox: request %s" % reqs[0]["id"], again.stderr())
+        self.assert_syslog("pam_lockbox(sshd:account): event=login.denied id=%s tenant=%s "
+                           "host=%s user=%s service=sshd rhost=127.0.0.1 why=pending"
+                           % (reqs[0]["id"], TENANT, HOST, self.user))
+
+
+PROMPT = "Lockbox: access to %s needs approval by a %s admin. Justification: " % (HOST, TENANT)
+
+
+class KeyboardInteractive(SshdCase):
+    """AuthenticationMethods publickey,keyboard-interactive:pam: the module prompts for the
+    justification in the auth stack; the ssh client runs on a pty as it would for a person."""
+
+    mode = "kbd"
+
+    def prompted(self, client):
+        self.assertTrue(client.expect("Justification: "), "no prompt: %r" % client.output())
+        self.assertIn("(%s@127.0.0.1) %s" % (self.user, PROMPT), client.output())
+        self.assertTrue(client.running())
+        self.assertEqual(e.requests(self.d, ADMIN, self.user), [],
+                         "a request was filed before the justification was given")
+
+    def test_justification_prompt_reaches_the_client_and_lands_in_the_request(self):
+        client = self.pty_ssh()
+        self.prompted(client)
+        at_prompt = client.output()
+        client.send("INC-4711 disk full on db01\n")
+        req = self.pending()
+        self.assertEqual(req["reason"], "INC-4711 disk full on db01")
+        self.assert_blocked(client)
+        client.drain(0.5)
+        before = client.output()
+        self.assertNotIn("Lockbox: request", before, "sshd showed the id while blocking")
+        self.decide("approve", req["id"], "go ahead")
+        code = client.wait(30)
+        e.record("sshd-kbd-approved", [("at the prompt", at_prompt),
+                                       ("before the decision", before),
+                                       ("after approval", client.output()),
+                                       ("exit code", str(code))])
+        self.assertEqual(code, 0, client.output())
+        after = client.output()[len(before):]
+        self.assertIn("Lockbox: request %s asks a %s admin" % (req["id"], TENANT), after)
+        self.assertIn("Lockbox: request %s approved by %s (go ahead)" % (req["id"], ADMIN),
+                      after)
+        self.assertIn("LOCKBOX-E2E-RAN\n%s\n" % self.user, after)
+        self.assertIn("Accepted keyboard-interactive/pam for %s " % self.user, self.sshd.log())
+        self.assert_syslog(
+            "lockboxd[%d]: event=request.created id=%s" % (self.d.pid, req["id"]),
+            'reason="INC-4711 disk full on db01"',
+            "pam_lockbox(sshd:auth): event=login.allowed id=%s" % req["id"],
+            "pam_lockbox(sshd:account): event=login.allowed id=%s" % req["id"])
+        e.record("syslog-sshd-kbd-approved", [("syslog", e.syslog_about(self.d, req["id"]))])
+
+    def test_denial_shows_the_comment_then_the_client_asks_again(self):
+        """OpenSSH's client retries keyboard-interactive (NumberOfPasswordPrompts, 3): after a
+        denial the prompt comes back. Ctrl-C there ends the login and files nothing new."""
+        client = self.pty_ssh()
+        self.prompted(client)
+        client.send("INC-1 please\n")
+        req = self.pending()
+        self.assert_blocked(client)
+        client.drain(0.3)
+        before = client.output()
+        self.decide("deny", req["id"], "use the staging copy")
+        denied = "was denied by %s: use the staging copy" % ADMIN
+        self.assertTrue(client.expect(denied))
+        denied_at = client.output().index(denied)
+        self.assertTrue(client.expect(PROMPT, 20, since=denied_at), "no second prompt")
+        after = client.output()
+        # Ctrl-C at the prompt. The client may still be setting up its terminal for the
+        # prompt when the first one arrives, so press it again if it is not gone yet.
+        code = None
+        for _ in range(4):
+            client.drain(0.3)
+            client.send("\x03")
+            code = client.wait(5)
+            if code is not None:
+                break
+        e.record("sshd-kbd-denied", [("before the decision", before),
+                                     ("after denial", after),
+                                     ("after Ctrl-C at the second prompt", client.output()),
+                                     ("exit status", str(code))])
+        self.assertIsNotNone(code, "ssh still runs after Ctrl-C")
+        self.assertNotEqual(code, 0)
+        self.assertNotIn("LOCKBOX-E2E-RAN", client.output())
+        reqs = e.requests(self.d, ADMIN, self.user)
+        self.assertEqual([(r["id"], r["state"]) for r in reqs], [(req["id"], "denied")])
+        self.assertEqual(e.events(self.d, "login.allowed", self.user), [])
+        self.assert_syslog("pam_lockbox(sshd:auth): event=login.denied id=%s tenant=%s host=%s "
+                           "user=%s service=sshd rhost=127.0.0.1 why=denied"
+                           % (req["id"], TENANT, HOST, self.user))
+
+    def test_denial_with_one_prompt_ends_the_connection(self):
+        client = self.pty_ssh(extra=["-o", "NumberOfPasswordPrompts=1"])
+        self.prompted(client)
+        client.send("INC-2\n")
+        req = self.pending()
+        self.assert_blocked(client)
+        self.decide("deny", req["id"], "no")
+        code = client.wait(30)
+        e.record("sshd-kbd-denied-one-prompt", [("after denial", client.output()),
+                                                ("exit code", str(code))])
+        self.assertEqual(code, 255)
+        self.assertIn("was denied by %s: no" % ADMIN, client.output())
+        self.assertIn("%s@127.0.0.1: Permission denied (keyboard-interactive)." % self.user,
+                      client.output())
+
+    def test_filed_ahead_and_approved_login_is_not_prompted(self):
+        """The recommended flow: `lockboxctl request` before ssh; once approved, no prompt."""
+        out = e.ctl(self.d, self.user, "request", "--reason", "INC-9 filed ahead")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        req = self.pending()
+        self.assertEqual((req["reason"], req["service"]), ("INC-9 filed ahead", "lockboxctl"))
+        self.decide("approve", req["id"], "ok")
+        client = self.pty_ssh()
+        code = client.wait(30)
+        e.record("sshd-kbd-filed-ahead", [("login after approval", client.output()),
+                                          ("exit code", str(code))])
+        self.assertEqual(code, 0, client.output())
+        self.assertNotIn("Justification", client.output())
+        self.assertIn("LOCKBOX-E2E-RAN\n%s\n" % self.user, client.output())
+        self.assertEqual(len(e.requests(self.d, ADMIN, self.user)), 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
