@@ -242,6 +242,10 @@ int sessions_close(struct sessions *s, const char *id, const struct lockbox_cloc
     return 0;
 }
 
+/* The notice has a moment to reach the client before the terminal goes away: once the last
+ * process on a pty is gone, output still buffered in it may be dropped. */
+#define NOTICE_MS 300
+
 static void start_termination(struct sessions *s, struct session_entry *e, const char *actor,
                               const char *why, const struct lockbox_clock *now)
 {
@@ -253,15 +257,25 @@ static void start_termination(struct sessions *s, struct session_entry *e, const
                  "closed.\r\n", e->request_id, why);
         tty_write(e->tty[0] ? e->tty : tty, e->uid, message);
     }
+    int64_t grace_ms = s->config->session_grace_s * 1000;
+    e->hup_at_boot_ms = now->boot_ms + NOTICE_MS;
+    e->kill_at_boot_ms = e->hup_at_boot_ms + (grace_ms > 0 ? grace_ms : 1);
+    set_state(s, e->id, "terminated", now->wall_ms);
+    record(s, e, "session.terminated", actor, why, now);
+}
+
+/* SIGHUP to what runs below the session process first (the user's shell and commands): the
+ * session process (sshd, su) then ends the session its own way. Whatever is left after the
+ * grace gets SIGKILL. */
+static void hang_up(struct session_entry *e)
+{
     free(e->procs);
     e->n_procs = process_snapshot_tree(e->pid, &e->procs);
-    int signalled = process_signal_snapshot(e->procs, e->n_procs, SIGHUP);
-    int64_t grace_ms = s->config->session_grace_s * 1000;
-    e->kill_at_boot_ms = now->boot_ms + (grace_ms > 0 ? grace_ms : 1);
-    set_state(s, e->id, "terminated", now->wall_ms);
-    char detail[96];
-    snprintf(detail, sizeof(detail), "%s; SIGHUP to %d process(es)", why, signalled);
-    record(s, e, "session.terminated", actor, detail, now);
+    if (e->n_procs > 1)
+        process_signal_snapshot(e->procs + 1, e->n_procs - 1, SIGHUP);
+    else
+        process_signal_snapshot(e->procs, e->n_procs, SIGHUP);
+    e->hup_at_boot_ms = 0;
 }
 
 int sessions_terminate_request(struct sessions *s, const char *request_id, const char *actor,
@@ -310,7 +324,9 @@ int64_t sessions_next_deadline(const struct sessions *s)
     int64_t next = INT64_MAX;
     for (size_t i = 0; i < s->n; i++) {
         const struct session_entry *e = &s->items[i];
-        int64_t at = e->kill_at_boot_ms > 0 ? e->kill_at_boot_ms : warning_at(s, e);
+        int64_t at = e->hup_at_boot_ms > 0   ? e->hup_at_boot_ms
+                     : e->kill_at_boot_ms > 0 ? e->kill_at_boot_ms
+                                              : warning_at(s, e);
         if (at < next)
             next = at;
     }
@@ -339,7 +355,10 @@ void sessions_run_deadlines(struct sessions *s, const struct lockbox_clock *now)
 {
     for (size_t i = 0; i < s->n; i++) {
         struct session_entry *e = &s->items[i];
-        if (e->kill_at_boot_ms > 0 && e->kill_at_boot_ms <= now->boot_ms) {
+        if (e->hup_at_boot_ms > 0) {
+            if (e->hup_at_boot_ms <= now->boot_ms)
+                hang_up(e);
+        } else if (e->kill_at_boot_ms > 0 && e->kill_at_boot_ms <= now->boot_ms) {
             process_signal_snapshot(e->procs, e->n_procs, SIGKILL);
             e->kill_at_boot_ms = INT64_MAX; /* done; the pidfd event removes the entry */
         } else if (warning_at(s, e) <= now->boot_ms) {

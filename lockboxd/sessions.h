@@ -29,6 +29,7 @@ struct session_entry {
     int pidfd;
     int64_t access_end_boot_ms; /* for the warning ahead of the end */
     bool warned;
+    int64_t hup_at_boot_ms;     /* > 0 until the SIGHUP is sent */
     int64_t kill_at_boot_ms;    /* > 0 while being terminated */
     struct process_ident *procs;
     size_t n_procs;
