@@ -173,8 +173,9 @@ class Report:
                   us(d["median_us"]), us(d["p99_us"])] for d in decided]
         self.table("Durable decisions per second", TARGETS["decide"],
                    ["operation", "clients", "per second", "median", "p99"], rows,
-                   ["Each is one SQLite transaction (WAL, synchronous=FULL) plus one audit "
-                    "append with fdatasync, answered only after both.",
+                   ["Each is one SQLite transaction; group commit makes every change of one loop "
+                    "round durable with one database fsync and one audit write + fdatasync, "
+                    "and only then are their callers answered.",
                     "Disk right before: one append + fdatasync took %s (median), so two per "
                     "decision cap one writer at about %.0f/s." % (us(fsync_us), 1e6 / (2 * fsync_us)),
                     "Audit file: %d records, %.0f bytes per record." % (

@@ -80,26 +80,21 @@ int audit_file_open(struct audit_file *file, const char *path, char *err, size_t
     return 0;
 }
 
-int audit_file_append(struct audit_file *file, const char *line, uint64_t seq, const char *hash)
+int audit_file_append_many(struct audit_file *file, const char *records, size_t len,
+                           uint64_t last_seq, const char *last_hash)
 {
     struct stat st;
-    size_t len = strlen(line);
-    char *record = malloc(len + 1);
 
-    if (record == NULL)
-        return -1;
-    memcpy(record, line, len);
-    record[len] = '\n';
-    if (file->fd < 0 || fstat(file->fd, &st) != 0) {
-        free(record);
-        errno = file->fd < 0 ? EBADF : errno;
+    if (file->fd < 0) {
+        errno = EBADF;
         return -1;
     }
-    /* One write() per record: a reader never sees half a record from us. */
+    if (fstat(file->fd, &st) != 0)
+        return -1;
+    /* One write(): a reader never sees half a record from us. */
     errno = 0;
-    ssize_t written = write(file->fd, record, len + 1);
-    free(record);
-    if (written != (ssize_t)len + 1 || fdatasync(file->fd) != 0) {
+    ssize_t written = write(file->fd, records, len);
+    if (written != (ssize_t)len || fdatasync(file->fd) != 0) {
         int saved = errno ? errno : EIO;
         if (ftruncate(file->fd, st.st_size) != 0) {
             /* Could not undo; the torn tail is cut at the next open. */
@@ -108,9 +103,23 @@ int audit_file_append(struct audit_file *file, const char *line, uint64_t seq, c
         return -1;
     }
     file->has_last = true;
-    file->last_seq = seq;
-    snprintf(file->last_hash, sizeof(file->last_hash), "%s", hash);
+    file->last_seq = last_seq;
+    snprintf(file->last_hash, sizeof(file->last_hash), "%s", last_hash);
     return 0;
+}
+
+int audit_file_append(struct audit_file *file, const char *line, uint64_t seq, const char *hash)
+{
+    size_t len = strlen(line);
+    char *record = malloc(len + 1);
+
+    if (record == NULL)
+        return -1;
+    memcpy(record, line, len);
+    record[len] = '\n';
+    int rc = audit_file_append_many(file, record, len + 1, seq, hash);
+    free(record);
+    return rc;
 }
 
 int audit_file_reopen(struct audit_file *file, char *err, size_t err_len)

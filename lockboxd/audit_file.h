@@ -21,6 +21,10 @@ int audit_file_open(struct audit_file *file, const char *path, char *err, size_t
 /* Appends line + '\n' with one write() and fsync()s. Returns 0, or -1 (errno set) leaving
  * the file as it was. */
 int audit_file_append(struct audit_file *file, const char *line, uint64_t seq, const char *hash);
+/* Appends several complete records (each ending in '\n') with one write() and one
+ * fdatasync(); last_seq/last_hash describe the final one. Same failure rule as above. */
+int audit_file_append_many(struct audit_file *file, const char *records, size_t len,
+                           uint64_t last_seq, const char *last_hash);
 /* Closes and opens the path again (after logrotate moved the file away). */
 int audit_file_reopen(struct audit_file *file, char *err, size_t err_len);
 void audit_file_close(struct audit_file *file);

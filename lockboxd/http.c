@@ -31,24 +31,76 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     syslog(LOG_INFO, "event=http.error msg=\"%s\"", text);
 }
 
-enum MHD_Result http_reply_json(struct call *call, unsigned status, json_object *obj)
+static struct MHD_Response *json_response(json_object *obj)
 {
     const char *text =
         json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
     char *copy = text ? strdup(text) : NULL;
     json_object_put(obj);
     if (copy == NULL)
-        return MHD_NO;
+        return NULL;
     struct MHD_Response *response =
         MHD_create_response_from_buffer_with_free_callback(strlen(copy), copy, free);
     if (response == NULL) {
         free(copy);
-        return MHD_NO;
+        return NULL;
     }
     MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    return response;
+}
+
+enum MHD_Result http_reply_json(struct call *call, unsigned status, json_object *obj)
+{
+    struct MHD_Response *response = json_response(obj);
+    struct http_server *server = call->server;
+
+    if (response == NULL)
+        return MHD_NO;
+    /* Nothing is said about records that could still be lost: hold the reply until the
+     * journal's flush has made them durable and put them in the audit file. */
+    if (server->svc->journal->dirty) {
+        call->deferred = response;
+        call->deferred_status = status;
+        call->deferred_next = server->deferred;
+        server->deferred = call;
+        MHD_suspend_connection(call->conn);
+        return MHD_YES;
+    }
     enum MHD_Result rc = MHD_queue_response(call->conn, status, response);
     MHD_destroy_response(response);
     return rc;
+}
+
+size_t http_release_deferred(struct http_server *server, bool durable)
+{
+    struct call *call = server->deferred;
+    size_t released = 0;
+
+    server->deferred = NULL;
+    while (call != NULL) {
+        struct call *next = call->deferred_next;
+        if (!durable) {
+            json_object *obj = json_object_new_object();
+            json_object_object_add(obj, "error", json_object_new_string("audit_unavailable"));
+            json_object_object_add(obj, "message",
+                                   json_object_new_string(
+                                       "the change could not be made durable or written to the "
+                                       "audit file; it takes effect only once it is (see syslog)"));
+            MHD_destroy_response(call->deferred);
+            call->deferred = json_response(obj);
+            call->deferred_status = MHD_HTTP_SERVICE_UNAVAILABLE;
+        }
+        call->deferred_next = NULL;
+        MHD_resume_connection(call->conn);
+        released++;
+        call = next;
+    }
+    return released;
+}
+
+void http_poll_once(struct http_server *server)
+{
+    MHD_run(server->mhd);
 }
 
 enum MHD_Result http_reply_error(struct call *call, unsigned status, const char *error,
@@ -182,8 +234,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (call == NULL)
             return MHD_NO;
         call->conn = conn;
+        call->server = server;
         *con_cls = call;
         return MHD_YES;
+    }
+    if (call->deferred != NULL) {
+        struct MHD_Response *response = call->deferred;
+        call->deferred = NULL;
+        if (response == NULL)
+            return MHD_NO;
+        enum MHD_Result rc = MHD_queue_response(conn, call->deferred_status, response);
+        MHD_destroy_response(response);
+        return rc;
     }
     if (*upload_size > 0) {
         if (!call->too_large && call->body_len + *upload_size <= LOCKBOX_BODY_MAX) {
@@ -230,6 +292,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     if (call->wait_queued)
         waiter_unlink(server, call);
+    if (call->deferred != NULL)
+        MHD_destroy_response(call->deferred);
     identity_free(&call->who);
     free(call->body);
     free(call);
@@ -314,9 +378,12 @@ void http_stop(struct http_server *server, const char *socket_path)
 {
     if (server->mhd == NULL)
         return;
-    /* MHD cannot stop with suspended connections: answer every waiter first. */
+    /* MHD cannot stop with suspended connections: answer every waiter and held reply first. */
     while (server->n_waiters > 0)
         resume(server, server->wait_heap[0]);
+    http_release_deferred(server, !server->svc->journal->dirty);
+    MHD_run(server->mhd);
+    http_release_deferred(server, !server->svc->journal->dirty);
     MHD_run(server->mhd);
     MHD_stop_daemon(server->mhd);
     server->mhd = NULL;

@@ -27,6 +27,11 @@ struct call {
     bool wait_queued;              /* in the waiter set (suspended, not yet resumed) */
     struct call *wait_prev, *wait_next; /* chain of its id's hash bucket */
     size_t wait_heap_index;
+    /* group commit: a reply held back until the journal's records are durable */
+    struct http_server *server;
+    struct MHD_Response *deferred;
+    unsigned deferred_status;
+    struct call *deferred_next;
 };
 
 struct http_server {
@@ -38,6 +43,7 @@ struct http_server {
     struct call **wait_buckets;
     struct call **wait_heap;
     size_t n_waiters;
+    struct call *deferred; /* replies waiting for journal_flush() */
 };
 
 /* Binds the socket (mode 0666 in a root-owned 0755 directory; the peer's credentials decide
@@ -51,10 +57,16 @@ int http_poll_fd(const struct http_server *server);
 int64_t http_next_timeout_ms(const struct http_server *server, int64_t now_boot_ms);
 /* Runs MHD once and resumes long-polls that reached their deadline. */
 void http_run(struct http_server *server, int64_t now_boot_ms);
+/* After journal_flush(): sends the replies held back for it, or, when the flush failed,
+ * a 503 in their place (what they reported may not be durable or audited). */
+size_t http_release_deferred(struct http_server *server, bool durable);
+/* Runs MHD once (sends what was released; may take in new work). */
+void http_poll_once(struct http_server *server);
 /* Resumes every long-poll waiting on request_id (a decision landed). */
 void http_wake(void *server, const char *request_id);
 
-/* Reply helpers for routes.c. Each queues a response and returns MHD's result. */
+/* Reply helpers for routes.c. Each queues a response and returns MHD's result; while the
+ * journal holds records not yet durable, the reply waits for the flush (group commit). */
 enum MHD_Result http_reply_json(struct call *call, unsigned status, json_object *obj);
 enum MHD_Result http_reply_error(struct call *call, unsigned status, const char *error,
                                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));

@@ -13,6 +13,8 @@
 
 #define META_ROTATED_AT "audit_file_starts_after_seq"
 
+static void send_pending_syslog(struct journal *journal);
+
 struct catch_up {
     struct journal *journal;
     int failed;
@@ -53,6 +55,10 @@ static uint64_t file_position(struct journal *journal)
 
 int journal_catch_up(struct journal *journal)
 {
+    /* Records awaiting a flush are not yet durable in the database: the file must never get
+     * ahead of it, or a crash would leave records in the file that the database lost. */
+    if (journal->dirty)
+        return -1;
     uint64_t position = file_position(journal);
 
     if (position > journal->head_seq) {
@@ -102,24 +108,61 @@ int journal_open(struct journal *journal, struct store *store, const char *audit
 
 void journal_close(struct journal *journal)
 {
+    journal_flush(journal);
+    send_pending_syslog(journal);
+    free(journal->pending);
+    free(journal->pending_syslog);
+    journal->pending = NULL;
+    journal->pending_syslog = NULL;
     audit_file_close(&journal->file);
 }
 
-static void log_event(const struct audit_event *ev, uint64_t seq)
+/* Formats the event's syslog line; it is sent once the record is durable. */
+static char *format_log_line(const struct audit_event *ev, uint64_t seq)
 {
     char id[80], tenant[140], host[520], user[140], actor[140], comment[1200], reason[1200];
+    char *line = NULL;
 
-    syslog(LOG_NOTICE, "event=%s id=%s tenant=%s host=%s user=%s actor=%s seq=%llu%s%s%s%s",
-           ev->event, text_escape_log(ev->request_id, id, sizeof(id)),
-           text_escape_log(ev->tenant, tenant, sizeof(tenant)),
-           text_escape_log(ev->host, host, sizeof(host)),
-           text_escape_log(ev->user, user, sizeof(user)),
-           text_escape_log(ev->actor, actor, sizeof(actor)), (unsigned long long)seq,
-           ev->reason && ev->reason[0] ? " reason=" : "",
-           ev->reason && ev->reason[0] ? text_escape_log(ev->reason, reason, sizeof(reason)) : "",
-           ev->comment && ev->comment[0] ? " comment=" : "",
-           ev->comment && ev->comment[0] ? text_escape_log(ev->comment, comment, sizeof(comment))
-                                         : "");
+    if (asprintf(&line, "event=%s id=%s tenant=%s host=%s user=%s actor=%s seq=%llu%s%s%s%s",
+                 ev->event, text_escape_log(ev->request_id, id, sizeof(id)),
+                 text_escape_log(ev->tenant, tenant, sizeof(tenant)),
+                 text_escape_log(ev->host, host, sizeof(host)),
+                 text_escape_log(ev->user, user, sizeof(user)),
+                 text_escape_log(ev->actor, actor, sizeof(actor)), (unsigned long long)seq,
+                 ev->reason && ev->reason[0] ? " reason=" : "",
+                 ev->reason && ev->reason[0] ? text_escape_log(ev->reason, reason, sizeof(reason)) : "",
+                 ev->comment && ev->comment[0] ? " comment=" : "",
+                 ev->comment && ev->comment[0] ? text_escape_log(ev->comment, comment, sizeof(comment))
+                                               : "") < 0)
+        return NULL;
+    return line;
+}
+
+static int keep_pending(struct journal *journal, const char *line, char *log_line)
+{
+    size_t len = strlen(line);
+
+    if (journal->pending_len + len + 1 > journal->pending_cap) {
+        size_t cap = (journal->pending_len + len + 1) * 2;
+        char *grown = realloc(journal->pending, cap);
+        if (grown == NULL)
+            return -1;
+        journal->pending = grown;
+        journal->pending_cap = cap;
+    }
+    memcpy(journal->pending + journal->pending_len, line, len);
+    journal->pending[journal->pending_len + len] = '\n';
+    journal->pending_len += len + 1;
+    if (journal->n_pending_syslog == journal->pending_syslog_cap) {
+        size_t cap = journal->pending_syslog_cap ? journal->pending_syslog_cap * 2 : 16;
+        char **grown = realloc(journal->pending_syslog, cap * sizeof(*grown));
+        if (grown == NULL)
+            return -1;
+        journal->pending_syslog = grown;
+        journal->pending_syslog_cap = cap;
+    }
+    journal->pending_syslog[journal->n_pending_syslog++] = log_line;
+    return 0;
 }
 
 static int commit_record(struct journal *journal, const struct lockbox_request *req,
@@ -136,8 +179,6 @@ static int commit_record(struct journal *journal, const struct lockbox_request *
         store_rollback(journal->store);
         return -1;
     }
-    if (journal->after_commit != NULL)
-        journal->after_commit(journal->hook_ctx);
     return 0;
 }
 
@@ -149,7 +190,9 @@ enum journal_result journal_record(struct journal *journal, const struct lockbox
     char *line = NULL;
     uint64_t seq = journal->head_seq + 1;
 
-    if (journal->file_behind && journal_catch_up(journal) != 0 && grants_access)
+    if (journal->file_behind && !journal->dirty)
+        journal_catch_up(journal);
+    if (journal->file_behind && grants_access)
         return JOURNAL_AUDIT_DOWN;
     if (audit_line_build(seq, now_ms, event, journal->head_hash, &line) != 0 ||
         audit_hash_hex(line, strlen(line), hash) != 0 ||
@@ -161,23 +204,60 @@ enum journal_result journal_record(struct journal *journal, const struct lockbox
     }
     journal->head_seq = seq;
     memcpy(journal->head_hash, hash, sizeof(hash));
-    enum journal_result result = JOURNAL_OK;
-    if (journal->file_behind || audit_file_append(&journal->file, line, seq, hash) != 0) {
-        if (!journal->file_behind)
-            syslog(LOG_CRIT, "event=audit.write_failed file=%s seq=%llu error=\"%s\" "
-                             "msg=\"no approvals or logins are granted until the audit file "
-                             "can be written\"",
-                   journal->file.path, (unsigned long long)seq, strerror(errno));
-        journal->file_behind = true;
-        result = JOURNAL_FILE_FAILED;
+    journal->dirty = true;
+    char *log_line = format_log_line(event, seq);
+    if (log_line == NULL || keep_pending(journal, line, log_line) != 0) {
+        free(log_line);
+        journal->file_behind = true; /* the database has it; catch-up brings it to the file */
     }
-    log_event(event, seq);
     free(line);
-    return result;
+    return JOURNAL_OK;
+}
+
+static void send_pending_syslog(struct journal *journal)
+{
+    for (size_t i = 0; i < journal->n_pending_syslog; i++) {
+        syslog(LOG_NOTICE, "%s", journal->pending_syslog[i]);
+        free(journal->pending_syslog[i]);
+    }
+    journal->n_pending_syslog = 0;
+}
+
+int journal_flush(struct journal *journal)
+{
+    int rc = 0;
+
+    if (!journal->dirty)
+        return 0;
+    if (store_sync(journal->store, (int64_t)journal->head_seq) != 0) {
+        /* Stay dirty: the next flush tries again, and nothing reaches the file before. */
+        syslog(LOG_CRIT, "event=store.sync_failed msg=\"%s\"", store_error(journal->store));
+        return -1;
+    }
+    if (journal->file_behind) {
+        journal->dirty = false;
+        rc = journal_catch_up(journal);
+    } else if (journal->pending_len > 0 &&
+               audit_file_append_many(&journal->file, journal->pending, journal->pending_len,
+                                      journal->head_seq, journal->head_hash) != 0) {
+        syslog(LOG_CRIT, "event=audit.write_failed file=%s seq=%llu error=\"%s\" "
+                         "msg=\"no approvals or logins are granted until the audit file "
+                         "can be written\"",
+               journal->file.path, (unsigned long long)journal->head_seq, strerror(errno));
+        journal->file_behind = true;
+        rc = -1;
+    }
+    journal->dirty = false;
+    journal->pending_len = 0;
+    send_pending_syslog(journal);
+    if (journal->after_commit != NULL)
+        journal->after_commit(journal->hook_ctx);
+    return rc;
 }
 
 int journal_reopen(struct journal *journal, char *err, size_t err_len)
 {
+    journal_flush(journal); /* what is pending belongs to the old file */
     uint64_t position = file_position(journal);
 
     if (audit_file_reopen(&journal->file, err, err_len) != 0) {
@@ -189,7 +269,8 @@ int journal_reopen(struct journal *journal, char *err, size_t err_len)
     if (!journal->file.has_last) {
         if (store_begin(journal->store) != 0 ||
             store_meta_set_int(journal->store, META_ROTATED_AT, (int64_t)position) != 0 ||
-            store_commit(journal->store) != 0) {
+            store_commit(journal->store) != 0 ||
+            store_sync(journal->store, (int64_t)journal->head_seq) != 0) {
             store_rollback(journal->store);
             snprintf(err, err_len, "cannot record the rotation: %s", store_error(journal->store));
             return -1;

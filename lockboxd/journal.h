@@ -24,13 +24,19 @@ struct journal {
                           int64_t now_ms);
     void (*after_commit)(void *ctx);
     void *hook_ctx;
+    /* Group commit: records committed since the last journal_flush(), not yet synced nor in
+     * the audit file. Nobody is answered while this is set (http.c defers the replies). */
+    bool dirty;
+    char *pending;                 /* their audit lines, each ending in '\n' */
+    size_t pending_len, pending_cap;
+    char **pending_syslog;         /* their syslog lines, sent once they are durable */
+    size_t n_pending_syslog, pending_syslog_cap;
 };
 
 enum journal_result {
     JOURNAL_OK,
     JOURNAL_AUDIT_DOWN,   /* refused before changing anything: the audit file is failing */
     JOURNAL_STORE_FAILED, /* the transaction failed; nothing changed */
-    JOURNAL_FILE_FAILED,  /* committed, but not yet in the audit file (appended later) */
 };
 
 int journal_open(struct journal *journal, struct store *store, const char *audit_path,
@@ -39,12 +45,17 @@ void journal_close(struct journal *journal);
 
 /* Records `event` and (when req is not NULL) stores req in the same transaction.
  * `grants_access` events (an approval, an allowed login) are refused while the audit file
- * is failing; the others are committed and reach the file once it works again. */
+ * is failing; the others are committed and reach the file once it works again. The record
+ * is durable only after journal_flush(): no caller may be answered before that. */
 enum journal_result journal_record(struct journal *journal, const struct lockbox_request *req,
                                    const struct audit_event *event, bool grants_access,
                                    int64_t now_ms);
 
-/* Appends committed records the file lacks. Returns 0 when the file is complete. */
+/* Makes every record since the last flush durable: one fsync of the database, then one
+ * write() and fdatasync() of the audit file, then their syslog lines. Returns 0, or -1 when
+ * the records are not (all) in the audit file or not durable (the answers must say so). */
+int journal_flush(struct journal *journal);
+/* Appends committed records the file lacks (never while records are awaiting a flush). Returns 0 when the file is complete. */
 int journal_catch_up(struct journal *journal);
 /* SIGHUP: reopen the file after rotation; the new file continues the chain. */
 int journal_reopen(struct journal *journal, char *err, size_t err_len);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "body.h"
 #include "duration.h"
@@ -445,13 +446,38 @@ static bool path_matches(const char *pattern, const char *url, struct route_ctx 
     return true;
 }
 
-/* RFC 9112 6.1: a request with both Transfer-Encoding and Content-Length may be an attempt to
- * smuggle a second request past something that frames it the other way. Refuse it, and close
- * the connection ("MUST close"), so nothing after it on the connection is read as a request. */
+/* A body framed two ways - Content-Length and Transfer-Encoding, or either one twice - may be
+ * an attempt to smuggle a second request past something that frames it the other way (RFC
+ * 9112 6.1, 6.3). Refuse it and close the connection ("MUST close"), so nothing after it on
+ * the connection is read as a request. libmicrohttpd itself takes the first of each. */
+struct framing_count {
+    unsigned content_length, transfer_encoding;
+};
+
+static enum MHD_Result count_framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                            const char *value)
+{
+    struct framing_count *fc = cls;
+    (void)kind;
+    (void)value;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        fc->content_length++;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+        fc->transfer_encoding++;
+    return MHD_YES;
+}
+
+static bool framing_is_ambiguous(struct call *call)
+{
+    struct framing_count fc = {0, 0};
+    MHD_get_connection_values(call->conn, MHD_HEADER_KIND, count_framing_header, &fc);
+    return fc.content_length + fc.transfer_encoding > 1;
+}
+
 static enum MHD_Result refuse_ambiguous_framing(struct call *call)
 {
-    static const char body[] = "{\"error\":\"bad_request\",\"message\":\"send either "
-                               "Content-Length or Transfer-Encoding, not both\"}";
+    static const char body[] = "{\"error\":\"bad_request\",\"message\":\"send one "
+                               "Content-Length or one Transfer-Encoding: chunked, not both\"}";
     struct MHD_Response *response =
         MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
 
@@ -471,10 +497,7 @@ enum MHD_Result routes_dispatch(struct http_server *server, struct call *call, c
     char id[LOCKBOX_ID_HEX_LEN + 1];
     bool path_known = false, bad_id = false;
 
-    if (MHD_lookup_connection_value(call->conn, MHD_HEADER_KIND,
-                                    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL &&
-        MHD_lookup_connection_value(call->conn, MHD_HEADER_KIND,
-                                    MHD_HTTP_HEADER_CONTENT_LENGTH) != NULL)
+    if (framing_is_ambiguous(call))
         return refuse_ambiguous_framing(call);
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (!path_matches(routes[i].path, url, &ctx, id, &bad_id))

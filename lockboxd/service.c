@@ -91,10 +91,6 @@ static struct service_result journal_status(enum journal_result jr)
     case JOURNAL_AUDIT_DOWN:
         return result(503, "audit_unavailable",
                       "the audit file cannot be written; nothing was granted (see syslog)");
-    case JOURNAL_FILE_FAILED:
-        return result(503, "audit_unavailable",
-                      "recorded in the database, but the audit file cannot be written; it takes "
-                      "effect once the audit file is writable again (see syslog)");
     default:
         return result(500, "internal", "cannot store the change (see syslog)");
     }

@@ -27,6 +27,8 @@ const char *store_error(struct store *store);
 /* The connection, for the notification outbox (outbox.c) which keeps its own statements. */
 struct sqlite3 *store_handle(struct store *store);
 
+/* Makes every commit so far durable (one fsync); records seq as synced. Returns 0 or -1. */
+int store_sync(struct store *store, int64_t seq);
 int store_begin(struct store *store);
 int store_commit(struct store *store);
 void store_rollback(struct store *store);
