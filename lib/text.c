@@ -1,6 +1,8 @@
 /* Text validation and escaping: pure functions over bytes. */
 #include "text.h"
 
+#include "limits.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -90,6 +92,17 @@ static bool all_bytes_in(const char *s, size_t max, const char *extra)
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                   (c != '\0' && strchr(extra, c) != NULL);
         if (!ok)
+            return false;
+    }
+    return true;
+}
+
+bool text_is_request_id(const char *s, size_t len)
+{
+    if (s == NULL || len != LOCKBOX_ID_HEX_LEN)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
             return false;
     }
     return true;

@@ -15,6 +15,10 @@ bool text_is_name(const char *s, size_t max);
 /* A host or remote host: 1..max bytes of [A-Za-z0-9._:%-] (DNS names, IPv4/IPv6 literals). */
 bool text_is_host(const char *s, size_t max);
 
+/* A request or session id: exactly LOCKBOX_ID_HEX_LEN lowercase hex characters (len bytes
+ * of s; use strlen for a C string). */
+bool text_is_request_id(const char *s, size_t len);
+
 /* One syslog key=value value: bare when it is plain, else double-quoted with \" \\ and
  * \xNN for control bytes, DEL, C1 and invalid UTF-8. Always NUL-terminates; truncates with
  * "..." when out is too small. Returns out. */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "text.h"
 #include "limits.h"
 #include "output.h"
 
@@ -50,13 +51,7 @@ int cli_usage(const char *command, const char *format, ...)
 
 bool cli_is_request_id(const char *text)
 {
-    if (strlen(text) != LOCKBOX_ID_HEX_LEN)
-        return false;
-    for (const char *p = text; *p; p++) {
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-            return false;
-    }
-    return true;
+    return text_is_request_id(text, strlen(text));
 }
 
 int cli_set_socket(struct cli *cli, const char *path)

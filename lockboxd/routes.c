@@ -410,17 +410,6 @@ static const struct route routes[] = {
     {"POST", "/v1/sessions/{id}/close", route_session_close},
 };
 
-static bool is_request_id(const char *s, size_t len)
-{
-    if (len != LOCKBOX_ID_HEX_LEN)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return false;
-    }
-    return true;
-}
-
 /* Matches url against a pattern; fills ctx->id/action. "{id}" must be a well-formed id. */
 static bool path_matches(const char *pattern, const char *url, struct route_ctx *ctx,
                          char id[LOCKBOX_ID_HEX_LEN + 1], bool *bad_id)
@@ -435,7 +424,7 @@ static bool path_matches(const char *pattern, const char *url, struct route_ctx 
     size_t id_len = end ? (size_t)(end - rest) : strlen(rest);
     if (strcmp(slot + 4, end ? end : "") != 0 || id_len == 0)
         return false;
-    if (!is_request_id(rest, id_len)) {
+    if (!text_is_request_id(rest, id_len)) {
         *bad_id = true;
         return false;
     }

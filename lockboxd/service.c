@@ -8,11 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "random_id.h"
 #include "text.h"
 
 static struct service_result result(int status, const char *error, const char *fmt, ...)
@@ -51,17 +51,6 @@ void service_read_clock(struct lockbox_clock *now)
             snprintf(boot_id, sizeof(boot_id), "unknown-boot");
     }
     memcpy(now->boot_id, boot_id, sizeof(boot_id));
-}
-
-static int new_request_id(char out[LOCKBOX_ID_HEX_LEN + 1])
-{
-    unsigned char bytes[LOCKBOX_ID_HEX_LEN / 2];
-
-    if (getrandom(bytes, sizeof(bytes), 0) != (ssize_t)sizeof(bytes))
-        return -1;
-    for (size_t i = 0; i < sizeof(bytes); i++)
-        snprintf(out + 2 * i, 3, "%02x", bytes[i]);
-    return 0;
 }
 
 static void schedule(struct service *svc, const struct lockbox_request *req,
@@ -123,7 +112,7 @@ struct service_result service_file(struct service *svc, const struct identity *w
                       "%s already has %d pending requests; wait for a decision first", user,
                       pending);
     memset(&req, 0, sizeof(req));
-    if (new_request_id(req.id) != 0)
+    if (random_id(req.id) != 0)
         return result(500, "internal", "cannot draw a random request id");
     snprintf(req.tenant, sizeof(req.tenant), "%s", tenant);
     snprintf(req.host, sizeof(req.host), "%s", host);

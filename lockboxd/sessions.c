@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/random.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include "duration.h"
+#include "random_id.h"
 #include "text.h"
 #include "timefmt.h"
 
@@ -134,16 +134,6 @@ static int64_t access_end(struct sessions *s, const char *request_id, const stru
     return now->boot_ms + request_ms_until_deadline(&req, now);
 }
 
-static int new_session_id(char out[LOCKBOX_ID_HEX_LEN + 1])
-{
-    unsigned char bytes[LOCKBOX_ID_HEX_LEN / 2];
-    if (getrandom(bytes, sizeof(bytes), 0) != (ssize_t)sizeof(bytes))
-        return -1;
-    for (size_t i = 0; i < sizeof(bytes); i++)
-        snprintf(out + 2 * i, 3, "%02x", bytes[i]);
-    return 0;
-}
-
 static uid_t uid_of(const char *user)
 {
     struct passwd pw, *found = NULL;
@@ -187,7 +177,7 @@ int sessions_open(struct sessions *s, const struct session_open_input *in,
         snprintf(err, err_len, "access for %s on %s is not current", in->user, host);
         return found > 0 ? 1 : -1;
     }
-    if (process_start_time(in->pid, &start_time) != 0 || new_session_id(id) != 0) {
+    if (process_start_time(in->pid, &start_time) != 0 || random_id(id) != 0) {
         snprintf(err, err_len, "cannot identify the session's process");
         return -1;
     }

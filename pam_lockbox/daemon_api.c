@@ -12,13 +12,7 @@
 
 bool api_id_is_valid(const char *id)
 {
-    if (id == NULL || strnlen(id, LOCKBOX_ID_HEX_LEN + 1) != LOCKBOX_ID_HEX_LEN)
-        return false;
-    for (size_t i = 0; i < LOCKBOX_ID_HEX_LEN; i++) {
-        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
-            return false;
-    }
-    return true;
+    return id != NULL && text_is_request_id(id, strnlen(id, LOCKBOX_ID_HEX_LEN + 1));
 }
 
 static void add_optional(json_object *body, const char *key, const char *value)
