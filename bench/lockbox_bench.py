@@ -122,6 +122,7 @@ def bench_unblock(report, lt, sizes, admin_uid):
     """1, 100, 1000 logins waiting; approve them one by one; time each approval's answer to the
     waiting login's return."""
     d = lt.Daemon(tenants={"contoso": [ADMIN]}, max_pending=1000,
+                  daemon_extra={"max_calls_per_user": "20000"},
                   wrapper=fd_limit_wrapper()).start()
     try:
         rows = []
@@ -139,6 +140,7 @@ def bench_unblock(report, lt, sizes, admin_uid):
 def bench_capacity(report, lt, users, per_user, admin_uid, idle_seconds, decide_conc):
     """Many logins waiting at once: RSS and CPU while nothing happens; then durable decisions."""
     d = lt.Daemon(tenants={"contoso": [ADMIN]}, max_pending=per_user,
+                  daemon_extra={"max_calls_per_user": "20000"},
                   wrapper=fd_limit_wrapper()).start()
     try:
         ids = os.path.join(d.dir, "ids")

@@ -125,11 +125,23 @@ int lockbox_call(const struct lockbox_client *client, const char *method, const 
     }
     CURLcode res = curl_easy_perform(curl);
     if (res != CURLE_OK) {
-        snprintf(reply->error, sizeof(reply->error), "cannot reach lockboxd at %s: %s",
+        /* A status line that arrived means lockboxd was reached and then broke off (or sent
+         * too much): a malformed answer, not an unreachable daemon, so failmode=safe does not
+         * turn it into an allowed login (tests/security/test_module.py). */
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply->status);
+        /* Only a refused or impossible connection means "not running". A daemon that took
+         * the connection and then said nothing in time (overloaded, or tied up by a local
+         * user) was reached: the login must be denied, never let through by failmode=safe. */
+        reply->reached = res != CURLE_COULDNT_CONNECT;
+        snprintf(reply->error, sizeof(reply->error), "%s lockboxd at %s: %s",
+                 reply->status != 0 ? "a broken reply from"
+                 : reply->reached   ? "no answer in time from"
+                                    : "cannot reach",
                  client->socket_path,
                  buf.too_large ? "reply too large" : curl_easy_strerror(res));
         goto out;
     }
+    reply->reached = true;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply->status);
     if (parse_reply(&buf, reply) != 0)
         goto out;

@@ -4,6 +4,7 @@
 #ifndef LOCKBOX_CLIENT_H
 #define LOCKBOX_CLIENT_H
 #include <json-c/json.h>
+#include <stdbool.h>
 
 struct lockbox_client {
     const char *socket_path;
@@ -13,6 +14,7 @@ struct lockbox_client {
 
 struct lockbox_reply {
     long status;       /* HTTP status, 0 when no answer arrived */
+    bool reached;      /* the connection was made (false: refused, no socket: not running) */
     json_object *body; /* parsed JSON reply, or NULL */
     char error[256];   /* transport error, or the reply's "message" for a 4xx/5xx */
 };

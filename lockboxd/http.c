@@ -221,6 +221,49 @@ void http_wake(void *cls, const char *request_id)
     }
 }
 
+static struct uid_calls *uid_entry(struct http_server *server, uid_t uid, bool create)
+{
+    for (size_t i = 0; i < server->n_uid_calls; i++) {
+        if (server->uid_calls[i].uid == uid)
+            return &server->uid_calls[i];
+    }
+    if (!create)
+        return NULL;
+    if (server->n_uid_calls == server->uid_calls_cap) {
+        size_t cap = server->uid_calls_cap ? server->uid_calls_cap * 2 : 16;
+        struct uid_calls *grown = realloc(server->uid_calls, cap * sizeof(*grown));
+        if (grown == NULL)
+            return NULL;
+        server->uid_calls = grown;
+        server->uid_calls_cap = cap;
+    }
+    server->uid_calls[server->n_uid_calls] = (struct uid_calls){uid, 0};
+    return &server->uid_calls[server->n_uid_calls++];
+}
+
+/* Returns false when the caller already has its share of concurrent calls. */
+static bool count_call(struct http_server *server, struct call *call)
+{
+    if (call->who.uid == 0)
+        return true;
+    struct uid_calls *entry = uid_entry(server, call->who.uid, true);
+    if (entry == NULL || entry->calls >= server->svc->config->max_calls_per_user)
+        return false;
+    entry->calls++;
+    call->counted = true;
+    return true;
+}
+
+static void uncount_call(struct http_server *server, struct call *call)
+{
+    struct uid_calls *entry = call->counted ? uid_entry(server, call->who.uid, false) : NULL;
+    if (entry == NULL)
+        return;
+    if (--entry->calls == 0)
+        *entry = server->uid_calls[--server->n_uid_calls];
+    call->counted = false;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_size, void **con_cls)
@@ -276,6 +319,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                     "lockboxd cannot identify you (SO_PEERCRED or user lookup failed)");
         }
         call->identified = true;
+        if (!count_call(server, call)) {
+            syslog(LOG_WARNING, "event=api.refused status=429 uid=%u msg=\"too many concurrent calls\"",
+                   (unsigned)call->who.uid);
+            return http_reply_error(call, 429, "too_many_calls",
+                                    "you have %d calls in progress already; finish some first",
+                                    server->svc->config->max_calls_per_user);
+        }
     }
     return routes_dispatch(server, call, url, method);
 }
@@ -294,6 +344,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         waiter_unlink(server, call);
     if (call->deferred != NULL)
         MHD_destroy_response(call->deferred);
+    uncount_call(server, call);
     identity_free(&call->who);
     free(call->body);
     free(call);
@@ -387,6 +438,8 @@ void http_stop(struct http_server *server, const char *socket_path)
     MHD_run(server->mhd);
     MHD_stop_daemon(server->mhd);
     server->mhd = NULL;
+    free(server->uid_calls);
+    server->uid_calls = NULL;
     free_waiter_set(server);
     close(server->listen_fd);
     unlink(socket_path);

@@ -27,6 +27,7 @@ struct call {
     bool wait_queued;              /* in the waiter set (suspended, not yet resumed) */
     struct call *wait_prev, *wait_next; /* chain of its id's hash bucket */
     size_t wait_heap_index;
+    bool counted;                  /* counts against its uid's concurrent calls */
     /* group commit: a reply held back until the journal's records are durable */
     struct http_server *server;
     struct MHD_Response *deferred;
@@ -44,6 +45,13 @@ struct http_server {
     struct call **wait_heap;
     size_t n_waiters;
     struct call *deferred; /* replies waiting for journal_flush() */
+    /* Concurrent calls per non-root uid: one local user must not tie up the descriptors the
+     * PAM module needs (a login would then fail, or pass under failmode=safe). */
+    struct uid_calls {
+        uid_t uid;
+        int calls;
+    } *uid_calls;
+    size_t n_uid_calls, uid_calls_cap;
 };
 
 /* Binds the socket (mode 0666 in a root-owned 0755 directory; the peer's credentials decide

@@ -72,6 +72,17 @@ struct lockbox_actor identity_actor(const struct identity *id)
     return actor;
 }
 
+int identity_uid_of(const char *name, uid_t *uid)
+{
+    struct passwd pw, *found = NULL;
+    char buf[16384];
+
+    if (getpwnam_r(name, &pw, buf, sizeof(buf), &found) != 0 || found == NULL)
+        return -1;
+    *uid = pw.pw_uid;
+    return 0;
+}
+
 int identity_user_exists(const char *name)
 {
     struct passwd pw, *found = NULL;

@@ -21,6 +21,8 @@ int identity_from_socket(int fd, struct identity *id);
 void identity_free(struct identity *id);
 /* The pure core's view of the caller (valid while id lives). */
 struct lockbox_actor identity_actor(const struct identity *id);
+/* The uid of a local account; 0 found, -1 not (or lookup failed). */
+int identity_uid_of(const char *name, uid_t *uid);
 /* Does a local account with this name exist? */
 int identity_user_exists(const char *name);
 

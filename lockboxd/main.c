@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -271,6 +272,16 @@ static int parse_options(int argc, char **argv, const char **config_path, int *c
     return 0;
 }
 
+/* Every waiting login holds a connection: use all the descriptors the hard limit allows. */
+static void raise_descriptor_limit(void)
+{
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &limit);
+    }
+}
+
 int main(int argc, char **argv)
 {
     static struct lockboxd d;
@@ -291,6 +302,7 @@ int main(int argc, char **argv)
         return 0;
     }
     openlog("lockboxd", LOG_PID | LOG_NDELAY | (foreground ? LOG_PERROR : 0), LOG_AUTHPRIV);
+    raise_descriptor_limit();
     umask(077);
     sigset_t blocked;
     if (block_signals(&blocked) != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {

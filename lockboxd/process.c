@@ -159,6 +159,48 @@ int process_signal_snapshot(const struct process_ident *procs, size_t n, int sig
     return signalled;
 }
 
+int64_t process_audit_session(pid_t pid)
+{
+    char path[64], buf[32];
+
+    snprintf(path, sizeof(path), "/proc/%d/sessionid", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    unsigned long long id = strtoull(buf, NULL, 10);
+    return id >= 0xffffffffULL ? -1 : (int64_t)id; /* (u32)-1: unset */
+}
+
+size_t process_snapshot_audit_session(int64_t audit_session, struct process_ident **out)
+{
+    struct proc_entry *procs;
+    size_t n = list_processes(&procs), kept = 0;
+
+    *out = calloc(n ? n : 1, sizeof(**out));
+    if (*out == NULL || audit_session < 0) {
+        free(procs);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t start;
+        if (process_audit_session(procs[i].pid) == audit_session &&
+            read_stat(procs[i].pid, NULL, &start) == 0)
+            (*out)[kept++] = (struct process_ident){procs[i].pid, start};
+    }
+    free(procs);
+    return kept;
+}
+
+int process_alive(int pidfd)
+{
+    return pidfd >= 0 && pidfd_send_signal(pidfd, 0, NULL, 0) == 0;
+}
+
 int process_find_tty(pid_t pid, uid_t uid, char *out, size_t out_len)
 {
     pid_t *tree;

@@ -22,6 +22,13 @@ size_t process_snapshot_tree(pid_t pid, struct process_ident **out);
 /* Sends sig to each process of a snapshot that is still the same process (checked through a
  * pidfd, so a reused pid is never signalled). Returns how many were signalled. */
 int process_signal_snapshot(const struct process_ident *procs, size_t n, int sig);
+/* The kernel audit session of pid (/proc/PID/sessionid), or -1 when it has none (no
+ * pam_loginuid in the stack, or no audit support). */
+int64_t process_audit_session(pid_t pid);
+/* Every process in an audit session, with start times (as process_snapshot_tree). */
+size_t process_snapshot_audit_session(int64_t audit_session, struct process_ident **out);
+/* Is the process behind this pidfd still running? */
+int process_alive(int pidfd);
 /* The first terminal (/dev/pts/N or /dev/ttyN) owned by uid that pid or a process below it
  * has on stdin. Returns 0 or -1. */
 int process_find_tty(pid_t pid, uid_t uid, char *out, size_t out_len);

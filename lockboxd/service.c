@@ -98,6 +98,10 @@ struct service_result service_file(struct service *svc, const struct identity *w
     const char *host = in->host ? in->host : cfg->host;
     if (strcmp(user, who->name) != 0 && who->uid != 0)
         return result(403, "forbidden", "only root may file a request for another user");
+    /* Service and remote host describe a login; only the module (root) knows them. A user
+     * could otherwise make a request look like "login via sshd from 10.0.0.5". */
+    if ((in->service != NULL || in->rhost != NULL) && who->uid != 0)
+        return result(403, "forbidden", "only root (the PAM module) may set service and rhost");
     if (config_find_tenant(cfg, tenant) == NULL)
         return result(400, "bad_request", "unknown tenant '%s'", tenant);
     if (!identity_user_exists(user))
@@ -187,6 +191,11 @@ struct service_result service_decide(struct service *svc, const struct identity 
     struct lockbox_actor actor = identity_actor(who);
     request_expire_if_due(&req, now); /* a lapsed request is not decided by a late click */
     enum request_verdict verdict = request_may_decide(&req, &policy, &actor, to);
+    /* The caller's name is the first account of its uid; a second name for the same uid is
+     * the same person. Compare uids too, and refuse when the user cannot be looked up. */
+    uid_t user_uid;
+    if (verdict == VERDICT_OK && (identity_uid_of(req.user, &user_uid) != 0 || user_uid == who->uid))
+        verdict = VERDICT_SELF_DECISION;
     if (verdict == VERDICT_OK) {
         if (to == REQUEST_APPROVED)
             verdict = request_approve(&req, who->name, comment, grant_s * 1000,

@@ -21,10 +21,11 @@ enum { SS_INSERT, SS_SET_STATE, SS_OPEN_ROWS, SS_OF_REQUEST, SS_WARNED, SS_GET_S
 
 static const char *const session_sql[SS_COUNT] = {
     [SS_INSERT] = "INSERT INTO sessions (id, request_id, user, tenant, host, service, rhost, tty,"
-                  " pid, start_time, opened_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+                  " pid, start_time, opened_at, audit_session)"
+                  " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
     [SS_SET_STATE] = "UPDATE sessions SET state = ?2, closed_at = ?3 WHERE id = ?1",
-    [SS_OPEN_ROWS] = "SELECT id, request_id, user, tenant, host, tty, pid, start_time, warned"
-                     " FROM sessions WHERE state = 'open'",
+    [SS_OPEN_ROWS] = "SELECT id, request_id, user, tenant, host, tty, pid, start_time, warned,"
+                     " audit_session FROM sessions WHERE state = 'open'",
     [SS_OF_REQUEST] = "SELECT id, pid, tty, service, rhost, opened_at, closed_at, state"
                       " FROM sessions WHERE request_id = ?1 ORDER BY opened_at",
     [SS_WARNED] = "UPDATE sessions SET warned = 1 WHERE id = ?1",
@@ -158,6 +159,7 @@ static int insert_row(struct sessions *s, const struct session_entry *e,
     sqlite3_bind_int64(st, 9, e->pid);
     sqlite3_bind_int64(st, 10, (sqlite3_int64)e->start_time);
     sqlite3_bind_int64(st, 11, now_ms);
+    sqlite3_bind_int64(st, 12, e->audit_session);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : -1;
@@ -193,6 +195,7 @@ int sessions_open(struct sessions *s, const struct session_open_input *in,
     e->uid = uid_of(in->user);
     e->pid = in->pid;
     e->start_time = start_time;
+    e->audit_session = process_audit_session(in->pid);
     e->access_end_boot_ms = now->boot_ms + request_ms_until_deadline(req, now);
     e->pidfd = process_open(in->pid, start_time);
     if (e->pidfd < 0 || insert_row(s, e, in, now->wall_ms) != 0) {
@@ -259,13 +262,41 @@ static void start_termination(struct sessions *s, struct session_entry *e, const
  * grace gets SIGKILL. */
 static void hang_up(struct session_entry *e)
 {
+    e->hup_at_boot_ms = 0;
     free(e->procs);
+    e->procs = NULL;
+    e->n_procs = 0;
+    /* Only a session process that is provably still the same one is walked: a dead one's
+     * pid may belong to anyone by now. */
+    if (!process_alive(e->pidfd))
+        return;
     e->n_procs = process_snapshot_tree(e->pid, &e->procs);
     if (e->n_procs > 1)
         process_signal_snapshot(e->procs + 1, e->n_procs - 1, SIGHUP);
     else
         process_signal_snapshot(e->procs, e->n_procs, SIGHUP);
-    e->hup_at_boot_ms = 0;
+    struct process_ident *escaped;
+    size_t n = process_snapshot_audit_session(e->audit_session, &escaped);
+    process_signal_snapshot(escaped, n, SIGHUP); /* what setsid() took out of the tree */
+    free(escaped);
+}
+
+/* SIGKILL to what is left: the tree as it is now (children started during the grace), the
+ * snapshot taken at the SIGHUP, and the whole audit session. */
+static void kill_remains(struct session_entry *e)
+{
+    struct process_ident *procs;
+    size_t n;
+
+    if (process_alive(e->pidfd)) {
+        n = process_snapshot_tree(e->pid, &procs);
+        process_signal_snapshot(procs, n, SIGKILL);
+        free(procs);
+    }
+    process_signal_snapshot(e->procs, e->n_procs, SIGKILL);
+    n = process_snapshot_audit_session(e->audit_session, &procs);
+    process_signal_snapshot(procs, n, SIGKILL);
+    free(procs);
 }
 
 int sessions_terminate_request(struct sessions *s, const char *request_id, const char *actor,
@@ -290,7 +321,7 @@ bool sessions_on_exit(struct sessions *s, int fd, const struct lockbox_clock *no
             continue;
         if (e->kill_at_boot_ms > 0) {
             /* Its leader is gone; make sure nothing it left behind survives the grace. */
-            process_signal_snapshot(e->procs, e->n_procs, SIGKILL);
+            kill_remains(e);
         } else {
             set_state(s, e->id, "closed", now->wall_ms);
             record(s, e, "session.closed", "lockboxd", "its process exited", now);
@@ -349,7 +380,7 @@ void sessions_run_deadlines(struct sessions *s, const struct lockbox_clock *now)
             if (e->hup_at_boot_ms <= now->boot_ms)
                 hang_up(e);
         } else if (e->kill_at_boot_ms > 0 && e->kill_at_boot_ms <= now->boot_ms) {
-            process_signal_snapshot(e->procs, e->n_procs, SIGKILL);
+            kill_remains(e);
             e->kill_at_boot_ms = INT64_MAX; /* done; the pidfd event removes the entry */
         } else if (warning_at(s, e) <= now->boot_ms) {
             warn(s, e, now);
@@ -360,8 +391,6 @@ void sessions_run_deadlines(struct sessions *s, const struct lockbox_clock *now)
 void sessions_attach(struct sessions *s, int epoll_fd, const struct lockbox_clock *now)
 {
     sqlite3_stmt *st = statement(s, SS_OPEN_ROWS);
-    char gone[64][LOCKBOX_ID_HEX_LEN + 1];
-    size_t n_gone = 0;
 
     s->epoll_fd = epoll_fd;
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -377,23 +406,23 @@ void sessions_attach(struct sessions *s, int epoll_fd, const struct lockbox_cloc
         e->pid = (pid_t)sqlite3_column_int64(st, 6);
         e->start_time = (uint64_t)sqlite3_column_int64(st, 7);
         e->warned = sqlite3_column_int(st, 8) != 0;
+        e->audit_session = sqlite3_column_int64(st, 9);
         e->uid = uid_of(e->user);
         /* The same pid with another start time is another process: never touch it. */
         e->pidfd = process_open(e->pid, e->start_time);
-        if (e->pidfd < 0 && n_gone < 64)
-            memcpy(gone[n_gone++], e->id, sizeof(e->id));
     }
     sqlite3_reset(st);
-    for (size_t i = 0; i < n_gone; i++) {
-        struct session_entry *e = find_entry(s, gone[i]);
+    /* From the end: remove_entry moves the last entry into the freed slot. */
+    for (size_t i = s->n; i > 0; i--) {
+        struct session_entry *e = &s->items[i - 1];
+        if (e->pidfd >= 0)
+            continue;
         set_state(s, e->id, "closed", now->wall_ms);
         record(s, e, "session.closed", "lockboxd", "its process ended while lockboxd was down", now);
         remove_entry(s, e);
     }
     for (size_t i = 0; i < s->n; i++) {
         struct session_entry *e = &s->items[i];
-        if (e->pidfd < 0)
-            continue;
         watch(s, e);
         e->access_end_boot_ms = access_end(s, e->request_id, now);
         if (e->access_end_boot_ms == INT64_MAX)

@@ -26,6 +26,7 @@ struct session_entry {
     uid_t uid;
     pid_t pid;
     uint64_t start_time;
+    int64_t audit_session;      /* -1: none; else its processes cannot setsid() out of it */
     int pidfd;
     int64_t access_end_boot_ms; /* for the warning ahead of the end */
     bool warned;

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 
 enum statement {
     ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_PUT, ST_GET, ST_FIND_PENDING, ST_FIND_APPROVED,
@@ -87,6 +87,8 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "CREATE INDEX requests_by_user_state ON requests (user, state);"
     "CREATE INDEX requests_by_user ON requests (user);"
     "CREATE INDEX requests_by_tenant_all ON requests (tenant);",
+    /* 5: a session's kernel audit session (set by pam_loginuid), which setsid() cannot leave. */
+    "ALTER TABLE sessions ADD COLUMN audit_session INTEGER NOT NULL DEFAULT -1;",
 };
 
 /* store_list's shapes: one statement per combination of filters, so each has a plan that

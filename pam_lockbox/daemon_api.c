@@ -44,7 +44,7 @@ static enum api_status call(const struct api_target *target, long total_ms, cons
     client.total_timeout_ms = total_ms;
     if (lockbox_call(&client, method, path, body, reply) != 0) {
         snprintf(err, err_len, "%s", reply->error);
-        return reply->status == 0 ? API_UNREACHABLE : API_MALFORMED;
+        return reply->reached ? API_MALFORMED : API_UNREACHABLE;
     }
     if (reply->status != ok1 && reply->status != ok2) {
         snprintf(err, err_len, "%s (HTTP %ld)", reply->error, reply->status);

@@ -23,6 +23,7 @@ M = {}
 def session_pam(daemon):
     return ("auth     required pam_deny.so\n"
             "@include common-account\n" + e.module_line("account", daemon, "wait=30") +
+            "session  required pam_loginuid.so\n"
             "@include common-session\n" + e.module_line("session", daemon, "") +
             "password required pam_deny.so\n")
 

@@ -258,7 +258,7 @@ class Daemon:
 
     def __init__(self, tenant="contoso", tenants=None, request_ttl="12h", access_ttl="12h",
                  max_pending=20, host="testhost", syslog=False, env=None, wrapper=None,
-                 tenant_options=None):
+                 tenant_options=None, daemon_extra=None):
         self.dir = tempfile.mkdtemp(prefix="lbx-")
         os.chmod(self.dir, 0o755)
         for sub in ("run", "lib", "log"):
@@ -274,6 +274,7 @@ class Daemon:
         self.request_ttl, self.access_ttl, self.max_pending = request_ttl, access_ttl, max_pending
         self.env = env
         self.tenant_options = tenant_options or {}
+        self.daemon_extra = daemon_extra or {}
         self.wrapper = wrapper or []
         self.proc = None
         self.syslog = SyslogListener(os.path.join(self.dir, "devlog")) if syslog else None
@@ -288,7 +289,8 @@ class Daemon:
                  "host = %s" % self.host,
                  "request_ttl = %s" % self.request_ttl,
                  "access_ttl = %s" % self.access_ttl,
-                 "max_pending_per_user = %d" % self.max_pending, ""]
+                 "max_pending_per_user = %d" % self.max_pending]
+        lines += ["%s = %s" % kv for kv in self.daemon_extra.items()] + [""]
         for name, admins in self.tenants.items():
             lines += ["[tenant %s]" % name, "admins = %s" % ", ".join(admins)]
             lines += ["%s = %s" % kv for kv in self.tenant_options.get(name, {}).items()] + [""]

@@ -3,6 +3,7 @@ hostile input, syslog and audit chain — all against a real lockboxd process.""
 
 import json
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -189,6 +190,51 @@ class Authorisation(DaemonCase):
                 self.assertEqual(len(self.d.audit_lines()), before, who)
         status, obj = self.decide(req["id"], "approve", as_user=ALICE)
         self.assertEqual(status, 200, obj)
+
+    def test_second_account_name_for_the_same_uid_cannot_approve(self):
+        alias = "lbd_alice2"
+        uid, gid = pwd.getpwnam(ALICE).pw_uid, pwd.getpwnam(ALICE).pw_gid
+        subprocess.run(["useradd", "-o", "-u", str(uid), "-g", str(gid), "-M", "-d",
+                        "/nonexistent", alias], check=True, capture_output=True)
+        U.users.append(alias)
+        req = self.file(alias)  # e.g. `ssh lbd_alice2@host`: the module files for the alias
+        status, obj = self.decide(req["id"], "approve", as_user=ALICE)
+        self.assertEqual(status, 403, obj)
+        self.assertIn("cannot decide your own request", obj["message"])
+        status, obj = self.decide(req["id"], "approve", as_user=BOB)
+        self.assertEqual(status, 200, obj)
+
+    def test_only_root_sets_service_and_rhost(self):
+        for extra in ({"service": "sshd"}, {"rhost": "10.0.0.5"}):
+            body = dict(reason="x", **extra)
+            status, obj = self.d.call("POST", "/v1/requests", body, as_user=MALLORY)
+            self.assertEqual(status, 403, obj)
+        self.assertEqual(self.d.db("SELECT count(*) FROM requests")[0][0], 0)
+
+    def test_concurrent_calls_per_user_are_capped(self):
+        self.d.close()
+        self.d = Daemon(tenants=TENANTS, daemon_extra={"max_calls_per_user": "3"}).start()
+        own = self.d.file_request(None, "mine", as_user=MALLORY)
+        path = "/v1/requests/%s/wait?timeout=20" % own["id"]
+        import threading
+        results = []
+        threads = [threading.Thread(target=lambda: results.append(
+            self.d.call("GET", path, as_user=MALLORY, timeout=30)[0])) for _ in range(3)]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 5
+        while self.d.call("GET", "/v1/health")[1]["waiting"] < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        status, obj = self.d.call("GET", path, as_user=MALLORY)
+        self.assertEqual(status, 429, obj)
+        # root (the PAM module) and other users are still served
+        self.assertEqual(self.d.call("POST", "/v1/access/check", {"user": ENG})[0], 200)
+        self.assertEqual(self.d.call("GET", "/v1/requests", as_user=ENG)[0], 200)
+        self.decide(own["id"], "deny", as_user=ALICE)
+        for t in threads:
+            t.join(10)
+        self.assertEqual(results, [200, 200, 200])
+        self.assertEqual(self.d.call("GET", "/v1/requests", as_user=MALLORY)[0], 200)
 
     def test_messages_say_why(self):
         req = self.file(ENG)

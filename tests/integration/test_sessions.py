@@ -310,5 +310,41 @@ class ModuleSessionStack(SessionCase):
         self.assertEqual(opened["open_session"], "PAM_SUCCESS")
 
 
+ESCAPING_SESSION = r"""
+import json, os, subprocess, sys, time
+sys.path.insert(0, %r)
+from lockbox_testlib import http_call
+with open("/proc/self/loginuid", "w") as f:  # what pam_loginuid does: a new audit session
+    f.write(str(os.getuid()))
+status, body = http_call(sys.argv[1], "POST", "/v1/sessions", json.loads(sys.argv[2]))
+escaped = subprocess.Popen(["setsid", "-f", "sh", "-c", "echo $$ > %%s; exec sleep 120" %% sys.argv[3]])
+print(json.dumps([status, body]), flush=True)
+time.sleep(120)
+""" % HERE
+
+
+class Escapes(SessionCase):
+    def test_a_process_that_left_the_tree_still_ends(self):
+        req = self.approved()
+        pidfile = os.path.join(self.d.dir, "escaped.pid")
+        p = subprocess.Popen([sys.executable, "-c", ESCAPING_SESSION, self.d.socket,
+                              json.dumps({"user": ENG, "service": "sshd"}), pidfile],
+                             stdout=subprocess.PIPE, text=True)
+        self.procs.append(p)
+        status, obj = json.loads(p.stdout.readline())
+        self.assertEqual(status, 201, obj)
+        deadline = time.monotonic() + 5
+        while not os.path.exists(pidfile) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.1)
+        with open(pidfile) as f:
+            escaped = int(f.read())
+        self.assertNotIn(escaped, self.child_of(p.pid) if alive(p.pid) else [])  # reparented
+        status, obj = self.d.call("POST", "/v1/requests/%s/revoke" % req["id"], {}, as_user=ADMIN)
+        self.assertEqual(obj["sessions_terminated"], 1)
+        self.assertTrue(wait_dead(p.pid, 5))
+        self.assertTrue(wait_dead(escaped, 5), "a setsid()-escaped process outlived the revoke")
+
+
 if __name__ == "__main__":
     unittest.main()
