@@ -37,5 +37,22 @@ deb: deps
 install: build
 	cmake --install $(BUILD)
 
+# libFuzzer targets (fuzz/, clang ASan+UBSan): replay the seeds and regressions, then fuzz each
+# target FUZZ_SECONDS. Crashes land in $(BUILD_FUZZ)/artifacts/TARGET/.
+BUILD_FUZZ   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	fuzz/build.sh $(BUILD_FUZZ)
+	fuzz/run.sh --replay $(BUILD_FUZZ)
+	fuzz/run.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
+
+# The long variants of the security suite (tests/security): 60 kill -9 cycles, 1,000 valgrind
+# cycles, 50,000 flood requests, more decision races.
+soak: deps build
+	@set -e; for t in tests/security/test_*.py; do \
+	    echo "== $$t (LOCKBOX_SOAK=1)"; \
+	    LOCKBOX_SOAK=1 LOCKBOX_BUILD=$(abspath $(BUILD)) PYTHONDONTWRITEBYTECODE=1 python3 $$t -v; \
+	done
+
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN)

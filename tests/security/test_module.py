@@ -1,0 +1,223 @@
+"""pam_lockbox.so (through the real libpam, tests/integration/pam_harness.c) against daemons
+that misbehave: one that accepts and never answers, answers slowly, closes mid-reply, streams
+an endless body, redirects, or answers nonsense. The module refuses within its deadline, and
+the host process gets no signal, no handler, no timer and no thread (checked with strace).
+Valgrind finds no leak over 1,000 pam_start/pam_end cycles under `make soak` (100 in
+`make test`; tests/integration/test_pam.py runs a short valgrind check too)."""
+
+import itertools
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import security_lib as sl  # noqa: E402
+from security_lib import lt  # noqa: E402
+
+U = lt.Users("lbm")
+ADMIN, ENG, ENG2 = "lbm_adm", "lbm_eng", "lbm_eng2"
+# The module's own bounds (pam_lockbox/daemon_api.c): 10 s per check, wait + 5 s per wait.
+CHECK_DEADLINE_S = 10
+GRACE_S = 20  # a loaded 2-core machine
+COUNTER = itertools.count(1)
+
+
+def setUpModule():
+    for path in (lt.PAM_MODULE, lt.PAM_HARNESS, lt.LOCKBOXD):
+        if not os.path.exists(path):
+            raise unittest.SkipTest("not built: %s" % path)
+    U.add(ADMIN)
+    U.add(ENG)
+    U.add(ENG2)
+
+
+def tearDownModule():
+    U.cleanup()
+
+
+def other_request(user):
+    return {"id": "a" * 32, "state": "approved", "tenant": sl.TENANT, "host": sl.HOST,
+            "user": user, "reason": "x", "service": "sshd", "rhost": None,
+            "requested_by": "root", "created_at": "2026-01-01T00:00:00Z",
+            "decided_at": "2026-01-01T00:00:01Z", "decided_by": ADMIN, "comment": None,
+            "expires_at": "2099-01-01T00:00:00Z"}
+
+
+class ModuleCase(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = sl.make_tmp("lbx-mod-")  # root-owned 0755: the module accepts sockets here
+        cls.confdir = os.path.join(cls.tmp, "pam.d")
+        os.mkdir(cls.confdir)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def service(self, socket_path, options="wait=2"):
+        name = "lbm%d" % next(COUNTER)
+        with open(os.path.join(self.confdir, name), "w") as f:
+            f.write("auth     required %s socket=%s %s\n" % (lt.PAM_MODULE, socket_path, options))
+            f.write("account  required %s socket=%s %s\n" % (lt.PAM_MODULE, socket_path, options))
+        return name
+
+    def harness(self, service, user=ENG, stack="account", wrapper=(), cycles=None, timeout=120):
+        argv = list(wrapper) + [lt.PAM_HARNESS, "--confdir", self.confdir, "--service", service,
+                                "--user", user, "--stack", stack]
+        if cycles:
+            argv += ["--cycles", str(cycles)]
+        started = time.monotonic()
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        elapsed = time.monotonic() - started
+        # A signal would have killed the harness (it installs no handler): a negative code.
+        self.assertEqual(proc.returncode, 0, "harness: %s %s" % (proc.returncode, proc.stderr[-3000:]))
+        return json.loads(proc.stdout.strip().splitlines()[-1]), elapsed, proc
+
+    def fake(self, mode, **options):
+        fake = sl.FakeDaemon(self.tmp, mode, **options)
+        self.addCleanup(fake.close)
+        return fake
+
+
+class BrokenDaemons(ModuleCase):
+    def assert_refused(self, fake, service_options="wait=2", deadline=CHECK_DEADLINE_S,
+                       stacks=("account", "auth")):
+        svc = self.service(fake.socket, service_options)
+        codes = {"account": "PAM_PERM_DENIED", "auth": "PAM_AUTH_ERR"}
+        for stack, code in ((stack, codes[stack]) for stack in stacks):
+            result, elapsed, _ = self.harness(svc, stack=stack)
+            self.assertEqual(result["result"], code, result)
+            self.assertLess(elapsed, deadline + GRACE_S, "refused, but not within its deadline")
+        self.assertTrue(fake.requests(), "the module never called the fake daemon")
+        return result
+
+    def test_daemon_that_never_answers(self):
+        # One stack: each waits out the whole deadline (the auth stack shares the code path).
+        result = self.assert_refused(self.fake("silent"), stacks=("account",))
+        self.assertGreaterEqual(result["elapsed_ms"], 1000 * (CHECK_DEADLINE_S - 2),
+                                "gave up before its deadline: was it the silence it saw?")
+
+    def test_daemon_that_answers_slowly(self):
+        self.assert_refused(self.fake("slow", interval=0.5), stacks=("auth",))
+
+    def test_daemon_that_closes_mid_reply(self):
+        self.assert_refused(self.fake("close_mid"))
+        self.assert_refused(self.fake("close_head"))
+
+    def test_daemon_that_streams_an_endless_body(self):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        self.assert_refused(self.fake("endless"))
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        if not lt.SANITIZED:
+            self.assertLess(max(peak, before), 96 * 1024, "the reply was not bounded (KiB)")
+
+    def test_redirect_is_not_followed(self):
+        fake = self.fake("reply", status=302, body="{}",
+                         headers=["Location: http://127.0.0.1:9/v1/access/check"])
+        self.assert_refused(fake)
+        self.assertTrue(all(r["path"] == "/v1/access/check" for r in fake.requests()))
+
+    def test_malformed_allow_replies_are_refused(self):
+        bodies = [
+            '{"allowed":true,"request":null}',                  # allowed, naming nothing
+            '{"allowed":"yes","request":null}',                 # not a boolean
+            '{"allowed":true}',                                 # no request field
+            json.dumps({"allowed": True, "request": other_request(ENG2)}),   # another user
+            json.dumps({"allowed": True, "request": dict(other_request(ENG), state="pending")}),
+            json.dumps({"allowed": True, "request": dict(other_request(ENG), id="../x")}),
+            '{"allowed":true,"request":' + json.dumps(other_request(ENG)) + '} trailing',
+            '[{"allowed":true}]',
+            '{"allowed":true,"allowed":false,"request":null}',
+            "not json at all",
+        ]
+        for body in bodies:
+            with self.subTest(body=body[:60]):
+                self.assert_refused(self.fake("reply", body=body))
+
+    def test_malformed_replies_deny_even_in_safe_mode(self):
+        # failmode=safe covers an unreachable daemon; a daemon that answers garbage is not
+        # unreachable, so the login is still refused.
+        fake = self.fake("close_mid")
+        self.assert_refused(fake, service_options="wait=2 failmode=safe")
+        fake = self.fake("reply", body='{"allowed":"maybe"}')
+        self.assert_refused(fake, service_options="wait=2 failmode=safe")
+
+
+class HostProcess(ModuleCase):
+    """What the module does to the process it runs in, seen by strace."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if shutil.which("strace") is None:
+            raise unittest.SkipTest("strace is not installed")
+        if lt.SANITIZED:
+            raise unittest.SkipTest("sanitizer build: the ASan runtime itself installs signal "
+                                    "handlers; the plain build runs these checks")
+
+    def traced(self, socket_path, user=ENG, options="wait=2", stack="account"):
+        out = os.path.join(self.tmp, "strace.%d" % next(COUNTER))
+        syscalls = "rt_sigaction,signal,sigaction,alarm,setitimer,timer_create,timerfd_create," \
+                   "clone,clone3,fork,vfork,execve,kill,tgkill"
+        result, _, _ = self.harness(self.service(socket_path, options), user=user, stack=stack,
+                                    wrapper=["strace", "-f", "-qq", "-o", out, "-e",
+                                             "trace=" + syscalls, "-e", "signal=all"])
+        with open(out) as f:
+            lines = [l for l in f.read().splitlines() if l.strip()]
+        if lines and "execve(" in lines[0]:
+            lines = lines[1:]  # strace starting the harness
+        return result, lines
+
+    def assert_untouched(self, calls):
+        self.assertEqual(calls, [], "the module touched signals, timers or threads")
+
+    def test_no_signal_handler_timer_or_thread_against_broken_daemons(self):
+        for mode, options in (("silent", {}), ("close_mid", {}), ("endless", {})):
+            fake = self.fake(mode, **options)
+            result, calls = self.traced(fake.socket)
+            self.assertEqual(result["result"], "PAM_PERM_DENIED", (mode, result))
+            self.assert_untouched(calls)
+
+    def test_no_signal_handler_timer_or_thread_against_a_real_daemon(self):
+        with lt.Daemon(tenants={sl.TENANT: [ADMIN]}, host=sl.HOST) as d:
+            req = d.file_request(ENG, "approved ahead")
+            self.assertEqual(d.call("POST", "/v1/requests/%s/approve" % req["id"], {},
+                                    as_user=ADMIN)[0], 200)
+            result, calls = self.traced(d.socket)
+            self.assertEqual(result["result"], "PAM_SUCCESS", result)
+            self.assert_untouched(calls)
+            # A waiting login: long-poll, then the deadline.
+            result, calls = self.traced(d.socket, user=ENG2, options="wait=1")
+            self.assertEqual(result["result"], "PAM_PERM_DENIED", result)
+            self.assert_untouched(calls)
+
+
+class Leaks(ModuleCase):
+    def test_valgrind_over_many_cycles(self):
+        if lt.SANITIZED:
+            self.skipTest("sanitizer build: LeakSanitizer checks every run there instead")
+        valgrind = shutil.which("valgrind")
+        if valgrind is None:
+            self.skipTest("valgrind is not installed")
+        vg = [valgrind, "-q", "--leak-check=full", "--show-leak-kinds=definite,indirect",
+              "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=3"]
+        with lt.Daemon(tenants={sl.TENANT: [ADMIN]}, host=sl.HOST) as d:
+            req = d.file_request(ENG, "approved ahead")
+            self.assertEqual(d.call("POST", "/v1/requests/%s/approve" % req["id"], {},
+                                    as_user=ADMIN)[0], 200)
+            for user, cycles in ((ENG, sl.scaled(100, 1000)), (ENG2, sl.scaled(20, 200))):
+                out, _, proc = self.harness(self.service(d.socket, "wait=0"), user=user,
+                                            wrapper=vg, cycles=cycles, timeout=3600)
+                self.assertEqual(out["cycles"], cycles)
+                self.assertEqual(out["fds_after"], out["fds_before"], out)
+                self.assertNotIn("definitely lost", proc.stderr)
+
+
+if __name__ == "__main__":
+    sl.require_root()
+    unittest.main()
