@@ -92,7 +92,7 @@ int journal_open(struct journal *journal, struct store *store, const char *audit
     journal->store = store;
     journal->file.fd = -1;
     if (store_audit_head(store, &journal->head_seq, journal->head_hash) != 0) {
-        snprintf(err, err_len, "cannot read the audit head: %s", store_error(store));
+        snprintf(err, err_len, "cannot read the audit head from the database: %s", store_error(store));
         return -1;
     }
     if (audit_file_open(&journal->file, audit_path, err, err_len) != 0)
@@ -165,6 +165,9 @@ static int keep_pending(struct journal *journal, const char *line, char *log_lin
     return 0;
 }
 
+/* The reason of the last failed commit, kept before the rollback overwrites SQLite's. */
+static char commit_error[256];
+
 static int commit_record(struct journal *journal, const struct lockbox_request *req,
                          const struct audit_event *event, const char *line, uint64_t seq,
                          const char *hash, int64_t now_ms)
@@ -176,6 +179,7 @@ static int commit_record(struct journal *journal, const struct lockbox_request *
         (req != NULL && journal->in_transaction != NULL &&
          journal->in_transaction(journal->hook_ctx, req, event->event, now_ms) != 0) ||
         store_commit(journal->store) != 0) {
+        snprintf(commit_error, sizeof(commit_error), "%s", store_error(journal->store));
         store_rollback(journal->store);
         return -1;
     }
@@ -198,7 +202,8 @@ enum journal_result journal_record(struct journal *journal, const struct lockbox
         audit_hash_hex(line, strlen(line), hash) != 0 ||
         commit_record(journal, req, event, line, seq, hash, now_ms) != 0) {
         syslog(LOG_ERR, "event=store.error msg=\"cannot commit %s: %s\"", event->event,
-               store_error(journal->store));
+               commit_error[0] ? commit_error : store_error(journal->store));
+        commit_error[0] = '\0';
         free(line);
         return JOURNAL_STORE_FAILED;
     }

@@ -189,6 +189,13 @@ struct store *store_open(const char *path, char *err, size_t err_len)
         snprintf(err, err_len, "%s: %s", path, sqlite3_errmsg(store->db));
         goto fail;
     }
+    /* SQLite opens a file it cannot write read-only without complaint; a daemon that could
+     * only refuse every change must not start and claim to be healthy. */
+    if (sqlite3_db_readonly(store->db, "main") != 0) {
+        snprintf(err, err_len, "%s: the database is read-only (check permissions, "
+                               "immutable attribute and mount)", path);
+        goto fail;
+    }
     if (migrate(store->db, err, err_len) != 0) {
         if (err[0] == '\0')
             snprintf(err, err_len, "%s: %s", path, sqlite3_errmsg(store->db));

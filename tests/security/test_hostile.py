@@ -203,16 +203,14 @@ class Slowloris(HostileCase):
         self.assertTrue(sl.wait_until(lambda: sl.proc_stats(self.d.pid)[1] <= fds_before + 1, 10))
         self.assert_still_serving()
 
-    @unittest.expectedFailure
     def test_one_user_cannot_exhaust_the_daemons_descriptors(self):
-        """KNOWN GAP (reported to the lead; lockboxd/main.c and http.c): under systemd's default
-        RLIMIT_NOFILE (1024 soft) one local user holding ~1,100 idle connections makes
-        lockboxd unable to accept anyone else until the 15 s idle timeout frees descriptors, so
-        PAM logins time out (denied; allowed under failmode=safe). Fix: raise the soft limit at
-        start-up and cap connections per peer uid. Remove this decorator once fixed."""
+        """Under systemd's default RLIMIT_NOFILE (1024 soft) one local user holding ~1,100 idle
+        connections would leave lockboxd unable to accept anyone else; lockboxd raises its soft
+        limit to the hard limit at start-up (and caps concurrent calls per uid)."""
         self.d.close()
         self.d = lt.Daemon(tenants=TENANTS, host=sl.HOST,
-                           wrapper=["prlimit", "--nofile=1024:524288", "--"]).start()
+                           wrapper=["prlimit", "--nofile=1024:%d"
+                                    % resource.getrlimit(resource.RLIMIT_NOFILE)[1], "--"]).start()
         path = self.d.socket
 
         def attack():
