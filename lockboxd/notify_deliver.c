@@ -107,6 +107,8 @@ static void exec_as(const struct passwd *pw, int stdin_fd, const char *command)
     sigaction(SIGPIPE, &default_action, NULL);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    /* Its own process group, so a timeout ends everything the command started. */
+    setpgid(0, 0);
     int devnull = open("/dev/null", O_RDWR);
 
     if (devnull < 0 || dup2(stdin_fd, 0) < 0 || dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
@@ -127,6 +129,7 @@ static int wait_child(pid_t pid, char *err, size_t err_len)
     if (pidfd >= 0) {
         struct pollfd pfd = {pidfd, POLLIN, 0};
         if (poll(&pfd, 1, LOCKBOX_NOTIFY_TIMEOUT_SECONDS * 1000) == 0) {
+            kill(-pid, SIGKILL);
             kill(pid, SIGKILL);
             snprintf(err, err_len, "the command took longer than %d s and was killed",
                      LOCKBOX_NOTIFY_TIMEOUT_SECONDS);
@@ -157,6 +160,10 @@ int notify_deliver_command(const struct tenant_config *tenant, const char *body,
     err[0] = '\0';
     if (getpwnam_r(tenant->notify_user, &pw_buf, buf, sizeof(buf), &pw) != 0 || pw == NULL) {
         snprintf(err, err_len, "notify_user %s does not exist", tenant->notify_user);
+        return -1;
+    }
+    if (pw->pw_uid == 0 || pw->pw_gid == 0) {
+        snprintf(err, err_len, "notify_user %s is privileged (uid or gid 0); refusing", tenant->notify_user);
         return -1;
     }
     if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
