@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "config.h"
 
+#include <curl/curl.h>
 #include <ini.h>
 #include <pwd.h>
 #include <stdbool.h>
@@ -142,19 +143,30 @@ static int add_admins(struct parse_state *st, struct tenant_config *t, char *val
     return 1;
 }
 
-/* Webhooks go to https anywhere, or to plain http only on this machine's loopback. */
+/* Webhooks go to https anywhere, or to plain http only on this machine's loopback. The URL is
+ * parsed by libcurl (the parser that will use it), so "http://localhost:x@evil/" is seen as
+ * the host it really names. User info in the URL is refused. */
 static bool is_allowed_url(const char *url)
 {
-    static const char *const loopback[] = {"http://127.0.0.1", "http://localhost", "http://[::1]"};
+    CURLU *parsed = curl_url();
+    char *scheme = NULL, *host = NULL, *user = NULL;
+    bool ok = false;
 
-    if (strncmp(url, "https://", 8) == 0)
-        return strlen(url) > 8;
-    for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
-        size_t n = strlen(loopback[i]);
-        if (strncmp(url, loopback[i], n) == 0 && (url[n] == ':' || url[n] == '/' || url[n] == '\0'))
-            return true;
+    if (parsed != NULL && curl_url_set(parsed, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(parsed, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(parsed, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        curl_url_get(parsed, CURLUPART_USER, &user, 0) == CURLUE_NO_USER) {
+        if (strcmp(scheme, "https") == 0)
+            ok = host[0] != '\0';
+        else if (strcmp(scheme, "http") == 0)
+            ok = strcmp(host, "127.0.0.1") == 0 || strcmp(host, "localhost") == 0 ||
+                 strcmp(host, "[::1]") == 0;
     }
-    return false;
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(user);
+    curl_url_cleanup(parsed);
+    return ok;
 }
 
 static int notify_key(struct parse_state *st, struct tenant_config *t, const char *key,

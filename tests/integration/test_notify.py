@@ -258,6 +258,9 @@ class Expiring(NotifyCase):
 class Config(unittest.TestCase):
     def test_bad_notify_settings_are_refused(self):
         for opts, needle in (({"notify_url": "http://10.0.0.1/x", "notify_secret": SECRET}, "notify_url"),
+                             ({"notify_url": "http://localhost:1@evil.example/x",
+                               "notify_secret": SECRET}, "notify_url"),
+                             ({"notify_url": "ftp://127.0.0.1/x", "notify_secret": SECRET}, "notify_url"),
                              ({"notify_url": "http://127.0.0.1:1/x"}, "notify_secret"),
                              ({"notify_command": "relative.sh"}, "notify_command"),
                              ({"notify_command": "/bin/true", "notify_user": "root"}, "notify_user")):
