@@ -80,10 +80,14 @@ class SessionCase(unittest.TestCase):
         return "0"
 
     def tearDown(self):
+        # Each stand-in leads its own process group (with the child it forked): end all of
+        # it, or a leftover would hold ctest's output pipe open until it exits by itself.
         for p in self.procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
         self.d.close()
 
     def approved(self, user=ENG):
@@ -95,7 +99,8 @@ class SessionCase(unittest.TestCase):
     def open_session(self, user=ENG, **extra):
         body = dict(user=user, service="sshd", **extra)
         p = subprocess.Popen([sys.executable, "-c", SESSION_PROCESS, self.d.socket, json.dumps(body)],
-                             stdout=subprocess.PIPE, text=True, **self.popen_extra())
+                             stdout=subprocess.PIPE, text=True, start_new_session=True,
+                             **self.popen_extra())
         self.procs.append(p)
         status, obj = json.loads(p.stdout.readline())
         return p, status, obj
@@ -180,7 +185,7 @@ class Enforcement(SessionCase):
         p, status, obj = self.open_session()
         self.assertEqual(status, 201)
         self.d.stop()
-        bystander = subprocess.Popen(["sleep", "60"])
+        bystander = subprocess.Popen(["sleep", "60"], start_new_session=True)
         self.procs.append(bystander)
         # As if the session's pid had been reused by an unrelated process while lockboxd was
         # down: same row, the bystander's pid, the old start time.
@@ -272,7 +277,7 @@ class ModuleSessionStack(SessionCase):
         p = subprocess.Popen([PAM_HARNESS, "--confdir", confdir, "--service", "lbs-session",
                               "--user", user, "--stack", "session", "--hold", str(hold),
                               "--tty", "/dev/pts/999", "--rhost", "203.0.113.7"],
-                             stdout=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, text=True, start_new_session=True)
         self.procs.append(p)
         return p, json.loads(p.stdout.readline())
 
@@ -329,7 +334,7 @@ class Escapes(SessionCase):
         pidfile = os.path.join(self.d.dir, "escaped.pid")
         p = subprocess.Popen([sys.executable, "-c", ESCAPING_SESSION, self.d.socket,
                               json.dumps({"user": ENG, "service": "sshd"}), pidfile],
-                             stdout=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, text=True, start_new_session=True)
         self.procs.append(p)
         status, obj = json.loads(p.stdout.readline())
         self.assertEqual(status, 201, obj)
