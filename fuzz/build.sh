@@ -9,8 +9,8 @@ mkdir -p "$OUT/obj"
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 CFLAGS="-g -O1 -std=gnu11 -Wall -Wextra $SAN -fsanitize=fuzzer-no-link
-        -I$SRC/lib -I$SRC/lockboxd -I$SRC/pam_lockbox $(pkg-config --cflags json-c inih)"
-LIBS="$(pkg-config --libs json-c libcrypto inih)"
+        -I$SRC/lib -I$SRC/lockboxd -I$SRC/pam_lockbox $(pkg-config --cflags json-c inih libcurl)"
+LIBS="$(pkg-config --libs json-c libcrypto inih libcurl)"
 
 # Each target: the sources under test (relative to the repository).
 LIB_COMMON="lib/text.c lib/duration.c lib/timefmt.c lib/request.c"

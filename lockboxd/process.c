@@ -14,21 +14,31 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Reads ppid (field 4) and start time (field 22) from /proc/PID/stat. The command name
- * (field 2) may hold spaces and parentheses, so fields are counted after its last ')'. */
-static int read_stat(pid_t pid, pid_t *ppid, uint64_t *start_time)
+/* Reads /proc/PID/NAME into buf (NUL-terminated). Returns 0 or -1. */
+static int read_proc_file(pid_t pid, const char *name, char *buf, size_t size)
 {
-    char path[64], buf[1024];
+    char path[64];
 
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    ssize_t n = read(fd, buf, size - 1);
     close(fd);
     if (n <= 0)
         return -1;
     buf[n] = '\0';
+    return 0;
+}
+
+/* Reads ppid (field 4) and start time (field 22) from /proc/PID/stat. The command name
+ * (field 2) may hold spaces and parentheses, so fields are counted after its last ')'. */
+static int read_stat(pid_t pid, pid_t *ppid, uint64_t *start_time)
+{
+    char buf[1024];
+
+    if (read_proc_file(pid, "stat", buf, sizeof(buf)) != 0)
+        return -1;
     char *p = strrchr(buf, ')');
     if (p == NULL)
         return -1;
@@ -161,17 +171,10 @@ int process_signal_snapshot(const struct process_ident *procs, size_t n, int sig
 
 int64_t process_audit_session(pid_t pid)
 {
-    char path[64], buf[32];
+    char buf[32];
 
-    snprintf(path, sizeof(path), "/proc/%d/sessionid", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (read_proc_file(pid, "sessionid", buf, sizeof(buf)) != 0)
         return -1;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
     unsigned long long id = strtoull(buf, NULL, 10);
     return id >= 0xffffffffULL ? -1 : (int64_t)id; /* (u32)-1: unset */
 }
