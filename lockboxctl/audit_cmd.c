@@ -163,43 +163,53 @@ static int show_line(void *ctx, const char *line, size_t len, unsigned long line
     return 0;
 }
 
-/* One page of GET /v1/audit; *after moves to the last record shown, *count says how many. */
-static int show_daemon_page(struct show_context *show, uint64_t *after, size_t *count)
+/* One page of GET /v1/audit; *after moves to the last record the daemon looked at, *more says
+ * whether it may have more. For a tenant admin the daemon leaves other tenants' records out,
+ * so a page can be short, or empty, with more to come. */
+static int show_daemon_page(struct show_context *show, uint64_t *after, bool *more)
 {
     struct lockbox_reply reply;
-    json_object *records;
-    char path[96], hash[LOCKBOX_HASH_HEX_LEN + 1];
-    uint64_t seq;
+    json_object *records, *next_after, *has_more;
+    char path[96];
 
     snprintf(path, sizeof(path), "/v1/audit?after=%llu&limit=%d", (unsigned long long)*after,
              AUDIT_PAGE);
     int rc = api_call(show->cli, "GET", path, NULL, 0, 0, &reply);
     if (rc == CLI_OK && (!json_object_object_get_ex(reply.body, "records", &records) ||
-                         !json_object_is_type(records, json_type_array)))
-        rc = cli_fail("lockboxd sent an audit page without a \"records\" array");
-    *count = rc == CLI_OK ? json_object_array_length(records) : 0;
-    for (size_t i = 0; i < *count; i++) {
-        json_object *item = json_object_array_get_idx(records, i);
-        const char *line = json_object_get_string(item);
-        size_t len = (size_t)json_object_get_string_len(item);
-        show_line(show, line, len, 0);
-        if (audit_line_fields(line, len, &seq, hash) == 0 && seq > *after)
-            *after = seq;
+                         !json_object_is_type(records, json_type_array) ||
+                         !json_object_object_get_ex(reply.body, "next_after", &next_after) ||
+                         !json_object_is_type(next_after, json_type_int) ||
+                         !json_object_object_get_ex(reply.body, "more", &has_more) ||
+                         !json_object_is_type(has_more, json_type_boolean)))
+        rc = cli_fail("lockboxd sent an audit page without \"records\", \"next_after\" and \"more\"");
+    *more = false;
+    if (rc != CLI_OK) {
+        lockbox_reply_free(&reply);
+        return rc;
     }
+    size_t count = json_object_array_length(records);
+    for (size_t i = 0; i < count; i++) {
+        json_object *item = json_object_array_get_idx(records, i);
+        show_line(show, json_object_get_string(item), (size_t)json_object_get_string_len(item), 0);
+    }
+    int64_t next = json_object_get_int64(next_after);
+    /* Refuse to go backwards or stand still: a confused daemon must not loop us forever. */
+    *more = json_object_get_boolean(has_more) && next > 0 && (uint64_t)next > *after;
+    if (*more)
+        *after = (uint64_t)next;
     lockbox_reply_free(&reply);
     return rc;
 }
 
 static int show_from_daemon(struct show_context *show)
 {
-    uint64_t after = 0, before;
-    size_t count;
+    uint64_t after = 0;
+    bool more;
     int rc;
 
-    do {
-        before = after;
-        rc = show_daemon_page(show, &after, &count);
-    } while (rc == CLI_OK && count == AUDIT_PAGE && after > before); /* a full page: more */
+    do
+        rc = show_daemon_page(show, &after, &more);
+    while (rc == CLI_OK && more);
     return rc;
 }
 

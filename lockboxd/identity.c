@@ -3,6 +3,7 @@
 #include "identity.h"
 
 #include <grp.h>
+#include <stdbool.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,19 +13,56 @@
 
 #include "text.h"
 
-static int add_group_name(struct identity *id, gid_t gid)
+struct identity_groups {
+    bool resolved;
+    bool failed;
+    char *names[LOCKBOX_GROUPS_MAX];
+    unsigned n;
+};
+
+static int add_group_name(struct identity_groups *groups, gid_t gid)
 {
     struct group grp, *found = NULL;
     char buf[16384];
 
     if (getgrgid_r(gid, &grp, buf, sizeof(buf), &found) != 0 || found == NULL)
         return -1;
-    if (id->n_groups >= LOCKBOX_GROUPS_MAX)
+    if (groups->n >= LOCKBOX_GROUPS_MAX)
         return 0;
-    id->group_names[id->n_groups] = strdup(grp.gr_name);
-    if (id->group_names[id->n_groups] == NULL)
+    groups->names[groups->n] = strdup(grp.gr_name);
+    if (groups->names[groups->n] == NULL)
         return -1;
-    id->n_groups++;
+    groups->n++;
+    return 0;
+}
+
+static void drop_group_names(struct identity_groups *groups)
+{
+    for (unsigned i = 0; i < groups->n; i++)
+        free(groups->names[i]);
+    groups->n = 0;
+}
+
+static int resolve_groups(const struct identity *id)
+{
+    struct identity_groups *groups = id->groups;
+    gid_t gids[LOCKBOX_GROUPS_MAX];
+    int n_gids = LOCKBOX_GROUPS_MAX;
+
+    if (groups->resolved)
+        return groups->failed ? -1 : 0;
+    groups->resolved = true;
+    if (getgrouplist(id->name, id->primary_gid, gids, &n_gids) < 0) {
+        groups->failed = true;
+        return -1;
+    }
+    for (int i = 0; i < n_gids; i++) {
+        if (add_group_name(groups, gids[i]) != 0) {
+            drop_group_names(groups);
+            groups->failed = true;
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -34,8 +72,6 @@ int identity_from_socket(int fd, struct identity *id)
     socklen_t len = sizeof(cred);
     struct passwd pw, *found = NULL;
     char buf[16384];
-    gid_t groups[LOCKBOX_GROUPS_MAX];
-    int n_groups = LOCKBOX_GROUPS_MAX;
 
     memset(id, 0, sizeof(*id));
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof(cred))
@@ -47,29 +83,27 @@ int identity_from_socket(int fd, struct identity *id)
         !text_is_name(pw.pw_name, LOCKBOX_NAME_MAX))
         return -1;
     snprintf(id->name, sizeof(id->name), "%s", pw.pw_name);
-    if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n_groups) < 0)
-        return -1;
-    for (int i = 0; i < n_groups; i++) {
-        if (add_group_name(id, groups[i]) != 0) {
-            identity_free(id);
-            return -1;
-        }
-    }
-    return 0;
+    id->primary_gid = pw.pw_gid;
+    id->groups = calloc(1, sizeof(*id->groups));
+    return id->groups != NULL ? 0 : -1;
 }
 
 void identity_free(struct identity *id)
 {
-    for (unsigned i = 0; i < id->n_groups; i++)
-        free(id->group_names[i]);
-    id->n_groups = 0;
+    if (id->groups != NULL) {
+        drop_group_names(id->groups);
+        free(id->groups);
+        id->groups = NULL;
+    }
 }
 
-struct lockbox_actor identity_actor(const struct identity *id)
+int identity_actor(const struct identity *id, struct lockbox_actor *actor)
 {
-    struct lockbox_actor actor = {id->uid, id->name, (const char *const *)id->group_names,
-                                  id->n_groups};
-    return actor;
+    if (id->groups == NULL || resolve_groups(id) != 0)
+        return -1;
+    *actor = (struct lockbox_actor){id->uid, id->name, (const char *const *)id->groups->names,
+                                    id->groups->n};
+    return 0;
 }
 
 int identity_uid_of(const char *name, uid_t *uid)

@@ -12,15 +12,20 @@ struct identity {
     gid_t gid;
     pid_t pid;
     char name[LOCKBOX_NAME_MAX + 1];
-    char *group_names[LOCKBOX_GROUPS_MAX];
-    unsigned n_groups;
+    gid_t primary_gid;
+    /* Group names are looked up on first use (identity_actor): most calls (the module's
+     * access check, filing, waiting) never need them, and the lookups were the largest
+     * share of the daemon's CPU time per call. Allocated with the identity, filled lazily,
+     * so a const identity can still complete its own cache. */
+    struct identity_groups *groups;
 };
 
 /* Fills id from the connected socket fd. Returns 0 or -1. */
 int identity_from_socket(int fd, struct identity *id);
 void identity_free(struct identity *id);
-/* The pure core's view of the caller (valid while id lives). */
-struct lockbox_actor identity_actor(const struct identity *id);
+/* The pure core's view of the caller, groups included (valid while id lives). Returns 0, or
+ * -1 when the group lookup fails: the caller then refuses (fail closed). */
+int identity_actor(const struct identity *id, struct lockbox_actor *actor);
 /* The uid of a local account; 0 found, -1 not (or lookup failed). */
 int identity_uid_of(const char *name, uid_t *uid);
 /* Does a local account with this name exist? */

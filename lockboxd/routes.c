@@ -140,7 +140,7 @@ static bool is_any_admin(const struct service *svc, const struct identity *who)
 struct list_ctx {
     json_object *array;
     struct service *svc;
-    const struct identity *who;
+    struct lockbox_actor actor;
 };
 
 static int add_readable(const struct lockbox_request *req, void *cls)
@@ -149,8 +149,7 @@ static int add_readable(const struct lockbox_request *req, void *cls)
     const struct tenant_config *tenant = config_find_tenant(lc->svc->config, req->tenant);
     struct lockbox_tenant_policy policy = tenant ? config_tenant_policy(tenant)
                                                  : (struct lockbox_tenant_policy){req->tenant, NULL, 0};
-    struct lockbox_actor actor = identity_actor(lc->who);
-    if (request_may_read(req, &policy, &actor))
+    if (request_may_read(req, &policy, &lc->actor))
         json_object_array_add(lc->array, request_to_json(req));
     return 0;
 }
@@ -182,7 +181,10 @@ static enum MHD_Result route_list(struct route_ctx *ctx)
                        : !is_any_admin(ctx->server->svc, &call->who)))
         filter.user = call->who.name;
     filter.limit = (int)limit;
-    struct list_ctx lc = {json_object_new_array(), ctx->server->svc, &call->who};
+    struct list_ctx lc = {NULL, ctx->server->svc, {0}};
+    if (identity_actor(&call->who, &lc.actor) != 0)
+        return http_reply_error(call, 403, "forbidden", "lockboxd cannot look up your groups");
+    lc.array = json_object_new_array();
     if (store_list(ctx->server->svc->store, &filter, add_readable, &lc) != 0) {
         json_object_put(lc.array);
         return http_reply_error(call, 500, "internal", "cannot read the store");
@@ -298,15 +300,40 @@ static enum MHD_Result route_check(struct route_ctx *ctx)
     return http_reply_json(call, 200, obj);
 }
 
+/* Which records a caller may read: root all of them; a tenant admin those of the tenants
+ * they administer (the trail names other tenants' users, hosts and reasons). */
 struct audit_ctx {
     json_object *records;
+    const struct lockboxd_config *config;
+    bool all_tenants;
+    bool readable[LOCKBOX_TENANTS_MAX];
+    uint64_t last_seq; /* the last record looked at, shown or not */
+    int scanned;
 };
+
+static bool record_readable(const struct audit_ctx *ac, const char *line)
+{
+    if (ac->all_tenants)
+        return true;
+    json_object *record = json_tokener_parse(line), *tenant;
+    bool readable = false;
+    if (record != NULL && json_object_object_get_ex(record, "tenant", &tenant) &&
+        json_object_is_type(tenant, json_type_string)) {
+        const char *name = json_object_get_string(tenant);
+        for (unsigned i = 0; i < ac->config->n_tenants && !readable; i++)
+            readable = ac->readable[i] && strcmp(ac->config->tenants[i].name, name) == 0;
+    }
+    json_object_put(record);
+    return readable;
+}
 
 static int add_line(uint64_t seq, const char *line, void *cls)
 {
     struct audit_ctx *ac = cls;
-    (void)seq;
-    json_object_array_add(ac->records, json_object_new_string(line));
+    ac->last_seq = seq;
+    ac->scanned++;
+    if (record_readable(ac, line))
+        json_object_array_add(ac->records, json_object_new_string(line));
     return 0;
 }
 
@@ -324,15 +351,26 @@ static enum MHD_Result route_audit(struct route_ctx *ctx)
         query_int(call, "limit", 1, LOCKBOX_LIST_MAX, LOCKBOX_LIST_DEFAULT, &limit) != 0)
         return http_reply_error(call, 400, "bad_request", "after must be a seq, limit 1 to %d",
                                 LOCKBOX_LIST_MAX);
-    if (call->who.uid != 0 && !is_any_admin(svc, &call->who))
+    struct audit_ctx ac = {NULL, svc->config, call->who.uid == 0, {false}, (uint64_t)after, 0};
+    bool any = ac.all_tenants;
+    for (unsigned i = 0; i < svc->config->n_tenants && !ac.all_tenants; i++) {
+        ac.readable[i] = service_may_read_tenant(svc, &call->who, svc->config->tenants[i].name);
+        any = any || ac.readable[i];
+    }
+    if (!any)
         return http_reply_error(call, 403, "forbidden", "only root and tenant admins may read the audit");
-    struct audit_ctx ac = {json_object_new_array()};
+    ac.records = json_object_new_array();
     if (store_audit_lines_after(svc->store, (uint64_t)after, (int)limit, add_line, &ac) != 0) {
         json_object_put(ac.records);
         return http_reply_error(call, 500, "internal", "cannot read the audit records");
     }
     json_object *obj = json_object_new_object();
     json_object_object_add(obj, "records", ac.records);
+    /* A page filtered for a tenant admin can be short or empty with more to come: the client
+     * pages on with next_after while more is true. */
+    json_object_object_add(obj, "next_after", json_object_new_int64((int64_t)ac.last_seq));
+    json_object_object_add(obj, "more", json_object_new_boolean(ac.scanned == (int)limit));
+    json_object_object_add(obj, "all_tenants", json_object_new_boolean(ac.all_tenants));
     json_object_object_add(obj, "head_seq", json_object_new_int64((int64_t)svc->journal->head_seq));
     json_object_object_add(obj, "head_hash", json_object_new_string(svc->journal->head_hash));
     return http_reply_json(call, 200, obj);

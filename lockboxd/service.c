@@ -188,7 +188,11 @@ struct service_result service_decide(struct service *svc, const struct identity 
     const struct tenant_config *tenant = config_find_tenant(svc->config, req.tenant);
     struct lockbox_tenant_policy policy = tenant ? config_tenant_policy(tenant)
                                                  : (struct lockbox_tenant_policy){req.tenant, NULL, 0};
-    struct lockbox_actor actor = identity_actor(who);
+    struct lockbox_actor actor;
+    if (identity_actor(who, &actor) != 0) {
+        log_refusal(who, decision_event(to), id, "group lookup failed");
+        return result(403, "forbidden", "lockboxd cannot look up your groups");
+    }
     request_expire_if_due(&req, now); /* a lapsed request is not decided by a late click */
     enum request_verdict verdict = request_may_decide(&req, &policy, &actor, to);
     /* The caller's name is the first account of its uid; a second name for the same uid is
@@ -239,8 +243,8 @@ struct service_result service_show(struct service *svc, const struct identity *w
     const struct tenant_config *tenant = config_find_tenant(svc->config, out->tenant);
     struct lockbox_tenant_policy policy = tenant ? config_tenant_policy(tenant)
                                                  : (struct lockbox_tenant_policy){out->tenant, NULL, 0};
-    struct lockbox_actor actor = identity_actor(who);
-    if (!request_may_read(out, &policy, &actor)) {
+    struct lockbox_actor actor;
+    if (identity_actor(who, &actor) != 0 || !request_may_read(out, &policy, &actor)) {
         log_refusal(who, "show", id, "not readable");
         return result(403, "forbidden", "you may only read your own requests or your tenants'");
     }
@@ -256,8 +260,8 @@ bool service_may_read_tenant(const struct service *svc, const struct identity *w
     if (tenant == NULL)
         return false;
     struct lockbox_tenant_policy policy = config_tenant_policy(tenant);
-    struct lockbox_actor actor = identity_actor(who);
-    return policy_is_admin(&policy, &actor);
+    struct lockbox_actor actor;
+    return identity_actor(who, &actor) == 0 && policy_is_admin(&policy, &actor);
 }
 
 static void login_event(struct audit_event *ev, const struct lockbox_request *req,

@@ -451,6 +451,19 @@ class CtlTest(unittest.TestCase):
             self.assertIn("back\\\\slash", out)  # a backslash is shown doubled
             self.assertIsNone(RAW_CONTROL.search(out), repr(out))
 
+    def test_audit_from_the_daemon_shows_an_admin_their_tenants_only(self):
+        mine = self.file_as(ENG, "contoso work")
+        theirs = self.daemon.file_request(ENG, "fabrikam work", tenant="fabrikam")
+        ops = self.assert_ok(self.ctl("root", "audit")).stdout
+        alice = self.assert_ok(self.ctl(ALICE, "audit")).stdout
+        bob = self.assert_ok(self.ctl(BOB, "audit", "--json")).stdout
+        self.assertIn(mine["id"], ops)
+        self.assertIn(theirs["id"], ops)
+        self.assertIn(mine["id"], alice)
+        self.assertNotIn(theirs["id"], alice)
+        self.assertEqual({json.loads(line)["tenant"] for line in bob.splitlines()}, {"fabrikam"})
+        self.assertIn(theirs["id"], bob)
+
     def test_terminal_escaping_of_hostile_audit_records(self):
         # A forged audit file can hold anything; `audit --file` must not pass it through.
         path = os.path.join(self.daemon.dir, "forged.jsonl")

@@ -15,7 +15,8 @@ from lockbox_testlib import Daemon, Users, verify_chain  # noqa: E402
 
 U = Users("lbd")
 ALICE, BOB, CAROL, ENG, MALLORY = "lbd_alice", "lbd_bob", "lbd_carol", "lbd_eng", "lbd_mallory"
-TENANTS = {"contoso": [ALICE, "@lbd_cadmins"], "fabrikam": [CAROL]}
+ORPHAN = "lbd_orphan"  # a fabrikam admin whose primary group has no /etc/group entry
+TENANTS = {"contoso": [ALICE, "@lbd_cadmins"], "fabrikam": [CAROL, ORPHAN]}
 
 
 def setUpModule():
@@ -24,6 +25,8 @@ def setUpModule():
     U.add(CAROL)
     U.add(ENG)
     U.add(MALLORY)
+    U.add(ORPHAN)
+    subprocess.run(["groupdel", "-f", ORPHAN], check=True, capture_output=True)
 
 
 def tearDownModule():
@@ -267,6 +270,35 @@ class Authorisation(DaemonCase):
         _, listing = self.d.call("GET", "/v1/requests", as_user=ALICE)
         self.assertEqual([r["id"] for r in listing["requests"]], [req["id"]])
 
+    def test_audit_shows_an_admin_only_their_tenants_records(self):
+        self.file()
+        self.d.file_request(ENG, "INC-2", tenant="fabrikam")
+        self.d.file_request(ENG, "INC-3", host="h2")  # another host: a second request
+        status, obj = self.d.call("GET", "/v1/audit", as_user=CAROL)
+        self.assertEqual(status, 200, obj)
+        tenants = [json.loads(line)["tenant"] for line in obj["records"]]
+        self.assertEqual((tenants, obj["all_tenants"], obj["more"]), (["fabrikam"], False, False))
+        status, obj = self.d.call("GET", "/v1/audit")
+        self.assertEqual([json.loads(line)["tenant"] for line in obj["records"]],
+                         ["contoso", "fabrikam", "contoso"])
+        self.assertTrue(obj["all_tenants"])
+        self.assertEqual(self.d.call("GET", "/v1/audit", as_user=MALLORY)[0], 403)
+
+    def test_filtered_audit_pages_say_where_to_go_on(self):
+        self.file()
+        self.d.file_request(ENG, "INC-2", tenant="fabrikam")
+        pages, after = [], 0
+        while True:
+            status, obj = self.d.call("GET", "/v1/audit?limit=1&after=%d" % after, as_user=CAROL)
+            self.assertEqual(status, 200, obj)
+            pages.append([json.loads(line)["seq"] for line in obj["records"]])
+            if not obj["more"]:
+                break
+            self.assertGreater(obj["next_after"], after)
+            after = obj["next_after"]
+        # seq 1 is contoso's (hidden, but the page says there is more), seq 2 fabrikam's.
+        self.assertEqual(pages, [[], [2], []])
+
     def test_only_root_checks_access(self):
         status, _ = self.d.call("POST", "/v1/access/check", {"user": ENG}, as_user=ENG)
         self.assertEqual(status, 403)
@@ -274,11 +306,32 @@ class Authorisation(DaemonCase):
     def test_pending_cap_per_user(self):
         self.d.close()
         self.d = Daemon(tenants=TENANTS, max_pending=2).start()
-        self.file(ENG, host="h1") if False else None
         for host in ("h1", "h2"):
             self.d.file_request(ENG, "x", host=host)
         status, obj = self.d.call("POST", "/v1/requests", {"reason": "x", "user": ENG, "host": "h3"})
         self.assertEqual(status, 429, obj)
+
+
+class GroupLookup(DaemonCase):
+    """Groups are looked up only for calls that need them (deciding, reading others'
+    requests); when that lookup fails the call is refused, never answered without it."""
+
+    def test_failed_group_lookup_refuses_a_decision_but_not_filing(self):
+        own = self.d.call("POST", "/v1/requests", {"reason": "mine"}, as_user=ORPHAN)
+        self.assertEqual(own[0], 201, own)
+        req = self.d.file_request(ENG, "INC-2", tenant="fabrikam")
+        status, obj = self.decide(req["id"], "approve", as_user=ORPHAN)
+        self.assertEqual(status, 403, obj)
+        self.assertIn("groups", obj["message"])
+        self.assertEqual(self.state(req["id"]), "pending")
+        self.assertEqual(self.decide(req["id"], "approve", as_user=CAROL)[0], 200)
+
+    def test_failed_group_lookup_hides_other_users_requests(self):
+        self.d.file_request(ENG, "INC-2", tenant="fabrikam")
+        status, obj = self.d.call("GET", "/v1/requests?tenant=fabrikam", as_user=ORPHAN)
+        self.assertEqual(status, 403, obj)
+        status, obj = self.d.call("GET", "/v1/requests?tenant=fabrikam", as_user=CAROL)
+        self.assertEqual((status, len(obj["requests"])), (200, 1))
 
 
 class CrashSafety(DaemonCase):
