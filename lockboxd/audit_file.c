@@ -64,6 +64,45 @@ out:
     return rc;
 }
 
+int audit_file_each_after(const struct audit_file *file, uint64_t after, audit_file_line_fn fn,
+                          void *ctx, char *err, size_t err_len)
+{
+    int fd = open(file->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    FILE *in = fd >= 0 ? fdopen(fd, "r") : NULL;
+    char *line = NULL;
+    size_t cap = 0;
+    unsigned long lineno = 0;
+    ssize_t len;
+    int rc = 0;
+
+    if (in == NULL) {
+        snprintf(err, err_len, "%s: cannot read: %s", file->path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    while (rc == 0 && (len = getline(&line, &cap, in)) > 0) {
+        uint64_t seq;
+        char prev[LOCKBOX_HASH_HEX_LEN + 1];
+        lineno++;
+        if (line[len - 1] == '\n')
+            line[--len] = '\0';
+        if (len > LOCKBOX_AUDIT_LINE_MAX || audit_line_fields(line, (size_t)len, &seq, prev) != 0) {
+            snprintf(err, err_len, "%s:%lu: not an audit record", file->path, lineno);
+            rc = -1;
+        } else if (seq > after) {
+            rc = fn(ctx, line, (size_t)len, seq);
+        }
+    }
+    if (rc == 0 && ferror(in)) {
+        snprintf(err, err_len, "%s: cannot read: %s", file->path, strerror(errno));
+        rc = -1;
+    }
+    free(line);
+    fclose(in);
+    return rc;
+}
+
 int audit_file_open(struct audit_file *file, const char *path, char *err, size_t err_len)
 {
     file->fd = -1;

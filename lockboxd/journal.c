@@ -3,6 +3,7 @@
 #include "journal.h"
 
 #include <errno.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,22 +54,96 @@ static uint64_t file_position(struct journal *journal)
     return file_starts_after(journal);
 }
 
+/* Login records change no request; they are the only ones whose database copy may be
+ * lost in a power cut while the audit file keeps them (see store_sync_needed). */
+static bool is_login_record(const char *event)
+{
+    return strcmp(event, "login.allowed") == 0 || strcmp(event, "login.denied") == 0;
+}
+
+struct adoption {
+    struct journal *journal;
+    uint64_t seq;                            /* the chain as adopted so far */
+    char hash[LOCKBOX_HASH_HEX_LEN + 1];
+};
+
+static int adopt_line(void *ctx, const char *line, size_t len, uint64_t seq)
+{
+    struct adoption *a = ctx;
+    struct journal *journal = a->journal;
+    char prev[LOCKBOX_HASH_HEX_LEN + 1], hash[LOCKBOX_HASH_HEX_LEN + 1];
+    json_object *record = json_tokener_parse(line), *event;
+    bool login = record != NULL && json_object_object_get_ex(record, "event", &event) &&
+                 json_object_is_type(event, json_type_string) &&
+                 is_login_record(json_object_get_string(event));
+    json_object_put(record);
+
+    if (audit_line_fields(line, len, &seq, prev) != 0 || seq != a->seq + 1 ||
+        strcmp(prev, a->hash) != 0)
+        snprintf(journal->mismatch, sizeof(journal->mismatch),
+                 "record %llu does not continue the database's chain at %llu",
+                 (unsigned long long)seq, (unsigned long long)a->seq);
+    else if (!login)
+        snprintf(journal->mismatch, sizeof(journal->mismatch),
+                 "record %llu is not a login record, so the database lost a change",
+                 (unsigned long long)seq);
+    else if (audit_hash_hex(line, len, hash) != 0 || store_audit_insert(journal->store, seq, line, hash) != 0)
+        snprintf(journal->mismatch, sizeof(journal->mismatch), "cannot store record %llu: %s",
+                 (unsigned long long)seq, store_error(journal->store));
+    else {
+        a->seq = seq;
+        memcpy(a->hash, hash, sizeof(hash));
+        return 0;
+    }
+    return 1;
+}
+
+/* The file holds records beyond the database's head. Adopt them when they are login records
+ * that continue the chain (lost from the database's unsynced tail); anything else means the
+ * database lost a change or the file is not ours, and the daemon must not carry on. */
+static int adopt_file_tail(struct journal *journal)
+{
+    struct adoption a = {journal, journal->head_seq, {0}};
+    char err[256] = "";
+
+    memcpy(a.hash, journal->head_hash, sizeof(a.hash));
+    journal->mismatch[0] = '\0';
+    if (store_begin(journal->store) != 0)
+        snprintf(journal->mismatch, sizeof(journal->mismatch), "%s", store_error(journal->store));
+    else if (audit_file_each_after(&journal->file, journal->head_seq, adopt_line, &a, err,
+                                   sizeof(err)) != 0 && journal->mismatch[0] == '\0')
+        snprintf(journal->mismatch, sizeof(journal->mismatch), "%s", err);
+    if (journal->mismatch[0] == '\0' && (store_commit(journal->store) != 0 ||
+                                         store_sync(journal->store, (int64_t)a.seq) != 0))
+        snprintf(journal->mismatch, sizeof(journal->mismatch), "%s", store_error(journal->store));
+    if (journal->mismatch[0] != '\0') {
+        store_rollback(journal->store);
+        syslog(LOG_CRIT, "event=audit.mismatch file=%s file_seq=%llu db_seq=%llu "
+                         "msg=\"the audit file is ahead of the database: %s\"",
+               journal->file.path, (unsigned long long)file_position(journal),
+               (unsigned long long)journal->head_seq, journal->mismatch);
+        journal->file_behind = true; /* grant nothing: file and database disagree */
+        return -1;
+    }
+    syslog(LOG_NOTICE, "event=audit.adopted file=%s from_seq=%llu to_seq=%llu "
+                       "msg=\"login records the database lost (power cut) were taken back from the audit file\"",
+           journal->file.path, (unsigned long long)journal->head_seq + 1, (unsigned long long)a.seq);
+    journal->head_seq = a.seq;
+    memcpy(journal->head_hash, a.hash, sizeof(a.hash));
+    journal->file_behind = false;
+    return 0;
+}
+
 int journal_catch_up(struct journal *journal)
 {
     /* Records awaiting a flush are not yet durable in the database: the file must never get
-     * ahead of it, or a crash would leave records in the file that the database lost. */
+     * ahead of it by anything but login records, which start-up can adopt back. */
     if (journal->dirty)
         return -1;
     uint64_t position = file_position(journal);
 
-    if (position > journal->head_seq) {
-        syslog(LOG_CRIT, "event=audit.mismatch file=%s file_seq=%llu db_seq=%llu "
-                         "msg=\"the audit file is ahead of the database\"",
-               journal->file.path, (unsigned long long)position,
-               (unsigned long long)journal->head_seq);
-        journal->file_behind = false;
-        return 0;
-    }
+    if (position > journal->head_seq)
+        return adopt_file_tail(journal);
     while (position < journal->head_seq) {
         struct catch_up cu = {journal, 0, position};
         if (journal->file.fd < 0 ||
@@ -99,8 +174,13 @@ int journal_open(struct journal *journal, struct store *store, const char *audit
         return -1;
     journal->file_first_seq = file_starts_after(journal) + 1;
     if (journal_catch_up(journal) != 0) {
-        snprintf(err, err_len, "%s: cannot append committed records: %s", audit_path,
-                 strerror(errno));
+        if (journal->mismatch[0] != '\0')
+            snprintf(err, err_len, "%s is ahead of the database (%s); restore the database "
+                                   "that belongs to it, or move the file aside",
+                     audit_path, journal->mismatch);
+        else
+            snprintf(err, err_len, "%s: cannot append committed records: %s", audit_path,
+                     strerror(errno));
         return -1;
     }
     return 0;
@@ -210,6 +290,8 @@ enum journal_result journal_record(struct journal *journal, const struct lockbox
     journal->head_seq = seq;
     memcpy(journal->head_hash, hash, sizeof(hash));
     journal->dirty = true;
+    if (req != NULL || !is_login_record(event->event))
+        journal->store_sync_needed = true;
     char *log_line = format_log_line(event, seq);
     if (log_line == NULL || keep_pending(journal, line, log_line) != 0) {
         free(log_line);
@@ -234,11 +316,12 @@ int journal_flush(struct journal *journal)
 
     if (!journal->dirty)
         return 0;
-    if (store_sync(journal->store, (int64_t)journal->head_seq) != 0) {
+    if (journal->store_sync_needed && store_sync(journal->store, (int64_t)journal->head_seq) != 0) {
         /* Stay dirty: the next flush tries again, and nothing reaches the file before. */
         syslog(LOG_CRIT, "event=store.sync_failed msg=\"%s\"", store_error(journal->store));
         return -1;
     }
+    journal->store_sync_needed = false;
     if (journal->file_behind) {
         journal->dirty = false;
         rc = journal_catch_up(journal);

@@ -17,6 +17,7 @@ struct journal {
     uint64_t head_seq;                       /* last record committed in the database */
     char head_hash[LOCKBOX_HASH_HEX_LEN + 1];
     bool file_behind;                        /* the file lacks committed records */
+    char mismatch[256];                      /* why the file is ahead and cannot be adopted */
     uint64_t file_first_seq;                 /* the seq the current file starts at */
     /* Optional: called inside the transaction of every event that has a request (the
      * notification outbox), and after each commit. A failing hook rolls the event back. */
@@ -27,6 +28,12 @@ struct journal {
     /* Group commit: records committed since the last journal_flush(), not yet synced nor in
      * the audit file. Nobody is answered while this is set (http.c defers the replies). */
     bool dirty;
+    /* Some record of this round changed a request (or is not a login record): the database
+     * must be fsync'd before the audit file is written. A round of login records only
+     * (login.allowed, login.denied change no request) skips that fsync: the audit file's
+     * fdatasync makes them durable, and after a power cut start-up adopts back any login
+     * records the file holds beyond the database (journal_catch_up). */
+    bool store_sync_needed;
     char *pending;                 /* their audit lines, each ending in '\n' */
     size_t pending_len, pending_cap;
     char **pending_syslog;         /* their syslog lines, sent once they are durable */
@@ -51,11 +58,15 @@ enum journal_result journal_record(struct journal *journal, const struct lockbox
                                    const struct audit_event *event, bool grants_access,
                                    int64_t now_ms);
 
-/* Makes every record since the last flush durable: one fsync of the database, then one
- * write() and fdatasync() of the audit file, then their syslog lines. Returns 0, or -1 when
+/* Makes every record since the last flush durable: one fsync of the database (skipped when
+ * they are all login records), then one write() and fdatasync() of the audit file, then
+ * their syslog lines. Returns 0, or -1 when
  * the records are not (all) in the audit file or not durable (the answers must say so). */
 int journal_flush(struct journal *journal);
-/* Appends committed records the file lacks (never while records are awaiting a flush). Returns 0 when the file is complete. */
+/* Appends committed records the file lacks (never while records are awaiting a flush), or
+ * adopts login records the file holds beyond the database (a power cut after a login-only
+ * round). Returns 0 when file and database agree; -1 otherwise, with journal->mismatch set
+ * when the file is ahead by records that cannot be adopted. */
 int journal_catch_up(struct journal *journal);
 /* SIGHUP: reopen the file after rotation; the new file continues the chain. */
 int journal_reopen(struct journal *journal, char *err, size_t err_len);

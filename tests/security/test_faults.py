@@ -5,6 +5,7 @@ file) or a 500/503 with a message while the daemon keeps answering - and never i
 that is not on disk. The full-disk case is tests/integration/test_daemon.py
 (test_unwritable_audit_file_grants_nothing)."""
 
+import json
 import os
 import socket
 import sqlite3
@@ -317,6 +318,84 @@ class StateFiles(FaultCase):
             st = os.stat(path)
             self.assertEqual(st.st_uid, 0, path)
             self.assertEqual(st.st_mode & 0o022, 0, "%s is writable by others" % path)
+
+
+class PowerCut(FaultCase):
+    """A round of login records only is made durable by the audit file's fdatasync alone (no
+    database fsync). A power cut can then leave the database without the last login records
+    the file holds; start-up must take them back, and must refuse anything else the file
+    holds beyond the database (a lost approval is not something to paper over)."""
+
+    def db_files(self):
+        return [p for p in (self.d.db_path, self.d.db_path + "-wal") if os.path.exists(p)]
+
+    def snapshot(self):
+        copies = {}
+        for path in self.db_files():
+            with open(path, "rb") as f:
+                copies[path] = f.read()
+        return copies
+
+    def power_cut_back_to(self, copies):
+        """What the disk would hold had the database's unsynced tail been lost."""
+        for path in (self.d.db_path, self.d.db_path + "-wal", self.d.db_path + "-shm"):
+            if os.path.exists(path):
+                os.unlink(path)
+        for path, data in copies.items():
+            with open(path, "wb") as f:
+                f.write(data)
+
+    def login(self):
+        status, obj = self.d.call("POST", "/v1/access/check", {"user": ENG})
+        self.assertEqual(status, 200, obj)
+        return obj["allowed"]
+
+    def approved_request(self):
+        req = self.file(sl.HOST)[1]
+        status, obj = self.d.call("POST", "/v1/requests/%s/approve" % req["id"], {}, as_user=ALICE)
+        self.assertEqual(status, 200, obj)
+        return req
+
+    def test_login_records_lost_from_the_database_are_adopted_from_the_file(self):
+        self.d.start()
+        self.approved_request()
+        self.d.stop()
+        before_logins = self.snapshot()
+        self.d.start()
+        self.assertTrue(self.login())
+        self.assertTrue(self.login())
+        self.d.stop()
+        lines = self.d.audit_lines()
+        self.assertEqual([json.loads(l)["event"] for l in lines[-2:]], ["login.allowed"] * 2)
+        self.power_cut_back_to(before_logins)
+        self.assertEqual(self.d.db("SELECT max(seq) FROM audit")[0][0], len(lines) - 2)
+
+        self.d.start()
+        health = self.assert_answering()
+        self.assertEqual((health["audit_ok"], health["audit_seq"]), (True, len(lines)))
+        self.assertEqual(self.d.db("SELECT max(seq) FROM audit")[0][0], len(lines))
+        self.assertTrue(self.d.syslog.wait_for("event=audit.adopted"), "no audit.adopted in syslog")
+        self.assertTrue(self.login())  # the next record continues the chain
+        after = self.d.audit_lines()
+        self.assertEqual(after[:len(lines)], lines, "the file was rewritten")
+        lt.verify_chain(after)
+        self.assertEqual(len(after), len(lines) + 1)
+
+    def test_a_lost_approval_in_the_file_refuses_to_start(self):
+        self.d.start()
+        self.file("other")
+        self.d.stop()
+        before_approval = self.snapshot()
+        self.d.start()
+        self.approved_request()
+        self.d.stop()
+        lines = self.d.audit_lines()
+        self.power_cut_back_to(before_approval)
+        err = self.start_fails()
+        self.assertIn(self.d.audit_path, err)
+        self.assertIn("ahead of the database", err)
+        self.assertIn("not a login record", err)
+        self.assertEqual(self.d.audit_lines(), lines, "the file was touched")
 
 
 if __name__ == "__main__":
