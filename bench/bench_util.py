@@ -139,7 +139,8 @@ class Report:
                  "login.allowed audit records written by the PAM runs: %d (expected %d)."
                  % (events, logins + 40),
                  "Disk right after: one append + fdatasync took %s (median); a login.allowed "
-                 "costs two (SQLite WAL commit, audit file)." % us(fsync_us)]
+                 "costs one (the audit file's; a round of login records only skips the SQLite "
+                 "WAL fsync)." % us(fsync_us)]
         self.table("Fast path with the module kept loaded", TARGETS["fast"], headers,
                    rows_of(warm), notes)
 

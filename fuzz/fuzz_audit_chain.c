@@ -1,6 +1,6 @@
 /* Fuzzes the audit chain (lib/audit_chain.c) two ways, chosen by the first byte:
  *  - verify: the input as audit file lines, through the verifier `lockboxctl audit verify`
- *    uses and the field reader the daemon uses at start-up;
+ *    uses and the field reader and canonical check the daemon uses at start-up;
  *  - build: the rest as NUL-separated field values; a line built from them must read back
  *    with its seq and prev_hash, and a chain of two built lines must verify. */
 #include <string.h>
@@ -20,8 +20,13 @@ static void verify_lines(const char *data, size_t size)
             continue;
         uint64_t seq;
         char prev[LOCKBOX_HASH_HEX_LEN + 1];
-        if (audit_line_fields(data + start, i - start, &seq, prev) == 0)
+        struct audit_line_info info;
+        int has_fields = audit_line_fields(data + start, i - start, &seq, prev) == 0;
+        if (has_fields)
             FUZZ_CHECK(seq > 0 && strlen(prev) == LOCKBOX_HASH_HEX_LEN);
+        /* What the daemon would adopt at start-up must at least be a record. */
+        if (audit_line_canonical(data + start, i - start, &info) == 0)
+            FUZZ_CHECK(has_fields && info.seq == seq && strcmp(info.prev_hash, prev) == 0);
         if (audit_verify_line(&v, data + start, i - start, "fuzz:1") != 0) {
             FUZZ_CHECK(v.error[0] != '\0');
             break;
@@ -75,6 +80,11 @@ static void build_and_read_back(const char *data, size_t size)
     FUZZ_CHECK(audit_line_fields(line1, strlen(line1), &seq, prev) == 0);
     FUZZ_CHECK(seq == 1 && strcmp(prev, AUDIT_ZERO_HASH) == 0);
     FUZZ_CHECK(audit_hash_hex(line1, strlen(line1), hash1) == 0);
+    /* Every line the daemon builds reads back as canonical (so it could be adopted). */
+    struct audit_line_info info;
+    if (strlen(ev.event) < sizeof(info.event) && (ev.tenant == NULL || strlen(ev.tenant) < sizeof(info.tenant)))
+        FUZZ_CHECK(audit_line_canonical(line1, strlen(line1), &info) == 0 && info.seq == 1 &&
+                   info.time_ms == 1700000000123 && strcmp(info.event, ev.event) == 0);
     FUZZ_CHECK(audit_line_build(2, 1700000000999, &ev, hash1, &line2) == 0);
     FUZZ_CHECK(audit_hash_hex(line2, strlen(line2), hash2) == 0);
 

@@ -167,3 +167,74 @@ int audit_verify_head(struct audit_verifier *v, uint64_t head_seq, const char *h
     }
     return 0;
 }
+
+/* The string value of a field that audit_line_build() writes as a string or null. */
+static int optional_string(json_object *obj, const char *key, const char **out)
+{
+    json_object *value;
+
+    *out = NULL;
+    if (!json_object_object_get_ex(obj, key, &value))
+        return -1;
+    if (value == NULL)
+        return 0;
+    if (!json_object_is_type(value, json_type_string))
+        return -1;
+    *out = json_object_get_string(value);
+    return 0;
+}
+
+static int rebuilds_exactly(json_object *obj, const char *line, size_t len, struct audit_line_info *info)
+{
+    struct audit_event ev;
+    const char *time_text, *expires_text;
+    json_object *seq_obj;
+    char *rebuilt = NULL;
+
+    memset(&ev, 0, sizeof(ev));
+    if (!json_object_object_get_ex(obj, "seq", &seq_obj) ||
+        !json_object_is_type(seq_obj, json_type_int) || json_object_get_int64(seq_obj) <= 0 ||
+        optional_string(obj, "time", &time_text) != 0 || time_text == NULL ||
+        timefmt_parse(time_text, &info->time_ms) != 0 ||
+        optional_string(obj, "event", &ev.event) != 0 || ev.event == NULL ||
+        optional_string(obj, "request_id", &ev.request_id) != 0 ||
+        optional_string(obj, "tenant", &ev.tenant) != 0 ||
+        optional_string(obj, "host", &ev.host) != 0 ||
+        optional_string(obj, "user", &ev.user) != 0 ||
+        optional_string(obj, "actor", &ev.actor) != 0 ||
+        optional_string(obj, "reason", &ev.reason) != 0 ||
+        optional_string(obj, "comment", &ev.comment) != 0 ||
+        optional_string(obj, "expires_at", &expires_text) != 0 ||
+        (expires_text != NULL && timefmt_parse(expires_text, &ev.expires_at) != 0) ||
+        strlen(ev.event) >= sizeof(info->event) ||
+        (ev.tenant != NULL && strlen(ev.tenant) >= sizeof(info->tenant)))
+        return -1;
+    info->seq = (uint64_t)json_object_get_int64(seq_obj);
+    if (audit_line_build(info->seq, info->time_ms, &ev, info->prev_hash, &rebuilt) != 0)
+        return -1;
+    int same = strlen(rebuilt) == len && memcmp(rebuilt, line, len) == 0;
+    free(rebuilt);
+    if (!same)
+        return -1;
+    snprintf(info->event, sizeof(info->event), "%s", ev.event);
+    snprintf(info->tenant, sizeof(info->tenant), "%s", ev.tenant ? ev.tenant : "");
+    return 0;
+}
+
+int audit_line_canonical(const char *line, size_t len, struct audit_line_info *info)
+{
+    uint64_t seq;
+    int rc = -1;
+
+    memset(info, 0, sizeof(*info));
+    if (audit_line_fields(line, len, &seq, info->prev_hash) != 0)
+        return -1;
+    json_tokener *tok = json_tokener_new();
+    json_object *obj = tok ? json_tokener_parse_ex(tok, line, (int)len) : NULL;
+    if (obj != NULL && json_tokener_get_error(tok) == json_tokener_success &&
+        tok->char_offset == (int)len)
+        rc = rebuilds_exactly(obj, line, len, info);
+    json_object_put(obj);
+    json_tokener_free(tok);
+    return rc;
+}

@@ -47,6 +47,18 @@ int audit_verify_line(struct audit_verifier *v, const char *line, size_t len, co
 /* After the last line: does the chain end at the head the daemon holds? */
 int audit_verify_head(struct audit_verifier *v, uint64_t head_seq, const char *head_hash);
 
+/* What audit_line_canonical() read out of a line. */
+struct audit_line_info {
+    uint64_t seq;
+    int64_t time_ms;
+    char event[40];
+    char tenant[LOCKBOX_NAME_MAX + 1];
+    char prev_hash[LOCKBOX_HASH_HEX_LEN + 1];
+};
+/* Is this line byte for byte what audit_line_build() writes for its own fields (field order,
+ * escaping, time formats)? The daemon takes records back from the file only when they are;
+ * a hand-edited or foreign line is not. Returns 0 and fills info, or -1. */
+int audit_line_canonical(const char *line, size_t len, struct audit_line_info *info);
 /* Reads seq and prev_hash out of one line; 0 or -1. */
 int audit_line_fields(const char *line, size_t len, uint64_t *seq,
                       char prev_hash[LOCKBOX_HASH_HEX_LEN + 1]);

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,11 +68,13 @@ out:
 int audit_file_each_after(const struct audit_file *file, uint64_t after, audit_file_line_fn fn,
                           void *ctx, char *err, size_t err_len)
 {
-    int fd = open(file->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    FILE *in = fd >= 0 ? fdopen(fd, "r") : NULL;
+    /* A duplicate shares the file offset, which O_APPEND writes ignore. */
+    int fd = fcntl(file->fd, F_DUPFD_CLOEXEC, 0);
+    FILE *in = fd >= 0 && lseek(fd, 0, SEEK_SET) == 0 ? fdopen(fd, "r") : NULL;
     char *line = NULL;
     size_t cap = 0;
     unsigned long lineno = 0;
+    bool in_tail = false;
     ssize_t len;
     int rc = 0;
 
@@ -87,10 +90,13 @@ int audit_file_each_after(const struct audit_file *file, uint64_t after, audit_f
         lineno++;
         if (line[len - 1] == '\n')
             line[--len] = '\0';
-        if (len > LOCKBOX_AUDIT_LINE_MAX || audit_line_fields(line, (size_t)len, &seq, prev) != 0) {
+        bool is_record = len <= LOCKBOX_AUDIT_LINE_MAX &&
+                         audit_line_fields(line, (size_t)len, &seq, prev) == 0;
+        if (!is_record && in_tail) {
             snprintf(err, err_len, "%s:%lu: not an audit record", file->path, lineno);
             rc = -1;
-        } else if (seq > after) {
+        } else if (is_record && seq > after) {
+            in_tail = true;
             rc = fn(ctx, line, (size_t)len, seq);
         }
     }

@@ -25,10 +25,12 @@ int audit_file_append(struct audit_file *file, const char *line, uint64_t seq, c
  * fdatasync(); last_seq/last_hash describe the final one. Same failure rule as above. */
 int audit_file_append_many(struct audit_file *file, const char *records, size_t len,
                            uint64_t last_seq, const char *last_hash);
-/* Calls fn for each record of the file whose seq is above `after`, in file order, with the
- * line (no newline) and its seq. Reads the file by its path, from the start. Returns 0; -1
- * with err when the file cannot be read or holds a line that is not a record; fn's non-zero
- * return stops the walk and is returned. */
+/* Calls fn for each record of the open file whose seq is above `after`, in file order, with
+ * the line (no newline, NUL-terminated) and its seq. Reads the descriptor the daemon writes
+ * (not the path, which may name another file by now), from the start. Lines that are not
+ * records are skipped until the first record above `after`; from there on every line must be
+ * one. Returns 0; -1 with err when the file cannot be read or a line after `after` is not a
+ * record; fn's non-zero return stops the walk and is returned. */
 typedef int (*audit_file_line_fn)(void *ctx, const char *line, size_t len, uint64_t seq);
 int audit_file_each_after(const struct audit_file *file, uint64_t after, audit_file_line_fn fn,
                           void *ctx, char *err, size_t err_len);

@@ -106,6 +106,15 @@ int identity_actor(const struct identity *id, struct lockbox_actor *actor)
     return 0;
 }
 
+int identity_reader(const struct identity *id, struct lockbox_actor *actor)
+{
+    if (id->uid == 0) {
+        *actor = (struct lockbox_actor){0, id->name, NULL, 0};
+        return 0;
+    }
+    return identity_actor(id, actor);
+}
+
 int identity_uid_of(const char *name, uid_t *uid)
 {
     struct passwd pw, *found = NULL;

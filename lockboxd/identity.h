@@ -26,6 +26,9 @@ void identity_free(struct identity *id);
 /* The pure core's view of the caller, groups included (valid while id lives). Returns 0, or
  * -1 when the group lookup fails: the caller then refuses (fail closed). */
 int identity_actor(const struct identity *id, struct lockbox_actor *actor);
+/* The same for read checks only: root reads every request, so its groups are not looked up
+ * (the module's long-polls and ops' lists do not depend on the group database). */
+int identity_reader(const struct identity *id, struct lockbox_actor *actor);
 /* The uid of a local account; 0 found, -1 not (or lookup failed). */
 int identity_uid_of(const char *name, uid_t *uid);
 /* Does a local account with this name exist? */

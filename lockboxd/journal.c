@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 
 #include "text.h"
 #include "timefmt.h"
@@ -15,6 +16,14 @@
 #define META_ROTATED_AT "audit_file_starts_after_seq"
 
 static void send_pending_syslog(struct journal *journal);
+static int sync_store_now(struct journal *journal);
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 struct catch_up {
     struct journal *journal;
@@ -71,19 +80,17 @@ static int adopt_line(void *ctx, const char *line, size_t len, uint64_t seq)
 {
     struct adoption *a = ctx;
     struct journal *journal = a->journal;
-    char prev[LOCKBOX_HASH_HEX_LEN + 1], hash[LOCKBOX_HASH_HEX_LEN + 1];
-    json_object *record = json_tokener_parse(line), *event;
-    bool login = record != NULL && json_object_object_get_ex(record, "event", &event) &&
-                 json_object_is_type(event, json_type_string) &&
-                 is_login_record(json_object_get_string(event));
-    json_object_put(record);
+    struct audit_line_info info;
+    char hash[LOCKBOX_HASH_HEX_LEN + 1];
 
-    if (audit_line_fields(line, len, &seq, prev) != 0 || seq != a->seq + 1 ||
-        strcmp(prev, a->hash) != 0)
+    if (audit_line_canonical(line, len, &info) != 0)
+        snprintf(journal->mismatch, sizeof(journal->mismatch),
+                 "record %llu is not a line lockboxd wrote", (unsigned long long)seq);
+    else if (info.seq != a->seq + 1 || strcmp(info.prev_hash, a->hash) != 0)
         snprintf(journal->mismatch, sizeof(journal->mismatch),
                  "record %llu does not continue the database's chain at %llu",
                  (unsigned long long)seq, (unsigned long long)a->seq);
-    else if (!login)
+    else if (!is_login_record(info.event))
         snprintf(journal->mismatch, sizeof(journal->mismatch),
                  "record %llu is not a login record, so the database lost a change",
                  (unsigned long long)seq);
@@ -113,6 +120,10 @@ static int adopt_file_tail(struct journal *journal)
     else if (audit_file_each_after(&journal->file, journal->head_seq, adopt_line, &a, err,
                                    sizeof(err)) != 0 && journal->mismatch[0] == '\0')
         snprintf(journal->mismatch, sizeof(journal->mismatch), "%s", err);
+    else if (journal->mismatch[0] == '\0' && a.seq != journal->file.last_seq)
+        snprintf(journal->mismatch, sizeof(journal->mismatch),
+                 "the file ends at record %llu but its records continue the chain only to %llu",
+                 (unsigned long long)journal->file.last_seq, (unsigned long long)a.seq);
     if (journal->mismatch[0] == '\0' && (store_commit(journal->store) != 0 ||
                                          store_sync(journal->store, (int64_t)a.seq) != 0))
         snprintf(journal->mismatch, sizeof(journal->mismatch), "%s", store_error(journal->store));
@@ -125,7 +136,7 @@ static int adopt_file_tail(struct journal *journal)
         journal->file_behind = true; /* grant nothing: file and database disagree */
         return -1;
     }
-    syslog(LOG_NOTICE, "event=audit.adopted file=%s from_seq=%llu to_seq=%llu "
+    syslog(LOG_WARNING, "event=audit.adopted file=%s from_seq=%llu to_seq=%llu "
                        "msg=\"login records the database lost (power cut) were taken back from the audit file\"",
            journal->file.path, (unsigned long long)journal->head_seq + 1, (unsigned long long)a.seq);
     journal->head_seq = a.seq;
@@ -134,7 +145,25 @@ static int adopt_file_tail(struct journal *journal)
     return 0;
 }
 
-int journal_catch_up(struct journal *journal)
+/* While running, the file is never ahead of the database (records reach it only after their
+ * commit); if it is, someone else wrote to it. Grant nothing, and say so once. */
+static int refuse_file_ahead(struct journal *journal, uint64_t position)
+{
+    if (journal->mismatch[0] == '\0') {
+        snprintf(journal->mismatch, sizeof(journal->mismatch),
+                 "the file holds records up to %llu that lockboxd did not write",
+                 (unsigned long long)position);
+        syslog(LOG_CRIT, "event=audit.mismatch file=%s file_seq=%llu db_seq=%llu "
+                         "msg=\"the audit file is ahead of the database; no approvals or logins "
+                         "are granted until lockboxd is restarted with a file and database that agree\"",
+               journal->file.path, (unsigned long long)position,
+               (unsigned long long)journal->head_seq);
+    }
+    journal->file_behind = true;
+    return -1;
+}
+
+static int catch_up(struct journal *journal, bool at_start)
 {
     /* Records awaiting a flush are not yet durable in the database: the file must never get
      * ahead of it by anything but login records, which start-up can adopt back. */
@@ -143,7 +172,7 @@ int journal_catch_up(struct journal *journal)
     uint64_t position = file_position(journal);
 
     if (position > journal->head_seq)
-        return adopt_file_tail(journal);
+        return at_start ? adopt_file_tail(journal) : refuse_file_ahead(journal, position);
     while (position < journal->head_seq) {
         struct catch_up cu = {journal, 0, position};
         if (journal->file.fd < 0 ||
@@ -160,6 +189,11 @@ int journal_catch_up(struct journal *journal)
     return 0;
 }
 
+int journal_catch_up(struct journal *journal)
+{
+    return catch_up(journal, false);
+}
+
 int journal_open(struct journal *journal, struct store *store, const char *audit_path, char *err,
                  size_t err_len)
 {
@@ -173,7 +207,7 @@ int journal_open(struct journal *journal, struct store *store, const char *audit
     if (audit_file_open(&journal->file, audit_path, err, err_len) != 0)
         return -1;
     journal->file_first_seq = file_starts_after(journal) + 1;
-    if (journal_catch_up(journal) != 0) {
+    if (catch_up(journal, true) != 0) {
         if (journal->mismatch[0] != '\0')
             snprintf(err, err_len, "%s is ahead of the database (%s); restore the database "
                                    "that belongs to it, or move the file aside",
@@ -189,6 +223,8 @@ int journal_open(struct journal *journal, struct store *store, const char *audit
 void journal_close(struct journal *journal)
 {
     journal_flush(journal);
+    if (journal->store_unsynced && !journal->dirty)
+        sync_store_now(journal);
     send_pending_syslog(journal);
     free(journal->pending);
     free(journal->pending_syslog);
@@ -321,6 +357,12 @@ int journal_flush(struct journal *journal)
         syslog(LOG_CRIT, "event=store.sync_failed msg=\"%s\"", store_error(journal->store));
         return -1;
     }
+    if (journal->store_sync_needed)
+        journal->store_unsynced = false;
+    else if (!journal->store_unsynced) {
+        journal->store_unsynced = true;
+        journal->unsynced_since_ms = monotonic_ms();
+    }
     journal->store_sync_needed = false;
     if (journal->file_behind) {
         journal->dirty = false;
@@ -366,4 +408,33 @@ int journal_reopen(struct journal *journal, char *err, size_t err_len)
         journal->file_first_seq = position + 1;
     }
     return journal_catch_up(journal);
+}
+
+int64_t journal_sync_wait_ms(const struct journal *journal)
+{
+    if (!journal->store_unsynced)
+        return -1;
+    int64_t left = journal->unsynced_since_ms + JOURNAL_SYNC_LAG_MS - monotonic_ms();
+    return left > 0 ? left : 0;
+}
+
+static int sync_store_now(struct journal *journal)
+{
+    if (store_sync(journal->store, (int64_t)journal->head_seq) != 0) {
+        if (!journal->idle_sync_failing)
+            syslog(LOG_CRIT, "event=store.sync_failed msg=\"%s\"", store_error(journal->store));
+        journal->idle_sync_failing = true;
+        journal->unsynced_since_ms = monotonic_ms(); /* try again after another lag */
+        return -1;
+    }
+    journal->store_unsynced = false;
+    journal->idle_sync_failing = false;
+    return 0;
+}
+
+int journal_sync_idle(struct journal *journal)
+{
+    if (!journal->store_unsynced || journal->dirty || journal_sync_wait_ms(journal) > 0)
+        return 0;
+    return sync_store_now(journal);
 }

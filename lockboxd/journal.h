@@ -34,6 +34,12 @@ struct journal {
      * fdatasync makes them durable, and after a power cut start-up adopts back any login
      * records the file holds beyond the database (journal_catch_up). */
     bool store_sync_needed;
+    /* A flush skipped the database fsync: journal_sync_idle() does it once the answers are
+     * out and JOURNAL_SYNC_LAG_MS have passed (a burst of logins shares one), so the database
+     * trails the audit file by a few milliseconds at most. */
+    bool store_unsynced;
+    int64_t unsynced_since_ms;               /* CLOCK_MONOTONIC */
+    bool idle_sync_failing;
     char *pending;                 /* their audit lines, each ending in '\n' */
     size_t pending_len, pending_cap;
     char **pending_syslog;         /* their syslog lines, sent once they are durable */
@@ -63,10 +69,19 @@ enum journal_result journal_record(struct journal *journal, const struct lockbox
  * their syslog lines. Returns 0, or -1 when
  * the records are not (all) in the audit file or not durable (the answers must say so). */
 int journal_flush(struct journal *journal);
-/* Appends committed records the file lacks (never while records are awaiting a flush), or
+#define JOURNAL_SYNC_LAG_MS 5
+
+/* After the answers of a round are out: the database fsync that login-only rounds skipped,
+ * once it is due. Returns 0, or -1 (logged once) when it fails; it is tried again after
+ * another lag. journal_sync_wait_ms() says how long the loop may sleep before it is due
+ * (-1: nothing to sync). */
+int journal_sync_idle(struct journal *journal);
+int64_t journal_sync_wait_ms(const struct journal *journal);
+/* Appends committed records the file lacks (never while records are awaiting a flush).
+ * Returns 0 when file and database agree; -1 otherwise. A file ahead of the database while
+ * running sets journal->mismatch and file_behind (nothing is granted); only journal_open()
  * adopts login records the file holds beyond the database (a power cut after a login-only
- * round). Returns 0 when file and database agree; -1 otherwise, with journal->mismatch set
- * when the file is ahead by records that cannot be adopted. */
+ * round), and refuses to open when the extra records are anything else. */
 int journal_catch_up(struct journal *journal);
 /* SIGHUP: reopen the file after rotation; the new file continues the chain. */
 int journal_reopen(struct journal *journal, char *err, size_t err_len);

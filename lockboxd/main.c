@@ -188,6 +188,9 @@ static int compute_timeout(struct lockboxd *d, int64_t now_boot_ms)
         if (timeout < 0 || left < timeout)
             timeout = left;
     }
+    int64_t sync_wait = journal_sync_wait_ms(&d->journal);
+    if (sync_wait >= 0 && (timeout < 0 || sync_wait < timeout))
+        timeout = sync_wait;
     if (d->journal.file_behind && (timeout < 0 || timeout > 5000))
         timeout = 5000; /* retry the audit file while it is failing */
     return timeout < 0 ? -1 : timeout > INT32_MAX ? INT32_MAX : (int)timeout;
@@ -213,6 +216,9 @@ static void run_loop(struct lockboxd *d)
     struct epoll_event events[8];
 
     for (;;) {
+        /* The answers of the last round are out: now, once due, the database fsync that
+         * rounds of login records only left for later (see journal.h, store_unsynced). */
+        journal_sync_idle(&d->journal);
         service_read_clock(&now);
         int n = epoll_wait(d->epoll_fd, events, 8, compute_timeout(d, now.boot_ms));
         if (n < 0 && errno != EINTR) {

@@ -182,7 +182,7 @@ static enum MHD_Result route_list(struct route_ctx *ctx)
         filter.user = call->who.name;
     filter.limit = (int)limit;
     struct list_ctx lc = {NULL, ctx->server->svc, {0}};
-    if (identity_actor(&call->who, &lc.actor) != 0)
+    if (identity_reader(&call->who, &lc.actor) != 0)
         return http_reply_error(call, 403, "forbidden", "lockboxd cannot look up your groups");
     lc.array = json_object_new_array();
     if (store_list(ctx->server->svc->store, &filter, add_readable, &lc) != 0) {

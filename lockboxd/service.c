@@ -244,7 +244,7 @@ struct service_result service_show(struct service *svc, const struct identity *w
     struct lockbox_tenant_policy policy = tenant ? config_tenant_policy(tenant)
                                                  : (struct lockbox_tenant_policy){out->tenant, NULL, 0};
     struct lockbox_actor actor;
-    if (identity_actor(who, &actor) != 0 || !request_may_read(out, &policy, &actor)) {
+    if (identity_reader(who, &actor) != 0 || !request_may_read(out, &policy, &actor)) {
         log_refusal(who, "show", id, "not readable");
         return result(403, "forbidden", "you may only read your own requests or your tenants'");
     }

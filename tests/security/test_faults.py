@@ -5,8 +5,10 @@ file) or a 500/503 with a message while the daemon keeps answering - and never i
 that is not on disk. The full-disk case is tests/integration/test_daemon.py
 (test_unwritable_audit_file_grants_nothing)."""
 
+import hashlib
 import json
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -396,6 +398,50 @@ class PowerCut(FaultCase):
         self.assertIn("ahead of the database", err)
         self.assertIn("not a login record", err)
         self.assertEqual(self.d.audit_lines(), lines, "the file was touched")
+
+
+class FileAheadOfDatabase(FaultCase):
+    """Records in the audit file that lockboxd did not write: refused, never adopted."""
+
+    def next_login_line(self, spacing=""):
+        """A login.allowed line continuing the file's chain, as a forger would write it."""
+        lines = self.d.audit_lines()
+        last = json.loads(lines[-1])
+        login = [json.loads(l) for l in lines if json.loads(l)["event"] == "login.allowed"][-1]
+        login["seq"] = last["seq"] + 1
+        login["prev_hash"] = hashlib.sha256(lines[-1].encode()).hexdigest()
+        return json.dumps(login, separators=(",", ":" + spacing), ensure_ascii=False)
+
+    def append(self, line):
+        with open(self.d.audit_path, "a") as f:
+            f.write(line + "\n")
+
+    def approved_and_logged_in(self):
+        self.d.start()
+        req = self.file(sl.HOST)[1]
+        self.assertEqual(self.d.call("POST", "/v1/requests/%s/approve" % req["id"], {},
+                                     as_user=ALICE)[0], 200)
+        status, obj = self.d.call("POST", "/v1/access/check", {"user": ENG})
+        self.assertTrue(status == 200 and obj["allowed"], obj)
+
+    def test_a_hand_written_login_record_refuses_to_start(self):
+        self.approved_and_logged_in()
+        self.d.stop()
+        self.append(self.next_login_line(spacing=" "))
+        err = self.start_fails()
+        self.assertIn("not a line lockboxd wrote", err)
+
+    def test_records_appended_while_running_stop_every_grant(self):
+        self.approved_and_logged_in()
+        self.append(self.next_login_line())
+        os.kill(self.d.pid, signal.SIGHUP)  # reopen: the file is now ahead of the database
+        self.assertTrue(sl.wait_until(lambda: not self.d.call("GET", "/v1/health")[1]["audit_ok"], 10),
+                        "health still says the audit file is fine")
+        status, obj = self.d.call("POST", "/v1/access/check", {"user": ENG})
+        self.assertFalse(status == 200 and obj.get("allowed"), (status, obj))
+        time.sleep(0.5)
+        mismatches = self.d.syslog.wait_for("event=audit.mismatch")
+        self.assertEqual(len(mismatches), 1, "said once, not on every loop")
 
 
 if __name__ == "__main__":

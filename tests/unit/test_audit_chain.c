@@ -511,6 +511,63 @@ static void test_line_fields_limits(void **unused)
     free(line);
 }
 
+static void assert_not_canonical(const char *line)
+{
+    struct audit_line_info info;
+    assert_int_equal(audit_line_canonical(line, strlen(line), &info), -1);
+}
+
+/* Replaces the first `from` in line with `to`; the result is malloc'd. */
+static char *edited(const char *line, const char *from, const char *to)
+{
+    const char *at = strstr(line, from);
+    assert_non_null(at);
+    size_t head = (size_t)(at - line), size = strlen(line) - strlen(from) + strlen(to) + 1;
+    char *out = malloc(size);
+    assert_non_null(out);
+    snprintf(out, size, "%.*s%s%s", (int)head, line, to, at + strlen(from));
+    return out;
+}
+
+static void test_canonical_lines(void **unused)
+{
+    (void)unused;
+    struct audit_line_info info;
+    for (uint64_t seq = 1; seq <= 6; seq++) { /* with and without comment and expiry */
+        char *line = build_line(seq, AUDIT_ZERO_HASH, "INC-1 \"quoted\" \x01 \xc3\xa9");
+        assert_int_equal(audit_line_canonical(line, strlen(line), &info), 0);
+        assert_int_equal(info.seq, seq);
+        assert_int_equal(info.time_ms, T0 + (int64_t)seq * 1000);
+        assert_string_equal(info.event, events[seq % 4]);
+        assert_string_equal(info.tenant, "contoso");
+        assert_string_equal(info.prev_hash, AUDIT_ZERO_HASH);
+        free(line);
+    }
+}
+
+static void test_hand_edited_lines_are_not_canonical(void **unused)
+{
+    (void)unused;
+    char *line = build_line(2, AUDIT_ZERO_HASH, "INC-1");
+    const char *edits[][2] = {
+        {"\"seq\":2,", "\"seq\": 2,"},                 /* spacing */
+        {"\"seq\":2,\"time\"", "\"seq\":2,\"extra\":1,\"time\""}, /* an extra field */
+        {".123Z", "Z"},                              /* time without milliseconds */
+        {"\"tenant\"", "\"tenant \""},                 /* an unknown key */
+        {"INC-1", "INC\\u002d1"},                   /* escaped where we do not escape */
+    };
+    for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+        char *bad = edited(line, edits[i][0], edits[i][1]);
+        assert_not_canonical(bad);
+        free(bad);
+    }
+    struct audit_line_info info;
+    assert_int_equal(audit_line_canonical(line, strlen(line) - 1, &info), -1); /* cut short */
+    assert_not_canonical("{\"seq\":1}");
+    assert_not_canonical("not json");
+    free(line);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -527,6 +584,8 @@ int main(void)
         cmocka_unit_test(test_chain_across_two_files),
         cmocka_unit_test(test_control_characters_are_escaped),
         cmocka_unit_test(test_line_fields_limits),
+        cmocka_unit_test(test_canonical_lines),
+        cmocka_unit_test(test_hand_edited_lines_are_not_canonical),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
