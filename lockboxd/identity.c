@@ -16,7 +16,7 @@
 struct identity_groups {
     bool resolved;
     bool failed;
-    char *names[LOCKBOX_GROUPS_MAX];
+    char **names; /* LOCKBOX_GROUPS_MAX slots, allocated when the groups are looked up */
     unsigned n;
 };
 
@@ -41,6 +41,8 @@ static void drop_group_names(struct identity_groups *groups)
     for (unsigned i = 0; i < groups->n; i++)
         free(groups->names[i]);
     groups->n = 0;
+    free(groups->names);
+    groups->names = NULL;
 }
 
 static int resolve_groups(const struct identity *id)
@@ -52,7 +54,8 @@ static int resolve_groups(const struct identity *id)
     if (groups->resolved)
         return groups->failed ? -1 : 0;
     groups->resolved = true;
-    if (getgrouplist(id->name, id->primary_gid, gids, &n_gids) < 0) {
+    groups->names = calloc(LOCKBOX_GROUPS_MAX, sizeof(*groups->names));
+    if (groups->names == NULL || getgrouplist(id->name, id->primary_gid, gids, &n_gids) < 0) {
         groups->failed = true;
         return -1;
     }
