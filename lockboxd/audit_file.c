@@ -95,7 +95,7 @@ int audit_file_each_after(const struct audit_file *file, uint64_t after, audit_f
         if (!is_record && in_tail) {
             snprintf(err, err_len, "%s:%lu: not an audit record", file->path, lineno);
             rc = -1;
-        } else if (is_record && seq > after) {
+        } else if (is_record && (in_tail || seq > after)) { /* in the tail, every record counts */
             in_tail = true;
             rc = fn(ctx, line, (size_t)len, seq);
         }

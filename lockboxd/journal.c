@@ -147,20 +147,55 @@ static int adopt_file_tail(struct journal *journal)
 
 /* While running, the file is never ahead of the database (records reach it only after their
  * commit); if it is, someone else wrote to it. Grant nothing, and say so once. */
-static int refuse_file_ahead(struct journal *journal, uint64_t position)
+/* ahead: the file holds records beyond the database's head; otherwise its last record is
+ * not the database's record of that seq. */
+static int refuse_foreign_file(struct journal *journal, bool ahead, uint64_t seq)
 {
-    if (journal->mismatch[0] == '\0') {
-        snprintf(journal->mismatch, sizeof(journal->mismatch),
-                 "the file holds records up to %llu that lockboxd did not write",
-                 (unsigned long long)position);
-        syslog(LOG_CRIT, "event=audit.mismatch file=%s file_seq=%llu db_seq=%llu "
-                         "msg=\"the audit file is ahead of the database; no approvals or logins "
-                         "are granted until lockboxd is restarted with a file and database that agree\"",
-               journal->file.path, (unsigned long long)position,
-               (unsigned long long)journal->head_seq);
+    if (!journal->foreign_file) {
+        if (ahead)
+            snprintf(journal->mismatch, sizeof(journal->mismatch),
+                     "the file holds records up to %llu that lockboxd did not write",
+                     (unsigned long long)seq);
+        else
+            snprintf(journal->mismatch, sizeof(journal->mismatch),
+                     "the file's last record (seq %llu) is not the one in the database",
+                     (unsigned long long)seq);
+        syslog(LOG_CRIT, "event=audit.mismatch file=%s db_seq=%llu msg=\"%s; no approvals or "
+                         "logins are granted until lockboxd is restarted with a file and database "
+                         "that agree\"",
+               journal->file.path, (unsigned long long)journal->head_seq, journal->mismatch);
     }
+    /* Sticky: records committed meanwhile must not later be appended after lines that are
+     * not ours, which would fork the chain. Only a restart (which checks again) clears it. */
+    journal->foreign_file = true;
     journal->file_behind = true;
     return -1;
+}
+
+struct line_hash {
+    uint64_t seq;
+    char hash[LOCKBOX_HASH_HEX_LEN + 1];
+};
+
+static int hash_of_line(uint64_t seq, const char *line, void *ctx)
+{
+    struct line_hash *want = ctx;
+    if (seq != want->seq || audit_hash_hex(line, strlen(line), want->hash) != 0)
+        want->hash[0] = '\0';
+    return 1;
+}
+
+/* Is the file's last record the database's record of that seq? A file that ends in lines
+ * the database does not hold (edited, replaced, foreign) must not be continued. */
+static bool file_tail_is_ours(struct journal *journal)
+{
+    if (!journal->file.has_last || journal->file.last_seq == 0)
+        return true;
+    struct line_hash want = {journal->file.last_seq, {0}};
+    if (store_audit_lines_after(journal->store, journal->file.last_seq - 1, 1, hash_of_line,
+                                &want) != 0)
+        return false;
+    return want.hash[0] != '\0' && strcmp(want.hash, journal->file.last_hash) == 0;
 }
 
 static int catch_up(struct journal *journal, bool at_start)
@@ -169,10 +204,19 @@ static int catch_up(struct journal *journal, bool at_start)
      * ahead of it by anything but login records, which start-up can adopt back. */
     if (journal->dirty)
         return -1;
+    if (journal->foreign_file) {
+        journal->file_behind = true;
+        return -1;
+    }
     uint64_t position = file_position(journal);
 
-    if (position > journal->head_seq)
-        return at_start ? adopt_file_tail(journal) : refuse_file_ahead(journal, position);
+    if (position > journal->head_seq) {
+        if (at_start)
+            return adopt_file_tail(journal);
+        return refuse_foreign_file(journal, true, position);
+    }
+    if (!file_tail_is_ours(journal))
+        return refuse_foreign_file(journal, false, journal->file.last_seq);
     while (position < journal->head_seq) {
         struct catch_up cu = {journal, 0, position};
         if (journal->file.fd < 0 ||
@@ -207,9 +251,16 @@ int journal_open(struct journal *journal, struct store *store, const char *audit
     if (audit_file_open(&journal->file, audit_path, err, err_len) != 0)
         return -1;
     journal->file_first_seq = file_starts_after(journal) + 1;
+    /* What the last run committed but never made durable (it stopped between commit and
+     * flush) is about to reach the file: make it durable first, so the file never gets
+     * ahead of the database by a change. */
+    if (store_sync(store, (int64_t)journal->head_seq) != 0) {
+        snprintf(err, err_len, "cannot sync the database: %s", store_error(store));
+        return -1;
+    }
     if (catch_up(journal, true) != 0) {
         if (journal->mismatch[0] != '\0')
-            snprintf(err, err_len, "%s is ahead of the database (%s); restore the database "
+            snprintf(err, err_len, "%s does not match the database (%s); restore the database "
                                    "that belongs to it, or move the file aside",
                      audit_path, journal->mismatch);
         else
@@ -357,8 +408,10 @@ int journal_flush(struct journal *journal)
         syslog(LOG_CRIT, "event=store.sync_failed msg=\"%s\"", store_error(journal->store));
         return -1;
     }
-    if (journal->store_sync_needed)
+    if (journal->store_sync_needed) {
         journal->store_unsynced = false;
+        journal->idle_sync_failing = false;
+    }
     else if (!journal->store_unsynced) {
         journal->store_unsynced = true;
         journal->unsynced_since_ms = monotonic_ms();
@@ -407,13 +460,18 @@ int journal_reopen(struct journal *journal, char *err, size_t err_len)
         }
         journal->file_first_seq = position + 1;
     }
-    return journal_catch_up(journal);
+    if (journal_catch_up(journal) != 0) {
+        snprintf(err, err_len, "%s", journal->mismatch[0] ? journal->mismatch
+                                     : "cannot bring the file up to date; retrying");
+        return -1;
+    }
+    return 0;
 }
 
 int64_t journal_sync_wait_ms(const struct journal *journal)
 {
-    if (!journal->store_unsynced)
-        return -1;
+    if (!journal->store_unsynced || journal->dirty)
+        return -1; /* a pending flush syncs the database anyway; it is retried with the loop */
     int64_t left = journal->unsynced_since_ms + JOURNAL_SYNC_LAG_MS - monotonic_ms();
     return left > 0 ? left : 0;
 }

@@ -17,7 +17,8 @@ struct journal {
     uint64_t head_seq;                       /* last record committed in the database */
     char head_hash[LOCKBOX_HASH_HEX_LEN + 1];
     bool file_behind;                        /* the file lacks committed records */
-    char mismatch[256];                      /* why the file is ahead and cannot be adopted */
+    char mismatch[256];                      /* why the file is not the database's */
+    bool foreign_file;                       /* it holds lines we did not write: grant nothing */
     uint64_t file_first_seq;                 /* the seq the current file starts at */
     /* Optional: called inside the transaction of every event that has a request (the
      * notification outbox), and after each commit. A failing hook rolls the event back. */

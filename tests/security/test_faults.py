@@ -260,6 +260,21 @@ class FsyncErrors(FaultCase):
         self.assertIn(state, ("pending", "approved"))
 
 
+    def test_failing_database_fsync_after_logins_is_retried_not_spun_on(self):
+        req = self.file(sl.HOST)[1]
+        self.assertEqual(self.d.call("POST", "/v1/requests/%s/approve" % req["id"], {},
+                                     as_user=ALICE)[0], 200)
+        self.d.call("POST", "/v1/access/check", {"user": ENG})  # a login-only round: sync later
+        self.fail_fsync_of("lockbox.db")
+        self.assert_refused_clearly(*self.file("during"))  # a change whose sync fails
+        time.sleep(2)
+        failures = self.d.syslog.wait_for("event=store.sync_failed", timeout=1)
+        self.assertTrue(failures)
+        # Retried with the loop (each call, each idle deadline), not in a tight loop.
+        self.assertLess(len(failures), 50, "lockboxd spins on a failing fsync")
+        self.heal()
+        self.assertTrue(sl.wait_until(lambda: self.d.call("GET", "/v1/health")[0] == 200, 15))
+
 
 class StateFiles(FaultCase):
     """design.md, "Files": state, audit and socket directories are root-owned and not
@@ -439,9 +454,18 @@ class FileAheadOfDatabase(FaultCase):
                         "health still says the audit file is fine")
         status, obj = self.d.call("POST", "/v1/access/check", {"user": ENG})
         self.assertFalse(status == 200 and obj.get("allowed"), (status, obj))
-        time.sleep(0.5)
+        forged = self.d.audit_lines()
+        # Changes that grant nothing still commit; they must not be appended after the lines
+        # lockboxd did not write, and grants must not come back once the seqs catch up.
+        for host in ("h1", "h2", "h3"):
+            self.assertIn(self.file(host)[0], (201, 503))  # committed, maybe not filed yet
+        status, obj = self.d.call("POST", "/v1/access/check", {"user": ENG})
+        self.assertFalse(status == 200 and obj.get("allowed"), (status, obj))
+        self.assertEqual(self.d.audit_lines(), forged, "the chain was continued after foreign lines")
         mismatches = self.d.syslog.wait_for("event=audit.mismatch")
         self.assertEqual(len(mismatches), 1, "said once, not on every loop")
+        self.d.stop()
+        self.assertIn("does not match the database", self.start_fails())
 
 
 if __name__ == "__main__":
