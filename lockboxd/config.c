@@ -104,6 +104,16 @@ static int daemon_key(struct parse_state *st, const char *key, char *value)
         c->max_calls_per_user = (int)v;
         return 1;
     }
+    if (strcmp(key, "max_connections_per_user") == 0) {
+        char *end;
+        long v = strtol(value, &end, 10);
+        if (*value == '\0' || *end != '\0' || v < 1 || v > 100000) {
+            snprintf(st->error, n, "max_connections_per_user must be an integer from 1 to 100000");
+            return 0;
+        }
+        c->max_connections_per_user = (int)v;
+        return 1;
+    }
     if (strcmp(key, "max_pending_per_user") == 0) {
         char *end;
         long v = strtol(value, &end, 10);
@@ -280,6 +290,7 @@ static void set_defaults(struct lockboxd_config *c)
     c->access_ttl_s = LOCKBOX_DEFAULT_TTL_SECONDS;
     c->max_pending_per_user = LOCKBOX_PENDING_PER_USER_DEFAULT;
     c->max_calls_per_user = 64;
+    c->max_connections_per_user = 128;
     c->session_grace_s = 5;
     c->session_warning_s = 600;
     if (gethostname(c->host, sizeof(c->host) - 1) != 0 || !text_is_host(c->host, LOCKBOX_HOST_MAX))

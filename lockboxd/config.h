@@ -30,6 +30,7 @@ struct lockboxd_config {
     int64_t access_ttl_s;
     int max_pending_per_user;
     int max_calls_per_user;    /* concurrent API calls (long-polls included) of one non-root uid */
+    int max_connections_per_user; /* open connections of one non-root uid, idle ones included */
     int64_t session_grace_s;   /* SIGHUP → SIGKILL when a session is terminated */
     int64_t session_warning_s; /* warn a session this long before its access ends; 0 = never */
     struct tenant_config tenants[LOCKBOX_TENANTS_MAX];

@@ -237,7 +237,7 @@ static struct uid_calls *uid_entry(struct http_server *server, uid_t uid, bool c
         server->uid_calls = grown;
         server->uid_calls_cap = cap;
     }
-    server->uid_calls[server->n_uid_calls] = (struct uid_calls){uid, 0};
+    server->uid_calls[server->n_uid_calls] = (struct uid_calls){uid, 0, 0};
     return &server->uid_calls[server->n_uid_calls++];
 }
 
@@ -259,9 +259,48 @@ static void uncount_call(struct http_server *server, struct call *call)
     struct uid_calls *entry = call->counted ? uid_entry(server, call->who.uid, false) : NULL;
     if (entry == NULL)
         return;
-    if (--entry->calls == 0)
+    if (--entry->calls == 0 && entry->connections == 0)
         *entry = server->uid_calls[--server->n_uid_calls];
     call->counted = false;
+}
+
+/* The peer's uid + 1 is kept as the connection's context (0: root or unknown, not counted). */
+static uid_t counted_uid(void *context)
+{
+    return (uid_t)((uintptr_t)context - 1);
+}
+
+/* Open connections per non-root uid, idle and half-sent ones included: without this, one
+ * local user could hold every connection slot (each byte resets the idle timeout) and lock
+ * the PAM module, and so every login, out. Beyond the cap the connection is shut down at
+ * once; root is never limited. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct http_server *server = cls;
+
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        struct uid_calls *entry = *context ? uid_entry(server, counted_uid(*context), false) : NULL;
+        if (entry != NULL && --entry->connections == 0 && entry->calls == 0)
+            *entry = server->uid_calls[--server->n_uid_calls];
+        *context = NULL;
+        return;
+    }
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (info == NULL || getsockopt(info->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+        len != sizeof(cred) || cred.uid == 0)
+        return; /* root, or refused later when the call cannot be identified */
+    struct uid_calls *entry = uid_entry(server, cred.uid, true);
+    if (entry == NULL || entry->connections >= server->svc->config->max_connections_per_user) {
+        syslog(LOG_WARNING, "event=api.refused uid=%u msg=\"too many open connections\"",
+               (unsigned)cred.uid);
+        shutdown(info->connect_fd, SHUT_RDWR);
+        return;
+    }
+    entry->connections++;
+    *context = (void *)((uintptr_t)cred.uid + 1);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -414,7 +453,8 @@ int http_start(struct http_server *server, struct service *svc, const char *sock
         server, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, server->listen_fd, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_SECONDS,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, server, MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, server, MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_END);
     if (server->mhd == NULL) {
         snprintf(err, err_len, "cannot start the HTTP server on %s", socket_path);
         close(server->listen_fd);

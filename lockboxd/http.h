@@ -50,6 +50,7 @@ struct http_server {
     struct uid_calls {
         uid_t uid;
         int calls;
+        int connections;
     } *uid_calls;
     size_t n_uid_calls, uid_calls_cap;
 };

@@ -19,6 +19,26 @@ ORPHAN = "lbd_orphan"  # a fabrikam admin whose primary group has no /etc/group 
 TENANTS = {"contoso": [ALICE, "@lbd_cadmins"], "fabrikam": [CAROL, ORPHAN]}
 
 
+# Run as a plain user: opens N idle connections, then one more, and says whether lockboxd
+# closed that one at once; holds them all until stdin closes.
+HOLD_CONNECTIONS = """
+import socket, sys
+held = []
+for _ in range(int(sys.argv[2])):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    held.append(s)
+extra = socket.socket(socket.AF_UNIX)
+extra.connect(sys.argv[1])
+extra.settimeout(5)
+try:
+    print("closed at once" if extra.recv(1) == b"" else "answered", flush=True)
+except OSError as exc:
+    print("still open: %r" % exc, flush=True)
+sys.stdin.readline()
+"""
+
+
 def setUpModule():
     U.add(ALICE)
     U.add(BOB, groups=["lbd_cadmins"])
@@ -237,6 +257,24 @@ class Authorisation(DaemonCase):
         for t in threads:
             t.join(10)
         self.assertEqual(results, [200, 200, 200])
+        self.assertEqual(self.d.call("GET", "/v1/requests", as_user=MALLORY)[0], 200)
+
+    def test_open_connections_per_user_are_capped(self):
+        """Idle connections count too: one user holding connections open cannot take every
+        slot from the PAM module (root) or from other users."""
+        self.d.close()
+        self.d = Daemon(tenants=TENANTS, daemon_extra={"max_connections_per_user": "5"}).start()
+        holder = subprocess.Popen(
+            ["runuser", "-u", MALLORY, "--", "/usr/bin/python3", "-c", HOLD_CONNECTIONS, self.d.socket, "5"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            verdict = holder.stdout.readline().strip()
+            self.assertEqual(self.d.call("POST", "/v1/access/check", {"user": ENG})[0], 200)
+            self.assertEqual(self.d.call("GET", "/v1/requests", as_user=ENG)[0], 200)
+        finally:
+            holder.stdin.close()
+            holder.wait(30)
+        self.assertEqual(verdict, "closed at once", "a connection beyond the cap was kept open")
         self.assertEqual(self.d.call("GET", "/v1/requests", as_user=MALLORY)[0], 200)
 
     def test_messages_say_why(self):
@@ -512,6 +550,8 @@ class Config(unittest.TestCase):
             base + "[tenant contoso]\n": "no [tenant contoso]",
             "[daemon]\n[tenant x]\nadmins = a\n": "tenant is not set",
             base + "socket = relative/path\n[tenant contoso]\nadmins=a\n": ":3:",
+            base + "max_connections_per_user = 0\n[tenant contoso]\nadmins = a\n": ":3:",
+            base + "max_connections_per_user = 12x\n[tenant contoso]\nadmins = a\n": ":3:",
         }
         for text, needle in cases.items():
             r = self.check(text)
