@@ -58,6 +58,20 @@ static int set_duration(int64_t *out, const char *value, char *error, size_t err
     return 1;
 }
 
+static int set_int(int *out, const char *value, long min, long max, char *error,
+                   size_t error_len, const char *key)
+{
+    char *end;
+    long v = strtol(value, &end, 10);
+
+    if (*value == '\0' || *end != '\0' || v < min || v > max) {
+        snprintf(error, error_len, "%s must be an integer from %ld to %ld", key, min, max);
+        return 0;
+    }
+    *out = (int)v;
+    return 1;
+}
+
 static int daemon_key(struct parse_state *st, const char *key, char *value)
 {
     struct lockboxd_config *c = st->config;
@@ -94,36 +108,12 @@ static int daemon_key(struct parse_state *st, const char *key, char *value)
         }
         return set_duration(&c->session_warning_s, value, st->error, n, key);
     }
-    if (strcmp(key, "max_calls_per_user") == 0) {
-        char *end;
-        long v = strtol(value, &end, 10);
-        if (*value == '\0' || *end != '\0' || v < 1 || v > 100000) {
-            snprintf(st->error, n, "max_calls_per_user must be an integer from 1 to 100000");
-            return 0;
-        }
-        c->max_calls_per_user = (int)v;
-        return 1;
-    }
-    if (strcmp(key, "max_connections_per_user") == 0) {
-        char *end;
-        long v = strtol(value, &end, 10);
-        if (*value == '\0' || *end != '\0' || v < 1 || v > 100000) {
-            snprintf(st->error, n, "max_connections_per_user must be an integer from 1 to 100000");
-            return 0;
-        }
-        c->max_connections_per_user = (int)v;
-        return 1;
-    }
-    if (strcmp(key, "max_pending_per_user") == 0) {
-        char *end;
-        long v = strtol(value, &end, 10);
-        if (*value == '\0' || *end != '\0' || v < 1 || v > 1000) {
-            snprintf(st->error, n, "max_pending_per_user must be an integer from 1 to 1000");
-            return 0;
-        }
-        c->max_pending_per_user = (int)v;
-        return 1;
-    }
+    if (strcmp(key, "max_calls_per_user") == 0)
+        return set_int(&c->max_calls_per_user, value, 1, 100000, st->error, n, key);
+    if (strcmp(key, "max_connections_per_user") == 0)
+        return set_int(&c->max_connections_per_user, value, 1, 100000, st->error, n, key);
+    if (strcmp(key, "max_pending_per_user") == 0)
+        return set_int(&c->max_pending_per_user, value, 1, 1000, st->error, n, key);
     snprintf(st->error, n, "unknown key '%.40s' in [daemon]", key);
     return 0;
 }
