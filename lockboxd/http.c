@@ -241,6 +241,13 @@ static struct uid_calls *uid_entry(struct http_server *server, uid_t uid, bool c
     return &server->uid_calls[server->n_uid_calls++];
 }
 
+/* An entry with neither calls nor connections left goes (the last one takes its place). */
+static void forget_if_unused(struct http_server *server, struct uid_calls *entry)
+{
+    if (entry->calls == 0 && entry->connections == 0)
+        *entry = server->uid_calls[--server->n_uid_calls];
+}
+
 /* Returns false when the caller already has its share of concurrent calls. */
 static bool count_call(struct http_server *server, struct call *call)
 {
@@ -259,8 +266,8 @@ static void uncount_call(struct http_server *server, struct call *call)
     struct uid_calls *entry = call->counted ? uid_entry(server, call->who.uid, false) : NULL;
     if (entry == NULL)
         return;
-    if (--entry->calls == 0 && entry->connections == 0)
-        *entry = server->uid_calls[--server->n_uid_calls];
+    entry->calls--;
+    forget_if_unused(server, entry);
     call->counted = false;
 }
 
@@ -281,16 +288,16 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **context
 
     if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
         struct uid_calls *entry = *context ? uid_entry(server, counted_uid(*context), false) : NULL;
-        if (entry != NULL && --entry->connections == 0 && entry->calls == 0)
-            *entry = server->uid_calls[--server->n_uid_calls];
+        if (entry != NULL) {
+            entry->connections--;
+            forget_if_unused(server, entry);
+        }
         *context = NULL;
         return;
     }
     const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     struct ucred cred;
-    socklen_t len = sizeof(cred);
-    if (info == NULL || getsockopt(info->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
-        len != sizeof(cred) || cred.uid == 0)
+    if (info == NULL || identity_peer_cred(info->connect_fd, &cred) != 0 || cred.uid == 0)
         return; /* root, or refused later when the call cannot be identified */
     struct uid_calls *entry = uid_entry(server, cred.uid, true);
     if (entry == NULL || entry->connections >= server->svc->config->max_connections_per_user) {

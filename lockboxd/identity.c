@@ -69,15 +69,20 @@ static int resolve_groups(const struct identity *id)
     return 0;
 }
 
+int identity_peer_cred(int fd, struct ucred *cred)
+{
+    socklen_t len = sizeof(*cred);
+    return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) == 0 && len == sizeof(*cred) ? 0 : -1;
+}
+
 int identity_from_socket(int fd, struct identity *id)
 {
     struct ucred cred;
-    socklen_t len = sizeof(cred);
     struct passwd pw, *found = NULL;
     char buf[16384];
 
     memset(id, 0, sizeof(*id));
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof(cred))
+    if (identity_peer_cred(fd, &cred) != 0)
         return -1;
     id->uid = cred.uid;
     id->gid = cred.gid;

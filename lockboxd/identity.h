@@ -20,6 +20,9 @@ struct identity {
     struct identity_groups *groups;
 };
 
+/* The peer's pid, uid and gid (SO_PEERCRED). Returns 0 or -1. */
+struct ucred;
+int identity_peer_cred(int fd, struct ucred *cred);
 /* Fills id from the connected socket fd. Returns 0 or -1. */
 int identity_from_socket(int fd, struct identity *id);
 void identity_free(struct identity *id);
