@@ -75,31 +75,45 @@ static bool is_hash_hex(const char *s)
     return true;
 }
 
+/* The line as a JSON object when it is exactly one, all len bytes of it (no terminator
+ * needed); NULL otherwise. The caller puts it. */
+static json_object *parse_line(const char *line, size_t len)
+{
+    json_tokener *tok = len <= LOCKBOX_AUDIT_LINE_MAX ? json_tokener_new() : NULL;
+    json_object *obj = tok ? json_tokener_parse_ex(tok, line, (int)len) : NULL;
+
+    if (obj != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
+                        tok->char_offset != (int)len || !json_object_is_type(obj, json_type_object))) {
+        json_object_put(obj);
+        obj = NULL;
+    }
+    if (tok != NULL)
+        json_tokener_free(tok);
+    return obj;
+}
+
+static int record_fields(json_object *obj, uint64_t *seq, char prev_hash[LOCKBOX_HASH_HEX_LEN + 1])
+{
+    json_object *seq_obj, *hash_obj;
+
+    if (!json_object_object_get_ex(obj, "seq", &seq_obj) ||
+        !json_object_is_type(seq_obj, json_type_int) || json_object_get_int64(seq_obj) <= 0 ||
+        !json_object_object_get_ex(obj, "prev_hash", &hash_obj) ||
+        !json_object_is_type(hash_obj, json_type_string) ||
+        !is_hash_hex(json_object_get_string(hash_obj)))
+        return -1;
+    *seq = (uint64_t)json_object_get_int64(seq_obj);
+    memcpy(prev_hash, json_object_get_string(hash_obj), LOCKBOX_HASH_HEX_LEN + 1);
+    return 0;
+}
+
 int audit_line_fields(const char *line, size_t len, uint64_t *seq,
                       char prev_hash[LOCKBOX_HASH_HEX_LEN + 1])
 {
-    json_object *obj, *seq_obj, *hash_obj;
-    json_tokener *tok = json_tokener_new();
-    int rc = -1;
+    json_object *obj = parse_line(line, len);
+    int rc = obj != NULL ? record_fields(obj, seq, prev_hash) : -1;
 
-    if (tok == NULL || len > LOCKBOX_AUDIT_LINE_MAX) {
-        json_tokener_free(tok);
-        return -1;
-    }
-    obj = json_tokener_parse_ex(tok, line, (int)len);
-    if (obj != NULL && json_tokener_get_error(tok) == json_tokener_success &&
-        tok->char_offset == (int)len && json_object_is_type(obj, json_type_object) &&
-        json_object_object_get_ex(obj, "seq", &seq_obj) &&
-        json_object_is_type(seq_obj, json_type_int) && json_object_get_int64(seq_obj) > 0 &&
-        json_object_object_get_ex(obj, "prev_hash", &hash_obj) &&
-        json_object_is_type(hash_obj, json_type_string) &&
-        is_hash_hex(json_object_get_string(hash_obj))) {
-        *seq = (uint64_t)json_object_get_int64(seq_obj);
-        memcpy(prev_hash, json_object_get_string(hash_obj), LOCKBOX_HASH_HEX_LEN + 1);
-        rc = 0;
-    }
     json_object_put(obj);
-    json_tokener_free(tok);
     return rc;
 }
 
@@ -184,17 +198,15 @@ static int optional_string(json_object *obj, const char *key, const char **out)
     return 0;
 }
 
+/* info->seq and info->prev_hash are already read (record_fields); the rest is read here. */
 static int rebuilds_exactly(json_object *obj, const char *line, size_t len, struct audit_line_info *info)
 {
     struct audit_event ev;
     const char *time_text, *expires_text;
-    json_object *seq_obj;
     char *rebuilt = NULL;
 
     memset(&ev, 0, sizeof(ev));
-    if (!json_object_object_get_ex(obj, "seq", &seq_obj) ||
-        !json_object_is_type(seq_obj, json_type_int) || json_object_get_int64(seq_obj) <= 0 ||
-        optional_string(obj, "time", &time_text) != 0 || time_text == NULL ||
+    if (optional_string(obj, "time", &time_text) != 0 || time_text == NULL ||
         timefmt_parse(time_text, &info->time_ms) != 0 ||
         optional_string(obj, "event", &ev.event) != 0 || ev.event == NULL ||
         optional_string(obj, "request_id", &ev.request_id) != 0 ||
@@ -209,7 +221,6 @@ static int rebuilds_exactly(json_object *obj, const char *line, size_t len, stru
         strlen(ev.event) >= sizeof(info->event) ||
         (ev.tenant != NULL && strlen(ev.tenant) >= sizeof(info->tenant)))
         return -1;
-    info->seq = (uint64_t)json_object_get_int64(seq_obj);
     if (audit_line_build(info->seq, info->time_ms, &ev, info->prev_hash, &rebuilt) != 0)
         return -1;
     int same = strlen(rebuilt) == len && memcmp(rebuilt, line, len) == 0;
@@ -223,18 +234,12 @@ static int rebuilds_exactly(json_object *obj, const char *line, size_t len, stru
 
 int audit_line_canonical(const char *line, size_t len, struct audit_line_info *info)
 {
-    uint64_t seq;
+    json_object *obj = parse_line(line, len);
     int rc = -1;
 
     memset(info, 0, sizeof(*info));
-    if (audit_line_fields(line, len, &seq, info->prev_hash) != 0)
-        return -1;
-    json_tokener *tok = json_tokener_new();
-    json_object *obj = tok ? json_tokener_parse_ex(tok, line, (int)len) : NULL;
-    if (obj != NULL && json_tokener_get_error(tok) == json_tokener_success &&
-        tok->char_offset == (int)len)
+    if (obj != NULL && record_fields(obj, &info->seq, info->prev_hash) == 0)
         rc = rebuilds_exactly(obj, line, len, info);
     json_object_put(obj);
-    json_tokener_free(tok);
     return rc;
 }
