@@ -5,7 +5,7 @@
 #include "body.h"
 #include "duration.h"
 #include "fuzz.h"
-#include "limits.h"
+#include "lockbox_limits.h"
 #include "text.h"
 
 #define ALL_FIELDS 0x1ffu

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "limits.h"
+#include "lockbox_limits.h"
 #include "text.h"
 
 /* Valid UTF-8 with no C0, DEL or C1 (an empty string counts). */

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "limits.h"
+#include "lockbox_limits.h"
 
 struct reply_buffer {
     char *data;

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "limits.h"
+#include "lockbox_limits.h"
 
 enum request_state {
     REQUEST_PENDING,

@@ -1,7 +1,7 @@
 /* Text validation and escaping: pure functions over bytes. */
 #include "text.h"
 
-#include "limits.h"
+#include "lockbox_limits.h"
 
 #include <stdint.h>
 #include <stdio.h>

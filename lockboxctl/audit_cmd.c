@@ -9,7 +9,7 @@
 
 #include "api.h"
 #include "audit_chain.h"
-#include "limits.h"
+#include "lockbox_limits.h"
 #include "output.h"
 #include "text.h"
 #include "timefmt.h"

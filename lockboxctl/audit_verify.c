@@ -9,7 +9,7 @@
 #include "api.h"
 #include "audit_chain.h"
 #include "audit_cmd.h"
-#include "limits.h"
+#include "lockbox_limits.h"
 #include "output.h"
 
 struct verify_context {

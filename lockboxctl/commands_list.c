@@ -5,7 +5,7 @@
 
 #include "api.h"
 #include "cli.h"
-#include "limits.h"
+#include "lockbox_limits.h"
 #include "output.h"
 #include "text.h"
 #include "timefmt.h"

@@ -10,7 +10,7 @@
 
 #include "cli.h"
 #include "text.h"
-#include "limits.h"
+#include "lockbox_limits.h"
 #include "output.h"
 
 struct command {

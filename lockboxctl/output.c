@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "duration.h"
-#include "limits.h"
+#include "lockbox_limits.h"
 #include "request_json.h"
 #include "text.h"
 

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "lockbox_limits.h"
 
 struct audit_file {
     int fd;

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "duration.h"
-#include "limits.h"
+#include "lockbox_limits.h"
 #include "text.h"
 
 enum kind { KIND_TEXT, KIND_NAME, KIND_HOST, KIND_DURATION, KIND_BOOL, KIND_TTY };

@@ -3,7 +3,7 @@
 #define LOCKBOXD_CONFIG_H
 #include <stdint.h>
 
-#include "limits.h"
+#include "lockbox_limits.h"
 #include "request.h"
 
 struct tenant_config {

@@ -13,7 +13,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "limits.h"
+#include "lockbox_limits.h"
 
 #define CONNECTION_LIMIT 20000
 #define IDLE_TIMEOUT_SECONDS 15     /* slow or silent clients are dropped */

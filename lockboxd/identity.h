@@ -4,7 +4,7 @@
 #define LOCKBOXD_IDENTITY_H
 #include <sys/types.h>
 
-#include "limits.h"
+#include "lockbox_limits.h"
 #include "request.h"
 
 struct identity {

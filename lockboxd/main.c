@@ -22,7 +22,7 @@
 #include "journal.h"
 #include "notify.h"
 #include "sessions.h"
-#include "limits.h"
+#include "lockbox_limits.h"
 #include "service.h"
 #include "store.h"
 

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "limits.h"
+#include "lockbox_limits.h"
 #include "notify.h"
 
 static int sign_body(const char *secret, const char *body, char out[2 * 32 + 1])

@@ -4,7 +4,7 @@
 #define LOCKBOXD_OUTBOX_H
 #include <stdint.h>
 
-#include "limits.h"
+#include "lockbox_limits.h"
 #include "store.h"
 
 struct outbox;

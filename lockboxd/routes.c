@@ -9,7 +9,7 @@
 #include "body.h"
 #include "duration.h"
 #include "http.h"
-#include "limits.h"
+#include "lockbox_limits.h"
 #include "request_json.h"
 #include "text.h"
 

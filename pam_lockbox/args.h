@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "limits.h"
+#include "lockbox_limits.h"
 
 #define LOCKBOX_WAIT_DEFAULT_SECONDS 90
 /* sun_path holds 108 bytes including the NUL. */

@@ -9,7 +9,7 @@
 #include <security/pam_modules.h>
 #include <security/pam_modutil.h>
 
-#include "limits.h"
+#include "lockbox_limits.h"
 #include "text.h"
 
 /* PAM_SERVICE is the application's choice ("sshd", "sudo-i"): keep it a valid name. */

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "limits.h"
+#include "lockbox_limits.h"
 
 static int check_directory(const char *path, char *err, size_t err_len)
 {

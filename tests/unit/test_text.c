@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "limits.h"
+#include "lockbox_limits.h"
 #include "text.h"
 
 #define GUARD 0x5a

@@ -1,7 +1,7 @@
 /* Every size and bound Lockbox enforces, in one place, so that the daemon, the module and the
  * CLI agree on what is too long. */
-#ifndef LOCKBOX_LIMITS_H
-#define LOCKBOX_LIMITS_H
+#ifndef LOCKBOX_LOCKBOX_LIMITS_H
+#define LOCKBOX_LOCKBOX_LIMITS_H
 
 #define LOCKBOX_VERSION "0.1.0"
 
