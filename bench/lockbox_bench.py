@@ -85,11 +85,11 @@ def bench_fast_path(report, lt, logins):
     finally:
         tempfile.tempdir = old_tmp
     try:
-        sockets = {"lockbox": disk.socket}
+        sockets = {"lockbox": disk.pam_socket}
         for d in [disk] + ([ram] if ram else []):
             approve(d, d.file_request(ENGINEER, reason="fast path")["id"])
         if ram:
-            sockets["lockbox_tmpfs"] = ram.socket
+            sockets["lockbox_tmpfs"] = ram.pam_socket
         allowed = os.path.join(disk.dir, "approved-users")
         with open(allowed, "w") as f:
             f.write("someone\n%s\n" % ENGINEER)

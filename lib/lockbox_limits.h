@@ -12,6 +12,7 @@
 #define LOCKBOX_TEXT_MAX 1024      /* reason and comment (bytes, UTF-8) */
 #define LOCKBOX_PATH_MAX 512       /* socket, database and audit paths */
 #define LOCKBOX_BODY_MAX 16384     /* an API request body */
+#define LOCKBOX_LOGIN_MESSAGE_MAX 16384 /* one message on the login socket, either way */
 #define LOCKBOX_REPLY_MAX (8 * 1024 * 1024) /* a reply the clients accept (a long list) */
 #define LOCKBOX_AUDIT_LINE_MAX 16384
 #define LOCKBOX_HASH_HEX_LEN 64    /* SHA-256 as lowercase hex */
@@ -32,6 +33,7 @@
 #define LOCKBOX_DEFAULT_TTL_SECONDS (12 * 3600)
 #define LOCKBOX_DEFAULT_CONFIG "/etc/lockbox/lockboxd.conf"
 #define LOCKBOX_DEFAULT_SOCKET "/run/lockbox/lockboxd.sock"
+#define LOCKBOX_DEFAULT_PAM_SOCKET "/run/lockbox/pam.sock"
 #define LOCKBOX_DEFAULT_DATABASE "/var/lib/lockbox/lockbox.db"
 #define LOCKBOX_DEFAULT_AUDIT_LOG "/var/log/lockbox/audit.jsonl"
 

@@ -7,9 +7,10 @@
 
 #include "duration.h"
 #include "lockbox_limits.h"
+#include "login_message.h"
 #include "text.h"
 
-enum kind { KIND_TEXT, KIND_NAME, KIND_HOST, KIND_DURATION, KIND_BOOL, KIND_TTY };
+enum kind { KIND_TEXT, KIND_NAME, KIND_HOST, KIND_DURATION, KIND_BOOL, KIND_TTY, KIND_ID, KIND_SECONDS };
 
 struct field_spec {
     const char *name;
@@ -30,37 +31,11 @@ static const struct field_spec fields[] = {
     {"for", BODY_FOR, KIND_DURATION, 16, offsetof(struct body, duration)},
     {"final", BODY_FINAL, KIND_BOOL, 0, 0},
     {"tty", BODY_TTY, KIND_TTY, 63, offsetof(struct body, tty)},
+    {"op", BODY_OP, KIND_NAME, 32, offsetof(struct body, op)},
+    {"id", BODY_ID, KIND_ID, LOCKBOX_ID_HEX_LEN, offsetof(struct body, id)},
+    {"session_id", BODY_SESSION_ID, KIND_ID, LOCKBOX_ID_HEX_LEN, offsetof(struct body, session_id)},
+    {"timeout", BODY_TIMEOUT, KIND_SECONDS, LOCKBOX_WAIT_MAX_SECONDS, 0},
 };
-
-/* json-c keeps the last of duplicate keys silently; count the top-level members in the raw
- * text (outside strings) and compare with what json-c kept. */
-static size_t count_top_level_members(const char *data, size_t len)
-{
-    size_t members = 0;
-    int depth = 0, in_string = 0, escaped = 0;
-
-    for (size_t i = 0; i < len; i++) {
-        char c = data[i];
-        if (in_string) {
-            if (escaped)
-                escaped = 0;
-            else if (c == '\\')
-                escaped = 1;
-            else if (c == '"')
-                in_string = 0;
-            continue;
-        }
-        if (c == '"')
-            in_string = 1;
-        else if (c == '{' || c == '[')
-            depth++;
-        else if (c == '}' || c == ']')
-            depth--;
-        else if (c == ':' && depth == 1)
-            members++;
-    }
-    return members;
-}
 
 /* A terminal name as PAM_TTY gives it: "/dev/pts/3", "pts/3", "ssh", ":0". */
 static bool is_tty_name(const char *text, size_t max)
@@ -79,6 +54,16 @@ static bool is_tty_name(const char *text, size_t max)
 static int check_value(const struct field_spec *spec, json_object *value, struct body *body,
                        char *err, size_t err_len)
 {
+    if (spec->kind == KIND_SECONDS) {
+        int64_t seconds = json_object_is_type(value, json_type_int) ? json_object_get_int64(value) : -1;
+        if (seconds < 0 || seconds > (int64_t)spec->max) {
+            snprintf(err, err_len, "'%s' must be a whole number of seconds from 0 to %zu",
+                     spec->name, spec->max);
+            return -1;
+        }
+        body->timeout = (int)seconds;
+        return 0;
+    }
     if (spec->kind == KIND_BOOL) {
         if (!json_object_is_type(value, json_type_boolean)) {
             snprintf(err, err_len, "'%s' must be true or false", spec->name);
@@ -101,6 +86,7 @@ static int check_value(const struct field_spec *spec, json_object *value, struct
     case KIND_HOST: ok = ok && text_is_host(text, spec->max); break;
     case KIND_DURATION: ok = ok && duration_parse(text, &seconds) == 0; break;
     case KIND_TTY: ok = ok && is_tty_name(text, spec->max); break;
+    case KIND_ID: ok = ok && text_is_request_id(text, len); break;
     default: ok = 0;
     }
     if (!ok) {
@@ -114,6 +100,9 @@ static int check_value(const struct field_spec *spec, json_object *value, struct
             break;
         case KIND_HOST:
             snprintf(what, sizeof(what), "a host name or address of 1 to %zu characters", spec->max);
+            break;
+        case KIND_ID:
+            snprintf(what, sizeof(what), "an id of %d lowercase hex characters", LOCKBOX_ID_HEX_LEN);
             break;
         case KIND_TTY:
             snprintf(what, sizeof(what), "a terminal such as /dev/pts/3 (at most %zu characters)", spec->max);
@@ -162,7 +151,7 @@ int body_parse(struct body *body, const char *data, size_t len, unsigned allowed
         snprintf(err, err_len, "the body must be a JSON object");
         goto fail;
     }
-    if (count_top_level_members(data, len) != (size_t)json_object_object_length(body->root)) {
+    if (login_message_count_members(data, len) != (size_t)json_object_object_length(body->root)) {
         snprintf(err, err_len, "the body has a duplicate key");
         goto fail;
     }

@@ -17,13 +17,20 @@ enum body_field {
     BODY_FOR = 1 << 7,
     BODY_FINAL = 1 << 8,
     BODY_TTY = 1 << 9,
+    /* the login socket's members (login_request.c) */
+    BODY_OP = 1 << 10,
+    BODY_ID = 1 << 11,
+    BODY_SESSION_ID = 1 << 12,
+    BODY_TIMEOUT = 1 << 13,
 };
 
 struct body {
     json_object *root;
     unsigned present; /* enum body_field bits */
     const char *reason, *comment, *tenant, *host, *user, *service, *rhost, *duration, *tty;
+    const char *op, *id, *session_id;
     bool final;
+    int timeout; /* seconds, 0 to LOCKBOX_WAIT_MAX_SECONDS */
 };
 
 /* Accepts exactly one JSON object (an empty body counts as {}) whose keys are among

@@ -79,6 +79,8 @@ static int daemon_key(struct parse_state *st, const char *key, char *value)
 
     if (strcmp(key, "socket") == 0)
         return set_path(c->socket, value, st->error, n, key);
+    if (strcmp(key, "pam_socket") == 0)
+        return set_path(c->pam_socket, value, st->error, n, key);
     if (strcmp(key, "database") == 0)
         return set_path(c->database, value, st->error, n, key);
     if (strcmp(key, "audit_log") == 0)
@@ -274,6 +276,7 @@ static void set_defaults(struct lockboxd_config *c)
 {
     memset(c, 0, sizeof(*c));
     snprintf(c->socket, sizeof(c->socket), "%s", LOCKBOX_DEFAULT_SOCKET);
+    snprintf(c->pam_socket, sizeof(c->pam_socket), "%s", LOCKBOX_DEFAULT_PAM_SOCKET);
     snprintf(c->database, sizeof(c->database), "%s", LOCKBOX_DEFAULT_DATABASE);
     snprintf(c->audit_log, sizeof(c->audit_log), "%s", LOCKBOX_DEFAULT_AUDIT_LOG);
     c->request_ttl_s = LOCKBOX_DEFAULT_TTL_SECONDS;
@@ -296,6 +299,11 @@ static int validate(struct lockboxd_config *c, char *err, size_t err_len)
     }
     if (config_find_tenant(c, c->tenant) == NULL) {
         snprintf(err, err_len, "%s: no [tenant %s] section with its admins", c->path, c->tenant);
+        return -1;
+    }
+    if (strcmp(c->socket, c->pam_socket) == 0) {
+        snprintf(err, err_len, "%s: [daemon] socket and pam_socket must be two different paths "
+                 "(the login socket is root's alone)", c->path);
         return -1;
     }
     for (unsigned i = 0; i < c->n_tenants; i++) {

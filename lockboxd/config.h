@@ -21,7 +21,8 @@ struct tenant_config {
 
 struct lockboxd_config {
     char path[LOCKBOX_PATH_MAX];
-    char socket[LOCKBOX_PATH_MAX];
+    char socket[LOCKBOX_PATH_MAX];     /* the HTTP API (mode 0666) */
+    char pam_socket[LOCKBOX_PATH_MAX]; /* the login socket (root only) */
     char database[LOCKBOX_PATH_MAX];
     char audit_log[LOCKBOX_PATH_MAX];
     char tenant[LOCKBOX_NAME_MAX + 1];

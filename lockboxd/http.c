@@ -3,6 +3,8 @@
 #include "http.h"
 
 #include <errno.h>
+#include <pwd.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,107 +120,20 @@ enum MHD_Result http_reply_error(struct call *call, unsigned status, const char 
     return http_reply_json(call, status, obj);
 }
 
-#define WAIT_BUCKETS 16384 /* a power of two */
-
-static struct call **bucket_of(struct http_server *server, const char *request_id)
+static void on_wait_over(struct waiter *waiter)
 {
-    uint32_t hash = 2166136261u; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)request_id; *p; p++)
-        hash = (hash ^ *p) * 16777619u;
-    return &server->wait_buckets[hash & (WAIT_BUCKETS - 1)];
-}
-
-static void heap_place(struct http_server *server, size_t i, struct call *call)
-{
-    server->wait_heap[i] = call;
-    call->wait_heap_index = i;
-}
-
-static void heap_sift_up(struct http_server *server, size_t i)
-{
-    struct call *call = server->wait_heap[i];
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (server->wait_heap[parent]->wait_deadline_boot_ms <= call->wait_deadline_boot_ms)
-            break;
-        heap_place(server, i, server->wait_heap[parent]);
-        i = parent;
-    }
-    heap_place(server, i, call);
-}
-
-static void heap_sift_down(struct http_server *server, size_t i)
-{
-    struct call *call = server->wait_heap[i];
-    for (;;) {
-        size_t child = 2 * i + 1;
-        if (child >= server->n_waiters)
-            break;
-        if (child + 1 < server->n_waiters && server->wait_heap[child + 1]->wait_deadline_boot_ms <
-                                                 server->wait_heap[child]->wait_deadline_boot_ms)
-            child++;
-        if (call->wait_deadline_boot_ms <= server->wait_heap[child]->wait_deadline_boot_ms)
-            break;
-        heap_place(server, i, server->wait_heap[child]);
-        i = child;
-    }
-    heap_place(server, i, call);
-}
-
-static void waiter_unlink(struct http_server *server, struct call *call)
-{
-    if (call->wait_prev)
-        call->wait_prev->wait_next = call->wait_next;
-    else
-        *bucket_of(server, call->wait_id) = call->wait_next;
-    if (call->wait_next)
-        call->wait_next->wait_prev = call->wait_prev;
-    call->wait_prev = call->wait_next = NULL;
-    size_t i = call->wait_heap_index, last = --server->n_waiters;
-    if (i != last) {
-        heap_place(server, i, server->wait_heap[last]);
-        heap_sift_down(server, i);
-        heap_sift_up(server, i);
-    }
-    call->wait_queued = false;
+    struct call *call = (struct call *)((char *)waiter - offsetof(struct call, waiter));
+    MHD_resume_connection(call->conn);
 }
 
 void http_suspend_wait(struct http_server *server, struct call *call, const char *request_id,
                        int64_t deadline_boot_ms)
 {
     call->waiting = true;
-    if (server->n_waiters >= CONNECTION_LIMIT)
-        return; /* cannot happen (one waiter per connection); answering at once is safe */
-    snprintf(call->wait_id, sizeof(call->wait_id), "%s", request_id);
-    call->wait_deadline_boot_ms = deadline_boot_ms;
-    struct call **bucket = bucket_of(server, request_id);
-    call->wait_prev = NULL;
-    call->wait_next = *bucket;
-    if (*bucket)
-        (*bucket)->wait_prev = call;
-    *bucket = call;
-    heap_place(server, server->n_waiters++, call);
-    heap_sift_up(server, call->wait_heap_index);
-    call->wait_queued = true;
+    call->waiter.on_wake = on_wait_over;
+    if (waiters_add(server->waiters, &call->waiter, request_id, deadline_boot_ms) != 0)
+        return; /* out of memory: answered at once with the request's state, which is safe */
     MHD_suspend_connection(call->conn);
-}
-
-static void resume(struct http_server *server, struct call *call)
-{
-    waiter_unlink(server, call);
-    MHD_resume_connection(call->conn);
-}
-
-void http_wake(void *cls, const char *request_id)
-{
-    struct http_server *server = cls;
-    struct call *next;
-
-    for (struct call *c = *bucket_of(server, request_id); c; c = next) {
-        next = c->wait_next;
-        if (strcmp(c->wait_id, request_id) == 0)
-            resume(server, c);
-    }
 }
 
 static struct uid_calls *uid_entry(struct http_server *server, uid_t uid, bool create)
@@ -277,6 +192,19 @@ static uid_t counted_uid(void *context)
     return (uid_t)((uintptr_t)context - 1);
 }
 
+/* Every uid without a passwd entry (subordinate uids of user namespaces, say) shares one
+ * small budget: otherwise one user with a range of 65,536 uids has 65,536 budgets. Such a
+ * caller cannot be identified, so its calls are refused anyway; only its slots count. */
+#define UNMAPPED_UID ((uid_t)-2)
+#define UNMAPPED_CONNECTIONS 16
+
+static bool uid_has_account(uid_t uid)
+{
+    struct passwd pw, *found = NULL;
+    char buf[4096];
+    return getpwuid_r(uid, &pw, buf, sizeof(buf), &found) == 0 && found != NULL;
+}
+
 /* Open connections per non-root uid, idle and half-sent ones included: without this, one
  * local user could hold every connection slot (each byte resets the idle timeout) and lock
  * the PAM module, and so every login, out. Beyond the cap the connection is shut down at
@@ -299,15 +227,21 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **context
     struct ucred cred;
     if (info == NULL || identity_peer_cred(info->connect_fd, &cred) != 0 || cred.uid == 0)
         return; /* root, or refused later when the call cannot be identified */
-    struct uid_calls *entry = uid_entry(server, cred.uid, true);
-    if (entry == NULL || entry->connections >= server->svc->config->max_connections_per_user) {
-        syslog(LOG_WARNING, "event=api.refused uid=%u msg=\"too many open connections\"",
-               (unsigned)cred.uid);
+    uid_t key = cred.uid;
+    int cap = server->svc->config->max_connections_per_user;
+    if (!uid_has_account(cred.uid)) {
+        key = UNMAPPED_UID;
+        cap = UNMAPPED_CONNECTIONS;
+    }
+    struct uid_calls *entry = uid_entry(server, key, true);
+    if (entry == NULL || entry->connections >= cap) {
+        syslog(LOG_WARNING, "event=api.refused uid=%u msg=\"too many open connections%s\"",
+               (unsigned)cred.uid, key == UNMAPPED_UID ? " from uids without an account" : "");
         shutdown(info->connect_fd, SHUT_RDWR);
         return;
     }
     entry->connections++;
-    *context = (void *)((uintptr_t)cred.uid + 1);
+    *context = (void *)((uintptr_t)key + 1);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -386,8 +320,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
     if (call == NULL)
         return;
-    if (call->wait_queued)
-        waiter_unlink(server, call);
+    waiters_remove(server->waiters, &call->waiter);
     if (call->deferred != NULL)
         MHD_destroy_response(call->deferred);
     uncount_call(server, call);
@@ -430,31 +363,16 @@ static int bind_socket(const char *path, char *err, size_t err_len)
     return fd;
 }
 
-static void free_waiter_set(struct http_server *server)
-{
-    free(server->wait_buckets);
-    free(server->wait_heap);
-    server->wait_buckets = NULL;
-    server->wait_heap = NULL;
-}
-
-int http_start(struct http_server *server, struct service *svc, const char *socket_path,
-               char *err, size_t err_len)
+int http_start(struct http_server *server, struct service *svc, struct waiters *waiters,
+               const char *socket_path, int inherited_fd, char *err, size_t err_len)
 {
     memset(server, 0, sizeof(*server));
     server->svc = svc;
-    server->wait_buckets = calloc(WAIT_BUCKETS, sizeof(*server->wait_buckets));
-    server->wait_heap = calloc(CONNECTION_LIMIT, sizeof(*server->wait_heap));
-    if (server->wait_buckets == NULL || server->wait_heap == NULL) {
-        snprintf(err, err_len, "out of memory");
-        free_waiter_set(server);
+    server->waiters = waiters;
+    server->listen_inherited = inherited_fd >= 0;
+    server->listen_fd = inherited_fd >= 0 ? inherited_fd : bind_socket(socket_path, err, err_len);
+    if (server->listen_fd < 0)
         return -1;
-    }
-    server->listen_fd = bind_socket(socket_path, err, err_len);
-    if (server->listen_fd < 0) {
-        free_waiter_set(server);
-        return -1;
-    }
     server->mhd = MHD_start_daemon(
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request,
         server, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, server->listen_fd, MHD_OPTION_CONNECTION_LIMIT,
@@ -464,9 +382,10 @@ int http_start(struct http_server *server, struct service *svc, const char *sock
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, server, MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_END);
     if (server->mhd == NULL) {
         snprintf(err, err_len, "cannot start the HTTP server on %s", socket_path);
-        close(server->listen_fd);
-        unlink(socket_path);
-        free_waiter_set(server);
+        if (!server->listen_inherited) {
+            close(server->listen_fd);
+            unlink(socket_path);
+        }
         return -1;
     }
     return 0;
@@ -476,9 +395,8 @@ void http_stop(struct http_server *server, const char *socket_path)
 {
     if (server->mhd == NULL)
         return;
-    /* MHD cannot stop with suspended connections: answer every waiter and held reply first. */
-    while (server->n_waiters > 0)
-        resume(server, server->wait_heap[0]);
+    /* MHD cannot stop with suspended connections: the caller has woken every waiter (their
+     * connections are resumed); answer them and every held reply first. */
     http_release_deferred(server, !server->svc->journal->dirty);
     MHD_run(server->mhd);
     http_release_deferred(server, !server->svc->journal->dirty);
@@ -487,9 +405,10 @@ void http_stop(struct http_server *server, const char *socket_path)
     server->mhd = NULL;
     free(server->uid_calls);
     server->uid_calls = NULL;
-    free_waiter_set(server);
-    close(server->listen_fd);
-    unlink(socket_path);
+    if (!server->listen_inherited) { /* systemd keeps an activated socket for the next start */
+        close(server->listen_fd);
+        unlink(socket_path);
+    }
 }
 
 int http_poll_fd(const struct http_server *server)
@@ -498,26 +417,14 @@ int http_poll_fd(const struct http_server *server)
     return info ? info->epoll_fd : -1;
 }
 
-int64_t http_next_timeout_ms(const struct http_server *server, int64_t now_boot_ms)
+int64_t http_next_timeout_ms(const struct http_server *server)
 {
     MHD_UNSIGNED_LONG_LONG mhd_ms = 0;
-    int64_t next = -1;
 
-    if (MHD_get_timeout(server->mhd, &mhd_ms) == MHD_YES)
-        next = (int64_t)mhd_ms;
-    if (server->n_waiters > 0) {
-        int64_t left = server->wait_heap[0]->wait_deadline_boot_ms - now_boot_ms;
-        if (left < 0)
-            left = 0;
-        if (next < 0 || left < next)
-            next = left;
-    }
-    return next;
+    return MHD_get_timeout(server->mhd, &mhd_ms) == MHD_YES ? (int64_t)mhd_ms : -1;
 }
 
-void http_run(struct http_server *server, int64_t now_boot_ms)
+void http_run(struct http_server *server)
 {
-    while (server->n_waiters > 0 && server->wait_heap[0]->wait_deadline_boot_ms <= now_boot_ms)
-        resume(server, server->wait_heap[0]);
     MHD_run(server->mhd);
 }

@@ -11,6 +11,7 @@
 #include "identity.h"
 #include "request.h"
 #include "service.h"
+#include "waiters.h"
 
 /* One HTTP exchange. Lives from the first callback to MHD's completion notice. */
 struct call {
@@ -20,13 +21,9 @@ struct call {
     bool too_large;
     bool identified;
     struct identity who;
-    /* long-poll state */
+    /* long-poll state: suspended while waiter is in the shared set */
     bool waiting;
-    char wait_id[LOCKBOX_ID_HEX_LEN + 1];
-    int64_t wait_deadline_boot_ms;
-    bool wait_queued;              /* in the waiter set (suspended, not yet resumed) */
-    struct call *wait_prev, *wait_next; /* chain of its id's hash bucket */
-    size_t wait_heap_index;
+    struct waiter waiter;
     bool counted;                  /* counts against its uid's concurrent calls */
     /* group commit: a reply held back until the journal's records are durable */
     struct http_server *server;
@@ -39,11 +36,8 @@ struct http_server {
     struct MHD_Daemon *mhd;
     struct service *svc;
     int listen_fd;
-    /* Suspended long-polls, found by request id (hash buckets) and by deadline (a min-heap):
-     * with 10,000 waiting logins no loop iteration or decision walks them all. */
-    struct call **wait_buckets;
-    struct call **wait_heap;
-    size_t n_waiters;
+    bool listen_inherited; /* socket activation: the socket is not ours to remove */
+    struct waiters *waiters; /* shared with the login socket */
     struct call *deferred; /* replies waiting for journal_flush() */
     /* Concurrent calls per non-root uid: one local user must not tie up the descriptors the
      * PAM module needs (a login would then fail, or pass under failmode=safe). */
@@ -56,30 +50,29 @@ struct http_server {
 };
 
 /* Binds the socket (mode 0666 in a root-owned 0755 directory; the peer's credentials decide
- * what it may do) and starts MHD without its own thread. Returns 0 or -1 with err. */
-int http_start(struct http_server *server, struct service *svc, const char *socket_path,
-               char *err, size_t err_len);
+ * what it may do), or takes inherited_fd (>= 0: socket activation), and starts MHD without
+ * its own thread. Returns 0 or -1 with err. */
+int http_start(struct http_server *server, struct service *svc, struct waiters *waiters,
+               const char *socket_path, int inherited_fd, char *err, size_t err_len);
 void http_stop(struct http_server *server, const char *socket_path);
 /* MHD's epoll descriptor, for the main loop. */
 int http_poll_fd(const struct http_server *server);
-/* Milliseconds until MHD or a waiter needs attention (-1: none). */
-int64_t http_next_timeout_ms(const struct http_server *server, int64_t now_boot_ms);
-/* Runs MHD once and resumes long-polls that reached their deadline. */
-void http_run(struct http_server *server, int64_t now_boot_ms);
+/* Milliseconds until MHD needs attention (-1: none). */
+int64_t http_next_timeout_ms(const struct http_server *server);
+/* Runs MHD once. */
+void http_run(struct http_server *server);
 /* After journal_flush(): sends the replies held back for it, or, when the flush failed,
  * a 503 in their place (what they reported may not be durable or audited). */
 size_t http_release_deferred(struct http_server *server, bool durable);
 /* Runs MHD once (sends what was released; may take in new work). */
 void http_poll_once(struct http_server *server);
-/* Resumes every long-poll waiting on request_id (a decision landed). */
-void http_wake(void *server, const char *request_id);
 
 /* Reply helpers for routes.c. Each queues a response and returns MHD's result; while the
  * journal holds records not yet durable, the reply waits for the flush (group commit). */
 enum MHD_Result http_reply_json(struct call *call, unsigned status, json_object *obj);
 enum MHD_Result http_reply_error(struct call *call, unsigned status, const char *error,
                                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* Suspends the call until http_wake or the deadline. */
+/* Suspends the call until its request changes state or the deadline passes. */
 void http_suspend_wait(struct http_server *server, struct call *call, const char *request_id,
                        int64_t deadline_boot_ms);
 

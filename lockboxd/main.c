@@ -17,14 +17,19 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "activation.h"
 #include "config.h"
+#include "event_tag.h"
 #include "http.h"
+#include "login_socket.h"
 #include "journal.h"
 #include "notify.h"
 #include "sessions.h"
 #include "lockbox_limits.h"
+#include "readiness.h"
 #include "service.h"
 #include "store.h"
+#include "waiters.h"
 
 struct lockboxd {
     struct lockboxd_config config;
@@ -32,6 +37,8 @@ struct lockboxd {
     struct journal journal;
     struct service service;
     struct http_server http;
+    struct login_server login;
+    struct waiters waiters; /* long-polls of both doors */
     struct notifier *notifier;
     struct sessions sessions;
     int epoll_fd, signal_fd, clock_fd;
@@ -78,14 +85,24 @@ static int check_directory(const char *file_path, char *err, size_t err_len)
     return 0;
 }
 
+static void wake_waiters(void *ctx, const char *request_id)
+{
+    waiters_wake(ctx, request_id);
+}
+
 static int open_state(struct lockboxd *d, char *err, size_t err_len)
 {
     const struct lockboxd_config *c = &d->config;
 
     if (check_directory(c->database, err, err_len) != 0 ||
         check_directory(c->audit_log, err, err_len) != 0 ||
-        check_directory(c->socket, err, err_len) != 0)
+        check_directory(c->socket, err, err_len) != 0 ||
+        check_directory(c->pam_socket, err, err_len) != 0)
         return -1;
+    if (waiters_init(&d->waiters) != 0) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
     d->store = store_open(c->database, err, err_len);
     if (d->store == NULL)
         return -1;
@@ -104,14 +121,14 @@ static int open_state(struct lockboxd *d, char *err, size_t err_len)
     d->journal.hook_ctx = d->notifier;
     if (sessions_init(&d->sessions, c, d->store, &d->journal, err, err_len) != 0)
         return -1;
-    d->service = (struct service){&d->config, d->store, &d->journal, INT64_MAX, http_wake,
-                                  &d->http, d->notifier, &d->sessions};
+    d->service = (struct service){&d->config, d->store, &d->journal, INT64_MAX, wake_waiters,
+                                  &d->waiters, d->notifier, &d->sessions};
     return 0;
 }
 
-static int add_to_epoll(int epoll_fd, int fd)
+static int add_to_epoll(int epoll_fd, enum event_kind kind, int fd)
 {
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = event_tag(kind, fd)};
     return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev);
 }
 
@@ -144,8 +161,10 @@ static int setup_loop(struct lockboxd *d)
     d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     if (d->signal_fd < 0 || d->clock_fd < 0 || d->epoll_fd < 0 || arm_clock_watch(d->clock_fd) != 0)
         return -1;
-    if (add_to_epoll(d->epoll_fd, d->signal_fd) != 0 || add_to_epoll(d->epoll_fd, d->clock_fd) != 0 ||
-        add_to_epoll(d->epoll_fd, http_poll_fd(&d->http)) != 0)
+    if (add_to_epoll(d->epoll_fd, EVENT_SIGNAL, d->signal_fd) != 0 ||
+        add_to_epoll(d->epoll_fd, EVENT_CLOCK, d->clock_fd) != 0 ||
+        add_to_epoll(d->epoll_fd, EVENT_HTTP, http_poll_fd(&d->http)) != 0 ||
+        login_socket_attach(&d->login, d->epoll_fd) != 0)
         return -1;
     return 0;
 }
@@ -172,7 +191,15 @@ static int handle_signals(struct lockboxd *d)
 
 static int compute_timeout(struct lockboxd *d, int64_t now_boot_ms)
 {
-    int64_t timeout = http_next_timeout_ms(&d->http, now_boot_ms);
+    int64_t timeout = http_next_timeout_ms(&d->http);
+    int64_t wait_deadline = waiters_next_deadline(&d->waiters);
+    if (wait_deadline != INT64_MAX) {
+        int64_t left = wait_deadline - now_boot_ms;
+        if (left < 0)
+            left = 0;
+        if (timeout < 0 || left < timeout)
+            timeout = left;
+    }
     if (d->service.next_deadline_boot_ms != INT64_MAX) {
         int64_t left = d->service.next_deadline_boot_ms - now_boot_ms;
         if (left < 0)
@@ -204,10 +231,21 @@ static void flush_round(struct lockboxd *d)
      * records and defers again: go round until nothing is held. */
     for (int rounds = 0; rounds < 64; rounds++) {
         int rc = journal_flush(&d->journal);
+        login_socket_release_held(&d->login, rc == 0);
         if (http_release_deferred(&d->http, rc == 0) == 0)
             return;
         http_poll_once(&d->http);
     }
+}
+
+static void on_clock_change(struct lockboxd *d)
+{
+    uint64_t ticks;
+
+    if (read(d->clock_fd, &ticks, sizeof(ticks)) < 0 && errno == ECANCELED)
+        syslog(LOG_NOTICE, "event=clock.changed msg=\"rechecking deadlines\"");
+    arm_clock_watch(d->clock_fd);
+    d->service.next_deadline_boot_ms = 0;
 }
 
 static void run_loop(struct lockboxd *d)
@@ -226,22 +264,29 @@ static void run_loop(struct lockboxd *d)
             return;
         }
         for (int i = 0; i < n; i++) {
-            if (events[i].data.fd == d->signal_fd && !handle_signals(d)) {
-                flush_round(d);
-                return;
-            }
-            if (events[i].data.fd != d->signal_fd && events[i].data.fd != d->clock_fd &&
-                events[i].data.fd != http_poll_fd(&d->http)) {
+            int fd = event_tag_fd(events[i].data.u64);
+            switch (event_tag_kind(events[i].data.u64)) {
+            case EVENT_SIGNAL:
+                if (!handle_signals(d)) {
+                    flush_round(d);
+                    return;
+                }
+                break;
+            case EVENT_CLOCK:
+                on_clock_change(d);
+                break;
+            case EVENT_SESSION:
                 service_read_clock(&now);
-                sessions_on_exit(&d->sessions, events[i].data.fd, &now);
-                continue;
-            }
-            if (events[i].data.fd == d->clock_fd) {
-                uint64_t ticks;
-                if (read(d->clock_fd, &ticks, sizeof(ticks)) < 0 && errno == ECANCELED)
-                    syslog(LOG_NOTICE, "event=clock.changed msg=\"rechecking deadlines\"");
-                arm_clock_watch(d->clock_fd);
-                d->service.next_deadline_boot_ms = 0;
+                sessions_on_exit(&d->sessions, fd, &now);
+                break;
+            case EVENT_LOGIN_LISTEN:
+                login_socket_accept(&d->login);
+                break;
+            case EVENT_LOGIN_CONN:
+                login_socket_on_event(&d->login, fd, events[i].events);
+                break;
+            case EVENT_HTTP:
+                break; /* http_run() below */
             }
         }
         service_read_clock(&now);
@@ -251,7 +296,8 @@ static void run_loop(struct lockboxd *d)
             service_expire_due(&d->service, &now);
         if (sessions_next_deadline(&d->sessions) <= now.boot_ms)
             sessions_run_deadlines(&d->sessions, &now);
-        http_run(&d->http, now.boot_ms);
+        waiters_expire(&d->waiters, now.boot_ms);
+        http_run(&d->http);
         flush_round(d);
     }
 }
@@ -293,6 +339,33 @@ static void raise_descriptor_limit(void)
     }
 }
 
+/* Both doors: on the sockets systemd passed (socket activation), else on sockets of our own. */
+static int start_doors(struct lockboxd *d, int activated, char *err, size_t err_len)
+{
+    int http_fd = activation_find(activated, d->config.socket, SOCK_STREAM);
+    int login_fd = activation_find(activated, d->config.pam_socket, SOCK_SEQPACKET);
+    int claimed[2] = {http_fd, login_fd};
+
+    activation_close_unclaimed(activated, claimed, 2);
+    d->login.listen_fd = -1;
+    if (login_socket_start(&d->login, &d->service, &d->waiters, d->config.pam_socket, login_fd,
+                           err, err_len) != 0)
+        return -1;
+    return http_start(&d->http, &d->service, &d->waiters, d->config.socket, http_fd, err,
+                      err_len);
+}
+
+/* Answers every waiting call and every held reply, then closes both doors. */
+static void stop_doors(struct lockboxd *d)
+{
+    if (d->waiters.buckets != NULL)
+        waiters_expire(&d->waiters, INT64_MAX);
+    if (d->journal.store != NULL)
+        flush_round(d);
+    login_socket_stop(&d->login);
+    http_stop(&d->http, d->config.socket);
+}
+
 int main(int argc, char **argv)
 {
     static struct lockboxd d;
@@ -300,6 +373,7 @@ int main(int argc, char **argv)
     int check_only = 0, foreground = 0, rc = 1;
     char err[1024];
 
+    d.login.listen_fd = -1;
     if (parse_options(argc, argv, &config_path, &check_only, &foreground) != 0)
         return 2;
     if (config_load(config_path, &d.config, err, sizeof(err)) != 0) {
@@ -313,6 +387,12 @@ int main(int argc, char **argv)
         return 0;
     }
     openlog("lockboxd", LOG_PID | LOG_NDELAY | (foreground ? LOG_PERROR : 0), LOG_AUTHPRIV);
+    readiness_init();
+    int activated = activation_take();
+    if (activated < 0) {
+        fprintf(stderr, "lockboxd: LISTEN_PID/LISTEN_FDS are malformed (socket activation)\n");
+        goto out;
+    }
     raise_descriptor_limit();
     umask(077);
     sigset_t blocked;
@@ -320,8 +400,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "lockboxd: cannot initialise signals or libcurl\n");
         goto out;
     }
-    if (open_state(&d, err, sizeof(err)) != 0 ||
-        http_start(&d.http, &d.service, d.config.socket, err, sizeof(err)) != 0) {
+    if (open_state(&d, err, sizeof(err)) != 0 || start_doors(&d, activated, err, sizeof(err)) != 0) {
         fprintf(stderr, "lockboxd: %s\n", err);
         syslog(LOG_CRIT, "event=daemon.failed msg=\"%s\"", err);
         goto out;
@@ -337,17 +416,21 @@ int main(int argc, char **argv)
     if (journal_flush(&d.journal) != 0)
         syslog(LOG_CRIT, "event=daemon.degraded msg=\"start-up records are not durable or not in "
                          "the audit file yet\"");
-    syslog(LOG_NOTICE, "event=daemon.started version=%s tenant=%s socket=%s audit_seq=%llu",
-           LOCKBOX_VERSION, d.config.tenant, d.config.socket,
+    syslog(LOG_NOTICE, "event=daemon.started version=%s tenant=%s socket=%s pam_socket=%s "
+           "activated=%s audit_seq=%llu", LOCKBOX_VERSION, d.config.tenant, d.config.socket,
+           d.config.pam_socket, activated > 0 ? "yes" : "no",
            (unsigned long long)d.journal.head_seq);
+    readiness_notify("READY=1\nSTATUS=serving logins and the API");
     run_loop(&d);
+    readiness_notify("STOPPING=1");
     rc = 0;
 out:
-    http_stop(&d.http, d.config.socket);
+    stop_doors(&d);
     notifier_stop(d.notifier);
     sessions_free(&d.sessions);
     journal_close(&d.journal);
     store_close(d.store);
+    waiters_free(&d.waiters);
     config_free(&d.config);
     curl_global_cleanup();
     closelog();

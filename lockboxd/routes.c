@@ -101,7 +101,7 @@ static enum MHD_Result route_health(struct route_ctx *ctx)
     json_object_object_add(obj, "audit_file", json_object_new_string(svc->journal->file.path));
     json_object_object_add(obj, "audit_file_first_seq",
                            json_object_new_int64((int64_t)svc->journal->file_first_seq));
-    json_object_object_add(obj, "waiting", json_object_new_int64((int64_t)ctx->server->n_waiters));
+    json_object_object_add(obj, "waiting", json_object_new_int64((int64_t)waiters_count(ctx->server->waiters)));
     return http_reply_json(ctx->call, 200, obj);
 }
 
@@ -265,7 +265,7 @@ static enum MHD_Result route_wait(struct route_ctx *ctx)
 enum MHD_Result routes_finish_wait(struct http_server *server, struct call *call)
 {
     struct lockbox_request req;
-    struct service_result r = service_show(server->svc, &call->who, call->wait_id, &req);
+    struct service_result r = service_show(server->svc, &call->who, call->waiter.id, &req);
     call->waiting = false;
     return reply_result(call, &r, &req);
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "duration.h"
+#include "event_tag.h"
 #include "random_id.h"
 #include "text.h"
 #include "timefmt.h"
@@ -121,7 +122,7 @@ static void remove_entry(struct sessions *s, struct session_entry *e)
 
 static void watch(struct sessions *s, struct session_entry *e)
 {
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = e->pidfd};
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = event_tag(EVENT_SESSION, e->pidfd)};
     if (s->epoll_fd >= 0 && epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, e->pidfd, &ev) != 0)
         syslog(LOG_ERR, "event=session.error id=%s msg=\"cannot watch pid %d\"", e->id, (int)e->pid);
 }

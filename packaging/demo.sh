@@ -30,6 +30,7 @@ fi
 TMP=$(mktemp -d /tmp/lockbox-demo.XXXXXX)
 chmod 755 "$TMP"
 SOCK=$TMP/run/lockboxd.sock
+PAM_SOCK=$TMP/run/pam.sock    # the login socket: root only, the module's door
 export LOCKBOX_SOCKET=$SOCK   # lockboxctl's socket, for root and (through runuser) the users
 AUDIT=$TMP/log/audit.jsonl
 SYSLOG=$TMP/syslog.txt
@@ -123,6 +124,7 @@ mkdir -m 755 "$TMP/run" "$TMP/lib" "$TMP/log"
 cat >"$TMP/lockboxd.conf" <<EOF
 [daemon]
 socket = $SOCK
+pam_socket = $PAM_SOCK
 database = $TMP/lib/lockbox.db
 audit_log = $AUDIT
 tenant = $TENANT
@@ -153,7 +155,7 @@ mount --bind "$TMP/devlog" /dev/log
 
 # su's PAM file, from a private copy of /etc/pam.d: the module after common-account.
 cp -a /etc/pam.d "$TMP/pam.d"
-awk -v line="account  required  $MODULE socket=$SOCK wait=60" \
+awk -v line="account  required  $MODULE socket=$PAM_SOCK wait=60" \
     '{ print } /^@include common-account/ && !done { print line; done = 1 }' \
     /etc/pam.d/su >"$TMP/pam.d/su"
 mount --bind "$TMP/pam.d" /etc/pam.d

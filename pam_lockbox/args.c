@@ -93,7 +93,7 @@ int parse_args(int argc, const char **argv, struct lockbox_args *args, char *err
     unsigned seen = 0;
 
     memset(args, 0, sizeof(*args));
-    memcpy(args->socket_path, LOCKBOX_DEFAULT_SOCKET, sizeof(LOCKBOX_DEFAULT_SOCKET));
+    memcpy(args->socket_path, LOCKBOX_DEFAULT_PAM_SOCKET, sizeof(LOCKBOX_DEFAULT_PAM_SOCKET));
     args->wait_seconds = LOCKBOX_WAIT_DEFAULT_SECONDS;
     args->failmode = FAILMODE_SECURE;
     for (int i = 0; i < argc; i++) {

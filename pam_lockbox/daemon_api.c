@@ -1,13 +1,14 @@
-/* JSON bodies in, validated structs out, over lockbox_call() (lib/client.c). */
+/* Login socket requests in, validated structs out, over login_call() (login_client.c). */
 #include "daemon_api.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "login_message.h"
 #include "request_json.h"
 #include "text.h"
 
-#define CHECK_TIMEOUT_MS 10000L
+#define CALL_TIMEOUT_MS 10000L
 #define WAIT_MARGIN_MS 5000L
 
 bool api_id_is_valid(const char *id)
@@ -15,44 +16,65 @@ bool api_id_is_valid(const char *id)
     return id != NULL && text_is_request_id(id, strnlen(id, LOCKBOX_ID_HEX_LEN + 1));
 }
 
-static void add_optional(json_object *body, const char *key, const char *value)
+static void add_optional(json_object *msg, const char *key, const char *value)
 {
     if (value != NULL && value[0] != '\0')
-        json_object_object_add(body, key, json_object_new_string(value));
+        json_object_object_add(msg, key, json_object_new_string(value));
 }
 
-static json_object *new_login_body(const struct api_target *target)
+static json_object *new_message(const char *op)
 {
-    json_object *body = json_object_new_object();
+    json_object *msg = json_object_new_object();
 
-    if (body == NULL)
+    if (msg != NULL)
+        json_object_object_add(msg, "op", json_object_new_string(op));
+    return msg;
+}
+
+/* A message naming who logs in where. */
+static json_object *new_login_message(const struct api_target *target, const char *op)
+{
+    json_object *msg = new_message(op);
+
+    if (msg == NULL)
         return NULL;
-    json_object_object_add(body, "user", json_object_new_string(target->user));
-    add_optional(body, "tenant", target->tenant);
-    add_optional(body, "service", target->service);
-    add_optional(body, "rhost", target->rhost);
-    return body;
+    json_object_object_add(msg, "user", json_object_new_string(target->user));
+    add_optional(msg, "tenant", target->tenant);
+    add_optional(msg, "service", target->service);
+    add_optional(msg, "rhost", target->rhost);
+    return msg;
 }
 
-/* One call; maps transport, status and JSON failures onto api_status. */
-static enum api_status call(const struct api_target *target, long total_ms, const char *method,
-                            const char *path, json_object *body, long ok1, long ok2,
-                            struct lockbox_reply *reply, char *err, size_t err_len)
+static const char *reply_message(json_object *reply)
 {
-    struct lockbox_client client = target->client;
+    json_object *message;
 
-    client.total_timeout_ms = total_ms;
-    if (lockbox_call(&client, method, path, body, reply) != 0) {
-        snprintf(err, err_len, "%s", reply->error);
-        return reply->reached ? API_MALFORMED : API_UNREACHABLE;
-    }
-    if (reply->status != ok1 && reply->status != ok2) {
-        snprintf(err, err_len, "%s (HTTP %ld)", reply->error, reply->status);
-        return API_REFUSED;
-    }
-    if (reply->body == NULL || !json_object_is_type(reply->body, json_type_object)) {
-        snprintf(err, err_len, "lockboxd answered %s %s without a JSON object", method, path);
+    if (json_object_object_get_ex(reply, "message", &message) &&
+        json_object_is_type(message, json_type_string))
+        return json_object_get_string(message);
+    return "no reason given";
+}
+
+/* One exchange; a status other than ok1/ok2 is API_REFUSED with the daemon's message. Puts
+ * msg; on API_OK, *reply is the caller's to put. */
+static enum api_status call(const struct api_target *target, json_object *msg, long timeout_ms,
+                            int ok1, int ok2, json_object **reply, char *err, size_t err_len)
+{
+    *reply = NULL;
+    if (msg == NULL) {
+        snprintf(err, err_len, "out of memory");
         return API_MALFORMED;
+    }
+    enum api_status st = login_call(target->channel, msg, timeout_ms, reply, err, err_len);
+    json_object_put(msg);
+    if (st != API_OK)
+        return st;
+    int status = login_message_status(*reply);
+    if (status != ok1 && status != ok2) {
+        snprintf(err, err_len, "%s (status %d)", reply_message(*reply), status);
+        json_object_put(*reply);
+        *reply = NULL;
+        return API_REFUSED;
     }
     return API_OK;
 }
@@ -63,8 +85,9 @@ static enum api_status take_request(const struct api_target *target, json_object
 {
     char why[160];
 
-    if (request_from_json(obj, out, why, sizeof(why)) != 0) {
-        snprintf(err, err_len, "lockboxd sent a malformed request: %s", why);
+    if (obj == NULL || request_from_json(obj, out, why, sizeof(why)) != 0) {
+        snprintf(err, err_len, "lockboxd sent a malformed request: %s",
+                 obj == NULL ? "none" : why);
         return API_MALFORMED;
     }
     if (!api_id_is_valid(out->id) || strcmp(out->user, target->user) != 0 ||
@@ -76,6 +99,17 @@ static enum api_status take_request(const struct api_target *target, json_object
         return API_MALFORMED;
     }
     return API_OK;
+}
+
+/* The reply's "request" member as a validated request. */
+static enum api_status take_member_request(const struct api_target *target, json_object *reply,
+                                           struct lockbox_request *out, char *err,
+                                           size_t err_len)
+{
+    json_object *request = NULL;
+
+    json_object_object_get_ex(reply, "request", &request);
+    return take_request(target, request, out, err, err_len);
 }
 
 static enum api_status read_check(const struct api_target *target, json_object *reply,
@@ -113,22 +147,15 @@ static enum api_status read_check(const struct api_target *target, json_object *
 enum api_status api_check(const struct api_target *target, bool final, struct check_reply *out,
                           char *err, size_t err_len)
 {
-    struct lockbox_reply reply;
-    enum api_status st = API_MALFORMED;
-    json_object *body = new_login_body(target);
+    json_object *reply, *msg = new_login_message(target, LOGIN_OP_CHECK);
 
     memset(out, 0, sizeof(*out));
-    if (body == NULL) {
-        snprintf(err, err_len, "out of memory");
-        return API_MALFORMED;
-    }
-    json_object_object_add(body, "final", json_object_new_boolean(final));
-    st = call(target, CHECK_TIMEOUT_MS, "POST", "/v1/access/check", body, 200, 200, &reply,
-              err, err_len);
+    if (msg != NULL)
+        json_object_object_add(msg, "final", json_object_new_boolean(final));
+    enum api_status st = call(target, msg, CALL_TIMEOUT_MS, 200, 200, &reply, err, err_len);
     if (st == API_OK)
-        st = read_check(target, reply.body, out, err, err_len);
-    lockbox_reply_free(&reply);
-    json_object_put(body);
+        st = read_check(target, reply, out, err, err_len);
+    json_object_put(reply);
     if (st != API_OK)
         out->allowed = false; /* nobody may act on half a reply */
     return st;
@@ -137,50 +164,47 @@ enum api_status api_check(const struct api_target *target, bool final, struct ch
 enum api_status api_file(const struct api_target *target, const char *reason,
                          struct lockbox_request *out, char *err, size_t err_len)
 {
-    struct lockbox_reply reply;
-    json_object *body = new_login_body(target);
+    json_object *reply, *msg = new_login_message(target, LOGIN_OP_FILE);
 
     memset(out, 0, sizeof(*out));
-    if (body == NULL) {
-        snprintf(err, err_len, "out of memory");
-        return API_MALFORMED;
-    }
-    json_object_object_add(body, "reason", json_object_new_string(reason));
-    enum api_status st = call(target, CHECK_TIMEOUT_MS, "POST", "/v1/requests", body, 200, 201,
-                              &reply, err, err_len);
+    if (msg != NULL)
+        json_object_object_add(msg, "reason", json_object_new_string(reason));
+    enum api_status st = call(target, msg, CALL_TIMEOUT_MS, 200, 201, &reply, err, err_len);
     if (st == API_OK)
-        st = take_request(target, reply.body, out, err, err_len);
+        st = take_member_request(target, reply, out, err, err_len);
     if (st == API_OK && out->state != REQUEST_PENDING) {
         snprintf(err, err_len, "lockboxd filed a request in state %s",
                  request_state_name(out->state));
         st = API_MALFORMED;
     }
-    lockbox_reply_free(&reply);
-    json_object_put(body);
+    json_object_put(reply);
     return st;
 }
 
 enum api_status api_wait(const struct api_target *target, const char *id, int timeout_s,
                          struct lockbox_request *out, char *err, size_t err_len)
 {
-    struct lockbox_reply reply;
-    char path[128];
+    json_object *reply, *msg;
 
     memset(out, 0, sizeof(*out));
     if (!api_id_is_valid(id) || timeout_s < 0 || timeout_s > LOCKBOX_WAIT_MAX_SECONDS) {
         snprintf(err, err_len, "invalid request id or wait time");
         return API_MALFORMED;
     }
-    snprintf(path, sizeof(path), "/v1/requests/%s/wait?timeout=%d", id, timeout_s);
-    enum api_status st = call(target, timeout_s * 1000L + WAIT_MARGIN_MS, "GET", path, NULL, 200,
-                              200, &reply, err, err_len);
+    msg = new_message(LOGIN_OP_WAIT);
+    if (msg != NULL) {
+        json_object_object_add(msg, "id", json_object_new_string(id));
+        json_object_object_add(msg, "timeout", json_object_new_int(timeout_s));
+    }
+    enum api_status st = call(target, msg, timeout_s * 1000L + WAIT_MARGIN_MS, 200, 200, &reply,
+                              err, err_len);
     if (st == API_OK)
-        st = take_request(target, reply.body, out, err, err_len);
+        st = take_member_request(target, reply, out, err, err_len);
     if (st == API_OK && strcmp(out->id, id) != 0) {
         snprintf(err, err_len, "lockboxd answered a wait with another request");
         st = API_MALFORMED;
     }
-    lockbox_reply_free(&reply);
+    json_object_put(reply);
     return st;
 }
 
@@ -202,15 +226,15 @@ static int copy_field(json_object *obj, const char *key, bool is_host, char *out
 enum api_status api_describe(const struct api_target *target, char *tenant, size_t tenant_len,
                              char *host, size_t host_len)
 {
-    struct lockbox_reply reply;
+    json_object *reply;
     char err[256];
 
-    enum api_status st = call(target, CHECK_TIMEOUT_MS, "GET", "/v1/health", NULL, 200, 200,
+    enum api_status st = call(target, new_message(LOGIN_OP_DESCRIBE), CALL_TIMEOUT_MS, 200, 200,
                               &reply, err, sizeof(err));
-    if (st == API_OK && (copy_field(reply.body, "tenant", false, tenant, tenant_len) != 0 ||
-                         copy_field(reply.body, "host", true, host, host_len) != 0))
+    if (st == API_OK && (copy_field(reply, "tenant", false, tenant, tenant_len) != 0 ||
+                         copy_field(reply, "host", true, host, host_len) != 0))
         st = API_MALFORMED;
-    lockbox_reply_free(&reply);
+    json_object_put(reply);
     return st;
 }
 
@@ -218,48 +242,39 @@ enum api_status api_session_open(const struct api_target *target, const char *tt
                                  char session_id[LOCKBOX_ID_HEX_LEN + 1],
                                  struct lockbox_request *approval, char *err, size_t err_len)
 {
-    struct lockbox_reply reply;
-    json_object *body = new_login_body(target), *id, *request;
+    json_object *reply, *id, *msg = new_login_message(target, LOGIN_OP_SESSION_OPEN);
 
-    if (body == NULL) {
-        snprintf(err, err_len, "out of memory");
-        return API_MALFORMED;
-    }
-    add_optional(body, "tty", tty);
-    enum api_status st = call(target, CHECK_TIMEOUT_MS, "POST", "/v1/sessions", body, 201, 201,
-                              &reply, err, err_len);
+    if (msg != NULL)
+        add_optional(msg, "tty", tty);
+    enum api_status st = call(target, msg, CALL_TIMEOUT_MS, 201, 201, &reply, err, err_len);
     if (st == API_OK) {
-        if (!json_object_object_get_ex(reply.body, "session_id", &id) ||
+        if (!json_object_object_get_ex(reply, "session_id", &id) ||
             !json_object_is_type(id, json_type_string) ||
-            !api_id_is_valid(json_object_get_string(id)) ||
-            !json_object_object_get_ex(reply.body, "request", &request)) {
+            !api_id_is_valid(json_object_get_string(id))) {
             snprintf(err, err_len, "lockboxd's session reply lacks a valid session_id");
             st = API_MALFORMED;
         } else {
             memcpy(session_id, json_object_get_string(id), LOCKBOX_ID_HEX_LEN + 1);
-            st = take_request(target, request, approval, err, err_len);
+            st = take_member_request(target, reply, approval, err, err_len);
         }
     }
-    lockbox_reply_free(&reply);
-    json_object_put(body);
+    json_object_put(reply);
     return st;
 }
 
 enum api_status api_session_close(const struct api_target *target, const char *session_id,
                                   char *err, size_t err_len)
 {
-    struct lockbox_reply reply;
-    char path[128];
+    json_object *reply, *msg;
 
     if (!api_id_is_valid(session_id)) {
         snprintf(err, err_len, "invalid session id");
         return API_MALFORMED;
     }
-    snprintf(path, sizeof(path), "/v1/sessions/%s/close", session_id);
-    json_object *body = json_object_new_object();
-    enum api_status st = call(target, CHECK_TIMEOUT_MS, "POST", path, body, 200, 200, &reply, err,
-                              err_len);
-    lockbox_reply_free(&reply);
-    json_object_put(body);
+    msg = new_message(LOGIN_OP_SESSION_CLOSE);
+    if (msg != NULL)
+        json_object_object_add(msg, "session_id", json_object_new_string(session_id));
+    enum api_status st = call(target, msg, CALL_TIMEOUT_MS, 200, 200, &reply, err, err_len);
+    json_object_put(reply);
     return st;
 }

@@ -20,6 +20,7 @@ const char *login_outcome_name(enum login_outcome outcome)
     case OUTCOME_PENDING: return "pending";
     case OUTCOME_EXPIRED: return "expired";
     case OUTCOME_UNREACHABLE: return "unreachable";
+    case OUTCOME_IMPOSTOR: return "impostor";
     case OUTCOME_REFUSED: return "refused";
     case OUTCOME_CONVERSATION: return "conversation";
     }
@@ -40,7 +41,12 @@ static void say(const struct decision_io *io, bool is_error, const char *fmt, ..
 
 static void fail(struct login_result *result, enum api_status status, const char *detail)
 {
-    result->outcome = status == API_UNREACHABLE ? OUTCOME_UNREACHABLE : OUTCOME_REFUSED;
+    switch (status) {
+    case API_NOT_RUNNING:
+    case API_UNREACHABLE: result->outcome = OUTCOME_UNREACHABLE; break;
+    case API_IMPOSTOR: result->outcome = OUTCOME_IMPOSTOR; break;
+    default: result->outcome = OUTCOME_REFUSED;
+    }
     snprintf(result->detail, sizeof(result->detail), "%s", detail);
 }
 
@@ -128,6 +134,8 @@ static void wait_for_decision(const struct login_facts *facts, const struct deci
     struct lockbox_request latest;
     char err[DECISION_DETAIL_MAX];
 
+    bool retried = false;
+
     /* A daemon that keeps answering early cannot make this spin: at most one call per second
      * of the wait, plus one. */
     for (int calls = 0; calls <= facts->wait_seconds; calls++) {
@@ -135,10 +143,19 @@ static void wait_for_decision(const struct login_facts *facts, const struct deci
         if (left_ms <= 0 || result->request.state != REQUEST_PENDING)
             return;
         int timeout_s = (int)((left_ms + 999) / 1000);
-        if (io->wait(io->ctx, result->request.id, timeout_s, &latest, err, sizeof(err)) != API_OK) {
+        enum api_status status = io->wait(io->ctx, result->request.id, timeout_s, &latest, err,
+                                          sizeof(err));
+        if (status == API_UNREACHABLE && !retried) {
+            /* The connection broke (lockboxd restarted): once, wait on a new one. With socket
+             * activation it queues for the next lockboxd. */
+            retried = true;
+            continue;
+        }
+        if (status != API_OK) {
             snprintf(result->detail, sizeof(result->detail), "%s", err);
             return; /* the final check decides; it fails too if the daemon is gone */
         }
+        retried = false;
         result->request = latest;
     }
 }
@@ -210,6 +227,10 @@ void decision_tell_outcome(const struct decision_io *io, const struct login_resu
     case OUTCOME_REFUSED:
         say(io, true, "Lockbox: lockboxd refused this login: %s", detail);
         break;
+    case OUTCOME_IMPOSTOR:
+        say(io, true, "Lockbox: the login socket is not lockboxd's; access denied. Tell an "
+            "administrator (see syslog).");
+        break;
     case OUTCOME_CONVERSATION:
         break; /* nobody to tell, or already told */
     }
@@ -225,7 +246,7 @@ void decide_login(const struct login_facts *facts, const struct decision_io *io,
     enum api_status status = io->check(io->ctx, false, &check, err, sizeof(err));
     if (status != API_OK) {
         fail(result, status, err);
-        result->failmode_applies = status == API_UNREACHABLE;
+        result->failmode_applies = status == API_NOT_RUNNING;
         if (!result->failmode_applies)
             decision_tell_outcome(io, result);
         return; /* the caller applies failmode, then tells */

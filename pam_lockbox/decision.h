@@ -1,6 +1,6 @@
 /* The login decision (design.md, "The flow"): check, find or file a request, wait for a
  * decision, check again. It talks to the daemon, the person and the clock only through
- * struct decision_io, so the flow reads top to bottom without PAM or libcurl in the way. */
+ * struct decision_io, so the flow reads top to bottom without PAM or sockets in the way. */
 #ifndef PAM_LOCKBOX_DECISION_H
 #define PAM_LOCKBOX_DECISION_H
 #include <stdbool.h>
@@ -16,7 +16,9 @@ enum login_outcome {
     OUTCOME_DENIED,       /* an admin denied the request */
     OUTCOME_PENDING,      /* nobody decided before the wait ended */
     OUTCOME_EXPIRED,      /* the request lapsed, or the approval ended meanwhile */
-    OUTCOME_UNREACHABLE,  /* no answer from lockboxd */
+    OUTCOME_UNREACHABLE,  /* no answer from lockboxd (not running, busy, slow) */
+    OUTCOME_IMPOSTOR,     /* the login socket is not lockboxd's (not root's, or answered by
+                           * another uid): an attack, denied whatever the failmode */
     OUTCOME_REFUSED,      /* lockboxd answered with an error, or with nonsense */
     OUTCOME_CONVERSATION, /* no justification: the conversation failed or the text was bad */
 };
@@ -47,8 +49,9 @@ struct decision_io {
 
 struct login_result {
     enum login_outcome outcome;
-    /* Only an unreachable daemon at the very first call lets failmode=safe allow: once the
-     * daemon has said "not allowed", losing it later never turns into access. */
+    /* Only a daemon that is provably not running (no socket, nobody listening) at the very
+     * first call lets failmode=safe allow: busy, slow or strange answers never do, and once
+     * the daemon has said "not allowed", losing it later never turns into access. */
     bool failmode_applies;
     bool has_request;
     struct lockbox_request request; /* the approval, or the request this login waited on */

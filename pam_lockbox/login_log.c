@@ -32,7 +32,7 @@ void log_login(pam_handle_t *pamh, const struct login_who *who,
     text_escape_log(or_dash(who->service), service, sizeof(service));
     text_escape_log(or_dash(who->rhost), rhost, sizeof(rhost));
     text_escape_log(or_dash(result->detail), detail, sizeof(detail));
-    if (allowed_by_failmode)
+    if (allowed_by_failmode || result->outcome == OUTCOME_IMPOSTOR)
         priority = LOG_ALERT;
     else if (!allowed)
         priority = result->outcome == OUTCOME_UNREACHABLE ? LOG_ERR : LOG_NOTICE;

@@ -1,6 +1,5 @@
 /* The PAM entry points: gather and validate what PAM knows about the login, wire the decision
- * to libcurl and the conversation, and turn its outcome into a PAM return code. */
-#include <curl/curl.h>
+ * to the login socket and the conversation, and turn its outcome into a PAM return code. */
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
@@ -15,9 +14,7 @@
 #include "decision.h"
 #include "login_log.h"
 #include "pam_items.h"
-#include "socket_check.h"
 #include "text.h"
-
 
 enum login_stack { STACK_AUTH, STACK_ACCOUNT };
 
@@ -29,7 +26,8 @@ struct module_session {
     struct api_target target;
 };
 
-static const char *const status_names[] = {"ok", "unreachable", "refused", "malformed"};
+static const char *const status_names[] = {"ok",      "not_running", "unreachable",
+                                           "refused", "malformed",   "impostor"};
 
 static void debug_call(const struct module_session *s, const char *what, enum api_status st,
                        const char *err)
@@ -103,7 +101,7 @@ static int64_t io_monotonic_ms(void *ctx)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Socket checks, the decision, failmode: the outcome as a PAM code. */
+/* The decision and failmode: the outcome as a PAM code. */
 static int decide(struct module_session *s, const struct lockbox_args *args,
                   const struct login_facts *facts, const struct login_who *who, int deny)
 {
@@ -111,18 +109,8 @@ static int decide(struct module_session *s, const struct lockbox_args *args,
                              io_monotonic_ms};
     struct login_result result;
 
-    memset(&result, 0, sizeof(result));
-    if (socket_check(args->socket_path, result.detail, sizeof(result.detail)) != 0) {
-        result.outcome = OUTCOME_UNREACHABLE;
-        result.failmode_applies = true;
-    } else if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        result.outcome = OUTCOME_REFUSED;
-        snprintf(result.detail, sizeof(result.detail), "cannot initialise libcurl");
-        decision_tell_outcome(&io, &result);
-    } else {
-        decide_login(facts, &io, &result);
-        curl_global_cleanup(); /* balanced: libcurl counts, the application may use it too */
-    }
+    decide_login(facts, &io, &result);
+    login_channel_close(s->target.channel); /* no descriptor outlives the call */
     if (result.outcome == OUTCOME_UNREACHABLE && result.failmode_applies &&
         args->failmode == FAILMODE_SAFE) {
         log_login(s->pamh, who, &result, true);
@@ -158,9 +146,9 @@ static int run_login(pam_handle_t *pamh, int flags, int argc, const char **argv,
     struct login_facts facts = {args.tenant, service, rhost, args.wait_seconds,
                                 stack == STACK_AUTH && items_can_prompt(pamh)};
     struct login_who who = {user, args.tenant, service, rhost};
+    struct login_channel channel = LOGIN_CHANNEL_INIT(args.socket_path);
     struct module_session session = {pamh, flags, args.debug,
-                                     {{args.socket_path, 0, 0}, user, args.tenant, service,
-                                      rhost}};
+                                     {&channel, user, args.tenant, service, rhost}};
     if (args.debug)
         pam_syslog(pamh, LOG_DEBUG, "debug: stack=%s user=%s service=%s rhost=%s socket=%s "
                    "wait=%d failmode=%s prompt=%s", stack == STACK_AUTH ? "auth" : "account",

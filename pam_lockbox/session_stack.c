@@ -2,7 +2,6 @@
  * ends when its access ends (revoked or expired); close_session deregisters it. Opening is
  * refused when access is no longer current, which closes the gap between the account check
  * and the session's start. */
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +13,6 @@
 #include "conversation.h"
 #include "daemon_api.h"
 #include "pam_items.h"
-#include "socket_check.h"
 #include "text.h"
 
 #define SESSION_DATA "pam_lockbox_session_id"
@@ -55,18 +53,13 @@ static int gather(pam_handle_t *pamh, int argc, const char **argv, struct sessio
 
 static int open_with_daemon(pam_handle_t *pamh, int flags, struct session_call *c)
 {
-    struct api_target target = {{c->args.socket_path, 0, 0}, c->user, c->args.tenant, c->service,
-                                c->rhost};
-    char session_id[LOCKBOX_ID_HEX_LEN + 1], err[400], shown[800];
+    struct login_channel channel = LOGIN_CHANNEL_INIT(c->args.socket_path);
+    struct api_target target = {&channel, c->user, c->args.tenant, c->service, c->rhost};
+    char session_id[LOCKBOX_ID_HEX_LEN + 1], err[400] = "", shown[800];
     struct lockbox_request approval;
-    enum api_status st = API_UNREACHABLE;
 
-    if (socket_check(c->args.socket_path, err, sizeof(err)) == 0) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-            return PAM_SESSION_ERR;
-        st = api_session_open(&target, c->tty, session_id, &approval, err, sizeof(err));
-        curl_global_cleanup();
-    }
+    enum api_status st = api_session_open(&target, c->tty, session_id, &approval, err, sizeof(err));
+    login_channel_close(&channel);
     text_escape_log(err, shown, sizeof(shown));
     if (st == API_OK) {
         char *copy = strdup(session_id);
@@ -78,13 +71,15 @@ static int open_with_daemon(pam_handle_t *pamh, int flags, struct session_call *
                    session_id, approval.id, c->user, c->service);
         return PAM_SUCCESS;
     }
-    if (st == API_UNREACHABLE && c->args.failmode == FAILMODE_SAFE) {
+    if (st == API_NOT_RUNNING && c->args.failmode == FAILMODE_SAFE) {
         pam_syslog(pamh, LOG_ALERT, "event=session.unenforced user=%s why=unreachable "
                    "failmode=safe detail=%s", c->user, shown);
         return PAM_SUCCESS;
     }
-    pam_syslog(pamh, LOG_NOTICE, "event=session.refused user=%s service=%s why=%s detail=%s",
-               c->user, c->service, st == API_REFUSED ? "not_current" : "unreachable", shown);
+    pam_syslog(pamh, st == API_IMPOSTOR ? LOG_ALERT : LOG_NOTICE,
+               "event=session.refused user=%s service=%s why=%s detail=%s", c->user, c->service,
+               st == API_REFUSED ? "not_current" : st == API_IMPOSTOR ? "impostor" : "unreachable",
+               shown);
     conversation_tell(pamh, flags, true,
                       st == API_REFUSED
                           ? "Lockbox: your access is no longer approved; the session was refused."
@@ -111,16 +106,14 @@ EXPORTED int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const
     memset(&c, 0, sizeof(c));
     if (pam_get_data(pamh, SESSION_DATA, &data) != PAM_SUCCESS || data == NULL)
         return PAM_SUCCESS; /* never opened (or failmode=safe): nothing to close */
-    if (gather(pamh, argc, argv, &c) != PAM_SUCCESS || socket_check(c.args.socket_path, err, sizeof(err)) != 0)
+    if (gather(pamh, argc, argv, &c) != PAM_SUCCESS)
         return PAM_SUCCESS; /* lockboxd notices the process exit itself */
-    struct api_target target = {{c.args.socket_path, 0, 0}, c.user, c.args.tenant, c.service,
-                                c.rhost};
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK) {
-        if (api_session_close(&target, data, err, sizeof(err)) != API_OK)
-            pam_syslog(pamh, LOG_NOTICE, "event=session.close_failed session=%s detail=%s",
-                       (const char *)data, text_escape_log(err, shown, sizeof(shown)));
-        curl_global_cleanup();
-    }
+    struct login_channel channel = LOGIN_CHANNEL_INIT(c.args.socket_path);
+    struct api_target target = {&channel, c.user, c.args.tenant, c.service, c.rhost};
+    if (api_session_close(&target, data, err, sizeof(err)) != API_OK)
+        pam_syslog(pamh, LOG_NOTICE, "event=session.close_failed session=%s detail=%s",
+                   (const char *)data, text_escape_log(err, shown, sizeof(shown)));
+    login_channel_close(&channel);
     pam_set_data(pamh, SESSION_DATA, NULL, NULL);
     return PAM_SUCCESS;
 }

@@ -79,7 +79,7 @@ def free_port():
 
 def module_line(stack, daemon, options):
     """One PAM line naming the BUILT module by absolute path, talking to the test daemon."""
-    return "%-8s required %s socket=%s %s\n" % (stack, lt.PAM_MODULE, daemon.socket, options)
+    return "%-8s required %s socket=%s %s\n" % (stack, lt.PAM_MODULE, daemon.pam_socket, options)
 
 
 class PamDir:

@@ -3,7 +3,8 @@
 What it gives a test:
   BUILD, LOCKBOXD, LOCKBOXCTL, PAM_MODULE, PAM_HARNESS  paths of the built artefacts
   Daemon(...)            a real lockboxd on a temporary socket, database and audit file
-    .start() .stop() .kill9() .restart() .pid .socket .dir .audit_path .db_path .conf_path
+    .start() .stop() .kill9() .restart() .pid .socket .pam_socket .dir .audit_path .db_path
+    .conf_path   (.socket: the HTTP API; .pam_socket: the login socket the module uses)
     .call(method, path, body=None, as_user=None) -> (status, json)   HTTP over the socket
     .raw(bytes, as_user=None) -> bytes                                 raw bytes to the socket
     .audit_lines() -> [str]    .db(sql, args=()) -> rows   .syslog (SyslogListener or None)
@@ -264,6 +265,7 @@ class Daemon:
         for sub in ("run", "lib", "log"):
             os.mkdir(os.path.join(self.dir, sub), 0o755)
         self.socket = os.path.join(self.dir, "run", "lockboxd.sock")
+        self.pam_socket = os.path.join(self.dir, "run", "pam.sock")  # the login socket
         self.db_path = os.path.join(self.dir, "lib", "lockbox.db")
         self.audit_path = os.path.join(self.dir, "log", "audit.jsonl")
         self.conf_path = os.path.join(self.dir, "lockboxd.conf")
@@ -283,6 +285,7 @@ class Daemon:
     def write_config(self, extra=""):
         lines = ["[daemon]",
                  "socket = %s" % self.socket,
+                 "pam_socket = %s" % self.pam_socket,
                  "database = %s" % self.db_path,
                  "audit_log = %s" % self.audit_path,
                  "tenant = %s" % self.tenant,

@@ -62,7 +62,7 @@ class PamTestCase(unittest.TestCase):
     def service(self, options, stacks=("auth", "account"), socket_path=None):
         """A PAM service file naming the built module by absolute path; returns its name."""
         name = "lbx%d" % next(self.counter)
-        sock = socket_path or self.daemon.socket
+        sock = socket_path or self.daemon.pam_socket
         with open(os.path.join(self.confdir, name), "w") as f:
             for stack in stacks:
                 f.write("%s required %s socket=%s %s\n" % (stack, lt.PAM_MODULE, sock, options))
@@ -348,7 +348,7 @@ class Configuration(PamTestCase):
         other.start()
         user = self.new_user()
         other.file_request(user, reason="elsewhere", host="otherhost")
-        result = self.login(self.service("wait=5", socket_path=other.socket), user)
+        result = self.login(self.service("wait=5", socket_path=other.pam_socket), user)
         self.assertEqual(result["account"], "PAM_PERM_DENIED", result)
         errors = self.texts(result, "error")
         self.assertTrue(any("lockboxd refused this login" in t and "429" in t for t in errors),
@@ -358,7 +358,9 @@ class Configuration(PamTestCase):
 
 
 class Unreachable(PamTestCase):
-    """Every way the daemon can be unreachable or untrustworthy: failmode decides."""
+    """Every way the login socket can be missing or untrustworthy. failmode=safe lets a login
+    in only when lockboxd is provably not running (no socket, nobody listening); a socket that
+    someone else could have planted denies whatever the failmode (why=impostor)."""
 
     def check_refused_then_safe(self, socket_path, why_fragment=""):
         user = self.new_user()
@@ -377,6 +379,22 @@ class Unreachable(PamTestCase):
         self.assertTrue(alerts[-1].startswith("<%d>" % (LOG_AUTHPRIV | LOG_ALERT)), alerts)
         self.assertEqual(self.requests_of(user), [])
 
+    def check_refused_in_both_modes(self, socket_path, why_fragment):
+        user = self.new_user()
+        for options in ("wait=5", "wait=5 failmode=safe"):
+            svc = self.service(options, socket_path=socket_path)
+            for stack, code in (("auth", "PAM_AUTH_ERR"), ("account", "PAM_PERM_DENIED")):
+                result = self.login(svc, user, stack=stack)
+                self.assertEqual(result["result"], code, (socket_path, options, result))
+                errors = self.texts(result, "error")
+                self.assertTrue(any("not lockboxd's" in t for t in errors), errors)
+        lines = [l for l in self.module_lines(user, "why=impostor") if "why=impostor" in l]
+        self.assertTrue(any(why_fragment in l for l in lines), lines)
+        self.assertTrue(all(l.startswith("<%d>" % (LOG_AUTHPRIV | LOG_ALERT)) for l in lines),
+                        lines)
+        self.assertFalse(any("failmode=safe" in l for l in self.module_lines(user, "user=")))
+        self.assertEqual(self.requests_of(user), [])
+
     def private_dir(self, mode=0o755, owner=0):
         path = tempfile.mkdtemp(prefix="sock-", dir=self.tmp)
         os.chmod(path, mode)
@@ -387,34 +405,37 @@ class Unreachable(PamTestCase):
     def test_socket_missing(self):
         self.check_refused_then_safe(os.path.join(self.private_dir(), "none.sock"))
 
+    def test_socket_directory_missing(self):
+        self.check_refused_then_safe(os.path.join(self.private_dir(), "gone", "pam.sock"))
+
     def test_daemon_down(self):
         other = lt.Daemon(tenant=TENANT, host=HOST, tenants={TENANT: [ADMIN]})
         self.addCleanup(other.close)
         other.start()
         other.stop()
-        self.check_refused_then_safe(other.socket)
+        self.check_refused_then_safe(other.pam_socket)
 
     def test_stale_socket_nobody_listening(self):
         path = os.path.join(self.private_dir(), "stale.sock")
-        stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stale = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         stale.bind(path)  # bound, never listening: connect() is refused
         self.addCleanup(stale.close)
-        self.check_refused_then_safe(path)
+        self.check_refused_then_safe(path, "refused")
 
     def test_socket_path_is_a_regular_file(self):
         path = os.path.join(self.private_dir(), "file.sock")
         open(path, "w").close()
-        self.check_refused_then_safe(path, "not")
+        self.check_refused_in_both_modes(path, "not a socket")
 
     def test_socket_path_is_a_symlink_to_the_live_socket(self):
         path = os.path.join(self.private_dir(), "link.sock")
-        os.symlink(self.daemon.socket, path)
-        self.check_refused_then_safe(path, "symbolic")
+        os.symlink(self.daemon.pam_socket, path)
+        self.check_refused_in_both_modes(path, "symbolic")
 
     def link_live_socket(self, directory):
-        """A hard link to the live daemon's socket: connecting to it would work."""
+        """A hard link to the live daemon's login socket: connecting to it would work."""
         path = os.path.join(directory, "live.sock")
-        os.link(self.daemon.socket, path)
+        os.link(self.daemon.pam_socket, path)
         return path
 
     def test_control_hard_link_in_a_safe_directory_works(self):
@@ -423,17 +444,17 @@ class Unreachable(PamTestCase):
         self.assertEqual(self.login(svc, user)["result"], "PAM_SUCCESS")
 
     def test_world_writable_socket_directory(self):
-        self.check_refused_then_safe(self.link_live_socket(self.private_dir(0o1777)),
-                                     "directory")
+        self.check_refused_in_both_modes(self.link_live_socket(self.private_dir(0o1777)),
+                                         "directory")
 
     def test_group_writable_socket_directory(self):
-        self.check_refused_then_safe(self.link_live_socket(self.private_dir(0o775)),
-                                     "directory")
+        self.check_refused_in_both_modes(self.link_live_socket(self.private_dir(0o775)),
+                                         "directory")
 
     def test_socket_directory_not_owned_by_root(self):
         owner = lt.pwd.getpwnam(ADMIN).pw_uid
-        self.check_refused_then_safe(self.link_live_socket(self.private_dir(0o755, owner)),
-                                     "directory")
+        self.check_refused_in_both_modes(self.link_live_socket(self.private_dir(0o755, owner)),
+                                         "directory")
 
     def test_safe_mode_never_overrides_an_answer(self):
         user = self.new_user()
@@ -445,7 +466,7 @@ class Unreachable(PamTestCase):
         self.addCleanup(other.close)
         other.start()
         user = self.new_user()
-        svc = self.service("wait=60 failmode=safe", socket_path=other.socket)
+        svc = self.service("wait=60 failmode=safe", socket_path=other.pam_socket)
         proc = self.start_login(svc, user)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

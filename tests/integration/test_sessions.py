@@ -273,7 +273,7 @@ class ModuleSessionStack(SessionCase):
         os.makedirs(confdir, exist_ok=True)
         with open(os.path.join(confdir, "lbs-session"), "w") as f:
             f.write("session required %s socket=%s failmode=%s\n"
-                    % (PAM_MODULE, socket or self.d.socket, failmode))
+                    % (PAM_MODULE, socket or self.d.pam_socket, failmode))
         p = subprocess.Popen([PAM_HARNESS, "--confdir", confdir, "--service", "lbs-session",
                               "--user", user, "--stack", "session", "--hold", str(hold),
                               "--tty", "/dev/pts/999", "--rhost", "203.0.113.7"],

@@ -1,14 +1,15 @@
-"""A misbehaving stand-in for lockboxd on a Unix socket, for the PAM module's failure tests.
+"""A misbehaving stand-in for lockboxd's login socket (SOCK_SEQPACKET, one JSON message each
+way), for the PAM module's failure tests.
 
   python3 fake_lockboxd.py MODE SOCKET LOG [OPTIONS_JSON]
 
 MODE: silent      accept and read the request, never answer (the connection stays open)
-      slow        answer a valid reply one byte every `interval` seconds
-      close_mid   send the status line, headers and half the body, then close
-      close_head  send half a status line and headers, then close
-      reply       answer `status` with `body` (a string sent as is) — malformed replies
-      endless     announce a huge body and stream it until the client gives up
-Every request (method, path, headers, body) is appended to LOG as one JSON line.
+      slow        answer a valid reply after `delay` seconds
+      close       read the request, then close without an answer
+      reply       answer with `body` (a string sent as is, one message) — malformed replies
+      huge        answer with one message of `size` bytes (default 1 MiB)
+Every request message is appended to LOG as one JSON line ({"message": text}).
+The socket is mode 0600 and listened on by this process (root): the module's peer check passes.
 """
 
 import json
@@ -23,84 +24,47 @@ OPTIONS = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
 _lock = threading.Lock()
 _held = []  # silent mode keeps its connections open
 
+VALID = '{"status":200,"allowed":true,"request":null}'
 
-def log_request(head, body):
-    lines = head.decode("latin-1").split("\r\n")
-    method, _, rest = lines[0].partition(" ")
-    entry = {"method": method, "path": rest.rsplit(" ", 1)[0], "headers": lines[1:],
-             "body": body.decode("utf-8", "replace")}
+
+def log_request(data):
     with _lock, open(LOG, "a") as f:
-        f.write(json.dumps(entry) + "\n")
-
-
-def read_request(conn):
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return None
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value.strip())
-    while len(body) < length:
-        chunk = conn.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    log_request(head, body)
-    return head
-
-
-def response(status, body):
-    reason = {200: "OK", 201: "Created", 302: "Found"}.get(status, "Status")
-    head = "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n" % (
-        status, reason, len(body))
-    for extra in OPTIONS.get("headers", []):
-        head += extra + "\r\n"
-    return head.encode() + b"\r\n" + body
+        f.write(json.dumps({"message": data.decode("utf-8", "replace")}) + "\n")
 
 
 def serve(conn):
     try:
-        if read_request(conn) is None:
-            return
-        if MODE == "silent":
-            _held.append(conn)
-            return
-        body = OPTIONS.get("body", '{"allowed":true,"request":null}').encode()
-        full = response(OPTIONS.get("status", 200), body)
-        if MODE == "slow":
-            for i in range(len(full)):
-                conn.sendall(full[i:i + 1])
-                time.sleep(OPTIONS.get("interval", 1.0))
-        elif MODE == "close_mid":
-            conn.sendall(full[:len(full) - len(body) // 2])
-        elif MODE == "close_head":
-            conn.sendall(full[:len(full.split(b"\r\n\r\n")[0]) // 2])
-        elif MODE == "reply":
-            conn.sendall(full)
-        elif MODE == "endless":
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                         b"Content-Length: 1000000000\r\n\r\n{\"allowed\":true,\"pad\":\"")
-            chunk = b"a" * 65536
-            while True:
-                conn.sendall(chunk)
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                return
+            log_request(data)
+            if MODE == "silent":
+                _held.append(conn)
+                return
+            if MODE == "close":
+                return
+            if MODE == "slow":
+                time.sleep(OPTIONS.get("delay", 30))
+                conn.send(VALID.encode())
+            elif MODE == "reply":
+                conn.send(OPTIONS.get("body", VALID).encode())
+            elif MODE == "huge":
+                conn.send(b"{" + b" " * (OPTIONS.get("size", 1 << 20) - 2) + b"}")
     except OSError:
         pass  # the client gave up: that is what these modes provoke
-    if MODE != "silent":
-        conn.close()
+    finally:
+        if MODE != "silent":
+            conn.close()
 
 
 def main():
     if os.path.exists(PATH):
         os.unlink(PATH)
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
     srv.bind(PATH)
-    os.chmod(PATH, 0o666)
+    os.chmod(PATH, 0o600)
     srv.listen(64)
     open(PATH + ".ready", "w").close()
     while True:

@@ -101,7 +101,7 @@ class SudoEnvironment(unittest.TestCase):
         cls.pamdir.write("sudo", "auth     required pam_permit.so\n"
                                  "account  required %s socket=%s wait=0\n"
                                  "account  required pam_permit.so\n"
-                                 "session  required pam_permit.so\n" % (lt.PAM_MODULE, cls.d.socket))
+                                 "session  required pam_permit.so\n" % (lt.PAM_MODULE, cls.d.pam_socket))
         cls.sudoers = os.path.join(cls.tmp, "sudoers")
         with open(cls.sudoers, "w") as f:
             f.write("Defaults !lecture\nDefaults !use_pty\nroot ALL=(ALL) ALL\n"
@@ -134,7 +134,7 @@ class SudoEnvironment(unittest.TestCase):
         with open(os.path.join(trap, "home", ".netrc"), "w") as f:
             f.write("machine lockboxd login x password y\n")
         # A "lockboxd" that allows everyone, where LOCKBOX_SOCKET points.
-        allow = {"allowed": True, "request": {
+        allow = {"status": 200, "allowed": True, "request": {
             "id": "b" * 32, "state": "approved", "tenant": sl.TENANT, "host": sl.HOST, "user": ENG2,
             "reason": "x", "service": "sudo", "rhost": None, "requested_by": "root",
             "created_at": "2026-01-01T00:00:00Z", "decided_at": "2026-01-01T00:00:01Z",

@@ -1,0 +1,471 @@
+/* The login socket: accept, one request per message, one reply, long-poll waits in the shared
+ * waiter set, replies held for the journal's flush like the HTTP API's. */
+#define _GNU_SOURCE
+#include "login_socket.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "event_tag.h"
+#include "identity.h"
+#include "login_message.h"
+#include "login_request.h"
+#include "request_json.h"
+
+struct login_conn {
+    struct login_server *server;
+    int fd;
+    struct identity who; /* root: checked at accept */
+    bool busy;           /* a request is being answered */
+    struct waiter waiter;
+    char *held; /* a reply waiting for the journal's flush */
+    size_t held_len;
+    struct login_conn *held_next;
+};
+
+static void conn_close(struct login_conn *conn);
+
+static int bind_login_socket(const char *path, char *err, size_t err_len)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    struct stat st;
+
+    if (strlen(path) >= sizeof(addr.sun_path)) {
+        snprintf(err, err_len, "%s: socket path too long", path);
+        return -1;
+    }
+    memcpy(addr.sun_path, path, strlen(path) + 1);
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            snprintf(err, err_len, "%s exists and is not a socket; refusing to replace it", path);
+            return -1;
+        }
+        unlink(path); /* a stale socket from an earlier run */
+    }
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    mode_t old_mask = umask(0177); /* 0600: only root may connect */
+    int bound = fd >= 0 ? bind(fd, (struct sockaddr *)&addr, sizeof(addr)) : -1;
+    umask(old_mask);
+    if (bound != 0 || listen(fd, 4096) != 0) {
+        snprintf(err, err_len, "%s: cannot listen: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int login_socket_start(struct login_server *ls, struct service *svc, struct waiters *waiters,
+                       const char *path, int inherited_fd, char *err, size_t err_len)
+{
+    memset(ls, 0, sizeof(*ls));
+    ls->svc = svc;
+    ls->waiters = waiters;
+    ls->epoll_fd = -1;
+    ls->inherited = inherited_fd >= 0;
+    snprintf(ls->path, sizeof(ls->path), "%s", path);
+    ls->listen_fd = ls->inherited ? inherited_fd : bind_login_socket(path, err, err_len);
+    return ls->listen_fd >= 0 ? 0 : -1;
+}
+
+int login_socket_attach(struct login_server *ls, int epoll_fd)
+{
+    struct epoll_event ev = {.events = EPOLLIN,
+                             .data.u64 = event_tag(EVENT_LOGIN_LISTEN, ls->listen_fd)};
+    ls->epoll_fd = epoll_fd;
+    return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, ls->listen_fd, &ev);
+}
+
+static int remember(struct login_server *ls, struct login_conn *conn)
+{
+    if ((size_t)conn->fd >= ls->by_fd_cap) {
+        size_t cap = ls->by_fd_cap ? ls->by_fd_cap : 64;
+        while (cap <= (size_t)conn->fd)
+            cap *= 2;
+        struct login_conn **grown = realloc(ls->by_fd, cap * sizeof(*grown));
+        if (grown == NULL)
+            return -1;
+        memset(grown + ls->by_fd_cap, 0, (cap - ls->by_fd_cap) * sizeof(*grown));
+        ls->by_fd = grown;
+        ls->by_fd_cap = cap;
+    }
+    ls->by_fd[conn->fd] = conn;
+    ls->n_conns++;
+    return 0;
+}
+
+static void accept_one(struct login_server *ls, int fd)
+{
+    struct login_conn *conn = calloc(1, sizeof(*conn));
+
+    if (conn == NULL) {
+        close(fd);
+        return;
+    }
+    conn->server = ls;
+    conn->fd = fd;
+    /* The socket's mode already keeps others out; this holds even if someone loosened it. */
+    if (identity_from_socket(fd, &conn->who) != 0 || conn->who.uid != 0) {
+        syslog(LOG_WARNING, "event=login_socket.refused uid=%d pid=%d msg=\"only root may use "
+               "the login socket\"", conn->who.uid == 0 ? -1 : (int)conn->who.uid,
+               (int)conn->who.pid);
+        identity_free(&conn->who);
+        close(fd);
+        free(conn);
+        return;
+    }
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP,
+                             .data.u64 = event_tag(EVENT_LOGIN_CONN, fd)};
+    if (remember(ls, conn) != 0 || epoll_ctl(ls->epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        if ((size_t)fd < ls->by_fd_cap && ls->by_fd[fd] == conn) {
+            ls->by_fd[fd] = NULL;
+            ls->n_conns--;
+        }
+        identity_free(&conn->who);
+        close(fd);
+        free(conn);
+    }
+}
+
+void login_socket_accept(struct login_server *ls)
+{
+    /* A bounded batch per round, so a burst of logins cannot hold up the rest of the loop. */
+    for (int i = 0; i < 256; i++) {
+        int fd = accept4(ls->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                syslog(LOG_ERR, "event=login_socket.error msg=\"accept: %s\"", strerror(errno));
+            return;
+        }
+        accept_one(ls, fd);
+    }
+}
+
+static void send_now(struct login_conn *conn, const char *data, size_t len)
+{
+    conn->busy = false;
+    if (send(conn->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)len)
+        conn_close(conn); /* the caller went away, or cannot take one message: it will retry */
+}
+
+/* Adds "status", then sends obj now or, while the journal holds records that are not yet
+ * durable, after the flush (nothing is said about what could still be lost). Puts obj. */
+static void reply(struct login_conn *conn, int status, json_object *obj)
+{
+    char buf[LOCKBOX_LOGIN_MESSAGE_MAX + 1];
+    struct login_server *ls = conn->server;
+
+    json_object_object_add(obj, "status", json_object_new_int(status));
+    ssize_t len = login_message_format(obj, buf, sizeof(buf));
+    json_object_put(obj);
+    if (len < 0) {
+        syslog(LOG_ERR, "event=login_socket.error msg=\"a reply does not fit one message\"");
+        conn_close(conn);
+        return;
+    }
+    if (!ls->svc->journal->dirty) {
+        send_now(conn, buf, (size_t)len);
+        return;
+    }
+    conn->held = malloc((size_t)len);
+    if (conn->held == NULL) {
+        conn_close(conn);
+        return;
+    }
+    memcpy(conn->held, buf, (size_t)len);
+    conn->held_len = (size_t)len;
+    conn->held_next = ls->held;
+    ls->held = conn;
+}
+
+__attribute__((format(printf, 4, 5)))
+static void reply_error(struct login_conn *conn, int status, const char *error, const char *fmt,
+                        ...)
+{
+    char message[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    json_object *obj = json_object_new_object();
+    json_object_object_add(obj, "error", json_object_new_string(error));
+    json_object_object_add(obj, "message", json_object_new_string(message));
+    reply(conn, status, obj);
+}
+
+static void reply_result(struct login_conn *conn, const struct service_result *r,
+                         const char *key, json_object *value)
+{
+    if (r->status >= 400) {
+        json_object_put(value);
+        reply_error(conn, r->status, r->error, "%s", r->message);
+        return;
+    }
+    json_object *obj = json_object_new_object();
+    if (key != NULL)
+        json_object_object_add(obj, key, value);
+    reply(conn, r->status, obj);
+}
+
+static void handle_check(struct login_conn *conn, const struct body *m)
+{
+    struct check_input in = {m->user, m->tenant, NULL, m->service, m->rhost, m->final};
+    struct lockbox_clock now;
+    struct lockbox_request req;
+    bool allowed = false, has_request = false;
+
+    service_read_clock(&now);
+    struct service_result r = service_check(conn->server->svc, &conn->who, &in, &now, &allowed,
+                                            &req, &has_request);
+    if (r.status >= 400) {
+        reply_error(conn, r.status, r.error, "%s", r.message);
+        return;
+    }
+    json_object *obj = json_object_new_object();
+    json_object_object_add(obj, "allowed", json_object_new_boolean(allowed));
+    json_object_object_add(obj, "request", has_request ? request_to_json(&req) : NULL);
+    reply(conn, 200, obj);
+}
+
+static void handle_file(struct login_conn *conn, const struct body *m)
+{
+    struct file_input in = {m->reason, m->tenant, NULL, m->user, m->service, m->rhost};
+    struct lockbox_clock now;
+    struct lockbox_request req;
+
+    service_read_clock(&now);
+    struct service_result r = service_file(conn->server->svc, &conn->who, &in, &now, &req);
+    reply_result(conn, &r, "request", r.status < 400 ? request_to_json(&req) : NULL);
+}
+
+static void answer_wait(struct login_conn *conn, const char *id)
+{
+    struct lockbox_request req;
+    struct service_result r = service_show(conn->server->svc, &conn->who, id, &req);
+    reply_result(conn, &r, "request", r.status < 400 ? request_to_json(&req) : NULL);
+}
+
+static void on_wait_over(struct waiter *waiter)
+{
+    struct login_conn *conn = (struct login_conn *)((char *)waiter - offsetof(struct login_conn, waiter));
+    answer_wait(conn, waiter->id);
+}
+
+static void handle_wait(struct login_conn *conn, const struct body *m)
+{
+    struct lockbox_request req;
+    struct lockbox_clock now;
+    struct service_result r = service_show(conn->server->svc, &conn->who, m->id, &req);
+
+    if (r.status != 200 || req.state != REQUEST_PENDING || m->timeout == 0) {
+        reply_result(conn, &r, "request", r.status < 400 ? request_to_json(&req) : NULL);
+        return;
+    }
+    service_read_clock(&now);
+    conn->waiter.on_wake = on_wait_over;
+    if (waiters_add(conn->server->waiters, &conn->waiter, req.id,
+                    now.boot_ms + m->timeout * 1000LL) != 0)
+        reply_result(conn, &r, "request", request_to_json(&req)); /* answer now: still safe */
+}
+
+static void handle_describe(struct login_conn *conn)
+{
+    const struct lockboxd_config *config = conn->server->svc->config;
+    json_object *obj = json_object_new_object();
+
+    json_object_object_add(obj, "tenant", json_object_new_string(config->tenant));
+    json_object_object_add(obj, "host", json_object_new_string(config->host));
+    json_object_object_add(obj, "version", json_object_new_string(LOCKBOX_VERSION));
+    reply(conn, 200, obj);
+}
+
+static void handle_session_open(struct login_conn *conn, const struct body *m)
+{
+    struct sessions *sessions = conn->server->svc->sessions;
+    struct session_open_input in = {m->user, m->tenant, NULL, m->service, m->rhost, m->tty,
+                                    conn->who.pid};
+    char err[256], id[LOCKBOX_ID_HEX_LEN + 1];
+    struct lockbox_clock now;
+    struct lockbox_request req;
+
+    service_read_clock(&now);
+    int rc = sessions ? sessions_open(sessions, &in, &now, id, &req, err, sizeof(err)) : -1;
+    if (rc != 0) {
+        reply_error(conn, rc > 0 ? 403 : 500, rc > 0 ? "forbidden" : "internal", "%s",
+                    rc > 0 ? err : "cannot register the session");
+        return;
+    }
+    json_object *obj = json_object_new_object();
+    json_object_object_add(obj, "session_id", json_object_new_string(id));
+    json_object_object_add(obj, "request", request_to_json(&req));
+    reply(conn, 201, obj);
+}
+
+static void handle_session_close(struct login_conn *conn, const struct body *m)
+{
+    struct sessions *sessions = conn->server->svc->sessions;
+    struct lockbox_clock now;
+
+    service_read_clock(&now);
+    int rc = sessions ? sessions_close(sessions, m->session_id, &now) : -1;
+    if (rc != 0) {
+        reply_error(conn, rc > 0 ? 404 : 500, rc > 0 ? "not_found" : "internal",
+                    "no session %s", m->session_id);
+        return;
+    }
+    json_object *obj = json_object_new_object();
+    json_object_object_add(obj, "session_id", json_object_new_string(m->session_id));
+    reply(conn, 200, obj);
+}
+
+static void dispatch(struct login_conn *conn, const char *data, size_t len)
+{
+    struct login_request req;
+    char err[256];
+
+    conn->busy = true;
+    if (login_request_parse(data, len, &req, err, sizeof(err)) != 0) {
+        reply_error(conn, 400, "bad_request", "%s", err);
+        return;
+    }
+    switch (req.op) {
+    case LOGIN_CHECK: handle_check(conn, &req.members); break;
+    case LOGIN_FILE: handle_file(conn, &req.members); break;
+    case LOGIN_WAIT: handle_wait(conn, &req.members); break;
+    case LOGIN_DESCRIBE: handle_describe(conn); break;
+    case LOGIN_SESSION_OPEN: handle_session_open(conn, &req.members); break;
+    case LOGIN_SESSION_CLOSE: handle_session_close(conn, &req.members); break;
+    }
+    login_request_free(&req);
+}
+
+static void read_message(struct login_conn *conn)
+{
+    char buf[LOCKBOX_LOGIN_MESSAGE_MAX + 1];
+    /* MSG_TRUNC: the real length of the packet, so an oversize one is told from a full one. */
+    ssize_t n = recv(conn->fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
+
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n <= 0) {
+        conn_close(conn);
+        return;
+    }
+    if (conn->busy) {
+        /* One request at a time: a second one before the reply is a broken client. */
+        syslog(LOG_WARNING, "event=login_socket.refused pid=%d msg=\"a request before the last "
+               "one was answered\"", (int)conn->who.pid);
+        conn_close(conn);
+        return;
+    }
+    if ((size_t)n > LOCKBOX_LOGIN_MESSAGE_MAX) {
+        conn->busy = true;
+        reply_error(conn, 413, "too_large", "a message is at most %d bytes",
+                    LOCKBOX_LOGIN_MESSAGE_MAX);
+        return;
+    }
+    dispatch(conn, buf, (size_t)n);
+}
+
+void login_socket_on_event(struct login_server *ls, int fd, uint32_t events)
+{
+    struct login_conn *conn = (size_t)fd < ls->by_fd_cap ? ls->by_fd[fd] : NULL;
+
+    if (conn == NULL)
+        return;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        conn_close(conn); /* the login went away (process killed, client gone) */
+        return;
+    }
+    if (events & EPOLLIN)
+        read_message(conn);
+}
+
+static void unhold(struct login_server *ls, struct login_conn *conn)
+{
+    for (struct login_conn **p = &ls->held; *p; p = &(*p)->held_next) {
+        if (*p == conn) {
+            *p = conn->held_next;
+            break;
+        }
+    }
+    free(conn->held);
+    conn->held = NULL;
+}
+
+static void conn_close(struct login_conn *conn)
+{
+    struct login_server *ls = conn->server;
+
+    if (conn->waiter.queued) {
+        ls->abandoned++;
+        syslog(LOG_NOTICE, "event=login.abandoned id=%s pid=%d msg=\"the waiting login went "
+               "away; its wait is released\"", conn->waiter.id, (int)conn->who.pid);
+        waiters_remove(ls->waiters, &conn->waiter);
+    }
+    if (conn->held != NULL)
+        unhold(ls, conn);
+    ls->by_fd[conn->fd] = NULL;
+    ls->n_conns--;
+    close(conn->fd); /* also leaves the epoll set */
+    identity_free(&conn->who);
+    free(conn);
+}
+
+size_t login_socket_release_held(struct login_server *ls, bool durable)
+{
+    static const char unavailable[] =
+        "{\"error\":\"audit_unavailable\",\"message\":\"the change could not be made durable or "
+        "written to the audit file; it takes effect only once it is (see syslog)\",\"status\":503}";
+    struct login_conn *conn = ls->held;
+    size_t released = 0;
+
+    ls->held = NULL;
+    while (conn != NULL) {
+        struct login_conn *next = conn->held_next;
+        char *data = conn->held;
+        size_t len = conn->held_len;
+        conn->held = NULL;
+        conn->held_next = NULL;
+        if (durable)
+            send_now(conn, data, len);
+        else
+            send_now(conn, unavailable, sizeof(unavailable) - 1);
+        free(data);
+        released++;
+        conn = next;
+    }
+    return released;
+}
+
+size_t login_socket_connections(const struct login_server *ls)
+{
+    return ls->n_conns;
+}
+
+void login_socket_stop(struct login_server *ls)
+{
+    for (size_t fd = 0; fd < ls->by_fd_cap; fd++) {
+        if (ls->by_fd[fd] != NULL)
+            conn_close(ls->by_fd[fd]);
+    }
+    free(ls->by_fd);
+    ls->by_fd = NULL;
+    ls->by_fd_cap = 0;
+    if (ls->listen_fd >= 0 && !ls->inherited) {
+        close(ls->listen_fd);
+        unlink(ls->path);
+    }
+    ls->listen_fd = -1;
+}
