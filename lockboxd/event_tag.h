@@ -12,6 +12,7 @@ enum event_kind {
     EVENT_SESSION,      /* a session's pidfd */
     EVENT_LOGIN_LISTEN, /* the login socket */
     EVENT_LOGIN_CONN,   /* one connection of the login socket */
+    EVENT_HTTP_WAIT,    /* an HTTP connection suspended in a long-poll: did its caller leave? */
 };
 
 static inline uint64_t event_tag(enum event_kind kind, int fd)

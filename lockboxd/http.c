@@ -9,12 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
 
+#include "event_tag.h"
 #include "lockbox_limits.h"
 
 #define CONNECTION_LIMIT 20000
@@ -120,9 +122,46 @@ enum MHD_Result http_reply_error(struct call *call, unsigned status, const char 
     return http_reply_json(call, status, obj);
 }
 
+/* While a long-poll is suspended, its descriptor sits in the main loop's epoll set (with
+ * EPOLLRDHUP only: the request is read, so data would not be news) so that a caller who goes
+ * away releases its wait and its connection slot at once, not at the wait's deadline. */
+static void watch_waiting(struct http_server *server, struct call *call)
+{
+    struct epoll_event ev = {.events = EPOLLRDHUP, .data.u64 = event_tag(EVENT_HTTP_WAIT, call->fd)};
+
+    if (server->epoll_fd < 0 || call->fd < 0)
+        return;
+    if ((size_t)call->fd >= server->waiting_by_fd_cap) {
+        size_t cap = server->waiting_by_fd_cap ? server->waiting_by_fd_cap : 64;
+        while (cap <= (size_t)call->fd)
+            cap *= 2;
+        struct call **grown = realloc(server->waiting_by_fd, cap * sizeof(*grown));
+        if (grown == NULL)
+            return; /* not watched: the wait still ends at its deadline */
+        memset(grown + server->waiting_by_fd_cap, 0,
+               (cap - server->waiting_by_fd_cap) * sizeof(*grown));
+        server->waiting_by_fd = grown;
+        server->waiting_by_fd_cap = cap;
+    }
+    if (epoll_ctl(server->epoll_fd, EPOLL_CTL_ADD, call->fd, &ev) == 0) {
+        server->waiting_by_fd[call->fd] = call;
+        call->watched = true;
+    }
+}
+
+static void unwatch_waiting(struct http_server *server, struct call *call)
+{
+    if (!call->watched)
+        return;
+    epoll_ctl(server->epoll_fd, EPOLL_CTL_DEL, call->fd, NULL);
+    server->waiting_by_fd[call->fd] = NULL;
+    call->watched = false;
+}
+
 static void on_wait_over(struct waiter *waiter)
 {
     struct call *call = (struct call *)((char *)waiter - offsetof(struct call, waiter));
+    unwatch_waiting(call->server, call);
     MHD_resume_connection(call->conn);
 }
 
@@ -134,6 +173,28 @@ void http_suspend_wait(struct http_server *server, struct call *call, const char
     if (waiters_add(server->waiters, &call->waiter, request_id, deadline_boot_ms) != 0)
         return; /* out of memory: answered at once with the request's state, which is safe */
     MHD_suspend_connection(call->conn);
+    watch_waiting(server, call);
+}
+
+void http_attach(struct http_server *server, int epoll_fd)
+{
+    server->epoll_fd = epoll_fd;
+}
+
+void http_on_wait_event(struct http_server *server, int fd, uint32_t events)
+{
+    struct call *call = (size_t)fd < server->waiting_by_fd_cap ? server->waiting_by_fd[fd] : NULL;
+
+    if (call == NULL || !(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+        return;
+    server->abandoned++;
+    syslog(LOG_NOTICE, "event=api.wait_abandoned id=%s uid=%u pid=%d msg=\"the caller went "
+           "away; its wait is released\"", call->waiter.id, (unsigned)call->who.uid,
+           (int)call->who.pid);
+    waiters_remove(server->waiters, &call->waiter);
+    unwatch_waiting(server, call);
+    /* Resumed, MHD answers into the closed connection, sees it gone and completes the call. */
+    MHD_resume_connection(call->conn);
 }
 
 static struct uid_calls *uid_entry(struct http_server *server, uid_t uid, bool create)
@@ -258,6 +319,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         call->conn = conn;
         call->server = server;
+        const union MHD_ConnectionInfo *fd_info =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        call->fd = fd_info != NULL ? fd_info->connect_fd : -1;
         *con_cls = call;
         return MHD_YES;
     }
@@ -321,6 +385,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (call == NULL)
         return;
     waiters_remove(server->waiters, &call->waiter);
+    unwatch_waiting(server, call);
     if (call->deferred != NULL)
         MHD_destroy_response(call->deferred);
     uncount_call(server, call);
@@ -369,6 +434,7 @@ int http_start(struct http_server *server, struct service *svc, struct waiters *
     memset(server, 0, sizeof(*server));
     server->svc = svc;
     server->waiters = waiters;
+    server->epoll_fd = -1;
     server->listen_inherited = inherited_fd >= 0;
     server->listen_fd = inherited_fd >= 0 ? inherited_fd : bind_socket(socket_path, err, err_len);
     if (server->listen_fd < 0)
@@ -405,6 +471,9 @@ void http_stop(struct http_server *server, const char *socket_path)
     server->mhd = NULL;
     free(server->uid_calls);
     server->uid_calls = NULL;
+    free(server->waiting_by_fd);
+    server->waiting_by_fd = NULL;
+    server->waiting_by_fd_cap = 0;
     if (!server->listen_inherited) { /* systemd keeps an activated socket for the next start */
         close(server->listen_fd);
         unlink(socket_path);

@@ -24,6 +24,8 @@ struct call {
     /* long-poll state: suspended while waiter is in the shared set */
     bool waiting;
     struct waiter waiter;
+    int fd;          /* the connection's descriptor, watched while the call is suspended */
+    bool watched;
     bool counted;                  /* counts against its uid's concurrent calls */
     /* group commit: a reply held back until the journal's records are durable */
     struct http_server *server;
@@ -38,6 +40,12 @@ struct http_server {
     int listen_fd;
     bool listen_inherited; /* socket activation: the socket is not ours to remove */
     struct waiters *waiters; /* shared with the login socket */
+    /* MHD does not poll a suspended connection: the main loop watches the long-polls'
+     * descriptors for the caller going away (EVENT_HTTP_WAIT), found here by descriptor. */
+    int epoll_fd;
+    struct call **waiting_by_fd;
+    size_t waiting_by_fd_cap;
+    uint64_t abandoned;
     struct call *deferred; /* replies waiting for journal_flush() */
     /* Concurrent calls per non-root uid: one local user must not tie up the descriptors the
      * PAM module needs (a login would then fail, or pass under failmode=safe). */
@@ -57,6 +65,10 @@ int http_start(struct http_server *server, struct service *svc, struct waiters *
 void http_stop(struct http_server *server, const char *socket_path);
 /* MHD's epoll descriptor, for the main loop. */
 int http_poll_fd(const struct http_server *server);
+/* The main loop's epoll descriptor, where suspended long-polls are watched. */
+void http_attach(struct http_server *server, int epoll_fd);
+/* A watched long-poll's descriptor reported events: if its caller left, the wait ends. */
+void http_on_wait_event(struct http_server *server, int fd, uint32_t events);
 /* Milliseconds until MHD needs attention (-1: none). */
 int64_t http_next_timeout_ms(const struct http_server *server);
 /* Runs MHD once. */

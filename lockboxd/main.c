@@ -166,6 +166,7 @@ static int setup_loop(struct lockboxd *d)
         add_to_epoll(d->epoll_fd, EVENT_HTTP, http_poll_fd(&d->http)) != 0 ||
         login_socket_attach(&d->login, d->epoll_fd) != 0)
         return -1;
+    http_attach(&d->http, d->epoll_fd);
     return 0;
 }
 
@@ -284,6 +285,9 @@ static void run_loop(struct lockboxd *d)
                 break;
             case EVENT_LOGIN_CONN:
                 login_socket_on_event(&d->login, fd, events[i].events);
+                break;
+            case EVENT_HTTP_WAIT:
+                http_on_wait_event(&d->http, fd, events[i].events);
                 break;
             case EVENT_HTTP:
                 break; /* http_run() below */

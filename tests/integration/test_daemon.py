@@ -184,6 +184,41 @@ class LongPoll(DaemonCase):
         # Loose bound here; bench/ measures the real latency.
         self.assertLess(result["t"] - decided, 1.0)
 
+    def waiting(self):
+        status, health = self.d.call("GET", "/v1/health")
+        self.assertEqual(status, 200, health)
+        return health["waiting"]
+
+    def wait_for_waiting(self, count, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.waiting() == count:
+                return True
+            time.sleep(0.02)
+        return self.waiting() == count
+
+    def test_a_caller_that_leaves_releases_its_wait_at_once(self):
+        """MHD does not watch a suspended connection: lockboxd does, so a killed
+        `lockboxctl wait` (or curl) frees its wait and its connection slot at once."""
+        req = self.file()
+        waiter = subprocess.Popen(
+            [sys.executable, "-c", "import socket, sys; s = socket.socket(socket.AF_UNIX); "
+             "s.connect(sys.argv[1]); s.sendall(('GET /v1/requests/%s/wait?timeout=600 "
+             "HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n' % sys.argv[2]).encode()); "
+             "sys.stdin.read()", self.d.socket, req["id"]], stdin=subprocess.PIPE)
+        self.addCleanup(lambda: waiter.poll() is not None or (waiter.kill(), waiter.wait()))
+        self.assertTrue(self.wait_for_waiting(1, 10), "the wait never started")
+        waiter.kill()
+        waiter.wait()
+        killed = time.monotonic()
+        self.assertTrue(self.wait_for_waiting(0, 5), "the wait outlived its caller")
+        self.assertLess(time.monotonic() - killed, 2.0)
+        self.assertIn("event=api.wait_abandoned id=%s" % req["id"], self.d.stderr())
+        self.assertEqual(self.state(req["id"]), "pending", "nothing else changed")
+        # The daemon still answers waits and decisions.
+        status, _ = self.decide(req["id"], "approve")
+        self.assertEqual(status, 200)
+
     def test_wait_times_out_still_pending(self):
         req = self.file()
         status, obj = self.d.call("GET", "/v1/requests/%s/wait?timeout=1" % req["id"])
