@@ -23,6 +23,7 @@ const char *login_outcome_name(enum login_outcome outcome)
     case OUTCOME_IMPOSTOR: return "impostor";
     case OUTCOME_REFUSED: return "refused";
     case OUTCOME_CONVERSATION: return "conversation";
+    case OUTCOME_ABANDONED: return "abandoned";
     }
     return "refused";
 }
@@ -45,6 +46,7 @@ static void fail(struct login_result *result, enum api_status status, const char
     case API_NOT_RUNNING:
     case API_UNREACHABLE: result->outcome = OUTCOME_UNREACHABLE; break;
     case API_IMPOSTOR: result->outcome = OUTCOME_IMPOSTOR; break;
+    case API_ABANDONED: result->outcome = OUTCOME_ABANDONED; break;
     default: result->outcome = OUTCOME_REFUSED;
     }
     snprintf(result->detail, sizeof(result->detail), "%s", detail);
@@ -153,6 +155,7 @@ static void wait_for_decision(const struct login_facts *facts, const struct deci
         }
         if (status != API_OK) {
             snprintf(result->detail, sizeof(result->detail), "%s", err);
+            result->abandoned = status == API_ABANDONED;
             return; /* the final check decides; it fails too if the daemon is gone */
         }
         retried = false;
@@ -232,6 +235,7 @@ void decision_tell_outcome(const struct decision_io *io, const struct login_resu
             "administrator (see syslog).");
         break;
     case OUTCOME_CONVERSATION:
+    case OUTCOME_ABANDONED:
         break; /* nobody to tell, or already told */
     }
 }
@@ -259,7 +263,9 @@ void decide_login(const struct login_facts *facts, const struct decision_io *io,
     }
     if (find_or_file(facts, io, &check, result) == 0) {
         wait_for_decision(facts, io, result);
-        final_check(io, result);
+        final_check(io, result); /* also when abandoned: lockboxd records the denial */
+        if (result->abandoned && result->outcome != OUTCOME_ALLOWED)
+            result->outcome = OUTCOME_ABANDONED;
     }
     decision_tell_outcome(io, result);
 }

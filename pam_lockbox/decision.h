@@ -21,6 +21,7 @@ enum login_outcome {
                            * another uid): an attack, denied whatever the failmode */
     OUTCOME_REFUSED,      /* lockboxd answered with an error, or with nonsense */
     OUTCOME_CONVERSATION, /* no justification: the conversation failed or the text was bad */
+    OUTCOME_ABANDONED,    /* the client hung up while the login waited */
 };
 
 struct login_facts {
@@ -54,6 +55,7 @@ struct login_result {
      * the daemon has said "not allowed", losing it later never turns into access. */
     bool failmode_applies;
     bool has_request;
+    bool abandoned; /* the client hung up during the wait */
     struct lockbox_request request; /* the approval, or the request this login waited on */
     char detail[DECISION_DETAIL_MAX]; /* for syslog: what failed */
 };

@@ -93,19 +93,34 @@ static enum api_status connect_channel(struct login_channel *channel, char *err,
     return check_peer(channel, err, err_len);
 }
 
-/* poll() for events until the deadline; 1 ready, 0 timed out, -1 error. */
-static int wait_for(int fd, short events, int64_t deadline_ms)
+#define WAIT_ABANDONED 2
+
+/* poll() for events until the deadline, watching the login's client connection too (only for
+ * its hang-up: POLLRDHUP; its data is not ours). 1 ready, 0 timed out, -1 error,
+ * WAIT_ABANDONED when the client hung up. */
+static int wait_for(const struct login_channel *channel, short events, int64_t deadline_ms)
 {
+    struct pollfd pfds[1 + 4];
+    nfds_t n_fds = 1;
+
+    pfds[0] = (struct pollfd){channel->fd, events, 0};
+    for (int i = 0; i < channel->n_watch && i < 4; i++)
+        pfds[n_fds++] = (struct pollfd){channel->watch_fds[i], POLLRDHUP, 0};
     for (;;) {
         int64_t left = deadline_ms - monotonic_ms();
         if (left <= 0)
             return 0;
-        struct pollfd pfd = {fd, events, 0};
-        int n = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
-        if (n > 0)
-            return (pfd.revents & events) ? 1 : -1;
+        int n = poll(pfds, n_fds, left > INT32_MAX ? INT32_MAX : (int)left);
         if (n < 0 && errno != EINTR)
             return -1;
+        for (nfds_t i = 1; n > 0 && i < n_fds; i++) {
+            if (pfds[i].revents & (POLLRDHUP | POLLHUP | POLLERR))
+                return WAIT_ABANDONED;
+            if (pfds[i].revents & POLLNVAL)
+                pfds[i].fd = -1; /* closed under us: nothing more to watch there */
+        }
+        if (n > 0 && pfds[0].revents != 0)
+            return (pfds[0].revents & events) ? 1 : -1;
     }
 }
 
@@ -122,7 +137,7 @@ static enum api_status send_request(struct login_channel *channel, json_object *
             return API_OK;
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             return fail(channel, API_UNREACHABLE, err, err_len, "send: %s", strerror(errno));
-        if (wait_for(channel->fd, POLLOUT, deadline_ms) != 1)
+        if (wait_for(channel, POLLOUT, deadline_ms) != 1)
             return fail(channel, API_UNREACHABLE, err, err_len, "lockboxd takes no requests (busy)");
     }
 }
@@ -132,7 +147,9 @@ static enum api_status receive_reply(struct login_channel *channel, int64_t dead
 {
     char buf[LOCKBOX_LOGIN_MESSAGE_MAX + 1], why[200];
 
-    int ready = wait_for(channel->fd, POLLIN, deadline_ms);
+    int ready = wait_for(channel, POLLIN, deadline_ms);
+    if (ready == WAIT_ABANDONED)
+        return fail(channel, API_ABANDONED, err, err_len, "the client hung up while it waited");
     if (ready == 0)
         return fail(channel, API_UNREACHABLE, err, err_len, "no answer in time");
     ssize_t n = recv(channel->fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);

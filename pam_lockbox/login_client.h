@@ -14,14 +14,19 @@ enum api_status {
     API_REFUSED,     /* an answer with an error status (403, 429, 503, ...) */
     API_MALFORMED,   /* an answer that is not what the protocol promises */
     API_IMPOSTOR,    /* the socket is not root's, or someone other than root answers */
+    API_ABANDONED,   /* the client of this login hung up while it waited */
 };
 
 struct login_channel {
     const char *socket_path;
     int fd; /* -1 until the first call, and after a call that broke the connection */
+    /* The login's client connection (client_watch.h), watched while a call waits: when it
+     * hangs up, the call ends with API_ABANDONED. */
+    const int *watch_fds;
+    int n_watch;
 };
 
-#define LOGIN_CHANNEL_INIT(path) {(path), -1}
+#define LOGIN_CHANNEL_INIT(path) {(path), -1, NULL, 0}
 
 /* Sends request (a JSON object) and reads one reply within timeout_ms. API_OK with *reply
  * (the caller puts it) whatever its "status"; every other result closes the connection, so

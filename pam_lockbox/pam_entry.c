@@ -9,6 +9,7 @@
 #include <security/pam_modutil.h>
 
 #include "args.h"
+#include "client_watch.h"
 #include "conversation.h"
 #include "daemon_api.h"
 #include "decision.h"
@@ -26,8 +27,8 @@ struct module_session {
     struct api_target target;
 };
 
-static const char *const status_names[] = {"ok",      "not_running", "unreachable",
-                                           "refused", "malformed",   "impostor"};
+static const char *const status_names[] = {"ok",        "not_running", "unreachable", "refused",
+                                           "malformed", "impostor",    "abandoned"};
 
 static void debug_call(const struct module_session *s, const char *what, enum api_status st,
                        const char *err)
@@ -147,6 +148,9 @@ static int run_login(pam_handle_t *pamh, int flags, int argc, const char **argv,
                                 stack == STACK_AUTH && items_can_prompt(pamh)};
     struct login_who who = {user, args.tenant, service, rhost};
     struct login_channel channel = LOGIN_CHANNEL_INIT(args.socket_path);
+    int client_fds[CLIENT_WATCH_MAX];
+    channel.n_watch = client_watch_find(rhost, client_fds);
+    channel.watch_fds = client_fds;
     struct module_session session = {pamh, flags, args.debug,
                                      {&channel, user, args.tenant, service, rhost}};
     if (args.debug)

@@ -353,7 +353,9 @@ class PtyClient:
                 os.kill(self.pid, signal.SIGKILL)
                 os.waitpid(self.pid, 0)
                 self.status = 0
-        os.close(self.fd)
+        if self.fd >= 0:  # stop() may run twice: a test's and tearDown's
+            os.close(self.fd)
+            self.fd = -1
 
 
 def ctl(daemon, user, *args, timeout=60):

@@ -114,6 +114,29 @@ class SshdCase(unittest.TestCase):
         self.assertNotIn("Accepted publickey for %s " % self.user, self.sshd.log())
         self.assertEqual(e.events(self.d, "login.allowed", self.user), [])
 
+    def waiting(self):
+        status, health = self.d.call("GET", "/v1/health")
+        self.assertEqual(status, 200, health)
+        return health["waiting"]
+
+    def assert_released_when_the_client_leaves(self, client, stack):
+        """The client gives up while its login waits: sshd's monitor still blocks in the
+        module, which watches the client's connection, so the wait ends within 2 s."""
+        req = self.pending()
+        self.assertTrue(e.wait_until(lambda: self.waiting() >= 1, 10), "the login never waited")
+        before = self.waiting()
+        client.stop()
+        left = time.monotonic()
+        released = e.wait_until(lambda: self.waiting() < before, 10, step=0.02)
+        elapsed = time.monotonic() - left
+        self.assertTrue(released, "the wait outlived its client")
+        self.assertLess(elapsed, 2.0, "released only after %.1f s" % elapsed)
+        self.assert_syslog(
+            "lockboxd[%d]: event=login.abandoned id=%s" % (self.d.pid, req["id"]),
+            "pam_lockbox(sshd:%s): event=login.denied id=%s" % (stack, req["id"]))
+        self.assertTrue(self.d.syslog.wait_for("why=abandoned"), "no why=abandoned")
+        self.assertEqual(e.events(self.d, "login.allowed", self.user), [])
+
     def assert_syslog(self, *needles):
         for needle in needles:
             self.assertTrue(self.d.syslog.wait_for(needle),
@@ -196,6 +219,9 @@ class PublicKey(SshdCase):
         allowed = e.events(self.d, "login.allowed", self.user)
         self.assertEqual([ev["request_id"] for ev in allowed], [req["id"], req["id"]])
 
+    def test_client_that_gives_up_releases_its_wait(self):
+        self.assert_released_when_the_client_leaves(self.ssh(), "account")
+
     def test_quiet_client_shows_nothing_yet_is_held(self):
         """sshd sends the module's text as a banner, which `ssh -q` (LogLevel QUIET) drops."""
         client = self.ssh(extra=["-q"])
@@ -273,6 +299,12 @@ class KeyboardInteractive(SshdCase):
         self.assertTrue(client.running())
         self.assertEqual(e.requests(self.d, ADMIN, self.user), [],
                          "a request was filed before the justification was given")
+
+    def test_client_that_gives_up_releases_its_wait(self):
+        client = self.pty_ssh()
+        self.prompted(client)
+        client.send("INC-9 then gone\n")
+        self.assert_released_when_the_client_leaves(client, "auth")
 
     def test_justification_prompt_reaches_the_client_and_lands_in_the_request(self):
         client = self.pty_ssh()
