@@ -18,13 +18,13 @@ if [ $replay -eq 0 ]; then
     SECONDS_EACH=${1:?usage: fuzz/run.sh OUTDIR SECONDS [TARGET...]}
     shift
 fi
-TARGETS=${*:-"body config audit_chain duration text timefmt request_json pam_args"}
+TARGETS=${*:-"body config audit_chain duration text timefmt request_json pam_args login_request login_reply activation"}
 export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
 max_len_of() {
     case "$1" in
-    body) echo 17000 ;;
+    body|login_request|login_reply) echo 17000 ;;
     audit_chain) echo 20000 ;;
     config) echo 8192 ;;
     *) echo 4096 ;;

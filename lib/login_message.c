@@ -32,6 +32,59 @@ size_t login_message_count_members(const char *data, size_t len)
     return members;
 }
 
+/* Members at every depth as written, and whether any string holds an escaped NUL (json-c
+ * cuts a key or value short there, so "user\u0000x" would pass for "user"). */
+static size_t count_all_members(const char *data, size_t len, int *escaped_nul)
+{
+    size_t members = 0;
+    int in_string = 0;
+
+    *escaped_nul = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = data[i];
+        if (in_string) {
+            if (c == '\\' && i + 1 < len) {
+                if (data[i + 1] == 'u' && i + 5 < len && memcmp(data + i + 2, "0000", 4) == 0)
+                    *escaped_nul = 1;
+                i++; /* the escaped character cannot end the string */
+            } else if (c == '"') {
+                in_string = 0;
+            }
+            continue;
+        }
+        if (c == '"')
+            in_string = 1;
+        else if (c == ':')
+            members++;
+    }
+    return members;
+}
+
+/* Members of obj and of every object inside it, as json-c kept them. */
+static size_t count_kept_members(json_object *obj)
+{
+    size_t members = 0;
+
+    if (json_object_is_type(obj, json_type_object)) {
+        json_object_object_foreach(obj, key, value)
+        {
+            (void)key;
+            members += 1 + count_kept_members(value);
+        }
+    } else if (json_object_is_type(obj, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(obj); i++)
+            members += count_kept_members(json_object_array_get_idx(obj, i));
+    }
+    return members;
+}
+
+bool login_message_escapes_nul(const char *data, size_t len)
+{
+    int escaped_nul;
+    count_all_members(data, len, &escaped_nul);
+    return escaped_nul != 0;
+}
+
 json_object *login_message_parse(const char *data, size_t len, char *err, size_t err_len)
 {
     if (len == 0 || len > LOCKBOX_LOGIN_MESSAGE_MAX) {
@@ -64,8 +117,14 @@ json_object *login_message_parse(const char *data, size_t len, char *err, size_t
         json_object_put(obj);
         return NULL;
     }
-    if (login_message_count_members(data, len) != (size_t)json_object_object_length(obj)) {
+    int escaped_nul;
+    if (count_all_members(data, len, &escaped_nul) != count_kept_members(obj)) {
         snprintf(err, err_len, "the message has a duplicate key");
+        json_object_put(obj);
+        return NULL;
+    }
+    if (escaped_nul) {
+        snprintf(err, err_len, "the message contains an escaped NUL (\\u0000)");
         json_object_put(obj);
         return NULL;
     }

@@ -5,6 +5,7 @@
 #ifndef LOCKBOX_LOGIN_MESSAGE_H
 #define LOCKBOX_LOGIN_MESSAGE_H
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -19,7 +20,8 @@
 #define LOGIN_OP_SESSION_CLOSE "session_close"
 
 /* Parses one received message: exactly one JSON object, valid UTF-8, no trailing bytes, no
- * NUL, no duplicate top-level key, at most LOCKBOX_LOGIN_MESSAGE_MAX bytes. Returns the
+ * NUL (raw or escaped), no duplicate key at any depth, at most LOCKBOX_LOGIN_MESSAGE_MAX bytes.
+ * Returns the
  * object (the caller puts it), or NULL with err set. */
 json_object *login_message_parse(const char *data, size_t len, char *err, size_t err_len);
 
@@ -31,6 +33,10 @@ ssize_t login_message_format(json_object *obj, char *buf, size_t buf_len);
  * failures "error" and "message". Returns the status, or -1 when it is missing or not an
  * integer from 100 to 599. */
 int login_message_status(json_object *reply);
+
+/* Does a string in this JSON text hold an escaped NUL (\u0000)? json-c cuts keys and values
+ * short there, so "user\u0000x" would pass for the member "user". */
+bool login_message_escapes_nul(const char *data, size_t len);
 
 /* The number of top-level members as written in data (json-c keeps only the last of
  * duplicate keys; comparing this with what it kept finds them). */

@@ -155,6 +155,10 @@ int body_parse(struct body *body, const char *data, size_t len, unsigned allowed
         snprintf(err, err_len, "the body has a duplicate key");
         goto fail;
     }
+    if (login_message_escapes_nul(data, len)) {
+        snprintf(err, err_len, "the body contains an escaped NUL (\\u0000)");
+        goto fail;
+    }
     json_object_object_foreach(body->root, key, value)
     {
         const struct field_spec *spec = find_field(key);

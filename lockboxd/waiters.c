@@ -75,8 +75,9 @@ int waiters_add(struct waiters *set, struct waiter *w, const char *id, int64_t d
         set->heap = grown;
         set->cap = cap;
     }
-    memcpy(w->id, id, sizeof(w->id) - 1);
-    w->id[sizeof(w->id) - 1] = '\0';
+    size_t id_len = strnlen(id, sizeof(w->id) - 1);
+    memmove(w->id, id, id_len); /* id may be w->id itself: an owner waiting again */
+    w->id[id_len] = '\0';
     w->deadline_boot_ms = deadline_boot_ms;
     struct waiter **bucket = bucket_of(set, w->id);
     w->prev = NULL;

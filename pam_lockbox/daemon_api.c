@@ -256,6 +256,11 @@ enum api_status api_session_open(const struct api_target *target, const char *tt
         } else {
             memcpy(session_id, json_object_get_string(id), LOCKBOX_ID_HEX_LEN + 1);
             st = take_member_request(target, reply, approval, err, err_len);
+            if (st == API_OK && approval->state != REQUEST_APPROVED) {
+                snprintf(err, err_len, "lockboxd opened a session on a request in state %s",
+                         request_state_name(approval->state));
+                st = API_MALFORMED;
+            }
         }
     }
     json_object_put(reply);

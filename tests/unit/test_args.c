@@ -19,7 +19,7 @@ static void defaults(void **state)
     struct lockbox_args args;
     (void)state;
     assert_int_equal(parse(&args, 0, NULL), 0);
-    assert_string_equal(args.socket_path, LOCKBOX_DEFAULT_SOCKET);
+    assert_string_equal(args.socket_path, LOCKBOX_DEFAULT_PAM_SOCKET);
     assert_string_equal(args.tenant, "");
     assert_int_equal(args.wait_seconds, LOCKBOX_WAIT_DEFAULT_SECONDS);
     assert_int_equal(args.failmode, FAILMODE_SECURE);
