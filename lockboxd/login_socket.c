@@ -384,12 +384,16 @@ void login_socket_on_event(struct login_server *ls, int fd, uint32_t events)
 
     if (conn == NULL)
         return;
-    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-        conn_close(conn); /* the login went away (process killed, client gone) */
-        return;
-    }
-    if (events & EPOLLIN)
+    /* A last message sent just before the hang-up (a final check) is still read and recorded;
+     * only its answer has nowhere to go. */
+    bool hung_up = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+    if ((events & EPOLLIN) && !(hung_up && conn->busy)) {
         read_message(conn);
+        if ((size_t)fd >= ls->by_fd_cap || ls->by_fd[fd] != conn)
+            return; /* closed while reading */
+    }
+    if (hung_up)
+        conn_close(conn); /* the login went away (process killed, client gone) */
 }
 
 static void unhold(struct login_server *ls, struct login_conn *conn)

@@ -394,7 +394,7 @@ int main(int argc, char **argv)
     readiness_init();
     int activated = activation_take();
     if (activated < 0) {
-        fprintf(stderr, "lockboxd: LISTEN_PID/LISTEN_FDS are malformed (socket activation)\n");
+        fprintf(stderr, "lockboxd: socket activation: LISTEN_PID/LISTEN_FDS are malformed or name descriptors that are not open\n");
         goto out;
     }
     raise_descriptor_limit();
