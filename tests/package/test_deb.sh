@@ -1,9 +1,10 @@
 #!/bin/bash
 # Package test: builds (or takes $LOCKBOX_DEB) the .deb, installs it on this machine, runs the
-# installed lockboxd the way the unit does (root without capabilities), drives it with the
-# installed lockboxctl, rotates the audit file with the shipped logrotate config, then purges
-# the package and checks that nothing is left. It changes the machine: ctest runs it only with
-# -DLOCKBOX_PACKAGE_TESTS=ON. Usage: tests/package/test_deb.sh [OUTDIR]   Exit 77 = skipped.
+# installed lockboxd the way the unit does (root without capabilities), asks its login socket
+# who it is, drives it with the installed lockboxctl, rotates the audit file with the shipped
+# logrotate config, then purges the package and checks that nothing is left. It changes the
+# machine: ctest runs it only with -DLOCKBOX_PACKAGE_TESTS=ON.
+# Usage: tests/package/test_deb.sh [OUTDIR]   Exit 77 = skipped.
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -42,7 +43,8 @@ trap cleanup EXIT
 if dpkg-query -W -f='${Status}' lockbox 2>/dev/null | grep -q "ok installed"; then
     say "SKIP: the lockbox package is already installed here"; exit 77
 fi
-for path in /etc/lockbox /var/lib/lockbox /var/log/lockbox /run/lockbox/lockboxd.sock; do
+for path in /etc/lockbox /var/lib/lockbox /var/log/lockbox /run/lockbox/lockboxd.sock \
+            /run/lockbox/pam.sock; do
     [ ! -e "$path" ] || { say "SKIP: $path exists (a Lockbox installation is present)"; exit 77; }
 done
 
@@ -65,7 +67,8 @@ dpkg -i "$deb" >"$tmp/dpkg.log" 2>&1 || { cat "$tmp/dpkg.log" >&2; fail "reinsta
 dpkg-query -W -f='${Status}' lockbox | grep -q "install ok installed" || fail "not installed"
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
 for path in /usr/sbin/lockboxd /usr/bin/lockboxctl "/lib/$multiarch/security/pam_lockbox.so" \
-            /lib/systemd/system/lockboxd.service /usr/lib/tmpfiles.d/lockbox.conf \
+            /lib/systemd/system/lockboxd.service /lib/systemd/system/lockboxd.socket \
+            /lib/systemd/system/lockboxd-pam.socket /usr/lib/tmpfiles.d/lockbox.conf \
             /etc/logrotate.d/lockbox /etc/lockbox/lockboxd.conf \
             /usr/share/man/man8/lockboxd.8.gz /usr/share/man/man5/lockboxd.conf.5.gz \
             /usr/share/man/man1/lockboxctl.1.gz /usr/share/man/man8/pam_lockbox.8.gz \
@@ -76,6 +79,9 @@ for path in /usr/sbin/lockboxd /usr/bin/lockboxctl "/lib/$multiarch/security/pam
 done
 grep -qx /etc/lockbox/lockboxd.conf /var/lib/dpkg/info/lockbox.conffiles || fail "config is not a conffile"
 [ -L /etc/systemd/system/multi-user.target.wants/lockboxd.service ] || fail "unit not enabled"
+for unit in lockboxd.socket lockboxd-pam.socket; do
+    [ -L "/etc/systemd/system/sockets.target.wants/$unit" ] || fail "$unit not enabled"
+done
 getent group lockbox-admins >/dev/null || fail "postinst did not create group lockbox-admins"
 /usr/sbin/lockboxd --check-config || fail "the shipped configuration does not pass --check-config"
 
@@ -94,11 +100,12 @@ setpriv --bounding-set=-all,+kill --inh-caps=-all --no-new-privs /usr/sbin/lockb
     >"$tmp/lockboxd.log" 2>&1 &
 daemon_pid=$!
 for _ in $(seq 100); do
-    [ -S /run/lockbox/lockboxd.sock ] && break
+    [ -S /run/lockbox/lockboxd.sock ] && [ -S /run/lockbox/pam.sock ] && break
     kill -0 "$daemon_pid" 2>/dev/null || fail "lockboxd exited at start-up"
     sleep 0.1
 done
-[ -S /run/lockbox/lockboxd.sock ] || fail "no socket after 10 s"
+[ -S /run/lockbox/lockboxd.sock ] && [ -S /run/lockbox/pam.sock ] || fail "no sockets after 10 s"
+[ "$(stat -c '%U %a' /run/lockbox/pam.sock)" = "root 600" ] || fail "the login socket is not root 0600"
 [ "$(stat -c '%U %a' /var/lib/lockbox)" = "root 700" ] || fail "/var/lib/lockbox is not root 0700"
 
 health=$(python3 - <<'PY'
@@ -116,6 +123,19 @@ print(r.status, body["status"], body["tenant"], body["audit_ok"])
 PY
 )
 [ "$health" = "200 ok example True" ] || fail "health answered '$health'"
+
+# The login socket (pam_lockbox's door): one JSON message each way over SOCK_SEQPACKET.
+described=$(python3 - <<'PY'
+import json, socket
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.settimeout(5)
+s.connect("/run/lockbox/pam.sock")
+s.send(b'{"op":"describe"}')
+reply = json.loads(s.recv(16384))
+print(reply["status"], reply["tenant"])
+PY
+)
+[ "$described" = "200 example" ] || fail "the login socket answered '$described'"
 
 json_field() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(d[sys.argv[1]])' "$1"; }
 id=$(runuser -u "$engineer" -- lockboxctl --json request --reason "package test" | json_field id)
@@ -153,9 +173,12 @@ dpkg --purge lockbox >"$tmp/dpkg.log" 2>&1 || { cat "$tmp/dpkg.log" >&2; fail "d
 installed_by_us=0
 ! dpkg-query -W -f='${Status}' lockbox 2>/dev/null | grep -q "installed" || fail "still installed"
 for path in /etc/lockbox /usr/sbin/lockboxd /usr/bin/lockboxctl "/lib/$multiarch/security/pam_lockbox.so" \
-            /lib/systemd/system/lockboxd.service /etc/logrotate.d/lockbox /var/lib/lockbox \
+            /lib/systemd/system/lockboxd.service /lib/systemd/system/lockboxd.socket \
+            /lib/systemd/system/lockboxd-pam.socket /etc/logrotate.d/lockbox /var/lib/lockbox \
             /var/log/lockbox /run/lockbox /usr/share/doc/lockbox \
-            /etc/systemd/system/multi-user.target.wants/lockboxd.service; do
+            /etc/systemd/system/multi-user.target.wants/lockboxd.service \
+            /etc/systemd/system/sockets.target.wants/lockboxd.socket \
+            /etc/systemd/system/sockets.target.wants/lockboxd-pam.socket; do
     if [ -e "$path" ] || [ -L "$path" ]; then fail "$path is left after purge"; fi
 done
 ! getent group lockbox-admins >/dev/null || fail "group lockbox-admins is left after purge"
