@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -47,7 +48,10 @@ int activation_take(void)
     for (int i = 0; i < count; i++) {
         int fd = ACTIVATION_FIRST_FD + i;
         int flags = fcntl(fd, F_GETFD);
-        if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) != 0)
+        struct stat st;
+        /* Only sockets: anything else was not passed by systemd, and is not ours to close. */
+        if (flags < 0 || fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode) ||
+            fcntl(fd, F_SETFD, flags | FD_CLOEXEC) != 0)
             return -1;
     }
     return count;

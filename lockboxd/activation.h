@@ -12,7 +12,8 @@
  * meant for another process; -1 when they are malformed. */
 int activation_parse(const char *listen_pid, const char *listen_fds, pid_t self);
 /* Reads and removes the variables; marks the passed descriptors close-on-exec. Returns their
- * count (0: none), or -1 when the variables are malformed. */
+ * count (0: none), or -1 when the variables are malformed or a passed descriptor is not a
+ * socket. Call it before opening any descriptor of one's own. */
 int activation_take(void);
 /* The passed descriptor that is a listening socket of this type bound to path, or -1. */
 int activation_find(int count, const char *path, int type);

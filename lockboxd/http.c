@@ -262,7 +262,7 @@ static uid_t counted_uid(void *context)
 static bool uid_has_account(uid_t uid)
 {
     struct passwd pw, *found = NULL;
-    char buf[4096];
+    char buf[16384]; /* as identity.c: a long entry must not look like no entry */
     return getpwuid_r(uid, &pw, buf, sizeof(buf), &found) == 0 && found != NULL;
 }
 

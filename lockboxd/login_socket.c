@@ -4,6 +4,7 @@
 #include "login_socket.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "event_tag.h"
@@ -75,6 +77,7 @@ int login_socket_start(struct login_server *ls, struct service *svc, struct wait
     ls->inherited = inherited_fd >= 0;
     snprintf(ls->path, sizeof(ls->path), "%s", path);
     ls->listen_fd = ls->inherited ? inherited_fd : bind_login_socket(path, err, err_len);
+    ls->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     return ls->listen_fd >= 0 ? 0 : -1;
 }
 
@@ -115,10 +118,14 @@ static void accept_one(struct login_server *ls, int fd)
     conn->server = ls;
     conn->fd = fd;
     /* The socket's mode already keeps others out; this holds even if someone loosened it. */
-    if (identity_from_socket(fd, &conn->who) != 0 || conn->who.uid != 0) {
-        syslog(LOG_WARNING, "event=login_socket.refused uid=%d pid=%d msg=\"only root may use "
-               "the login socket\"", conn->who.uid == 0 ? -1 : (int)conn->who.uid,
-               (int)conn->who.pid);
+    int identified = identity_from_socket(fd, &conn->who);
+    if (identified != 0 || conn->who.uid != 0) {
+        if (identified != 0)
+            syslog(LOG_ERR, "event=login_socket.refused pid=%d msg=\"cannot identify the peer "
+                   "(SO_PEERCRED or the user lookup failed)\"", (int)conn->who.pid);
+        else
+            syslog(LOG_WARNING, "event=login_socket.refused uid=%u pid=%d msg=\"only root may "
+                   "use the login socket\"", (unsigned)conn->who.uid, (int)conn->who.pid);
         identity_free(&conn->who);
         close(fd);
         free(conn);
@@ -137,13 +144,36 @@ static void accept_one(struct login_server *ls, int fd)
     }
 }
 
+/* Out of descriptors, the queue would stay readable and the loop would spin: the spare
+ * descriptor makes room to take one connection and close it (that login is denied: it sees
+ * lockboxd close without an answer), and the log says so at most once a second. */
+static void shed_one(struct login_server *ls, int error)
+{
+    time_t now = time(NULL);
+
+    if (now != ls->last_shed_log) {
+        syslog(LOG_CRIT, "event=login_socket.error msg=\"accept: %s; logins are refused until "
+               "descriptors are free\"", strerror(error));
+        ls->last_shed_log = now;
+    }
+    if (ls->spare_fd >= 0) {
+        close(ls->spare_fd);
+        int fd = accept4(ls->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0)
+            close(fd);
+    }
+    ls->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
 void login_socket_accept(struct login_server *ls)
 {
     /* A bounded batch per round, so a burst of logins cannot hold up the rest of the loop. */
     for (int i = 0; i < 256; i++) {
         int fd = accept4(ls->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            if (errno == EMFILE || errno == ENFILE)
+                shed_one(ls, errno);
+            else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                 syslog(LOG_ERR, "event=login_socket.error msg=\"accept: %s\"", strerror(errno));
             return;
         }
@@ -422,7 +452,10 @@ static void conn_close(struct login_conn *conn)
         unhold(ls, conn);
     ls->by_fd[conn->fd] = NULL;
     ls->n_conns--;
-    close(conn->fd); /* also leaves the epoll set */
+    /* Out of the epoll set before the close: a child forked meanwhile (a notification
+     * command) may hold the descriptor, and epoll forgets it only with its last holder. */
+    epoll_ctl(ls->epoll_fd, EPOLL_CTL_DEL, conn->fd, NULL);
+    close(conn->fd);
     identity_free(&conn->who);
     free(conn);
 }
@@ -467,6 +500,9 @@ void login_socket_stop(struct login_server *ls)
     free(ls->by_fd);
     ls->by_fd = NULL;
     ls->by_fd_cap = 0;
+    if (ls->spare_fd >= 0)
+        close(ls->spare_fd);
+    ls->spare_fd = -1;
     if (ls->listen_fd >= 0 && !ls->inherited) {
         close(ls->listen_fd);
         unlink(ls->path);

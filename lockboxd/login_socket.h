@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "service.h"
 #include "waiters.h"
@@ -25,6 +26,8 @@ struct login_server {
     size_t n_conns;
     struct login_conn *held; /* replies held until the journal's records are durable */
     uint64_t abandoned;      /* waits whose caller went away */
+    int spare_fd;            /* given up to shed a connection when descriptors run out */
+    time_t last_shed_log;
 };
 
 /* Binds path (mode 0600; its directory must be root's) or takes inherited_fd (>= 0). */

@@ -378,8 +378,17 @@ int main(int argc, char **argv)
     char err[1024];
 
     d.login.listen_fd = -1;
+    d.login.spare_fd = -1;
+    /* Before anything opens a descriptor: the passed ones are 3 and up, and a descriptor of
+     * our own (syslog's) must never be taken for one of them. */
+    int activated = activation_take();
     if (parse_options(argc, argv, &config_path, &check_only, &foreground) != 0)
         return 2;
+    if (activated < 0) {
+        fprintf(stderr, "lockboxd: socket activation: LISTEN_PID/LISTEN_FDS are malformed or "
+                "name descriptors that are not sockets\n");
+        return 1;
+    }
     if (config_load(config_path, &d.config, err, sizeof(err)) != 0) {
         fprintf(stderr, "lockboxd: %s\n", err);
         return 1;
@@ -392,11 +401,6 @@ int main(int argc, char **argv)
     }
     openlog("lockboxd", LOG_PID | LOG_NDELAY | (foreground ? LOG_PERROR : 0), LOG_AUTHPRIV);
     readiness_init();
-    int activated = activation_take();
-    if (activated < 0) {
-        fprintf(stderr, "lockboxd: socket activation: LISTEN_PID/LISTEN_FDS are malformed or name descriptors that are not open\n");
-        goto out;
-    }
     raise_descriptor_limit();
     umask(077);
     sigset_t blocked;

@@ -59,17 +59,22 @@ int sessions_init(struct sessions *s, const struct lockboxd_config *config, stru
     return 0;
 }
 
-static void entry_release(struct session_entry *e)
+static void entry_release(int epoll_fd, struct session_entry *e)
 {
-    if (e->pidfd >= 0)
-        close(e->pidfd); /* also leaves the epoll set */
+    if (e->pidfd >= 0) {
+        /* Out of the epoll set first: a notification command forked meanwhile may hold the
+         * pidfd, and epoll forgets it only with its last holder. */
+        if (epoll_fd >= 0)
+            epoll_ctl(epoll_fd, EPOLL_CTL_DEL, e->pidfd, NULL);
+        close(e->pidfd);
+    }
     free(e->procs);
 }
 
 void sessions_free(struct sessions *s)
 {
     for (size_t i = 0; i < s->n; i++)
-        entry_release(&s->items[i]);
+        entry_release(s->epoll_fd, &s->items[i]);
     free(s->items);
     for (int i = 0; i < SS_COUNT; i++)
         sqlite3_finalize((sqlite3_stmt *)s->statements[i]);
@@ -116,7 +121,7 @@ static struct session_entry *add_entry(struct sessions *s)
 
 static void remove_entry(struct sessions *s, struct session_entry *e)
 {
-    entry_release(e);
+    entry_release(s->epoll_fd, e);
     *e = s->items[--s->n];
 }
 

@@ -6,11 +6,12 @@
 #ifndef PAM_LOCKBOX_CLIENT_WATCH_H
 #define PAM_LOCKBOX_CLIENT_WATCH_H
 
-#define CLIENT_WATCH_MAX 4
+#define CLIENT_WATCH_MAX 2
 
 /* Fills fds with this process's connected TCP sockets whose peer address is rhost (an IP
  * address as sshd sets PAM_RHOST with UseDNS no, its default). Reads nothing from them.
- * Returns how many (0: nothing to watch, e.g. su, sudo, or a host name in rhost). */
+ * Returns 1 when exactly one matches, else 0 (nothing to watch: su, sudo, a host name in
+ * rhost, or several connections from that address). */
 int client_watch_find(const char *rhost, int fds[CLIENT_WATCH_MAX]);
 
 #endif

@@ -67,6 +67,9 @@ static enum api_status io_wait(void *ctx, const char *id, int timeout_s,
     struct module_session *s = ctx;
     enum api_status st = api_wait(&s->target, id, timeout_s, out, err, err_len);
 
+    if (st == API_ABANDONED)
+        s->target.channel->n_watch = 0; /* the final check still gets its answer */
+
     debug_call(s, "wait", st, err);
     return st;
 }
@@ -83,6 +86,9 @@ static int io_ask(void *ctx, const char *question, char *answer, size_t answer_l
 {
     struct module_session *s = ctx;
 
+    /* A person may take as long as they like to answer: hold no connection to lockboxd
+     * meanwhile (the next call opens a new one). */
+    login_channel_close(s->target.channel);
     return conversation_ask(s->pamh, question, answer, answer_len, too_long);
 }
 
