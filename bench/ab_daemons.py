@@ -7,7 +7,9 @@ daemons on the same disk, logins and calls interleaved, so a noisy machine moves
 Prints medians for: logins with the module kept loaded and loaded per login (pam_login_bench,
 stacks floor / pam_exec / old / new), the daemon side of an access check (lbx_load repeat), and
 approvals with 1 and 16 clients (lbx_load decide). Build the old binary from a commit with
-`git archive COMMIT | tar -x -C DIR` and cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo."""
+`git worktree add DIR COMMIT` and cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo. Both daemons must
+have the login socket (`[daemon] pam_socket`, from commit f001b6a on): for an older lockboxd with
+its own module, use `bench/run.sh BUILD_DIR --only fast --before OLD_BUILD_DIR`."""
 
 import argparse
 import os
@@ -32,8 +34,8 @@ def main():
     os.environ["LOCKBOX_BENCH_BIN"] = os.path.join(build, "bench")
     import lockbox_testlib as lt
     import lockbox_bench as lb
+    from bench_login_path import write_services
     from bench_util import driver, parse_results
-    lb.BUILD = build
     new_binary = lt.LOCKBOXD
 
     def start(binary, **kw):
@@ -63,8 +65,8 @@ def main():
         allowed = os.path.join(daemons["new"].dir, "approved-users")
         with open(allowed, "w") as f:
             f.write(ENGINEER + "\n")
-        lb.write_services(confdir, {n: d.socket for n, d in daemons.items()}, allowed)
         module = os.path.join(build, "pam_lockbox", "pam_lockbox.so")
+        write_services(confdir, {n: (module, d.pam_socket) for n, d in daemons.items()}, allowed)
         n = str(args.logins)
         print("kept loaded:    ", medians(driver("pam_login_bench", "--keep-loaded", module, confdir,
                                                  ENGINEER, n, "floor", "old", "new")))

@@ -6,7 +6,6 @@ import subprocess
 import time
 
 TARGETS = {
-    "fast": "added median <= 300 us over the pam_permit floor, and faster than pam_exec",
     "unblock": "p99 <= 20 ms at 1,000 waiters",
     "capacity": "<= 100 MiB RSS and ~0% CPU with 10,000 logins waiting",
     "decide": ">= 2,000 durable decisions/s",
@@ -109,41 +108,6 @@ class Report:
         md += [""] + ["- %s" % n for n in notes] + [""]
         self.sections.append("\n".join(md))
 
-    def fast_path(self, cold, warm, events, logins, daemon_side, fsync_us):
-        def rows_of(results):
-            floor = results["floor"]["median_us"]
-            return [[name, us(r["median_us"]), us(r["p90_us"]), us(r["p99_us"]),
-                     us(r["median_us"] - floor), "%.2f" % (r["median_us"] / floor)]
-                    for name, r in results.items()]
-        headers = ["stack", "median", "p90", "p99", "added median", "x floor"]
-        n = int(cold["floor"]["n"])
-        lb, pe, floor = cold["lockbox"], cold["pam_exec"], cold["floor"]["median_us"]
-        notes = ["Each login: pam_start_confdir + pam_acct_mgmt + pam_end, stacks interleaved "
-                 "round-robin. libpam loads the stack's modules at pam_start and unloads them at "
-                 "pam_end, as each new sshd connection process does.",
-                 "lockbox added median over the floor: %s; pam_exec / lockbox median: %.2fx."
-                 % (us(lb["median_us"] - floor), pe["median_us"] / lb["median_us"])]
-        if "lockbox_tmpfs" in cold:
-            notes.append("lockbox_tmpfs: the same module against a daemon whose database and audit "
-                         "file are on tmpfs (fsync is free there): the gap to `lockbox` is what the "
-                         "durable writes cost.")
-        self.table("Fast path: %d logins, access already approved (module loaded per login)" % n,
-                   TARGETS["fast"], headers, rows_of(cold), notes)
-        wl, wf = warm["lockbox"], warm["floor"]["median_us"]
-        notes = ["The driver pins pam_lockbox.so (and libcurl with its ~35 libraries) in memory "
-                 "first, so this is the module's own work: socket checks, libcurl handle, one "
-                 "HTTP call, the daemon's check and its durable login.allowed record.",
-                 "lockbox added median over the floor: %s." % us(wl["median_us"] - wf),
-                 "Daemon side alone (POST /v1/access/check from a keep-alive C client): median %s, "
-                 "p99 %s." % (us(daemon_side["median_us"]), us(daemon_side["p99_us"])),
-                 "login.allowed audit records written by the PAM runs: %d (expected %d)."
-                 % (events, logins + 40),
-                 "Disk right after: one append + fdatasync took %s (median); a login.allowed "
-                 "costs one (the audit file's; a round of login records only skips the SQLite "
-                 "WAL fsync)." % us(fsync_us)]
-        self.table("Fast path with the module kept loaded", TARGETS["fast"], headers,
-                   rows_of(warm), notes)
-
     def unblock(self, rows):
         table = [[n, us(u["median_us"]), us(u["p90_us"]), us(u["p99_us"]), us(u["max_us"]),
                   us(a["median_us"])] for n, u, a in rows]
@@ -152,20 +116,29 @@ class Report:
                    ["Time from the approval's HTTP answer to the waiting long-poll's answer; "
                     "approvals one at a time."])
 
-    def capacity(self, total, ready, base, start, end, idle, probes):
-        cpu = (end["cpu_s"] - start["cpu_s"]) / idle * 100
-        wakeups = (end["voluntary_ctxt_switches"] + end["nonvoluntary_ctxt_switches"]
-                   - start["voluntary_ctxt_switches"] - start["nonvoluntary_ctxt_switches"])
-        rows = [["before waiters", mib(base["VmRSS"]), "-", "-", base["fds"]],
-                ["%d waiting" % total, mib(end["VmRSS"]), "%.2f%%" % cpu,
-                 "%d in %ds" % (wakeups, idle), end["fds"]]]
+    def capacity(self, total, runs, idle):
+        """runs: [(label, hold_waiters() result)], one row before and one with the waiters each."""
+        rows, notes = [], []
+        for label, r in runs:
+            start, end, base = r["start"], r["end"], r["base"]
+            cpu = (end["cpu_s"] - start["cpu_s"]) / idle * 100
+            wakeups = (end["voluntary_ctxt_switches"] + end["nonvoluntary_ctxt_switches"]
+                       - start["voluntary_ctxt_switches"] - start["nonvoluntary_ctxt_switches"])
+            rows += [["%s: before waiters" % label, mib(base["VmRSS"]), "-", "-", base["fds"]],
+                     ["%s: %d waiting" % (label, total), mib(end["VmRSS"]), "%.2f%%" % cpu,
+                      "%d in %ds" % (wakeups, idle), end["fds"]]]
+            quiet, busy = r["probes"]
+            notes.append("%s: peak RSS (VmHWM) %s; driver: %s; GET /v1/health round trip "
+                         "(keep-alive, 2000 calls): median %s with no waiter, %s with %d waiting "
+                         "(p99 %s, %s)." % (label, mib(end["VmHWM"]), r["ready"],
+                                            us(quiet["median_us"]), us(busy["median_us"]), total,
+                                            us(quiet["p99_us"]), us(busy["p99_us"])))
+        notes.append("Logins wait on the login socket now (one {\"op\":\"wait\"} message per "
+                     "connection); the HTTP long-polls are what lockboxctl and scripts use. "
+                     "lockboxd is restarted between the two, so each starts from a fresh heap.")
         self.table("Capacity: %d logins waiting" % total, TARGETS["capacity"],
                    ["state", "lockboxd RSS", "CPU while idle", "context switches", "open fds"],
-                   rows, ["Peak RSS (VmHWM): %s. Driver: %s." % (mib(end["VmHWM"]), ready),
-                          "GET /v1/health round trip (keep-alive, 2000 calls): median %s with no "
-                          "waiter, %s with %d waiting (p99 %s, %s)." % (
-                              us(probes[0]["median_us"]), us(probes[1]["median_us"]), total,
-                              us(probes[0]["p99_us"]), us(probes[1]["p99_us"]))])
+                   rows, notes)
 
     def decisions(self, decided, filed, audit_bytes, audit_lines, fsync_us):
         rows = [["file (request.created)", "8", "%.0f" % f["per_s"], us(f["median_us"]),

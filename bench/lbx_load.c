@@ -8,6 +8,10 @@
  *   lbx_load repeat  NAME SOCKET AS_UID COUNT METHOD PATH [BODY]
  *   lbx_load compare NAME COUNT METHOD PATH BODY|- SOCKET...   (calls interleaved over the
  *                    daemons, one result line per daemon: name=NAME@1, NAME@2, ...)
+ * and on the login socket (SOCK_SEQPACKET, root only), the way pam_lockbox talks to lockboxd:
+ *   lbx_load login-repeat NAME LOGIN_SOCKET COUNT MESSAGE   (a connection per call, as the module)
+ *   lbx_load login-hold   LOGIN_SOCKET API_SOCKET IDFILE WAITERS   (like hold, with
+ *                    {"op":"wait"} messages; lockboxd's count of waiters is read from the API)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,6 +23,7 @@
 #include <unistd.h>
 
 #include "bench_http.h"
+#include "bench_login.h"
 #include "bench_stats.h"
 
 #define ID_LEN 32
@@ -372,6 +377,89 @@ static int cmd_repeat(int argc, char **argv)
     return 0;
 }
 
+static int cmd_login_repeat(char **argv)
+{
+    struct bench_login c = {.fd = -1};
+    struct bench_samples samples = {0};
+    long count = atol(argv[2]);
+
+    for (long i = 0; i < count; i++) {
+        if (bench_login_call(&c, argv[1], argv[3]) != 0 || c.status >= 300) {
+            fprintf(stderr, "lbx_load: %s on %s failed (%d): %.300s\n", argv[3], argv[1],
+                    c.status, c.reply_len ? c.reply : "");
+            return 1;
+        }
+        bench_samples_add(&samples, c.done_ns - c.sent_ns);
+    }
+    char extra[64];
+    snprintf(extra, sizeof(extra), "reply_bytes=%zu", c.reply_len);
+    bench_samples_print(&samples, argv[0], extra);
+    return 0;
+}
+
+/* Holds WAITERS logins waiting on the login socket until stdin closes; any answer before that
+ * is an error. */
+static int cmd_login_hold(char **argv)
+{
+    request_id *ids;
+    int n = atoi(argv[3]);
+    char message[128];
+
+    if ((int)load_ids(argv[2], &ids) < n || n <= 0)
+        die("not enough ids for the waiters");
+    struct bench_login *conns = calloc((size_t)n, sizeof(*conns));
+    int epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (conns == NULL || epfd < 0)
+        die("cannot set up the event loop");
+    int64_t start = bench_now_ns();
+    for (int i = 0; i < n; i++) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+        snprintf(message, sizeof(message), "{\"op\":\"wait\",\"id\":\"%s\",\"timeout\":3600}",
+                 ids[i]);
+        conns[i].index = i;
+        if (bench_login_connect(&conns[i], argv[0]) != 0 ||
+            bench_login_send(&conns[i], message) != 0)
+            die("cannot send a wait on the login socket");
+        if (epoll_ctl(epfd, EPOLL_CTL_ADD, conns[i].fd, &ev) != 0)
+            die("epoll_ctl");
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)STDIN_TAG};
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, 0, &ev) != 0)
+        die("epoll_ctl stdin");
+    int64_t deadline = bench_now_ns() + 120LL * 1000000000;
+    int ready = 0;
+    for (;;) {
+        if (!ready && daemon_waiting(argv[1]) >= n) {
+            printf("ready waiters=%d open_s=%.2f\n", n, (double)(bench_now_ns() - start) / 1e9);
+            fflush(stdout);
+            ready = 1;
+        }
+        if (!ready && bench_now_ns() > deadline)
+            die("lockboxd did not report every login waiting within 120 s");
+        struct epoll_event events[64];
+        int got = epoll_wait(epfd, events, 64, ready ? -1 : 20);
+        if (got < 0 && errno != EINTR)
+            die("epoll_wait");
+        for (int e = 0; e < got; e++) {
+            if (events[e].data.u32 == (uint32_t)STDIN_TAG) {
+                char buf[256];
+                if (read(0, buf, sizeof(buf)) <= 0) {
+                    printf("result name=login_hold waiters=%d early=0\n", n);
+                    return 0;
+                }
+                continue;
+            }
+            struct bench_login *c = &conns[events[e].data.u32];
+            int rc = bench_login_read(c);
+            if (rc != 0) {
+                fprintf(stderr, "lbx_load: login waiter %d %s: %.200s\n", c->index,
+                        rc < 0 ? "closed by lockboxd" : "answered early", rc > 0 ? c->reply : "");
+                exit(1);
+            }
+        }
+    }
+}
+
 #define COMPARE_MAX 8
 
 static int cmd_compare(int argc, char **argv)
@@ -422,6 +510,10 @@ int main(int argc, char **argv)
         return cmd_decide(argv + 2);
     if ((argc == 8 || argc == 9) && strcmp(argv[1], "repeat") == 0)
         return cmd_repeat(argc - 2, argv + 2);
+    if (argc == 6 && strcmp(argv[1], "login-repeat") == 0)
+        return cmd_login_repeat(argv + 2);
+    if (argc == 6 && strcmp(argv[1], "login-hold") == 0)
+        return cmd_login_hold(argv + 2);
     if (argc >= 8 && strcmp(argv[1], "compare") == 0)
         return cmd_compare(argc - 2, argv + 2);
     fprintf(stderr, "usage: see the comment at the top of bench/lbx_load.c\n");

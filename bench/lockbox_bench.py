@@ -3,7 +3,10 @@
 bench/run.sh, prints one table per benchmark and writes a Markdown summary.
 
     python3 bench/lockbox_bench.py BUILD_DIR [--quick] [--only fast,unblock,capacity,growth]
-                                   [--rows N] [--report FILE]
+                                   [--rows N] [--before OLD_BUILD_DIR] [--report FILE]
+
+--before adds the lockboxd and pam_lockbox.so of another build (e.g. a commit from before the
+login socket) to the login-path benchmark as extra stacks in the same rounds.
 
 Figures are compared side by side in the same run (as ratios) because the machines are shared
 and noisy. Setup reuses tests/integration/lockbox_testlib.py (Daemon, Users).
@@ -16,13 +19,13 @@ import platform
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 
 import bench_growth  # noqa: E402
+import bench_login_path  # noqa: E402
 from bench_util import Report, disk_probe, driver, parse_results, proc_sample  # noqa: E402
 
 ENGINEER, ADMIN = "lbxbeng", "lbxbadm"
@@ -45,72 +48,6 @@ def fd_limit_wrapper():
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     limit = 65536 if hard == resource.RLIM_INFINITY else min(65536, hard)
     return ["prlimit", "--nofile=%d" % limit]
-
-
-def approve(daemon, request_id):
-    status, obj = daemon.call("POST", "/v1/requests/%s/approve" % request_id,
-                              {"comment": "bench"}, as_user=ADMIN)
-    if status != 200:
-        raise RuntimeError("approve failed: %s %s" % (status, obj))
-
-
-def write_services(confdir, lockbox_sockets, allowed_file):
-    """The stacks compared: pam_permit alone (the floor), pam_exec running a script that checks a
-    file (what an admin would build by hand), and pam_lockbox."""
-    os.makedirs(confdir, exist_ok=True)
-    script = os.path.join(confdir, "check-approved.sh")
-    with open(script, "w") as f:
-        f.write('#!/bin/sh\n# allowed if the user is listed in the approvals file\n'
-                'exec grep -qxF -- "$PAM_USER" %s\n' % allowed_file)
-    os.chmod(script, 0o755)
-    services = {"floor": "account required pam_permit.so\n",
-                "pam_exec": "account required pam_exec.so quiet %s\n" % script}
-    for name, sock in lockbox_sockets.items():
-        services[name] = "account required %s socket=%s wait=0\n" % (
-            os.path.join(BUILD, "pam_lockbox", "pam_lockbox.so"), sock)
-    for name, text in services.items():
-        with open(os.path.join(confdir, name), "w") as f:
-            f.write(text)
-    return list(services)
-
-
-def bench_fast_path(report, lt, logins):
-    """N logins through the real libpam with access already approved."""
-    tmpfs_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
-    disk = lt.Daemon(tenants={"contoso": [ADMIN]}).start()
-    old_tmp = tempfile.tempdir
-    tempfile.tempdir = tmpfs_dir
-    try:
-        ram = lt.Daemon(tenants={"contoso": [ADMIN]}).start() if tmpfs_dir else None
-    finally:
-        tempfile.tempdir = old_tmp
-    try:
-        sockets = {"lockbox": disk.pam_socket}
-        for d in [disk] + ([ram] if ram else []):
-            approve(d, d.file_request(ENGINEER, reason="fast path")["id"])
-        if ram:
-            sockets["lockbox_tmpfs"] = ram.pam_socket
-        allowed = os.path.join(disk.dir, "approved-users")
-        with open(allowed, "w") as f:
-            f.write("someone\n%s\n" % ENGINEER)
-        confdir = os.path.join(disk.dir, "pam.d")
-        names = write_services(confdir, sockets, allowed)
-        module = os.path.join(BUILD, "pam_lockbox", "pam_lockbox.so")
-        before = len(disk.audit_lines())
-        out = driver("pam_login_bench", confdir, ENGINEER, str(logins), *names)
-        cold = {r["name"][4:]: r for r in parse_results(out)}
-        out = driver("pam_login_bench", "--keep-loaded", module, confdir, ENGINEER, str(logins),
-                     *[n for n in names if n != "pam_exec"])
-        warm = {r["name"][4:]: r for r in parse_results(out)}
-        events = len(disk.audit_lines()) - before
-        daemon_side = parse_results(driver(
-            "lbx_load", "repeat", "check", disk.socket, "-", str(logins), "POST", "/v1/access/check",
-            '{"user":"%s"}' % ENGINEER))[0]
-        report.fast_path(cold, warm, events, 2 * logins, daemon_side, disk_probe(disk.dir))
-    finally:
-        disk.close()
-        if ram:
-            ram.close()
 
 
 def file_requests(daemon, ids_path, user, prefix, count, concurrency=8):
@@ -137,8 +74,31 @@ def bench_unblock(report, lt, sizes, admin_uid):
         d.close()
 
 
+def hold_waiters(d, argv, idle_seconds):
+    """Parks the driver's waiters in lockboxd, samples it while nothing happens, releases them."""
+    probe = ["lbx_load", "repeat", "health", d.socket, "-", "2000", "GET", "/v1/health"]
+    base = proc_sample(d.pid)
+    quiet = parse_results(driver(*probe))[0]
+    hold = subprocess.Popen([os.path.join(BENCH_BIN, "lbx_load")] + argv, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    ready = hold.stdout.readline().strip()
+    if not ready.startswith("ready"):
+        hold.kill()
+        raise RuntimeError("hold driver failed: %r" % ready)
+    time.sleep(1.0)  # let the last replies and MHD's bookkeeping settle
+    start = proc_sample(d.pid)
+    time.sleep(idle_seconds)
+    end = proc_sample(d.pid)
+    busy = parse_results(driver(*probe))[0]
+    hold.stdin.close()
+    hold.wait(60)
+    return {"ready": ready, "base": base, "start": start, "end": end, "probes": (quiet, busy)}
+
+
 def bench_capacity(report, lt, users, per_user, admin_uid, idle_seconds, decide_conc):
-    """Many logins waiting at once: RSS and CPU while nothing happens; then durable decisions."""
+    """Many logins waiting at once: RSS and CPU while nothing happens, with the waits on the HTTP
+    API (long-polls) and then, after a restart, on the login socket (the module's); then
+    durable decisions."""
     d = lt.Daemon(tenants={"contoso": [ADMIN]}, max_pending=per_user,
                   daemon_extra={"max_calls_per_user": "20000"},
                   wrapper=fd_limit_wrapper()).start()
@@ -148,24 +108,12 @@ def bench_capacity(report, lt, users, per_user, admin_uid, idle_seconds, decide_
         for u in users:
             filed.append(file_requests(d, ids, u, "cap-", per_user))
         total = len(users) * per_user
-        base = proc_sample(d.pid)
-        probe = ["lbx_load", "repeat", "health", d.socket, "-", "2000", "GET", "/v1/health"]
-        quiet = parse_results(driver(*probe))[0]
-        hold = subprocess.Popen([os.path.join(BENCH_BIN, "lbx_load"), "hold", d.socket, ids,
-                                 str(total)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                text=True)
-        ready = hold.stdout.readline().strip()
-        if not ready.startswith("ready"):
-            hold.kill()
-            raise RuntimeError("hold driver failed: %r" % ready)
-        time.sleep(1.0)  # let the last replies and MHD's bookkeeping settle
-        start = proc_sample(d.pid)
-        time.sleep(idle_seconds)
-        end = proc_sample(d.pid)
-        busy = parse_results(driver(*probe))[0]
-        hold.stdin.close()
-        hold.wait(60)
-        report.capacity(total, ready, base, start, end, idle_seconds, (quiet, busy))
+        runs = [("HTTP long-polls", hold_waiters(d, ["hold", d.socket, ids, str(total)],
+                                                 idle_seconds))]
+        d.restart()  # a fresh heap: the login socket's figure is not the long-polls' high-water
+        runs.append(("login socket", hold_waiters(
+            d, ["login-hold", d.pam_socket, d.socket, ids, str(total)], idle_seconds)))
+        report.capacity(total, runs, idle_seconds)
         decided = []
         fsync_us = disk_probe(d.dir)
         with open(ids) as f:
@@ -191,9 +139,15 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", default="fast,unblock,capacity,growth")
     ap.add_argument("--rows", type=int, default=None, help="largest growth size (default 1M)")
+    ap.add_argument("--before", default=None, metavar="OLD_BUILD_DIR",
+                    help="another build's lockboxd and pam_lockbox.so as extra login stacks")
     ap.add_argument("--report", default=None)
     args = ap.parse_args()
     BUILD = os.path.abspath(args.build)
+    before = os.path.abspath(args.before) if args.before else None
+    for artefact in ("lockboxd/lockboxd", "pam_lockbox/pam_lockbox.so"):
+        if before and not os.path.exists(os.path.join(before, artefact)):
+            ap.error("--before %s: %s is missing" % (before, artefact))
     BENCH_BIN = os.path.join(BUILD, "bench")
     os.environ["LOCKBOX_BUILD"] = BUILD
     os.environ["LOCKBOX_BENCH_BIN"] = BENCH_BIN
@@ -208,7 +162,8 @@ def main():
         admin_uid = int(subprocess.check_output(["id", "-u", ADMIN]).strip())
         cap_users = [users.add("lbxbe%d" % i) for i in range(2 if q else 10)]
         if "fast" in only:
-            bench_fast_path(report, lt, 500 if q else 3000)
+            bench_login_path.run(report, lt, BUILD, before, ENGINEER, ADMIN,
+                                 logins=500 if q else 3000, loads=300 if q else 1000)
         if "unblock" in only:
             bench_unblock(report, lt, [1, 100, 1000], admin_uid)
         if "capacity" in only:

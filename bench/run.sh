@@ -1,12 +1,13 @@
 #!/bin/sh
 # Lockbox benchmarks (never part of pass/fail tests): `make bench`, or
 #   bench/run.sh BUILD_DIR [--quick] [--only fast,unblock,capacity,growth] [--rows N]
+#                [--before OLD_BUILD_DIR]
 # Builds the C drivers into BUILD_DIR/bench with cc, then runs bench/lockbox_bench.py, which
 # prints one table per benchmark and writes BUILD_DIR/bench/results.md (copy the figures into
 # docs/PERFORMANCE.md with the machine line). Needs root (users, SO_PEERCRED identities).
 set -eu
 if [ $# -lt 1 ]; then
-    echo "usage: bench/run.sh BUILD_DIR [--quick] [--only LIST] [--rows N]" >&2
+    echo "usage: bench/run.sh BUILD_DIR [--quick] [--only LIST] [--rows N] [--before OLD_BUILD_DIR]" >&2
     exit 2
 fi
 build=$(cd "$1" && pwd)
@@ -28,8 +29,11 @@ fi
 
 cflags="-O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes"
 cc=${CC:-cc}
-$cc $cflags -o "$out/lbx_load" "$here/lbx_load.c" "$here/bench_http.c" "$here/bench_stats.c" -ljson-c
+$cc $cflags -o "$out/lbx_load" "$here/lbx_load.c" "$here/bench_http.c" "$here/bench_login.c" \
+    "$here/bench_stats.c" -ljson-c
 $cc $cflags -o "$out/pam_login_bench" "$here/pam_login_bench.c" "$here/bench_stats.c" -lpam
+# Links nothing but libc: the host's libraries are what --preload says.
+$cc $cflags -o "$out/module_load_bench" "$here/module_load_bench.c" "$here/bench_stats.c"
 
 # 10,000 waiting logins hold 10,000 descriptors in the driver and in lockboxd (which the
 # benchmark starts under prlimit --nofile=65536).
