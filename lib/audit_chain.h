@@ -20,6 +20,7 @@ struct audit_event {
     const char *reason;
     const char *comment;
     int64_t expires_at;     /* wall ms, 0 → null */
+    const char *requester;  /* the person asking (the request's, or the login's PAM_RUSER) */
 };
 
 /* Builds the line (without newline) for record `seq` at `time_ms`; *line is malloc'd.

@@ -63,6 +63,12 @@ static bool is_own_request(const struct lockbox_request *req, const struct lockb
      * request is the user's, so root's filing alone does not bar root from deciding. */
     if (strcmp(req->user, who->name) == 0)
         return true;
+    /* The person who asked, e.g. an admin who su's to a shared account (by name, or by uid:
+     * a second name for the same uid is the same person). */
+    if (req->requester[0] != '\0' &&
+        ((req->requester_uid != (uid_t)-1 && req->requester_uid == who->uid) ||
+         strcmp(req->requester, who->name) == 0))
+        return true;
     return who->uid != 0 &&
            (req->requested_by_uid == who->uid || strcmp(req->requested_by, who->name) == 0);
 }

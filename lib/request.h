@@ -32,6 +32,10 @@ struct lockbox_request {
     char user[LOCKBOX_NAME_MAX + 1];
     char requested_by[LOCKBOX_NAME_MAX + 1]; /* who filed it: the user, or root for a login */
     uid_t requested_by_uid;
+    /* The person asking: the filer, or for a login the invoking user su and sudo report
+     * (PAM_RUSER). Empty with (uid_t)-1 when nobody knows (an ssh login). */
+    char requester[LOCKBOX_NAME_MAX + 1];
+    uid_t requester_uid;
     char reason[LOCKBOX_TEXT_MAX + 1];
     char service[LOCKBOX_NAME_MAX + 1];
     char rhost[LOCKBOX_RHOST_MAX + 1];
@@ -65,7 +69,7 @@ struct lockbox_tenant_policy {
 enum request_verdict {
     VERDICT_OK,
     VERDICT_NOT_ADMIN,      /* not among the tenant's admins */
-    VERDICT_SELF_DECISION,  /* filed it, or it names them as the user */
+    VERDICT_SELF_DECISION,  /* filed it, asked for it, or it names them as the user */
     VERDICT_WRONG_STATE,    /* the transition is not allowed from the current state */
     VERDICT_BAD_DURATION,   /* asked for more than access_ttl, or nothing */
 };

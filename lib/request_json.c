@@ -36,6 +36,7 @@ json_object *request_to_json(const struct lockbox_request *req)
     add_string(obj, "service", req->service);
     add_string(obj, "rhost", req->rhost);
     add_string(obj, "requested_by", req->requested_by);
+    add_string(obj, "requester", req->requester);
     add_time(obj, "created_at", req->created_at);
     add_time(obj, "decided_at", req->decided_at);
     add_string(obj, "decided_by", req->decided_by);
@@ -84,6 +85,8 @@ int request_from_json(json_object *obj, struct lockbox_request *req, char *err, 
     char state[16];
 
     memset(req, 0, sizeof(*req));
+    req->requested_by_uid = (uid_t)-1; /* not in the JSON: never taken for root's uid 0 */
+    req->requester_uid = (uid_t)-1;
     if (!json_object_is_type(obj, json_type_object)) {
         snprintf(err, err_len, "a request is not a JSON object");
         return -1;
@@ -98,6 +101,7 @@ int request_from_json(json_object *obj, struct lockbox_request *req, char *err, 
         copy_string(obj, "rhost", req->rhost, sizeof(req->rhost), err, err_len) ||
         copy_string(obj, "requested_by", req->requested_by, sizeof(req->requested_by), err,
                     err_len) ||
+        copy_string(obj, "requester", req->requester, sizeof(req->requester), err, err_len) ||
         copy_string(obj, "decided_by", req->decided_by, sizeof(req->decided_by), err, err_len) ||
         copy_string(obj, "comment", req->comment, sizeof(req->comment), err, err_len) ||
         copy_time(obj, "created_at", &req->created_at, err, err_len) ||

@@ -19,7 +19,8 @@
 /* The fields after seq, time and event, as key=value in this order. */
 static const char *const shown_fields[][2] = {
     {"request_id", "id"}, {"tenant", "tenant"},   {"host", "host"},
-    {"user", "user"},     {"actor", "actor"},     {"reason", "reason"},
+    {"user", "user"},     {"actor", "actor"},     {"requester", "requester"},
+    {"reason", "reason"},
     {"comment", "comment"}, {"expires_at", "expires_at"},
 };
 

@@ -94,6 +94,27 @@ static void print_decided(const struct decision *what, const struct lockbox_requ
     puts(".");
 }
 
+static int int_member(json_object *obj, const char *key)
+{
+    json_object *value;
+    return json_object_object_get_ex(obj, key, &value) &&
+                   json_object_is_type(value, json_type_int)
+               ? json_object_get_int(value)
+               : 0;
+}
+
+/* A request id member, or "" when it is missing or not an id. */
+static void id_member(json_object *obj, const char *key, char out[LOCKBOX_ID_HEX_LEN + 1])
+{
+    json_object *value;
+    out[0] = '\0';
+    if (json_object_object_get_ex(obj, key, &value) &&
+        json_object_is_type(value, json_type_string) &&
+        text_is_request_id(json_object_get_string(value),
+                           (size_t)json_object_get_string_len(value)))
+        memcpy(out, json_object_get_string(value), LOCKBOX_ID_HEX_LEN + 1);
+}
+
 static int run_decision(struct cli *cli, const struct decision *what, int argc, char **argv)
 {
     struct decision_args args;
@@ -111,14 +132,18 @@ static int run_decision(struct cli *cli, const struct decision *what, int argc, 
         json_object_object_add(body, "for", json_object_new_string(args.duration));
     snprintf(path, sizeof(path), "/v1/requests/%s/%s", args.id, what->command);
     rc = api_call(cli, "POST", path, body, 0, 409, &reply);
-    int ended = -1; /* revoke: live sessions the daemon ended */
+    int ended = -1, kept = 0, leftovers = 0; /* revoke: sessions ended, kept; leftovers */
+    char kept_by[LOCKBOX_ID_HEX_LEN + 1] = "";
     json_object *count;
     if (rc == CLI_OK)
         rc = api_parse_request(reply.body, &req);
     if (rc == CLI_OK && json_object_object_get_ex(reply.body, "sessions_terminated", &count) &&
-        json_object_is_type(count, json_type_int))
+        json_object_is_type(count, json_type_int)) {
         ended = json_object_get_int(count);
-    else if (reply.status == 409)
+        kept = int_member(reply.body, "sessions_kept");
+        leftovers = int_member(reply.body, "leftovers_ended");
+        id_member(reply.body, "sessions_kept_by", kept_by);
+    } else if (reply.status == 409)
         rc = explain_conflict(cli, what, args.id);
     lockbox_reply_free(&reply);
     json_object_put(body);
@@ -126,14 +151,26 @@ static int run_decision(struct cli *cli, const struct decision *what, int argc, 
         return rc;
     if (cli->json) {
         json_object *obj = out_request_json(&req);
-        if (ended >= 0)
+        if (ended >= 0) {
             json_object_object_add(obj, "sessions_terminated", json_object_new_int(ended));
+            json_object_object_add(obj, "sessions_kept", json_object_new_int(kept));
+            json_object_object_add(obj, "leftovers_ended", json_object_new_int(leftovers));
+            json_object_object_add(obj, "sessions_kept_by",
+                                   kept_by[0] ? json_object_new_string(kept_by) : NULL);
+        }
         out_print_json(obj);
         json_object_put(obj);
     } else {
         print_decided(what, &req);
         if (ended >= 0)
-            printf("Ended %d live session%s of this request.\n", ended, ended == 1 ? "" : "s");
+            printf("Ended %d live session%s of %s on %s.\n", ended, ended == 1 ? "" : "s",
+                   req.user, req.host);
+        if (leftovers > 0)
+            printf("Ended what %d closed session%s of %s left running.\n", leftovers,
+                   leftovers == 1 ? "" : "s", req.user);
+        if (kept > 0)
+            printf("Kept %d session%s: request %s still approves %s on %s.\n", kept,
+                   kept == 1 ? "" : "s", kept_by, req.user, req.host);
     }
     return CLI_OK;
 }

@@ -127,13 +127,24 @@ static bool deadline_matters(enum request_state state)
     return state == REQUEST_PENDING || state == REQUEST_APPROVED;
 }
 
+/* The account, and who asked for it when that is someone else ("rtshared by alice"). */
+static char *user_cell(const struct lockbox_request *req)
+{
+    char both[2 * LOCKBOX_NAME_MAX + 8];
+
+    if (req->requester[0] == '\0' || strcmp(req->requester, req->user) == 0)
+        return escaped_copy(req->user, LOCKBOX_NAME_MAX);
+    snprintf(both, sizeof(both), "%s by %s", req->user, req->requester);
+    return escaped_copy(both, sizeof(both));
+}
+
 static void fill_row(const struct lockbox_request *req, int64_t now_ms, char *cells[COL_COUNT])
 {
     char when[64];
 
     cells[COL_ID] = escaped_copy(req->id, LOCKBOX_ID_HEX_LEN);
     cells[COL_STATE] = strdup(request_state_name(req->state));
-    cells[COL_USER] = escaped_copy(req->user, LOCKBOX_NAME_MAX);
+    cells[COL_USER] = user_cell(req);
     cells[COL_TENANT] = escaped_copy(req->tenant, LOCKBOX_NAME_MAX);
     cells[COL_HOST] = escaped_copy(req->host, HOST_COLUMN_MAX);
     out_relative(req->created_at, now_ms, when, sizeof(when));
@@ -256,6 +267,25 @@ static void print_field(const char *label, const char *value)
     printf("%-10s %s\n", label, out_escape(value, "-", escaped, sizeof(escaped)));
 }
 
+/* Who asked; for a login that nobody named (ssh), say so and where it came from. */
+static void print_requester(const struct lockbox_request *req)
+{
+    char unknown[LOCKBOX_NAME_MAX + LOCKBOX_RHOST_MAX + 64];
+
+    if (req->requester[0] != '\0') {
+        print_field("Asked by", req->requester);
+        return;
+    }
+    if (req->rhost[0] != '\0')
+        snprintf(unknown, sizeof(unknown), "unknown (a %s login from %s)", req->service,
+                 req->rhost);
+    else if (strcmp(req->service, "lockboxctl") == 0)
+        snprintf(unknown, sizeof(unknown), "unknown (filed by %s)", req->requested_by);
+    else
+        snprintf(unknown, sizeof(unknown), "unknown (a %s login)", req->service);
+    print_field("Asked by", unknown);
+}
+
 static void print_request_detail(const struct cli *cli, const struct lockbox_request *req)
 {
     int64_t now_ms = out_now_ms();
@@ -271,6 +301,7 @@ static void print_request_detail(const struct cli *cli, const struct lockbox_req
     print_field("Service", req->service);
     print_field("From", req->rhost);
     print_field("Filed by", req->requested_by);
+    print_requester(req);
     format_moment(req->created_at, now_ms, moment, sizeof(moment));
     print_field("Created", moment);
     print_field("Decided by", req->decided_by);

@@ -35,6 +35,7 @@ static const struct field_spec fields[] = {
     {"id", BODY_ID, KIND_ID, LOCKBOX_ID_HEX_LEN, offsetof(struct body, id)},
     {"session_id", BODY_SESSION_ID, KIND_ID, LOCKBOX_ID_HEX_LEN, offsetof(struct body, session_id)},
     {"timeout", BODY_TIMEOUT, KIND_SECONDS, LOCKBOX_WAIT_MAX_SECONDS, 0},
+    {"requester", BODY_REQUESTER, KIND_NAME, LOCKBOX_NAME_MAX, offsetof(struct body, requester)},
 };
 
 /* A terminal name as PAM_TTY gives it: "/dev/pts/3", "pts/3", "ssh", ":0". */

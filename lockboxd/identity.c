@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "identity.h"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <stdbool.h>
 #include <pwd.h>
@@ -131,6 +132,32 @@ int identity_uid_of(const char *name, uid_t *uid)
     if (getpwnam_r(name, &pw, buf, sizeof(buf), &found) != 0 || found == NULL)
         return -1;
     *uid = pw.pw_uid;
+    return 0;
+}
+
+int identity_login_name(const struct identity *id, char *name, size_t name_len, uid_t *uid)
+{
+    char path[64], buf[32];
+    struct passwd pw, *found = NULL;
+    char pwbuf[16384];
+
+    snprintf(path, sizeof(path), "/proc/%d/loginuid", (int)id->pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    unsigned long long login_uid = strtoull(buf, NULL, 10);
+    if (login_uid >= 0xffffffffULL || (uid_t)login_uid == id->uid)
+        return -1;
+    if (getpwuid_r((uid_t)login_uid, &pw, pwbuf, sizeof(pwbuf), &found) != 0 || found == NULL ||
+        !text_is_name(pw.pw_name, LOCKBOX_NAME_MAX) || strlen(pw.pw_name) >= name_len)
+        return -1;
+    memcpy(name, pw.pw_name, strlen(pw.pw_name) + 1);
+    *uid = (uid_t)login_uid;
     return 0;
 }
 

@@ -36,5 +36,9 @@ int identity_reader(const struct identity *id, struct lockbox_actor *actor);
 int identity_uid_of(const char *name, uid_t *uid);
 /* Does a local account with this name exist? */
 int identity_user_exists(const char *name);
+/* The account behind the caller's login session (its audit login uid, /proc/PID/loginuid)
+ * when it is set and is not the caller's own uid: the person who su'd to the caller's
+ * account. Returns 0 with its name and uid, or -1. */
+int identity_login_name(const struct identity *id, char *name, size_t name_len, uid_t *uid);
 
 #endif

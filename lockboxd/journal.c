@@ -288,14 +288,18 @@ void journal_close(struct journal *journal)
 static char *format_log_line(const struct audit_event *ev, uint64_t seq)
 {
     char id[80], tenant[140], host[520], user[140], actor[140], comment[1200], reason[1200];
+    char requester[140];
     char *line = NULL;
 
-    if (asprintf(&line, "event=%s id=%s tenant=%s host=%s user=%s actor=%s seq=%llu%s%s%s%s",
+    if (asprintf(&line, "event=%s id=%s tenant=%s host=%s user=%s actor=%s seq=%llu%s%s%s%s%s%s",
                  ev->event, text_escape_log(ev->request_id, id, sizeof(id)),
                  text_escape_log(ev->tenant, tenant, sizeof(tenant)),
                  text_escape_log(ev->host, host, sizeof(host)),
                  text_escape_log(ev->user, user, sizeof(user)),
                  text_escape_log(ev->actor, actor, sizeof(actor)), (unsigned long long)seq,
+                 ev->requester && ev->requester[0] ? " requester=" : "",
+                 ev->requester && ev->requester[0]
+                     ? text_escape_log(ev->requester, requester, sizeof(requester)) : "",
                  ev->reason && ev->reason[0] ? " reason=" : "",
                  ev->reason && ev->reason[0] ? text_escape_log(ev->reason, reason, sizeof(reason)) : "",
                  ev->comment && ev->comment[0] ? " comment=" : "",

@@ -14,7 +14,7 @@ struct operation_spec {
     unsigned required;
 };
 
-#define LOGIN_WHO (BODY_USER | BODY_TENANT | BODY_SERVICE | BODY_RHOST)
+#define LOGIN_WHO (BODY_USER | BODY_TENANT | BODY_SERVICE | BODY_RHOST | BODY_REQUESTER)
 
 static const struct operation_spec operations[] = {
     {LOGIN_OP_CHECK, LOGIN_CHECK, LOGIN_WHO | BODY_FINAL, BODY_USER},
@@ -27,7 +27,7 @@ static const struct operation_spec operations[] = {
 
 static const char *const member_names[] = {
     "reason", "comment", "tenant", "host", "user", "service", "rhost", "for", "final", "tty",
-    "op", "id", "session_id", "timeout",
+    "op", "id", "session_id", "timeout", "requester",
 };
 
 static const struct operation_spec *find_operation(const char *name)

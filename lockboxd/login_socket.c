@@ -250,7 +250,8 @@ static void reply_result(struct login_conn *conn, const struct service_result *r
 
 static void handle_check(struct login_conn *conn, const struct body *m)
 {
-    struct check_input in = {m->user, m->tenant, NULL, m->service, m->rhost, m->final};
+    struct check_input in = {m->user, m->tenant, NULL, m->service, m->rhost, m->final,
+                             m->requester};
     struct lockbox_clock now;
     struct lockbox_request req;
     bool allowed = false, has_request = false;
@@ -270,7 +271,8 @@ static void handle_check(struct login_conn *conn, const struct body *m)
 
 static void handle_file(struct login_conn *conn, const struct body *m)
 {
-    struct file_input in = {m->reason, m->tenant, NULL, m->user, m->service, m->rhost};
+    struct file_input in = {m->reason, m->tenant, NULL, m->user, m->service, m->rhost,
+                            m->requester};
     struct lockbox_clock now;
     struct lockbox_request req;
 

@@ -59,7 +59,11 @@ static char *build_body(const struct tenant_config *tenant, const struct lockbox
     json_object_object_add(obj, "time", json_object_new_string(when));
     json_object_object_add(obj, "tenant", json_object_new_string(tenant->name));
     json_object_object_add(obj, "approvers", approvers);
-    json_object_object_add(obj, "requester", json_object_new_string(req->user));
+    /* Whom to tell: the person who asked, or, when nobody knows (an ssh login), the user of
+     * the account, as before requests named their requester. */
+    json_object_object_add(obj, "requester", json_object_new_string(req->requester[0]
+                                                                         ? req->requester
+                                                                         : req->user));
     json_object_object_add(obj, "request", request_to_json(req));
     const char *text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
     char *body = text ? strdup(text) : NULL;

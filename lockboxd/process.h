@@ -27,13 +27,19 @@ int process_signal_snapshot(const struct process_ident *procs, size_t n, int sig
 int64_t process_audit_session(pid_t pid);
 /* Every process in an audit session, with start times (as process_snapshot_tree). */
 size_t process_snapshot_audit_session(int64_t audit_session, struct process_ident **out);
+/* The same for any of several audit sessions, in one pass over /proc. */
+size_t process_snapshot_audit_sessions(const int64_t *ids, size_t n_ids,
+                                       struct process_ident **out);
 /* Is the process behind this pidfd still running? */
 int process_alive(int pidfd);
-/* The first terminal (/dev/pts/N or /dev/ttyN) owned by uid that pid or a process below it
- * has on stdin. Returns 0 or -1. */
-int process_find_tty(pid_t pid, uid_t uid, char *out, size_t out_len);
-/* Writes text to a terminal device owned by uid (never follows links, never blocks).
- * Returns 0 or -1. */
+/* The terminal of a session: the controlling terminal of pid itself, else the first one owned
+ * by uid that a process below it has; *owner is the terminal's owner, for tty_write(). Reads
+ * /proc/PID/stat only (no ptrace access needed). Returns 0 or -1. */
+int process_find_tty(pid_t pid, uid_t uid, char *out, size_t out_len, uid_t *owner);
+/* The parent of pid, or -1. */
+pid_t process_parent(pid_t pid);
+/* Writes text to a terminal device that is still owned by uid (never follows links, never
+ * blocks). Returns 0 or -1. */
 int tty_write(const char *tty, uid_t uid, const char *text);
 
 #endif

@@ -114,14 +114,16 @@ static enum MHD_Result route_file(struct route_ctx *ctx)
     struct lockbox_request req;
 
     if (body_parse(&body, call->body, call->body_len,
-                   BODY_REASON | BODY_TENANT | BODY_HOST | BODY_USER | BODY_SERVICE | BODY_RHOST,
+                   BODY_REASON | BODY_TENANT | BODY_HOST | BODY_USER | BODY_SERVICE | BODY_RHOST |
+                       BODY_REQUESTER,
                    err, sizeof(err)) != 0)
         return http_reply_error(call, 400, "bad_request", "%s", err);
     if (!(body.present & BODY_REASON)) {
         body_free(&body);
         return http_reply_error(call, 400, "bad_request", "'reason' is required");
     }
-    struct file_input in = {body.reason, body.tenant, body.host, body.user, body.service, body.rhost};
+    struct file_input in = {body.reason, body.tenant, body.host, body.user, body.service,
+                            body.rhost, body.requester};
     service_read_clock(&now);
     struct service_result r = service_file(ctx->server->svc, &call->who, &in, &now, &req);
     body_free(&body);
@@ -237,6 +239,11 @@ static enum MHD_Result route_decide(struct route_ctx *ctx)
         return reply_result(call, &r, &req);
     json_object *obj = request_to_json(&req);
     json_object_object_add(obj, "sessions_terminated", json_object_new_int(r.sessions_terminated));
+    json_object_object_add(obj, "sessions_kept", json_object_new_int(r.sessions_kept));
+    json_object_object_add(obj, "leftovers_ended", json_object_new_int(r.leftovers_ended));
+    json_object_object_add(obj, "sessions_kept_by", r.sessions_kept_by[0]
+                                                        ? json_object_new_string(r.sessions_kept_by)
+                                                        : NULL);
     return http_reply_json(call, 200, obj);
 }
 
@@ -280,14 +287,16 @@ static enum MHD_Result route_check(struct route_ctx *ctx)
     bool allowed = false, has_request = false;
 
     if (body_parse(&body, call->body, call->body_len,
-                   BODY_USER | BODY_TENANT | BODY_HOST | BODY_SERVICE | BODY_RHOST | BODY_FINAL,
+                   BODY_USER | BODY_TENANT | BODY_HOST | BODY_SERVICE | BODY_RHOST | BODY_FINAL |
+                       BODY_REQUESTER,
                    err, sizeof(err)) != 0)
         return http_reply_error(call, 400, "bad_request", "%s", err);
     if (body.user == NULL) {
         body_free(&body);
         return http_reply_error(call, 400, "bad_request", "'user' is required");
     }
-    struct check_input in = {body.user, body.tenant, body.host, body.service, body.rhost, body.final};
+    struct check_input in = {body.user, body.tenant, body.host, body.service, body.rhost,
+                             body.final, body.requester};
     service_read_clock(&now);
     struct service_result r =
         service_check(ctx->server->svc, &call->who, &in, &now, &allowed, &req, &has_request);

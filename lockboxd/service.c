@@ -20,7 +20,7 @@ static struct service_result result(int status, const char *error, const char *f
 
 static struct service_result result(int status, const char *error, const char *fmt, ...)
 {
-    struct service_result r = {status, error, "", 0};
+    struct service_result r = {status, error, "", 0, 0, 0, ""};
     va_list ap;
 
     if (fmt != NULL) {
@@ -31,7 +31,7 @@ static struct service_result result(int status, const char *error, const char *f
     return r;
 }
 
-static const struct service_result OK = {200, NULL, "", 0};
+static const struct service_result OK = {200, NULL, "", 0, 0, 0, ""};
 
 void service_read_clock(struct lockbox_clock *now)
 {
@@ -68,7 +68,7 @@ static struct audit_event event_for(const struct lockbox_request *req, const cha
                                     const char *actor)
 {
     struct audit_event ev = {event, req->id, req->tenant, req->host, req->user, actor,
-                             req->reason, req->comment, req->expires_at};
+                             req->reason, req->comment, req->expires_at, req->requester};
     return ev;
 }
 
@@ -82,6 +82,31 @@ static struct service_result journal_status(enum journal_result jr)
                       "the audit file cannot be written; nothing was granted (see syslog)");
     default:
         return result(500, "internal", "cannot store the change (see syslog)");
+    }
+}
+
+/* Who asks. For a login: the invoking user su or sudo named (PAM_RUSER, root included: root
+ * su'ing to an account asks for it too), else nobody known (ssh; and root filing on someone's
+ * behalf, as the module does). Anyone else asks for themselves: the person behind the session
+ * the call comes from (its audit login uid, so an admin working in a shared account is still
+ * herself), else the caller. */
+static void set_requester(struct lockbox_request *req, const struct identity *who,
+                          const struct file_input *in)
+{
+    uid_t uid;
+
+    req->requester[0] = '\0';
+    req->requester_uid = (uid_t)-1;
+    if (in->requester != NULL) {
+        snprintf(req->requester, sizeof(req->requester), "%s", in->requester);
+        if (identity_uid_of(in->requester, &uid) == 0)
+            req->requester_uid = uid;
+    } else if (who->uid != 0) {
+        if (identity_login_name(who, req->requester, sizeof(req->requester),
+                                &req->requester_uid) != 0) {
+            snprintf(req->requester, sizeof(req->requester), "%s", who->name);
+            req->requester_uid = who->uid;
+        }
     }
 }
 
@@ -100,13 +125,16 @@ struct service_result service_file(struct service *svc, const struct identity *w
         return result(403, "forbidden", "only root may file a request for another user");
     /* Service and remote host describe a login; only the module (root) knows them. A user
      * could otherwise make a request look like "login via sshd from 10.0.0.5". */
-    if ((in->service != NULL || in->rhost != NULL) && who->uid != 0)
-        return result(403, "forbidden", "only root (the PAM module) may set service and rhost");
+    if ((in->service != NULL || in->rhost != NULL || in->requester != NULL) && who->uid != 0)
+        return result(403, "forbidden",
+                      "only root (the PAM module) may set service, rhost and requester");
     if (config_find_tenant(cfg, tenant) == NULL)
         return result(400, "bad_request", "unknown tenant '%s'", tenant);
     if (!identity_user_exists(user))
         return result(400, "bad_request", "no such user '%s' on this host", user);
-    int found = store_find_pending(svc->store, user, tenant, host, out);
+    memset(&req, 0, sizeof(req));
+    set_requester(&req, who, in);
+    int found = store_find_pending(svc->store, user, tenant, host, req.requester, out);
     if (found == 0)
         return OK; /* a repeated login finds the request it already filed */
     if (found < 0 || store_count_pending_for_user(svc->store, user, &pending) != 0)
@@ -115,7 +143,6 @@ struct service_result service_file(struct service *svc, const struct identity *w
         return result(429, "too_many_pending",
                       "%s already has %d pending requests; wait for a decision first", user,
                       pending);
-    memset(&req, 0, sizeof(req));
     if (random_id(req.id) != 0)
         return result(500, "internal", "cannot draw a random request id");
     snprintf(req.tenant, sizeof(req.tenant), "%s", tenant);
@@ -153,7 +180,8 @@ static struct service_result refuse_decision(enum request_verdict verdict,
     case VERDICT_NOT_ADMIN:
         return result(403, "forbidden", "you are not an approver for tenant %s", req->tenant);
     case VERDICT_SELF_DECISION:
-        return result(403, "forbidden", "you cannot decide your own request");
+        return result(403, "forbidden", "you cannot decide your own request (you asked for it, "
+                      "filed it, or it is for your account)");
     case VERDICT_WRONG_STATE:
         return result(409, "conflict", "request %s is %s; only %s request can be %s", req->id,
                       request_state_name(req->state),
@@ -200,6 +228,11 @@ struct service_result service_decide(struct service *svc, const struct identity 
     uid_t user_uid;
     if (verdict == VERDICT_OK && (identity_uid_of(req.user, &user_uid) != 0 || user_uid == who->uid))
         verdict = VERDICT_SELF_DECISION;
+    /* Approvals are per account and host: someone waiting for this very account on this
+     * host would let themselves in by approving another person's request for it. */
+    if (verdict == VERDICT_OK && to == REQUEST_APPROVED &&
+        store_asked_pending(svc->store, req.user, req.tenant, req.host, who->name, who->uid) != 1)
+        verdict = VERDICT_SELF_DECISION;
     if (verdict == VERDICT_OK) {
         if (to == REQUEST_APPROVED)
             verdict = request_approve(&req, who->name, comment, grant_s * 1000,
@@ -223,10 +256,18 @@ struct service_result service_decide(struct service *svc, const struct identity 
         return r;
     schedule(svc, &req, now);
     *out = req;
-    if (to == REQUEST_REVOKED && svc->sessions) {
+    if (to != REQUEST_DENIED && svc->sessions) {
+        /* Access follows the user and host: a revoke ends their sessions only when no other
+         * approval covers them; an approval extends the sessions an older one covers. */
         char why[LOCKBOX_NAME_MAX + 16];
         snprintf(why, sizeof(why), "revoked by %s", who->name);
-        r.sessions_terminated = sessions_terminate_request(svc->sessions, req.id, who->name, why, now);
+        struct session_change change = sessions_access_changed(
+            svc->sessions, req.user, req.tenant, req.host, who->name, why,
+            to == REQUEST_REVOKED, now);
+        r.sessions_terminated = change.terminated;
+        r.sessions_kept = change.kept;
+        r.leftovers_ended = change.leftovers_ended;
+        memcpy(r.sessions_kept_by, change.kept_by, sizeof(r.sessions_kept_by));
     }
     if (svc->on_changed)
         svc->on_changed(svc->on_changed_ctx, req.id);
@@ -275,6 +316,7 @@ static void login_event(struct audit_event *ev, const struct lockbox_request *re
     ev->host = host;
     ev->user = in->user;
     ev->actor = in->user;
+    ev->requester = in->requester; /* who is logging in: su's or sudo's invoking user */
     ev->reason = req ? req->reason : NULL;
     ev->comment = req && req->comment[0] ? req->comment : NULL;
     ev->expires_at = req ? req->expires_at : 0;
@@ -306,9 +348,13 @@ struct service_result service_check(struct service *svc, const struct identity *
         *allowed = r.status == 200;
         return r;
     }
-    found = store_find_pending(svc->store, in->user, tenant, host, out);
-    if (found == 1)
+    found = store_find_pending(svc->store, in->user, tenant, host, in->requester, out);
+    if (found == 1) {
         found = store_find_latest(svc->store, in->user, tenant, host, out);
+        /* Someone else's pending request is not this login's to wait on: it files its own. */
+        if (found == 0 && out->state == REQUEST_PENDING)
+            found = 1;
+    }
     if (found < 0)
         return result(500, "internal", "cannot read the store");
     *has_request = found == 0;
@@ -370,7 +416,8 @@ static void expire_one(struct service *svc, const char *id, const struct lockbox
     if (journal_record(svc->journal, &req, &ev, false, now->wall_ms) == JOURNAL_STORE_FAILED)
         return;
     if (was == REQUEST_APPROVED && svc->sessions)
-        sessions_terminate_request(svc->sessions, req.id, "lockboxd", "access expired", now);
+        sessions_access_changed(svc->sessions, req.user, req.tenant, req.host, "lockboxd",
+                                "access expired", true, now);
     if (svc->on_changed)
         svc->on_changed(svc->on_changed_ctx, req.id);
 }

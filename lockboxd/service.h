@@ -31,15 +31,20 @@ struct service_result {
     const char *error;  /* API error code for 4xx/5xx */
     char message[256];
     int sessions_terminated; /* revoke: how many live sessions it ended */
+    int sessions_kept;       /* revoke: how many another current approval still covers */
+    int leftovers_ended;     /* revoke: closed sessions whose left-behind processes it ended */
+    char sessions_kept_by[LOCKBOX_ID_HEX_LEN + 1]; /* that approval */
 };
 
 struct file_input {
     const char *reason, *tenant, *host, *user, *service, *rhost; /* validated; NULL = default */
+    const char *requester; /* root only: who asks for a login (PAM_RUSER); NULL = unknown */
 };
 
 struct check_input {
     const char *user, *tenant, *host, *service, *rhost;
     bool final;
+    const char *requester; /* the login's PAM_RUSER, for its record; NULL = unknown */
 };
 
 void service_read_clock(struct lockbox_clock *now);

@@ -1,9 +1,9 @@
-/* The session registry: database rows for durability, entries with pidfds for enforcement. */
+/* The session registry: database rows for durability, entries with pidfds for enforcement.
+ * Enforcement (warnings, termination, leftovers) is in session_enforce.c. */
 #define _GNU_SOURCE
-#include "sessions.h"
+#include "sessions_internal.h"
 
 #include <pwd.h>
-#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,33 +12,54 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "duration.h"
 #include "event_tag.h"
 #include "random_id.h"
-#include "text.h"
 #include "timefmt.h"
-
-enum { SS_INSERT, SS_SET_STATE, SS_OPEN_ROWS, SS_OF_REQUEST, SS_WARNED, SS_GET_STATE, SS_COUNT };
 
 static const char *const session_sql[SS_COUNT] = {
     [SS_INSERT] = "INSERT INTO sessions (id, request_id, user, tenant, host, service, rhost, tty,"
-                  " pid, start_time, opened_at, audit_session)"
-                  " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
+                  " pid, start_time, opened_at, audit_session, cgroup, boot_id, contained)"
+                  " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
     [SS_SET_STATE] = "UPDATE sessions SET state = ?2, closed_at = ?3 WHERE id = ?1",
-    [SS_OPEN_ROWS] = "SELECT id, request_id, user, tenant, host, tty, pid, start_time, warned,"
-                     " audit_session FROM sessions WHERE state = 'open'",
-    [SS_OF_REQUEST] = "SELECT id, pid, tty, service, rhost, opened_at, closed_at, state"
+    [SS_LIVE_ROWS] = "SELECT id, request_id, user, tenant, host, tty, pid, start_time, warned,"
+                     " audit_session, cgroup, boot_id, state FROM sessions"
+                     " WHERE state = 'open' OR contained = 1",
+    [SS_OF_REQUEST] = "SELECT id, pid, tty, service, rhost, opened_at, closed_at, state, contained"
                       " FROM sessions WHERE request_id = ?1 ORDER BY opened_at",
-    [SS_WARNED] = "UPDATE sessions SET warned = 1 WHERE id = ?1",
+    [SS_WARNED] = "UPDATE sessions SET warned = ?2 WHERE id = ?1",
     [SS_GET_STATE] = "SELECT state FROM sessions WHERE id = ?1",
+    [SS_REBIND] = "UPDATE sessions SET request_id = ?2 WHERE id = ?1",
+    [SS_CONTAINED] = "UPDATE sessions SET contained = ?2 WHERE id = ?1",
+    [SS_STATE_ONLY] = "UPDATE sessions SET state = ?2 WHERE id = ?1",
 };
 
-static sqlite3_stmt *statement(struct sessions *s, int which)
+sqlite3_stmt *session_statement(struct sessions *s, enum session_statement which)
 {
     sqlite3_stmt *st = (sqlite3_stmt *)s->statements[which];
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return st;
+}
+
+int session_update(struct sessions *s, enum session_statement which, const char *id,
+                   const char *text, int64_t number)
+{
+    sqlite3_stmt *st = session_statement(s, which);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    if (text != NULL)
+        sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(st, 2, number);
+    if (which == SS_SET_STATE)
+        sqlite3_bind_int64(st, 3, number);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        syslog(LOG_ERR, "event=session.error id=%s msg=\"cannot update the session: %s\"", id,
+               store_error(s->store));
+        return -1;
+    }
+    return 0;
 }
 
 int sessions_init(struct sessions *s, const struct lockboxd_config *config, struct store *store,
@@ -59,48 +80,46 @@ int sessions_init(struct sessions *s, const struct lockboxd_config *config, stru
     return 0;
 }
 
-static void entry_release(int epoll_fd, struct session_entry *e)
+void session_unwatch(struct sessions *s, struct session_entry *e)
 {
     if (e->pidfd >= 0) {
         /* Out of the epoll set first: a notification command forked meanwhile may hold the
          * pidfd, and epoll forgets it only with its last holder. */
-        if (epoll_fd >= 0)
-            epoll_ctl(epoll_fd, EPOLL_CTL_DEL, e->pidfd, NULL);
+        if (s->epoll_fd >= 0)
+            epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, e->pidfd, NULL);
         close(e->pidfd);
     }
+    e->pidfd = -1;
+}
+
+static void entry_release(struct sessions *s, struct session_entry *e)
+{
+    session_unwatch(s, e);
     free(e->procs);
+    e->procs = NULL;
+    e->n_procs = 0;
 }
 
 void sessions_free(struct sessions *s)
 {
     for (size_t i = 0; i < s->n; i++)
-        entry_release(s->epoll_fd, &s->items[i]);
+        entry_release(s, &s->items[i]);
     free(s->items);
     for (int i = 0; i < SS_COUNT; i++)
         sqlite3_finalize((sqlite3_stmt *)s->statements[i]);
     memset(s, 0, sizeof(*s));
 }
 
-static void record(struct sessions *s, const struct session_entry *e, const char *event,
-                   const char *actor, const char *detail, const struct lockbox_clock *now)
+void session_record(struct sessions *s, const struct session_entry *e, const char *event,
+                    const char *actor, const char *detail, const struct lockbox_clock *now)
 {
     char comment[256];
     snprintf(comment, sizeof(comment), "session %s pid %d%s%s%s%s", e->id, (int)e->pid,
              e->tty[0] ? " tty " : "", e->tty, detail ? ": " : "", detail ? detail : "");
     struct audit_event ev = {event, e->request_id, e->tenant, e->host, e->user, actor, NULL,
-                             comment, 0};
-    journal_record(s->journal, NULL, &ev, false, now->wall_ms);
-}
-
-static int set_state(struct sessions *s, const char *id, const char *state, int64_t when_ms)
-{
-    sqlite3_stmt *st = statement(s, SS_SET_STATE);
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, when_ms);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : -1;
+                             comment, 0, NULL};
+    if (journal_record(s->journal, NULL, &ev, false, now->wall_ms) == JOURNAL_STORE_FAILED)
+        syslog(LOG_ERR, "event=session.error id=%s msg=\"cannot record %s\"", e->id, event);
 }
 
 static struct session_entry *add_entry(struct sessions *s)
@@ -119,9 +138,9 @@ static struct session_entry *add_entry(struct sessions *s)
     return e;
 }
 
-static void remove_entry(struct sessions *s, struct session_entry *e)
+void session_remove(struct sessions *s, struct session_entry *e)
 {
-    entry_release(s->epoll_fd, e);
+    entry_release(s, e);
     *e = s->items[--s->n];
 }
 
@@ -130,15 +149,6 @@ static void watch(struct sessions *s, struct session_entry *e)
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = event_tag(EVENT_SESSION, e->pidfd)};
     if (s->epoll_fd >= 0 && epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, e->pidfd, &ev) != 0)
         syslog(LOG_ERR, "event=session.error id=%s msg=\"cannot watch pid %d\"", e->id, (int)e->pid);
-}
-
-/* Access end on the boot clock, from the request (INT64_MAX when not current). */
-static int64_t access_end(struct sessions *s, const char *request_id, const struct lockbox_clock *now)
-{
-    struct lockbox_request req;
-    if (store_get_request(s->store, request_id, &req) != 0 || !request_access_current(&req, now))
-        return INT64_MAX;
-    return now->boot_ms + request_ms_until_deadline(&req, now);
 }
 
 static uid_t uid_of(const char *user)
@@ -151,9 +161,9 @@ static uid_t uid_of(const char *user)
 }
 
 static int insert_row(struct sessions *s, const struct session_entry *e,
-                      const struct session_open_input *in, int64_t now_ms)
+                      const struct session_open_input *in, const struct lockbox_clock *now)
 {
-    sqlite3_stmt *st = statement(s, SS_INSERT);
+    sqlite3_stmt *st = session_statement(s, SS_INSERT);
     sqlite3_bind_text(st, 1, e->id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, e->request_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, e->user, -1, SQLITE_STATIC);
@@ -164,11 +174,19 @@ static int insert_row(struct sessions *s, const struct session_entry *e,
     sqlite3_bind_text(st, 8, e->tty, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 9, e->pid);
     sqlite3_bind_int64(st, 10, (sqlite3_int64)e->start_time);
-    sqlite3_bind_int64(st, 11, now_ms);
-    sqlite3_bind_int64(st, 12, e->audit_session);
+    sqlite3_bind_int64(st, 11, now->wall_ms);
+    sqlite3_bind_int64(st, 12, e->contain.audit_session);
+    sqlite3_bind_text(st, 13, e->contain.cgroup, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 14, now->boot_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 15, session_is_contained(e) ? 1 : 0);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : -1;
+}
+
+bool session_is_contained(const struct session_entry *e)
+{
+    return e->contain.audit_session >= 0 || e->contain.cgroup[0] != '\0';
 }
 
 int sessions_open(struct sessions *s, const struct session_open_input *in,
@@ -179,8 +197,9 @@ int sessions_open(struct sessions *s, const struct session_open_input *in,
     const char *host = in->host ? in->host : s->config->host;
     uint64_t start_time;
 
-    /* Closes the gap between the account check and the session: access must still be current. */
-    int found = store_find_current_approval(s->store, in->user, tenant, host, now, req);
+    /* Closes the gap between the account check and the session: access must still be
+     * current. The session lives as long as any approval for this user and host does. */
+    int found = store_find_longest_approval(s->store, in->user, tenant, host, now, req);
     if (found != 0) {
         snprintf(err, err_len, "access for %s on %s is not current", in->user, host);
         return found > 0 ? 1 : -1;
@@ -201,20 +220,25 @@ int sessions_open(struct sessions *s, const struct session_open_input *in,
     e->uid = uid_of(in->user);
     e->pid = in->pid;
     e->start_time = start_time;
-    e->audit_session = process_audit_session(in->pid);
+    e->open = true;
+    containment_of(in->pid, e->uid, &e->contain);
     e->access_end_boot_ms = now->boot_ms + request_ms_until_deadline(req, now);
     e->pidfd = process_open(in->pid, start_time);
-    if (e->pidfd < 0 || insert_row(s, e, in, now->wall_ms) != 0) {
+    if (e->pidfd < 0 || insert_row(s, e, in, now) != 0) {
         snprintf(err, err_len, "cannot register the session: %s", store_error(s->store));
-        remove_entry(s, e);
+        session_remove(s, e);
         return -1;
     }
     watch(s, e);
-    record(s, e, "session.opened", e->user, NULL, now);
+    session_record(s, e, "session.opened", e->user,
+                   session_is_contained(e) ? NULL
+                                           : "no audit session or cgroup: what it leaves behind "
+                                             "after logout is not tracked (add pam_loginuid)",
+                   now);
     return 0;
 }
 
-static struct session_entry *find_entry(struct sessions *s, const char *id)
+struct session_entry *session_find(struct sessions *s, const char *id)
 {
     for (size_t i = 0; i < s->n; i++) {
         if (strcmp(s->items[i].id, id) == 0)
@@ -225,9 +249,9 @@ static struct session_entry *find_entry(struct sessions *s, const char *id)
 
 int sessions_close(struct sessions *s, const char *id, const struct lockbox_clock *now)
 {
-    struct session_entry *e = find_entry(s, id);
-    if (e == NULL) {
-        sqlite3_stmt *st = statement(s, SS_GET_STATE);
+    struct session_entry *e = session_find(s, id);
+    if (e == NULL || !e->open) {
+        sqlite3_stmt *st = session_statement(s, SS_GET_STATE);
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         int rc = sqlite3_step(st);
         sqlite3_reset(st);
@@ -235,88 +259,8 @@ int sessions_close(struct sessions *s, const char *id, const struct lockbox_cloc
     }
     if (e->kill_at_boot_ms > 0)
         return 0; /* being terminated: that record stands */
-    set_state(s, id, "closed", now->wall_ms);
-    record(s, e, "session.closed", e->user, NULL, now);
-    remove_entry(s, e);
+    session_closed(s, e, e->user, NULL, now);
     return 0;
-}
-
-/* The notice has a moment to reach the client before the terminal goes away: once the last
- * process on a pty is gone, output still buffered in it may be dropped. */
-#define NOTICE_MS 300
-
-static void start_termination(struct sessions *s, struct session_entry *e, const char *actor,
-                              const char *why, const struct lockbox_clock *now)
-{
-    char message[512], tty[64];
-
-    if (e->tty[0] || process_find_tty(e->pid, e->uid, tty, sizeof(tty)) == 0) {
-        snprintf(message, sizeof(message),
-                 "\r\n\aLockbox: access for request %s has ended (%s). This session is being "
-                 "closed.\r\n", e->request_id, why);
-        tty_write(e->tty[0] ? e->tty : tty, e->uid, message);
-    }
-    int64_t grace_ms = s->config->session_grace_s * 1000;
-    e->hup_at_boot_ms = now->boot_ms + NOTICE_MS;
-    e->kill_at_boot_ms = e->hup_at_boot_ms + (grace_ms > 0 ? grace_ms : 1);
-    set_state(s, e->id, "terminated", now->wall_ms);
-    record(s, e, "session.terminated", actor, why, now);
-}
-
-/* SIGHUP to what runs below the session process first (the user's shell and commands): the
- * session process (sshd, su) then ends the session its own way. Whatever is left after the
- * grace gets SIGKILL. */
-static void hang_up(struct session_entry *e)
-{
-    e->hup_at_boot_ms = 0;
-    free(e->procs);
-    e->procs = NULL;
-    e->n_procs = 0;
-    /* Only a session process that is provably still the same one is walked: a dead one's
-     * pid may belong to anyone by now. */
-    if (!process_alive(e->pidfd))
-        return;
-    e->n_procs = process_snapshot_tree(e->pid, &e->procs);
-    if (e->n_procs > 1)
-        process_signal_snapshot(e->procs + 1, e->n_procs - 1, SIGHUP);
-    else
-        process_signal_snapshot(e->procs, e->n_procs, SIGHUP);
-    struct process_ident *escaped;
-    size_t n = process_snapshot_audit_session(e->audit_session, &escaped);
-    process_signal_snapshot(escaped, n, SIGHUP); /* what setsid() took out of the tree */
-    free(escaped);
-}
-
-/* SIGKILL to what is left: the tree as it is now (children started during the grace), the
- * snapshot taken at the SIGHUP, and the whole audit session. */
-static void kill_remains(struct session_entry *e)
-{
-    struct process_ident *procs;
-    size_t n;
-
-    if (process_alive(e->pidfd)) {
-        n = process_snapshot_tree(e->pid, &procs);
-        process_signal_snapshot(procs, n, SIGKILL);
-        free(procs);
-    }
-    process_signal_snapshot(e->procs, e->n_procs, SIGKILL);
-    n = process_snapshot_audit_session(e->audit_session, &procs);
-    process_signal_snapshot(procs, n, SIGKILL);
-    free(procs);
-}
-
-int sessions_terminate_request(struct sessions *s, const char *request_id, const char *actor,
-                               const char *why, const struct lockbox_clock *now)
-{
-    int count = 0;
-    for (size_t i = 0; i < s->n; i++) {
-        struct session_entry *e = &s->items[i];
-        if (strcmp(e->request_id, request_id) == 0 && e->kill_at_boot_ms == 0) {
-            start_termination(s, e, actor, why, now);
-            count++;
-        }
-    }
-    return count;
 }
 
 bool sessions_on_exit(struct sessions *s, int fd, const struct lockbox_clock *now)
@@ -326,119 +270,81 @@ bool sessions_on_exit(struct sessions *s, int fd, const struct lockbox_clock *no
         if (e->pidfd != fd)
             continue;
         if (e->kill_at_boot_ms > 0) {
-            /* Its leader is gone; make sure nothing it left behind survives the grace. */
-            kill_remains(e);
+            session_leader_gone_while_ending(s, e, now);
         } else {
-            set_state(s, e->id, "closed", now->wall_ms);
-            record(s, e, "session.closed", "lockboxd", "its process exited", now);
+            if (e->open)
+                session_closed(s, e, "lockboxd", "its process exited", now);
+            session_leader_gone(s, e, now);
         }
-        remove_entry(s, e);
         return true;
     }
     return false;
 }
 
-static int64_t warning_at(const struct sessions *s, const struct session_entry *e)
+static void load_row(struct session_entry *e, sqlite3_stmt *st)
 {
-    int64_t warning_ms = s->config->session_warning_s * 1000;
-    if (e->warned || warning_ms <= 0 || e->access_end_boot_ms == INT64_MAX || e->kill_at_boot_ms)
-        return INT64_MAX;
-    return e->access_end_boot_ms - warning_ms;
+    snprintf(e->id, sizeof(e->id), "%s", (const char *)sqlite3_column_text(st, 0));
+    snprintf(e->request_id, sizeof(e->request_id), "%s", (const char *)sqlite3_column_text(st, 1));
+    snprintf(e->user, sizeof(e->user), "%s", (const char *)sqlite3_column_text(st, 2));
+    snprintf(e->tenant, sizeof(e->tenant), "%s", (const char *)sqlite3_column_text(st, 3));
+    snprintf(e->host, sizeof(e->host), "%s", (const char *)sqlite3_column_text(st, 4));
+    snprintf(e->tty, sizeof(e->tty), "%s", (const char *)sqlite3_column_text(st, 5));
+    e->pid = (pid_t)sqlite3_column_int64(st, 6);
+    e->start_time = (uint64_t)sqlite3_column_int64(st, 7);
+    e->warned = sqlite3_column_int(st, 8) != 0;
+    e->contain.audit_session = sqlite3_column_int64(st, 9);
+    snprintf(e->contain.cgroup, sizeof(e->contain.cgroup), "%s",
+             (const char *)sqlite3_column_text(st, 10));
+    e->uid = uid_of(e->user);
+    e->access_end_boot_ms = INT64_MAX; /* until session_reattach() finds its approval */
+    e->open = strcmp((const char *)sqlite3_column_text(st, 12), "open") == 0;
 }
 
-int64_t sessions_next_deadline(const struct sessions *s)
+/* What can no longer be trusted to be this login's is never signalled, and not tracked again
+ * at the next start either. */
+static void drop_containment(struct sessions *s, struct session_entry *e)
 {
-    int64_t next = INT64_MAX;
-    for (size_t i = 0; i < s->n; i++) {
-        const struct session_entry *e = &s->items[i];
-        int64_t at = e->hup_at_boot_ms > 0   ? e->hup_at_boot_ms
-                     : e->kill_at_boot_ms > 0 ? e->kill_at_boot_ms
-                                              : warning_at(s, e);
-        if (at < next)
-            next = at;
-    }
-    return next;
-}
-
-static void warn(struct sessions *s, struct session_entry *e, const struct lockbox_clock *now)
-{
-    char message[512], tty[64], left[32];
-
-    duration_format((e->access_end_boot_ms - now->boot_ms + 999) / 1000, left, sizeof(left));
-    snprintf(message, sizeof(message),
-             "\r\n\aLockbox: access for request %s ends in %s; this session will then be "
-             "closed. Ask a %s admin for a new approval if you need longer.\r\n",
-             e->request_id, left, e->tenant);
-    if (e->tty[0] || process_find_tty(e->pid, e->uid, tty, sizeof(tty)) == 0)
-        tty_write(e->tty[0] ? e->tty : tty, e->uid, message);
-    e->warned = true;
-    sqlite3_stmt *st = statement(s, SS_WARNED);
-    sqlite3_bind_text(st, 1, e->id, -1, SQLITE_STATIC);
-    sqlite3_step(st);
-    sqlite3_reset(st);
-}
-
-void sessions_run_deadlines(struct sessions *s, const struct lockbox_clock *now)
-{
-    for (size_t i = 0; i < s->n; i++) {
-        struct session_entry *e = &s->items[i];
-        if (e->hup_at_boot_ms > 0) {
-            if (e->hup_at_boot_ms <= now->boot_ms)
-                hang_up(e);
-        } else if (e->kill_at_boot_ms > 0 && e->kill_at_boot_ms <= now->boot_ms) {
-            kill_remains(e);
-            e->kill_at_boot_ms = INT64_MAX; /* done; the pidfd event removes the entry */
-        } else if (warning_at(s, e) <= now->boot_ms) {
-            warn(s, e, now);
-        }
-    }
+    if (session_is_contained(e))
+        session_update(s, SS_CONTAINED, e->id, NULL, 0);
+    memset(&e->contain, 0, sizeof(e->contain));
+    e->contain.audit_session = -1;
 }
 
 void sessions_attach(struct sessions *s, int epoll_fd, const struct lockbox_clock *now)
 {
-    sqlite3_stmt *st = statement(s, SS_OPEN_ROWS);
+    sqlite3_stmt *st = session_statement(s, SS_LIVE_ROWS);
 
     s->epoll_fd = epoll_fd;
     while (sqlite3_step(st) == SQLITE_ROW) {
         struct session_entry *e = add_entry(s);
         if (e == NULL)
             break;
-        snprintf(e->id, sizeof(e->id), "%s", (const char *)sqlite3_column_text(st, 0));
-        snprintf(e->request_id, sizeof(e->request_id), "%s", (const char *)sqlite3_column_text(st, 1));
-        snprintf(e->user, sizeof(e->user), "%s", (const char *)sqlite3_column_text(st, 2));
-        snprintf(e->tenant, sizeof(e->tenant), "%s", (const char *)sqlite3_column_text(st, 3));
-        snprintf(e->host, sizeof(e->host), "%s", (const char *)sqlite3_column_text(st, 4));
-        snprintf(e->tty, sizeof(e->tty), "%s", (const char *)sqlite3_column_text(st, 5));
-        e->pid = (pid_t)sqlite3_column_int64(st, 6);
-        e->start_time = (uint64_t)sqlite3_column_int64(st, 7);
-        e->warned = sqlite3_column_int(st, 8) != 0;
-        e->audit_session = sqlite3_column_int64(st, 9);
-        e->uid = uid_of(e->user);
+        load_row(e, st);
+        const char *boot_id = (const char *)sqlite3_column_text(st, 11);
+        /* Audit session ids start again at each boot, and a cgroup path names another login
+         * then: only a row of this boot keeps its containment. A row whose boot is not known
+         * (from before the boot id was kept, or no boot id could be read) keeps it only while
+         * its session process is provably still the one it was (pid and start time). */
+        bool known_boot = boot_id[0] != '\0' && strcmp(boot_id, "unknown-boot") != 0 &&
+                          strcmp(now->boot_id, "unknown-boot") != 0;
+        bool same_boot = !known_boot || strcmp(boot_id, now->boot_id) == 0;
         /* The same pid with another start time is another process: never touch it. */
-        e->pidfd = process_open(e->pid, e->start_time);
+        if (e->open && same_boot)
+            e->pidfd = process_open(e->pid, e->start_time);
+        if (!same_boot || (!known_boot && e->pidfd < 0))
+            drop_containment(s, e);
     }
     sqlite3_reset(st);
-    /* From the end: remove_entry moves the last entry into the freed slot. */
-    for (size_t i = s->n; i > 0; i--) {
-        struct session_entry *e = &s->items[i - 1];
-        if (e->pidfd >= 0)
-            continue;
-        set_state(s, e->id, "closed", now->wall_ms);
-        record(s, e, "session.closed", "lockboxd", "its process ended while lockboxd was down", now);
-        remove_entry(s, e);
-    }
+    session_reattach(s, now);
     for (size_t i = 0; i < s->n; i++) {
-        struct session_entry *e = &s->items[i];
-        watch(s, e);
-        e->access_end_boot_ms = access_end(s, e->request_id, now);
-        if (e->access_end_boot_ms == INT64_MAX)
-            start_termination(s, e, "lockboxd", "access ended while lockboxd was down", now);
+        if (s->items[i].pidfd >= 0)
+            watch(s, &s->items[i]);
     }
 }
 
 json_object *sessions_of_request(struct sessions *s, const char *request_id)
 {
-    sqlite3_stmt *st = statement(s, SS_OF_REQUEST);
+    sqlite3_stmt *st = session_statement(s, SS_OF_REQUEST);
     json_object *array = json_object_new_array();
     char when[TIMEFMT_LEN];
 
@@ -462,6 +368,9 @@ json_object *sessions_of_request(struct sessions *s, const char *request_id)
             json_object_object_add(obj, "closed_at", NULL);
         }
         json_object_object_add(obj, "state", json_object_new_string((const char *)sqlite3_column_text(st, 7)));
+        /* Closed, but what it left running still ends with the access. */
+        json_object_object_add(obj, "leftovers_tracked",
+                               json_object_new_boolean(sqlite3_column_int(st, 8) != 0));
         json_object_array_add(array, obj);
     }
     sqlite3_reset(st);

@@ -1,7 +1,10 @@
-/* Live login sessions (the PAM session stack): registered when they open, closed when they
- * close or their process exits (a pidfd in the event loop), warned before their access ends,
- * and terminated (SIGHUP, then SIGKILL after a grace period) when it is revoked or expires.
- * Sessions are kept in the database, so enforcement survives a daemon restart. */
+/* Login sessions (the PAM session stack) and what they leave behind. A session is registered
+ * when it opens and watched through a pidfd; when it closes, whatever it left running (found
+ * again through its audit session or session cgroup, containment.h) stays under the approval.
+ * Access follows the user, tenant and host, not the request a login came in with: while any
+ * current approval covers them, their sessions live on (a new approval extends them); when
+ * none does, open sessions are warned and terminated (SIGHUP, then SIGKILL after a grace
+ * period) and leftovers are ended. Kept in the database, so enforcement survives a restart. */
 #ifndef LOCKBOXD_SESSIONS_H
 #define LOCKBOXD_SESSIONS_H
 #include <json-c/json.h>
@@ -11,6 +14,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "containment.h"
 #include "journal.h"
 #include "process.h"
 #include "request.h"
@@ -18,7 +22,7 @@
 
 struct session_entry {
     char id[LOCKBOX_ID_HEX_LEN + 1];
-    char request_id[LOCKBOX_ID_HEX_LEN + 1];
+    char request_id[LOCKBOX_ID_HEX_LEN + 1]; /* the approval that covers it now */
     char user[LOCKBOX_NAME_MAX + 1];
     char tenant[LOCKBOX_NAME_MAX + 1];
     char host[LOCKBOX_HOST_MAX + 1];
@@ -26,12 +30,16 @@ struct session_entry {
     uid_t uid;
     pid_t pid;
     uint64_t start_time;
-    int64_t audit_session;      /* -1: none; else its processes cannot setsid() out of it */
-    int pidfd;
+    struct containment contain;
+    bool open;                  /* false: closed, only its leftovers are tracked */
+    int pidfd;                  /* open sessions only */
     int64_t access_end_boot_ms; /* for the warning ahead of the end */
     bool warned;
+    int64_t warn_retry_boot_ms; /* no terminal yet: try the warning again then */
+    int64_t warn_backoff_ms;
     int64_t hup_at_boot_ms;     /* > 0 until the SIGHUP is sent */
-    int64_t kill_at_boot_ms;    /* > 0 while being terminated */
+    int64_t kill_at_boot_ms;    /* > 0 while being terminated (or a leftover being ended) */
+    int kill_attempts;
     struct process_ident *procs;
     size_t n_procs;
 };
@@ -43,7 +51,7 @@ struct sessions {
     int epoll_fd;
     struct session_entry *items;
     size_t n, cap;
-    struct sqlite3_stmt *statements[6];
+    struct sqlite3_stmt *statements[9];
 };
 
 struct session_open_input {
@@ -51,10 +59,18 @@ struct session_open_input {
     pid_t pid; /* from SO_PEERCRED: the process that opens the session */
 };
 
+/* What a change of access did to the sessions of one user, tenant and host. */
+struct session_change {
+    int terminated; /* open sessions now being closed */
+    int kept;       /* open sessions another current approval still covers */
+    int leftovers_ended; /* closed sessions whose left-behind processes were ended */
+    char kept_by[LOCKBOX_ID_HEX_LEN + 1]; /* that approval */
+};
+
 int sessions_init(struct sessions *s, const struct lockboxd_config *config, struct store *store,
                   struct journal *journal, char *err, size_t err_len);
-/* Re-attaches every open session from the database (after a restart) and watches pidfds on
- * epoll_fd. Sessions whose access ended while the daemon was down are terminated now. */
+/* Re-attaches every open session and tracked leftover from the database (after a restart)
+ * and watches pidfds on epoll_fd. What lost its access while the daemon was down ends now. */
 void sessions_attach(struct sessions *s, int epoll_fd, const struct lockbox_clock *now);
 void sessions_free(struct sessions *s);
 
@@ -64,13 +80,18 @@ int sessions_open(struct sessions *s, const struct session_open_input *in,
                   struct lockbox_request *req, char *err, size_t err_len);
 /* 0 closed (or already closed or ended), 1 no such session, -1 error. */
 int sessions_close(struct sessions *s, const char *id, const struct lockbox_clock *now);
-/* Ends every live session of a request; returns how many. */
-int sessions_terminate_request(struct sessions *s, const char *request_id, const char *actor,
-                               const char *why, const struct lockbox_clock *now);
+/* After an approval, revocation or expiry for user, tenant and host: rebinds their sessions
+ * to the longest current approval, or ends them (open ones and leftovers) when none is left.
+ * may_end: false after an approval, which must never end anything (not even when the
+ * approvals cannot be read); revocation and expiry fail closed. */
+struct session_change sessions_access_changed(struct sessions *s, const char *user,
+                                              const char *tenant, const char *host,
+                                              const char *actor, const char *why,
+                                              bool may_end, const struct lockbox_clock *now);
 /* A watched pidfd became readable: that session's process is gone. Returns false if fd is
  * not a session's. */
 bool sessions_on_exit(struct sessions *s, int fd, const struct lockbox_clock *now);
-/* Boot-clock ms of the next warning or SIGKILL (INT64_MAX: none). */
+/* Boot-clock ms of the next warning, SIGHUP or SIGKILL (INT64_MAX: none). */
 int64_t sessions_next_deadline(const struct sessions *s);
 void sessions_run_deadlines(struct sessions *s, const struct lockbox_clock *now);
 /* The sessions of a request, for `show`. */

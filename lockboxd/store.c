@@ -6,31 +6,35 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 
 enum statement {
     ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_PUT, ST_GET, ST_FIND_PENDING, ST_FIND_APPROVED,
-    ST_COUNT_PENDING, ST_FIND_LATEST, ST_LIVE, ST_AUDIT_HEAD, ST_AUDIT_INSERT, ST_AUDIT_AFTER, ST_META_GET,
+    ST_COUNT_PENDING, ST_FIND_LATEST, ST_ASKED_PENDING, ST_LIVE, ST_AUDIT_HEAD, ST_AUDIT_INSERT, ST_AUDIT_AFTER, ST_META_GET,
     ST_META_SET, ST_COUNT
 };
 
 #define REQUEST_COLUMNS                                                                        \
     "id, state, tenant, host, user, requested_by, requested_by_uid, reason, service, rhost, "    \
     "decided_by, comment, created_at, decided_at, expires_at, approved_boot_ms, granted_ms, "   \
-    "approved_boot_id"
+    "approved_boot_id, requester, requester_uid"
 
 static const char *const statement_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_PUT] = "INSERT INTO requests (" REQUEST_COLUMNS ") VALUES "
-               "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18) "
+               "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20) "
                "ON CONFLICT(id) DO UPDATE SET state=?2, decided_by=?11, comment=?12, "
                "decided_at=?14, expires_at=?15, approved_boot_ms=?16, granted_ms=?17, "
                "approved_boot_id=?18",
     [ST_GET] = "SELECT " REQUEST_COLUMNS " FROM requests WHERE id = ?1",
     [ST_FIND_PENDING] = "SELECT " REQUEST_COLUMNS " FROM requests WHERE user = ?1 AND "
-                        "tenant = ?2 AND host = ?3 AND state = 0 ORDER BY seq DESC LIMIT 1",
+                        "tenant = ?2 AND host = ?3 AND state = 0 AND requester = ?4 "
+                        "ORDER BY seq DESC LIMIT 1",
+    [ST_ASKED_PENDING] = "SELECT 1 FROM requests WHERE user = ?1 AND tenant = ?2 AND host = ?3 "
+                         "AND state = 0 AND requester != '' AND (requester = ?4 OR "
+                         "requester_uid = ?5) LIMIT 1",
     [ST_FIND_APPROVED] = "SELECT " REQUEST_COLUMNS " FROM requests WHERE user = ?1 AND "
                          "tenant = ?2 AND host = ?3 AND state = 1 ORDER BY seq DESC",
     /* max() per state is one index seek each; ORDER BY seq would sort all of the history. */
@@ -89,6 +93,15 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "CREATE INDEX requests_by_tenant_all ON requests (tenant);",
     /* 5: a session's kernel audit session (set by pam_loginuid), which setsid() cannot leave. */
     "ALTER TABLE sessions ADD COLUMN audit_session INTEGER NOT NULL DEFAULT -1;",
+    /* 6: who asked (PAM_RUSER of su/sudo, or the filer), apart from whose account it is. */
+    "ALTER TABLE requests ADD COLUMN requester TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE requests ADD COLUMN requester_uid INTEGER NOT NULL DEFAULT -1;"
+    /* ... and where a login's processes are found again after it closed (containment.h):
+     * contained = 1 while they must still be ended with the access. */
+    "ALTER TABLE sessions ADD COLUMN cgroup TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE sessions ADD COLUMN boot_id TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE sessions ADD COLUMN contained INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX sessions_contained ON sessions (contained);",
 };
 
 /* store_list's shapes: one statement per combination of filters, so each has a plan that
@@ -300,6 +313,8 @@ int store_put_request(struct store *store, const struct lockbox_request *r)
     sqlite3_bind_int64(s, 16, r->approved_boot_ms);
     sqlite3_bind_int64(s, 17, r->granted_ms);
     sqlite3_bind_text(s, 18, r->approved_boot_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 19, r->requester, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 20, r->requester_uid == (uid_t)-1 ? -1 : (sqlite3_int64)r->requester_uid);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? 0 : -1;
@@ -332,6 +347,9 @@ static void row_to_request(sqlite3_stmt *s, struct lockbox_request *r)
     r->approved_boot_ms = sqlite3_column_int64(s, 15);
     r->granted_ms = sqlite3_column_int64(s, 16);
     copy_column(s, 17, r->approved_boot_id, sizeof(r->approved_boot_id));
+    copy_column(s, 18, r->requester, sizeof(r->requester));
+    int64_t requester_uid = sqlite3_column_int64(s, 19);
+    r->requester_uid = requester_uid < 0 ? (uid_t)-1 : (uid_t)requester_uid;
 }
 
 /* Steps a prepared single-row query: 0 found, 1 none, -1 error. */
@@ -360,11 +378,24 @@ static void bind_match(sqlite3_stmt *s, const char *user, const char *tenant, co
 }
 
 int store_find_pending(struct store *store, const char *user, const char *tenant,
-                       const char *host, struct lockbox_request *req)
+                       const char *host, const char *requester, struct lockbox_request *req)
 {
     sqlite3_stmt *s = prepared(store, ST_FIND_PENDING);
     bind_match(s, user, tenant, host);
+    sqlite3_bind_text(s, 4, requester ? requester : "", -1, SQLITE_STATIC);
     return fetch_one(s, req);
+}
+
+int store_asked_pending(struct store *store, const char *user, const char *tenant,
+                        const char *host, const char *name, uid_t uid)
+{
+    sqlite3_stmt *s = prepared(store, ST_ASKED_PENDING);
+    bind_match(s, user, tenant, host);
+    sqlite3_bind_text(s, 4, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, (sqlite3_int64)uid);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
 }
 
 int store_find_latest(struct store *store, const char *user, const char *tenant,
@@ -392,6 +423,31 @@ int store_find_current_approval(struct store *store, const char *user, const cha
     }
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? 1 : -1;
+}
+
+int store_find_longest_approval(struct store *store, const char *user, const char *tenant,
+                                const char *host, const struct lockbox_clock *now,
+                                struct lockbox_request *req)
+{
+    sqlite3_stmt *s = prepared(store, ST_FIND_APPROVED);
+    struct lockbox_request candidate;
+    int64_t longest = -1;
+    int rc;
+
+    bind_match(s, user, tenant, host);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        row_to_request(s, &candidate);
+        int64_t left = request_access_current(&candidate, now)
+                           ? request_ms_until_deadline(&candidate, now) : -1;
+        if (left > longest) {
+            longest = left;
+            *req = candidate;
+        }
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return -1;
+    return longest >= 0 ? 0 : 1;
 }
 
 int store_count_pending_for_user(struct store *store, const char *user, int *count)

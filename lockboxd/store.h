@@ -37,13 +37,23 @@ void store_rollback(struct store *store);
 int store_put_request(struct store *store, const struct lockbox_request *req);
 /* 0 found, 1 not found, -1 error. */
 int store_get_request(struct store *store, const char *id, struct lockbox_request *req);
+/* The pending request for user, tenant and host that this requester asked for ("" or NULL:
+ * one nobody is known to have asked for): a login reuses only its own person's request. */
 int store_find_pending(struct store *store, const char *user, const char *tenant,
-                       const char *host, struct lockbox_request *req);
+                       const char *host, const char *requester, struct lockbox_request *req);
+/* Has this person (by name or uid) a pending request of their own for user, tenant and host?
+ * 0 yes, 1 no, -1 error. */
+int store_asked_pending(struct store *store, const char *user, const char *tenant,
+                        const char *host, const char *name, uid_t uid);
 /* The newest request of any state for user/tenant/host. */
 int store_find_latest(struct store *store, const char *user, const char *tenant,
                       const char *host, struct lockbox_request *req);
 /* The newest approved request for user/tenant/host whose access is current at now. */
 int store_find_current_approval(struct store *store, const char *user, const char *tenant,
+                                const char *host, const struct lockbox_clock *now,
+                                struct lockbox_request *req);
+/* The current approval for user, tenant and host that lasts longest: 0 found, 1 none, -1. */
+int store_find_longest_approval(struct store *store, const char *user, const char *tenant,
                                 const char *host, const struct lockbox_clock *now,
                                 struct lockbox_request *req);
 int store_count_pending_for_user(struct store *store, const char *user, int *count);

@@ -42,6 +42,7 @@ static json_object *new_login_message(const struct api_target *target, const cha
     add_optional(msg, "tenant", target->tenant);
     add_optional(msg, "service", target->service);
     add_optional(msg, "rhost", target->rhost);
+    add_optional(msg, "requester", target->requester);
     return msg;
 }
 

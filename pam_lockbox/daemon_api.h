@@ -17,6 +17,7 @@ struct api_target {
     const char *tenant;
     const char *service;
     const char *rhost;
+    const char *requester; /* PAM_RUSER, or "" */
 };
 
 struct check_reply {

@@ -2,6 +2,7 @@
  * start a line or forge a field. */
 #include "login_log.h"
 
+#include <stdio.h>
 #include <syslog.h>
 #include <security/pam_ext.h>
 
@@ -20,7 +21,7 @@ void log_login(pam_handle_t *pamh, const struct login_who *who,
 {
     const struct lockbox_request *req = &result->request;
     char id[FIELD_MAX], tenant[FIELD_MAX], host[FIELD_MAX], user[FIELD_MAX],
-        service[FIELD_MAX], rhost[FIELD_MAX], detail[FIELD_MAX];
+        service[FIELD_MAX], rhost[FIELD_MAX], detail[FIELD_MAX], requester[FIELD_MAX + 12];
     bool allowed = result->outcome == OUTCOME_ALLOWED || allowed_by_failmode;
     int priority = LOG_INFO;
 
@@ -32,20 +33,26 @@ void log_login(pam_handle_t *pamh, const struct login_who *who,
     text_escape_log(or_dash(who->service), service, sizeof(service));
     text_escape_log(or_dash(who->rhost), rhost, sizeof(rhost));
     text_escape_log(or_dash(result->detail), detail, sizeof(detail));
+    requester[0] = '\0';
+    if (who->requester != NULL && who->requester[0] != '\0') {
+        char shown[FIELD_MAX];
+        snprintf(requester, sizeof(requester), " requester=%s",
+                 text_escape_log(who->requester, shown, sizeof(shown)));
+    }
     if (allowed_by_failmode || result->outcome == OUTCOME_IMPOSTOR)
         priority = LOG_ALERT;
     else if (!allowed)
         priority = result->outcome == OUTCOME_UNREACHABLE ? LOG_ERR : LOG_NOTICE;
     if (allowed && !allowed_by_failmode) {
         pam_syslog(pamh, priority,
-                   "event=login.allowed id=%s tenant=%s host=%s user=%s service=%s rhost=%s", id,
-                   tenant, host, user, service, rhost);
+                   "event=login.allowed id=%s tenant=%s host=%s user=%s service=%s rhost=%s%s",
+                   id, tenant, host, user, service, rhost, requester);
         return;
     }
     pam_syslog(pamh, priority,
-               "event=%s id=%s tenant=%s host=%s user=%s service=%s rhost=%s why=%s%s%s%s",
+               "event=%s id=%s tenant=%s host=%s user=%s service=%s rhost=%s why=%s%s%s%s%s",
                allowed ? "login.allowed" : "login.denied", id, tenant, host, user, service, rhost,
                login_outcome_name(result->outcome), allowed_by_failmode ? " failmode=safe" : "",
                result->detail[0] != '\0' ? " detail=" : "",
-               result->detail[0] != '\0' ? detail : "");
+               result->detail[0] != '\0' ? detail : "", requester);
 }

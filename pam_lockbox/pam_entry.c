@@ -135,6 +135,7 @@ static int run_login(pam_handle_t *pamh, int flags, int argc, const char **argv,
     int deny = stack == STACK_AUTH ? PAM_AUTH_ERR : PAM_PERM_DENIED;
     struct lockbox_args args;
     char err[400], service[LOCKBOX_NAME_MAX + 1], rhost[LOCKBOX_RHOST_MAX + 1];
+    char requester[LOCKBOX_NAME_MAX + 1];
     const char *user = NULL;
 
     if (parse_args(argc, argv, &args, err, sizeof(err)) != 0) {
@@ -150,15 +151,16 @@ static int run_login(pam_handle_t *pamh, int flags, int argc, const char **argv,
         return rc;
     items_service(pamh, service, sizeof(service));
     items_rhost(pamh, rhost, sizeof(rhost));
+    items_ruser(pamh, requester, sizeof(requester));
     struct login_facts facts = {args.tenant, service, rhost, args.wait_seconds,
                                 stack == STACK_AUTH && items_can_prompt(pamh)};
-    struct login_who who = {user, args.tenant, service, rhost};
+    struct login_who who = {user, args.tenant, service, rhost, requester};
     struct login_channel channel = LOGIN_CHANNEL_INIT(args.socket_path);
     int client_fds[CLIENT_WATCH_MAX];
     channel.n_watch = client_watch_find(rhost, client_fds);
     channel.watch_fds = client_fds;
     struct module_session session = {pamh, flags, args.debug,
-                                     {&channel, user, args.tenant, service, rhost}};
+                                     {&channel, user, args.tenant, service, rhost, requester}};
     if (args.debug)
         pam_syslog(pamh, LOG_DEBUG, "debug: stack=%s user=%s service=%s rhost=%s socket=%s "
                    "wait=%d failmode=%s prompt=%s", stack == STACK_AUTH ? "auth" : "account",

@@ -67,6 +67,18 @@ void items_rhost(pam_handle_t *pamh, char *out, size_t out_len)
         snprintf(out, out_len, "%s", (const char *)item);
 }
 
+void items_ruser(pam_handle_t *pamh, char *out, size_t out_len)
+{
+    const void *item = NULL;
+
+    out[0] = '\0';
+    /* Set by the application (su and sudo name the user who ran them); sshd sets none, so an
+     * ssh login's requester stays unknown. A value that is not a plain name is left out. */
+    if (pam_get_item(pamh, PAM_RUSER, &item) == PAM_SUCCESS && item != NULL &&
+        text_is_name(item, LOCKBOX_NAME_MAX))
+        snprintf(out, out_len, "%s", (const char *)item);
+}
+
 /* PAM_TTY as sshd, su and login give it ("/dev/pts/3", "pts/3", "ssh"): a device path or
  * nothing. The daemon writes warnings only to a terminal the session user owns. */
 void items_tty(pam_handle_t *pamh, char *out, size_t out_len)

@@ -13,6 +13,8 @@ int items_user(pam_handle_t *pamh, const char **user);
 void items_service(pam_handle_t *pamh, char *out, size_t out_len);
 /* PAM_RHOST when it is plain host text, else empty. */
 void items_rhost(pam_handle_t *pamh, char *out, size_t out_len);
+/* PAM_RUSER as su and sudo set it (the invoking user), when it is a plain name; else "". */
+void items_ruser(pam_handle_t *pamh, char *out, size_t out_len);
 /* PAM_TTY as "/dev/pts/N" or "/dev/ttyN", else empty. */
 void items_tty(pam_handle_t *pamh, char *out, size_t out_len);
 /* Has the application given a conversation function? */

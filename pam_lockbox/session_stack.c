@@ -29,6 +29,7 @@ struct session_call {
     const char *user;
     char service[LOCKBOX_NAME_MAX + 1];
     char rhost[LOCKBOX_RHOST_MAX + 1];
+    char requester[LOCKBOX_NAME_MAX + 1];
     char tty[64];
 };
 
@@ -47,6 +48,7 @@ static int gather(pam_handle_t *pamh, int argc, const char **argv, struct sessio
         return rc;
     items_service(pamh, c->service, sizeof(c->service));
     items_rhost(pamh, c->rhost, sizeof(c->rhost));
+    items_ruser(pamh, c->requester, sizeof(c->requester));
     items_tty(pamh, c->tty, sizeof(c->tty));
     return PAM_SUCCESS;
 }
@@ -54,7 +56,8 @@ static int gather(pam_handle_t *pamh, int argc, const char **argv, struct sessio
 static int open_with_daemon(pam_handle_t *pamh, int flags, struct session_call *c)
 {
     struct login_channel channel = LOGIN_CHANNEL_INIT(c->args.socket_path);
-    struct api_target target = {&channel, c->user, c->args.tenant, c->service, c->rhost};
+    struct api_target target = {&channel, c->user, c->args.tenant, c->service, c->rhost,
+                                c->requester};
     char session_id[LOCKBOX_ID_HEX_LEN + 1], err[400] = "", shown[800];
     struct lockbox_request approval;
 
@@ -109,7 +112,8 @@ EXPORTED int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const
     if (gather(pamh, argc, argv, &c) != PAM_SUCCESS)
         return PAM_SUCCESS; /* lockboxd notices the process exit itself */
     struct login_channel channel = LOGIN_CHANNEL_INIT(c.args.socket_path);
-    struct api_target target = {&channel, c.user, c.args.tenant, c.service, c.rhost};
+    struct api_target target = {&channel, c.user, c.args.tenant, c.service, c.rhost,
+                                c.requester};
     if (api_session_close(&target, data, err, sizeof(err)) != API_OK)
         pam_syslog(pamh, LOG_NOTICE, "event=session.close_failed session=%s detail=%s",
                    (const char *)data, text_escape_log(err, shown, sizeof(shown)));

@@ -120,7 +120,7 @@ class Enforcement(SessionCase):
         client = self.interactive()
         out = e.ctl(self.d, ADMIN, "revoke", req["id"], "--comment", "done")
         self.assertEqual(out.returncode, 0, out.stderr)
-        self.assertIn("Ended 1 live session of this request.", out.stdout)
+        self.assertIn("Ended 1 live session of %s on %s." % (self.user, HOST), out.stdout)
         start = time.monotonic()
         code = client.wait(10)
         self.assertIsNotNone(code, "the session survived the revoke")

@@ -32,7 +32,7 @@ MALLORY = PREFIX + "mallory"  # nobody's admin
 ADMIN_GROUP = PREFIX + "adm"
 
 CONTRACT_FIELDS = ["id", "state", "tenant", "host", "user", "reason", "service", "rhost",
-                   "created_at", "decided_at", "decided_by", "comment", "expires_at"]
+                   "requester", "created_at", "decided_at", "decided_by", "comment", "expires_at"]
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 ID_RE = re.compile(r"\b[0-9a-f]{32}\b")
 RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")  # anything but \t and \n
@@ -545,7 +545,7 @@ class CtlTest(unittest.TestCase):
         self.assertEqual(len(human), 6)
         self.assertTrue(human[0].startswith("#1 "), human[0])
         self.assertIn("request.created id=%s tenant=contoso host=h0.example user=%s actor=%s "
-                      'reason=INC-0' % (ids[0], ENG, ENG), human[0])
+                      'requester=%s reason=INC-0' % (ids[0], ENG, ENG, ENG), human[0])
         self.assertIn("request.approved id=%s" % ids[0], human[1])
         self.assertIn("actor=" + ALICE, human[1])
         raw = self.assert_ok(self.ctl(ALICE, "--json", "audit")).stdout.splitlines()

@@ -212,7 +212,7 @@ class Enforcement(SessionCase):
         revoked = subprocess.run(["runuser", "-u", ADMIN, "--", LOCKBOXCTL, "--socket",
                                   self.d.socket, "revoke", req["id"]], capture_output=True, text=True)
         self.assertEqual(revoked.returncode, 0, revoked.stderr)
-        self.assertIn("Ended 1 live session of this request.", revoked.stdout)
+        self.assertIn("Ended 1 live session of %s on testhost." % ENG, revoked.stdout)
 
 
 class Expiry(SessionCase):
@@ -320,7 +320,7 @@ import json, os, subprocess, sys, time
 sys.path.insert(0, %r)
 from lockbox_testlib import http_call
 with open("/proc/self/loginuid", "w") as f:  # what pam_loginuid does: a new audit session
-    f.write(str(os.getuid()))
+    f.write(str(__import__("pwd").getpwnam(json.loads(sys.argv[2])["user"]).pw_uid))
 status, body = http_call(sys.argv[1], "POST", "/v1/sessions", json.loads(sys.argv[2]))
 escaped = subprocess.Popen(["setsid", "-f", "sh", "-c", "echo $$ > %%s; exec sleep 120" %% sys.argv[3]])
 print(json.dumps([status, body]), flush=True)

@@ -126,7 +126,8 @@ static void test_line_format(void **unused)
     assert_string_equal(
         line, "{\"seq\":1,\"time\":\"2025-11-25T12:00:00.123Z\",\"event\":\"request.created\","
               "\"request_id\":\"0123456789abcdef0123456789abcdef\",\"tenant\":\"contoso\","
-              "\"host\":\"db01\",\"user\":\"eng1\",\"actor\":\"eng1\",\"reason\":\"INC-4711\","
+              "\"host\":\"db01\",\"user\":\"eng1\",\"actor\":\"eng1\",\"requester\":null,"
+              "\"reason\":\"INC-4711\","
               "\"comment\":null,\"expires_at\":\"2025-11-26T00:00:00Z\","
               "\"prev_hash\":\"" AUDIT_ZERO_HASH "\"}");
     free(line);

@@ -602,6 +602,45 @@ static void test_may_decide_self(void **unused)
     assert_int_equal(decide(&req, &contoso, &alice, REQUEST_REVOKED), VERDICT_OK);
 }
 
+/* Whoever asked for a login (su's or sudo's invoking user) may not decide it either: an admin
+ * su'ing to a shared account cannot approve her own way in. */
+static void test_may_decide_requester(void **unused)
+{
+    struct lockbox_request req;
+    (void)unused;
+
+    make_pending(&req);
+    snprintf(req.user, sizeof(req.user), "%s", "rtshared");
+    snprintf(req.requested_by, sizeof(req.requested_by), "%s", "root");
+    req.requested_by_uid = 0;
+    snprintf(req.requester, sizeof(req.requester), "%s", "alice");
+    req.requester_uid = ALICE_UID;
+    assert_int_equal(decide(&req, &contoso, &alice, REQUEST_APPROVED), VERDICT_SELF_DECISION);
+    assert_int_equal(decide(&req, &contoso, &alice, REQUEST_DENIED), VERDICT_SELF_DECISION);
+    assert_int_equal(decide(&req, &contoso, &bob, REQUEST_APPROVED), VERDICT_OK);
+
+    /* The same person under a second account name (same uid), or by name alone. */
+    snprintf(req.requester, sizeof(req.requester), "%s", "alice2");
+    assert_int_equal(decide(&req, &contoso, &alice, REQUEST_APPROVED), VERDICT_SELF_DECISION);
+    req.requester_uid = (uid_t)-1;
+    snprintf(req.requester, sizeof(req.requester), "%s", "alice");
+    assert_int_equal(decide(&req, &contoso, &alice, REQUEST_APPROVED), VERDICT_SELF_DECISION);
+
+    /* Unknown (an ssh login): nobody is excluded for it. */
+    req.requester[0] = '\0';
+    req.requester_uid = (uid_t)-1;
+    assert_int_equal(decide(&req, &contoso, &alice, REQUEST_APPROVED), VERDICT_OK);
+
+    /* Root su'ing to the account asked for it too: root may not decide it. */
+    snprintf(req.requester, sizeof(req.requester), "%s", "root");
+    req.requester_uid = 0;
+    assert_int_equal(decide(&req, &contoso_with_root, &root, REQUEST_APPROVED),
+                     VERDICT_SELF_DECISION);
+    req.requester[0] = '\0';
+    req.requester_uid = (uid_t)-1;
+    assert_int_equal(decide(&req, &contoso_with_root, &root, REQUEST_APPROVED), VERDICT_OK);
+}
+
 static void test_may_read(void **unused)
 {
     struct lockbox_request req;
@@ -650,6 +689,7 @@ int main(void)
         cmocka_unit_test(test_may_decide_root),
         cmocka_unit_test(test_may_decide_refusals),
         cmocka_unit_test(test_may_decide_self),
+        cmocka_unit_test(test_may_decide_requester),
         cmocka_unit_test(test_may_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

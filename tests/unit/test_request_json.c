@@ -23,6 +23,7 @@ static const struct {
     {"host", LOCKBOX_HOST_MAX},        {"user", LOCKBOX_NAME_MAX},
     {"reason", LOCKBOX_TEXT_MAX},      {"service", LOCKBOX_NAME_MAX},
     {"rhost", LOCKBOX_RHOST_MAX},      {"requested_by", LOCKBOX_NAME_MAX},
+    {"requester", LOCKBOX_NAME_MAX},
     {"decided_by", LOCKBOX_NAME_MAX},  {"comment", LOCKBOX_TEXT_MAX},
 };
 static const char *const time_fields[] = {"created_at", "decided_at", "expires_at"};
@@ -38,6 +39,7 @@ static void make_approved(struct lockbox_request *req)
     snprintf(req->host, sizeof(req->host), "%s", "db01.example.com");
     snprintf(req->user, sizeof(req->user), "%s", "eng1");
     snprintf(req->requested_by, sizeof(req->requested_by), "%s", "root");
+    snprintf(req->requester, sizeof(req->requester), "%s", "alice");
     snprintf(req->reason, sizeof(req->reason), "%s", "INC-4711 \"caf\xc3\xa9\" \\ restore");
     snprintf(req->service, sizeof(req->service), "%s", "sshd");
     snprintf(req->rhost, sizeof(req->rhost), "%s", "2001:db8::9");
@@ -68,6 +70,7 @@ static void assert_same_contract_fields(const struct lockbox_request *a,
     assert_string_equal(a->host, b->host);
     assert_string_equal(a->user, b->user);
     assert_string_equal(a->requested_by, b->requested_by);
+    assert_string_equal(a->requester, b->requester);
     assert_string_equal(a->reason, b->reason);
     assert_string_equal(a->service, b->service);
     assert_string_equal(a->rhost, b->rhost);
@@ -91,8 +94,9 @@ static void test_round_trip(void **unused)
         memset(&back, 0xa5, sizeof(back));
         assert_int_equal(request_from_json(obj, &back, err, sizeof(err)), 0);
         assert_same_contract_fields(&req, &back);
-        /* What is not part of the contract is not invented. */
-        assert_int_equal(back.requested_by_uid, 0);
+        /* What is not part of the contract is not invented: no uid, and never root's. */
+        assert_int_equal(back.requested_by_uid, (uid_t)-1);
+        assert_int_equal(back.requester_uid, (uid_t)-1);
         assert_int_equal(back.granted_ms, 0);
         assert_string_equal(back.approved_boot_id, "");
         json_object_put(obj);
@@ -103,7 +107,8 @@ static void test_json_shape(void **unused)
 {
     static const char *const keys[] = {"id",         "state",      "tenant",     "host",
                                        "user",       "reason",     "service",    "rhost",
-                                       "requested_by", "created_at", "decided_at", "decided_by",
+                                       "requested_by", "requester", "created_at", "decided_at",
+                                       "decided_by",
                                        "comment",    "expires_at"};
     struct lockbox_request req;
     json_object *value;

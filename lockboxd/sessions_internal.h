@@ -1,0 +1,43 @@
+/* What sessions.c (the registry) and session_enforce.c (warnings, termination, leftovers)
+ * share; nothing outside the two includes this. */
+#ifndef LOCKBOXD_SESSIONS_INTERNAL_H
+#define LOCKBOXD_SESSIONS_INTERNAL_H
+#include <sqlite3.h>
+
+#include "sessions.h"
+
+enum session_statement {
+    SS_INSERT, SS_SET_STATE, SS_LIVE_ROWS, SS_OF_REQUEST, SS_WARNED, SS_GET_STATE, SS_REBIND,
+    SS_CONTAINED, SS_STATE_ONLY, SS_COUNT
+};
+
+sqlite3_stmt *session_statement(struct sessions *s, enum session_statement which);
+/* One UPDATE keyed by the session id: text or number as ?2 (SS_SET_STATE: state as text,
+ * closed_at as number). Returns 0, or -1 (logged). */
+int session_update(struct sessions *s, enum session_statement which, const char *id,
+                   const char *text, int64_t number);
+void session_record(struct sessions *s, const struct session_entry *e, const char *event,
+                    const char *actor, const char *detail, const struct lockbox_clock *now);
+struct session_entry *session_find(struct sessions *s, const char *id);
+/* Removes e (the last entry moves into its slot). */
+void session_remove(struct sessions *s, struct session_entry *e);
+/* Stops watching e's session process. */
+void session_unwatch(struct sessions *s, struct session_entry *e);
+/* Can its processes be found again after it closed (audit session or cgroup)? */
+bool session_is_contained(const struct session_entry *e);
+
+/* session_enforce.c */
+/* The login closed: recorded; its process is still watched until it exits. */
+void session_closed(struct sessions *s, struct session_entry *e, const char *actor,
+                    const char *why, const struct lockbox_clock *now);
+/* The session process is gone: keep the entry while it left processes behind, else drop it. */
+void session_leader_gone(struct sessions *s, struct session_entry *e,
+                         const struct lockbox_clock *now);
+/* The session process of a session being terminated is gone: end what is left of it. */
+void session_leader_gone_while_ending(struct sessions *s, struct session_entry *e,
+                                      const struct lockbox_clock *now);
+/* After loading the rows at start-up: what ended while lockboxd was down, and the access of
+ * every user, tenant and host with sessions, as sessions_access_changed() would. */
+void session_reattach(struct sessions *s, const struct lockbox_clock *now);
+
+#endif
