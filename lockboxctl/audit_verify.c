@@ -2,6 +2,8 @@
  * files with lib/audit_chain.h and names the first bad record. Without --file it verifies
  * lockboxd's current file and compares its end with the head the daemon keeps, which is
  * what reveals a removed tail. */
+#include <dirent.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +159,67 @@ out:
     return rc;
 }
 
+/* The newest rotated file beside path: logrotate's dateext names (PATH-YYYYMMDD-EPOCH) sort
+ * by age. Returns 0 with its path, or -1 when there is none. */
+static int newest_rotated(const char *path, char *out, size_t out_len)
+{
+    char dir[LOCKBOX_PATH_MAX + 1];
+    const char *slash = strrchr(path, '/');
+    struct dirent *de;
+
+    if (slash == NULL || (size_t)(slash - path) >= sizeof(dir))
+        return -1;
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = '\0';
+    const char *base = slash + 1;
+    size_t base_len = strlen(base);
+    DIR *d = opendir(dir[0] ? dir : "/");
+    if (d == NULL)
+        return -1;
+    out[0] = '\0';
+    char best[NAME_MAX + 1] = "";
+    while ((de = readdir(d)) != NULL) {
+        const char *name = de->d_name;
+        if (strncmp(name, base, base_len) != 0 || name[base_len] != '-' ||
+            strspn(name + base_len + 1, "0123456789-") != strlen(name + base_len + 1))
+            continue; /* not one of ours, or compressed */
+        if (strcmp(name, best) > 0)
+            snprintf(best, sizeof(best), "%s", name);
+    }
+    closedir(d);
+    if (best[0] == '\0' || (size_t)snprintf(out, out_len, "%s/%s", dir, best) >= out_len)
+        return -1;
+    return 0;
+}
+
+/* Right after a rotation the live file is empty until the next record: that is fine when the
+ * file rotated away ends at the daemon's head. */
+static int verify_rotated_away(const struct cli *cli, struct verify_context *verify,
+                               const struct daemon_head *head)
+{
+    char previous[LOCKBOX_PATH_MAX + NAME_MAX + 2];
+
+    if (newest_rotated(head->file, previous, sizeof(previous)) != 0)
+        return chain_broken(cli, verify->verifier.error);
+    audit_verifier_init(&verify->verifier);
+    int rc = verify_one_file(cli, verify, previous);
+    if (rc != CLI_OK)
+        return rc;
+    if (audit_verify_head(&verify->verifier, head->seq, head->hash) != 0) {
+        char message[8192], live[OUT_ESCAPED_MAX];
+        snprintf(message, sizeof(message), "%s is empty and the newest rotated file, %s: %s",
+                 out_escape(head->file, "", live, sizeof(live)), verify->shown_path,
+                 verify->verifier.error);
+        return chain_broken(cli, message);
+    }
+    if (!cli->json) {
+        char live[OUT_ESCAPED_MAX];
+        printf("%s is empty since its rotation; %s ends at lockboxd's head\n",
+               out_escape(head->file, "", live, sizeof(live)), verify->shown_path);
+    }
+    return CLI_OK;
+}
+
 int audit_verify(struct cli *cli, const struct audit_args *args)
 {
     struct verify_context *verify = calloc(1, sizeof(*verify));
@@ -172,7 +235,11 @@ int audit_verify(struct cli *cli, const struct audit_args *args)
     } else if ((rc = fetch_daemon_head(cli, &head)) == CLI_OK &&
                (rc = verify_one_file(cli, verify, head.file)) == CLI_OK &&
                audit_verify_head(&verify->verifier, head.seq, head.hash) != 0) {
-        rc = chain_broken(cli, verify->verifier.error);
+        /* An empty live file that lockboxd starts after its head: a rotation, not a loss. */
+        if (verify->verifier.records == 0 && head.file_first_seq == head.seq + 1)
+            rc = verify_rotated_away(cli, verify, &head);
+        else
+            rc = chain_broken(cli, verify->verifier.error);
     } else if (rc == CLI_OK && head.file_first_seq > 0 && verify->verifier.records > 0 &&
                verify->first_seq != head.file_first_seq) {
         /* The head check sees the end of the file; this sees its start. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@ static int read_last_record(struct audit_file *file, char *err, size_t err_len)
         snprintf(err, err_len, "%s: not a regular file", file->path);
         return -1;
     }
+    file->size = st.st_size;
     if (st.st_size == 0)
         return 0;
     off_t start = st.st_size > (off_t)window ? st.st_size - (off_t)window : 0;
@@ -42,6 +44,7 @@ static int read_last_record(struct audit_file *file, char *err, size_t err_len)
         snprintf(err, err_len, "%s: cannot cut a torn last line: %s", file->path, strerror(errno));
         goto out;
     }
+    file->size = start + (off_t)end;
     if (end == 0) {
         rc = start == 0 ? 0 : -1;
         if (rc != 0)
@@ -136,6 +139,11 @@ int audit_file_append_many(struct audit_file *file, const char *records, size_t 
     }
     if (fstat(file->fd, &st) != 0)
         return -1;
+    /* The room first: with the disk full, a write() could put half a record in the file, for
+     * readers to see until it is cut back. Reserved, it cannot run out halfway. */
+    if (fallocate(file->fd, FALLOC_FL_KEEP_SIZE, st.st_size, (off_t)len) != 0 &&
+        errno != EOPNOTSUPP && errno != ENOSYS)
+        return -1;
     /* One write(): a reader never sees half a record from us. */
     errno = 0;
     ssize_t written = write(file->fd, records, len);
@@ -149,8 +157,22 @@ int audit_file_append_many(struct audit_file *file, const char *records, size_t 
     }
     file->has_last = true;
     file->last_seq = last_seq;
+    file->size = st.st_size + (off_t)len;
     snprintf(file->last_hash, sizeof(file->last_hash), "%s", last_hash);
     return 0;
+}
+
+int audit_file_check_end(struct audit_file *file, char *err, size_t err_len)
+{
+    struct stat st;
+
+    if (file->fd < 0 || fstat(file->fd, &st) != 0) {
+        snprintf(err, err_len, "%s: cannot stat: %s", file->path, strerror(errno));
+        return -1;
+    }
+    if (st.st_size == file->size)
+        return 0;
+    return read_last_record(file, err, err_len) == 0 ? 1 : -1;
 }
 
 int audit_file_append(struct audit_file *file, const char *line, uint64_t seq, const char *hash)

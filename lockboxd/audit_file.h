@@ -2,6 +2,7 @@
 #ifndef LOCKBOXD_AUDIT_FILE_H
 #define LOCKBOXD_AUDIT_FILE_H
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,6 +14,7 @@ struct audit_file {
     bool has_last;                           /* the file holds at least one record */
     uint64_t last_seq;                       /* seq of its last record */
     char last_hash[LOCKBOX_HASH_HEX_LEN + 1];
+    off_t size;                              /* where our last write ended */
 };
 
 /* Opens (creating, mode 0640) and reads the last record's seq and hash. A torn last line
@@ -34,6 +36,9 @@ int audit_file_append_many(struct audit_file *file, const char *records, size_t 
 typedef int (*audit_file_line_fn)(void *ctx, const char *line, size_t len, uint64_t seq);
 int audit_file_each_after(const struct audit_file *file, uint64_t after, audit_file_line_fn fn,
                           void *ctx, char *err, size_t err_len);
+/* Is the file still as our last write left it? 0 yes; 1 no (someone cut or added lines):
+ * its last record is read again (a torn last line cut); -1 with err when it cannot be read. */
+int audit_file_check_end(struct audit_file *file, char *err, size_t err_len);
 /* Closes and opens the path again (after logrotate moved the file away). */
 int audit_file_reopen(struct audit_file *file, char *err, size_t err_len);
 void audit_file_close(struct audit_file *file);

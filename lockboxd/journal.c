@@ -217,6 +217,7 @@ static int catch_up(struct journal *journal, bool at_start)
     }
     if (!file_tail_is_ours(journal))
         return refuse_foreign_file(journal, false, journal->file.last_seq);
+    uint64_t from = position;
     while (position < journal->head_seq) {
         struct catch_up cu = {journal, 0, position};
         if (journal->file.fd < 0 ||
@@ -229,6 +230,10 @@ static int catch_up(struct journal *journal, bool at_start)
             break; /* records missing from the database itself; nothing more to append */
         position = cu.last;
     }
+    if (position > from)
+        syslog(LOG_WARNING, "event=audit.caught_up file=%s from_seq=%llu to_seq=%llu msg=\"records "
+               "the database holds were written to the audit file\"", journal->file.path,
+               (unsigned long long)from + 1, (unsigned long long)position);
     journal->file_behind = false;
     return 0;
 }
@@ -401,6 +406,29 @@ static void send_pending_syslog(struct journal *journal)
     journal->n_pending_syslog = 0;
 }
 
+/* Someone changed the file behind our back (a tail cut by hand, lines added): before the next
+ * append, look again. What the database holds and the file lacks is written back by catch-up
+ * (said loudly); anything else stops all grants there (refuse_foreign_file). */
+static void check_file_end(struct journal *journal)
+{
+    char err[256];
+    uint64_t before = file_position(journal);
+
+    int changed = audit_file_check_end(&journal->file, err, sizeof(err));
+    if (changed == 0)
+        return;
+    journal->file_behind = true;
+    if (changed < 0) {
+        syslog(LOG_CRIT, "event=audit.write_failed file=%s msg=\"%s\"", journal->file.path, err);
+        return;
+    }
+    uint64_t now_at = file_position(journal);
+    syslog(LOG_CRIT, "event=audit.file_changed file=%s expected_seq=%llu found_seq=%llu "
+                     "msg=\"the audit file was changed by someone else; records the database "
+                     "holds are written back\"", journal->file.path, (unsigned long long)before,
+           (unsigned long long)now_at);
+}
+
 int journal_flush(struct journal *journal)
 {
     int rc = 0;
@@ -421,6 +449,7 @@ int journal_flush(struct journal *journal)
         journal->unsynced_since_ms = monotonic_ms();
     }
     journal->store_sync_needed = false;
+    check_file_end(journal);
     if (journal->file_behind) {
         journal->dirty = false;
         rc = journal_catch_up(journal);

@@ -29,6 +29,7 @@
 #include "readiness.h"
 #include "service.h"
 #include "store.h"
+#include "text.h"
 #include "waiters.h"
 
 struct lockboxd {
@@ -57,9 +58,17 @@ static void usage(FILE *out)
             LOCKBOX_DEFAULT_CONFIG);
 }
 
+/* The modes the package's units give these directories (StateDirectoryMode and friends),
+ * for when lockboxd makes them itself: its umask would make them 0700, and then nobody but
+ * root could reach the API socket. */
+#define SOCKET_DIR_MODE 0755
+#define LOG_DIR_MODE 0750
+#define STATE_DIR_MODE 0700
+
 /* State directories must be root-owned and not writable by others: whoever can write
- * there can replace the database, the audit file or the socket. */
-static int check_directory(const char *file_path, char *err, size_t err_len)
+ * there can replace the database, the audit file or the socket. A missing one is made with
+ * mode (the first role to make a directory that serves several decides). */
+static int check_directory(const char *file_path, mode_t mode, char *err, size_t err_len)
 {
     char dir[LOCKBOX_PATH_MAX];
     struct stat st;
@@ -69,9 +78,14 @@ static int check_directory(const char *file_path, char *err, size_t err_len)
     if (slash == NULL)
         return -1;
     *(slash == dir ? slash + 1 : slash) = '\0';
-    if (stat(dir, &st) != 0 && errno == ENOENT && mkdir(dir, 0755) != 0) {
-        snprintf(err, err_len, "%s: cannot create: %s", dir, strerror(errno));
-        return -1;
+    if (stat(dir, &st) != 0 && errno == ENOENT) {
+        if (mkdir(dir, mode) != 0 || chmod(dir, mode) != 0) {
+            snprintf(err, err_len, "%s: cannot create: %s", dir, strerror(errno));
+            return -1;
+        }
+        char shown[2 * LOCKBOX_PATH_MAX];
+        syslog(LOG_NOTICE, "event=daemon.created_directory path=%s mode=%04o",
+               text_escape_log(dir, shown, sizeof(shown)), (unsigned)mode);
     }
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         snprintf(err, err_len, "%s: not a directory", dir);
@@ -94,10 +108,11 @@ static int open_state(struct lockboxd *d, char *err, size_t err_len)
 {
     const struct lockboxd_config *c = &d->config;
 
-    if (check_directory(c->database, err, err_len) != 0 ||
-        check_directory(c->audit_log, err, err_len) != 0 ||
-        check_directory(c->socket, err, err_len) != 0 ||
-        check_directory(c->pam_socket, err, err_len) != 0)
+    /* Sockets first: a directory shared with them must stay reachable. */
+    if (check_directory(c->socket, SOCKET_DIR_MODE, err, err_len) != 0 ||
+        check_directory(c->pam_socket, SOCKET_DIR_MODE, err, err_len) != 0 ||
+        check_directory(c->audit_log, LOG_DIR_MODE, err, err_len) != 0 ||
+        check_directory(c->database, STATE_DIR_MODE, err, err_len) != 0)
         return -1;
     if (waiters_init(&d->waiters) != 0) {
         snprintf(err, err_len, "out of memory");
