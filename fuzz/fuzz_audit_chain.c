@@ -77,6 +77,9 @@ static void build_and_read_back(const char *data, size_t size)
                              f[6], f[7], (int64_t)size * 1000003};
     FUZZ_CHECK(audit_line_build(1, 1700000000123, &ev, AUDIT_ZERO_HASH, &line1) == 0);
     FUZZ_CHECK(strchr(line1, '\n') == NULL); /* one record, one line */
+    char *escaped = text_escape_json_hidden(line1); /* and no hidden character raw */
+    FUZZ_CHECK(escaped != NULL && strcmp(escaped, line1) == 0);
+    free(escaped);
     FUZZ_CHECK(audit_line_fields(line1, strlen(line1), &seq, prev) == 0);
     FUZZ_CHECK(seq == 1 && strcmp(prev, AUDIT_ZERO_HASH) == 0);
     FUZZ_CHECK(audit_hash_hex(line1, strlen(line1), hash1) == 0);

@@ -1,16 +1,28 @@
 /* Fuzzes validation and escaping (lib/text.c). What reaches syslog or a terminal must hold no
- * control byte, DEL, C1 or invalid UTF-8, fit its buffer, and a quoted log value must not end
- * early (no unescaped quote inside), whatever the input and the buffer size. */
+ * control byte, DEL, C1, hidden character or invalid UTF-8, fit its buffer, and a quoted log
+ * value must not end early (no unescaped quote inside), whatever the input and the buffer
+ * size. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "fuzz.h"
 #include "lockbox_limits.h"
 #include "text.h"
 
-/* Valid UTF-8 with no C0, DEL or C1 (an empty string counts). */
+/* No hidden character (text.h): escaping them changes nothing. */
+static int has_no_hidden(const char *s)
+{
+    char *escaped = text_escape_json_hidden(s);
+    FUZZ_CHECK(escaped != NULL);
+    int same = strcmp(escaped, s) == 0;
+    free(escaped);
+    return same;
+}
+
+/* Valid UTF-8 with no C0, DEL, C1 or hidden character (an empty string counts). */
 static int is_safe(const char *s)
 {
-    return s[0] == '\0' || text_is_clean(s, strlen(s));
+    return (s[0] == '\0' || text_is_clean(s, strlen(s))) && has_no_hidden(s);
 }
 
 static void check_log_value(const char *out, size_t cap)
@@ -61,9 +73,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memset(out, 'X', cap);
         text_escape_terminal(in, out, cap);
         FUZZ_CHECK(strlen(out) < cap && is_safe(out));
-        /* A clean value that fits is shown unchanged apart from backslashes. */
-        if (text_is_clean(in, LOCKBOX_TEXT_MAX) && strchr(in, '\\') == NULL && len < cap)
+        /* A clean value that fits is shown unchanged apart from backslashes and hidden
+         * characters. */
+        if (text_is_clean(in, LOCKBOX_TEXT_MAX) && strchr(in, '\\') == NULL && len < cap &&
+            has_no_hidden(in))
             FUZZ_CHECK(strcmp(out, in) == 0);
+        /* JSON escaping leaves none, and escaping twice changes nothing more. */
+        char *json = text_escape_json_hidden(in);
+        FUZZ_CHECK(json != NULL && strlen(json) >= len && has_no_hidden(json));
+        free(json);
     } else {
         text_escape_log(in, NULL, 0); /* nothing written, nothing read */
         text_escape_terminal(in, NULL, 0);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
 #include "timefmt.h"
 
 static json_object *string_or_null(const char *value)
@@ -14,14 +15,15 @@ static json_object *string_or_null(const char *value)
     return value != NULL && value[0] != '\0' ? json_object_new_string(value) : NULL;
 }
 
-int audit_line_build(uint64_t seq, int64_t time_ms, const struct audit_event *event,
-                     const char *prev_hash, char **line)
+/* The line as json-c writes it: hidden characters raw, as every line before Step 11 was. */
+static char *line_with_raw_hidden(uint64_t seq, int64_t time_ms, const struct audit_event *event,
+                                  const char *prev_hash)
 {
     char when[TIMEFMT_LEN], expires[TIMEFMT_LEN];
     json_object *obj = json_object_new_object();
 
     if (obj == NULL)
-        return -1;
+        return NULL;
     timefmt_rfc3339_ms(time_ms, when);
     json_object_object_add(obj, "seq", json_object_new_int64((int64_t)seq));
     json_object_object_add(obj, "time", json_object_new_string(when));
@@ -43,8 +45,20 @@ int audit_line_build(uint64_t seq, int64_t time_ms, const struct audit_event *ev
     json_object_object_add(obj, "prev_hash", json_object_new_string(prev_hash));
     const char *text =
         json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-    *line = text != NULL ? strdup(text) : NULL;
+    char *line = text != NULL ? strdup(text) : NULL;
     json_object_put(obj);
+    return line;
+}
+
+int audit_line_build(uint64_t seq, int64_t time_ms, const struct audit_event *event,
+                     const char *prev_hash, char **line)
+{
+    char *raw = line_with_raw_hidden(seq, time_ms, event, prev_hash);
+
+    /* Escaped here, before anyone hashes the line: `cat`, `less` or `tail -f` of the audit file
+     * must not show a reason reordered by a bidi override (the chain covers these bytes). */
+    *line = raw != NULL ? text_escape_json_hidden(raw) : NULL;
+    free(raw);
     return *line != NULL ? 0 : -1;
 }
 
@@ -199,6 +213,22 @@ static int optional_string(json_object *obj, const char *key, const char **out)
     return 0;
 }
 
+static bool is_line(const char *built, const char *line, size_t len)
+{
+    return strlen(built) == len && memcmp(built, line, len) == 0;
+}
+
+/* What audit_line_build() writes today; is_line() of the raw form is what it wrote before
+ * Step 11, and a line of ours all the same. */
+static bool is_escaped_line(const char *raw, const char *line, size_t len)
+{
+    char *escaped = text_escape_json_hidden(raw);
+    bool same = escaped != NULL && is_line(escaped, line, len);
+
+    free(escaped);
+    return same;
+}
+
 /* info->seq and info->prev_hash are already read (record_fields); the rest is read here. */
 static int rebuilds_exactly(json_object *obj, const char *line, size_t len, struct audit_line_info *info)
 {
@@ -224,7 +254,8 @@ static int rebuilds_exactly(json_object *obj, const char *line, size_t len, stru
         strlen(ev.event) >= sizeof(info->event) ||
         (ev.tenant != NULL && strlen(ev.tenant) >= sizeof(info->tenant)))
         return -1;
-    if (audit_line_build(info->seq, info->time_ms, &ev, info->prev_hash, &rebuilt) != 0)
+    rebuilt = line_with_raw_hidden(info->seq, info->time_ms, &ev, info->prev_hash);
+    if (rebuilt == NULL)
         return -1;
     /* A line from before records named their requester has no such member: it is canonical
      * if it is what the builder writes, less that member. */
@@ -235,7 +266,7 @@ static int rebuilds_exactly(json_object *obj, const char *line, size_t len, stru
             memmove(member, member + strlen(",\"requester\":null"),
                     strlen(member + strlen(",\"requester\":null")) + 1);
     }
-    int same = strlen(rebuilt) == len && memcmp(rebuilt, line, len) == 0;
+    int same = is_line(rebuilt, line, len) || is_escaped_line(rebuilt, line, len);
     free(rebuilt);
     if (!same)
         return -1;

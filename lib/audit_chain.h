@@ -24,7 +24,9 @@ struct audit_event {
 };
 
 /* Builds the line (without newline) for record `seq` at `time_ms`; *line is malloc'd.
- * Field order is fixed; control bytes in values are JSON-escaped. Returns 0 or -1. */
+ * Field order is fixed; control bytes and hidden characters (text.h: bidi controls, zero
+ * width characters, ...) in values are JSON-escaped (\u001b, \u202e), so the line holds none
+ * of them raw. Returns 0 or -1. */
 int audit_line_build(uint64_t seq, int64_t time_ms, const struct audit_event *event,
                      const char *prev_hash, char **line);
 
@@ -57,7 +59,8 @@ struct audit_line_info {
     char prev_hash[LOCKBOX_HASH_HEX_LEN + 1];
 };
 /* Is this line byte for byte what audit_line_build() writes for its own fields (field order,
- * escaping, time formats)? The daemon takes records back from the file only when they are;
+ * escaping, time formats), or what it wrote before Step 11 (hidden characters raw) or before
+ * Step 10 (no requester)? The daemon takes records back from the file only when they are;
  * a hand-edited or foreign line is not. Returns 0 and fills info, or -1. */
 int audit_line_canonical(const char *line, size_t len, struct audit_line_info *info);
 /* Reads seq and prev_hash out of one line; 0 or -1. */

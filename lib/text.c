@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Length of the valid UTF-8 sequence at s (at most len bytes), or 0 if invalid. */
@@ -48,6 +49,44 @@ static bool is_control(uint32_t cp)
     return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f);
 }
 
+/* The hidden characters (text.h). `refused_in_text`: those that reorder text or break lines,
+ * which free text may not hold; the others only hide themselves. */
+static const struct hidden_range {
+    uint32_t first, last;
+    bool refused_in_text;
+} hidden_ranges[] = {
+    {0x00ad, 0x00ad, false}, /* soft hyphen */
+    {0x061c, 0x061c, false}, /* Arabic letter mark */
+    {0x200b, 0x200f, false}, /* zero width space, ZWNJ, ZWJ, LRM, RLM */
+    {0x2028, 0x2029, true},  /* line and paragraph separators */
+    {0x202a, 0x202e, true},  /* LRE RLE PDF LRO RLO */
+    {0x2060, 0x2065, false}, /* word joiner, invisible operators */
+    {0x2066, 0x2069, true},  /* LRI RLI FSI PDI */
+    {0x206a, 0x206f, true},  /* deprecated format controls */
+    {0xfeff, 0xfeff, false}, /* zero width no-break space, byte order mark */
+};
+
+static const struct hidden_range *hidden_range_of(uint32_t code_point)
+{
+    for (size_t i = 0; i < sizeof(hidden_ranges) / sizeof(hidden_ranges[0]); i++) {
+        if (code_point >= hidden_ranges[i].first && code_point <= hidden_ranges[i].last)
+            return &hidden_ranges[i];
+    }
+    return NULL;
+}
+
+bool text_is_hidden(uint32_t code_point)
+{
+    return hidden_range_of(code_point) != NULL;
+}
+
+static bool is_refused_in_text(uint32_t code_point)
+{
+    const struct hidden_range *range = hidden_range_of(code_point);
+
+    return range != NULL && range->refused_in_text;
+}
+
 bool text_is_utf8(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -73,7 +112,7 @@ bool text_is_clean(const char *s, size_t max)
     uint32_t cp;
     for (size_t i = 0; i < len;) {
         size_t n = utf8_sequence(p + i, len - i, &cp);
-        if (n == 0 || is_control(cp))
+        if (n == 0 || is_control(cp) || is_refused_in_text(cp))
             return false;
         i += n;
     }
@@ -153,6 +192,12 @@ static void escape_into(struct sink *sk, const char *in, bool quote_specials)
 
     for (size_t i = 0; i < len;) {
         size_t n = utf8_sequence(p + i, len - i, &cp);
+        if (n > 0 && text_is_hidden(cp)) {
+            snprintf(hex, sizeof(hex), "\\u%04x", (unsigned)cp);
+            sink_put(sk, hex, 6);
+            i += n;
+            continue;
+        }
         if (n == 0 || is_control(cp)) {
             size_t bad = n == 0 ? 1 : n;
             for (size_t k = 0; k < bad; k++) {
@@ -232,5 +277,42 @@ char *text_escape_terminal(const char *in, char *out, size_t out_len)
         sk.reserve = 1;
     escape_into(&sk, in, false);
     out[sk.len < out_len ? sk.len : out_len - 1] = '\0';
+    return out;
+}
+
+/* Writes json with hidden characters escaped into out (when not NULL); returns the length. */
+static size_t escape_json_hidden_into(const char *json, char *out)
+{
+    const unsigned char *p = (const unsigned char *)json;
+    size_t len = strlen(json), written = 0;
+    uint32_t cp;
+
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_sequence(p + i, len - i, &cp);
+        if (n > 0 && text_is_hidden(cp)) {
+            if (out != NULL)
+                snprintf(out + written, 7, "\\u%04x", (unsigned)cp);
+            written += 6;
+            i += n;
+            continue;
+        }
+        n = n == 0 ? 1 : n; /* invalid UTF-8 is the writer's to answer for: kept as it was */
+        if (out != NULL)
+            memcpy(out + written, p + i, n);
+        written += n;
+        i += n;
+    }
+    return written;
+}
+
+char *text_escape_json_hidden(const char *json)
+{
+    size_t len = escape_json_hidden_into(json, NULL);
+    char *out = malloc(len + 1);
+
+    if (out == NULL)
+        return NULL;
+    escape_json_hidden_into(json, out);
+    out[len] = '\0';
     return out;
 }

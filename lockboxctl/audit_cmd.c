@@ -118,11 +118,15 @@ static void print_record(const struct cli *cli, const char *line, size_t len)
     bool exact = strlen(line) == len;
 
     if (cli->json && exact && text_is_clean(line, LOCKBOX_AUDIT_LINE_MAX)) {
-        puts(line); /* JSON escapes every control byte, so a clean line is safe as it is */
+        /* JSON escapes every control byte, so a clean line is safe as it is, once a hidden
+         * character a line from before Step 11 holds raw is escaped too. */
+        out_print_json_exact(line);
     } else if (record == NULL || !json_object_is_type(record, json_type_object) || !exact) {
         printf("(not an audit record) %s\n", text_escape_terminal(line, shown, sizeof(shown)));
     } else if (cli->json) {
-        out_print_json_line(record); /* only a record holding DEL, C1 or invalid UTF-8 gets here */
+        /* Only a record holding DEL, C1, invalid UTF-8 or (before Step 11) a raw bidi control
+         * gets here. */
+        out_print_json_line(record);
     } else {
         printf("#%s %s %s", out_escape(record_string(record, "seq"), "?", seq, sizeof(seq)),
                out_escape(record_string(record, "time"), "?", time, sizeof(time)),

@@ -60,7 +60,8 @@ static int parse_decision_options(struct cli *cli, const struct decision *what, 
         return cli_usage(what->command, "a request id is 32 lowercase hex characters");
     if (args->comment != NULL && !text_is_clean(args->comment, LOCKBOX_TEXT_MAX))
         return cli_usage(what->command, "--comment must be 1-%d bytes of UTF-8 text without "
-                                        "control characters", LOCKBOX_TEXT_MAX);
+                                        "control characters, bidi controls or line separators",
+                         LOCKBOX_TEXT_MAX);
     if (args->duration != NULL && duration_parse(args->duration, &seconds) != 0)
         return cli_usage(what->command, "--for takes a duration such as 90m, 2h or 1d");
     return -1;
@@ -92,6 +93,26 @@ static void print_decided(const struct decision *what, const struct lockbox_requ
         printf("; access until %s (%s)", until, relative);
     }
     puts(".");
+}
+
+/* What a revoke did to the user's sessions. The user and host come from lockboxd's reply:
+ * escaped like every other string from it. */
+static void print_sessions_ended(const struct lockbox_request *req, int ended, int leftovers,
+                                 int kept, const char *kept_by)
+{
+    char user[OUT_ESCAPED_MAX], host[OUT_ESCAPED_MAX];
+
+    out_escape(req->user, "-", user, sizeof(user));
+    out_escape(req->host, "-", host, sizeof(host));
+    if (ended >= 0)
+        printf("Ended %d live session%s of %s on %s.\n", ended, ended == 1 ? "" : "s", user,
+               host);
+    if (leftovers > 0)
+        printf("Ended what %d closed session%s of %s left running.\n", leftovers,
+               leftovers == 1 ? "" : "s", user);
+    if (kept > 0)
+        printf("Kept %d session%s: request %s still approves %s on %s.\n", kept,
+               kept == 1 ? "" : "s", kept_by, user, host);
 }
 
 static int int_member(json_object *obj, const char *key)
@@ -162,15 +183,7 @@ static int run_decision(struct cli *cli, const struct decision *what, int argc, 
         json_object_put(obj);
     } else {
         print_decided(what, &req);
-        if (ended >= 0)
-            printf("Ended %d live session%s of %s on %s.\n", ended, ended == 1 ? "" : "s",
-                   req.user, req.host);
-        if (leftovers > 0)
-            printf("Ended what %d closed session%s of %s left running.\n", leftovers,
-                   leftovers == 1 ? "" : "s", req.user);
-        if (kept > 0)
-            printf("Kept %d session%s: request %s still approves %s on %s.\n", kept,
-                   kept == 1 ? "" : "s", kept_by, req.user, req.host);
+        print_sessions_ended(&req, ended, leftovers, kept, kept_by);
     }
     return CLI_OK;
 }

@@ -142,7 +142,8 @@ json_object *out_request_json(const struct lockbox_request *req)
 }
 
 /* json-c writes C0 controls as \u00XX, which is safe; it writes DEL, C1 (U+0080..U+009F,
- * which some terminals obey) and invalid UTF-8 as they are. Only those strings change. */
+ * which some terminals obey) and invalid UTF-8 as they are. Only those strings change (shown
+ * as text_escape_terminal shows them). Hidden characters are escaped when printing. */
 static bool json_needs_escape(const char *text, size_t len)
 {
     if (strlen(text) != len || !text_is_utf8(text, len))
@@ -197,16 +198,36 @@ void out_sanitize_json(json_object *obj)
     }
 }
 
+/* json-c writes hidden characters (bidi controls, zero width ones: text.h) raw; a terminal
+ * showing the JSON would obey them. Written as \u202e, they parse back to the same text. */
+static void print_json_text(const char *text)
+{
+    char *escaped = text_escape_json_hidden(text);
+
+    if (escaped == NULL) {
+        fputs("lockboxctl: out of memory writing JSON\n", stderr);
+        return;
+    }
+    puts(escaped);
+    free(escaped);
+}
+
 void out_print_json(json_object *obj)
 {
     out_sanitize_json(obj);
-    puts(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
+    print_json_text(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY |
+                                                            JSON_C_TO_STRING_SPACED |
+                                                            JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 void out_print_json_line(json_object *obj)
 {
     out_sanitize_json(obj);
-    puts(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
-                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
+    print_json_text(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+                                                            JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+void out_print_json_exact(const char *line)
+{
+    print_json_text(line);
 }

@@ -9,7 +9,8 @@
 
 #include "request.h"
 
-/* Big enough for any escaped field: every byte of a LOCKBOX_TEXT_MAX text may become \xNN. */
+/* Big enough for any escaped field: every byte of a LOCKBOX_TEXT_MAX text may become \xNN
+ * (a hidden character's two or three bytes become \uXXXX, less than that). */
 #define OUT_ESCAPED_MAX (4 * 1024 + 8)
 
 /* text_escape_terminal() into a caller's buffer; NULL or "" gives `empty`. Returns out. */
@@ -41,9 +42,11 @@ json_object *out_request_json(const struct lockbox_request *req);
 /* Replaces every string in obj that holds control bytes, DEL, C1 or invalid UTF-8 by its
  * escaped form: json-c escapes only C0, and a terminal may act on the rest. */
 void out_sanitize_json(json_object *obj);
-/* Prints obj (sanitised) on stdout, followed by a newline. */
+/* Prints obj (sanitised, hidden characters as \uXXXX) on stdout, followed by a newline. */
 void out_print_json(json_object *obj);
 /* The same on one line (JSON Lines output). */
 void out_print_json_line(json_object *obj);
+/* A line of JSON text as it is, but for hidden characters (as \uXXXX), and a newline. */
+void out_print_json_exact(const char *line);
 
 #endif

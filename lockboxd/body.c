@@ -94,7 +94,8 @@ static int check_value(const struct field_spec *spec, json_object *value, struct
         char what[128];
         switch (spec->kind) {
         case KIND_TEXT:
-            snprintf(what, sizeof(what), "1 to %zu bytes of UTF-8 text without control characters", spec->max);
+            snprintf(what, sizeof(what), "1 to %zu bytes of UTF-8 text without control characters, "
+                     "bidi controls or line separators", spec->max);
             break;
         case KIND_NAME:
             snprintf(what, sizeof(what), "a name of 1 to %zu characters from A-Z a-z 0-9 . _ -", spec->max);

@@ -18,6 +18,7 @@
 
 #include "event_tag.h"
 #include "lockbox_limits.h"
+#include "text.h"
 
 #define CONNECTION_LIMIT 20000
 #define IDLE_TIMEOUT_SECONDS 15     /* slow or silent clients are dropped */
@@ -39,7 +40,8 @@ static struct MHD_Response *json_response(json_object *obj)
 {
     const char *text =
         json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-    char *copy = text ? strdup(text) : NULL;
+    /* Hidden characters as \u202e: a reply read with curl or logged by a client shows them. */
+    char *copy = text ? text_escape_json_hidden(text) : NULL;
     json_object_put(obj);
     if (copy == NULL)
         return NULL;

@@ -66,7 +66,8 @@ static char *build_body(const struct tenant_config *tenant, const struct lockbox
                                                                          : req->user));
     json_object_object_add(obj, "request", request_to_json(req));
     const char *text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
-    char *body = text ? strdup(text) : NULL;
+    /* Hidden characters as \u202e, for a receiver that logs or shows the body as it came. */
+    char *body = text ? text_escape_json_hidden(text) : NULL;
     json_object_put(obj);
     return body;
 }

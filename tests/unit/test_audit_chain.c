@@ -569,6 +569,101 @@ static void test_hand_edited_lines_are_not_canonical(void **unused)
     free(line);
 }
 
+/* The hidden characters of lib/text.h, as UTF-8, and as the JSON escape the file must hold. */
+static const char *const hidden[][2] = {
+    {"\xc2\xad", "\\u00ad"},     {"\xd8\x9c", "\\u061c"},     {"\xe2\x80\x8b", "\\u200b"},
+    {"\xe2\x80\x8c", "\\u200c"}, {"\xe2\x80\x8d", "\\u200d"}, {"\xe2\x80\x8e", "\\u200e"},
+    {"\xe2\x80\x8f", "\\u200f"}, {"\xe2\x80\xa8", "\\u2028"}, {"\xe2\x80\xa9", "\\u2029"},
+    {"\xe2\x80\xaa", "\\u202a"}, {"\xe2\x80\xab", "\\u202b"}, {"\xe2\x80\xac", "\\u202c"},
+    {"\xe2\x80\xad", "\\u202d"}, {"\xe2\x80\xae", "\\u202e"}, {"\xe2\x81\xa0", "\\u2060"},
+    {"\xe2\x81\xa6", "\\u2066"}, {"\xe2\x81\xa7", "\\u2067"}, {"\xe2\x81\xa8", "\\u2068"},
+    {"\xe2\x81\xa9", "\\u2069"}, {"\xef\xbb\xbf", "\\ufeff"},
+};
+#define N_HIDDEN (sizeof(hidden) / sizeof(hidden[0]))
+
+/* A reason holding every hidden character between words: "w0 <c0> w1 <c1> ...". */
+static char *hidden_reason(void)
+{
+    char *reason = calloc(1, 512);
+    size_t n = 0;
+
+    assert_non_null(reason);
+    for (size_t i = 0; i < N_HIDDEN; i++)
+        n += (size_t)snprintf(reason + n, 512 - n, "w%zu %s ", i, hidden[i][0]);
+    return reason;
+}
+
+static void test_hidden_characters_are_escaped(void **unused)
+{
+    struct audit_verifier v;
+    struct audit_line_info info;
+    char *reason = hidden_reason();
+
+    (void)unused;
+    char *line = build_line(1, AUDIT_ZERO_HASH, reason);
+    for (size_t i = 0; i < N_HIDDEN; i++) {
+        if (strstr(line, hidden[i][0]) != NULL)
+            fail_msg("hidden character %s raw in the audit line", hidden[i][1]);
+        assert_non_null(strstr(line, hidden[i][1]));
+    }
+    /* It parses back to the very same reason, is what the daemon writes, and verifies. */
+    json_object *obj = json_tokener_parse(line), *value;
+    assert_non_null(obj);
+    assert_true(json_object_object_get_ex(obj, "reason", &value));
+    assert_string_equal(json_object_get_string(value), reason);
+    json_object_put(obj);
+    assert_int_equal(audit_line_canonical(line, strlen(line), &info), 0);
+    audit_verifier_init(&v);
+    assert_int_equal(audit_verify_line(&v, line, strlen(line), "audit.jsonl:1"), 0);
+    free(line);
+    free(reason);
+}
+
+/* Replaces every `from` in line with `to`; the result is malloc'd. */
+static char *replaced(const char *line, const char *from, const char *to)
+{
+    char *out = strdup(line);
+
+    assert_non_null(out);
+    for (char *at = strstr(out, from); at != NULL; at = strstr(out, from)) {
+        size_t head = (size_t)(at - out), size = strlen(out) - strlen(from) + strlen(to) + 1;
+        char *next = malloc(size);
+        assert_non_null(next);
+        snprintf(next, size, "%.*s%s%s", (int)head, out, to, at + strlen(from));
+        free(out);
+        out = next;
+    }
+    return out;
+}
+
+static void test_lines_from_before_step11_are_canonical(void **unused)
+{
+    struct audit_line_info info;
+    char *reason = hidden_reason();
+
+    (void)unused;
+    char *line = build_line(3, AUDIT_ZERO_HASH, reason);
+    /* Before Step 11 the builder wrote hidden characters raw: such a line is still ours. */
+    char *raw = strdup(line);
+    for (size_t i = 0; i < N_HIDDEN; i++) {
+        char *next = replaced(raw, hidden[i][1], hidden[i][0]);
+        free(raw);
+        raw = next;
+    }
+    assert_int_equal(audit_line_canonical(raw, strlen(raw), &info), 0);
+    assert_int_equal(info.seq, 3);
+    /* Half raw, half escaped, or escaped in upper case: nobody wrote that. */
+    char *mixed = replaced(line, hidden[13][1], hidden[13][0]);
+    assert_not_canonical(mixed);
+    char *upper = replaced(line, "\\u202e", "\\u202E");
+    assert_not_canonical(upper);
+    free(upper);
+    free(mixed);
+    free(raw);
+    free(line);
+    free(reason);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -587,6 +682,8 @@ int main(void)
         cmocka_unit_test(test_line_fields_limits),
         cmocka_unit_test(test_canonical_lines),
         cmocka_unit_test(test_hand_edited_lines_are_not_canonical),
+        cmocka_unit_test(test_hidden_characters_are_escaped),
+        cmocka_unit_test(test_lines_from_before_step11_are_canonical),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

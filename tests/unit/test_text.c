@@ -1,10 +1,11 @@
 /* Unit tests of lib/text.c: UTF-8 validation, clean text, names and hosts, and the escaping
- * for syslog and terminals (no raw control byte may ever come out). */
+ * for syslog, terminals and JSON (no raw control byte or hidden character may ever come out). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +134,134 @@ static void test_utf8_matches_reference_exhaustively(void **unused)
     }
 }
 
+/* --- an independent list of the hidden characters (text.h) --- */
+
+/* Those that reorder text or break lines, which free text may not hold. */
+static const uint32_t reordering[] = {
+    0x2028, 0x2029,                         /* line and paragraph separators */
+    0x202a, 0x202b, 0x202c, 0x202d, 0x202e, /* LRE RLE PDF LRO RLO */
+    0x2066, 0x2067, 0x2068, 0x2069,         /* LRI RLI FSI PDI */
+    0x206a, 0x206b, 0x206c, 0x206d, 0x206e, 0x206f,
+};
+/* Those that only hide themselves. */
+static const uint32_t invisible[] = {
+    0x00ad,                                 /* soft hyphen */
+    0x061c,                                 /* Arabic letter mark */
+    0x200b, 0x200c, 0x200d, 0x200e, 0x200f, /* ZWSP ZWNJ ZWJ LRM RLM */
+    0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0x2065,
+    0xfeff,                                 /* ZWNBSP, byte order mark */
+};
+#define N_REORDERING (sizeof(reordering) / sizeof(reordering[0]))
+#define N_INVISIBLE (sizeof(invisible) / sizeof(invisible[0]))
+#define N_HIDDEN (N_REORDERING + N_INVISIBLE)
+
+static uint32_t hidden_at(size_t i)
+{
+    return i < N_REORDERING ? reordering[i] : invisible[i - N_REORDERING];
+}
+
+static bool reference_is_hidden(uint32_t cp)
+{
+    for (size_t i = 0; i < N_HIDDEN; i++) {
+        if (hidden_at(i) == cp)
+            return true;
+    }
+    return false;
+}
+
+/* UTF-8 of a BMP code point into out (4 bytes); returns out. */
+static char *encode(uint32_t cp, char out[4])
+{
+    memset(out, 0, 4);
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+    } else if (cp < 0x800) {
+        out[0] = (char)(0xc0 | cp >> 6);
+        out[1] = (char)(0x80 | (cp & 0x3f));
+    } else {
+        out[0] = (char)(0xe0 | cp >> 12);
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        out[2] = (char)(0x80 | (cp & 0x3f));
+    }
+    return out;
+}
+
+/* Does s hold any hidden character raw? (Found by its bytes, not by text.c's decoder.) */
+static bool holds_hidden(const char *s)
+{
+    char bytes[4];
+
+    for (size_t i = 0; i < N_HIDDEN; i++) {
+        if (strstr(s, encode(hidden_at(i), bytes)) != NULL)
+            return true;
+    }
+    return false;
+}
+
+static void test_hidden_table(void **unused)
+{
+    (void)unused;
+    /* Every code point: exactly the listed ones are hidden. */
+    for (uint32_t cp = 0; cp <= 0x10ffff; cp++) {
+        if (text_is_hidden(cp) != reference_is_hidden(cp))
+            fail_msg("U+%04X: text_is_hidden says %d", (unsigned)cp, text_is_hidden(cp));
+    }
+    /* The neighbours of each range are ordinary characters. */
+    static const uint32_t ordinary[] = {0x00ac, 0x00ae, 0x061b, 0x061d, 0x200a, 0x2010,
+                                        0x2027, 0x202f, 0x205f, 0x2070, 0xfefe, 0xff00,
+                                        'a', 0xe9, 0x05d0, 0x0627, 0x1f600};
+    for (size_t i = 0; i < sizeof(ordinary) / sizeof(ordinary[0]); i++)
+        assert_false(text_is_hidden(ordinary[i]));
+}
+
+static void test_hidden_refused_in_names_and_hosts(void **unused)
+{
+    char bytes[4], s[32];
+
+    (void)unused;
+    for (size_t i = 0; i < N_HIDDEN; i++) {
+        encode(hidden_at(i), bytes);
+        /* Alone, first, inside, last. */
+        const char *const around[][2] = {{"", ""}, {"", "eng1"}, {"eng", "1"}, {"eng1", ""},
+                                         {"db01.", "example.com"}};
+        for (size_t f = 0; f < sizeof(around) / sizeof(around[0]); f++) {
+            snprintf(s, sizeof(s), "%s%s%s", around[f][0], bytes, around[f][1]);
+            if (text_is_name(s, LOCKBOX_NAME_MAX) || text_is_host(s, LOCKBOX_RHOST_MAX))
+                fail_msg("U+%04X accepted in a name or host (form %zu)", (unsigned)hidden_at(i), f);
+        }
+    }
+}
+
+static void test_clean_text_and_hidden_characters(void **unused)
+{
+    char bytes[4], s[32];
+
+    (void)unused;
+    for (size_t i = 0; i < N_REORDERING; i++) {
+        snprintf(s, sizeof(s), "INC-4711 %s restore", encode(reordering[i], bytes));
+        if (text_is_clean(s, LOCKBOX_TEXT_MAX))
+            fail_msg("U+%04X (reorders or breaks lines) accepted in free text",
+                     (unsigned)reordering[i]);
+        assert_false(text_is_clean(bytes, LOCKBOX_TEXT_MAX));
+    }
+    for (size_t i = 0; i < N_INVISIBLE; i++) {
+        snprintf(s, sizeof(s), "INC-4711 %s restore", encode(invisible[i], bytes));
+        if (!text_is_clean(s, LOCKBOX_TEXT_MAX))
+            fail_msg("U+%04X refused in free text", (unsigned)invisible[i]);
+    }
+    /* Real text that holds them. */
+    assert_true(text_is_clean("\xd9\x85\xdb\x8c\xe2\x80\x8c\xd8\xae\xd9\x88\xd8\xa7\xd9\x87\xd9\x85",
+                              LOCKBOX_TEXT_MAX)); /* Persian, with ZWNJ */
+    assert_true(text_is_clean("\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb on call",
+                              LOCKBOX_TEXT_MAX)); /* emoji joined by ZWJ */
+    assert_true(text_is_clean("re\xc2\xadstore db01", LOCKBOX_TEXT_MAX)); /* soft hyphen */
+    assert_true(text_is_clean("\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d (INC-4711)\xe2\x80\x8f",
+                              LOCKBOX_TEXT_MAX)); /* Hebrew, RLM after the bracket */
+    /* Trojan Source: "INC-4711" shown, "1174-CNI ... " stored. */
+    assert_false(text_is_clean("INC-\xe2\x80\xae" "1174\xe2\x80\xac", LOCKBOX_TEXT_MAX));
+    assert_false(text_is_clean("ok\xe2\x81\xa6 hidden \xe2\x81\xa9", LOCKBOX_TEXT_MAX));
+}
+
 /* --- clean text, names, hosts --- */
 
 static void test_clean_text(void **unused)
@@ -251,9 +380,11 @@ static void assert_no_raw_control(const char *out)
         if (*p < 0x20 || *p == 0x7f)
             fail_msg("raw byte 0x%02x in output \"%s\"", *p, out);
     }
+    if (holds_hidden(out))
+        fail_msg("a raw hidden character in output \"%s\"", out);
 }
 
-/* Undoes the escaping (\\, \", \xNN); -1 if a backslash starts no complete escape. */
+/* Undoes the escaping (\\, \", \xNN, \uXXXX); -1 if a backslash starts no complete escape. */
 static int unescape(const char *in, size_t len, char *out, size_t *out_len)
 {
     size_t o = 0;
@@ -265,6 +396,15 @@ static int unescape(const char *in, size_t len, char *out, size_t *out_len)
         }
         if (i + 1 < len && (in[i + 1] == '\\' || in[i + 1] == '"')) {
             out[o++] = in[++i];
+        } else if (i + 5 < len && in[i + 1] == 'u') {
+            unsigned value;
+            char hex[5] = {in[i + 2], in[i + 3], in[i + 4], in[i + 5], 0}, bytes[4];
+            if (sscanf(hex, "%4x", &value) != 1 || !reference_is_hidden(value))
+                return -1;
+            encode(value, bytes);
+            memcpy(out + o, bytes, strlen(bytes));
+            o += strlen(bytes);
+            i += 5;
         } else if (i + 3 < len && in[i + 1] == 'x') {
             unsigned value;
             char hex[3] = {in[i + 2], in[i + 3], 0};
@@ -345,6 +485,70 @@ static void test_escape_terminal_values(void **unused)
     expect_terminal("caf\xc3\xa9", "caf\xc3\xa9");
     expect_terminal("\xff\xfe", "\\xff\\xfe");
     expect_terminal("\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80");
+}
+
+static void test_escape_hidden_characters(void **unused)
+{
+    char bytes[4], in[32], expected[64], out[64];
+
+    (void)unused;
+    expect_log("INC-\xe2\x80\xae" "1174\xe2\x80\xac", "\"INC-\\u202e1174\\u202c\"");
+    expect_terminal("INC-\xe2\x80\xae" "1174\xe2\x80\xac", "INC-\\u202e1174\\u202c");
+    expect_log("re\xc2\xadstore", "\"re\\u00adstore\"");
+    expect_terminal("\xef\xbb\xbf" "eng1", "\\ufeffeng1");
+    expect_terminal("a\xe2\x80\xa8" "b\xe2\x80\xa9" "c", "a\\u2028b\\u2029c");
+    /* A backslash before one stays distinguishable from the escape. */
+    expect_terminal("\\\xe2\x80\x8b", "\\\\\\u200b");
+    /* Ordinary neighbours are not escaped. */
+    expect_terminal("\xe2\x80\x90\xe2\x80\xaf\xd8\x9b", "\xe2\x80\x90\xe2\x80\xaf\xd8\x9b");
+    for (size_t i = 0; i < N_HIDDEN; i++) {
+        snprintf(in, sizeof(in), "a%sb", encode(hidden_at(i), bytes));
+        snprintf(expected, sizeof(expected), "\"a\\u%04xb\"", (unsigned)hidden_at(i));
+        expect_log(in, expected);
+        snprintf(expected, sizeof(expected), "a\\u%04xb", (unsigned)hidden_at(i));
+        expect_terminal(in, expected);
+        /* Never cut inside an escape: "a" then "..." when the whole does not fit. */
+        text_escape_terminal(in, out, 8);
+        assert_string_equal(out, "a...");
+    }
+}
+
+static void test_escape_json_hidden(void **unused)
+{
+    char bytes[4], in[64], expected[64];
+
+    (void)unused;
+    char *out = text_escape_json_hidden("{\"reason\":\"INC-\xe2\x80\xae" "1174\"}");
+    assert_string_equal(out, "{\"reason\":\"INC-\\u202e1174\"}");
+    free(out);
+    /* Everything else stays as it was: other UTF-8, escapes, invalid bytes. */
+    const char *const untouched[] = {"", "{}", "{\"a\":\"caf\xc3\xa9 \\u00e9 \\\\ \\\"\"}",
+                                     "[\"\xff\xfe\", \"\xe2\x80\"]", "{\"x\":\"\xe2\x80\x90\"}"};
+    for (size_t i = 0; i < sizeof(untouched) / sizeof(untouched[0]); i++) {
+        out = text_escape_json_hidden(untouched[i]);
+        assert_string_equal(out, untouched[i]);
+        free(out);
+    }
+    /* After an escaped backslash the escape still starts a new escape. */
+    out = text_escape_json_hidden("[\"x\\\\\xe2\x80\x8b\"]");
+    assert_string_equal(out, "[\"x\\\\\\u200b\"]");
+    free(out);
+    for (size_t i = 0; i < N_HIDDEN; i++) {
+        snprintf(in, sizeof(in), "a%sb", encode(hidden_at(i), bytes));
+        json_object *original = json_object_new_string(in);
+        const char *raw = json_object_to_json_string_ext(original, JSON_C_TO_STRING_PLAIN);
+        out = text_escape_json_hidden(raw);
+        snprintf(expected, sizeof(expected), "\"a\\u%04xb\"", (unsigned)hidden_at(i));
+        assert_string_equal(out, expected);
+        assert_no_raw_control(out);
+        /* A parser reads back exactly the original text. */
+        json_object *back = json_tokener_parse(out);
+        assert_non_null(back);
+        assert_string_equal(json_object_get_string(back), in);
+        json_object_put(back);
+        json_object_put(original);
+        free(out);
+    }
 }
 
 static bool is_plain_byte(unsigned c)
@@ -455,6 +659,7 @@ static void test_escape_truncation(void **unused)
         "a\x1b[2Jb\x1b[2Jc", "\"\"\"\"\"\"\"\"", "\\\\\\\\\\\\",
         "caf\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
         "\xff\xfe\xfd\xfc", "",
+        "INC-\xe2\x80\xae" "1174\xe2\x80\xac\xc2\xad\xef\xbb\xbf and more text",
     };
     char buf[80];
 
@@ -559,8 +764,15 @@ static void test_escape_random_bytes(void **unused)
         size_t len = (size_t)(rand_r(&seed) % 40);
         for (size_t k = 0; k < len; k++) {
             unsigned r = (unsigned)rand_r(&seed);
-            /* Mostly bytes that start or continue UTF-8, so valid sequences come up too. */
+            /* Mostly bytes that start or continue UTF-8, so valid sequences come up too, and
+             * now and then a hidden character. */
             in[k] = (char)(r % 3 == 0 ? 0x80 + (r >> 8) % 0x40 : 1 + (r >> 8) % 255);
+            if (r % 17 == 0 && k + 3 <= len) {
+                char bytes[4];
+                encode(hidden_at((r >> 8) % N_HIDDEN), bytes);
+                memcpy(in + k, bytes, strlen(bytes));
+                k += strlen(bytes) - 1;
+            }
         }
         in[len] = '\0';
         size_t out_len = 1 + (size_t)(rand_r(&seed) % 200);
@@ -577,12 +789,17 @@ int main(void)
         cmocka_unit_test(test_utf8_valid),
         cmocka_unit_test(test_utf8_invalid),
         cmocka_unit_test(test_utf8_matches_reference_exhaustively),
+        cmocka_unit_test(test_hidden_table),
+        cmocka_unit_test(test_hidden_refused_in_names_and_hosts),
+        cmocka_unit_test(test_clean_text_and_hidden_characters),
         cmocka_unit_test(test_clean_text),
         cmocka_unit_test(test_clean_text_length_bounds),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_hosts),
         cmocka_unit_test(test_escape_log_values),
         cmocka_unit_test(test_escape_terminal_values),
+        cmocka_unit_test(test_escape_hidden_characters),
+        cmocka_unit_test(test_escape_json_hidden),
         cmocka_unit_test(test_escape_every_single_byte),
         cmocka_unit_test(test_escape_every_byte_pair),
         cmocka_unit_test(test_escape_truncation),

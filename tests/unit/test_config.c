@@ -1,0 +1,89 @@
+/* Unit tests of lockboxd/config.c: names in lockboxd.conf (tenants, admins, host) refuse the
+ * hidden characters of lib/text.h, so no tenant or admin can look like another one. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+/* One hidden character of each kind: bidi override, isolate, mark, zero width, separator,
+ * byte order mark, soft hyphen. */
+static const char *const hidden[] = {
+    "\xe2\x80\xae", "\xe2\x81\xa6", "\xd8\x9c", "\xe2\x80\x8f", "\xe2\x80\x8b",
+    "\xe2\x80\x8d", "\xe2\x80\xa8", "\xef\xbb\xbf", "\xc2\xad",
+};
+
+static struct lockboxd_config config; /* large: keep it off the stack */
+
+/* Loads a lockboxd.conf whose [daemon] tenant, tenant section, admins and host are given. */
+static int load(const char *tenant, const char *section, const char *admins, const char *host,
+                char *err, size_t err_len)
+{
+    char path[] = "/tmp/lbx-test-config-XXXXXX";
+    int fd = mkstemp(path);
+    FILE *file = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+    assert_non_null(file);
+    fprintf(file,
+            "[daemon]\nsocket = /run/lockbox/lockboxd.sock\npam_socket = /run/lockbox/pam.sock\n"
+            "tenant = %s\nhost = %s\n\n[tenant %s]\nadmins = %s\n",
+            tenant, host, section, admins);
+    fclose(file);
+    int rc = config_load(path, &config, err, err_len);
+    unlink(path);
+    if (rc == 0)
+        config_free(&config);
+    return rc;
+}
+
+static void test_plain_names_load(void **unused)
+{
+    char err[512] = "";
+
+    (void)unused;
+    if (load("contoso", "contoso", "alice, @ops", "db01", err, sizeof(err)) != 0)
+        fail_msg("a plain configuration was refused: %s", err);
+    if (load("contoso", "contoso", "alice\n\n[tenant fabrikam]\nadmins = bob", "db01", err,
+             sizeof(err)) != 0)
+        fail_msg("a second tenant was refused: %s", err);
+}
+
+static void test_hidden_characters_are_refused_in_names(void **unused)
+{
+    char err[512], name[32], admin[80];
+
+    (void)unused;
+    for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++) {
+        snprintf(name, sizeof(name), "con%stoso", hidden[i]);
+        /* The [daemon] tenant, and a tenant section, under the hidden name. */
+        assert_int_equal(load(name, "contoso", "alice", "db01", err, sizeof(err)), -1);
+        assert_int_equal(load(name, name, "alice", "db01", err, sizeof(err)), -1);
+        assert_int_equal(load("contoso", "contoso", "alice", "db01", err, sizeof(err)), 0);
+        /* A second tenant section under a look-alike name. */
+        snprintf(admin, sizeof(admin), "alice\n\n[tenant %s]\nadmins = bob", name);
+        assert_int_equal(load("contoso", "contoso", admin, "db01", err, sizeof(err)), -1);
+        /* An admin or admin group. */
+        snprintf(admin, sizeof(admin), "al%sice", hidden[i]);
+        assert_int_equal(load("contoso", "contoso", admin, "db01", err, sizeof(err)), -1);
+        snprintf(admin, sizeof(admin), "alice, @o%sps", hidden[i]);
+        assert_int_equal(load("contoso", "contoso", admin, "db01", err, sizeof(err)), -1);
+        /* This host's name. */
+        snprintf(name, sizeof(name), "db%s01", hidden[i]);
+        assert_int_equal(load("contoso", "contoso", "alice", name, err, sizeof(err)), -1);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plain_names_load),
+        cmocka_unit_test(test_hidden_characters_are_refused_in_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
