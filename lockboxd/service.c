@@ -268,7 +268,7 @@ struct service_result service_decide(struct service *svc, const struct identity 
         char why[LOCKBOX_NAME_MAX + 16];
         snprintf(why, sizeof(why), "revoked by %s", who->name);
         struct session_change change = sessions_access_changed(
-            svc->sessions, req.user, req.tenant, req.host, who->name, why,
+            svc->sessions, req.user, req.tenant, req.host, who->name, why, comment,
             to == REQUEST_REVOKED, now);
         r.sessions_terminated = change.terminated;
         r.sessions_kept = change.kept;
@@ -423,7 +423,7 @@ static void expire_one(struct service *svc, const char *id, const struct lockbox
         return;
     if (was == REQUEST_APPROVED && svc->sessions)
         sessions_access_changed(svc->sessions, req.user, req.tenant, req.host, "lockboxd",
-                                "access expired", true, now);
+                                "access expired", NULL, true, now);
     if (svc->on_changed)
         svc->on_changed(svc->on_changed_ctx, req.id);
 }
