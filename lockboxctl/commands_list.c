@@ -363,6 +363,7 @@ int cmd_show(struct cli *cli, int argc, char **argv)
 {
     static const struct option options[] = {CLI_COMMON_LONG_OPTIONS, {NULL, 0, NULL, 0}};
     struct lockbox_request req;
+    char id[LOCKBOX_ID_HEX_LEN + 1];
     int opt, rc;
 
     while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
@@ -371,10 +372,12 @@ int cmd_show(struct cli *cli, int argc, char **argv)
     }
     if (optind + 1 != argc)
         return cli_usage("show", "give exactly one request id");
-    if (!cli_is_request_id(argv[optind]))
-        return cli_usage("show", "a request id is 32 lowercase hex characters");
+    if (!cli_is_id_argument(argv[optind]))
+        return cli_usage("show", CLI_ID_USAGE);
+    if (api_resolve_request_id(cli, argv[optind], id) != CLI_OK)
+        return CLI_FAIL;
     json_object *notifications = NULL, *sessions = NULL;
-    rc = api_get_request_with_notifications(cli, argv[optind], &req, &notifications, &sessions);
+    rc = api_get_request_with_notifications(cli, id, &req, &notifications, &sessions);
     if (rc != CLI_OK)
         return rc;
     if (cli->json) {

@@ -20,22 +20,26 @@ static const struct command_help command_helps[] = {
      "  --json          print a JSON array of request objects\n"},
     {"show",
      "Usage: lockboxctl [GLOBAL OPTIONS] show ID\n"
-     "Show one request in full.\n\n"
+     "Show one request in full.\n"
+     "ID is a request id, or a unique prefix of at least 6 characters (as in git).\n\n"
      "  --json          print the request as one JSON object\n"},
     {"approve",
      "Usage: lockboxctl [GLOBAL OPTIONS] approve ID [--comment TEXT] [--for DURATION]\n"
-     "Approve a pending request (tenant admins only; never your own).\n\n"
+     "Approve a pending request (tenant admins only; never your own).\n"
+     "ID is a request id or a unique prefix of at least 6 of its characters.\n\n"
      "  --comment TEXT  why (shown to the engineer, kept in the audit log)\n"
      "  --for DURATION  grant less than the daemon's access_ttl: 90m, 2h, 1d\n"
      "  --json          print the updated request as JSON\n"},
     {"deny",
      "Usage: lockboxctl [GLOBAL OPTIONS] deny ID [--comment TEXT]\n"
-     "Deny a pending request (tenant admins only; never your own).\n\n"
+     "Deny a pending request (tenant admins only; never your own).\n"
+     "ID may be a unique prefix of at least 6 characters.\n\n"
      "  --comment TEXT  why (shown to the engineer, kept in the audit log)\n"
      "  --json          print the updated request as JSON\n"},
     {"revoke",
      "Usage: lockboxctl [GLOBAL OPTIONS] revoke ID [--comment TEXT]\n"
-     "End approved access now (tenant admins only).\n\n"
+     "End approved access now (tenant admins only).\n"
+     "ID may be a unique prefix of at least 6 characters.\n\n"
      "  --comment TEXT  why (kept in the audit log)\n"
      "  --json          print the updated request as JSON\n"},
     {"request",
@@ -48,7 +52,8 @@ static const struct command_help command_helps[] = {
      "  --json          print the request as JSON\n"},
     {"wait",
      "Usage: lockboxctl [GLOBAL OPTIONS] wait ID [--timeout SECONDS]\n"
-     "Block until a request is decided. Exit status 0 only if it was approved.\n\n"
+     "Block until a request is decided. Exit status 0 only if it was approved.\n"
+     "ID may be a unique prefix of at least 6 characters.\n\n"
      "  --timeout SECONDS  give up after this long (default: until decided or expired;\n"
      "                     0 checks once without waiting)\n"
      "  --json             print the final request as JSON\n"},
