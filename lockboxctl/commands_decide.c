@@ -66,13 +66,17 @@ static int parse_decision_options(struct cli *cli, const struct decision *what, 
     return -1;
 }
 
-/* 409: say which state the request is in, which the daemon's generic message may not. */
+/* 409: say which state the request is in, which the daemon's generic message may not, and
+ * what would do what the admin meant: denying approved access is revoking it. */
 static int explain_conflict(const struct cli *cli, const struct decision *what, const char *id)
 {
     struct lockbox_request req;
 
     if (api_get_request(cli, id, &req) != CLI_OK)
         return CLI_FAIL;
+    if (what == &deny_decision && req.state == REQUEST_APPROVED)
+        return cli_fail("request %s is approved; only a pending request can be denied. To end "
+                        "the access it gives, run: lockboxctl revoke %s", id, id);
     return cli_fail("request %s is %s; only %s request can be %s", id,
                     request_state_name(req.state), what->needed_state, what->passive);
 }

@@ -32,8 +32,8 @@ static const struct command_help command_helps[] = {
      "  --json          print the updated request as JSON\n"},
     {"deny",
      "Usage: lockboxctl [GLOBAL OPTIONS] deny ID [--comment TEXT]\n"
-     "Deny a pending request (tenant admins only; never your own).\n"
-     "ID may be a unique prefix of at least 6 characters.\n\n"
+     "Deny a pending request (tenant admins only; never your own). To end access that\n"
+     "was approved, revoke it. ID may be a unique prefix of at least 6 characters.\n\n"
      "  --comment TEXT  why (shown to the engineer, kept in the audit log)\n"
      "  --json          print the updated request as JSON\n"},
     {"revoke",
