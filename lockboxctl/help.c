@@ -20,7 +20,7 @@ static const struct command_help command_helps[] = {
      "  --json          print a JSON array of request objects\n"},
     {"show",
      "Usage: lockboxctl [GLOBAL OPTIONS] show ID\n"
-     "Show one request in full.\n"
+     "Show one request in full, with its notifications and login sessions.\n"
      "ID is a request id, or a unique prefix of at least 6 characters (as in git).\n\n"
      "  --json          print the request as one JSON object\n"},
     {"approve",
