@@ -16,7 +16,7 @@ struct cli {
     bool json;               /* --json: machine-readable output */
     bool color;              /* stdout is a tty and NO_COLOR is unset */
     bool stderr_tty;         /* status lines while waiting */
-    int columns;             /* terminal width for tables (120 when not a tty) */
+    int columns;             /* terminal width for tables ($COLUMNS or 120 when not a tty) */
 };
 
 /* Options every command accepts after its name too; their getopt values. */

@@ -13,10 +13,17 @@ struct command_help {
 static const struct command_help command_helps[] = {
     {"list",
      "Usage: lockboxctl [GLOBAL OPTIONS] list [--state STATE] [--tenant T] [--user U]\n"
-     "List requests you may read, newest first (default: pending ones).\n\n"
+     "                                        [--wide]\n"
+     "List requests you may read, newest first (default: pending ones).\n"
+     "Ids are shortened: any unique prefix of 6 or more characters works as an id.\n"
+     "AGE is how long ago a request was filed; LEFT how long until it lapses (pending)\n"
+     "or its access ends (approved). STATE shows with --state all, TENANT when the\n"
+     "rows are of more than one tenant. A * after an id marks your own pending\n"
+     "request: another admin must decide it.\n\n"
      "  --state STATE   pending (default), approved, denied, expired, revoked or all\n"
      "  --tenant T      only requests for tenant T\n"
      "  --user U        only requests for user U\n"
+     "  --wide          whole ids, every column, nothing cut to the terminal's width\n"
      "  --json          print a JSON array of request objects\n"},
     {"show",
      "Usage: lockboxctl [GLOBAL OPTIONS] show ID\n"

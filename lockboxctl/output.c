@@ -14,6 +14,8 @@
 #include "text.h"
 
 #define DEFAULT_COLUMNS 120
+#define COLUMNS_MIN 20 /* a $COLUMNS outside these is ignored */
+#define COLUMNS_MAX 10000
 
 const char *out_escape(const char *in, const char *empty, char *out, size_t out_len)
 {
@@ -61,9 +63,17 @@ int64_t out_span_seconds(int64_t then_ms, int64_t now_ms)
 int out_terminal_columns(void)
 {
     struct winsize ws;
+    const char *from_env = getenv("COLUMNS");
+    char *end;
 
     if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
         return ws.ws_col;
+    /* As ls(1) does: a pipe into a pager or a script's capture can say how wide it is. */
+    if (from_env != NULL && from_env[0] != '\0') {
+        long columns = strtol(from_env, &end, 10);
+        if (*end == '\0' && columns >= COLUMNS_MIN && columns <= COLUMNS_MAX)
+            return (int)columns;
+    }
     return DEFAULT_COLUMNS;
 }
 

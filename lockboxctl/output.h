@@ -23,7 +23,7 @@ void out_relative(int64_t then_ms, int64_t now_ms, char *out, size_t out_len);
 /* The seconds between two moments as out_relative shows them (whole minutes above one). */
 int64_t out_span_seconds(int64_t then_ms, int64_t now_ms);
 
-/* The width of stdout's terminal, or 120 when stdout is not a terminal. */
+/* The width of stdout's terminal; when stdout is not a terminal, $COLUMNS, else 120. */
 int out_terminal_columns(void);
 /* Should stdout be coloured: a terminal, and NO_COLOR not set (https://no-color.org). */
 bool out_want_color(void);
