@@ -47,7 +47,8 @@ static const struct command_help command_helps[] = {
      "Usage: lockboxctl [GLOBAL OPTIONS] revoke ID [--comment TEXT]\n"
      "End approved access now (tenant admins only).\n"
      "ID may be a unique prefix of at least 6 characters.\n\n"
-     "  --comment TEXT  why (kept in the audit log)\n"
+     "  --comment TEXT  why (kept in the audit log, and shown on the terminals of the\n"
+     "                  sessions it ends)\n"
      "  --json          print the updated request as JSON\n"},
     {"request",
      "Usage: lockboxctl [GLOBAL OPTIONS] request --reason TEXT [--tenant T] [--host H]\n"
