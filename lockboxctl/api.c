@@ -57,6 +57,83 @@ int api_parse_request(json_object *obj, struct lockbox_request *req)
     return CLI_OK;
 }
 
+/* At most this many candidates are named when a prefix is ambiguous (the line stays short);
+ * the daemon is asked for a few more, so that "and N more" counts. */
+#define CANDIDATES_SHOWN 4
+#define CANDIDATES_ASKED 100
+
+struct candidates {
+    char ids[CANDIDATES_SHOWN][LOCKBOX_ID_HEX_LEN + 1];
+    const char *states[CANDIDATES_SHOWN];
+    size_t n;
+};
+
+static void add_candidate(struct candidates *found, const char *typed, json_object *obj)
+{
+    struct lockbox_request req;
+    char err[160];
+
+    /* Whatever the daemon sends, only an id that starts with what was typed can be meant. */
+    if (request_from_json(obj, &req, err, sizeof(err)) != 0 || !cli_is_request_id(req.id) ||
+        strncmp(req.id, typed, strlen(typed)) != 0)
+        return;
+    if (found->n < CANDIDATES_SHOWN) {
+        memcpy(found->ids[found->n], req.id, sizeof(found->ids[0]));
+        found->states[found->n] = request_state_name(req.state);
+    }
+    found->n++;
+}
+
+static int report_ambiguous(const char *typed, const struct candidates *found)
+{
+    char list[CANDIDATES_SHOWN * (LOCKBOX_ID_HEX_LEN + 24)] = "";
+    size_t used = 0;
+
+    for (size_t i = 0; i < found->n && i < CANDIDATES_SHOWN; i++) {
+        int n = snprintf(list + used, sizeof(list) - used, "%s%s (%s)", i ? ", " : "",
+                         found->ids[i], found->states[i]);
+        if (n < 0 || (size_t)n >= sizeof(list) - used)
+            break;
+        used += (size_t)n;
+    }
+    return cli_fail("request id %s is ambiguous: %s%zu requests start with it: %s%s; type more "
+                    "of it", typed, found->n >= CANDIDATES_ASKED ? "at least " : "", found->n,
+                    list, found->n > CANDIDATES_SHOWN ? ", ..." : "");
+}
+
+int api_resolve_request_id(const struct cli *cli, const char *typed,
+                           char id[LOCKBOX_ID_HEX_LEN + 1])
+{
+    struct lockbox_reply reply;
+    struct candidates found = {.n = 0};
+    json_object *array;
+    char path[128];
+
+    if (cli_is_request_id(typed)) {
+        memcpy(id, typed, LOCKBOX_ID_HEX_LEN + 1);
+        return CLI_OK;
+    }
+    if (!cli_is_id_argument(typed)) /* the commands check first; hex needs no escaping */
+        return cli_fail(CLI_ID_USAGE);
+    snprintf(path, sizeof(path), "/v1/requests?state=all&id_prefix=%s&limit=%d", typed,
+             CANDIDATES_ASKED);
+    int rc = api_call(cli, "GET", path, NULL, 0, 0, &reply);
+    if (rc == CLI_OK && (!json_object_object_get_ex(reply.body, "requests", &array) ||
+                         !json_object_is_type(array, json_type_array)))
+        rc = cli_fail("lockboxd sent a list without a \"requests\" array");
+    for (size_t i = 0; rc == CLI_OK && i < json_object_array_length(array); i++)
+        add_candidate(&found, typed, json_object_array_get_idx(array, i));
+    lockbox_reply_free(&reply);
+    if (rc != CLI_OK)
+        return rc;
+    if (found.n == 0)
+        return cli_fail("no request you may read has an id starting with %s", typed);
+    if (found.n > 1)
+        return report_ambiguous(typed, &found);
+    memcpy(id, found.ids[0], LOCKBOX_ID_HEX_LEN + 1);
+    return CLI_OK;
+}
+
 int api_get_request(const struct cli *cli, const char *id, struct lockbox_request *req)
 {
     return api_get_request_with_notifications(cli, id, req, NULL, NULL);

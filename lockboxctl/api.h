@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "client.h"
+#include "lockbox_limits.h"
 #include "request.h"
 
 /* Calls lockboxd. Returns CLI_OK for a 2xx reply with a JSON object body; otherwise prints
@@ -17,6 +18,13 @@ int api_call(const struct cli *cli, const char *method, const char *path, json_o
 
 /* Parses a request object out of a reply; prints an error and returns CLI_FAIL if malformed. */
 int api_parse_request(json_object *obj, struct lockbox_request *req);
+
+/* Completes what the user typed for a request id (cli_is_id_argument) into a whole id. A
+ * prefix is looked up with GET /v1/requests?state=all&id_prefix=, which lists only what the
+ * caller may read, so a prefix never reveals another user's request; it must match exactly
+ * one. Otherwise prints one line (none, or the candidates) and returns CLI_FAIL. */
+int api_resolve_request_id(const struct cli *cli, const char *typed,
+                           char id[LOCKBOX_ID_HEX_LEN + 1]);
 
 /* GET /v1/requests/{id} into req. */
 int api_get_request(const struct cli *cli, const char *id, struct lockbox_request *req);

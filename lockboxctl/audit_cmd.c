@@ -9,6 +9,7 @@
 
 #include "api.h"
 #include "audit_chain.h"
+#include "duration.h"
 #include "lockbox_limits.h"
 #include "output.h"
 #include "text.h"
@@ -23,6 +24,18 @@ static const char *const shown_fields[][2] = {
     {"reason", "reason"},
     {"comment", "comment"}, {"expires_at", "expires_at"},
 };
+
+/* --since: "1h" or "2d" (that long ago, as people ask), or an RFC 3339 UTC time. */
+static int parse_since(const char *text, int64_t *since_ms)
+{
+    int64_t seconds;
+
+    if (duration_parse(text, &seconds) == 0) {
+        *since_ms = out_now_ms() - seconds * 1000;
+        return 0;
+    }
+    return timefmt_parse(text, since_ms);
+}
 
 static int parse_audit_options(struct cli *cli, int argc, char **argv, struct audit_args *args)
 {
@@ -40,9 +53,9 @@ static int parse_audit_options(struct cli *cli, int argc, char **argv, struct au
             return cli_usage("audit", "at most %d --file options", AUDIT_FILES_MAX);
         if (opt == 'F')
             args->files[args->n_files++] = optarg;
-        else if (opt == 'S' && timefmt_parse(optarg, &args->since_ms) != 0)
-            return cli_usage("audit", "--since takes an RFC 3339 UTC time such as "
-                                      "2026-11-25T12:00:00Z");
+        else if (opt == 'S' && parse_since(optarg, &args->since_ms) != 0)
+            return cli_usage("audit", "--since takes a time ago such as 1h or 2d, or an RFC "
+                                      "3339 UTC time such as 2026-11-25T12:00:00Z");
         else if (opt == 'S')
             args->has_since = true;
         else if ((rc = cli_common_option(cli, "audit", opt, argv)) != -1)

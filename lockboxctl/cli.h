@@ -16,7 +16,7 @@ struct cli {
     bool json;               /* --json: machine-readable output */
     bool color;              /* stdout is a tty and NO_COLOR is unset */
     bool stderr_tty;         /* status lines while waiting */
-    int columns;             /* terminal width for tables (120 when not a tty) */
+    int columns;             /* terminal width for tables ($COLUMNS or 120 when not a tty) */
 };
 
 /* Options every command accepts after its name too; their getopt values. */
@@ -44,8 +44,14 @@ int cli_fail(const char *format, ...) __attribute__((format(printf, 1, 2)));
 /* "lockboxctl COMMAND: MESSAGE (see lockboxctl COMMAND --help)" on stderr; returns CLI_USAGE. */
 int cli_usage(const char *command, const char *format, ...) __attribute__((format(printf, 2, 3)));
 
-/* Checks a request id argument (32 lowercase hex characters). */
+/* Checks a whole request id (32 lowercase hex characters), as lockboxd sends them. */
 bool cli_is_request_id(const char *text);
+/* Checks what a user may type for a request id: a whole id, or a prefix of at least
+ * CLI_ID_PREFIX_MIN characters (as in git) that api_resolve_request_id() completes. */
+#define CLI_ID_PREFIX_MIN 6
+bool cli_is_id_argument(const char *text);
+#define CLI_ID_USAGE                                                                               \
+    "a request id is 32 lowercase hex characters, or a unique prefix of at least 6 of them"
 
 /* The commands: argv[0] is the command's name; each returns an enum cli_exit. */
 int cmd_list(struct cli *cli, int argc, char **argv);

@@ -56,8 +56,8 @@ static int parse_decision_options(struct cli *cli, const struct decision *what, 
     if (optind + 1 != argc)
         return cli_usage(what->command, "give exactly one request id");
     args->id = argv[optind];
-    if (!cli_is_request_id(args->id))
-        return cli_usage(what->command, "a request id is 32 lowercase hex characters");
+    if (!cli_is_id_argument(args->id))
+        return cli_usage(what->command, CLI_ID_USAGE);
     if (args->comment != NULL && !text_is_clean(args->comment, LOCKBOX_TEXT_MAX))
         return cli_usage(what->command, "--comment must be 1-%d bytes of UTF-8 text without "
                                         "control characters, bidi controls or line separators",
@@ -67,13 +67,17 @@ static int parse_decision_options(struct cli *cli, const struct decision *what, 
     return -1;
 }
 
-/* 409: say which state the request is in, which the daemon's generic message may not. */
+/* 409: say which state the request is in, which the daemon's generic message may not, and
+ * what would do what the admin meant: denying approved access is revoking it. */
 static int explain_conflict(const struct cli *cli, const struct decision *what, const char *id)
 {
     struct lockbox_request req;
 
     if (api_get_request(cli, id, &req) != CLI_OK)
         return CLI_FAIL;
+    if (what == &deny_decision && req.state == REQUEST_APPROVED)
+        return cli_fail("request %s is approved; only a pending request can be denied. To end "
+                        "the access it gives, run: lockboxctl revoke %s", id, id);
     return cli_fail("request %s is %s; only %s request can be %s", id,
                     request_state_name(req.state), what->needed_state, what->passive);
 }
@@ -141,17 +145,19 @@ static int run_decision(struct cli *cli, const struct decision *what, int argc, 
     struct decision_args args;
     struct lockbox_reply reply;
     struct lockbox_request req;
-    char path[128];
+    char path[128], id[LOCKBOX_ID_HEX_LEN + 1];
     int rc = parse_decision_options(cli, what, argc, argv, &args);
 
     if (rc != -1)
         return rc;
+    if (api_resolve_request_id(cli, args.id, id) != CLI_OK)
+        return CLI_FAIL;
     json_object *body = json_object_new_object();
     if (args.comment != NULL)
         json_object_object_add(body, "comment", json_object_new_string(args.comment));
     if (args.duration != NULL)
         json_object_object_add(body, "for", json_object_new_string(args.duration));
-    snprintf(path, sizeof(path), "/v1/requests/%s/%s", args.id, what->command);
+    snprintf(path, sizeof(path), "/v1/requests/%s/%s", id, what->command);
     rc = api_call(cli, "POST", path, body, 0, 409, &reply);
     int ended = -1, kept = 0, leftovers = 0; /* revoke: sessions ended, kept; leftovers */
     char kept_by[LOCKBOX_ID_HEX_LEN + 1] = "";
@@ -165,7 +171,7 @@ static int run_decision(struct cli *cli, const struct decision *what, int argc, 
         leftovers = int_member(reply.body, "leftovers_ended");
         id_member(reply.body, "sessions_kept_by", kept_by);
     } else if (reply.status == 409)
-        rc = explain_conflict(cli, what, args.id);
+        rc = explain_conflict(cli, what, id);
     lockbox_reply_free(&reply);
     json_object_put(body);
     if (rc != CLI_OK)

@@ -1,27 +1,42 @@
-/* `list` and `show`: reading requests, as an aligned table, a detail view or JSON. */
+/* `list`: the requests the caller may read, newest first, as an aligned table or JSON. The
+ * table is for an approver at an 80-column terminal: short ids, no column that says the same
+ * on every row, and the reason (what she judges) keeps its room while the other columns give
+ * way; --wide shows everything. */
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api.h"
 #include "cli.h"
+#include "duration.h"
 #include "lockbox_limits.h"
 #include "output.h"
 #include "text.h"
-#include "timefmt.h"
 
-enum list_column { COL_ID, COL_STATE, COL_USER, COL_TENANT, COL_HOST, COL_AGE, COL_EXPIRES,
+enum list_column { COL_ID, COL_STATE, COL_USER, COL_TENANT, COL_HOST, COL_AGE, COL_LEFT,
                    COL_REASON, COL_COUNT };
 
 static const char *const column_titles[COL_COUNT] = {
-    "ID", "STATE", "USER", "TENANT", "HOST", "AGE", "EXPIRES", "REASON",
+    "ID", "STATE", "USER", "TENANT", "HOST", "AGE", "LEFT", "REASON",
 };
 
-#define HOST_COLUMN_MAX 40
+/* Ids are shown this long, longer where two rows shown would otherwise look alike (git's
+ * rule); prefixes of 6 or more work wherever an id is taken. */
+#define SHORT_ID_MIN 8
+/* The reason keeps this many columns (when it is that long) while USER, TENANT and HOST give
+ * way, down to SQUEEZE_FLOOR columns each; it never gets fewer than REASON_COLUMN_MIN. */
+#define REASON_GOAL 32
+#define SQUEEZE_FLOOR 12
 #define REASON_COLUMN_MIN 10
+/* After the id of the caller's own pending request: a field of its own for awk, and outside
+ * what a double click selects. */
+#define OWN_MARK " *"
 
 struct list_filter {
     const char *state, *tenant, *user;
+    bool wide; /* --wide: whole ids, every column, nothing cut */
 };
 
 static bool is_list_state(const char *state)
@@ -37,12 +52,13 @@ static int parse_list_options(struct cli *cli, int argc, char **argv, struct lis
         {"state", required_argument, NULL, 's'},
         {"tenant", required_argument, NULL, 't'},
         {"user", required_argument, NULL, 'u'},
+        {"wide", no_argument, NULL, 'w'},
         CLI_COMMON_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     int opt, rc;
 
-    *filter = (struct list_filter){"pending", NULL, NULL};
+    *filter = (struct list_filter){"pending", NULL, NULL, false};
     while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
         if (opt == 's')
             filter->state = optarg;
@@ -50,6 +66,8 @@ static int parse_list_options(struct cli *cli, int argc, char **argv, struct lis
             filter->tenant = optarg;
         else if (opt == 'u')
             filter->user = optarg;
+        else if (opt == 'w')
+            filter->wide = true;
         else if ((rc = cli_common_option(cli, "list", opt, argv)) != -1)
             return rc;
     }
@@ -113,18 +131,48 @@ static int parse_request_list(json_object *body, struct lockbox_request **out, s
     return CLI_OK;
 }
 
-static char *escaped_copy(const char *text, size_t max_columns)
-{
-    char escaped[OUT_ESCAPED_MAX], fitted[OUT_ESCAPED_MAX];
+struct table {
+    char *(*rows)[COL_COUNT];
+    size_t n;
+    size_t widths[COL_COUNT];
+    bool shown[COL_COUNT];
+    bool all_states; /* --state all: STATE says something */
+    bool any_own;    /* a row is marked OWN_MARK: explain the mark under the table */
+};
 
-    out_escape(text, "-", escaped, sizeof(escaped));
-    out_fit(escaped, max_columns, fitted, sizeof(fitted));
-    return strdup(fitted);
+/* The shortest length, at least SHORT_ID_MIN, at which the ids of the rows differ. */
+static size_t short_id_length(const struct lockbox_request *reqs, size_t n)
+{
+    size_t len = SHORT_ID_MIN;
+
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = i + 1; j < n; j++) {
+            size_t same = 0;
+            while (same < LOCKBOX_ID_HEX_LEN && reqs[i].id[same] == reqs[j].id[same])
+                same++;
+            if (same + 1 > len)
+                len = same + 1 < LOCKBOX_ID_HEX_LEN ? same + 1 : LOCKBOX_ID_HEX_LEN;
+        }
+    }
+    return len;
 }
 
-static bool deadline_matters(enum request_state state)
+/* The daemon's rule (lib/request.c) as far as names tell: a pending request the caller asked
+ * for, is the user of, or filed (root files for every login, so that does not count for
+ * root) is one she may not decide; another admin must. */
+static bool is_own_pending(const struct lockbox_request *req, const char *me, bool me_is_root)
 {
-    return state == REQUEST_PENDING || state == REQUEST_APPROVED;
+    if (req->state != REQUEST_PENDING || me == NULL)
+        return false;
+    return strcmp(req->user, me) == 0 || strcmp(req->requester, me) == 0 ||
+           (!me_is_root && strcmp(req->requested_by, me) == 0);
+}
+
+static char *escaped_copy(const char *text)
+{
+    char escaped[OUT_ESCAPED_MAX];
+
+    return strdup(out_escape(text, "-", escaped, sizeof(escaped)));
 }
 
 /* The account, and who asked for it when that is someone else ("rtshared by alice"). */
@@ -133,76 +181,159 @@ static char *user_cell(const struct lockbox_request *req)
     char both[2 * LOCKBOX_NAME_MAX + 8];
 
     if (req->requester[0] == '\0' || strcmp(req->requester, req->user) == 0)
-        return escaped_copy(req->user, LOCKBOX_NAME_MAX);
+        return escaped_copy(req->user);
     snprintf(both, sizeof(both), "%s by %s", req->user, req->requester);
-    return escaped_copy(both, sizeof(both));
+    return escaped_copy(both);
 }
 
-static void fill_row(const struct lockbox_request *req, int64_t now_ms, char *cells[COL_COUNT])
+/* A span without "ago" or "in": the column's title says which ("AGE 5m", "LEFT 11h30m"). */
+static char *span_cell(int64_t from_ms, int64_t to_ms)
 {
-    char when[64];
+    char span[32];
 
-    cells[COL_ID] = escaped_copy(req->id, LOCKBOX_ID_HEX_LEN);
+    duration_format(to_ms > from_ms ? out_span_seconds(to_ms, from_ms) : 0, span, sizeof(span));
+    return strdup(span);
+}
+
+static void fill_row(const struct lockbox_request *req, int64_t now_ms, size_t id_len, bool own,
+                     char *cells[COL_COUNT])
+{
+    char id[LOCKBOX_ID_HEX_LEN + sizeof(OWN_MARK)];
+    bool live = req->state == REQUEST_PENDING || req->state == REQUEST_APPROVED;
+
+    /* The id was checked to be hex by api_parse_request. */
+    snprintf(id, sizeof(id), "%.*s%s", (int)id_len, req->id, own ? OWN_MARK : "");
+    cells[COL_ID] = strdup(id);
     cells[COL_STATE] = strdup(request_state_name(req->state));
     cells[COL_USER] = user_cell(req);
-    cells[COL_TENANT] = escaped_copy(req->tenant, LOCKBOX_NAME_MAX);
-    cells[COL_HOST] = escaped_copy(req->host, HOST_COLUMN_MAX);
-    out_relative(req->created_at, now_ms, when, sizeof(when));
-    cells[COL_AGE] = strdup(when);
-    out_relative(deadline_matters(req->state) ? req->expires_at : 0, now_ms, when, sizeof(when));
-    cells[COL_EXPIRES] = strdup(when);
-    cells[COL_REASON] = escaped_copy(req->reason, OUT_ESCAPED_MAX);
+    cells[COL_TENANT] = escaped_copy(req->tenant);
+    cells[COL_HOST] = escaped_copy(req->host);
+    cells[COL_AGE] = span_cell(req->created_at, now_ms);
+    cells[COL_LEFT] = live && req->expires_at > 0 ? span_cell(now_ms, req->expires_at)
+                                                  : strdup("-");
+    cells[COL_REASON] = escaped_copy(req->reason);
 }
 
-static void print_row(const struct cli *cli, char *const cells[COL_COUNT],
-                      const size_t widths[COL_COUNT], const struct lockbox_request *req)
+/* Narrows the widest of USER, TENANT and HOST, one column at a time, until the reason has
+ * `want` columns or none of them can give more. Returns the columns the others now use. */
+static size_t squeeze(struct table *t, size_t used, size_t columns, size_t want)
 {
-    char reason[OUT_ESCAPED_MAX];
+    static const enum list_column squeezable[] = {COL_USER, COL_TENANT, COL_HOST};
 
-    for (int col = 0; col < COL_REASON; col++) {
-        bool colored = req != NULL && col == COL_STATE;
-        if (colored)
-            fputs(out_state_color(req->state, cli->color), stdout);
-        out_pad(cells[col], widths[col]);
-        if (colored)
-            fputs(out_color_reset(cli->color), stdout);
-        fputs("  ", stdout);
+    while (used + want > columns) {
+        size_t *widest = NULL;
+        for (size_t i = 0; i < sizeof(squeezable) / sizeof(squeezable[0]); i++) {
+            enum list_column col = squeezable[i];
+            size_t floor = strlen(column_titles[col]) > SQUEEZE_FLOOR ? strlen(column_titles[col])
+                                                                      : SQUEEZE_FLOOR;
+            if (t->shown[col] && t->widths[col] > floor &&
+                (widest == NULL || t->widths[col] > *widest))
+                widest = &t->widths[col];
+        }
+        if (widest == NULL)
+            break;
+        (*widest)--;
+        used--;
     }
-    out_fit(cells[COL_REASON], widths[COL_REASON], reason, sizeof(reason));
-    puts(reason);
+    return used;
 }
 
-static int print_table(const struct cli *cli, const struct lockbox_request *reqs, size_t n)
+/* Which columns show, and how wide each is. STATE shows with --state all (a list of one
+ * state says which it is); TENANT when the rows are of more than one tenant (an admin of one
+ * tenant knows which). The columns they would take are the reason's. */
+static void lay_out(struct table *t, size_t columns, bool wide)
 {
-    char *(*rows)[COL_COUNT] = calloc(n ? n : 1, sizeof(*rows));
-    size_t widths[COL_COUNT], used = 0;
-    int64_t now_ms = out_now_ms();
+    size_t used = 0;
 
-    if (rows == NULL)
-        return cli_fail("out of memory for %zu rows", n);
-    for (int col = 0; col < COL_COUNT; col++)
-        widths[col] = strlen(column_titles[col]);
-    for (size_t i = 0; i < n; i++) {
-        fill_row(&reqs[i], now_ms, rows[i]);
-        for (int col = 0; col < COL_COUNT; col++) {
-            if (rows[i][col] == NULL)
-                rows[i][col] = strdup("?");
-            size_t width = rows[i][col] ? out_width(rows[i][col]) : 1;
-            widths[col] = width > widths[col] ? width : widths[col];
+    for (int col = 0; col < COL_COUNT; col++) {
+        t->widths[col] = strlen(column_titles[col]);
+        t->shown[col] = true;
+        for (size_t i = 0; i < t->n; i++) {
+            size_t width = out_width(t->rows[i][col]);
+            t->widths[col] = width > t->widths[col] ? width : t->widths[col];
         }
     }
+    bool one_tenant = true;
+    for (size_t i = 1; i < t->n; i++)
+        one_tenant = one_tenant && strcmp(t->rows[i][COL_TENANT], t->rows[0][COL_TENANT]) == 0;
+    t->shown[COL_TENANT] = wide || !one_tenant;
+    t->shown[COL_STATE] = wide || t->all_states;
+    if (wide)
+        return;
     for (int col = 0; col < COL_REASON; col++)
-        used += widths[col] + 2;
-    /* The reason takes what is left of the line; the other columns are short and fixed. */
-    size_t room = (size_t)cli->columns > used ? (size_t)cli->columns - used : 0;
-    widths[COL_REASON] = room > REASON_COLUMN_MIN ? room : REASON_COLUMN_MIN;
-    print_row(cli, (char *const *)column_titles, widths, NULL);
-    for (size_t i = 0; i < n; i++) {
-        print_row(cli, rows[i], widths, &reqs[i]);
-        for (int col = 0; col < COL_COUNT; col++)
-            free(rows[i][col]);
+        used += t->shown[col] ? t->widths[col] + 2 : 0;
+    size_t want = t->widths[COL_REASON] < REASON_GOAL ? t->widths[COL_REASON] : REASON_GOAL;
+    used = squeeze(t, used, columns, want);
+    size_t room = columns > used ? columns - used : 0;
+    t->widths[COL_REASON] = room > REASON_COLUMN_MIN ? room : REASON_COLUMN_MIN;
+}
+
+/* Prints a cell cut to its width (nothing is cut when `wide`), padded unless it is the last.
+ * STATE is coloured. */
+static void print_cell(const struct cli *cli, const char *cell, size_t width, int col,
+                       const struct lockbox_request *req, bool wide)
+{
+    char fitted[OUT_ESCAPED_MAX];
+    const char *text = cell;
+
+    if (!wide) {
+        out_fit(cell, width, fitted, sizeof(fitted));
+        text = fitted;
     }
-    free(rows);
+    if (req != NULL && col == COL_STATE) {
+        printf("%s%s%s", out_state_color(req->state, cli->color), text,
+               out_color_reset(cli->color));
+        out_pad("", width > out_width(text) ? width - out_width(text) : 0);
+    } else if (col == COL_REASON) {
+        fputs(text, stdout);
+    } else {
+        out_pad(text, width);
+    }
+}
+
+static void print_row(const struct cli *cli, const struct table *t, char *const cells[COL_COUNT],
+                      const struct lockbox_request *req, bool wide)
+{
+    for (int col = 0; col < COL_COUNT; col++) {
+        if (!t->shown[col])
+            continue;
+        print_cell(cli, cells[col], t->widths[col], col, req, wide);
+        fputs(col == COL_REASON ? "\n" : "  ", stdout);
+    }
+}
+
+static int print_table(const struct cli *cli, const struct lockbox_request *reqs, size_t n,
+                       const struct list_filter *filter)
+{
+    bool wide = filter->wide;
+    struct table t = {calloc(n ? n : 1, sizeof(*t.rows)), n, {0}, {0},
+                      strcmp(filter->state, "all") == 0, false};
+    struct passwd *pw = getpwuid(getuid()); /* who "yours" is */
+    size_t id_len = wide ? LOCKBOX_ID_HEX_LEN : short_id_length(reqs, n);
+    int64_t now_ms = out_now_ms();
+
+    if (t.rows == NULL)
+        return cli_fail("out of memory for %zu rows", n);
+    for (size_t i = 0; i < n; i++) {
+        bool own = is_own_pending(&reqs[i], pw ? pw->pw_name : NULL, getuid() == 0);
+        t.any_own = t.any_own || own;
+        fill_row(&reqs[i], now_ms, id_len, own, t.rows[i]);
+        for (int col = 0; col < COL_COUNT; col++) {
+            if (t.rows[i][col] == NULL)
+                t.rows[i][col] = strdup("?");
+        }
+    }
+    lay_out(&t, (size_t)cli->columns, wide);
+    print_row(cli, &t, (char *const *)column_titles, NULL, wide);
+    for (size_t i = 0; i < n; i++)
+        print_row(cli, &t, t.rows[i], &reqs[i], wide);
+    if (t.any_own)
+        puts("* your own request: another admin of its tenant must decide it");
+    for (size_t i = 0; i < n; i++) {
+        for (int col = 0; col < COL_COUNT; col++)
+            free(t.rows[i][col]);
+    }
+    free(t.rows);
     return CLI_OK;
 }
 
@@ -241,156 +372,7 @@ int cmd_list(struct cli *cli, int argc, char **argv)
         printf("no %s%srequests\n", strcmp(filter.state, "all") == 0 ? "" : filter.state,
                strcmp(filter.state, "all") == 0 ? "" : " ");
     else
-        rc = print_table(cli, reqs, count);
+        rc = print_table(cli, reqs, count, &filter);
     free(reqs);
     return rc;
-}
-
-/* "5m ago (2026-11-25T12:00:00Z)", or "-" when unset. */
-static void format_moment(int64_t when_ms, int64_t now_ms, char *out, size_t out_len)
-{
-    char relative[64], absolute[TIMEFMT_LEN];
-
-    if (when_ms <= 0) {
-        snprintf(out, out_len, "-");
-        return;
-    }
-    out_relative(when_ms, now_ms, relative, sizeof(relative));
-    timefmt_rfc3339(when_ms, absolute);
-    snprintf(out, out_len, "%s (%s)", relative, absolute);
-}
-
-static void print_field(const char *label, const char *value)
-{
-    char escaped[OUT_ESCAPED_MAX];
-
-    printf("%-10s %s\n", label, out_escape(value, "-", escaped, sizeof(escaped)));
-}
-
-/* Who asked; for a login that nobody named (ssh), say so and where it came from. */
-static void print_requester(const struct lockbox_request *req)
-{
-    char unknown[LOCKBOX_NAME_MAX + LOCKBOX_RHOST_MAX + 64];
-
-    if (req->requester[0] != '\0') {
-        print_field("Asked by", req->requester);
-        return;
-    }
-    if (req->rhost[0] != '\0')
-        snprintf(unknown, sizeof(unknown), "unknown (a %s login from %s)", req->service,
-                 req->rhost);
-    else if (strcmp(req->service, "lockboxctl") == 0)
-        snprintf(unknown, sizeof(unknown), "unknown (filed by %s)", req->requested_by);
-    else
-        snprintf(unknown, sizeof(unknown), "unknown (a %s login)", req->service);
-    print_field("Asked by", unknown);
-}
-
-static void print_request_detail(const struct cli *cli, const struct lockbox_request *req)
-{
-    int64_t now_ms = out_now_ms();
-    char moment[128];
-
-    print_field("Request", req->id);
-    printf("%-10s %s%s%s\n", "State", out_state_color(req->state, cli->color),
-           request_state_name(req->state), out_color_reset(cli->color));
-    print_field("User", req->user);
-    print_field("Tenant", req->tenant);
-    print_field("Host", req->host);
-    print_field("Reason", req->reason);
-    print_field("Service", req->service);
-    print_field("From", req->rhost);
-    print_field("Filed by", req->requested_by);
-    print_requester(req);
-    format_moment(req->created_at, now_ms, moment, sizeof(moment));
-    print_field("Created", moment);
-    print_field("Decided by", req->decided_by);
-    format_moment(req->decided_at, now_ms, moment, sizeof(moment));
-    print_field("Decided", moment);
-    print_field("Comment", req->comment);
-    format_moment(req->expires_at, now_ms, moment, sizeof(moment));
-    print_field(req->state == REQUEST_REVOKED ? "Revoked" : "Expires", moment);
-}
-
-static const char *string_field(json_object *obj, const char *key)
-{
-    json_object *value;
-    if (json_object_object_get_ex(obj, key, &value) && json_object_is_type(value, json_type_string))
-        return json_object_get_string(value);
-    return NULL;
-}
-
-/* One line per notification: where it went, for which event, and whether it arrived. */
-static void print_notifications(json_object *list)
-{
-    char channel[32], event[64], state[32], error[OUT_ESCAPED_MAX];
-    size_t n = list ? json_object_array_length(list) : 0;
-
-    if (n == 0) {
-        print_field("Notified", NULL);
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        json_object *item = json_object_array_get_idx(list, i), *attempts;
-        int tries = json_object_object_get_ex(item, "attempts", &attempts) ? json_object_get_int(attempts) : 0;
-        const char *last_error = string_field(item, "last_error");
-        printf("%-10s %s %s: %s after %d attempt%s%s%s\n", i == 0 ? "Notified" : "",
-               out_escape(string_field(item, "event"), "?", event, sizeof(event)),
-               out_escape(string_field(item, "channel"), "?", channel, sizeof(channel)),
-               out_escape(string_field(item, "state"), "?", state, sizeof(state)), tries,
-               tries == 1 ? "" : "s", last_error ? " - " : "",
-               last_error ? out_escape(last_error, "", error, sizeof(error)) : "");
-    }
-}
-
-static void print_sessions(json_object *list)
-{
-    char id[40], tty[80], state[32], service[80];
-    size_t n = list ? json_object_array_length(list) : 0;
-
-    for (size_t i = 0; i < n; i++) {
-        json_object *item = json_object_array_get_idx(list, i), *pid;
-        long long pid_value = json_object_object_get_ex(item, "pid", &pid) ? json_object_get_int64(pid) : 0;
-        printf("%-10s %s pid %lld %s via %s: %s\n", i == 0 ? "Session" : "",
-               out_escape(string_field(item, "id"), "?", id, sizeof(id)), pid_value,
-               out_escape(string_field(item, "tty"), "-", tty, sizeof(tty)),
-               out_escape(string_field(item, "service"), "?", service, sizeof(service)),
-               out_escape(string_field(item, "state"), "?", state, sizeof(state)));
-    }
-}
-
-int cmd_show(struct cli *cli, int argc, char **argv)
-{
-    static const struct option options[] = {CLI_COMMON_LONG_OPTIONS, {NULL, 0, NULL, 0}};
-    struct lockbox_request req;
-    int opt, rc;
-
-    while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
-        if ((rc = cli_common_option(cli, "show", opt, argv)) != -1)
-            return rc;
-    }
-    if (optind + 1 != argc)
-        return cli_usage("show", "give exactly one request id");
-    if (!cli_is_request_id(argv[optind]))
-        return cli_usage("show", "a request id is 32 lowercase hex characters");
-    json_object *notifications = NULL, *sessions = NULL;
-    rc = api_get_request_with_notifications(cli, argv[optind], &req, &notifications, &sessions);
-    if (rc != CLI_OK)
-        return rc;
-    if (cli->json) {
-        json_object *obj = out_request_json(&req);
-        json_object_object_add(obj, "notifications",
-                               notifications ? json_object_get(notifications) : json_object_new_array());
-        json_object_object_add(obj, "sessions",
-                               sessions ? json_object_get(sessions) : json_object_new_array());
-        out_print_json(obj);
-        json_object_put(obj);
-    } else {
-        print_request_detail(cli, &req);
-        print_notifications(notifications);
-        print_sessions(sessions);
-    }
-    json_object_put(notifications);
-    json_object_put(sessions);
-    return CLI_OK;
 }

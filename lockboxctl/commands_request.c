@@ -146,8 +146,8 @@ static int parse_wait_options(struct cli *cli, int argc, char **argv, const char
     if (optind + 1 != argc)
         return cli_usage("wait", "give exactly one request id");
     *id = argv[optind];
-    if (!cli_is_request_id(*id))
-        return cli_usage("wait", "a request id is 32 lowercase hex characters");
+    if (!cli_is_id_argument(*id))
+        return cli_usage("wait", CLI_ID_USAGE);
     return -1;
 }
 
@@ -223,12 +223,15 @@ static long long next_chunk(long long chunk_max, long long timeout_seconds, int6
 int cmd_wait(struct cli *cli, int argc, char **argv)
 {
     struct lockbox_request req;
-    const char *id = NULL;
+    const char *typed = NULL;
+    char id[LOCKBOX_ID_HEX_LEN + 1];
     long long timeout_seconds, chunk;
-    int rc = parse_wait_options(cli, argc, argv, &id, &timeout_seconds);
+    int rc = parse_wait_options(cli, argc, argv, &typed, &timeout_seconds);
 
     if (rc != -1)
         return rc;
+    if (api_resolve_request_id(cli, typed, id) != CLI_OK)
+        return CLI_FAIL;
     long long chunk_max = cli->stderr_tty ? WAIT_CHUNK_TTY_SECONDS : WAIT_CHUNK_SECONDS;
     int64_t deadline = monotonic_ms() + (timeout_seconds > 0 ? timeout_seconds * 1000 : 0);
     /* The first call answers at once: a decided request needs no status line. */

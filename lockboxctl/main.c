@@ -9,9 +9,10 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "text.h"
 #include "lockbox_limits.h"
 #include "output.h"
+#include "random_id.h"
+#include "text.h"
 
 struct command {
     const char *name;
@@ -52,6 +53,11 @@ int cli_usage(const char *command, const char *format, ...)
 bool cli_is_request_id(const char *text)
 {
     return text_is_request_id(text, strlen(text));
+}
+
+bool cli_is_id_argument(const char *text)
+{
+    return random_id_is_prefix(text, CLI_ID_PREFIX_MIN);
 }
 
 int cli_set_socket(struct cli *cli, const char *path)

@@ -14,6 +14,8 @@
 #include "text.h"
 
 #define DEFAULT_COLUMNS 120
+#define COLUMNS_MIN 20 /* a $COLUMNS outside these is ignored */
+#define COLUMNS_MAX 10000
 
 const char *out_escape(const char *in, const char *empty, char *out, size_t out_len)
 {
@@ -40,22 +42,38 @@ void out_relative(int64_t then_ms, int64_t now_ms, char *out, size_t out_len)
         snprintf(out, out_len, "-");
         return;
     }
-    int64_t seconds = (then_ms > now_ms ? then_ms - now_ms : now_ms - then_ms) / 1000;
-    if (seconds >= 60)
-        seconds -= seconds % 60; /* "11h59m", not "11h59m58s": people read minutes */
-    duration_format(seconds, span, sizeof(span));
+    duration_format(out_span_seconds(then_ms, now_ms), span, sizeof(span));
     if (then_ms > now_ms)
         snprintf(out, out_len, "in %s", span);
     else
         snprintf(out, out_len, "%s ago", span);
 }
 
+int64_t out_span_seconds(int64_t then_ms, int64_t now_ms)
+{
+    int64_t span_ms = then_ms > now_ms ? then_ms - now_ms : now_ms - then_ms;
+
+    /* Whole minutes above one ("11h59m", not "11h59m58s": people read minutes), rounded to
+     * the nearest: a 30-minute grant read a moment later is "in 30m", not "in 29m". */
+    if (span_ms >= 59500)
+        return (span_ms + 30000) / 60000 * 60;
+    return (span_ms + 500) / 1000;
+}
+
 int out_terminal_columns(void)
 {
     struct winsize ws;
+    const char *from_env = getenv("COLUMNS");
+    char *end;
 
     if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
         return ws.ws_col;
+    /* As ls(1) does: a pipe into a pager or a script's capture can say how wide it is. */
+    if (from_env != NULL && from_env[0] != '\0') {
+        long columns = strtol(from_env, &end, 10);
+        if (*end == '\0' && columns >= COLUMNS_MIN && columns <= COLUMNS_MAX)
+            return (int)columns;
+    }
     return DEFAULT_COLUMNS;
 }
 

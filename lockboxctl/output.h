@@ -19,10 +19,12 @@ const char *out_escape(const char *in, const char *empty, char *out, size_t out_
 /* Wall clock now, in milliseconds since the epoch. */
 int64_t out_now_ms(void);
 /* "5m ago" for a past moment, "in 11h59m" for a future one, "-" for 0. Minutes are the
- * finest unit shown above one minute. */
+ * finest unit shown above one minute; every unit is rounded to the nearest. */
 void out_relative(int64_t then_ms, int64_t now_ms, char *out, size_t out_len);
+/* The seconds between two moments as out_relative shows them (whole minutes above one). */
+int64_t out_span_seconds(int64_t then_ms, int64_t now_ms);
 
-/* The width of stdout's terminal, or 120 when stdout is not a terminal. */
+/* The width of stdout's terminal; when stdout is not a terminal, $COLUMNS, else 120. */
 int out_terminal_columns(void);
 /* Should stdout be coloured: a terminal, and NO_COLOR not set (https://no-color.org). */
 bool out_want_color(void);

@@ -10,6 +10,7 @@
 #include "duration.h"
 #include "http.h"
 #include "lockbox_limits.h"
+#include "random_id.h"
 #include "request_json.h"
 #include "text.h"
 
@@ -158,9 +159,10 @@ static int add_readable(const struct lockbox_request *req, void *cls)
 
 static enum MHD_Result route_list(struct route_ctx *ctx)
 {
-    static const char *const allowed[] = {"state", "tenant", "user", "limit", NULL};
+    static const char *const allowed[] = {"state", "tenant", "user", "id_prefix", "limit", NULL};
     struct call *call = ctx->call;
-    struct store_filter filter = {false, REQUEST_PENDING, query(call, "tenant"), query(call, "user"), 0};
+    struct store_filter filter = {false, REQUEST_PENDING, query(call, "tenant"), query(call, "user"),
+                                  query(call, "id_prefix"), 0};
     const char *state = query(call, "state");
     long limit;
     char err[256];
@@ -175,6 +177,10 @@ static enum MHD_Result route_list(struct route_ctx *ctx)
     if ((filter.tenant && !text_is_name(filter.tenant, LOCKBOX_NAME_MAX)) ||
         (filter.user && !text_is_name(filter.user, LOCKBOX_NAME_MAX)))
         return http_reply_error(call, 400, "bad_request", "tenant and user must be names");
+    if (filter.id_prefix && !random_id_is_prefix(filter.id_prefix, 1))
+        return http_reply_error(call, 400, "bad_request",
+                                "id_prefix must be 1 to %d lowercase hex characters",
+                                LOCKBOX_ID_HEX_LEN);
     if (query_int(call, "limit", 1, LOCKBOX_LIST_MAX, LOCKBOX_LIST_DEFAULT, &limit) != 0)
         return http_reply_error(call, 400, "bad_request", "limit must be 1 to %d", LOCKBOX_LIST_MAX);
     /* Plain users see their own: filter in SQL so the limit counts what they may read. */

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "duration.h"
 #include "random_id.h"
 #include "text.h"
 
@@ -172,10 +173,13 @@ static const char *decision_event(enum request_state to)
                                   : "access.revoked";
 }
 
-static struct service_result refuse_decision(enum request_verdict verdict,
+static struct service_result refuse_decision(const struct service *svc,
+                                             enum request_verdict verdict,
                                              const struct lockbox_request *req,
                                              enum request_state to)
 {
+    char limit[32];
+
     switch (verdict) {
     case VERDICT_NOT_ADMIN:
         return result(403, "forbidden", "you are not an approver for tenant %s", req->tenant);
@@ -188,7 +192,9 @@ static struct service_result refuse_decision(enum request_verdict verdict,
                       to == REQUEST_REVOKED ? "an approved" : "a pending",
                       to == REQUEST_APPROVED ? "approved" : to == REQUEST_DENIED ? "denied" : "revoked");
     case VERDICT_BAD_DURATION:
-        return result(400, "bad_request", "'for' may not exceed access_ttl");
+        /* Name the limit: the admin's next try should not be a guess. */
+        duration_format(svc->config->access_ttl_s, limit, sizeof(limit));
+        return result(400, "bad_request", "'for' may not exceed access_ttl (%s)", limit);
     default:
         return result(500, "internal", "unexpected verdict");
     }
@@ -243,7 +249,7 @@ struct service_result service_decide(struct service *svc, const struct identity 
             verdict = request_revoke(&req, who->name, comment, now);
     }
     if (verdict != VERDICT_OK) {
-        struct service_result r = refuse_decision(verdict, &req, to);
+        struct service_result r = refuse_decision(svc, verdict, &req, to);
         if (r.status == 403)
             log_refusal(who, decision_event(to), id, r.message);
         return r;
@@ -262,7 +268,7 @@ struct service_result service_decide(struct service *svc, const struct identity 
         char why[LOCKBOX_NAME_MAX + 16];
         snprintf(why, sizeof(why), "revoked by %s", who->name);
         struct session_change change = sessions_access_changed(
-            svc->sessions, req.user, req.tenant, req.host, who->name, why,
+            svc->sessions, req.user, req.tenant, req.host, who->name, why, comment,
             to == REQUEST_REVOKED, now);
         r.sessions_terminated = change.terminated;
         r.sessions_kept = change.kept;
@@ -417,7 +423,7 @@ static void expire_one(struct service *svc, const char *id, const struct lockbox
         return;
     if (was == REQUEST_APPROVED && svc->sessions)
         sessions_access_changed(svc->sessions, req.user, req.tenant, req.host, "lockboxd",
-                                "access expired", true, now);
+                                "access expired", NULL, true, now);
     if (svc->on_changed)
         svc->on_changed(svc->on_changed_ctx, req.id);
 }

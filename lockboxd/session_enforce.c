@@ -137,9 +137,10 @@ static void end_leftovers(struct sessions *s, struct session_entry **entries, si
 }
 
 static void start_termination(struct sessions *s, struct session_entry *e, const char *actor,
-                              const char *why, const struct lockbox_clock *now)
+                              const char *why, const char *comment,
+                              const struct lockbox_clock *now)
 {
-    char message[1024], tty[64];
+    char tty[64];
     uid_t owner = e->uid;
 
     /* Only where a warning was due: a revoke before the warning window needs none. */
@@ -149,9 +150,15 @@ static void start_termination(struct sessions *s, struct session_entry *e, const
                "of the session was found to warn before its access ended\"", e->id,
                e->request_id, e->user);
     if (e->tty[0] || process_find_tty(e->pid, e->uid, tty, sizeof(tty), &owner) == 0) {
-        snprintf(message, sizeof(message),
-                 "\r\n\aLockbox: access for %s on %s has ended (%s). This session is being "
-                 "closed.\r\n", e->user, e->host, why);
+        /* The engineer learns why from the admin's own words; they are an admin's free
+         * text, so they reach the terminal escaped like everything else shown there. */
+        char message[4 * LOCKBOX_TEXT_MAX + 1024], said[4 * LOCKBOX_TEXT_MAX + 8];
+        int n = snprintf(message, sizeof(message),
+                         "\r\n\aLockbox: access for %s on %s has ended (%s). This session is "
+                         "being closed.\r\n", e->user, e->host, why);
+        if (comment != NULL && comment[0] != '\0' && n > 0 && (size_t)n < sizeof(message))
+            snprintf(message + n, sizeof(message) - (size_t)n, "Lockbox: %s said: %s\r\n",
+                     actor, text_escape_terminal(comment, said, sizeof(said)));
         tty_write(e->tty[0] ? e->tty : tty, e->tty[0] ? e->uid : owner, message);
     }
     int64_t grace_ms = s->config->session_grace_s * 1000;
@@ -208,7 +215,8 @@ static void rebind(struct sessions *s, struct session_entry *e, const struct loc
 struct session_change sessions_access_changed(struct sessions *s, const char *user,
                                               const char *tenant, const char *host,
                                               const char *actor, const char *why,
-                                              bool may_end, const struct lockbox_clock *now)
+                                              const char *comment, bool may_end,
+                                              const struct lockbox_clock *now)
 {
     struct session_change change;
     struct lockbox_request best;
@@ -233,7 +241,7 @@ struct session_change sessions_access_changed(struct sessions *s, const char *us
             rebind(s, e, &best, now);
             change.kept += e->open;
         } else if (e->open) {
-            start_termination(s, e, actor, why, now);
+            start_termination(s, e, actor, why, comment, now);
             change.terminated++;
         } else if (leftovers != NULL) {
             leftovers[change.leftovers_ended++] = e; /* ascending: end_leftovers relies on it */
@@ -345,6 +353,6 @@ void session_reattach(struct sessions *s, const struct lockbox_clock *now)
     }
     for (size_t k = 0; k < n_keys; k++)
         sessions_access_changed(s, keys[k].user, keys[k].tenant, keys[k].host, "lockboxd",
-                                "access ended while lockboxd was down", true, now);
+                                "access ended while lockboxd was down", NULL, true, now);
     free(keys);
 }

@@ -82,12 +82,15 @@ int sessions_open(struct sessions *s, const struct session_open_input *in,
 int sessions_close(struct sessions *s, const char *id, const struct lockbox_clock *now);
 /* After an approval, revocation or expiry for user, tenant and host: rebinds their sessions
  * to the longest current approval, or ends them (open ones and leftovers) when none is left.
+ * why ("revoked by alice") goes to the audit and the session's terminal; comment (the
+ * revoking admin's, or NULL) to the terminal only, escaped: the audit has it already.
  * may_end: false after an approval, which must never end anything (not even when the
  * approvals cannot be read); revocation and expiry fail closed. */
 struct session_change sessions_access_changed(struct sessions *s, const char *user,
                                               const char *tenant, const char *host,
                                               const char *actor, const char *why,
-                                              bool may_end, const struct lockbox_clock *now);
+                                              const char *comment, bool may_end,
+                                              const struct lockbox_clock *now);
 /* A watched pidfd became readable: that session's process is gone. Returns false if fd is
  * not a session's. */
 bool sessions_on_exit(struct sessions *s, int fd, const struct lockbox_clock *now);

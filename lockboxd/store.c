@@ -109,7 +109,8 @@ static const char *const migrations[SCHEMA_VERSION] = {
 #define LIST_BY_STATE 1
 #define LIST_BY_TENANT 2
 #define LIST_BY_USER 4
-#define LIST_SHAPES 8
+#define LIST_BY_ID_PREFIX 8
+#define LIST_SHAPES 16
 
 struct store {
     sqlite3 *db;
@@ -161,15 +162,21 @@ static int migrate(sqlite3 *db, char *err, size_t err_len)
 static int prepare_list_statements(struct store *store)
 {
     for (int shape = 0; shape < LIST_SHAPES; shape++) {
-        char sql[512];
+        /* An id prefix matches a handful of rows: "+" keeps SQLite on the id's index (a
+         * range) rather than walking a state's, a tenant's or a user's history. */
+        bool by_id = shape & LIST_BY_ID_PREFIX;
+        char sql[640];
         snprintf(sql, sizeof(sql),
-                 "SELECT " REQUEST_COLUMNS " FROM requests WHERE 1%s%s%s ORDER BY seq DESC "
-                 "LIMIT :limit", shape & LIST_BY_STATE ? " AND state = :state" : "",
+                 "SELECT " REQUEST_COLUMNS " FROM requests WHERE 1%s%s%s%s ORDER BY seq DESC "
+                 "LIMIT :limit",
+                 !(shape & LIST_BY_STATE) ? "" : by_id ? " AND +state = :state" : " AND state = :state",
                  /* With a user too, walk that user's (shorter) history: "+" keeps SQLite
                   * off the tenant index. */
-                 !(shape & LIST_BY_TENANT) ? ""
-                 : shape & LIST_BY_USER ? " AND +tenant = :tenant" : " AND tenant = :tenant",
-                 shape & LIST_BY_USER ? " AND user = :user" : "");
+                 !(shape & LIST_BY_TENANT)                ? ""
+                 : by_id || (shape & LIST_BY_USER)        ? " AND +tenant = :tenant"
+                                                          : " AND tenant = :tenant",
+                 !(shape & LIST_BY_USER) ? "" : by_id ? " AND +user = :user" : " AND user = :user",
+                 by_id ? " AND id >= :id_low AND id < :id_high" : "");
         if (sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
                                &store->list_statements[shape], NULL) != SQLITE_OK)
             return -1;
@@ -480,7 +487,7 @@ int store_list(struct store *store, const struct store_filter *filter, store_req
                void *ctx)
 {
     int shape = (filter->all_states ? 0 : LIST_BY_STATE) | (filter->tenant ? LIST_BY_TENANT : 0) |
-                (filter->user ? LIST_BY_USER : 0);
+                (filter->user ? LIST_BY_USER : 0) | (filter->id_prefix ? LIST_BY_ID_PREFIX : 0);
     sqlite3_stmt *s = store->list_statements[shape];
 
     sqlite3_reset(s);
@@ -494,6 +501,20 @@ int store_list(struct store *store, const struct store_filter *filter, store_req
     if (shape & LIST_BY_USER)
         sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":user"), filter->user, -1,
                           SQLITE_STATIC);
+    if (shape & LIST_BY_ID_PREFIX) {
+        /* Every id that starts with "ab1" lies in ["ab1", "ab2"): the prefix with its last
+         * character one higher ('f' + 1 is 'g', still above every hex digit). */
+        char id_high[LOCKBOX_ID_HEX_LEN + 1];
+        size_t len = strlen(filter->id_prefix);
+        if (len == 0 || len > LOCKBOX_ID_HEX_LEN)
+            return -1;
+        memcpy(id_high, filter->id_prefix, len + 1);
+        id_high[len - 1]++;
+        sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":id_low"), filter->id_prefix, -1,
+                          SQLITE_STATIC);
+        sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":id_high"), id_high, -1,
+                          SQLITE_TRANSIENT);
+    }
     return walk(s, fn, ctx);
 }
 

@@ -14,6 +14,7 @@ struct store_filter {
     enum request_state state;
     const char *tenant; /* NULL: any */
     const char *user;   /* NULL: any */
+    const char *id_prefix; /* NULL: any; else lowercase hex the ids start with */
     int limit;
 };
 

@@ -141,7 +141,7 @@ class AccessFollows(unittest.TestCase):
         self.assertEqual(self.shown(first)["sessions"], [])
         shown = self.ctl(ADMIN, "show", second)
         self.assertEqual(shown.returncode, 0, shown.stderr)
-        self.assertRegex(shown.stdout, r"Session\s+.*pid %d .*open" % p.pid)
+        self.assertRegex(shown.stdout, r"Sessions\s+session .*, pid %d, open since" % p.pid)
         # The first approval ends while the second is current: the session lives on.
         self.assertTrue(wait_until(lambda: self.events("access.expired", first), 8),
                         "the first approval did not expire")

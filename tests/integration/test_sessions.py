@@ -208,7 +208,7 @@ class Enforcement(SessionCase):
         shown = subprocess.run([LOCKBOXCTL, "--socket", self.d.socket, "show", req["id"]],
                                capture_output=True, text=True)
         self.assertEqual(shown.returncode, 0, shown.stderr)
-        self.assertRegex(shown.stdout, r"Session\s+.*pid %d.*open" % p.pid)
+        self.assertRegex(shown.stdout, r"Sessions\s+session .*, pid %d, open since" % p.pid)
         revoked = subprocess.run(["runuser", "-u", ADMIN, "--", LOCKBOXCTL, "--socket",
                                   self.d.socket, "revoke", req["id"]], capture_output=True, text=True)
         self.assertEqual(revoked.returncode, 0, revoked.stderr)

@@ -1,4 +1,5 @@
-/* lib/random_id.c: ids are well-formed, and 1,000 draws never repeat (128 random bits). */
+/* lib/random_id.c: ids are well-formed, 1,000 draws never repeat (128 random bits), and what
+ * counts as a prefix of one. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -42,11 +43,27 @@ static void request_id_check(void **state)
     assert_false(text_is_request_id(NULL, 32));
 }
 
+static void prefix_check(void **state)
+{
+    (void)state;
+    assert_true(random_id_is_prefix("0123ab", 6));
+    assert_true(random_id_is_prefix("0123456789abcdef0123456789abcdef", 6)); /* a whole id */
+    assert_true(random_id_is_prefix("0", 1));
+    assert_false(random_id_is_prefix("0123a", 6));                            /* too short */
+    assert_true(random_id_is_prefix("", 0));
+    assert_false(random_id_is_prefix("0123456789abcdef0123456789abcdef0", 6)); /* too long */
+    assert_false(random_id_is_prefix("0123AB", 6));                           /* uppercase */
+    assert_false(random_id_is_prefix("0123ag", 6));
+    assert_false(random_id_is_prefix("0123a%", 6));
+    assert_false(random_id_is_prefix(NULL, 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ids_are_hex_and_distinct),
         cmocka_unit_test(request_id_check),
+        cmocka_unit_test(prefix_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
