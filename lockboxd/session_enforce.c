@@ -136,20 +136,35 @@ static void end_leftovers(struct sessions *s, struct session_entry **entries, si
     }
 }
 
+/* Writes text to the session's terminal: PAM_TTY when it is the session user's, else the one
+ * process_find_tty() finds (su's and sudo's PAM_TTY is their caller's terminal, owned by the
+ * caller, and found that way). Returns 0 with the terminal's name in tty, or -1. */
+static int write_to_session_terminal(const struct session_entry *e, const char *text, char *tty,
+                                     size_t tty_len)
+{
+    uid_t owner;
+
+    if (e->tty[0] != '\0' && tty_write(e->tty, e->uid, text) == 0) {
+        snprintf(tty, tty_len, "%s", e->tty);
+        return 0;
+    }
+    if (process_find_tty(e->pid, e->uid, tty, tty_len, &owner) != 0)
+        return -1;
+    return tty_write(tty, owner, text);
+}
+
 static void start_termination(struct sessions *s, struct session_entry *e, const char *actor,
                               const char *why, const char *comment,
                               const struct lockbox_clock *now)
 {
     char tty[64];
-    uid_t owner = e->uid;
-
     /* Only where a warning was due: a revoke before the warning window needs none. */
     int64_t warning_ms = s->config->session_warning_s * 1000;
     if (!e->warned && warning_ms > 0 && now->boot_ms >= e->access_end_boot_ms - warning_ms)
         syslog(LOG_NOTICE, "event=session.unwarned session=%s id=%s user=%s msg=\"no terminal "
                "of the session was found to warn before its access ended\"", e->id,
                e->request_id, e->user);
-    if (e->tty[0] || process_find_tty(e->pid, e->uid, tty, sizeof(tty), &owner) == 0) {
+    {
         /* The engineer learns why from the admin's own words; they are an admin's free
          * text, so they reach the terminal escaped like everything else shown there. */
         char message[4 * LOCKBOX_TEXT_MAX + 1024], said[4 * LOCKBOX_TEXT_MAX + 8];
@@ -159,7 +174,7 @@ static void start_termination(struct sessions *s, struct session_entry *e, const
         if (comment != NULL && comment[0] != '\0' && n > 0 && (size_t)n < sizeof(message))
             snprintf(message + n, sizeof(message) - (size_t)n, "Lockbox: %s said: %s\r\n",
                      actor, text_escape_terminal(comment, said, sizeof(said)));
-        tty_write(e->tty[0] ? e->tty : tty, e->tty[0] ? e->uid : owner, message);
+        write_to_session_terminal(e, message, tty, sizeof(tty));
     }
     int64_t grace_ms = s->config->session_grace_s * 1000;
     e->hup_at_boot_ms = now->boot_ms + NOTICE_MS;
@@ -290,9 +305,7 @@ static void warn(struct sessions *s, struct session_entry *e, const struct lockb
              "\r\n\aLockbox: access for %s on %s ends in %s; this session will then be closed. "
              "A new approval for %s on %s extends it (ask a %s admin, or: lockboxctl request "
              "--reason TEXT).\r\n", user, host, left, user, host, e->tenant);
-    uid_t owner = e->uid;
-    bool found = e->tty[0] || process_find_tty(e->pid, e->uid, tty, sizeof(tty), &owner) == 0;
-    if (!found || tty_write(e->tty[0] ? e->tty : tty, e->tty[0] ? e->uid : owner, message) != 0) {
+    if (write_to_session_terminal(e, message, tty, sizeof(tty)) != 0) {
         /* Each look walks /proc: less and less often, up to WARN_RETRY_MAX_MS apart. */
         e->warn_backoff_ms = e->warn_backoff_ms ? e->warn_backoff_ms * 2 : WARN_RETRY_MS;
         if (e->warn_backoff_ms > WARN_RETRY_MAX_MS)
@@ -303,7 +316,7 @@ static void warn(struct sessions *s, struct session_entry *e, const struct lockb
     e->warned = true;
     session_update(s, SS_WARNED, e->id, NULL, 1);
     syslog(LOG_INFO, "event=session.warned session=%s id=%s user=%s tty=%s left=%s", e->id,
-           e->request_id, e->user, e->tty[0] ? e->tty : tty, left);
+           e->request_id, e->user, tty, left);
 }
 
 void sessions_run_deadlines(struct sessions *s, const struct lockbox_clock *now)

@@ -31,6 +31,8 @@ static const char *const session_sql[SS_COUNT] = {
     [SS_REBIND] = "UPDATE sessions SET request_id = ?2 WHERE id = ?1",
     [SS_CONTAINED] = "UPDATE sessions SET contained = ?2 WHERE id = ?1",
     [SS_STATE_ONLY] = "UPDATE sessions SET state = ?2 WHERE id = ?1",
+    [SS_CONTAINMENT] = "UPDATE sessions SET audit_session = ?2, cgroup = ?3, contained = ?4"
+                       " WHERE id = ?1",
 };
 
 sqlite3_stmt *session_statement(struct sessions *s, enum session_statement which)
@@ -310,6 +312,30 @@ static void drop_containment(struct sessions *s, struct session_entry *e)
     e->contain.audit_session = -1;
 }
 
+/* A live session recorded by an earlier lockboxd: keep only what today's rules take as this
+ * login's (an earlier version took su's caller's audit session as su's own). */
+static void recheck_containment(struct sessions *s, struct session_entry *e)
+{
+    struct containment fresh;
+
+    containment_of(e->pid, e->uid, &fresh);
+    if (fresh.audit_session == e->contain.audit_session &&
+        strcmp(fresh.cgroup, e->contain.cgroup) == 0)
+        return;
+    if (fresh.audit_session != e->contain.audit_session)
+        e->contain.audit_session = -1;
+    if (strcmp(fresh.cgroup, e->contain.cgroup) != 0)
+        e->contain.cgroup[0] = '\0';
+    sqlite3_stmt *st = session_statement(s, SS_CONTAINMENT);
+    sqlite3_bind_text(st, 1, e->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, e->contain.audit_session);
+    sqlite3_bind_text(st, 3, e->contain.cgroup, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, session_is_contained(e) ? 1 : 0);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        syslog(LOG_ERR, "event=session.error id=%s msg=\"cannot update the session\"", e->id);
+    sqlite3_reset(st);
+}
+
 void sessions_attach(struct sessions *s, int epoll_fd, const struct lockbox_clock *now)
 {
     sqlite3_stmt *st = session_statement(s, SS_LIVE_ROWS);
@@ -333,6 +359,8 @@ void sessions_attach(struct sessions *s, int epoll_fd, const struct lockbox_cloc
             e->pidfd = process_open(e->pid, e->start_time);
         if (!same_boot || (!known_boot && e->pidfd < 0))
             drop_containment(s, e);
+        else if (e->pidfd >= 0)
+            recheck_containment(s, e);
     }
     sqlite3_reset(st);
     session_reattach(s, now);

@@ -51,7 +51,7 @@ struct sessions {
     int epoll_fd;
     struct session_entry *items;
     size_t n, cap;
-    struct sqlite3_stmt *statements[9];
+    struct sqlite3_stmt *statements[10];
 };
 
 struct session_open_input {

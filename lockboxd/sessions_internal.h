@@ -8,7 +8,7 @@
 
 enum session_statement {
     SS_INSERT, SS_SET_STATE, SS_LIVE_ROWS, SS_OF_REQUEST, SS_WARNED, SS_GET_STATE, SS_REBIND,
-    SS_CONTAINED, SS_STATE_ONLY, SS_COUNT
+    SS_CONTAINED, SS_STATE_ONLY, SS_CONTAINMENT, SS_COUNT
 };
 
 sqlite3_stmt *session_statement(struct sessions *s, enum session_statement which);

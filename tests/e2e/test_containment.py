@@ -469,6 +469,23 @@ class CgroupContainment(SuCase):
                                   r"session left running" % (ADMIN, self.user))
 
 
+class SuWarning(SuCase):
+    """su's PAM_TTY is its caller's terminal, which the su user does not own: the warning and
+    the closing notice still reach it, as su's own controlling terminal."""
+    daemon_extra = {"session_grace": "1s", "session_warning": "1m"}
+
+    def test_a_su_session_is_warned_on_its_callers_terminal(self):
+        rid = self.approve_ahead("20s")
+        client = self.su_login()
+        self.assertTrue(client.expect("Lockbox: access for %s on %s ends in" % (self.user, HOST),
+                                      10), "no warning on su's terminal:\n%s" % client.output())
+        self.assertTrue(self.d.syslog.wait_for("event=session.warned", 5))
+        out = e.ctl(self.d, ADMIN, "revoke", rid, "--comment", "done here")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertTrue(client.expect("has ended (revoked by %s)" % ADMIN, 10), client.output())
+        self.assertIsNotNone(client.wait(10), "su outlived the revoke")
+
+
 # --- warnings (sshd, a real pty) -------------------------------------------------------------
 
 def sshd_pam(daemon):
