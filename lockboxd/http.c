@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "event_tag.h"
+#include "listen_socket.h"
 #include "lockbox_limits.h"
 #include "text.h"
 
@@ -397,39 +398,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-static int bind_socket(const char *path, char *err, size_t err_len)
-{
-    struct sockaddr_un addr;
-    int fd = -1;
-
-    memset(&addr, 0, sizeof(addr));
-    addr.sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof(addr.sun_path)) {
-        snprintf(err, err_len, "%s: socket path too long", path);
-        return -1;
-    }
-    memcpy(addr.sun_path, path, strlen(path) + 1);
-    struct stat st;
-    if (lstat(path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode)) {
-            snprintf(err, err_len, "%s exists and is not a socket; refusing to replace it", path);
-            return -1;
-        }
-        unlink(path); /* a stale socket from an earlier run */
-    }
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    mode_t old_mask = umask(0111);
-    int bound = fd >= 0 ? bind(fd, (struct sockaddr *)&addr, sizeof(addr)) : -1;
-    umask(old_mask);
-    if (bound != 0 || listen(fd, 4096) != 0) {
-        snprintf(err, err_len, "%s: cannot listen: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 int http_start(struct http_server *server, struct service *svc, struct waiters *waiters,
                const char *socket_path, int inherited_fd, char *err, size_t err_len)
 {
@@ -438,7 +406,7 @@ int http_start(struct http_server *server, struct service *svc, struct waiters *
     server->waiters = waiters;
     server->epoll_fd = -1;
     server->listen_inherited = inherited_fd >= 0;
-    server->listen_fd = inherited_fd >= 0 ? inherited_fd : bind_socket(socket_path, err, err_len);
+    server->listen_fd = inherited_fd >= 0 ? inherited_fd : listen_socket_bind(socket_path, SOCK_STREAM, 0666, err, err_len);
     if (server->listen_fd < 0)
         return -1;
     server->mhd = MHD_start_daemon(

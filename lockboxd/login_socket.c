@@ -20,6 +20,7 @@
 
 #include "event_tag.h"
 #include "identity.h"
+#include "listen_socket.h"
 #include "login_message.h"
 #include "login_request.h"
 #include "request_json.h"
@@ -37,36 +38,6 @@ struct login_conn {
 
 static void conn_close(struct login_conn *conn);
 
-static int bind_login_socket(const char *path, char *err, size_t err_len)
-{
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    struct stat st;
-
-    if (strlen(path) >= sizeof(addr.sun_path)) {
-        snprintf(err, err_len, "%s: socket path too long", path);
-        return -1;
-    }
-    memcpy(addr.sun_path, path, strlen(path) + 1);
-    if (lstat(path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode)) {
-            snprintf(err, err_len, "%s exists and is not a socket; refusing to replace it", path);
-            return -1;
-        }
-        unlink(path); /* a stale socket from an earlier run */
-    }
-    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    mode_t old_mask = umask(0177); /* 0600: only root may connect */
-    int bound = fd >= 0 ? bind(fd, (struct sockaddr *)&addr, sizeof(addr)) : -1;
-    umask(old_mask);
-    if (bound != 0 || listen(fd, 4096) != 0) {
-        snprintf(err, err_len, "%s: cannot listen: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 int login_socket_start(struct login_server *ls, struct service *svc, struct waiters *waiters,
                        const char *path, int inherited_fd, char *err, size_t err_len)
 {
@@ -76,7 +47,7 @@ int login_socket_start(struct login_server *ls, struct service *svc, struct wait
     ls->epoll_fd = -1;
     ls->inherited = inherited_fd >= 0;
     snprintf(ls->path, sizeof(ls->path), "%s", path);
-    ls->listen_fd = ls->inherited ? inherited_fd : bind_login_socket(path, err, err_len);
+    ls->listen_fd = ls->inherited ? inherited_fd : listen_socket_bind(path, SOCK_SEQPACKET, 0600, err, err_len);
     ls->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     return ls->listen_fd >= 0 ? 0 : -1;
 }
