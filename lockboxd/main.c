@@ -205,32 +205,23 @@ static int handle_signals(struct lockboxd *d)
     return 1;
 }
 
+/* The sooner of timeout (ms, -1: none) and a boot-clock deadline (INT64_MAX: none). */
+static int64_t sooner(int64_t timeout, int64_t deadline_boot_ms, int64_t now_boot_ms)
+{
+    if (deadline_boot_ms == INT64_MAX)
+        return timeout;
+    int64_t left = deadline_boot_ms - now_boot_ms;
+    if (left < 0)
+        left = 0;
+    return timeout < 0 || left < timeout ? left : timeout;
+}
+
 static int compute_timeout(struct lockboxd *d, int64_t now_boot_ms)
 {
     int64_t timeout = http_next_timeout_ms(&d->http);
-    int64_t wait_deadline = waiters_next_deadline(&d->waiters);
-    if (wait_deadline != INT64_MAX) {
-        int64_t left = wait_deadline - now_boot_ms;
-        if (left < 0)
-            left = 0;
-        if (timeout < 0 || left < timeout)
-            timeout = left;
-    }
-    if (d->service.next_deadline_boot_ms != INT64_MAX) {
-        int64_t left = d->service.next_deadline_boot_ms - now_boot_ms;
-        if (left < 0)
-            left = 0;
-        if (timeout < 0 || left < timeout)
-            timeout = left;
-    }
-    int64_t session_deadline = sessions_next_deadline(&d->sessions);
-    if (session_deadline != INT64_MAX) {
-        int64_t left = session_deadline - now_boot_ms;
-        if (left < 0)
-            left = 0;
-        if (timeout < 0 || left < timeout)
-            timeout = left;
-    }
+    timeout = sooner(timeout, waiters_next_deadline(&d->waiters), now_boot_ms);
+    timeout = sooner(timeout, d->service.next_deadline_boot_ms, now_boot_ms);
+    timeout = sooner(timeout, sessions_next_deadline(&d->sessions), now_boot_ms);
     int64_t sync_wait = journal_sync_wait_ms(&d->journal);
     if (sync_wait >= 0 && (timeout < 0 || sync_wait < timeout))
         timeout = sync_wait;
