@@ -390,8 +390,13 @@ class Daemon:
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             s.settimeout(timeout)
             s.connect(sock_path)
-            s.sendall(data)
-            s.shutdown(socket.SHUT_WR)
+            try:
+                s.sendall(data)
+                s.shutdown(socket.SHUT_WR)
+            except (BrokenPipeError, ConnectionResetError):
+                # The daemon may refuse junk before reading all of it; what
+                # it answered (if anything) is still in the receive buffer.
+                pass
             out = b""
             try:
                 while True:
