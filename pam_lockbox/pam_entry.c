@@ -130,13 +130,19 @@ static int decide(struct module_session *s, const struct lockbox_args *args,
 }
 
 /* publickey_first and no key accepted before: the line skips the password stack on success,
- * so it must never succeed on its own (password logins, or keyboard-interactive alone). */
-static int refuse_without_publickey(pam_handle_t *pamh, int flags, const char *user, int deny)
+ * so it must never succeed on its own (password logins, or keyboard-interactive alone). Checked
+ * before the user is looked up and said only to syslog, so that it tells a caller without a
+ * key nothing (not even whether the account exists). */
+static int refuse_without_publickey(pam_handle_t *pamh)
 {
-    pam_syslog(pamh, LOG_NOTICE, "event=login.denied user=%s why=no_publickey", user);
-    conversation_tell(pamh, flags, true, "Lockbox: this login needs a public key first "
-                      "(AuthenticationMethods publickey,keyboard-interactive:pam); access denied.");
-    return deny;
+    const void *item = NULL;
+    char shown[300];
+
+    if (pam_get_item(pamh, PAM_USER, &item) != PAM_SUCCESS || item == NULL)
+        item = "";
+    pam_syslog(pamh, LOG_NOTICE, "event=login.denied user=%s why=no_publickey",
+               text_escape_log(item, shown, sizeof(shown)));
+    return PAM_AUTH_ERR;
 }
 
 static int run_login(pam_handle_t *pamh, int flags, int argc, const char **argv,
@@ -156,11 +162,11 @@ static int run_login(pam_handle_t *pamh, int flags, int argc, const char **argv,
                           "Lockbox: pam_lockbox is misconfigured (see syslog); access denied.");
         return deny;
     }
+    if (stack == STACK_AUTH && args.publickey_first && !items_ssh_publickey_accepted(pamh))
+        return refuse_without_publickey(pamh);
     int rc = items_user(pamh, &user);
     if (rc != PAM_SUCCESS)
         return rc;
-    if (stack == STACK_AUTH && args.publickey_first && !items_ssh_publickey_accepted(pamh))
-        return refuse_without_publickey(pamh, flags, user, deny);
     items_service(pamh, service, sizeof(service));
     items_rhost(pamh, rhost, sizeof(rhost));
     items_ruser(pamh, requester, sizeof(requester));
@@ -189,13 +195,16 @@ EXPORTED int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const 
     return run_login(pamh, flags, argc, argv, STACK_AUTH);
 }
 
+/* No credentials of its own. PAM_IGNORE, not PAM_SUCCESS: sshd's optional line is
+ * "[success=done ignore=ignore default=die]", and a success there would end the setcred chain
+ * too, skipping every later module's credentials (pam_group's groups, Kerberos tickets). */
 EXPORTED int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
     (void)pamh;
     (void)flags;
     (void)argc;
     (void)argv;
-    return PAM_SUCCESS;
+    return PAM_IGNORE;
 }
 
 EXPORTED int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)

@@ -55,7 +55,8 @@ static int gather(pam_handle_t *pamh, int argc, const char **argv, struct sessio
 }
 
 /* Once per login, on the session's own terminal: sshd shows session-stack text only on a pty,
- * after the login, where the account stack's text would have shown twice. */
+ * after the login, where the account stack's text would have shown twice. Only under sshd: su
+ * and sudo print it to stdout, into whatever a command's output is piped to. */
 static void tell_access_until(pam_handle_t *pamh, int flags, const struct lockbox_request *approval)
 {
     char by[100], until[TIMEFMT_LEN], text[300];
@@ -87,7 +88,8 @@ static int open_with_daemon(pam_handle_t *pamh, int flags, struct session_call *
         }
         pam_syslog(pamh, LOG_INFO, "event=session.opened session=%s id=%s user=%s service=%s",
                    session_id, approval.id, c->user, c->service);
-        tell_access_until(pamh, flags, &approval);
+        if (strcmp(c->service, "sshd") == 0)
+            tell_access_until(pamh, flags, &approval);
         return PAM_SUCCESS;
     }
     if (st == API_NOT_RUNNING && c->args.failmode == FAILMODE_SAFE) {

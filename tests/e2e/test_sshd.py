@@ -298,6 +298,21 @@ WAIT_PROMPT = ("Lockbox: request %s asks a %s admin to approve access to %s. Pre
                "up to %d seconds for the decision (Ctrl-C gives up; the request stays filed): ")
 
 
+class ShippedFiles(unittest.TestCase):
+    """What keeps setup 2 safe is in the shipped line itself: the e2e logins below always
+    present a valid key, so they would pass without it."""
+
+    def test_the_auth_line_requires_the_key_and_keeps_setcred_going(self):
+        auth = [line for _, _, line in e.shipped_lines("sshd", optional=("auth",))
+                if line.startswith("auth")]
+        self.assertEqual(len(auth), 1, auth)
+        self.assertIn(" [success=done ignore=ignore default=die] ", auth[0])
+        self.assertIn("publickey_first", auth[0].split())
+        where = [(w, a) for w, a, line in e.shipped_lines("sshd", optional=("auth",))
+                 if line.startswith("auth")]
+        self.assertEqual(where, [("Before", "@include common-auth")])
+
+
 class KeyboardInteractive(SshdCase):
     """Setup 2 of packaging/pam.d/sshd (AuthenticationMethods publickey,keyboard-interactive:pam,
     the auth line before common-auth): the module asks for the justification, then shows the

@@ -306,12 +306,18 @@ class Refused(PamTestCase):
     def test_publickey_first_refuses_without_a_key_and_files_nothing(self):
         user = self.new_user()
         svc = self.service("wait=0 publickey_first")
-        for env in (None, "SSH_AUTH_INFO_0=password\n", "SSH_AUTH_INFO_0=keyboard-interactive/pam\n"):
+        # Unset; empty (what sshd sets before any method passed); other methods; look-alikes.
+        for env in (None, "SSH_AUTH_INFO_0=", "SSH_AUTH_INFO_0=password\n",
+                    "SSH_AUTH_INFO_0=keyboard-interactive/pam\n",
+                    "SSH_AUTH_INFO_0=hostbased ssh-ed25519 AAAAC3Nz\n",
+                    "SSH_AUTH_INFO_0=publickeyx ssh-ed25519 AAAAC3Nz\n",
+                    "SSH_AUTH_INFO_0= publickey ssh-ed25519 AAAAC3Nz\n"):
             result = self.login(svc, user, stack="auth", answers=["INC-5", ""], pam_env=env)
-            self.assertEqual(result["auth"], "PAM_AUTH_ERR", result)
-            self.assertEqual(self.texts(result, "prompt_echo_on"), [], "asked without a key")
-            self.assertTrue(any("needs a public key first" in t
-                                for t in self.texts(result, "error")), result)
+            self.assertEqual(result["auth"], "PAM_AUTH_ERR", (env, result))
+            # Nothing at all for a caller without a key: not even whether the account exists.
+            self.assertEqual(result["messages"], [], (env, result))
+        nobody = self.login(svc, "lbx-no-such-user", stack="auth", answers=["INC-5"])
+        self.assertEqual((nobody["auth"], nobody["messages"]), ("PAM_AUTH_ERR", []), nobody)
         self.assertEqual(self.requests_of(user), [])
         lines = self.module_lines(user, "why=no_publickey")
         self.assertTrue(any("why=no_publickey" in l for l in lines), lines)
@@ -319,7 +325,8 @@ class Refused(PamTestCase):
     def test_publickey_first_goes_on_after_a_key(self):
         user = self.new_user()
         svc = self.service("wait=0 publickey_first")
-        env = "SSH_AUTH_INFO_0=publickey ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE\n"
+        # A password step before the key, as sshd lists the methods passed so far.
+        env = ("SSH_AUTH_INFO_0=password\npublickey ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE\n")
         result = self.login(svc, user, stack="auth", answers=["INC-6"], pam_env=env)
         self.assertEqual(len(self.texts(result, "prompt_echo_on")), 1, result)
         self.assertEqual([r["reason"] for r in self.requests_of(user, "pending")], ["INC-6"])
