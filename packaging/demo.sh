@@ -141,7 +141,7 @@ as() {
     printf '   %s%s lockboxctl%s%s%s\n' "$BOLD" "$prompt" "$shown" "$PLAIN" "${AS_NOTE:-}"
     runuser -u "$who" -- "$LOCKBOXCTL" "$@" >"$TMP/out" 2>&1 || rc=$?
     if [ -n "${AS_FROM:-}" ]; then sed -n "/$AS_FROM/,\$p" "$TMP/out"; else cat "$TMP/out"; fi |
-        cut -c "1-${AS_CUT:-10000}" | indent
+        ${AS_FILTER:-cat} | indent
     return $rc
 }
 
@@ -228,9 +228,8 @@ add_user() { # add_user NAME: a fresh account; refuses to touch one this demo di
     if getent passwd "$1" >/dev/null; then
         [ "$(getent passwd "$1" | cut -d: -f5)" = "$MARK" ] ||
             fail "user $1 exists and was not made by this demo; not touching it"
-        local pid
-        for pid in $(ps -o pid= -u "$1"); do stop_pid "$pid"; done
-        userdel -r -f "$1" >/dev/null 2>&1 || true
+        no_process_of "$1" || fail "user $1 has processes: is another demo running?"
+        userdel -r -f "$1" >/dev/null 2>&1 || true   # left by a demo that was killed
     fi
     useradd -m -U -s /bin/bash -c "$MARK" "$1"
     USERS_ADDED+=("$1")
@@ -289,7 +288,8 @@ private_pam_d() {
     say "sshd's PAM stack: Debian's /etc/pam.d/sshd plus the lines of packaging/pam.d/sshd"
     say "(the optional session line on, wait=$WAIT), in a private /etc/pam.d:"
     grep -nE '^@include common-(auth|account|session)|pam_loginuid|pam_lockbox' \
-        "$TMP/pam.d/sshd" | sed -E "s#$BUILD/##; s/[[:space:]]+/ /g" | indent "  "
+        "$TMP/pam.d/sshd" | sed -E "s# socket=$PAM_SOCK##; s#$MODULE#pam_lockbox.so#" | indent "  "
+    note "(pam_lockbox.so stands for $MODULE socket=$PAM_SOCK)"
 }
 
 free_port() {
@@ -383,6 +383,7 @@ scene_blocked_login() {
     note "The key is accepted, then sshd's account stack runs pam_lockbox: it files a request"
     note "(\"login via sshd from 127.0.0.1\") and holds the login for up to wait=$WAIT s."
     show_ssh "'echo hello from \$(hostname)'"
+    note "(sshd passes the module's lines on only once it returns: until then the screen is blank)"
     local start=$SECONDS rc
     ssh_in_background first 'echo hello from $(hostname)'
     wait_status "$SSH_BG_PID"; rc=$STATUS
@@ -486,6 +487,13 @@ scene_revoke_ends_session() {
     say "No process of $ENG is left on the host."
 }
 
+# `lockboxctl audit` lines with what is the same on every line here left out.
+condensed_audit() {
+    sed -E -e 's/ id=([0-9a-f]{8})[0-9a-f]{24}/ id=\1/' \
+        -e 's/ (tenant|host|user|requester|expires_at)=[^ ]+//g' \
+        -e 's/ reason=("([^"\\]|\\.)*"|[^ ]+)//' -e 's/(session [0-9a-f]{8})[0-9a-f]{24}/\1/'
+}
+
 no_process_of() { ! ps -o pid= -u "$1" >/dev/null; }
 
 audit_events() { # the audit file's event names, in order
@@ -494,8 +502,8 @@ audit_events() { # the audit file's event names, in order
 
 scene_audit() {
     scene 6 "The audit trail: every event above, hash-chained, verified"
-    AS_CUT=110 AS_NOTE="   ${DIM}(lines cut at 110 columns)${PLAIN}" as root audit ||
-        fail "audit failed"
+    AS_FILTER=condensed_audit AS_NOTE="   ${DIM}(condensed: ids cut to 8 characters; tenant,
+   host, user, reason and expiry left out)${PLAIN}" as root audit || fail "audit failed"
     as root audit verify || fail "the audit chain does not verify"
     local event
     audit_events >"$TMP/events"
@@ -503,12 +511,13 @@ scene_audit() {
                  session.opened access.revoked session.terminated; do
         grep -qx "$event" "$TMP/events" || fail "no $event record in the audit file"
     done
-    say "The file itself: $AUDIT ($(wc -l <"$AUDIT") JSON lines; each"
-    say "record's prev_hash is the SHA-256 of the line before). Installed, it is"
-    say "/var/log/lockbox/audit.jsonl, and 'lockboxctl audit verify' is the weekly check."
-    note "Syslog (authpriv) got, e.g., the module's and lockboxd's lines on the approval:"
-    grep -F "$LOGIN_ID" "$SYSLOG" | grep -E 'request.approved|pam_lockbox' | head -n 3 |
-        sed -E 's/^<[0-9]+>//' | cut -c1-150 | indent
+    say "The audit file is $AUDIT: $(wc -l <"$AUDIT") JSON lines, one per event,"
+    say "each with prev_hash = SHA-256 of the line before. Installed, it is"
+    say "/var/log/lockbox/audit.jsonl; 'lockboxctl audit verify' is the weekly check."
+    note "Syslog (authpriv) got the same events, e.g. lockboxd's and the module's on the approval:"
+    grep -F "$LOGIN_ID" "$SYSLOG" |
+        grep -E 'lockboxd.*event=request.approved|pam_lockbox.*event=login.allowed' | head -n 2 |
+        sed -E 's/^<[0-9]+>//; s/ (tenant|host|user|service|rhost|reason)=("([^"\\]|\\.)*"|[^ ]+)//g' | indent
     grep -q "pam_lockbox.*$LOGIN_ID" "$SYSLOG" || fail "no pam_lockbox line in syslog"
 }
 
