@@ -11,6 +11,7 @@
 # its processes (stopped by PID) and its temporary directory at the end, also on failure or ^C.
 # Exit status: 0 every scene as expected; 1 a scene failed (the reason is printed); 77 this
 # build cannot run it (sanitizer build: the module cannot be loaded into the stock sshd).
+# shellcheck disable=SC2016  # $(...) in the engineer's ssh commands is for the remote shell
 set -euo pipefail
 
 usage() { echo "usage: packaging/demo.sh BUILD_DIR" >&2; exit 2; }
@@ -73,7 +74,7 @@ PORT=""
 HOST=""
 
 if [ -t 1 ]; then BOLD=$'\033[1m' DIM=$'\033[2m' PLAIN=$'\033[0m'; else BOLD="" DIM="" PLAIN=""; fi
-scene() { SCENE=$1; printf '\n%s== %s. %s%s\n' "$BOLD" "$1" "$2" "$PLAIN"; }
+scene() { SCENE="$1. $2"; printf '\n%s== %s. %s%s\n' "$BOLD" "$1" "$2" "$PLAIN"; }
 say() { printf '   %s\n' "$*"; }
 note() { printf '   %s%s%s\n' "$DIM" "$*" "$PLAIN"; }
 indent() { sed -u "s/^/   ${1:-}/"; }
@@ -109,7 +110,7 @@ cleanup() {
     set +e
     { exec 7>&-; } 2>/dev/null   # the session's stdin (scene 5)
     for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-        [ "${PIDS[i]}" = "$SSHD_PID" ] && stop_sshd || stop_pid "${PIDS[i]}"
+        if [ "${PIDS[i]}" = "$SSHD_PID" ]; then stop_sshd; else stop_pid "${PIDS[i]}"; fi
     done
     stop_user_processes
     for i in "${USERS_ADDED[@]}"; do userdel -r -f "$i" >/dev/null 2>&1; done
@@ -218,7 +219,7 @@ private_login_records() {
     local f
     mkdir "$TMP/records"
     for f in /var/log/wtmp /var/log/btmp /var/log/lastlog /run/utmp /var/run/utmp; do
-        [ -f "$f" ] && [ ! -L "$f" ] || continue
+        if [ ! -f "$f" ] || [ -L "$f" ]; then continue; fi
         : >"$TMP/records/${f//\//_}"
         mount --bind "$TMP/records/${f//\//_}" "$f" && MOUNTS+=("$f")
     done
