@@ -82,8 +82,13 @@ fail() { printf '\ndemo: FAILED in scene "%s": %s\n' "$SCENE" "$*" >&2; exit 1; 
 
 # ---------------------------------------------------------------- clean-up
 
-stop_pid() { # stop_pid PID: TERM, then KILL if it lingers
+is_child_of() { [ -n "$1" ] && [ "$(ps -o ppid= -p "$1" | tr -d ' ')" = "$2" ]; }
+
+# stop_pid PID [PARENT]: TERM, then KILL if it lingers. With PARENT, only while PID is still
+# PARENT's child: a PID that ended long ago may since belong to someone else's process.
+stop_pid() {
     [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null || return 0
+    [ -z "${2:-}" ] || is_child_of "$1" "$2" || return 0
     kill -TERM "$1" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
     kill -KILL "$1" 2>/dev/null || true
@@ -92,9 +97,9 @@ stop_pid() { # stop_pid PID: TERM, then KILL if it lingers
 # sshd's per-connection children outlive the listener; they are this demo's too.
 stop_sshd() {
     local child
-    [ -n "$SSHD_PID" ] || return 0
-    for child in $(ps -o pid= --ppid "$SSHD_PID" 2>/dev/null); do stop_pid "$child"; done
-    stop_pid "$SSHD_PID"
+    is_child_of "$SSHD_PID" $$ || return 0
+    for child in $(ps -o pid= --ppid "$SSHD_PID"); do stop_pid "$child" "$SSHD_PID"; done
+    stop_pid "$SSHD_PID" $$
 }
 
 # Processes of the demo's own accounts (revoke should have left none).
@@ -110,7 +115,7 @@ cleanup() {
     set +e
     { exec 7>&-; } 2>/dev/null   # the session's stdin (scene 5)
     for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-        if [ "${PIDS[i]}" = "$SSHD_PID" ]; then stop_sshd; else stop_pid "${PIDS[i]}"; fi
+        if [ "${PIDS[i]}" = "$SSHD_PID" ]; then stop_sshd; else stop_pid "${PIDS[i]}" $$; fi
     done
     stop_user_processes
     for i in "${USERS_ADDED[@]}"; do userdel -r -f "$i" >/dev/null 2>&1; done
@@ -190,7 +195,7 @@ private_dev_log() {
     mount -t tmpfs -o mode=755 lbxdemo-devfs "$TMP/devfs" && MOUNTS+=("$TMP/devfs")
     mkdir "$TMP/devfs/upper" "$TMP/devfs/work"
     mount -t overlay -o "lowerdir=/dev,upperdir=$TMP/devfs/upper,workdir=$TMP/devfs/work" \
-        lbxdemo-dev "$TMP/dev"
+        lbxdemo-dev "$TMP/dev" || fail "cannot mount an overlay over /dev"
     local sub
     for sub in /dev/*; do
         if [ -d "$sub" ] && [ ! -L "$sub" ] && mountpoint -q "$sub"; then
@@ -263,7 +268,8 @@ EOF
 shipped_module_lines() {
     sed -nE -e 's/^#(session[[:space:]]+required[[:space:]]+pam_lockbox\.so.*)$/\1/p;t' \
         -e '/^(auth|account|session)[[:space:]].*pam_lockbox\.so/p' "$SHIPPED_PAM" |
-    sed -E -e "s#pam_lockbox\.so#$MODULE socket=$PAM_SOCK#" -e "s/wait=[0-9]+/wait=$WAIT/"
+    sed -E -e "s#pam_lockbox\.so#$MODULE socket=$PAM_SOCK#" -e "s/wait=[0-9]+/wait=$WAIT/" \
+        -e "/^(auth|account)/{/wait=/!s/\$/ wait=$WAIT/}"
 }
 
 # Debian's /etc/pam.d/sshd with each module line after the "@include common-STACK" of its
@@ -370,11 +376,14 @@ ssh_in_background() { # ssh_in_background NAME ARGS...
     SSH_BG_PID=$!
     PIDS+=("$SSH_BG_PID")
 }
-# wait_status PID: waits for a child of this shell; its exit status lands in STATUS.
+# wait_status PID SECONDS WHAT: waits for a child of this shell, at most SECONDS; its exit
+# status lands in STATUS. (bash reaps finished children at once, so kill -0 fails for them.)
 wait_status() {
+    until_true "$2" not_running "$1" || fail "$3 still runs after $2 s"
     STATUS=0
     wait "$1" || STATUS=$?
 }
+not_running() { ! kill -0 "$1" 2>/dev/null; }
 show_ssh_output() { # show_ssh_output NAME: what the engineer's terminal showed
     cat "$TMP/ssh.$1.err" "$TMP/ssh.$1.out" | indent "| "
 }
@@ -387,12 +396,12 @@ scene_blocked_login() {
     note "(sshd passes the module's lines on only once it returns: until then the screen is blank)"
     local start=$SECONDS rc
     ssh_in_background first 'echo hello from $(hostname)'
-    wait_status "$SSH_BG_PID"; rc=$STATUS
+    wait_status "$SSH_BG_PID" $((WAIT + 10)) "the undecided login"; rc=$STATUS
     show_ssh_output first
     say "(ssh exited with status $rc after $((SECONDS - start)) s; nothing ran on the host)"
     [ "$rc" = 255 ] || fail "the undecided login was not refused (ssh exit $rc)"
     must_contain "$TMP/ssh.first.err" "is still pending"
-    contains "$TMP/ssh.first.out" "hello from" && fail "a command ran without approval"
+    if contains "$TMP/ssh.first.out" "hello from"; then fail "a command ran without approval"; fi
     [ $((SECONDS - start)) -ge $((WAIT - 1)) ] || fail "the login did not wait for a decision"
     LOGIN_ID=$(grep -oE 'request [0-9a-f]{32}' "$TMP/ssh.first.err" | head -n1 | cut -d' ' -f2)
     [ -n "$LOGIN_ID" ] || fail "the refusal did not name the request"
@@ -415,7 +424,7 @@ scene_approved_login() {
     as "$ADMIN" approve "${LOGIN_ID:0:8}" --for 1h --comment "INC-4711 ok for 1h" ||
         fail "approve failed"
     local decided=$EPOCHREALTIME rc
-    wait_status "$SSH_BG_PID"; rc=$STATUS
+    wait_status "$SSH_BG_PID" 10 "the approved login"; rc=$STATUS
     show_ssh_output second
     say "(ssh exited with status $rc, $(elapsed_ms "$decided") ms after the approval)"
     [ "$rc" = 0 ] || fail "the approved login failed (ssh exit $rc)"
@@ -445,7 +454,7 @@ scene_file_ahead_denied() {
     as "$ADMIN" deny "${AHEAD_ID:0:8}" --comment "INC-4712 is scheduled for Friday; file again then" ||
         fail "deny failed"
     local rc
-    wait_status "$wait_pid"; rc=$STATUS
+    wait_status "$wait_pid" 10 "lockboxctl wait on a denied request"; rc=$STATUS
     note "What the engineer's terminal showed (the progress line, then the outcome):"
     terminal_lines "$TMP/wait.tty" | indent "| "
     say "(lockboxctl wait exited with status $rc)"
@@ -478,7 +487,7 @@ scene_revoke_ends_session() {
     as "$ADMIN" revoke "${LOGIN_ID:0:8}" --comment "INC-4711 done, thanks" || fail "revoke failed"
     must_contain "$TMP/out" "Ended 1 live session of $ENG"
     local revoked=$EPOCHREALTIME rc
-    wait_status "$ssh_pid"; rc=$STATUS
+    wait_status "$ssh_pid" 15 "the revoked session"; rc=$STATUS
     note "What the engineer's terminal showed:"
     terminal_lines "$TMP/ssh.session.out" | indent "| "
     say "(ssh exited with status $rc, $(elapsed_ms "$revoked") ms after the revoke)"
