@@ -13,6 +13,7 @@ enum option_bit {
     SEEN_WAIT = 1 << 2,
     SEEN_FAILMODE = 1 << 3,
     SEEN_DEBUG = 1 << 4,
+    SEEN_PUBLICKEY_FIRST = 1 << 5,
 };
 
 /* Decimal digits only: no sign, no spaces, no hex, nothing strtol would quietly accept. */
@@ -75,6 +76,10 @@ static int parse_one(const char *arg, struct lockbox_args *args, unsigned *seen)
         bit = SEEN_DEBUG;
         rc = 0;
         args->debug = true;
+    } else if (strcmp(arg, "publickey_first") == 0) {
+        bit = SEEN_PUBLICKEY_FIRST;
+        rc = 0;
+        args->publickey_first = true;
     } else {
         return -2;
     }
@@ -100,7 +105,7 @@ int parse_args(int argc, const char **argv, struct lockbox_args *args, char *err
         int rc = argv[i] == NULL ? -2 : parse_one(argv[i], args, &seen);
         if (rc != 0) {
             snprintf(err, err_len, "%s option %s (allowed: socket=PATH tenant=NAME "
-                     "wait=0..%d failmode=secure|safe debug)", why[-rc],
+                     "wait=0..%d failmode=secure|safe publickey_first debug)", why[-rc],
                      text_escape_log(argv[i], shown, sizeof(shown)), LOCKBOX_WAIT_MAX_SECONDS);
             return -1;
         }

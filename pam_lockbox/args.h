@@ -22,6 +22,10 @@ struct lockbox_args {
     int wait_seconds;                  /* 0 = never block */
     enum lockbox_failmode failmode;
     bool debug;
+    /* Auth stack only: succeed only after sshd accepted a public key for this login (its
+     * SSH_AUTH_INFO_0). For "auth [success=done default=die]" lines placed before
+     * common-auth, so that skipping the password can never mean "no credential at all". */
+    bool publickey_first;
 };
 
 /* Fills args from the module's argv. Returns 0, or -1 with a sentence naming the bad option in

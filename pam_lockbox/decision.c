@@ -100,6 +100,47 @@ static int justification(const struct login_facts *facts, const struct decision_
     return 0;
 }
 
+/* Names the request and the wait before blocking. Where the conversation can prompt, through
+ * a prompt: sshd sends a module's text to the client only with the next prompt (or once the
+ * stack returns), so a prompt is the one way the engineer learns the id while the login
+ * waits. Returns -1 (outcome set) when the person gave up at that prompt. */
+static int ask_to_wait(const struct decision_io *io, struct login_result *result,
+                       int wait_seconds)
+{
+    const struct lockbox_request *req = &result->request;
+    char question[MESSAGE_MAX], ignored[8];
+    bool too_long;
+
+    snprintf(question, sizeof(question), "Lockbox: request %s asks a %s admin to approve access "
+             "to %s. Press Enter to wait up to %d seconds for the decision (Ctrl-C gives up; "
+             "the request stays filed): ", req->id, req->tenant, req->host, wait_seconds);
+    if (io->ask(io->ctx, question, ignored, sizeof(ignored), &too_long) != 0) {
+        result->outcome = OUTCOME_CONVERSATION;
+        snprintf(result->detail, sizeof(result->detail), "no answer at the wait prompt");
+        return -1;
+    }
+    return 0;
+}
+
+static int announce(const struct login_facts *facts, const struct decision_io *io,
+                    struct login_result *result)
+{
+    const struct lockbox_request *req = &result->request;
+
+    if (facts->wait_seconds > 0 && facts->may_prompt)
+        return ask_to_wait(io, result, facts->wait_seconds);
+    if (facts->text_shown_late)
+        return 0; /* it would arrive after the decision anyway */
+    if (facts->wait_seconds == 0) {
+        say(io, false, "Lockbox: request %s asks a %s admin to approve access to %s.", req->id,
+            req->tenant, req->host);
+        return 0;
+    }
+    say(io, false, "Lockbox: request %s asks a %s admin to approve access to %s; waiting up to "
+        "%d seconds.", req->id, req->tenant, req->host, facts->wait_seconds);
+    return 0;
+}
+
 /* Finds the pending request the check named, or files one. Returns 0 with result->request. */
 static int find_or_file(const struct login_facts *facts, const struct decision_io *io,
                         const struct check_reply *check, struct login_result *result)
@@ -117,14 +158,7 @@ static int find_or_file(const struct login_facts *facts, const struct decision_i
         }
     }
     result->has_request = true;
-    if (facts->wait_seconds > 0)
-        say(io, false, "Lockbox: request %s asks a %s admin to approve access to %s; waiting up "
-            "to %d seconds.", result->request.id, result->request.tenant, result->request.host,
-            facts->wait_seconds);
-    else
-        say(io, false, "Lockbox: request %s asks a %s admin to approve access to %s.",
-            result->request.id, result->request.tenant, result->request.host);
-    return 0;
+    return announce(facts, io, result);
 }
 
 /* Long-polls until the request leaves pending or the wait ends. No sleeping: each call blocks in
@@ -267,5 +301,7 @@ void decide_login(const struct login_facts *facts, const struct decision_io *io,
         if (result->abandoned && result->outcome != OUTCOME_ALLOWED)
             result->outcome = OUTCOME_ABANDONED;
     }
+    if (facts->text_shown_late && result->outcome == OUTCOME_ALLOWED)
+        return; /* the session's terminal would show it twice; the login itself says it */
     decision_tell_outcome(io, result);
 }

@@ -30,6 +30,11 @@ struct login_facts {
     const char *rhost;   /* validated PAM_RHOST, or "" */
     int wait_seconds;
     bool may_prompt;     /* ask for a justification (auth stack with a conversation) */
+    /* sshd: it shows a module's text only with the next prompt or once the stack returns, and
+     * on a pty session a second time on its terminal. So: no text while waiting (a prompt
+     * instead, where one is possible), none on approval (the session line says until when,
+     * once), only why a login is refused. */
+    bool text_shown_late;
 };
 
 struct decision_io {

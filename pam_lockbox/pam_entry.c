@@ -129,6 +129,16 @@ static int decide(struct module_session *s, const struct lockbox_args *args,
     return result.outcome == OUTCOME_ALLOWED ? PAM_SUCCESS : deny;
 }
 
+/* publickey_first and no key accepted before: the line skips the password stack on success,
+ * so it must never succeed on its own (password logins, or keyboard-interactive alone). */
+static int refuse_without_publickey(pam_handle_t *pamh, int flags, const char *user, int deny)
+{
+    pam_syslog(pamh, LOG_NOTICE, "event=login.denied user=%s why=no_publickey", user);
+    conversation_tell(pamh, flags, true, "Lockbox: this login needs a public key first "
+                      "(AuthenticationMethods publickey,keyboard-interactive:pam); access denied.");
+    return deny;
+}
+
 static int run_login(pam_handle_t *pamh, int flags, int argc, const char **argv,
                      enum login_stack stack)
 {
@@ -149,11 +159,14 @@ static int run_login(pam_handle_t *pamh, int flags, int argc, const char **argv,
     int rc = items_user(pamh, &user);
     if (rc != PAM_SUCCESS)
         return rc;
+    if (stack == STACK_AUTH && args.publickey_first && !items_ssh_publickey_accepted(pamh))
+        return refuse_without_publickey(pamh, flags, user, deny);
     items_service(pamh, service, sizeof(service));
     items_rhost(pamh, rhost, sizeof(rhost));
     items_ruser(pamh, requester, sizeof(requester));
     struct login_facts facts = {args.tenant, service, rhost, args.wait_seconds,
-                                stack == STACK_AUTH && items_can_prompt(pamh)};
+                                stack == STACK_AUTH && items_can_prompt(pamh),
+                                strcmp(service, "sshd") == 0};
     struct login_who who = {user, args.tenant, service, rhost, requester};
     struct login_channel channel = LOGIN_CHANNEL_INIT(args.socket_path);
     int client_fds[CLIENT_WATCH_MAX];

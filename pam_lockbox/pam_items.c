@@ -96,3 +96,18 @@ void items_tty(pam_handle_t *pamh, char *out, size_t out_len)
         text_is_host(tty + (tty[0] == 'p' ? 4 : 0), 32) && strlen(tty) + 6 <= out_len)
         snprintf(out, out_len, "/dev/%s", tty);
 }
+
+bool items_ssh_publickey_accepted(pam_handle_t *pamh)
+{
+    static const char method[] = "publickey ";
+    const char *info = pam_getenv(pamh, "SSH_AUTH_INFO_0");
+
+    for (const char *line = info; line != NULL && *line != '\0';) {
+        if (strncmp(line, method, sizeof(method) - 1) == 0)
+            return true;
+        line = strchr(line, '\n');
+        if (line != NULL)
+            line++;
+    }
+    return false;
+}

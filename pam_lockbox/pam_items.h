@@ -20,4 +20,9 @@ void items_tty(pam_handle_t *pamh, char *out, size_t out_len);
 /* Has the application given a conversation function? */
 bool items_can_prompt(pam_handle_t *pamh);
 
+/* True when sshd reports, in the PAM environment it sets itself before every
+ * keyboard-interactive and account stack (SSH_AUTH_INFO_0, one "method details" line per
+ * method already passed), that a public key was accepted for this login. */
+bool items_ssh_publickey_accepted(pam_handle_t *pamh);
+
 #endif

@@ -14,6 +14,7 @@
 #include "daemon_api.h"
 #include "pam_items.h"
 #include "text.h"
+#include "timefmt.h"
 
 #define SESSION_DATA "pam_lockbox_session_id"
 
@@ -53,6 +54,20 @@ static int gather(pam_handle_t *pamh, int argc, const char **argv, struct sessio
     return PAM_SUCCESS;
 }
 
+/* Once per login, on the session's own terminal: sshd shows session-stack text only on a pty,
+ * after the login, where the account stack's text would have shown twice. */
+static void tell_access_until(pam_handle_t *pamh, int flags, const struct lockbox_request *approval)
+{
+    char by[100], until[TIMEFMT_LEN], text[300];
+
+    text_escape_terminal(approval->decided_by[0] ? approval->decided_by : "a tenant admin", by,
+                         sizeof(by));
+    timefmt_rfc3339(approval->expires_at, until);
+    snprintf(text, sizeof(text), "Lockbox: access approved by %s (request %s) until %s; this "
+             "session ends then.", by, approval->id, until);
+    conversation_tell(pamh, flags, false, text);
+}
+
 static int open_with_daemon(pam_handle_t *pamh, int flags, struct session_call *c)
 {
     struct login_channel channel = LOGIN_CHANNEL_INIT(c->args.socket_path);
@@ -72,6 +87,7 @@ static int open_with_daemon(pam_handle_t *pamh, int flags, struct session_call *
         }
         pam_syslog(pamh, LOG_INFO, "event=session.opened session=%s id=%s user=%s service=%s",
                    session_id, approval.id, c->user, c->service);
+        tell_access_until(pamh, flags, &approval);
         return PAM_SUCCESS;
     }
     if (st == API_NOT_RUNNING && c->args.failmode == FAILMODE_SAFE) {

@@ -19,6 +19,7 @@ the private pam.d copies for su and sudo. Builds on tests/integration/lockbox_te
 import json
 import os
 import pty
+import re
 import select
 import shutil
 import signal
@@ -113,6 +114,66 @@ class PamDir:
         return (self.path, "/etc/pam.d")
 
 
+SHIPPED = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "packaging"))
+_PLACEMENT = re.compile(r'^# (After|Before) "([^"]+)":\s*$')
+_DIRECTIVE = re.compile(r"^(#?)(auth|account|session|password)\s")
+
+
+def shipped_lines(service, optional=()):
+    """The module's lines as packaging/pam.d/SERVICE ships them, as (where, anchor, line):
+    every line that is not commented out, and the commented-out ones of the stacks named in
+    `optional` (what an administrator uncomments to opt in). Each must say where it goes."""
+    out, where = [], None
+    with open(os.path.join(SHIPPED, "pam.d", service)) as f:
+        for raw in f:
+            placement = _PLACEMENT.match(raw)
+            if placement:
+                where = (placement.group(1), placement.group(2))
+                continue
+            directive = _DIRECTIVE.match(raw)
+            if not directive:
+                continue
+            if where is None:
+                raise AssertionError("%s: %r says not where it goes" % (service, raw))
+            commented, stack = directive.group(1) == "#", directive.group(2)
+            if not commented or stack in optional:
+                out.append((where[0], where[1], raw[1:] if commented else raw))
+            where = None
+    return out
+
+
+def install_shipped(pamdir, service, daemon, optional=(), replace=()):
+    """The machine's PAM file for `service` with the shipped lines added where they say, the
+    module named by the built path and pointed at the test daemon. `replace` holds (old, new)
+    pairs applied to the module's lines only (a shorter wait= for one test)."""
+    text = pamdir.read(service)
+    for where, anchor, line in shipped_lines(service, optional):
+        line = line.replace("pam_lockbox.so", "%s socket=%s" % (lt.PAM_MODULE, daemon.pam_socket))
+        for old, new in replace:
+            line = line.replace(old, new)
+        lines = text.splitlines(True)
+        at = [i for i, old in enumerate(lines) if old.strip() == anchor]
+        if len(at) != 1:
+            raise AssertionError("%s: %r found %d times" % (service, anchor, len(at)))
+        lines.insert(at[0] + (1 if where == "After" else 0), line)
+        text = "".join(lines)
+    pamdir.write(service, text)
+    return text
+
+
+def shipped_sshd_config(kbd):
+    """packaging/sshd_config.d/lockbox.conf, with its optional keyboard-interactive lines
+    uncommented when `kbd` (as its comment tells the administrator to)."""
+    with open(os.path.join(SHIPPED, "sshd_config.d", "lockbox.conf")) as f:
+        text = f.read()
+    if kbd:
+        for option in ("KbdInteractiveAuthentication ", "AuthenticationMethods "):
+            if ("\n#" + option) not in text:
+                raise AssertionError("the shipped sshd config has no optional %s" % option)
+            text = text.replace("\n#" + option, "\n" + option)
+    return text
+
+
 class UserKey:
     """An ed25519 key pair for the ssh client, and the authorized_keys file sshd reads."""
 
@@ -133,6 +194,7 @@ class UserKey:
 
 
 SSHD_CONFIG = """\
+Include {shipped}
 Port {port}
 ListenAddress 127.0.0.1
 HostKey {hostkey}
@@ -142,8 +204,7 @@ StrictModes no
 UsePAM yes
 PubkeyAuthentication yes
 PasswordAuthentication no
-KbdInteractiveAuthentication {kbd}
-{methods}
+KbdInteractiveAuthentication no
 PermitRootLogin no
 LoginGraceTime 110
 LogLevel VERBOSE
@@ -172,12 +233,15 @@ class Sshd:
             f.write("[127.0.0.1]:%d %s %s\n" % (self.port, host_public[0], host_public[1]))
         self.config = os.path.join(self.dir, "sshd_config")
         self.log_path = os.path.join(self.dir, "sshd.log")
-        methods = "AuthenticationMethods publickey,keyboard-interactive:pam" if kbd else ""
+        # The shipped sshd_config.d/lockbox.conf comes first: sshd keeps the first value it
+        # reads, so what the package ships is what this sshd runs with.
+        shipped = os.path.join(self.dir, "lockbox.conf")
+        with open(shipped, "w") as f:
+            f.write(shipped_sshd_config(kbd))
         with open(self.config, "w") as f:
-            f.write(SSHD_CONFIG.format(port=self.port, hostkey=self.hostkey,
+            f.write(SSHD_CONFIG.format(shipped=shipped, port=self.port, hostkey=self.hostkey,
                                        pidfile=os.path.join(self.dir, "sshd.pid"),
-                                       keys_dir=key.keys_dir, kbd="yes" if kbd else "no",
-                                       methods=methods))
+                                       keys_dir=key.keys_dir))
         self.pamdir, self.devlog, self.proc = pamdir, devlog, None
 
     def start(self, timeout=15.0):

@@ -20,25 +20,17 @@ PREFIX = "e2s"
 ADMIN = PREFIX + "_adm"
 TENANT, HOST = "contoso", "testhost"
 COMMAND = "echo LOCKBOX-E2E-RAN; id -un"
-WAIT = 60  # the module's wait=: far longer than any test waits for a decision
+WAIT = 90  # the shipped wait=: far longer than any test waits for a decision
 M = {}  # the module's fixtures: daemon, sshds, key, users, tmp
 
 
-def pubkey_pam(daemon, wait=WAIT):
-    """sshd's PAM file for public-key logins: the module in the account stack only."""
-    return ("auth     required pam_deny.so\n"
-            "@include common-account\n" + e.module_line("account", daemon, "wait=%d" % wait) +
-            "@include common-session\n"
-            "password required pam_deny.so\n")
-
-
-def kbd_pam(daemon):
-    """For publickey,keyboard-interactive:pam: the module asks in the auth stack, and stays in
-    the account stack (which then passes at once on the approval)."""
-    return (e.module_line("auth", daemon, "wait=%d" % WAIT) +
-            "@include common-account\n" + e.module_line("account", daemon, "wait=%d" % WAIT) +
-            "@include common-session\n"
-            "password required pam_deny.so\n")
+def install_pam(pamdir, daemon, kbd, wait=None):
+    """sshd's PAM file as an administrator makes it: Debian's /etc/pam.d/sshd plus the lines of
+    packaging/pam.d/sshd, where they say they go. Public key: the account line (setup 1) and
+    the session line (setup 3); keyboard-interactive adds the auth line (setup 2)."""
+    optional = ("session", "auth") if kbd else ("session",)
+    replace = [("wait=90", "wait=%d" % wait)] if wait is not None else []
+    return e.install_shipped(pamdir, "sshd", daemon, optional=optional, replace=replace)
 
 
 def setUpModule():
@@ -50,11 +42,11 @@ def setUpModule():
         d = M["daemon"] = lt.Daemon(tenant=TENANT, host=HOST, tenants={TENANT: [ADMIN]},
                                     syslog=True).start()
         M["key"] = e.UserKey(M["tmp"])
-        for mode, text, kbd in (("pubkey", pubkey_pam(d), False), ("kbd", kbd_pam(d), True)):
+        for mode, kbd in (("pubkey", False), ("kbd", True)):
             tmp = os.path.join(M["tmp"], mode)
             os.mkdir(tmp, 0o755)
             pamdir = e.PamDir(tmp)
-            pamdir.write("sshd", text)
+            install_pam(pamdir, d, kbd)
             M[mode] = e.Sshd(tmp, pamdir, M["key"], devlog=d.syslog.path, kbd=kbd).start()
     except BaseException:
         tearDownModule()
@@ -162,11 +154,9 @@ class PublicKey(SshdCase):
                                           ("after approval (stderr)", client.stderr()),
                                           ("after approval (stdout)", client.stdout())])
         self.assertEqual(client.stdout(), "LOCKBOX-E2E-RAN\n%s\n" % self.user)
-        after = client.stderr()
-        self.assertIn("Lockbox: request %s asks a %s admin to approve access to %s; waiting up "
-                      "to %d seconds." % (req["id"], TENANT, HOST, WAIT), after)
-        self.assertIn("Lockbox: request %s approved by %s (INC-4711 ok)" % (req["id"], ADMIN),
-                      after)
+        # sshd would show the account stack's text twice on a pty session: an approved login
+        # just opens (on a pty the session line says until when, see PtySession).
+        self.assertNotIn("Lockbox", client.stderr())
         self.assertIn("Accepted publickey for %s " % self.user, self.sshd.log())
         allowed = e.events(self.d, "login.allowed", self.user)
         self.assertEqual([ev["request_id"] for ev in allowed], [req["id"]])
@@ -262,14 +252,14 @@ class PublicKey(SshdCase):
 
     def test_still_pending_at_the_end_of_the_wait(self):
         """wait=2 for this test only (sshd reads its PAM file per connection)."""
-        self.sshd.pamdir.write("sshd", pubkey_pam(self.d, wait=2))
+        install_pam(self.sshd.pamdir, self.d, kbd=False, wait=2)
         try:
             client = self.ssh()
             code = client.wait(30)
             again = self.ssh()
             code_again = again.wait(30)
         finally:
-            self.sshd.pamdir.write("sshd", pubkey_pam(self.d))
+            install_pam(self.sshd.pamdir, self.d, kbd=False)
         e.record("sshd-pubkey-still-pending", [("stderr (wait=2)", client.stderr()),
                                                ("exit code", str(code))])
         self.assertEqual((code, code_again), (255, 255))
@@ -285,49 +275,69 @@ class PublicKey(SshdCase):
 
 
 PROMPT = "Lockbox: access to %s needs approval by a %s admin. Justification: " % (HOST, TENANT)
+WAIT_PROMPT = ("Lockbox: request %s asks a %s admin to approve access to %s. Press Enter to wait "
+               "up to %d seconds for the decision (Ctrl-C gives up; the request stays filed): ")
 
 
 class KeyboardInteractive(SshdCase):
-    """AuthenticationMethods publickey,keyboard-interactive:pam: the module prompts for the
-    justification in the auth stack; the ssh client runs on a pty as it would for a person."""
+    """Setup 2 of packaging/pam.d/sshd (AuthenticationMethods publickey,keyboard-interactive:pam,
+    the auth line before common-auth): the module asks for the justification, then shows the
+    request id in a second prompt before it waits. The accounts have no password (key-only),
+    and the client runs on a pty as it would for a person."""
 
     mode = "kbd"
 
     def prompted(self, client):
         self.assertTrue(client.expect("Justification: "), "no prompt: %r" % client.output())
         self.assertIn("(%s@127.0.0.1) %s" % (self.user, PROMPT), client.output())
+        self.assertNotIn("Password", client.output(), "common-auth ran before the module")
         self.assertTrue(client.running())
         self.assertEqual(e.requests(self.d, ADMIN, self.user), [],
                          "a request was filed before the justification was given")
 
+    def justify(self, client, reason):
+        """Answers the justification; returns the request once its id prompt is shown."""
+        self.prompted(client)
+        client.send(reason + "\n")
+        req = self.pending()
+        shown = WAIT_PROMPT % (req["id"], TENANT, HOST, WAIT)
+        self.assertTrue(client.expect(shown, 20), "no id prompt: %r" % client.output())
+        self.assertTrue(client.running())
+        return req
+
     def test_client_that_gives_up_releases_its_wait(self):
         client = self.pty_ssh()
-        self.prompted(client)
-        client.send("INC-9 then gone\n")
+        self.justify(client, "INC-9 then gone")
+        client.send("\n")
         self.assert_released_when_the_client_leaves(client, "auth")
 
-    def test_justification_prompt_reaches_the_client_and_lands_in_the_request(self):
+    def test_the_request_id_is_shown_before_the_wait_and_the_reason_recorded(self):
         client = self.pty_ssh()
         self.prompted(client)
         at_prompt = client.output()
         client.send("INC-4711 disk full on db01\n")
         req = self.pending()
         self.assertEqual(req["reason"], "INC-4711 disk full on db01")
+        self.assertTrue(client.expect(WAIT_PROMPT % (req["id"], TENANT, HOST, WAIT), 20))
+        at_id_prompt = client.output()
+        self.assertEqual(self.waiting(), 0, "the login waited before Enter")
+        client.send("\n")
+        self.assertTrue(e.wait_until(lambda: self.waiting() >= 1, 10), "the login never waited")
         self.assert_blocked(client)
-        client.drain(0.5)
+        client.drain(0.3)
         before = client.output()
-        self.assertNotIn("Lockbox: request", before, "sshd showed the id while blocking")
         self.decide("approve", req["id"], "go ahead")
         code = client.wait(30)
         e.record("sshd-kbd-approved", [("at the prompt", at_prompt),
-                                       ("before the decision", before),
+                                       ("at the id prompt", at_id_prompt),
+                                       ("after Enter, before the decision", before),
                                        ("after approval", client.output()),
                                        ("exit code", str(code))])
         self.assertEqual(code, 0, client.output())
         after = client.output()[len(before):]
-        self.assertIn("Lockbox: request %s asks a %s admin" % (req["id"], TENANT), after)
-        self.assertIn("Lockbox: request %s approved by %s (go ahead)" % (req["id"], ADMIN),
-                      after)
+        # As with public keys: an approved login just opens; on a pty the session line says
+        # until when (PtySession).
+        self.assertNotIn("Lockbox", after)
         self.assertIn("LOCKBOX-E2E-RAN\n%s\n" % self.user, after)
         self.assertIn("Accepted keyboard-interactive/pam for %s " % self.user, self.sshd.log())
         self.assert_syslog(
@@ -337,13 +347,38 @@ class KeyboardInteractive(SshdCase):
             "pam_lockbox(sshd:account): event=login.allowed id=%s" % req["id"])
         e.record("syslog-sshd-kbd-approved", [("syslog", e.syslog_about(self.d, req["id"]))])
 
+    def test_ctrl_c_at_the_id_prompt_gives_up_and_keeps_the_request(self):
+        client = self.pty_ssh()
+        req = self.justify(client, "INC-5 changed my mind")
+        at_id_prompt = client.output()
+        code = self.ctrl_c(client)
+        e.record("sshd-kbd-ctrl-c", [("at the id prompt", at_id_prompt),
+                                     ("after Ctrl-C", client.output()),
+                                     ("exit status", str(code))])
+        self.assertIsNotNone(code, "ssh still runs after Ctrl-C")
+        self.assertNotEqual(code, 0)
+        self.assertNotIn("LOCKBOX-E2E-RAN", client.output())
+        self.assertEqual([r["state"] for r in e.requests(self.d, ADMIN, self.user)], ["pending"])
+        self.assertEqual(e.events(self.d, "login.allowed", self.user), [])
+
+    def ctrl_c(self, client):
+        # The client may still be setting up its terminal for the prompt when the first one
+        # arrives, so press it again if it is not gone yet.
+        code = None
+        for _ in range(4):
+            client.drain(0.3)
+            client.send("\x03")
+            code = client.wait(5)
+            if code is not None:
+                break
+        return code
+
     def test_denial_shows_the_comment_then_the_client_asks_again(self):
         """OpenSSH's client retries keyboard-interactive (NumberOfPasswordPrompts, 3): after a
         denial the prompt comes back. Ctrl-C there ends the login and files nothing new."""
         client = self.pty_ssh()
-        self.prompted(client)
-        client.send("INC-1 please\n")
-        req = self.pending()
+        req = self.justify(client, "INC-1 please")
+        client.send("\n")
         self.assert_blocked(client)
         client.drain(0.3)
         before = client.output()
@@ -353,15 +388,7 @@ class KeyboardInteractive(SshdCase):
         denied_at = client.output().index(denied)
         self.assertTrue(client.expect(PROMPT, 20, since=denied_at), "no second prompt")
         after = client.output()
-        # Ctrl-C at the prompt. The client may still be setting up its terminal for the
-        # prompt when the first one arrives, so press it again if it is not gone yet.
-        code = None
-        for _ in range(4):
-            client.drain(0.3)
-            client.send("\x03")
-            code = client.wait(5)
-            if code is not None:
-                break
+        code = self.ctrl_c(client)
         e.record("sshd-kbd-denied", [("before the decision", before),
                                      ("after denial", after),
                                      ("after Ctrl-C at the second prompt", client.output()),
@@ -378,15 +405,14 @@ class KeyboardInteractive(SshdCase):
 
     def test_denial_with_one_prompt_ends_the_connection(self):
         client = self.pty_ssh(extra=["-o", "NumberOfPasswordPrompts=1"])
-        self.prompted(client)
-        client.send("INC-2\n")
-        req = self.pending()
+        req = self.justify(client, "INC-2")
+        client.send("\n")
         self.assert_blocked(client)
         self.decide("deny", req["id"], "no")
         code = client.wait(30)
         e.record("sshd-kbd-denied-one-prompt", [("after denial", client.output()),
                                                 ("exit code", str(code))])
-        self.assertEqual(code, 255)
+        self.assertEqual(code, 255, client.output())
         self.assertIn("was denied by %s: no" % ADMIN, client.output())
         self.assertIn("%s@127.0.0.1: Permission denied (keyboard-interactive)." % self.user,
                       client.output())
@@ -404,8 +430,53 @@ class KeyboardInteractive(SshdCase):
                                           ("exit code", str(code))])
         self.assertEqual(code, 0, client.output())
         self.assertNotIn("Justification", client.output())
+        self.assertNotIn("Password", client.output())
         self.assertIn("LOCKBOX-E2E-RAN\n%s\n" % self.user, client.output())
         self.assertEqual(len(e.requests(self.d, ADMIN, self.user)), 1)
+
+
+class PtySession(SshdCase):
+    """An interactive login on a pty (`ssh -tt`, a shell): sshd shows the account stack's text
+    as a banner and again on the session's terminal, so every Lockbox line must appear once."""
+
+    def shell(self, client):
+        self.assertTrue(client.expect("$ ", 30), "no shell prompt: %r" % client.output())
+        client.send("echo LOCKBOX-E2E-SHELL; exit\n")
+        code = client.wait(30)
+        self.assertEqual(code, 0, client.output())
+        return client.output()
+
+    def assert_each_line_once(self, text):
+        lines = [line.strip() for line in text.splitlines() if "Lockbox:" in line]
+        self.assertTrue(lines, "no Lockbox line at all: %r" % text)
+        for line in lines:
+            self.assertEqual(text.count(line), 1, "shown more than once: %r in %r" % (line, text))
+
+    def test_pubkey_shell_login_shows_each_line_once(self):
+        client = self.pty_ssh(command=None, extra=["-tt"])
+        req = self.pending()
+        self.decide("approve", req["id"], "INC-7 shell")
+        out = self.shell(client)
+        e.record("sshd-pubkey-pty-approved", [("interactive login after approval", out)])
+        self.assert_each_line_once(out)
+        self.assertIn("Lockbox: access approved by %s (request %s) until " % (ADMIN, req["id"]),
+                      out)
+
+    def test_kbd_shell_login_shows_each_line_once(self):
+        self.sshd = M["kbd"]
+        client = self.pty_ssh(command=None, extra=["-tt"])
+        self.assertTrue(client.expect("Justification: "), client.output())
+        client.send("INC-8 shell\n")
+        req = self.pending()
+        self.assertTrue(client.expect("Press Enter to wait", 20), client.output())
+        client.send("\n")
+        self.assertTrue(e.wait_until(lambda: self.waiting() >= 1, 10), "the login never waited")
+        self.decide("approve", req["id"], "INC-8 ok")
+        out = self.shell(client)
+        e.record("sshd-kbd-pty-approved", [("interactive login after approval", out)])
+        self.assert_each_line_once(out)
+        self.assertIn("Lockbox: access approved by %s (request %s) until " % (ADMIN, req["id"]),
+                      out)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,14 @@
-"""End to end through the real su and sudo of Debian (Step 4): the module in the account stack
-of a private /etc/pam.d copy (bound over /etc/pam.d in a private mount namespace, with /dev/log
-and, for sudo, /etc/sudoers.d), gating `su - USER` from root and `sudo -n` as a user with a
-NOPASSWD rule. Run as root: python3 test_su_sudo.py -v."""
+"""End to end through the real su and sudo of Debian: the machine's PAM files plus exactly the
+lines of packaging/pam.d/su and packaging/pam.d/sudo, in a private /etc/pam.d copy (bound over
+/etc/pam.d in a private mount namespace, with /dev/log and, for sudo, /etc/sudoers.d). Gates
+`su - USER` from root (account stack), `su - USER` from another user (auth stack: password,
+justification, the request id prompt) and `sudo -n` as a user with a NOPASSWD rule.
+Run as root: python3 test_su_sudo.py -v."""
 
 import itertools
 import os
 import shutil
+import subprocess
 import sys
 import time
 import unittest
@@ -18,7 +21,8 @@ PREFIX = "e2u"
 ADMIN = PREFIX + "_adm"
 TENANT, HOST = "contoso", "testhost"
 SU, SUDO, RUNUSER = "/usr/bin/su", "/usr/bin/sudo", "/usr/sbin/runuser"
-WAIT = 60
+WAIT = 300  # packaging/pam.d/su's wait=
+SUDO_WAIT = 60  # packaging/pam.d/sudo ships wait=0; the blocking sudo tests use this instead
 M = {}
 
 
@@ -58,10 +62,9 @@ class CallerCase(unittest.TestCase):
         for client in self.clients:
             client.stop()
 
-    def gate(self, service, wait=WAIT):
-        """The machine's PAM file for `service`, with the module after common-account."""
-        self.pam.add_after(service, "@include common-account",
-                           e.module_line("account", self.d, "wait=%d" % wait))
+    def gate(self, service, replace=()):
+        """The machine's PAM file for `service` plus the shipped lines, where they say."""
+        e.install_shipped(self.pam, service, self.d, replace=replace)
 
     def namespaced(self, argv):
         return lt.in_namespace(argv, binds=[self.pam.bind(), (M["sudoers"], "/etc/sudoers.d")],
@@ -97,6 +100,7 @@ class Su(CallerCase):
         self.gate("su")
         client = self.su()
         req = self.pending()
+        self.assertEqual(req["requester"], "root")
         self.assertEqual((req["service"], req["reason"], req["rhost"]),
                          ("su-l", "login via su-l", None))
         announced = "Lockbox: request %s asks a %s admin to approve access to %s; waiting up " \
@@ -144,6 +148,59 @@ class Su(CallerCase):
         e.record("syslog-su-denied", [("syslog", e.syslog_about(self.d, req["id"]))])
 
 
+class SuFromAUser(CallerCase):
+    """`su - USER` run by another user: common-auth asks the target's password, then the shipped
+    auth line asks for a justification and shows the request id in a prompt before it waits;
+    the account line then passes at once. The person who ran su is the requester."""
+
+    def setUp(self):
+        super().setUp()
+        self.caller = M["users"].add("%s_caller%d" % (PREFIX, next(self.counter)), home=True)
+        self.password = "Lbx-%d-pw" % os.getpid()
+        subprocess.run(["chpasswd"], input="%s:%s\n" % (self.user, self.password), text=True,
+                       check=True, capture_output=True)
+
+    def su(self):
+        client = e.PtyClient(self.namespaced([RUNUSER, "-u", self.caller, "--", SU, "-",
+                                              self.user, "-c", "echo LOCKBOX-E2E-RAN; id -un"]))
+        self.clients.append(client)
+        return client
+
+    def test_password_justification_id_prompt_then_approval(self):
+        self.gate("su")
+        client = self.su()
+        self.assertTrue(client.expect("Password: ", 20), client.output())
+        client.send(self.password + "\n")
+        self.assertTrue(client.expect("Justification: ", 20), client.output())
+        at_prompt = client.output()
+        client.send("INC-77 rotate logs\n")
+        req = self.pending()
+        self.assertEqual((req["reason"], req["requester"]), ("INC-77 rotate logs", self.caller))
+        self.assertTrue(client.expect("Lockbox: request %s asks a %s admin to approve access to "
+                                      "%s. Press Enter to wait up to %d seconds"
+                                      % (req["id"], TENANT, HOST, WAIT), 20), client.output())
+        at_id_prompt = client.output()
+        client.send("\n")
+        client.drain(0.3)
+        self.assertTrue(client.running())
+        # The requester may not decide their own request.
+        own = e.ctl(self.d, self.caller, "approve", req["id"], "--comment", "me")
+        self.assertNotEqual(own.returncode, 0)
+        self.decide("approve", req["id"], "rotate ok")
+        code = client.wait(30)
+        e.record("su-from-user-approved", [("at the justification prompt", at_prompt),
+                                           ("at the id prompt", at_id_prompt),
+                                           ("after approval", client.output()),
+                                           ("exit code", str(code))])
+        self.assertEqual(code, 0, client.output())
+        self.assertIn("Lockbox: request %s approved by %s (rotate ok)" % (req["id"], ADMIN),
+                      client.output())
+        self.assertIn("LOCKBOX-E2E-RAN\n%s\n" % self.user, client.output())
+        self.assert_syslog(
+            "pam_lockbox(su-l:auth): event=login.allowed id=%s" % req["id"],
+            "pam_lockbox(su-l:account): event=login.allowed id=%s" % req["id"])
+
+
 class Sudo(CallerCase):
     """`runuser -u USER -- sudo -n true` with a NOPASSWD rule: sudo skips auth but runs the
     account stack (pam_acct_mgmt is on by default); it passes PAM_SILENT, so the module shows
@@ -163,7 +220,7 @@ class Sudo(CallerCase):
         return client
 
     def test_sudo_blocks_silently_until_approved(self):
-        self.gate("sudo")
+        self.gate("sudo", replace=[("wait=0", "wait=%d" % SUDO_WAIT)])
         client = self.sudo()
         req = self.pending()
         self.assertEqual((req["service"], req["reason"]), ("sudo", "login via sudo"))
@@ -181,7 +238,7 @@ class Sudo(CallerCase):
             "lockboxd[%d]: event=request.approved id=%s" % (self.d.pid, req["id"]))
 
     def test_sudo_denied(self):
-        self.gate("sudo")
+        self.gate("sudo", replace=[("wait=0", "wait=%d" % SUDO_WAIT)])
         client = self.sudo()
         req = self.pending()
         self.decide("deny", req["id"], "no root today")
@@ -197,7 +254,7 @@ class Sudo(CallerCase):
 
     def test_sudo_wait_zero_refuses_at_once_then_passes_once_approved(self):
         """packaging/pam.d/sudo's setting: wait=0 files the request and refuses at once."""
-        self.gate("sudo", wait=0)
+        self.gate("sudo")
         first = self.sudo()
         self.assertEqual(first.wait(30), 1, "wait=0 must refuse without an approval")
         reqs = e.requests(self.d, ADMIN, self.user)

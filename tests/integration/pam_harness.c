@@ -3,7 +3,7 @@
  *
  *   pam_harness --confdir DIR --service NAME --user USER [--stack auth|account|both|session]
  *               [--answer TEXT]... [--conv-fail] [--silent] [--rhost HOST] [--cycles N]
- *               [--tty TTY] [--hold SECONDS]
+ *               [--tty TTY] [--hold SECONDS] [--pam-env NAME=VALUE]
  *
  * --stack session opens a session, prints the result at once, holds it for --hold seconds
  * (the process can be signalled meanwhile, as a login's would be), then closes it.
@@ -11,7 +11,8 @@
  * Prompts are answered from the --answer list in order; once it is used up a prompt fails with
  * PAM_CONV_ERR (what EOF looks like). --conv-fail fails every conversation call. Every message
  * the module sends is recorded. --cycles N runs N pam_start/pam_acct_mgmt/pam_end cycles and
- * reports the open descriptor count before and after. */
+ * reports the open descriptor count before and after. --pam-env sets a variable in the PAM
+ * environment, as sshd sets SSH_AUTH_INFO_0 before its stacks run. */
 #include <dirent.h>
 #include <getopt.h>
 #include <json-c/json.h>
@@ -113,7 +114,7 @@ static int count_fds(void)
 }
 
 struct options {
-    const char *confdir, *service, *user, *stack, *rhost, *tty;
+    const char *confdir, *service, *user, *stack, *rhost, *tty, *pam_env;
     int silent;
     long cycles, hold;
 };
@@ -127,6 +128,8 @@ static int start(const struct options *o, struct script *sc, pam_handle_t **ph)
         rc = pam_set_item(*ph, PAM_RHOST, o->rhost);
     if (rc == PAM_SUCCESS && o->tty != NULL)
         rc = pam_set_item(*ph, PAM_TTY, o->tty);
+    if (rc == PAM_SUCCESS && o->pam_env != NULL)
+        rc = pam_putenv(*ph, o->pam_env);
     return rc;
 }
 
@@ -215,7 +218,7 @@ static int usage(void)
 {
     fprintf(stderr, "usage: pam_harness --confdir DIR --service NAME --user USER "
             "[--stack auth|account|both|session] [--answer TEXT]... [--conv-fail] [--silent] "
-            "[--rhost HOST] [--cycles N] [--tty TTY] [--hold SECONDS]\n");
+            "[--rhost HOST] [--cycles N] [--tty TTY] [--hold SECONDS] [--pam-env NAME=VALUE]\n");
     return 2;
 }
 
@@ -227,8 +230,9 @@ int main(int argc, char **argv)
         {"answer", required_argument, NULL, 'a'},  {"conv-fail", no_argument, NULL, 'f'},
         {"silent", no_argument, NULL, 'q'},        {"rhost", required_argument, NULL, 'r'},
         {"cycles", required_argument, NULL, 'n'},  {"tty", required_argument, NULL, 't'},
-        {"hold", required_argument, NULL, 'H'},    {NULL, 0, NULL, 0}};
-    struct options o = {NULL, NULL, NULL, "account", NULL, NULL, 0, 0, 0};
+        {"hold", required_argument, NULL, 'H'},    {"pam-env", required_argument, NULL, 'e'},
+        {NULL, 0, NULL, 0}};
+    struct options o = {NULL, NULL, NULL, "account", NULL, NULL, NULL, 0, 0, 0};
     struct script sc = {{NULL}, 0, 0, 0, NULL};
     int opt;
 
@@ -243,6 +247,7 @@ int main(int argc, char **argv)
         case 'q': o.silent = 1; break;
         case 'n': o.cycles = strtol(optarg, NULL, 10); break;
         case 't': o.tty = optarg; break;
+        case 'e': o.pam_env = optarg; break;
         case 'H': o.hold = strtol(optarg, NULL, 10); break;
         case 'a':
             if (sc.n_answers == MAX_ANSWERS)

@@ -59,9 +59,9 @@ class PamTestCase(unittest.TestCase):
     def new_user(self):
         return self.users.add("%s_u%d" % (PREFIX, next(self.counter)))
 
-    def service(self, options, stacks=("auth", "account"), socket_path=None):
+    def service(self, options, stacks=("auth", "account"), socket_path=None, name=None):
         """A PAM service file naming the built module by absolute path; returns its name."""
-        name = "lbx%d" % next(self.counter)
+        name = name or "lbx%d" % next(self.counter)
         sock = socket_path or self.daemon.pam_socket
         with open(os.path.join(self.confdir, name), "w") as f:
             for stack in stacks:
@@ -69,7 +69,7 @@ class PamTestCase(unittest.TestCase):
         return name
 
     def harness_argv(self, service, user, stack="account", answers=(), conv_fail=False,
-                     silent=False, rhost=None, cycles=None):
+                     silent=False, rhost=None, cycles=None, pam_env=None):
         argv = [lt.PAM_HARNESS, "--confdir", self.confdir, "--service", service, "--user", user,
                 "--stack", stack]
         for answer in answers:
@@ -82,6 +82,8 @@ class PamTestCase(unittest.TestCase):
             argv += ["--rhost", rhost]
         if cycles:
             argv += ["--cycles", str(cycles)]
+        if pam_env:
+            argv += ["--pam-env", pam_env]
         return argv
 
     def login(self, service, user, timeout=60, wrapper=(), **kw):
@@ -119,6 +121,20 @@ class PamTestCase(unittest.TestCase):
                 return pending[0]
             time.sleep(0.05)
         self.fail("no pending request for %s appeared" % user)
+
+    def waiting(self):
+        status, health = self.daemon.call("GET", "/v1/health")
+        self.assertEqual(status, 200, health)
+        return health["waiting"]
+
+    @staticmethod
+    def until(predicate, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(0.05)
+        return predicate()
 
     def decide(self, request_id, verb, comment=None):
         body = {"comment": comment} if comment else {}
@@ -206,11 +222,14 @@ class Refused(PamTestCase):
 
     def test_denial_in_auth_stack_is_auth_err(self):
         user = self.new_user()
-        proc = self.start_login(self.service("wait=120"), user, stack="auth", answers=["INC-1"])
+        proc = self.start_login(self.service("wait=120"), user, stack="auth",
+                                answers=["INC-1", ""])
         req = self.wait_for_pending(user)
+        self.assertTrue(self.until(lambda: self.waiting() >= 1, 20), "the login never waited")
         self.decide(req["id"], "deny", "nope")
         result = self.finish_login(proc)
         self.assertEqual(result["auth"], "PAM_AUTH_ERR", result)
+        self.assertTrue(any("was denied by" in t for t in self.texts(result, "error")), result)
 
     def test_wait_expires_and_shows_the_id(self):
         user = self.new_user()
@@ -260,6 +279,72 @@ class Refused(PamTestCase):
         self.assertEqual(prompts, ["Lockbox: access to %s needs approval by a %s admin. "
                                    "Justification: " % (HOST, TENANT)])
         self.assertEqual(self.requests_of(user, "pending")[0]["reason"], "INC-9")
+
+    def test_the_id_is_shown_in_a_prompt_before_the_wait(self):
+        """sshd passes a module's text on only with its next prompt: so the id comes as one."""
+        user = self.new_user()
+        result = self.login(self.service("wait=1"), user, stack="auth", answers=["INC-3", ""])
+        req = self.requests_of(user, "pending")[0]
+        prompts = self.texts(result, "prompt_echo_on")
+        self.assertEqual(len(prompts), 2, result)
+        self.assertEqual(prompts[1], "Lockbox: request %s asks a %s admin to approve access to "
+                         "%s. Press Enter to wait up to 1 seconds for the decision (Ctrl-C gives "
+                         "up; the request stays filed): " % (req["id"], TENANT, HOST))
+        self.assertEqual(result["auth"], "PAM_AUTH_ERR")
+        self.assertTrue(any("still pending" in t for t in self.texts(result, "error")), result)
+
+    def test_no_answer_at_the_id_prompt_refuses_and_keeps_the_request(self):
+        user = self.new_user()
+        result = self.login(self.service("wait=60"), user, stack="auth", answers=["INC-4"])
+        self.assertEqual(result["auth"], "PAM_AUTH_ERR", result)
+        self.assertLess(result["elapsed_ms"], 30000, "it waited without an Enter")
+        reqs = self.requests_of(user, "pending")
+        self.assertEqual([r["reason"] for r in reqs], ["INC-4"])
+        lines = self.module_lines(user, "why=conversation")
+        self.assertTrue(any(reqs[0]["id"] in l for l in lines), lines)
+
+    def test_publickey_first_refuses_without_a_key_and_files_nothing(self):
+        user = self.new_user()
+        svc = self.service("wait=0 publickey_first")
+        for env in (None, "SSH_AUTH_INFO_0=password\n", "SSH_AUTH_INFO_0=keyboard-interactive/pam\n"):
+            result = self.login(svc, user, stack="auth", answers=["INC-5", ""], pam_env=env)
+            self.assertEqual(result["auth"], "PAM_AUTH_ERR", result)
+            self.assertEqual(self.texts(result, "prompt_echo_on"), [], "asked without a key")
+            self.assertTrue(any("needs a public key first" in t
+                                for t in self.texts(result, "error")), result)
+        self.assertEqual(self.requests_of(user), [])
+        lines = self.module_lines(user, "why=no_publickey")
+        self.assertTrue(any("why=no_publickey" in l for l in lines), lines)
+
+    def test_publickey_first_goes_on_after_a_key(self):
+        user = self.new_user()
+        svc = self.service("wait=0 publickey_first")
+        env = "SSH_AUTH_INFO_0=publickey ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE\n"
+        result = self.login(svc, user, stack="auth", answers=["INC-6"], pam_env=env)
+        self.assertEqual(len(self.texts(result, "prompt_echo_on")), 1, result)
+        self.assertEqual([r["reason"] for r in self.requests_of(user, "pending")], ["INC-6"])
+        user2, _ = self.approved_user()
+        allowed = self.login(svc, user2, stack="auth", pam_env=env)
+        self.assertEqual(allowed["auth"], "PAM_SUCCESS", allowed)
+
+    def test_sshd_says_nothing_while_waiting_or_on_approval(self):
+        """sshd shows account-stack text after the stack returns, and on a pty a second time:
+        the module names the request only when it refuses."""
+        svc = self.service("wait=1", name="sshd")
+        user = self.new_user()
+        refused = self.login(svc, user)
+        req = self.requests_of(user, "pending")[0]
+        self.assertEqual(refused["account"], "PAM_PERM_DENIED")
+        self.assertEqual([m["text"] for m in refused["messages"]],
+                         ["Lockbox: request %s is still pending; log in again once it is "
+                          "approved, or file ahead with: lockboxctl request --reason TEXT"
+                          % req["id"]])
+        proc = self.start_login(svc, user)
+        self.assertTrue(self.until(lambda: self.waiting() >= 1, 20), "the login never waited")
+        self.decide(req["id"], "approve", "ok")
+        allowed = self.finish_login(proc)
+        self.assertEqual(allowed["account"], "PAM_SUCCESS", allowed)
+        self.assertEqual(allowed["messages"], [])
 
     def test_empty_justification_uses_the_default(self):
         user = self.new_user()
