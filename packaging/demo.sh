@@ -74,7 +74,7 @@ PORT=""
 HOST=""
 
 if [ -t 1 ]; then BOLD=$'\033[1m' DIM=$'\033[2m' PLAIN=$'\033[0m'; else BOLD="" DIM="" PLAIN=""; fi
-scene() { SCENE="$1. $2"; printf '\n%s== %s. %s%s\n' "$BOLD" "$1" "$2" "$PLAIN"; }
+scene() { local n=$1; shift; SCENE="$n. $*"; printf '\n%s== %s. %s%s\n' "$BOLD" "$n" "$*" "$PLAIN"; }
 say() { printf '   %s\n' "$*"; }
 note() { printf '   %s%s%s\n' "$DIM" "$*" "$PLAIN"; }
 indent() { sed -u "s/^/   ${1:-}/"; }
@@ -143,7 +143,11 @@ as() {
     for arg in "$@"; do
         case $arg in *[[:space:]]*) shown+=" \"$arg\"" ;; *) shown+=" $arg" ;; esac
     done
-    case $who in "$ENG") prompt="engineer$" ;; "$ADMIN") prompt="admin$" ;; *) prompt="root#" ;; esac
+    case $who in
+        "$ENG") prompt="engineer$" ;;
+        "$ADMIN") prompt="admin$" ;;
+        *) prompt="root#" ;;
+    esac
     printf '   %s%s lockboxctl%s%s%s\n' "$BOLD" "$prompt" "$shown" "$PLAIN" "${AS_NOTE:-}"
     runuser -u "$who" -- "$LOCKBOXCTL" "$@" >"$TMP/out" 2>&1 || rc=$?
     if [ -n "${AS_FROM:-}" ]; then sed -n "/$AS_FROM/,\$p" "$TMP/out"; else cat "$TMP/out"; fi |
@@ -317,7 +321,8 @@ private_pam_d() {
 }
 
 free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
 }
 
 write_sshd_config() {
@@ -437,7 +442,8 @@ scene_approved_login() {
     show_ssh "'echo logged in as \$(id -un) on \$(hostname)'"
     ssh_in_background second 'echo logged in as $(id -un) on $(hostname)'
     until_true 10 somebody_waits || fail "the second login never reached lockboxd"
-    note "... the login is blocked (lockboxd holds $(waiting_count) waiting login); the admin decides:"
+    note "... the login is blocked (lockboxd holds $(waiting_count) waiting login)." \
+         "The admin decides:"
     as "$ADMIN" approve "${LOGIN_ID:0:8}" --for 1h --comment "INC-4711 ok for 1h" ||
         fail "approve failed"
     local decided=$EPOCHREALTIME rc
@@ -449,6 +455,9 @@ scene_approved_login() {
     must_contain "$TMP/ssh.second.out" "logged in as $ENG on"
 }
 
+elapsed_s() { # elapsed_s SINCE: seconds, one decimal
+    python3 -c "import sys, time; print(round(time.time() - float(sys.argv[1]), 1))" "$1"
+}
 elapsed_ms() { # elapsed_ms SINCE ($EPOCHREALTIME then)
     python3 -c "import sys, time; print(round((time.time() - float(sys.argv[1])) * 1000))" "$1"
 }
@@ -468,7 +477,8 @@ scene_file_ahead_denied() {
     PIDS+=("$wait_pid")
     until_true 10 contains "$TMP/wait.tty" "waiting for a decision" ||
         fail "lockboxctl wait showed no progress line"
-    as "$ADMIN" deny "${AHEAD_ID:0:8}" --comment "INC-4712 is scheduled for Friday; file again then" ||
+    as "$ADMIN" deny "${AHEAD_ID:0:8}" \
+        --comment "INC-4712 is scheduled for Friday; file again then" ||
         fail "deny failed"
     local rc
     wait_status "$wait_pid" 10 "lockboxctl wait on a denied request"; rc=$STATUS
@@ -481,7 +491,8 @@ scene_file_ahead_denied() {
 
 open_sessions() { # how many open login sessions request $1 has
     runuser -u "$ADMIN" -- "$LOCKBOXCTL" --json show "$1" |
-        python3 -c 'import json, sys; print(sum(s["state"] == "open" for s in json.load(sys.stdin)["sessions"]))'
+        python3 -c 'import json, sys
+print(sum(s["state"] == "open" for s in json.load(sys.stdin)["sessions"]))'
 }
 
 scene_revoke_ends_session() {
@@ -498,7 +509,8 @@ scene_revoke_ends_session() {
         fail "the session did not start: $(cat "$TMP/ssh.session.out")"
     until_true 10 test "$(open_sessions "$LOGIN_ID")" -ge 1 ||
         fail "lockboxd does not know the session (is the session line in sshd's stack?)"
-    AS_FROM="^Sessions" AS_NOTE="   ${DIM}(its last lines)${PLAIN}" as "$ADMIN" show "${LOGIN_ID:0:8}" ||
+    AS_FROM="^Sessions" AS_NOTE="   ${DIM}(its last lines)${PLAIN}" \
+        as "$ADMIN" show "${LOGIN_ID:0:8}" ||
         fail "show failed"
     must_contain "$TMP/out" "open since"
     as "$ADMIN" revoke "${LOGIN_ID:0:8}" --comment "INC-4711 done, thanks" || fail "revoke failed"
@@ -524,7 +536,9 @@ condensed_audit() {
 no_process_of() { ! ps -o pid= -u "$1" >/dev/null; }
 
 audit_events() { # the audit file's event names, in order
-    python3 -c 'import json, sys; [print(json.loads(l)["event"]) for l in open(sys.argv[1])]' "$AUDIT"
+    python3 -c 'import json, sys
+for line in open(sys.argv[1]):
+    print(json.loads(line)["event"])' "$AUDIT"
 }
 
 scene_audit() {
@@ -544,7 +558,8 @@ scene_audit() {
     note "Syslog (authpriv) got the same events, e.g. lockboxd's and the module's on the approval:"
     grep -F "$LOGIN_ID" "$SYSLOG" |
         grep -E 'lockboxd.*event=request.approved|pam_lockbox.*event=login.allowed' | head -n 2 |
-        sed -E 's/^<[0-9]+>//; s/ (tenant|host|user|service|rhost|reason)=("([^"\\]|\\.)*"|[^ ]+)//g' | indent
+        sed -E -e 's/^<[0-9]+>//' \
+            -e 's/ (tenant|host|user|service|rhost|reason)=("([^"\\]|\\.)*"|[^ ]+)//g' | indent
     grep -q "pam_lockbox.*$LOGIN_ID" "$SYSLOG" || fail "no pam_lockbox line in syslog"
 }
 
@@ -556,4 +571,5 @@ scene_file_ahead_denied
 scene_revoke_ends_session
 scene_audit
 SCENE="cleaning up"
-scene 7 "Done in $(elapsed_ms "$STARTED") ms: stopping lockboxd and sshd, removing $ENG, $ADMIN and $TMP"
+scene 7 "Done in $(elapsed_s "$STARTED") s: stopping lockboxd and sshd, removing $ENG, $ADMIN" \
+    "and $TMP"
