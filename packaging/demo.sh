@@ -43,7 +43,7 @@ preflight() {
     for f in "$LOCKBOXD" "$LOCKBOXCTL" "$MODULE"; do
         [ -e "$f" ] || { echo "demo: not built: $f (run make build)" >&2; exit 1; }
     done
-    for f in /usr/sbin/sshd ssh ssh-keygen script unshare python3 curl useradd; do
+    for f in /usr/sbin/sshd ssh ssh-keygen script unshare python3 useradd; do
         command -v "$f" >/dev/null ||
             { echo "demo: $f is missing (run make deps)" >&2; exit 1; }
     done
@@ -167,11 +167,20 @@ until_true() {
     done
 }
 
-daemon_health() { curl -sf --max-time 2 --unix-socket "$SOCK" http://lockboxd/v1/health; }
-# How many logins and `lockboxctl wait`s lockboxd holds right now.
-waiting_count() {
-    daemon_health | python3 -c 'import json, sys; print(json.load(sys.stdin)["waiting"])'
+# health FIELD: one field of lockboxd's GET /v1/health (fails while lockboxd does not answer).
+health() {
+    python3 - "$SOCK" "$1" <<'EOF'
+import http.client, json, socket, sys
+conn = http.client.HTTPConnection("lockboxd", timeout=2)
+conn.sock = socket.socket(socket.AF_UNIX)
+conn.sock.settimeout(2)
+conn.sock.connect(sys.argv[1])
+conn.request("GET", "/v1/health")
+print(json.loads(conn.getresponse().read())[sys.argv[2]])
+EOF
 }
+# How many logins and `lockboxctl wait`s lockboxd holds right now.
+waiting_count() { health waiting; }
 somebody_waits() { [ "$(waiting_count 2>/dev/null || echo 0)" -ge 1 ]; }
 
 show_ssh() { # show_ssh ARGS: the engineer's ssh command line as the demo shows it
@@ -262,8 +271,8 @@ EOF
     "$LOCKBOXD" -c "$TMP/lockboxd.conf" -f >"$TMP/lockboxd.log" 2>&1 &
     PIDS+=($!)
     local pid=$!
-    until_true 10 daemon_health >/dev/null || fail "lockboxd did not start"
-    HOST=$(daemon_health | python3 -c 'import json, sys; print(json.load(sys.stdin)["host"])')
+    until_true 10 health status >/dev/null 2>&1 || fail "lockboxd did not start"
+    HOST=$(health host)
     say "lockboxd (pid $pid): $TMP/lockboxd.conf, tenant $TENANT, admins = $ADMIN, host $HOST"
 }
 
