@@ -6,7 +6,7 @@ CMAKE_ARGS ?=
 ASAN_CTEST_ARGS ?= -E ^fuzz_
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build test test-asan demo bench deb install soak fuzz clean
+.PHONY: all deps build test test-asan demo bench deb install soak fuzz format check-format clean
 
 all: build
 
@@ -55,6 +55,16 @@ soak: deps build
 	    echo "== $$t (LOCKBOX_SOAK=1)"; \
 	    LOCKBOX_SOAK=1 LOCKBOX_BUILD=$(abspath $(BUILD)) PYTHONDONTWRITEBYTECODE=1 python3 $$t -v; \
 	done
+
+# Formatting by .clang-format (clang-format 14, Debian 12's): check-format fails and names the
+# files that differ; format rewrites them in place.
+format:
+	@packaging/install-deps.sh clang-format
+	@scripts/check-format.sh --fix
+
+check-format:
+	@packaging/install-deps.sh clang-format
+	@scripts/check-format.sh
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN)

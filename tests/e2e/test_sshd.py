@@ -24,12 +24,14 @@ WAIT = 90  # the shipped wait=: far longer than any test waits for a decision
 M = {}  # the module's fixtures: daemon, sshds, key, users, tmp
 
 
-def install_pam(pamdir, daemon, kbd, wait=None):
+def install_pam(pamdir, daemon, kbd, wait=None, socket=None):
     """sshd's PAM file as an administrator makes it: Debian's /etc/pam.d/sshd plus the lines of
     packaging/pam.d/sshd, where they say they go. Public key: the account line (setup 1) and
     the session line (setup 3); keyboard-interactive adds the auth line (setup 2)."""
     optional = ("session", "auth") if kbd else ("session",)
     replace = [("wait=90", "wait=%d" % wait)] if wait is not None else []
+    if socket is not None:
+        replace.append(("socket=%s" % daemon.pam_socket, "socket=%s" % socket))
     return e.install_shipped(pamdir, "sshd", daemon, optional=optional, replace=replace)
 
 
@@ -222,6 +224,23 @@ class PublicKey(SshdCase):
         e.record("sshd-pubkey-quiet", [("stderr with -q", client.stderr())])
         self.assertEqual(client.stderr(), "")
         self.assertEqual(client.stdout(), "LOCKBOX-E2E-RAN\n%s\n" % self.user)
+
+    def test_daemon_down_refuses_with_a_clear_line(self):
+        """lockboxd not running (no socket): failmode=secure, the default, refuses at once."""
+        install_pam(self.sshd.pamdir, self.d, kbd=False,
+                    socket="/run/lockbox-e2e-absent-%d/pam.sock" % os.getpid())
+        try:
+            client = self.ssh()
+            code = client.wait(30)
+        finally:
+            install_pam(self.sshd.pamdir, self.d, kbd=False)
+        e.record("sshd-pubkey-daemon-down", [("stderr", client.stderr()),
+                                             ("exit code", str(code))])
+        self.assertEqual(code, 255)
+        self.assertEqual(client.stdout(), "")
+        self.assertIn("Lockbox: cannot reach lockboxd to approve this login; access denied. "
+                      "Ask an administrator to check the lockboxd service.", client.stderr())
+        self.assertEqual(e.requests(self.d, ADMIN, self.user), [])
 
     def test_no_command_session_is_gated(self):
         """`ssh -N` runs no command, yet its login runs the account stack too. LocalCommand
@@ -446,6 +465,12 @@ class PtySession(SshdCase):
         self.assertEqual(code, 0, client.output())
         return client.output()
 
+    @staticmethod
+    def lockbox_lines(text):
+        """What Lockbox showed, without the machine's motd and shell prompt."""
+        return "".join(line + "\n" for line in text.replace("\r", "").splitlines()
+                       if "Lockbox" in line)
+
     def assert_each_line_once(self, text):
         lines = [line.strip() for line in text.splitlines() if "Lockbox:" in line]
         self.assertTrue(lines, "no Lockbox line at all: %r" % text)
@@ -457,7 +482,8 @@ class PtySession(SshdCase):
         req = self.pending()
         self.decide("approve", req["id"], "INC-7 shell")
         out = self.shell(client)
-        e.record("sshd-pubkey-pty-approved", [("interactive login after approval", out)])
+        e.record("sshd-pubkey-pty-approved", [("interactive login after approval",
+                                                self.lockbox_lines(out))])
         self.assert_each_line_once(out)
         self.assertIn("Lockbox: access approved by %s (request %s) until " % (ADMIN, req["id"]),
                       out)
@@ -473,7 +499,8 @@ class PtySession(SshdCase):
         self.assertTrue(e.wait_until(lambda: self.waiting() >= 1, 10), "the login never waited")
         self.decide("approve", req["id"], "INC-8 ok")
         out = self.shell(client)
-        e.record("sshd-kbd-pty-approved", [("interactive login after approval", out)])
+        e.record("sshd-kbd-pty-approved", [("interactive login after approval",
+                                             self.lockbox_lines(out))])
         self.assert_each_line_once(out)
         self.assertIn("Lockbox: access approved by %s (request %s) until " % (ADMIN, req["id"]),
                       out)
