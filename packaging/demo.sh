@@ -183,8 +183,11 @@ EOF
 waiting_count() { health waiting; }
 somebody_waits() { [ "$(waiting_count 2>/dev/null || echo 0)" -ge 1 ]; }
 
-show_ssh() { # show_ssh ARGS: the engineer's ssh command line as the demo shows it
-    printf '   %sengineer$ ssh -p %s %s@127.0.0.1 %s%s\n' "$BOLD" "$PORT" "$ENG" "$*" "$PLAIN"
+show_ssh() { # show_ssh [OPTION] COMMAND: the engineer's ssh command line as the demo shows it
+    local option=""
+    [ $# -lt 2 ] || { option="$1 "; shift; }
+    printf '   %sengineer$ ssh %s-p %s %s@127.0.0.1 %s%s\n' "$BOLD" "$option" "$PORT" "$ENG" "$*" \
+        "$PLAIN"
 }
 # The engineer's ssh client: the demo's key, the private sshd's host key, nothing else.
 SSH_OPTS=()
@@ -507,7 +510,7 @@ print(sum(s["state"] == "open" for s in json.load(sys.stdin)["sessions"]))'
 scene_revoke_ends_session() {
     scene 5 "Revoke ends a live session"
     note "A terminal session (ssh -tt) runs a long command under the approval of scene 3."
-    show_ssh "-tt 'echo session up as \$(id -un); sleep 600'"
+    show_ssh -tt "'echo session up as \$(id -un); sleep 600'"
     mkfifo "$HOLD_FIFO"
     exec 7<>"$HOLD_FIFO"   # the session's stdin stays open until the demo ends
     "${SSH_OPTS[@]}" -tt "$ENG@127.0.0.1" 'echo session up as $(id -un); sleep 600' \
