@@ -197,9 +197,13 @@ ssh_argv_init() {
               -o GlobalKnownHostsFile=/dev/null -o ConnectTimeout=10 -o BatchMode=yes)
 }
 
-# A terminal's transcript as lines: "\r ESC[K" (a status line being redrawn) starts a new line.
+# A terminal's transcript as lines: "\r ESC[K" (a status line being redrawn) starts a new line;
+# other escape sequences (colours, window titles, bracketed paste) and the machine's motd,
+# which pam_motd shows at login, are left out.
 terminal_lines() {
-    sed -e 's/\r\x1b\[K/\n/g' -e 's/\r//g' -e 's/\x07//g' "$1" | grep -v '^[[:space:]]*$' || true
+    sed -E -e 's/\r\x1b\[K/\n/g' -e 's/\x1b\][^\x07]*\x07//g' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' \
+        -e 's/[\r\x07]//g' "$1" | grep -vxF -f <(cat /etc/motd /run/motd.dynamic 2>/dev/null; uname -snrvm) |
+        grep -v '^[[:space:]]*$' || true
 }
 
 # ---------------------------------------------------------------- setting up
@@ -509,14 +513,17 @@ print(sum(s["state"] == "open" for s in json.load(sys.stdin)["sessions"]))'
 
 scene_revoke_ends_session() {
     scene 5 "Revoke ends a live session"
-    note "A terminal session (ssh -tt) runs a long command under the approval of scene 3."
-    show_ssh -tt "'echo session up as \$(id -un); sleep 600'"
+    note "An interactive ssh session (a shell on a terminal) under the approval of scene 3;"
+    note "the engineer types: echo session up as \$(id -un); sleep 600"
+    show_ssh -tt ""
     mkfifo "$HOLD_FIFO"
-    exec 7<>"$HOLD_FIFO"   # the session's stdin stays open until the demo ends
-    "${SSH_OPTS[@]}" -tt "$ENG@127.0.0.1" 'echo session up as $(id -un); sleep 600' \
-        <&7 >"$TMP/ssh.session.out" 2>&1 &
+    exec 7<>"$HOLD_FIFO"   # the session's terminal input stays open until the demo ends
+    "${SSH_OPTS[@]}" -tt "$ENG@127.0.0.1" <&7 >"$TMP/ssh.session.out" 2>&1 &
     local ssh_pid=$!
     PIDS+=("$ssh_pid")
+    until_true 20 contains "$TMP/ssh.session.out" "$ENG@" ||   # the shell's prompt
+        fail "the session did not start: $(cat "$TMP/ssh.session.out" 2>/dev/null)"
+    echo 'echo session up as $(id -un); sleep 600' >&7
     until_true 20 contains "$TMP/ssh.session.out" "session up as $ENG" ||
         fail "the session did not start: $(cat "$TMP/ssh.session.out")"
     until_true 10 test "$(open_sessions "$LOGIN_ID")" -ge 1 ||
