@@ -74,7 +74,11 @@ PORT=""
 HOST=""
 
 if [ -t 1 ]; then BOLD=$'\033[1m' DIM=$'\033[2m' PLAIN=$'\033[0m'; else BOLD="" DIM="" PLAIN=""; fi
-scene() { local n=$1; shift; SCENE="$n. $*"; printf '\n%s== %s. %s%s\n' "$BOLD" "$n" "$*" "$PLAIN"; }
+scene() { # scene N TITLE...
+    local n=$1; shift
+    SCENE="$n. $*"
+    printf '\n%s== %s. %s%s\n' "$BOLD" "$n" "$*" "$PLAIN"
+}
 say() { printf '   %s\n' "$*"; }
 note() { printf '   %s%s%s\n' "$DIM" "$*" "$PLAIN"; }
 indent() { sed -u "s/^/   ${1:-}/"; }
@@ -202,7 +206,8 @@ ssh_argv_init() {
 # which pam_motd shows at login, are left out.
 terminal_lines() {
     sed -E -e 's/\r\x1b\[K/\n/g' -e 's/\x1b\][^\x07]*\x07//g' -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' \
-        -e 's/[\r\x07]//g' "$1" | grep -vxF -f <(cat /etc/motd /run/motd.dynamic 2>/dev/null; uname -snrvm) |
+        -e 's/[\r\x07]//g' "$1" |
+        grep -vxF -f <(cat /etc/motd /run/motd.dynamic 2>/dev/null; uname -snrvm) |
         grep -v '^[[:space:]]*$' || true
 }
 
