@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_lib as e  # noqa: E402
 from e2e_lib import lt  # noqa: E402
 
-PREFIX = "e2c"
+PREFIX = lt.unique_prefix("e2c")  # every account this file adds starts so
 ADMIN = PREFIX + "_adm"
 TENANT, HOST = "contoso", "testhost"
 SU, RUNUSER = "/usr/bin/su", "/usr/sbin/runuser"

@@ -8,6 +8,8 @@ What it gives a test:
     .call(method, path, body=None, as_user=None) -> (status, json)   HTTP over the socket
     .raw(bytes, as_user=None) -> bytes                                 raw bytes to the socket
     .audit_lines() -> [str]    .db(sql, args=()) -> rows   .syslog (SyslogListener or None)
+  unique_prefix(base)    base + a part unique to this run: the start of every account name
+  account_tool(argv)     useradd/groupadd/userdel/groupdel, retried while another holds the lock
   Users(prefix)          creates/removes real accounts and groups:  .add(name, groups=[])
   SyslogListener(path)   a datagram socket that collects syslog(3) lines
   in_namespace(cmd, binds) -> argv: run cmd inside `unshare --mount` with bind mounts
@@ -22,6 +24,8 @@ import http.client
 import json
 import os
 import pwd
+import random
+import re
 import signal
 import socket
 import sqlite3
@@ -219,38 +223,79 @@ def run_as(user, argv, **kw):
     return subprocess.run(["runuser", "-u", user, "--"] + list(argv), **kw)
 
 
+def unique_prefix(base):
+    """`base` (a test file's own short prefix) plus a part unique to this run, e.g.
+    "lbd" -> "lbdk3x9q": two runs of one file, or two files, never share an account name."""
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    tag = "".join(random.SystemRandom().choice(alphabet) for _ in range(5))
+    prefix = base + tag
+    if not _ACCOUNT_NAME.match(prefix) or len(prefix) > 16:
+        raise ValueError("account prefix %r: a lower-case letter first, at most 11 chars" % base)
+    return prefix
+
+
+# What useradd accepts without --badname, and its length limit.
+_ACCOUNT_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_LOCK_RETRY_SECONDS = 30
+
+
+def account_tool(argv, check=True):
+    """Runs useradd/groupadd/userdel/groupdel. Other test runs change /etc/passwd and
+    /etc/group too: a tool that finds them locked ("cannot lock ...; try again later", exit 1
+    or 10) is run again until the lock is free."""
+    deadline = time.monotonic() + _LOCK_RETRY_SECONDS
+    while True:
+        done = subprocess.run(argv, capture_output=True, text=True)
+        locked = done.returncode in (1, 10) and "lock" in done.stderr
+        if not locked or time.monotonic() >= deadline:
+            break
+        time.sleep(0.1 + random.random() * 0.2)
+    if check and done.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s" % (" ".join(argv), done.returncode, done.stderr))
+    return done
+
+
 class Users:
-    """Real local accounts for a test; removed in cleanup()."""
+    """Real local accounts for a test; removed in cleanup(). Every name starts with the
+    prefix (from unique_prefix(), so concurrent runs do not share accounts)."""
 
     def __init__(self, prefix):
         self.prefix = prefix
         self.users = []
         self.groups = []
 
+    def _checked(self, name):
+        if not name.startswith(self.prefix) or not _ACCOUNT_NAME.match(name):
+            raise ValueError("account %r: must start with %r, be lower-case and at most "
+                             "32 characters" % (name, self.prefix))
+        return name
+
     def group(self, name):
         if name not in self.groups:
-            subprocess.run(["groupdel", name], capture_output=True)
-            subprocess.run(["groupadd", name], check=True, capture_output=True)
+            self._checked(name)
+            account_tool(["groupdel", name], check=False)
+            account_tool(["groupadd", name])
             self.groups.append(name)
         return name
 
     def add(self, name, groups=(), home=False):
-        subprocess.run(["userdel", "-r", name], capture_output=True)
+        self._checked(name)
+        account_tool(["userdel", "-r", name], check=False)
         for g in groups:
             self.group(g)
         argv = ["useradd", "-s", "/bin/bash", "-U"]
         argv += ["-m"] if home else ["-M", "-d", "/nonexistent"]
         if groups:
             argv += ["-G", ",".join(groups)]
-        subprocess.run(argv + [name], check=True, capture_output=True)
+        account_tool(argv + [name])
         self.users.append(name)
         return name
 
     def cleanup(self):
         for name in self.users:
-            subprocess.run(["userdel", "-r", "-f", name], capture_output=True)
+            account_tool(["userdel", "-r", "-f", name], check=False)
         for name in self.groups:
-            subprocess.run(["groupdel", name], capture_output=True)
+            account_tool(["groupdel", name], check=False)
         self.users, self.groups = [], []
 
 

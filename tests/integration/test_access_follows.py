@@ -16,8 +16,9 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lockbox_testlib as lt  # noqa: E402
 
-U = lt.Users("lbf")
-ADMIN, ENG = "lbf_admin", "lbf_eng"
+PREFIX = lt.unique_prefix("lbf")  # every account this file adds starts so
+U = lt.Users(PREFIX)
+ADMIN, ENG = PREFIX + "_admin", PREFIX + "_eng"
 TENANT, HOST = "contoso", "testhost"
 
 

@@ -14,8 +14,9 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lockbox_testlib as lt  # noqa: E402
 
-U = lt.Users("lbt")
-ADMIN, ENG = "lbt_adm", "lbt_eng"
+PREFIX = lt.unique_prefix("lbt")  # every account this file adds starts so
+U = lt.Users(PREFIX)
+ADMIN, ENG = PREFIX + "_adm", PREFIX + "_eng"
 
 
 def setUpModule():

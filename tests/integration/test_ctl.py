@@ -21,11 +21,11 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lockbox_testlib import LOCKBOXCTL, Daemon, Users, run_as  # noqa: E402
+from lockbox_testlib import LOCKBOXCTL, Daemon, Users, run_as, unique_prefix  # noqa: E402
 
-PREFIX = "lbxc"
+PREFIX = unique_prefix("lbxc")  # every account this file adds starts so
 ALICE = PREFIX + "alice"      # admin of contoso, by name
-CAROL = PREFIX + "carol"      # admin of contoso, through @lbxcadm
+CAROL = PREFIX + "carol"      # admin of contoso, through @ADMIN_GROUP
 BOB = PREFIX + "bob"          # admin of fabrikam only
 ENG = PREFIX + "eng"          # an engineer
 MALLORY = PREFIX + "mallory"  # nobody's admin

@@ -23,9 +23,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lockbox_testlib import LOCKBOXCTL, Daemon, Users, http_call, run_as  # noqa: E402
+from lockbox_testlib import LOCKBOXCTL, Daemon, Users, http_call, run_as, unique_prefix  # noqa: E402
 
-PREFIX = "lbxu"
+PREFIX = unique_prefix("lbxu")  # every account this file adds starts so
 ALICE = PREFIX + "alice"      # admin of contoso
 CAROL = PREFIX + "carol"      # admin of contoso
 BOB = PREFIX + "bob"          # admin of fabrikam only

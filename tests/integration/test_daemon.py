@@ -11,12 +11,14 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from lockbox_testlib import Daemon, Users, verify_chain  # noqa: E402
+from lockbox_testlib import Daemon, Users, account_tool, unique_prefix, verify_chain  # noqa: E402
 
-U = Users("lbd")
-ALICE, BOB, CAROL, ENG, MALLORY = "lbd_alice", "lbd_bob", "lbd_carol", "lbd_eng", "lbd_mallory"
-ORPHAN = "lbd_orphan"  # a fabrikam admin whose primary group has no /etc/group entry
-TENANTS = {"contoso": [ALICE, "@lbd_cadmins"], "fabrikam": [CAROL, ORPHAN]}
+PREFIX = unique_prefix("lbd")  # every account this file adds starts so
+U = Users(PREFIX)
+ALICE, BOB, CAROL = PREFIX + "_alice", PREFIX + "_bob", PREFIX + "_carol"
+ENG, MALLORY = PREFIX + "_eng", PREFIX + "_mallory"
+ORPHAN = PREFIX + "_orphan"  # a fabrikam admin whose primary group has no /etc/group entry
+TENANTS = {"contoso": [ALICE, "@" + PREFIX + "_cadmins"], "fabrikam": [CAROL, ORPHAN]}
 
 
 # Run as a plain user: opens N idle connections, then one more, and says whether lockboxd
@@ -41,12 +43,12 @@ sys.stdin.readline()
 
 def setUpModule():
     U.add(ALICE)
-    U.add(BOB, groups=["lbd_cadmins"])
+    U.add(BOB, groups=[PREFIX + "_cadmins"])
     U.add(CAROL)
     U.add(ENG)
     U.add(MALLORY)
     U.add(ORPHAN)
-    subprocess.run(["groupdel", "-f", ORPHAN], check=True, capture_output=True)
+    account_tool(["groupdel", "-f", ORPHAN])
 
 
 def tearDownModule():
@@ -250,12 +252,12 @@ class Authorisation(DaemonCase):
         self.assertEqual(status, 200, obj)
 
     def test_second_account_name_for_the_same_uid_cannot_approve(self):
-        alias = "lbd_alice2"
+        alias = PREFIX + "_alice2"
         uid, gid = pwd.getpwnam(ALICE).pw_uid, pwd.getpwnam(ALICE).pw_gid
-        subprocess.run(["useradd", "-o", "-u", str(uid), "-g", str(gid), "-M", "-d",
-                        "/nonexistent", alias], check=True, capture_output=True)
+        account_tool(["useradd", "-o", "-u", str(uid), "-g", str(gid), "-M", "-d",
+                      "/nonexistent", alias])
         U.users.append(alias)
-        req = self.file(alias)  # e.g. `ssh lbd_alice2@host`: the module files for the alias
+        req = self.file(alias)  # e.g. `ssh ALICE2@host`: the module files for the alias
         status, obj = self.decide(req["id"], "approve", as_user=ALICE)
         self.assertEqual(status, 403, obj)
         self.assertIn("cannot decide your own request", obj["message"])

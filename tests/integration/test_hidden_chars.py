@@ -22,7 +22,7 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lockbox_testlib as lt  # noqa: E402
 
-PREFIX = "lbxhid"
+PREFIX = lt.unique_prefix("lbxhid")  # every account this file adds starts so
 ENG = PREFIX + "eng"
 ADMIN = PREFIX + "adm"
 TENANT = "contoso"

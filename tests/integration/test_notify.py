@@ -15,10 +15,11 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from lockbox_testlib import Daemon, Users, LOCKBOXD, LOCKBOXCTL  # noqa: E402
+from lockbox_testlib import Daemon, Users, LOCKBOXD, LOCKBOXCTL, unique_prefix  # noqa: E402
 
-U = Users("lbn")
-ADMIN, ENG = "lbn_admin", "lbn_eng"
+PREFIX = unique_prefix("lbn")  # every account this file adds starts so
+U = Users(PREFIX)
+ADMIN, ENG = PREFIX + "_admin", PREFIX + "_eng"
 SECRET = "s3cret-for-tests-0123456789"
 
 

@@ -13,10 +13,12 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from lockbox_testlib import Daemon, Users, LOCKBOXCTL, PAM_HARNESS, PAM_MODULE, SANITIZED  # noqa: E402
+from lockbox_testlib import (Daemon, Users, LOCKBOXCTL, PAM_HARNESS, PAM_MODULE,  # noqa: E402
+                             SANITIZED, unique_prefix)
 
-U = Users("lbs")
-ADMIN, ENG = "lbs_admin", "lbs_eng"
+PREFIX = unique_prefix("lbs")  # every account this file adds starts so
+U = Users(PREFIX)
+ADMIN, ENG = PREFIX + "_admin", PREFIX + "_eng"
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # A stand-in for sshd's session process: it registers itself (so SO_PEERCRED names it) and

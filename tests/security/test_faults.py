@@ -20,8 +20,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import security_lib as sl  # noqa: E402
 from security_lib import lt  # noqa: E402
 
-U = lt.Users("lbf")
-ALICE, ENG = "lbf_alice", "lbf_eng"
+PREFIX = lt.unique_prefix("lbz")  # every account this file adds starts so
+U = lt.Users(PREFIX)
+ALICE, ENG = PREFIX + "_alice", PREFIX + "_eng"
 TENANTS = {sl.TENANT: [ALICE]}
 
 

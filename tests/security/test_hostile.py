@@ -15,14 +15,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import security_lib as sl  # noqa: E402
 from security_lib import lt  # noqa: E402
 
-U = lt.Users("lbh")
-ALICE, BOB, ENG, MALLORY = "lbh_alice", "lbh_bob", "lbh_eng", "lbh_mallory"
-TENANTS = {sl.TENANT: [ALICE, "@lbh_admins"]}
+PREFIX = lt.unique_prefix("lbh")  # every account this file adds starts so
+U = lt.Users(PREFIX)
+ALICE, BOB, ENG, MALLORY = PREFIX + "_alice", PREFIX + "_bob", PREFIX + "_eng", PREFIX + "_mallory"
+TENANTS = {sl.TENANT: [ALICE, "@" + PREFIX + "_admins"]}
 
 
 def setUpModule():
     U.add(ALICE)
-    U.add(BOB, groups=["lbh_admins"])
+    U.add(BOB, groups=[PREFIX + "_admins"])
     U.add(ENG)
     U.add(MALLORY)
 

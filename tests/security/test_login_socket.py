@@ -47,7 +47,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import security_lib as sl  # noqa: E402
 from security_lib import lt  # noqa: E402
 
-PREFIX = "lbl"
+PREFIX = lt.unique_prefix("lbl")  # every account this file adds starts so
 U = lt.Users(PREFIX)
 ADMIN, FLOODER, OUTSIDER = PREFIX + "_adm", PREFIX + "_flood", PREFIX + "_out"
 COUNTER = itertools.count(1)
