@@ -223,11 +223,11 @@ def run_as(user, argv, **kw):
     return subprocess.run(["runuser", "-u", user, "--"] + list(argv), **kw)
 
 
-def unique_prefix(base):
+def unique_prefix(base, tag_length=5):
     """`base` (a test file's own short prefix) plus a part unique to this run, e.g.
     "lbd" -> "lbdk3x9q": two runs of one file, or two files, never share an account name."""
     alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-    tag = "".join(random.SystemRandom().choice(alphabet) for _ in range(5))
+    tag = "".join(random.SystemRandom().choice(alphabet) for _ in range(tag_length))
     prefix = base + tag
     if not _ACCOUNT_NAME.match(prefix) or len(prefix) > 16:
         raise ValueError("account prefix %r: a lower-case letter first, at most 11 chars" % base)
