@@ -278,12 +278,13 @@ class Users:
             self.groups.append(name)
         return name
 
-    def add(self, name, groups=(), home=False):
+    def add(self, name, groups=(), home=False, gid=None):
+        """A user with a group of its own name, or with the existing group `gid` instead."""
         self._checked(name)
         account_tool(["userdel", "-r", name], check=False)
         for g in groups:
             self.group(g)
-        argv = ["useradd", "-s", "/bin/bash", "-U"]
+        argv = ["useradd", "-s", "/bin/bash"] + (["-U"] if gid is None else ["-g", str(gid)])
         argv += ["-m"] if home else ["-M", "-d", "/nonexistent"]
         if groups:
             argv += ["-G", ",".join(groups)]

@@ -1,9 +1,11 @@
 """lockboxd against its contract (Step 1): lifecycle, long-poll, authorisation, crash safety,
 hostile input, syslog and audit chain — all against a real lockboxd process."""
 
+import grp
 import json
 import os
 import pwd
+import random
 import signal
 import subprocess
 import sys
@@ -18,6 +20,7 @@ U = Users(PREFIX)
 ALICE, BOB, CAROL = PREFIX + "_alice", PREFIX + "_bob", PREFIX + "_carol"
 ENG, MALLORY = PREFIX + "_eng", PREFIX + "_mallory"
 ORPHAN = PREFIX + "_orphan"  # a fabrikam admin whose primary group has no /etc/group entry
+ORPHAN_GID = None  # its primary gid, chosen in setUpModule
 TENANTS = {"contoso": [ALICE, "@" + PREFIX + "_cadmins"], "fabrikam": [CAROL, ORPHAN]}
 
 
@@ -47,8 +50,24 @@ def setUpModule():
     U.add(CAROL)
     U.add(ENG)
     U.add(MALLORY)
-    U.add(ORPHAN)
+    # ORPHAN's primary gid is far above GID_MAX (60000) and SUB_GID_MAX: useradd and groupadd
+    # never hand it out, so no other account on the machine takes it while this file runs
+    # (a freed gid in the normal range was reused by other tests' groupadd).
+    global ORPHAN_GID
+    ORPHAN_GID = free_gid(3000000000, 3100000000)
+    account_tool(["groupadd", "-g", str(ORPHAN_GID), ORPHAN])
+    U.add(ORPHAN, gid=ORPHAN_GID)
     account_tool(["groupdel", "-f", ORPHAN])
+
+
+def free_gid(low, high):
+    """A gid in [low, high) that has no group entry now."""
+    while True:
+        gid = random.randrange(low, high)
+        try:
+            grp.getgrgid(gid)
+        except KeyError:
+            return gid
 
 
 def tearDownModule():
@@ -390,6 +409,15 @@ class Authorisation(DaemonCase):
 class GroupLookup(DaemonCase):
     """Groups are looked up only for calls that need them (deciding, reading others'
     requests); when that lookup fails the call is refused, never answered without it."""
+
+    def setUp(self):
+        try:
+            taken = grp.getgrgid(ORPHAN_GID).gr_name
+            self.fail("gid %d (ORPHAN's primary group) was taken by %s: the test needs it free"
+                      % (ORPHAN_GID, taken))
+        except KeyError:
+            pass
+        super().setUp()
 
     def test_failed_group_lookup_refuses_a_decision_but_not_filing(self):
         own = self.d.call("POST", "/v1/requests", {"reason": "mine"}, as_user=ORPHAN)
