@@ -8,12 +8,17 @@ What it gives a test:
     .call(method, path, body=None, as_user=None) -> (status, json)   HTTP over the socket
     .raw(bytes, as_user=None) -> bytes                                 raw bytes to the socket
     .audit_lines() -> [str]    .db(sql, args=()) -> rows   .syslog (SyslogListener or None)
+    .wait_pending(user) -> the user's pending request, once filed
+    .health() -> /v1/health's object   .wait_waiting(n) until n long-polls are held
   unique_prefix(base)    base + a part unique to this run: the start of every account name
   account_tool(argv)     useradd/groupadd/userdel/groupdel, retried while another holds the lock
   Users(prefix)          creates/removes real accounts and groups:  .add(name, groups=[])
   SyslogListener(path)   a datagram socket that collects syslog(3) lines
   in_namespace(cmd, binds) -> argv: run cmd inside `unshare --mount` with bind mounts
   run_as(user, argv, **kw) -> CompletedProcess   (runuser -u user -- argv)
+  wait_until(predicate, timeout, what) -> the predicate's truthy value, or WaitTimeout
+  terminate(proc, timeout, sig, group) -> exit status: SIGTERM, then SIGKILL, by PID
+  read_until(fd, needle, timeout) -> bytes read from fd until needle came (or it closed)
 
 Everything runs as root (CI does). Each fixture stops what it started, by PID.
 """
@@ -26,6 +31,7 @@ import os
 import pwd
 import random
 import re
+import select
 import signal
 import socket
 import sqlite3
@@ -41,6 +47,71 @@ LOCKBOXCTL = os.path.join(BUILD, "lockboxctl", "lockboxctl")
 PAM_MODULE = os.path.join(BUILD, "pam_lockbox", "pam_lockbox.so")
 PAM_HARNESS = os.path.join(BUILD, "pam_lockbox", "pam_harness")
 SANITIZED = os.environ.get("LOCKBOX_SANITIZED") == "1"
+
+
+class WaitTimeout(AssertionError):
+    """A wait_until() that gave up: an AssertionError, so the test fails (not errors)."""
+
+
+def wait_until(predicate, timeout=10.0, what=None, step=0.05):
+    """Calls predicate() every `step` s until it returns something truthy, and returns that.
+    After `timeout` s raises WaitTimeout naming `what` and the last value: a wait's result
+    never goes unchecked."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise WaitTimeout("waited %gs for %s; last saw %r" % (
+                timeout, what or getattr(predicate, "__qualname__", "a condition"), value))
+        time.sleep(min(step, left))
+
+
+def read_until(fd, needle, timeout=10.0):
+    """Reads a descriptor (a pty's master, a pipe) until `needle` (bytes) has arrived or the
+    other end closed; returns everything read. WaitTimeout if neither happens in time."""
+    seen = bytearray()
+
+    def arrived():
+        if select.select([fd], [], [], 0.1)[0]:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the pty's other side is closed
+                chunk = b""
+            if not chunk:
+                return "closed"
+            seen.extend(chunk)
+        return needle in seen
+    wait_until(arrived, timeout, "%r on the descriptor (read so far: %r)" % (needle, seen), step=0)
+    return bytes(seen)
+
+
+def terminate(proc, timeout=10.0, sig=signal.SIGTERM, group=False):
+    """Stops a subprocess.Popen this test started, by its PID: `sig`, then SIGKILL if it is
+    still there after `timeout` s. group=True signals its process group instead (a child
+    started with start_new_session=True, so that what it forked goes too); sig=0 sends
+    nothing and gives it `timeout` s to end by itself. Reaps it and returns its exit status."""
+    def send(signum):
+        try:
+            if group:
+                os.killpg(proc.pid, signum)
+            else:
+                os.kill(proc.pid, signum)
+        except ProcessLookupError:
+            pass
+    if proc.poll() is None:
+        if sig:
+            send(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            send(signal.SIGKILL)
+            proc.wait()
+    elif group:
+        send(signal.SIGKILL)  # the leader is gone; what it forked may not be
+    return proc.returncode
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -145,13 +216,12 @@ class SyslogListener:
             return list(self.lines)
 
     def wait_for(self, needle, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = [l for l in self.snapshot() if needle in l]
-            if found:
-                return found
-            time.sleep(0.05)
-        return []
+        """The lines containing `needle` once there is one, or [] after `timeout` s (for a
+        test that asserts on the lines, or on their absence)."""
+        try:
+            return wait_until(lambda: [l for l in self.snapshot() if needle in l], timeout)
+        except WaitTimeout:
+            return []
 
     def close(self):
         self._stop = True
@@ -361,18 +431,20 @@ class Daemon:
         env.update(self.env or {})
         self._stderr = open(self.log_path, "a")
         self.proc = subprocess.Popen(self.argv(), stdout=self._stderr, stderr=self._stderr, env=env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def answers():
             if self.proc.poll() is not None:
-                raise RuntimeError("lockboxd exited with %s: %s" % (self.proc.returncode, self.stderr()))
+                raise RuntimeError("lockboxd exited with %s: %s"
+                                   % (self.proc.returncode, self.stderr()))
             try:
-                status, _ = self.call("GET", "/v1/health", timeout=2)
-                if status == 200:
-                    return self
+                return self.call("GET", "/v1/health", timeout=2)[0] == 200
             except OSError:
-                pass
-            time.sleep(0.02)
-        raise RuntimeError("lockboxd did not answer within %ss: %s" % (timeout, self.stderr()))
+                return False
+        try:
+            wait_until(answers, timeout, step=0.02)
+        except WaitTimeout:
+            raise RuntimeError("lockboxd did not answer within %ss: %s" % (timeout, self.stderr()))
+        return self
 
     def stderr(self):
         try:
@@ -384,14 +456,7 @@ class Daemon:
     def stop(self, sig=signal.SIGTERM, timeout=10):
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        code = self.proc.returncode
+        code = terminate(self.proc, timeout, sig)
         self.proc = None
         self._stderr.close()
         # A clean SIGTERM shutdown exits 0; anything else (a crash, a sanitizer report, a
@@ -464,6 +529,25 @@ class Daemon:
         if status not in (200, 201):
             raise AssertionError("filing failed: %s %s" % (status, obj))
         return obj
+
+    def health(self):
+        status, obj = self.call("GET", "/v1/health")
+        if status != 200:
+            raise AssertionError("GET /v1/health: %s %s" % (status, obj))
+        return obj
+
+    def wait_waiting(self, count, timeout=10):
+        """Until /v1/health counts `count` long-polls (lockboxctl wait, a waiting login) held
+        in the daemon: the state a test syncs on before it decides, not a sleep."""
+        return wait_until(lambda: self.health()["waiting"] == count, timeout,
+                          "%d waiting in lockboxd" % count, step=0.02)
+
+    def wait_pending(self, user, timeout=20):
+        """The first pending request of `user`, once one is filed (a login files it)."""
+        def find():
+            status, obj = self.call("GET", "/v1/requests?state=pending&user=%s" % user)
+            return obj["requests"][0] if status == 200 and obj["requests"] else None
+        return wait_until(find, timeout, "a pending request of %s" % user)
 
     def audit_lines(self, path=None):
         try:
