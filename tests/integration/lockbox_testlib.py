@@ -19,6 +19,7 @@ What it gives a test:
   wait_until(predicate, timeout, what) -> the predicate's truthy value, or WaitTimeout
   terminate(proc, timeout, sig, group) -> exit status: SIGTERM, then SIGKILL, by PID
   read_until(fd, needle, timeout) -> bytes read from fd until needle came (or it closed)
+  holds_for(predicate, seconds) -> whether predicate stayed true all along (negative checks)
 
 Everything runs as root (CI does). Each fixture stops what it started, by PID.
 """
@@ -67,6 +68,16 @@ def wait_until(predicate, timeout=10.0, what=None, step=0.05):
             raise WaitTimeout("waited %gs for %s; last saw %r" % (
                 timeout, what or getattr(predicate, "__qualname__", "a condition"), value))
         time.sleep(min(step, left))
+
+
+def holds_for(predicate, seconds, step=0.05):
+    """A negative check, where time itself is under test ("nothing happens within X"): True
+    if predicate() stayed truthy for `seconds`, False as soon as it is not."""
+    try:
+        wait_until(lambda: not predicate(), seconds, step=step)
+    except WaitTimeout:
+        return True
+    return False
 
 
 def read_until(fd, needle, timeout=10.0):
