@@ -149,7 +149,7 @@ class KillNine(unittest.TestCase):
         pause = os.path.join(self.control, "pause")
         try:
             for cycle in range(cycles):
-                time.sleep(rng.uniform(0.2, 0.8))
+                time.sleep(rng.uniform(0.2, 0.8))  # chaos: the kill lands at a random moment
                 self.d.kill9()  # at a random moment of the load
                 open(pause, "w").close()
                 self.d.start(timeout=30)

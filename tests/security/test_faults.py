@@ -268,7 +268,7 @@ class FsyncErrors(FaultCase):
         self.d.call("POST", "/v1/access/check", {"user": ENG})  # a login-only round: sync later
         self.fail_fsync_of("lockbox.db")
         self.assert_refused_clearly(*self.file("during"))  # a change whose sync fails
-        time.sleep(2)
+        time.sleep(2)  # time is under test: a loop spinning on the failure logs thousands
         failures = self.d.syslog.wait_for("event=store.sync_failed", timeout=1)
         self.assertTrue(failures)
         # Retried with the loop (each call, each idle deadline), not in a tight loop.
@@ -319,9 +319,11 @@ class StateFiles(FaultCase):
         self.d.start()
         self.assertEqual(self.file("x")[0], 201)
         idle = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        _, fds_before = sl.proc_stats(self.d.pid)
         idle.connect(self.d.socket)  # an accepted connection is a descriptor too
         try:
-            time.sleep(0.2)
+            sl.wait_until(lambda: sl.proc_stats(self.d.pid)[1] > fds_before, 10,
+                          "lockboxd to accept the idle connection")
             fd_dir = "/proc/%d/fd" % self.d.pid
             for fd in os.listdir(fd_dir):
                 if int(fd) <= 2:
