@@ -56,8 +56,8 @@ class WaitTimeout(AssertionError):
 
 def wait_until(predicate, timeout=10.0, what=None, step=0.05):
     """Calls predicate() every `step` s until it returns something truthy, and returns that.
-    After `timeout` s raises WaitTimeout naming `what` and the last value: a wait's result
-    never goes unchecked."""
+    After `timeout` s raises WaitTimeout naming `what` (a string, or a function that makes one
+    then, to show late state) and the last value: a wait's result never goes unchecked."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -65,6 +65,8 @@ def wait_until(predicate, timeout=10.0, what=None, step=0.05):
             return value
         left = deadline - time.monotonic()
         if left <= 0:
+            if callable(what):
+                what = what()
             raise WaitTimeout("waited %gs for %s; last saw %r" % (
                 timeout, what or getattr(predicate, "__qualname__", "a condition"), value))
         time.sleep(min(step, left))
