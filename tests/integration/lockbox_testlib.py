@@ -97,7 +97,8 @@ def read_until(fd, needle, timeout=10.0):
                 return "closed"
             seen.extend(chunk)
         return needle in seen
-    wait_until(arrived, timeout, "%r on the descriptor (read so far: %r)" % (needle, seen), step=0)
+    wait_until(arrived, timeout, lambda: "%r on the descriptor (read: %r)" % (needle, bytes(seen)),
+               step=0)
     return bytes(seen)
 
 
