@@ -10,6 +10,7 @@ What it gives a test:
     .audit_lines() -> [str]    .db(sql, args=()) -> rows   .syslog (SyslogListener or None)
     .wait_pending(user) -> the user's pending request, once filed
     .health() -> /v1/health's object   .wait_waiting(n) until n long-polls are held
+    .answers() -> whether /v1/health answers now (for wait_until after a flood)
   unique_prefix(base)    base + a part unique to this run: the start of every account name
   account_tool(argv)     useradd/groupadd/userdel/groupdel, retried while another holds the lock
   Users(prefix)          creates/removes real accounts and groups:  .add(name, groups=[])
@@ -446,19 +447,22 @@ class Daemon:
         self._stderr = open(self.log_path, "a")
         self.proc = subprocess.Popen(self.argv(), stdout=self._stderr, stderr=self._stderr, env=env)
 
-        def answers():
-            if self.proc.poll() is not None:
-                raise RuntimeError("lockboxd exited with %s: %s"
-                                   % (self.proc.returncode, self.stderr()))
-            try:
-                return self.call("GET", "/v1/health", timeout=2)[0] == 200
-            except OSError:
-                return False
         try:
-            wait_until(answers, timeout, step=0.02)
+            wait_until(self.answers, timeout, step=0.02)
         except WaitTimeout:
             raise RuntimeError("lockboxd did not answer within %ss: %s" % (timeout, self.stderr()))
         return self
+
+    def answers(self):
+        """Whether /v1/health answers 200 now: False while the socket is missing, refuses or
+        has a full backlog (EAGAIN); RuntimeError if lockboxd has exited."""
+        if self.proc.poll() is not None:
+            raise RuntimeError("lockboxd exited with %s: %s" % (self.proc.returncode,
+                                                                self.stderr()[-4000:]))
+        try:
+            return self.call("GET", "/v1/health", timeout=2)[0] == 200
+        except OSError:
+            return False
 
     def stderr(self):
         try:

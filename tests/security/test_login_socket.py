@@ -409,6 +409,9 @@ class Flood(LoginCase):
         self.assertNotIn("PAM_SUCCESS", denied, "an unapproved login passed under failmode=safe")
         self.assertEqual(denied, ["PAM_PERM_DENIED"] * self.LOGINS)
         self.assertEqual(allowed, ["PAM_SUCCESS"] * self.LOGINS)
+        # The flood has stopped, but its connections may still fill the public socket's
+        # backlog (connect() then fails with EAGAIN) until lockboxd has accepted them.
+        sl.wait_until(d.answers, 30, "the public socket to answer again after the flood")
         self.assertEqual(len(self.requests_of(d, setup["unapproved"])), 1,
                          "every unapproved login reuses the one pending request")
         self.assertTrue(health(d)["audit_ok"])
