@@ -19,13 +19,15 @@ $(BUILD)/CMakeCache.txt:
 build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
+# The suites run in parallel: each test file makes its own accounts (unique per run), daemon,
+# sockets and temporary files; what some truly share is a ctest RESOURCE_LOCK (tests/*/).
 test: deps build
-	cd $(BUILD) && ctest --output-on-failure
+	cd $(BUILD) && ctest -j $(JOBS) --output-on-failure
 
 test-asan: deps
 	cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug -DLOCKBOX_SANITIZE=ON $(CMAKE_ARGS)
 	cmake --build $(BUILD_SAN) -j $(JOBS)
-	cd $(BUILD_SAN) && ctest --output-on-failure $(ASAN_CTEST_ARGS)
+	cd $(BUILD_SAN) && ctest -j $(JOBS) --output-on-failure $(ASAN_CTEST_ARGS)
 
 demo: deps build
 	@packaging/demo.sh $(BUILD)

@@ -33,6 +33,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import lockbox_testlib as lt  # noqa: E402
+from lockbox_testlib import terminate, wait_until  # noqa: E402,F401  (re-exported)
 
 SSHD = "/usr/sbin/sshd"
 SSH = shutil.which("ssh") or "/usr/bin/ssh"
@@ -57,15 +58,6 @@ def make_tmp(prefix):
     path = tempfile.mkdtemp(prefix=prefix)
     os.chmod(path, 0o755)
     return path
-
-
-def wait_until(predicate, timeout=20.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(step)
 
 
 def free_port():
@@ -253,8 +245,10 @@ class Sshd:
                                binds=[self.pamdir.bind()], devlog=self.devlog)
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=self._log,
                                      stdin=subprocess.DEVNULL)
-        if not wait_until(lambda: "Server listening on" in self.log() or
-                          self.proc.poll() is not None, timeout):
+        try:
+            wait_until(lambda: "Server listening on" in self.log() or self.proc.poll() is not None,
+                       timeout, "sshd to listen")
+        except lt.WaitTimeout:
             raise RuntimeError("sshd did not start: %s" % self.log())
         if self.proc.poll() is not None:
             raise RuntimeError("sshd exited: %s" % self.log())
@@ -268,14 +262,8 @@ class Sshd:
             return ""
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
         if self.proc is not None:
+            terminate(self.proc)
             self._log.close()
         self.proc = None
 
@@ -329,13 +317,7 @@ class Client:
         return code
 
     def stop(self):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        terminate(self.proc)
         for t in self._threads:
             t.join(5)
         for stream in (self.proc.stdout, self.proc.stderr):
@@ -441,7 +423,7 @@ def wait_for_request(daemon, admin, user, state="pending", timeout=30.0):
     def found():
         reqs = [r for r in requests(daemon, admin, user, state) if r["user"] == user]
         return reqs[0] if reqs else None
-    return wait_until(found, timeout, step=0.2)
+    return wait_until(found, timeout, "a %s request of %s" % (state, user), step=0.2)
 
 
 def events(daemon, name=None, user=None):

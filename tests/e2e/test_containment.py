@@ -20,6 +20,7 @@ is on record.
 Every wait polls state (the audit file, syslog, /proc, the database) within a bound. Run as
 root: python3 test_containment.py -v."""
 
+import errno
 import json
 import os
 import pwd
@@ -36,7 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_lib as e  # noqa: E402
 from e2e_lib import lt  # noqa: E402
 
-PREFIX = "e2c"
+PREFIX = lt.unique_prefix("e2c")  # every account this file adds starts so
 ADMIN = PREFIX + "_adm"
 TENANT, HOST = "contoso", "testhost"
 SU, RUNUSER = "/usr/bin/su", "/usr/sbin/runuser"
@@ -115,13 +116,15 @@ def read_beat(path):
 
 
 def wait_present(marker, timeout=10.0):
-    return e.wait_until(lambda: marker_pids(marker), timeout, step=0.02)
+    return e.wait_until(lambda: marker_pids(marker), timeout, "a process marked " + marker,
+                        step=0.02)
 
 
 def hopping(beat, timeout=3.0):
     """The pid hopper's heartbeat moved on within `timeout` (it is alive and still hopping)."""
     first = read_beat(beat)
-    return e.wait_until(lambda: read_beat(beat) not in (None, first), timeout, step=0.02)
+    return e.wait_until(lambda: read_beat(beat) not in (None, first), timeout,
+                        "the pid hopper's heartbeat to move", step=0.02)
 
 
 def wait_gone(marker, timeout, since, beat=None, quiet=0.5):
@@ -232,8 +235,8 @@ class SuCase(unittest.TestCase):
         argv = lt.in_namespace(self.su_argv(), binds=[self.pam.bind()], devlog=self.d.syslog.path)
         client = e.PtyClient(argv)
         self.clients.append(client)
-        self.assertTrue(e.wait_until(lambda: e.events(self.d, "session.opened", self.user), 15),
-                        "no session.opened for %s:\n%s" % (self.user, client.output()))
+        e.wait_until(lambda: e.events(self.d, "session.opened", self.user), 15,
+                     lambda: "session.opened for %s; su showed:\n%s" % (self.user, client.output()))
         self.shell(client, "true")
         return client
 
@@ -270,9 +273,9 @@ class SuCase(unittest.TestCase):
         client.send("exit\n")
         self.assertEqual(client.wait(15), 0, client.output())
         closed = e.wait_until(lambda: [ev for ev in e.events(self.d, "session.closed", self.user)
-                                       if ev["actor"] == self.user], 10)
-        self.assertTrue(closed, "the session stack's close did not run: %s"
-                        % e.events(self.d, user=self.user))
+                                       if ev["actor"] == self.user], 10,
+                              lambda: "the session stack's close; records: %s"
+                              % e.events(self.d, user=self.user))
         session = re.search(r"session ([0-9a-f]+)", closed[0]["comment"]).group(1)
         # Closed, and still tracked: what it left running ends with the access. (Its syslog
         # line event=session.leftovers comes from one look at /proc, which a fast pid hopper
@@ -284,8 +287,8 @@ class SuCase(unittest.TestCase):
 
     def assert_alive(self, marker, beat):
         # One look at /proc can miss a pid hopper between its fork and its parent's exit.
-        self.assertTrue(e.wait_until(lambda: marker_pids(marker), 3, step=0.01),
-                        "%s did not survive the logout" % marker)
+        e.wait_until(lambda: marker_pids(marker), 3, "%s alive after the logout" % marker,
+                     step=0.01)
         if beat:
             self.assertTrue(hopping(beat), "the pid hopper stopped after the logout")
 
@@ -296,8 +299,8 @@ class SuCase(unittest.TestCase):
         return obj["sessions"][0]
 
     def terminated_comment(self):
-        rec = e.wait_until(lambda: e.events(self.d, "session.terminated", self.user), 5)
-        self.assertTrue(rec, "no session.terminated record")
+        rec = e.wait_until(lambda: e.events(self.d, "session.terminated", self.user), 5,
+                           "a session.terminated record")
         return rec[0]["comment"]
 
 
@@ -360,8 +363,8 @@ class Leftovers(SuCase):
                          % (time.monotonic() - approved))
         for marker, beat in started.values():
             self.assert_alive(marker, beat)
-        self.assertTrue(e.wait_until(lambda: e.events(self.d, "access.expired", self.user),
-                                     grant + 5, step=0.02), "the access did not expire")
+        e.wait_until(lambda: e.events(self.d, "access.expired", self.user), grant + 5,
+                     "the access to expire", step=0.02)
         expired = time.monotonic()
         took = {}
         for kind, (marker, beat) in started.items():
@@ -422,11 +425,16 @@ class CgroupContainment(SuCase):
             if self.populated():  # a failed test: end what is left, by the cgroup
                 with open(os.path.join(self.scope, "cgroup.kill"), "w") as f:
                     f.write("1")
-                e.wait_until(lambda: not self.populated(), 5)
+                e.wait_until(lambda: not self.populated(), 5, "the cgroup to empty")
             os.rmdir(self.scope)
         for path in self.made:  # only what this test made, deepest first
-            if os.path.isdir(path):
+            try:
                 os.rmdir(path)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:  # EBUSY: another run's login cgroup is inside it now
+                if exc.errno not in (errno.EBUSY, errno.ENOTEMPTY):
+                    raise
 
     def populated(self):
         with open(os.path.join(self.scope, "cgroup.events")) as f:
@@ -458,8 +466,7 @@ class CgroupContainment(SuCase):
         for marker, beat in started:
             self.assertIsNotNone(wait_gone(marker, 5, start, beat),
                                  "%s survived the revoke" % marker)
-        self.assertTrue(e.wait_until(lambda: not self.populated(), 5),
-                        "the session cgroup is still populated")
+        e.wait_until(lambda: not self.populated(), 5, "the session cgroup to empty")
         comment = self.terminated_comment()
         syslog = self.d.syslog.wait_for("event=session.terminated id=%s" % rid)
         self.assertTrue(syslog, "no syslog line for session.terminated")
@@ -591,7 +598,8 @@ class Warnings(unittest.TestCase):
         rid = self.approve("6s")
         client = e.Client(self.sshd.ssh_argv(self.key, self.user, "echo SESSION-UP; sleep 120"))
         self.clients.append(client)
-        self.assertTrue(e.wait_until(lambda: "SESSION-UP" in client.stdout(), 30), client.stderr())
+        e.wait_until(lambda: "SESSION-UP" in client.stdout(), 30,
+                     lambda: "SESSION-UP; ssh said: " + client.stderr())
         session, warned = self.session_row()
         self.assertEqual(warned, 0)
         unwarned = self.d.syslog.wait_for("event=session.unwarned session=%s id=%s"
@@ -601,7 +609,7 @@ class Warnings(unittest.TestCase):
         self.assertFalse([l for l in self.d.syslog.snapshot()
                           if "event=session.warned session=%s" % session in l])
         # The syslog line goes out as the expiry is handled; its audit record with the flush.
-        self.assertTrue(e.wait_until(lambda: e.events(self.d, "access.expired", self.user), 5))
+        e.wait_until(lambda: e.events(self.d, "access.expired", self.user), 5, "access.expired")
         self.assertIsNotNone(client.wait(10), "the session outlived its access")
 
 

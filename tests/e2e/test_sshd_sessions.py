@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_lib as e  # noqa: E402
 from e2e_lib import lt  # noqa: E402
 
-PREFIX = "e2x"
+PREFIX = lt.unique_prefix("e2x")  # every account this file adds starts so
 ADMIN = PREFIX + "_adm"
 TENANT, HOST = "contoso", "testhost"
 M = {}
@@ -134,12 +134,13 @@ class Enforcement(SessionCase):
         done = e.Client(self.sshd.ssh_argv(self.key, self.user, "true"))
         self.clients.append(done)
         self.assertEqual(done.wait(30), 0, done.stderr())
-        self.assertTrue(e.wait_until(lambda: ("session.closed", self.user) in self.session_events(), 10))
+        e.wait_until(lambda: ("session.closed", self.user) in self.session_events(), 10,
+                     "the finished session's close")
         client = self.interactive()
         pid = self.live_sessions(req["id"])[0]["pid"]
         os.kill(pid, signal.SIGKILL)  # sshd's session process dies without closing the session
-        self.assertTrue(e.wait_until(lambda: ("session.closed", "lockboxd") in self.session_events(), 10),
-                        self.session_events())
+        e.wait_until(lambda: ("session.closed", "lockboxd") in self.session_events(), 10,
+                     "lockboxd to close the killed session")
         self.assertEqual(self.live_sessions(req["id"]), [])
         client.wait(10)
 

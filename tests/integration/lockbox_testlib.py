@@ -8,10 +8,19 @@ What it gives a test:
     .call(method, path, body=None, as_user=None) -> (status, json)   HTTP over the socket
     .raw(bytes, as_user=None) -> bytes                                 raw bytes to the socket
     .audit_lines() -> [str]    .db(sql, args=()) -> rows   .syslog (SyslogListener or None)
+    .wait_pending(user) -> the user's pending request, once filed
+    .health() -> /v1/health's object   .wait_waiting(n) until n long-polls are held
+    .answers() -> whether /v1/health answers now (for wait_until after a flood)
+  unique_prefix(base)    base + a part unique to this run: the start of every account name
+  account_tool(argv)     useradd/groupadd/userdel/groupdel, retried while another holds the lock
   Users(prefix)          creates/removes real accounts and groups:  .add(name, groups=[])
   SyslogListener(path)   a datagram socket that collects syslog(3) lines
   in_namespace(cmd, binds) -> argv: run cmd inside `unshare --mount` with bind mounts
   run_as(user, argv, **kw) -> CompletedProcess   (runuser -u user -- argv)
+  wait_until(predicate, timeout, what) -> the predicate's truthy value, or WaitTimeout
+  terminate(proc, timeout, sig, group) -> exit status: SIGTERM, then SIGKILL, by PID
+  read_until(fd, needle, timeout) -> bytes read from fd until needle came (or it closed)
+  holds_for(predicate, seconds) -> whether predicate stayed true all along (negative checks)
 
 Everything runs as root (CI does). Each fixture stops what it started, by PID.
 """
@@ -22,6 +31,9 @@ import http.client
 import json
 import os
 import pwd
+import random
+import re
+import select
 import signal
 import socket
 import sqlite3
@@ -37,6 +49,84 @@ LOCKBOXCTL = os.path.join(BUILD, "lockboxctl", "lockboxctl")
 PAM_MODULE = os.path.join(BUILD, "pam_lockbox", "pam_lockbox.so")
 PAM_HARNESS = os.path.join(BUILD, "pam_lockbox", "pam_harness")
 SANITIZED = os.environ.get("LOCKBOX_SANITIZED") == "1"
+
+
+class WaitTimeout(AssertionError):
+    """A wait_until() that gave up: an AssertionError, so the test fails (not errors)."""
+
+
+def wait_until(predicate, timeout=10.0, what=None, step=0.05):
+    """Calls predicate() every `step` s until it returns something truthy, and returns that.
+    After `timeout` s raises WaitTimeout naming `what` (a string, or a function that makes one
+    then, to show late state) and the last value: a wait's result never goes unchecked."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        left = deadline - time.monotonic()
+        if left <= 0:
+            if callable(what):
+                what = what()
+            raise WaitTimeout("waited %gs for %s; last saw %r" % (
+                timeout, what or getattr(predicate, "__qualname__", "a condition"), value))
+        time.sleep(min(step, left))
+
+
+def holds_for(predicate, seconds, step=0.05):
+    """A negative check, where time itself is under test ("nothing happens within X"): True
+    if predicate() stayed truthy for `seconds`, False as soon as it is not."""
+    try:
+        wait_until(lambda: not predicate(), seconds, step=step)
+    except WaitTimeout:
+        return True
+    return False
+
+
+def read_until(fd, needle, timeout=10.0):
+    """Reads a descriptor (a pty's master, a pipe) until `needle` (bytes) has arrived or the
+    other end closed; returns everything read. WaitTimeout if neither happens in time."""
+    seen = bytearray()
+
+    def arrived():
+        if select.select([fd], [], [], 0.1)[0]:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the pty's other side is closed
+                chunk = b""
+            if not chunk:
+                return "closed"
+            seen.extend(chunk)
+        return needle in seen
+    wait_until(arrived, timeout, lambda: "%r on the descriptor (read: %r)" % (needle, bytes(seen)),
+               step=0)
+    return bytes(seen)
+
+
+def terminate(proc, timeout=10.0, sig=signal.SIGTERM, group=False):
+    """Stops a subprocess.Popen this test started, by its PID: `sig`, then SIGKILL if it is
+    still there after `timeout` s. group=True signals its process group instead (a child
+    started with start_new_session=True, so that what it forked goes too); sig=0 sends
+    nothing and gives it `timeout` s to end by itself. Reaps it and returns its exit status."""
+    def send(signum):
+        try:
+            if group:
+                os.killpg(proc.pid, signum)
+            else:
+                os.kill(proc.pid, signum)
+        except ProcessLookupError:
+            pass
+    if proc.poll() is None:
+        if sig:
+            send(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            send(signal.SIGKILL)
+            proc.wait()
+    elif group:
+        send(signal.SIGKILL)  # the leader is gone; what it forked may not be
+    return proc.returncode
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -141,13 +231,12 @@ class SyslogListener:
             return list(self.lines)
 
     def wait_for(self, needle, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = [l for l in self.snapshot() if needle in l]
-            if found:
-                return found
-            time.sleep(0.05)
-        return []
+        """The lines containing `needle` once there is one, or [] after `timeout` s (for a
+        test that asserts on the lines, or on their absence)."""
+        try:
+            return wait_until(lambda: [l for l in self.snapshot() if needle in l], timeout)
+        except WaitTimeout:
+            return []
 
     def close(self):
         self._stop = True
@@ -219,38 +308,80 @@ def run_as(user, argv, **kw):
     return subprocess.run(["runuser", "-u", user, "--"] + list(argv), **kw)
 
 
+def unique_prefix(base, tag_length=5):
+    """`base` (a test file's own short prefix) plus a part unique to this run, e.g.
+    "lbd" -> "lbdk3x9q": two runs of one file, or two files, never share an account name."""
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    tag = "".join(random.SystemRandom().choice(alphabet) for _ in range(tag_length))
+    prefix = base + tag
+    if not _ACCOUNT_NAME.match(prefix) or len(prefix) > 16:
+        raise ValueError("account prefix %r: a lower-case letter first, at most 11 chars" % base)
+    return prefix
+
+
+# What useradd accepts without --badname, and its length limit.
+_ACCOUNT_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_LOCK_RETRY_SECONDS = 30
+
+
+def account_tool(argv, check=True):
+    """Runs useradd/groupadd/userdel/groupdel. Other test runs change /etc/passwd and
+    /etc/group too: a tool that finds them locked ("cannot lock ...; try again later", exit 1
+    or 10) is run again until the lock is free."""
+    deadline = time.monotonic() + _LOCK_RETRY_SECONDS
+    while True:
+        done = subprocess.run(argv, capture_output=True, text=True)
+        locked = done.returncode in (1, 10) and "lock" in done.stderr
+        if not locked or time.monotonic() >= deadline:
+            break
+        time.sleep(0.1 + random.random() * 0.2)
+    if check and done.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s" % (" ".join(argv), done.returncode, done.stderr))
+    return done
+
+
 class Users:
-    """Real local accounts for a test; removed in cleanup()."""
+    """Real local accounts for a test; removed in cleanup(). Every name starts with the
+    prefix (from unique_prefix(), so concurrent runs do not share accounts)."""
 
     def __init__(self, prefix):
         self.prefix = prefix
         self.users = []
         self.groups = []
 
+    def _checked(self, name):
+        if not name.startswith(self.prefix) or not _ACCOUNT_NAME.match(name):
+            raise ValueError("account %r: must start with %r, be lower-case and at most "
+                             "32 characters" % (name, self.prefix))
+        return name
+
     def group(self, name):
         if name not in self.groups:
-            subprocess.run(["groupdel", name], capture_output=True)
-            subprocess.run(["groupadd", name], check=True, capture_output=True)
+            self._checked(name)
+            account_tool(["groupdel", name], check=False)
+            account_tool(["groupadd", name])
             self.groups.append(name)
         return name
 
-    def add(self, name, groups=(), home=False):
-        subprocess.run(["userdel", "-r", name], capture_output=True)
+    def add(self, name, groups=(), home=False, gid=None):
+        """A user with a group of its own name, or with the existing group `gid` instead."""
+        self._checked(name)
+        account_tool(["userdel", "-r", name], check=False)
         for g in groups:
             self.group(g)
-        argv = ["useradd", "-s", "/bin/bash", "-U"]
+        argv = ["useradd", "-s", "/bin/bash"] + (["-U"] if gid is None else ["-g", str(gid)])
         argv += ["-m"] if home else ["-M", "-d", "/nonexistent"]
         if groups:
             argv += ["-G", ",".join(groups)]
-        subprocess.run(argv + [name], check=True, capture_output=True)
+        account_tool(argv + [name])
         self.users.append(name)
         return name
 
     def cleanup(self):
         for name in self.users:
-            subprocess.run(["userdel", "-r", "-f", name], capture_output=True)
+            account_tool(["userdel", "-r", "-f", name], check=False)
         for name in self.groups:
-            subprocess.run(["groupdel", name], capture_output=True)
+            account_tool(["groupdel", name], check=False)
         self.users, self.groups = [], []
 
 
@@ -315,18 +446,23 @@ class Daemon:
         env.update(self.env or {})
         self._stderr = open(self.log_path, "a")
         self.proc = subprocess.Popen(self.argv(), stdout=self._stderr, stderr=self._stderr, env=env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("lockboxd exited with %s: %s" % (self.proc.returncode, self.stderr()))
-            try:
-                status, _ = self.call("GET", "/v1/health", timeout=2)
-                if status == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.02)
-        raise RuntimeError("lockboxd did not answer within %ss: %s" % (timeout, self.stderr()))
+
+        try:
+            wait_until(self.answers, timeout, step=0.02)
+        except WaitTimeout:
+            raise RuntimeError("lockboxd did not answer within %ss: %s" % (timeout, self.stderr()))
+        return self
+
+    def answers(self):
+        """Whether /v1/health answers 200 now: False while the socket is missing, refuses or
+        has a full backlog (EAGAIN); RuntimeError if lockboxd has exited."""
+        if self.proc.poll() is not None:
+            raise RuntimeError("lockboxd exited with %s: %s" % (self.proc.returncode,
+                                                                self.stderr()[-4000:]))
+        try:
+            return self.call("GET", "/v1/health", timeout=2)[0] == 200
+        except OSError:
+            return False
 
     def stderr(self):
         try:
@@ -338,14 +474,7 @@ class Daemon:
     def stop(self, sig=signal.SIGTERM, timeout=10):
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        code = self.proc.returncode
+        code = terminate(self.proc, timeout, sig)
         self.proc = None
         self._stderr.close()
         # A clean SIGTERM shutdown exits 0; anything else (a crash, a sanitizer report, a
@@ -418,6 +547,25 @@ class Daemon:
         if status not in (200, 201):
             raise AssertionError("filing failed: %s %s" % (status, obj))
         return obj
+
+    def health(self):
+        status, obj = self.call("GET", "/v1/health")
+        if status != 200:
+            raise AssertionError("GET /v1/health: %s %s" % (status, obj))
+        return obj
+
+    def wait_waiting(self, count, timeout=10):
+        """Until /v1/health counts `count` long-polls (lockboxctl wait, a waiting login) held
+        in the daemon: the state a test syncs on before it decides, not a sleep."""
+        return wait_until(lambda: self.health()["waiting"] == count, timeout,
+                          "%d waiting in lockboxd" % count, step=0.02)
+
+    def wait_pending(self, user, timeout=20):
+        """The first pending request of `user`, once one is filed (a login files it)."""
+        def find():
+            status, obj = self.call("GET", "/v1/requests?state=pending&user=%s" % user)
+            return obj["requests"][0] if status == 200 and obj["requests"] else None
+        return wait_until(find, timeout, "a pending request of %s" % user)
 
     def audit_lines(self, path=None):
         try:

@@ -10,14 +10,14 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lockbox_testlib as lt  # noqa: E402
 
-U = lt.Users("lbf")
-ADMIN, ENG = "lbf_admin", "lbf_eng"
+PREFIX = lt.unique_prefix("lbf")  # every account this file adds starts so
+U = lt.Users(PREFIX)
+ADMIN, ENG = PREFIX + "_admin", PREFIX + "_eng"
 TENANT, HOST = "contoso", "testhost"
 
 
@@ -43,15 +43,6 @@ def alive(pid):
         return False
 
 
-def wait_until(predicate, timeout, step=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(step)
-
-
 class AccessFollows(unittest.TestCase):
     def setUp(self):
         self.d = lt.Daemon(tenant=TENANT, host=HOST, tenants={TENANT: [ADMIN]}, syslog=True,
@@ -61,11 +52,7 @@ class AccessFollows(unittest.TestCase):
 
     def tearDown(self):
         for p in self.procs:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            p.wait()
+            lt.terminate(p, sig=signal.SIGKILL, group=True)
             p.stdout.close()
         self.d.close()
 
@@ -118,12 +105,7 @@ class AccessFollows(unittest.TestCase):
     def stays_alive(self, pid, seconds):
         """Negative check: the session process is not signalled within session_grace (1 s)
         plus lockboxd's notice delay; bounded, polled."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if not alive(pid):
-                return False
-            time.sleep(0.05)
-        return True
+        return lt.holds_for(lambda: alive(pid), seconds)
 
     # --- tests ---
     def test_a_second_approval_keeps_the_session_past_the_first_ones_expiry(self):
@@ -132,9 +114,9 @@ class AccessFollows(unittest.TestCase):
         self.assertEqual(self.session_pids(first), [p.pid])
         # A longer approval for the same user, tenant and host takes the session over at once.
         second = self.approved("1h")
-        self.assertTrue(self.d.syslog.wait_for("event=session.covered"),
-                        "\n".join(self.d.syslog.snapshot()))
-        covered = self.d.syslog.wait_for("event=session.covered")[0]
+        covered = self.d.syslog.wait_for("event=session.covered")
+        self.assertTrue(covered, "\n".join(self.d.syslog.snapshot()))
+        covered = covered[0]
         self.assertIn("id=%s was=%s user=%s" % (second, first, ENG), covered)
         self.assertEqual(self.session_pids(second), [p.pid],
                          "show did not move to the new approval")
@@ -143,8 +125,8 @@ class AccessFollows(unittest.TestCase):
         self.assertEqual(shown.returncode, 0, shown.stderr)
         self.assertRegex(shown.stdout, r"Sessions\s+session .*, pid %d, open since" % p.pid)
         # The first approval ends while the second is current: the session lives on.
-        self.assertTrue(wait_until(lambda: self.events("access.expired", first), 8),
-                        "the first approval did not expire")
+        lt.wait_until(lambda: self.events("access.expired", first), 8,
+                      "the first approval to expire")
         self.settled()
         self.assertEqual(self.shown(first)["state"], "expired")
         self.assertTrue(self.stays_alive(p.pid, 1.8), "the session ended with the first approval")

@@ -5,17 +5,18 @@ root."""
 
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lockbox_testlib as lt  # noqa: E402
 
-U = lt.Users("lbt")
-ADMIN, ENG = "lbt_adm", "lbt_eng"
+PREFIX = lt.unique_prefix("lbt")  # every account this file adds starts so
+U = lt.Users(PREFIX)
+ADMIN, ENG = PREFIX + "_adm", PREFIX + "_eng"
 
 
 def setUpModule():
@@ -27,15 +28,6 @@ def tearDownModule():
     U.cleanup()
 
 
-def wait_until(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
-
-
 class TrailCase(unittest.TestCase):
     def setUp(self):
         self.d = lt.Daemon(tenants={"contoso": [ADMIN]}).start()
@@ -44,9 +36,7 @@ class TrailCase(unittest.TestCase):
         self.d.close()
 
     def health(self):
-        status, obj = self.d.call("GET", "/v1/health")
-        self.assertEqual(status, 200, obj)
-        return obj
+        return self.d.health()
 
     def verify(self, *files):
         argv = [lt.LOCKBOXCTL, "--socket", self.d.socket, "audit", "verify"]
@@ -65,8 +55,8 @@ class Rotation(TrailCase):
         os.rename(self.d.audit_path, rotated)  # what logrotate does (dateext, nocreate)
         self.d.hup()
         head = self.health()["audit_seq"]
-        self.assertTrue(wait_until(lambda: self.health()["audit_file_first_seq"] == head + 1),
-                        "lockboxd did not reopen the file")
+        lt.wait_until(lambda: self.health()["audit_file_first_seq"] == head + 1, 10,
+                      "lockboxd to reopen the file")
         return rotated
 
     def test_verify_right_after_a_rotation_is_clean(self):
@@ -136,9 +126,8 @@ class FullDisk(unittest.TestCase):
             subprocess.run(["nsenter", "-t", str(d.pid), "-m", "dd", "if=/dev/zero",
                             "of=%s/filler" % log_dir, "bs=1k"], capture_output=True)
             full_seen = False
-            deadline = time.monotonic() + 3.5
             i = 0
-            while time.monotonic() < deadline:  # records that keep failing to land, retried
+            while reader.poll() is None:  # for the reader's 4 s: records that fail, retried
                 d.call("POST", "/v1/requests", {"reason": "x" * 900 + str(i), "user": ENG,
                                                 "host": "h%d" % i})
                 full_seen = full_seen or d.call("GET", "/v1/health")[1]["audit_ok"] is False
@@ -148,9 +137,8 @@ class FullDisk(unittest.TestCase):
             self.assertGreater(reads, 100)
             self.assertEqual(torn, 0, "a reader saw half a record")
         finally:
-            if reader is not None and reader.poll() is None:
-                reader.kill()
-                reader.wait()
+            if reader is not None:
+                lt.terminate(reader, sig=signal.SIGKILL)
             d.close()
 
 

@@ -15,13 +15,13 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lockbox_testlib import LOCKBOXCTL, Daemon, Users  # noqa: E402
+from lockbox_testlib import LOCKBOXCTL, Daemon, Users, unique_prefix  # noqa: E402
 
 SCRIPT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "packaging",
                                       "bash-completion", "lockboxctl"))
 BASH_COMPLETION = "/usr/share/bash-completion/bash_completion"
 # Unique per run: other checkouts may run this suite on the same machine at the same time.
-PREFIX = "lbcp%d" % (os.getpid() % 100000)
+PREFIX = unique_prefix("lbcp")  # every account this file adds starts so
 ADMIN = PREFIX + "adm"
 ENG = PREFIX + "eng"
 OTHER = PREFIX + "oth"

@@ -21,11 +21,12 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lockbox_testlib import LOCKBOXCTL, Daemon, Users, run_as  # noqa: E402
+from lockbox_testlib import (LOCKBOXCTL, Daemon, Users, run_as, terminate,  # noqa: E402
+                             unique_prefix, wait_until)
 
-PREFIX = "lbxc"
+PREFIX = unique_prefix("lbxc")  # every account this file adds starts so
 ALICE = PREFIX + "alice"      # admin of contoso, by name
-CAROL = PREFIX + "carol"      # admin of contoso, through @lbxcadm
+CAROL = PREFIX + "carol"      # admin of contoso, through @ADMIN_GROUP
 BOB = PREFIX + "bob"          # admin of fabrikam only
 ENG = PREFIX + "eng"          # an engineer
 MALLORY = PREFIX + "mallory"  # nobody's admin
@@ -124,10 +125,7 @@ class CtlTest(unittest.TestCase):
         return ids
 
     def wait_for_file(self, path, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not os.path.exists(path):
-            time.sleep(0.05)
-        self.assertTrue(os.path.exists(path), path)
+        wait_until(lambda: os.path.exists(path), timeout, path)
 
     # --- usage, help, version ---
     def test_help_version_and_usage_errors(self):
@@ -370,16 +368,14 @@ class CtlTest(unittest.TestCase):
         waiter = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   text=True)
         try:
-            time.sleep(1.0)
+            self.daemon.wait_waiting(1)
             self.assertIsNone(waiter.poll(), "wait returned before a decision")
             decided = time.monotonic()
             self.assert_ok(self.ctl(ALICE, "approve", req["id"]))
             out, err = waiter.communicate(timeout=30)
             self.assertLess(time.monotonic() - decided, 10, "wait did not wake promptly")
         finally:
-            if waiter.poll() is None:
-                os.kill(waiter.pid, signal.SIGKILL)
-                waiter.wait()
+            terminate(waiter, sig=signal.SIGKILL)
         self.assertEqual(waiter.returncode, 0, err)
         self.assertIn("approved by " + ALICE, out)
 
@@ -513,11 +509,7 @@ class CtlTest(unittest.TestCase):
                 output += chunk
         finally:
             os.close(master)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
+            terminate(proc, 30, sig=0)  # it ends by itself; SIGKILL only after 30 s
         self.assertEqual(proc.returncode, 0, proc.stderr.read())
         proc.stderr.close()
         return output.decode("utf-8")

@@ -23,9 +23,12 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lockbox_testlib import LOCKBOXCTL, Daemon, Users, http_call, run_as  # noqa: E402
+from lockbox_testlib import (LOCKBOXCTL, Daemon, Users, http_call, read_until,  # noqa: E402
+                             run_as, terminate, unique_prefix, wait_until)
 
-PREFIX = "lbxu"
+# Short names (ENG is 8 characters): at 80 columns the `list` table must leave 30 of them
+# to the reason.
+PREFIX = unique_prefix("u", 4)  # every account this file adds starts so
 ALICE = PREFIX + "alice"      # admin of contoso
 CAROL = PREFIX + "carol"      # admin of contoso
 BOB = PREFIX + "bob"          # admin of fabrikam only
@@ -78,11 +81,7 @@ class CtlUxTest(unittest.TestCase):
 
     def tearDown(self):
         for p in self.procs:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            p.wait()
+            terminate(p, sig=signal.SIGKILL, group=True)
             p.stdout.close()
 
     def start_daemon(self, **kw):
@@ -255,7 +254,7 @@ class CtlUxTest(unittest.TestCase):
         reason = ("INC-4711 disk full on /var/log: rotate and compress the old journal files, "
                   "then check the backups")
         a, b, _ = self.prefixed_requests()
-        time.sleep(1.1)  # newest first: the long reason on top
+        time.sleep(1.1)  # created_at is in whole seconds; newest first: the long reason on top
         req = self.file_as(ENG, reason, "--host", "db01.example")
         for result in (self.ctl(ALICE, "list"), self.run_on_tty(ALICE, ["list"], 80)):
             out = result if isinstance(result, str) else self.assert_ok(result).stdout
@@ -369,7 +368,7 @@ class CtlUxTest(unittest.TestCase):
                 out = self.assert_ok(self.ctl(ALICE, "--json", "audit", "--since", since))
                 self.assertEqual([json.loads(l)["event"] for l in out.stdout.splitlines()],
                                  ["request.created", "request.approved"])
-        time.sleep(2.2)
+        time.sleep(2.2)  # the clock itself is under test: the records are now over 1 s old
         self.assertEqual(self.assert_ok(self.ctl(ALICE, "audit", "--since", "1s")).stdout, "")
         self.assert_fails(self.ctl(ALICE, "audit", "--since", "0h"), 2, "1h or 2d", "RFC 3339")
 
@@ -382,15 +381,11 @@ class CtlUxTest(unittest.TestCase):
         self.assertRegex(shown, r"(?m)^Sessions\s+session %s: sshd from 203\.0\.113\.7 on "
                                 r"/dev/pts/77, pid %d, open since \d\d:\d\d UTC \(\d+s ago\)$"
                          % (session_id[:8], p.pid))
-        os.killpg(p.pid, signal.SIGKILL)
-        p.wait()
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            _, obj = self.daemon.call("GET", "/v1/requests/" + req["id"])
-            if obj["sessions"][0]["state"] != "open":
-                break
-            time.sleep(0.05)
-        session = obj["sessions"][0]
+        terminate(p, sig=signal.SIGKILL, group=True)
+        session = wait_until(lambda: next((s for s in self.daemon.call(
+            "GET", "/v1/requests/" + req["id"])[1]["sessions"] if s["state"] != "open"), None),
+            5, "the session to be closed")
+        self.assertEqual(session["state"], "closed", session)
         self.assertEqual(session["state"], "closed", session)
         shown = self.assert_ok(self.ctl(ALICE, "show", req["id"])).stdout
         line = [l for l in shown.splitlines() if "session " + session_id[:8] in l][0]
@@ -417,14 +412,7 @@ class CtlUxTest(unittest.TestCase):
         os.close(slave)
         comment = "INC-9 is closed; log out now \u2014 ask me if you need more"
         self.assert_ok(self.ctl(ALICE, "revoke", req["id"], "--comment", comment))
-        seen = b""
-        deadline = time.monotonic() + 8
-        while time.monotonic() < deadline and comment.encode() not in seen:
-            if select.select([master], [], [], 0.2)[0]:
-                try:
-                    seen += os.read(master, 4096)
-                except OSError:
-                    break
+        seen = read_until(master, comment.encode(), 8)
         os.close(master)
         text = seen.decode("utf-8", errors="replace")
         self.assertIn("has ended (revoked by %s)" % ALICE, text)

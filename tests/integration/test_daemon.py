@@ -1,9 +1,11 @@
 """lockboxd against its contract (Step 1): lifecycle, long-poll, authorisation, crash safety,
 hostile input, syslog and audit chain — all against a real lockboxd process."""
 
+import grp
 import json
 import os
 import pwd
+import random
 import signal
 import subprocess
 import sys
@@ -11,12 +13,16 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from lockbox_testlib import Daemon, Users, verify_chain  # noqa: E402
+from lockbox_testlib import (Daemon, Users, account_tool, terminate,  # noqa: E402
+                             unique_prefix, verify_chain, wait_until)
 
-U = Users("lbd")
-ALICE, BOB, CAROL, ENG, MALLORY = "lbd_alice", "lbd_bob", "lbd_carol", "lbd_eng", "lbd_mallory"
-ORPHAN = "lbd_orphan"  # a fabrikam admin whose primary group has no /etc/group entry
-TENANTS = {"contoso": [ALICE, "@lbd_cadmins"], "fabrikam": [CAROL, ORPHAN]}
+PREFIX = unique_prefix("lbd")  # every account this file adds starts so
+U = Users(PREFIX)
+ALICE, BOB, CAROL = PREFIX + "_alice", PREFIX + "_bob", PREFIX + "_carol"
+ENG, MALLORY = PREFIX + "_eng", PREFIX + "_mallory"
+ORPHAN = PREFIX + "_orphan"  # a fabrikam admin whose primary group has no /etc/group entry
+ORPHAN_GID = None  # its primary gid, chosen in setUpModule
+TENANTS = {"contoso": [ALICE, "@" + PREFIX + "_cadmins"], "fabrikam": [CAROL, ORPHAN]}
 
 
 # Run as a plain user: opens N idle connections, then one more, and says whether lockboxd
@@ -41,12 +47,28 @@ sys.stdin.readline()
 
 def setUpModule():
     U.add(ALICE)
-    U.add(BOB, groups=["lbd_cadmins"])
+    U.add(BOB, groups=[PREFIX + "_cadmins"])
     U.add(CAROL)
     U.add(ENG)
     U.add(MALLORY)
-    U.add(ORPHAN)
-    subprocess.run(["groupdel", "-f", ORPHAN], check=True, capture_output=True)
+    # ORPHAN's primary gid is far above GID_MAX (60000) and SUB_GID_MAX: useradd and groupadd
+    # never hand it out, so no other account on the machine takes it while this file runs
+    # (a freed gid in the normal range was reused by other tests' groupadd).
+    global ORPHAN_GID
+    ORPHAN_GID = free_gid(3000000000, 3100000000)
+    account_tool(["groupadd", "-g", str(ORPHAN_GID), ORPHAN])
+    U.add(ORPHAN, gid=ORPHAN_GID)
+    account_tool(["groupdel", "-f", ORPHAN])
+
+
+def free_gid(low, high):
+    """A gid in [low, high) that has no group entry now."""
+    while True:
+        gid = random.randrange(low, high)
+        try:
+            grp.getgrgid(gid)
+        except KeyError:
+            return gid
 
 
 def tearDownModule():
@@ -138,9 +160,9 @@ class Expiry(DaemonCase):
 
     def test_pending_request_expires_without_polling(self):
         req = self.file()
-        time.sleep(3.2)  # no API call in between: the daemon's timer must do it
-        events = self.d.audit_events()
-        self.assertEqual(events[-1]["event"], "request.expired")
+        # No API call in between (the audit file is read directly): the daemon's timer must
+        # expire it.
+        events = self.expired_in_audit_file("request.expired")
         self.assertEqual(events[-1]["actor"], "lockboxd")
         self.assertEqual(self.state(req["id"]), "expired")
 
@@ -148,11 +170,18 @@ class Expiry(DaemonCase):
         req = self.file()
         status, _ = self.decide(req["id"], "approve")
         self.assertEqual(status, 200)
-        time.sleep(3.2)
-        self.assertEqual(self.d.audit_events()[-1]["event"], "access.expired")
+        self.expired_in_audit_file("access.expired")
         self.assertEqual(self.state(req["id"]), "expired")
         status, check = self.d.call("POST", "/v1/access/check", {"user": ENG})
         self.assertFalse(check["allowed"])
+
+    def expired_in_audit_file(self, event):
+        """The audit records once `event` (after a 2 s TTL) is the last; read from the file,
+        not the API, so that only the daemon's own timer can have written it."""
+        def last_is_event():
+            events = self.d.audit_events()
+            return events if events and events[-1]["event"] == event else None
+        return wait_until(last_is_event, 10, "%s as the last audit record" % event)
 
     def test_expiry_wakes_a_waiter(self):
         req = self.file()
@@ -174,7 +203,7 @@ class LongPoll(DaemonCase):
 
         t = threading.Thread(target=waiter)
         t.start()
-        time.sleep(0.5)
+        self.d.wait_waiting(1)
         self.assertNotIn("r", result, "wait returned before any decision")
         status, _ = self.decide(req["id"], "approve")
         decided = time.monotonic()
@@ -183,19 +212,6 @@ class LongPoll(DaemonCase):
         self.assertEqual(result["r"][1]["state"], "approved")
         # Loose bound here; bench/ measures the real latency.
         self.assertLess(result["t"] - decided, 1.0)
-
-    def waiting(self):
-        status, health = self.d.call("GET", "/v1/health")
-        self.assertEqual(status, 200, health)
-        return health["waiting"]
-
-    def wait_for_waiting(self, count, timeout):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.waiting() == count:
-                return True
-            time.sleep(0.02)
-        return self.waiting() == count
 
     def test_a_caller_that_leaves_releases_its_wait_at_once(self):
         """MHD does not watch a suspended connection: lockboxd does, so a killed
@@ -206,12 +222,11 @@ class LongPoll(DaemonCase):
              "s.connect(sys.argv[1]); s.sendall(('GET /v1/requests/%s/wait?timeout=600 "
              "HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n' % sys.argv[2]).encode()); "
              "sys.stdin.read()", self.d.socket, req["id"]], stdin=subprocess.PIPE)
-        self.addCleanup(lambda: waiter.poll() is not None or (waiter.kill(), waiter.wait()))
-        self.assertTrue(self.wait_for_waiting(1, 10), "the wait never started")
-        waiter.kill()
-        waiter.wait()
+        self.addCleanup(terminate, waiter, sig=signal.SIGKILL)
+        self.d.wait_waiting(1, 10)
+        terminate(waiter, sig=signal.SIGKILL)
         killed = time.monotonic()
-        self.assertTrue(self.wait_for_waiting(0, 5), "the wait outlived its caller")
+        self.d.wait_waiting(0, 5)
         self.assertLess(time.monotonic() - killed, 2.0)
         self.assertIn("event=api.wait_abandoned id=%s" % req["id"], self.d.stderr())
         self.assertEqual(self.state(req["id"]), "pending", "nothing else changed")
@@ -250,12 +265,12 @@ class Authorisation(DaemonCase):
         self.assertEqual(status, 200, obj)
 
     def test_second_account_name_for_the_same_uid_cannot_approve(self):
-        alias = "lbd_alice2"
+        alias = PREFIX + "_alice2"
         uid, gid = pwd.getpwnam(ALICE).pw_uid, pwd.getpwnam(ALICE).pw_gid
-        subprocess.run(["useradd", "-o", "-u", str(uid), "-g", str(gid), "-M", "-d",
-                        "/nonexistent", alias], check=True, capture_output=True)
+        account_tool(["useradd", "-o", "-u", str(uid), "-g", str(gid), "-M", "-d",
+                      "/nonexistent", alias])
         U.users.append(alias)
-        req = self.file(alias)  # e.g. `ssh lbd_alice2@host`: the module files for the alias
+        req = self.file(alias)  # e.g. `ssh ALICE2@host`: the module files for the alias
         status, obj = self.decide(req["id"], "approve", as_user=ALICE)
         self.assertEqual(status, 403, obj)
         self.assertIn("cannot decide your own request", obj["message"])
@@ -280,9 +295,7 @@ class Authorisation(DaemonCase):
             self.d.call("GET", path, as_user=MALLORY, timeout=30)[0])) for _ in range(3)]
         for t in threads:
             t.start()
-        deadline = time.monotonic() + 5
-        while self.d.call("GET", "/v1/health")[1]["waiting"] < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        self.d.wait_waiting(3, 5)
         status, obj = self.d.call("GET", path, as_user=MALLORY)
         self.assertEqual(status, 429, obj)
         # root (the PAM module) and other users are still served
@@ -388,6 +401,15 @@ class Authorisation(DaemonCase):
 class GroupLookup(DaemonCase):
     """Groups are looked up only for calls that need them (deciding, reading others'
     requests); when that lookup fails the call is refused, never answered without it."""
+
+    def setUp(self):
+        try:
+            taken = grp.getgrgid(ORPHAN_GID).gr_name
+            self.fail("gid %d (ORPHAN's primary group) was taken by %s: the test needs it free"
+                      % (ORPHAN_GID, taken))
+        except KeyError:
+            pass
+        super().setUp()
 
     def test_failed_group_lookup_refuses_a_decision_but_not_filing(self):
         own = self.d.call("POST", "/v1/requests", {"reason": "mine"}, as_user=ORPHAN)
@@ -514,7 +536,7 @@ class SyslogAndAudit(unittest.TestCase):
             d.file_request(ENG, "one", host="a")
             os.rename(d.audit_path, d.audit_path + ".1")
             d.hup()
-            time.sleep(0.3)
+            wait_until(lambda: "event=audit.reopened" in d.stderr(), 5, "the audit file reopened")
             d.file_request(ENG, "two", host="b")
             old, new = d.audit_lines(d.audit_path + ".1"), d.audit_lines()
             self.assertEqual(len(new), 1)
@@ -549,8 +571,8 @@ class SyslogAndAudit(unittest.TestCase):
             self.assertEqual(d.call("GET", "/v1/requests/" + req["id"])[1]["state"], "pending")
             status, check = d.call("POST", "/v1/access/check", {"user": ENG, "host": "target"})
             self.assertNotEqual((status, (check or {}).get("allowed")), (200, True))
-            subprocess.run(["nsenter", "-t", str(d.pid), "-m", "rm", "-f", "%s/filler" % log_dir], check=True)
-            time.sleep(0.2)
+            subprocess.run(["nsenter", "-t", str(d.pid), "-m", "rm", "-f", "%s/filler" % log_dir],
+                           check=True)  # the space is free once rm has returned
             status, obj = d.call("POST", "/v1/requests/%s/approve" % req["id"], {}, as_user=ALICE)
             self.assertIn(status, (200, 409), obj)  # approved now (or already, if the first landed)
             status, check = d.call("POST", "/v1/access/check", {"user": ENG, "host": "target"})

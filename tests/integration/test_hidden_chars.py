@@ -15,14 +15,13 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lockbox_testlib as lt  # noqa: E402
 
-PREFIX = "lbxhid"
+PREFIX = lt.unique_prefix("lbxhid")  # every account this file adds starts so
 ENG = PREFIX + "eng"
 ADMIN = PREFIX + "adm"
 TENANT = "contoso"
@@ -276,20 +275,11 @@ class PamMessages(HiddenCase):
                                 stderr=subprocess.PIPE, text=True)
         return self.finish(proc)
 
-    def pending_of(self, user, timeout=20):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            status, obj = self.daemon.call("GET", "/v1/requests?state=pending&user=%s" % user)
-            if status == 200 and obj["requests"]:
-                return obj["requests"][0]
-            time.sleep(0.05)
-        self.fail("no pending request for %s appeared" % user)
-
     def test_denial_comment_is_shown_escaped(self):
         comment = "no change window " + text_with(INVISIBLE)
         proc = subprocess.Popen(self.harness(self.service("wait=120"), ENG),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        req = self.pending_of(ENG)
+        req = self.daemon.wait_pending(ENG)
         status, obj = self.daemon.call("POST", "/v1/requests/%s/deny" % req["id"],
                                        {"comment": comment}, as_user=ADMIN)
         self.assertEqual(status, 200, obj)
@@ -320,7 +310,7 @@ class PamMessages(HiddenCase):
         status, obj = self.daemon.call("GET", "/v1/requests?state=all&user=%s" % ENG)
         self.assertEqual(obj["requests"], [])
         result = self.login(svc, ENG, stack="auth", answers=["INC-4711 re\u00adstore"])
-        self.assertEqual(self.pending_of(ENG)["reason"], "INC-4711 re\u00adstore")
+        self.assertEqual(self.daemon.wait_pending(ENG)["reason"], "INC-4711 re\u00adstore")
 
 
 if __name__ == "__main__":

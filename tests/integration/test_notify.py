@@ -15,10 +15,12 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from lockbox_testlib import Daemon, Users, LOCKBOXD, LOCKBOXCTL  # noqa: E402
+from lockbox_testlib import (Daemon, Users, LOCKBOXD, LOCKBOXCTL, unique_prefix,  # noqa: E402
+                             wait_until)
 
-U = Users("lbn")
-ADMIN, ENG = "lbn_admin", "lbn_eng"
+PREFIX = unique_prefix("lbn")  # every account this file adds starts so
+U = Users(PREFIX)
+ADMIN, ENG = PREFIX + "_admin", PREFIX + "_eng"
 SECRET = "s3cret-for-tests-0123456789"
 
 
@@ -44,12 +46,14 @@ class Receiver:
 
     def __init__(self, port, mode="ok"):
         self.received = []
+        self.arrived = 0  # POSTs that reached the handler (a slow one is still inside)
         self.mode = mode
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                outer.arrived += 1
                 if outer.mode == "slow":
                     time.sleep(15)
                 outer.received.append((dict(self.headers), body))
@@ -65,13 +69,11 @@ class Receiver:
         self.thread.start()
 
     def wait_for(self, event, timeout=10):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for headers, body in list(self.received):
-                if json.loads(body)["event"] == event:
-                    return headers, body
-            time.sleep(0.05)
-        return None
+        """(headers, body) of the first `event` delivered; fails the test after `timeout`."""
+        def delivered():
+            return next(((headers, body) for headers, body in list(self.received)
+                         if json.loads(body)["event"] == event), None)
+        return wait_until(delivered, timeout, "the webhook to receive %s" % event)
 
     def close(self):
         self.server.shutdown()
@@ -125,13 +127,15 @@ class NotifyCase(unittest.TestCase):
         return out
 
     def wait_command(self, event, timeout=10):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for body, env, uid in self.command_outputs():
-                if body["event"] == event:
-                    return body, env, uid
-            time.sleep(0.05)
-        return None
+        def ran():
+            return next((out for out in self.command_outputs() if out[0]["event"] == event),
+                        None)
+        return wait_until(ran, timeout, "notify_command to run for %s" % event)
+
+    def webhook_attempted(self, rid):
+        """The webhook notification of rid once the daemon has tried to send it."""
+        hooks = [n for n in self.notifications(rid) if n["channel"] == "webhook"]
+        return hooks[0] if hooks and hooks[0]["attempts"] >= 1 else None
 
     def notifications(self, rid):
         status, obj = self.d.call("GET", "/v1/requests/" + rid)
@@ -160,13 +164,9 @@ class Delivery(NotifyCase):
         self.assertEqual(uid, str(__import__("pwd").getpwnam("nobody").pw_uid))
         names = {line.split("=", 1)[0] for line in env.splitlines() if "=" in line}
         self.assertTrue(names <= {"PWD", "OLDPWD", "SHLVL", "_"}, names)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            states = {(n["channel"], n["state"]) for n in self.notifications(req["id"])}
-            if states == {("webhook", "delivered"), ("command", "delivered")}:
-                break
-            time.sleep(0.05)
-        self.assertEqual(states, {("webhook", "delivered"), ("command", "delivered")})
+        both = {("webhook", "delivered"), ("command", "delivered")}
+        wait_until(lambda: {(n["channel"], n["state"]) for n in self.notifications(req["id"])}
+                   == both, 5, "both notifications to be marked delivered")
         shown = subprocess.run([LOCKBOXCTL, "--socket", self.d.socket, "show", req["id"]],
                                capture_output=True, text=True)
         self.assertEqual(shown.returncode, 0, shown.stderr)
@@ -202,21 +202,17 @@ class Retries(NotifyCase):
     def test_receiver_down_then_back(self):
         self.d.start()
         req = self.d.file_request(ENG, "INC-44")
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            hooks = [n for n in self.notifications(req["id"]) if n["channel"] == "webhook"]
-            if hooks and hooks[0]["attempts"] >= 1:
-                break
-            time.sleep(0.1)
-        self.assertEqual(hooks[0]["state"], "pending")
-        self.assertTrue(hooks[0]["last_error"])
+        hook = wait_until(lambda: self.webhook_attempted(req["id"]), 10, "a first attempt")
+        self.assertEqual(hook["state"], "pending")
+        self.assertTrue(hook["last_error"])
         self.receiver = Receiver(self.port)
         self.assertIsNotNone(self.receiver.wait_for("request.created", timeout=20))
 
     def test_undelivered_notification_survives_a_restart(self):
         self.d.start()
         req = self.d.file_request(ENG, "INC-45")
-        time.sleep(0.5)
+        hook = wait_until(lambda: self.webhook_attempted(req["id"]), 10, "a first attempt")
+        self.assertEqual(hook["state"], "pending")
         self.d.stop()
         self.receiver = Receiver(self.port)
         self.d.start()
@@ -228,7 +224,7 @@ class Retries(NotifyCase):
         self.receiver = Receiver(self.port, mode="slow")
         self.d.start()
         req = self.d.file_request(ENG, "INC-46")
-        time.sleep(0.3)  # the sender is now stuck in the slow receiver
+        wait_until(lambda: self.receiver.arrived, 10, "the sender to be stuck in the receiver")
         start = time.monotonic()
         status, _ = self.d.call("POST", "/v1/requests/%s/approve" % req["id"], {}, as_user=ADMIN)
         status2, check = self.d.call("POST", "/v1/access/check", {"user": ENG})

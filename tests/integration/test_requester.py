@@ -12,8 +12,10 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lockbox_testlib as lt  # noqa: E402
 
-U = lt.Users("lbq")
-ALICE, BOB, CAROL, SHARED = "lbq_alice", "lbq_bob", "lbq_carol", "lbq_shared"
+PREFIX = lt.unique_prefix("lbq")  # every account this file adds starts so
+U = lt.Users(PREFIX)
+ALICE, BOB = PREFIX + "_alice", PREFIX + "_bob"
+CAROL, SHARED = PREFIX + "_carol", PREFIX + "_shared"
 
 
 def setUpModule():

@@ -13,10 +13,13 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from lockbox_testlib import Daemon, Users, LOCKBOXCTL, PAM_HARNESS, PAM_MODULE, SANITIZED  # noqa: E402
+from lockbox_testlib import (Daemon, Users, LOCKBOXCTL, PAM_HARNESS, PAM_MODULE,  # noqa: E402
+                             SANITIZED, holds_for, read_until, terminate, unique_prefix,
+                             wait_until)
 
-U = Users("lbs")
-ADMIN, ENG = "lbs_admin", "lbs_eng"
+PREFIX = unique_prefix("lbs")  # every account this file adds starts so
+U = Users(PREFIX)
+ADMIN, ENG = PREFIX + "_admin", PREFIX + "_eng"
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # A stand-in for sshd's session process: it registers itself (so SO_PEERCRED names it) and
@@ -54,12 +57,22 @@ def alive(pid):
 
 
 def wait_dead(pid, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not alive(pid):
-            return True
-        time.sleep(0.02)
-    return False
+    return wait_until(lambda: not alive(pid), timeout, "pid %d to end" % pid, step=0.02)
+
+
+def children(pid):
+    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+        return [int(x) for x in f.read().split()]
+
+
+def whole_line(path):
+    """The file's text once a whole line is in it (a shell's `echo $$ > path`), else None."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        return None
+    return text if text.endswith("\n") else None
 
 
 class SessionCase(unittest.TestCase):
@@ -83,11 +96,7 @@ class SessionCase(unittest.TestCase):
         # Each stand-in leads its own process group (with the child it forked): end all of
         # it, or a leftover would hold ctest's output pipe open until it exits by itself.
         for p in self.procs:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            p.wait()
+            terminate(p, sig=signal.SIGKILL, group=True)
         self.d.close()
 
     def approved(self, user=ENG):
@@ -109,13 +118,8 @@ class SessionCase(unittest.TestCase):
         return {}
 
     def child_of(self, pid):
-        deadline = time.monotonic() + 5  # the stand-in forks after it has registered
-        while True:
-            with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-                children = [int(x) for x in f.read().split()]
-            if children or time.monotonic() > deadline:
-                return children
-            time.sleep(0.02)
+        # The stand-in forks after it has registered.
+        return wait_until(lambda: children(pid), 5, "a child of %d" % pid, step=0.02)
 
     def events(self):
         return [e["event"] for e in self.d.audit_events()]
@@ -152,11 +156,8 @@ class Enforcement(SessionCase):
         req = self.approved()
         p, status, _ = self.open_session()
         self.assertEqual(status, 201)
-        p.kill()
-        p.wait()
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and "session.closed" not in self.events():
-            time.sleep(0.05)
+        terminate(p, sig=signal.SIGKILL)
+        wait_until(lambda: "session.closed" in self.events(), 5, "session.closed")
         closed = [e for e in self.d.audit_events() if e["event"] == "session.closed"]
         self.assertEqual(len(closed), 1)
         self.assertEqual(closed[0]["actor"], "lockboxd")
@@ -197,8 +198,8 @@ class Enforcement(SessionCase):
         self.d.start()
         status, obj2 = self.d.call("POST", "/v1/requests/%s/revoke" % req["id"], {}, as_user=ADMIN)
         self.assertEqual((status, obj2["sessions_terminated"]), (200, 0))
-        time.sleep(1.5)
-        self.assertTrue(alive(bystander.pid), "a reused pid was signalled")
+        # Negative check: session_grace (1 s) passes and the bystander is still untouched.
+        self.assertTrue(holds_for(lambda: alive(bystander.pid), 1.5), "a reused pid was signalled")
         _, shown = self.d.call("GET", "/v1/requests/" + req["id"])
         self.assertEqual(shown["sessions"][0]["state"], "closed")
 
@@ -251,15 +252,7 @@ class Warning(SessionCase):
         self.d.call("POST", "/v1/requests/%s/approve" % req["id"], {}, as_user=ADMIN)
         p, status, obj = self.open_session(user="root")
         self.assertEqual(status, 201, obj)
-        seen = b""
-        deadline = time.monotonic() + 8
-        while time.monotonic() < deadline and b"being closed" not in seen:
-            r, _, _ = select.select([self.master], [], [], 0.2)
-            if r:
-                try:
-                    seen += os.read(self.master, 4096)
-                except OSError:
-                    break
+        seen = read_until(self.master, b"being closed", 8)
         self.assertIn(b"ends in", seen)
         self.assertIn(b"has ended (access expired)", seen)
         self.assertLess(seen.index(b"ends in"), seen.index(b"has ended"))
@@ -338,13 +331,8 @@ class Escapes(SessionCase):
         self.procs.append(p)
         status, obj = json.loads(p.stdout.readline())
         self.assertEqual(status, 201, obj)
-        deadline = time.monotonic() + 5
-        while not os.path.exists(pidfile) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        time.sleep(0.1)
-        with open(pidfile) as f:
-            escaped = int(f.read())
-        self.assertNotIn(escaped, self.child_of(p.pid) if alive(p.pid) else [])  # reparented
+        escaped = int(wait_until(lambda: whole_line(pidfile), 5, "the escaped pid's file"))
+        self.assertNotIn(escaped, children(p.pid) if alive(p.pid) else [])  # reparented
         status, obj = self.d.call("POST", "/v1/requests/%s/revoke" % req["id"], {}, as_user=ADMIN)
         self.assertEqual(obj["sessions_terminated"], 1)
         self.assertTrue(wait_dead(p.pid, 5))

@@ -4,7 +4,7 @@ tests/integration/lockbox_testlib.py (stdlib only; run as root).
   SOAK                     True under `make soak` (LOCKBOX_SOAK=1): the long variants
   scaled(short, long)      short normally, long under soak
   proc_stats(pid)          (VmRSS in KiB, open descriptors) of a process
-  wait_until(pred, t)      polls pred until truthy or t seconds pass; returns its last value
+  wait_until, terminate    lockbox_testlib's: poll until true (or fail), stop a child by PID
   conversation(path, data, as_user, follow)  raw bytes on one connection, all replies read
   connect_as(path, uid)    a connected Unix socket whose SO_PEERCRED says uid (seteuid trick)
   http_on(sock, ...)       one HTTP/1.1 exchange on an already connected socket
@@ -28,6 +28,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import lockbox_testlib as lt  # noqa: E402,F401  (re-exported for the tests)
+from lockbox_testlib import terminate, wait_until  # noqa: E402,F401  (re-exported)
 
 SOAK = os.environ.get("LOCKBOX_SOAK") == "1"
 TENANT = "contoso"
@@ -51,15 +52,6 @@ def proc_stats(pid):
             if line.startswith("VmRSS:"):
                 rss = int(line.split()[1])
     return rss, len(os.listdir("/proc/%d/fd" % pid))
-
-
-def wait_until(predicate, timeout, step=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(step)
 
 
 def _read_all(sock, timeout, quiet=1.0):
@@ -209,8 +201,8 @@ class FakeDaemon:
         argv = [sys.executable, os.path.join(HERE, "fake_lockboxd.py"), mode, self.socket,
                 self.log, json.dumps(options)]
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        if not wait_until(lambda: os.path.exists(self.socket + ".ready") or self.proc.poll() is not None, 10):
-            raise RuntimeError("fake daemon did not start")
+        wait_until(lambda: os.path.exists(self.socket + ".ready") or self.proc.poll() is not None,
+                   10, "the fake daemon's .ready file")
         if self.proc.poll() is not None:
             raise RuntimeError("fake daemon failed: %s" % self.proc.stderr.read().decode())
 
@@ -222,13 +214,7 @@ class FakeDaemon:
             return []
 
     def close(self):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        terminate(self.proc, 5)
         self.proc.stderr.close()
 
 

@@ -15,8 +15,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import security_lib as sl  # noqa: E402
 from security_lib import lt  # noqa: E402
 
-U = lt.Users("lbk")
-ALICE, ENG = "lbk_alice", "lbk_eng"
+PREFIX = lt.unique_prefix("lbk")  # every account this file adds starts so
+U = lt.Users(PREFIX)
+ALICE, ENG = PREFIX + "_alice", PREFIX + "_eng"
 DECISION_EVENTS = {"approve": "request.approved", "deny": "request.denied",
                    "revoke": "access.revoked"}
 STATE_AFTER = {"approve": "approved", "deny": "denied", "revoke": "revoked"}
@@ -148,7 +149,7 @@ class KillNine(unittest.TestCase):
         pause = os.path.join(self.control, "pause")
         try:
             for cycle in range(cycles):
-                time.sleep(rng.uniform(0.2, 0.8))
+                time.sleep(rng.uniform(0.2, 0.8))  # chaos: the kill lands at a random moment
                 self.d.kill9()  # at a random moment of the load
                 open(pause, "w").close()
                 self.d.start(timeout=30)

@@ -23,8 +23,9 @@ from security_lib import lt  # noqa: E402
 sys.path.insert(0, os.path.join(sl.HERE, "..", "e2e"))
 from e2e_lib import PamDir  # noqa: E402  (the e2e suite's private pam.d copy)
 
-U = lt.Users("lbe")
-ADMIN, ENG, ENG2 = "lbe_adm", "lbe_eng", "lbe_eng2"
+PREFIX = lt.unique_prefix("lbe")  # every account this file adds starts so
+U = lt.Users(PREFIX)
+ADMIN, ENG, ENG2 = PREFIX + "_adm", PREFIX + "_eng", PREFIX + "_eng2"
 SUDO = shutil.which("sudo") or "/usr/bin/sudo"
 TRUE = shutil.which("true") or "/usr/bin/true"
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"

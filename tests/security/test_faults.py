@@ -20,8 +20,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import security_lib as sl  # noqa: E402
 from security_lib import lt  # noqa: E402
 
-U = lt.Users("lbf")
-ALICE, ENG = "lbf_alice", "lbf_eng"
+PREFIX = lt.unique_prefix("lbz")  # every account this file adds starts so
+U = lt.Users(PREFIX)
+ALICE, ENG = PREFIX + "_alice", PREFIX + "_eng"
 TENANTS = {sl.TENANT: [ALICE]}
 
 
@@ -267,7 +268,7 @@ class FsyncErrors(FaultCase):
         self.d.call("POST", "/v1/access/check", {"user": ENG})  # a login-only round: sync later
         self.fail_fsync_of("lockbox.db")
         self.assert_refused_clearly(*self.file("during"))  # a change whose sync fails
-        time.sleep(2)
+        time.sleep(2)  # time is under test: a loop spinning on the failure logs thousands
         failures = self.d.syslog.wait_for("event=store.sync_failed", timeout=1)
         self.assertTrue(failures)
         # Retried with the loop (each call, each idle deadline), not in a tight loop.
@@ -320,15 +321,21 @@ class StateFiles(FaultCase):
         idle = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         idle.connect(self.d.socket)  # an accepted connection is a descriptor too
         try:
-            time.sleep(0.2)
+            # Accepted for sure once it has answered; HTTP/1.1 keeps the connection open.
+            idle.sendall(b"GET /v1/health HTTP/1.1\r\nHost: lockboxd\r\n\r\n")
+            lt.read_until(idle.fileno(), b"\r\n\r\n", 10)
             fd_dir = "/proc/%d/fd" % self.d.pid
             for fd in os.listdir(fd_dir):
                 if int(fd) <= 2:
                     continue
-                with open("/proc/%d/fdinfo/%s" % (self.d.pid, fd)) as f:
-                    flags = int([l for l in f if l.startswith("flags:")][0].split()[1], 8)
-                self.assertTrue(flags & os.O_CLOEXEC, "fd %s (%s) lacks O_CLOEXEC" % (
-                    fd, os.readlink(os.path.join(fd_dir, fd))))
+                try:
+                    with open("/proc/%d/fdinfo/%s" % (self.d.pid, fd)) as f:
+                        flags = int([l for l in f if l.startswith("flags:")][0].split()[1], 8)
+                except FileNotFoundError:
+                    continue  # closed meanwhile (the filing call's connection)
+                if not flags & os.O_CLOEXEC:
+                    self.fail("fd %s (%s) lacks O_CLOEXEC" % (
+                        fd, os.readlink(os.path.join(fd_dir, fd))))
         finally:
             idle.close()
         for path in (self.d.db_path, self.d.audit_path):

@@ -15,14 +15,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import security_lib as sl  # noqa: E402
 from security_lib import lt  # noqa: E402
 
-U = lt.Users("lbh")
-ALICE, BOB, ENG, MALLORY = "lbh_alice", "lbh_bob", "lbh_eng", "lbh_mallory"
-TENANTS = {sl.TENANT: [ALICE, "@lbh_admins"]}
+PREFIX = lt.unique_prefix("lbh")  # every account this file adds starts so
+U = lt.Users(PREFIX)
+ALICE, BOB, ENG, MALLORY = PREFIX + "_alice", PREFIX + "_bob", PREFIX + "_eng", PREFIX + "_mallory"
+TENANTS = {sl.TENANT: [ALICE, "@" + PREFIX + "_admins"]}
 
 
 def setUpModule():
     U.add(ALICE)
-    U.add(BOB, groups=["lbh_admins"])
+    U.add(BOB, groups=[PREFIX + "_admins"])
     U.add(ENG)
     U.add(MALLORY)
 
@@ -224,13 +225,14 @@ class Slowloris(HostileCase):
                 s.connect(path)
                 s.sendall(b"GET /v1/health HTTP/1.1\r\n")
                 socks.append(s)
-            time.sleep(30)
+            time.sleep(30)  # holds them open until the test ends it (attacker.kill())
             for s in socks:
                 s.close()
             return len(socks)
         attacker = sl.ForkedUser(MALLORY, attack)
         try:
-            sl.wait_until(lambda: sl.proc_stats(self.d.pid)[1] > 1000, 20)
+            sl.wait_until(lambda: sl.proc_stats(self.d.pid)[1] > 1000, 20,
+                          "the attacker's connections to reach lockboxd")
             started = time.monotonic()
             try:
                 status, _ = self.d.call("GET", "/v1/health", timeout=15)
@@ -327,22 +329,27 @@ class Races(HostileCase):
 
     def race(self, participants, path_of):
         go_r, go_w = os.pipe()
+        ready_r, ready_w = os.pipe()
         sock_path = self.d.socket
         children = []
         for i, (user, action) in enumerate(participants):
             def run(action=action):
                 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 s.connect(sock_path)  # connected now, as this user; sent on "go"
+                os.write(ready_w, b"r")
                 os.read(go_r, 1)
                 return sl.http_on(s, *path_of(action))[0]
             children.append(sl.ForkedUser(user, run))
-        time.sleep(0.5)
-        os.write(go_w, b"x" * len(participants))
         try:
+            # Synchronised on state: every participant has connected before "go".
+            lt.read_until(ready_r, b"r" * len(participants), 30)
+            os.write(go_w, b"x" * len(participants))
             return [c.join(timeout=60) for c in children]
         finally:
-            os.close(go_r)
-            os.close(go_w)
+            for child in children:
+                child.kill()
+            for fd in (go_r, go_w, ready_r, ready_w):
+                os.close(fd)
 
     def decisions_in_audit(self, rid, events):
         return [e for e in self.d.audit_events() if e["request_id"] == rid and e["event"] in events]

@@ -47,7 +47,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import security_lib as sl  # noqa: E402
 from security_lib import lt  # noqa: E402
 
-PREFIX = "lbl"
+PREFIX = lt.unique_prefix("lbl")  # every account this file adds starts so
 U = lt.Users(PREFIX)
 ADMIN, FLOODER, OUTSIDER = PREFIX + "_adm", PREFIX + "_flood", PREFIX + "_out"
 COUNTER = itertools.count(1)
@@ -81,14 +81,15 @@ def health(d):
 
 
 def wait_for_health(d, key, value, timeout):
-    """Polls GET /v1/health until obj[key] == value; True if it got there in time."""
-    return bool(sl.wait_until(lambda: health(d)[key] == value, timeout, step=0.02))
+    """Polls GET /v1/health until obj[key] == value (fails the test after `timeout`)."""
+    return sl.wait_until(lambda: health(d)[key] == value, timeout,
+                         "health's %s to be %r" % (key, value), step=0.02)
 
 
 def wait_for_stderr(d, needle, timeout=5.0):
     """lockboxd runs with -f: its syslog lines are copied to its stderr file."""
-    found = sl.wait_until(lambda: [l for l in d.stderr().splitlines() if needle in l], timeout)
-    return found or []
+    return sl.wait_until(lambda: [l for l in d.stderr().splitlines() if needle in l], timeout,
+                         "%r in lockboxd's stderr" % needle)
 
 
 def unmapped_uids(count, start=200000):
@@ -309,12 +310,7 @@ class LoginCase(unittest.TestCase):
         return user, req["id"]
 
     def pending_id(self, d, user, timeout=20):
-        def find():
-            status, obj = d.call("GET", "/v1/requests?state=pending&user=%s" % user)
-            return obj["requests"][0]["id"] if status == 200 and obj["requests"] else None
-        rid = sl.wait_until(find, timeout)
-        self.assertTrue(rid, "no pending request for %s appeared" % user)
-        return rid
+        return d.wait_pending(user, timeout)["id"]
 
     def requests_of(self, d, user):
         status, obj = d.call("GET", "/v1/requests?state=all&user=%s" % user)
@@ -354,8 +350,7 @@ class LoginCase(unittest.TestCase):
                                 stderr=subprocess.PIPE, text=True)
 
         def reap():
-            if proc.poll() is None:
-                os.kill(proc.pid, signal.SIGKILL)
+            sl.terminate(proc, sig=signal.SIGKILL)
             proc.communicate()
         self.addCleanup(reap)
         return proc
@@ -364,7 +359,7 @@ class LoginCase(unittest.TestCase):
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
+            sl.terminate(proc, sig=signal.SIGKILL)
             proc.communicate()
             self.fail("the login did not return within %ss" % timeout)
         self.assertEqual(proc.returncode, 0, err)
@@ -375,7 +370,9 @@ class LoginCase(unittest.TestCase):
         def find():
             return [l for l in self.syslog.snapshot()
                     if "pam_lockbox" in l and "user=%s " % user in l and needle in l]
-        return sl.wait_until(find, timeout) or []
+        if timeout == 0:
+            return find()
+        return sl.wait_until(find, timeout, "a module line about %s with %r" % (user, needle))
 
     def assert_alert(self, user, needle):
         lines = self.module_lines(user, needle)
@@ -412,6 +409,9 @@ class Flood(LoginCase):
         self.assertNotIn("PAM_SUCCESS", denied, "an unapproved login passed under failmode=safe")
         self.assertEqual(denied, ["PAM_PERM_DENIED"] * self.LOGINS)
         self.assertEqual(allowed, ["PAM_SUCCESS"] * self.LOGINS)
+        # The flood has stopped, but its connections may still fill the public socket's
+        # backlog (connect() then fails with EAGAIN) until lockboxd has accepted them.
+        sl.wait_until(d.answers, 30, "the public socket to answer again after the flood")
         self.assertEqual(len(self.requests_of(d, setup["unapproved"])), 1,
                          "every unapproved login reuses the one pending request")
         self.assertTrue(health(d)["audit_ok"])
@@ -511,22 +511,14 @@ class Impostor(LoginCase):
                                     stderr=subprocess.STDOUT)
         s.close()
 
-        def stop():
-            if proc.poll() is None:
-                os.kill(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    os.kill(proc.pid, signal.SIGKILL)
-                    proc.wait()
-        self.addCleanup(stop)
+        self.addCleanup(sl.terminate, proc)
 
         def read():
             with open(out_path) as f:
                 return f.read()
-        listening = sl.wait_until(lambda: "listening uid=%d" % listen_uid in read()
-                                  or proc.poll() is not None, 10)
-        self.assertTrue(listening and proc.poll() is None, "the fake did not start: " + read())
+        sl.wait_until(lambda: "listening uid=%d" % listen_uid in read() or proc.poll() is not None,
+                      10, "the fake to listen")
+        self.assertIsNone(proc.poll(), "the fake did not start: " + read())
         return path, read
 
     def test_control_a_root_listener_is_believed(self):
@@ -631,15 +623,9 @@ class KilledLogin(LoginCase):
         self.assertIsNone(proc.poll(), "the login returned while it should wait")
 
         killed_at = time.monotonic()
-        os.kill(proc.pid, signal.SIGKILL)
-        released_at = None
-        while time.monotonic() < killed_at + 2.0:
-            if health(d)["waiting"] == 0:
-                released_at = time.monotonic()
-                break
-            time.sleep(0.02)
-        self.assertIsNotNone(released_at, "the wait was still counted 2 s after the kill")
-        self.assertLessEqual(released_at - killed_at, 2.0)
+        os.kill(proc.pid, signal.SIGKILL)  # the kill under test, not a clean-up
+        wait_for_health(d, "waiting", 0, 2.0)  # fails if still counted 2 s after the kill
+        self.assertLessEqual(time.monotonic() - killed_at, 2.0)
         proc.wait(10)
         self.assertEqual(proc.returncode, -signal.SIGKILL)
         lines = wait_for_stderr(d, "event=login.abandoned id=%s" % rid)
@@ -703,18 +689,17 @@ class Activated:
                                   stderr=d._stderr)
         if not wait:
             return d
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def answers():
             if d.proc.poll() is not None:
                 raise AssertionError("lockboxd exited with %s: %s" % (d.proc.returncode,
                                                                        d.stderr()[-2000:]))
             try:
-                if d.call("GET", "/v1/health", timeout=2)[0] == 200:
-                    return d
+                return d.call("GET", "/v1/health", timeout=2)[0] == 200
             except OSError:
-                pass
-            time.sleep(0.02)
-        raise AssertionError("activated lockboxd did not answer: %s" % d.stderr()[-2000:])
+                return False
+        sl.wait_until(answers, timeout, "activated lockboxd to answer", step=0.02)
+        return d
 
     def stop(self):
         return self.d.stop()  # SIGTERM, waits, raises unless it exited 0

@@ -19,8 +19,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import security_lib as sl  # noqa: E402
 from security_lib import lt  # noqa: E402
 
-U = lt.Users("lbm")
-ADMIN, ENG, ENG2 = "lbm_adm", "lbm_eng", "lbm_eng2"
+PREFIX = lt.unique_prefix("lbm")  # every account this file adds starts so
+U = lt.Users(PREFIX)
+ADMIN, ENG, ENG2 = PREFIX + "_adm", PREFIX + "_eng", PREFIX + "_eng2"
 # The module's own bounds (pam_lockbox/daemon_api.c): 10 s per call, wait + 5 s per wait.
 CHECK_DEADLINE_S = 10
 GRACE_S = 20  # a loaded 2-core machine
