@@ -24,8 +24,9 @@ DOCS = [os.path.join(ROOT, "docs", "LOGINS.md"),
 MD_MARK = re.compile(r'^<!-- transcript (\S+) "([^"]+)" -->$')
 ROFF_MARK = re.compile(r'^\.\\" transcript (\S+) "([^"]+)"$')
 SAMPLE_IDS = ["5eb395d07c1e4f0a9b2c3d4e5f607182", "9c41d7aa02b34e6f8d1c5b7a3e9f0d24"]
-NAMES = [(re.compile(r"\be2s_eng\d+\b"), "eng1"), (re.compile(r"\be2u_eng\d+\b"), "eng1"),
-         (re.compile(r"\be2u_caller\d+\b"), "bob"), (re.compile(r"\be2[su]_adm\b"), "alice")]
+NAMES = [(re.compile(r"\be2[su][a-z0-9]*_eng\d+\b"), "eng1"),
+         (re.compile(r"\be2u[a-z0-9]*_caller\d+\b"), "bob"),
+         (re.compile(r"\be2[su][a-z0-9]*_adm\b"), "alice")]
 
 
 def stable(text):

@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_lib as e  # noqa: E402
 from e2e_lib import lt  # noqa: E402
 
-PREFIX = "e2s"
+PREFIX = lt.unique_prefix("e2s")
 ADMIN = PREFIX + "_adm"
 TENANT, HOST = "contoso", "testhost"
 COMMAND = "echo LOCKBOX-E2E-RAN; id -un"

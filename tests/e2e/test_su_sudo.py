@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_lib as e  # noqa: E402
 from e2e_lib import lt  # noqa: E402
 
-PREFIX = "e2u"
+PREFIX = lt.unique_prefix("e2u")
 ADMIN = PREFIX + "_adm"
 TENANT, HOST = "contoso", "testhost"
 SU, SUDO, RUNUSER = "/usr/bin/su", "/usr/bin/sudo", "/usr/sbin/runuser"

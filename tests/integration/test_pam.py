@@ -16,7 +16,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lockbox_testlib as lt  # noqa: E402
 
-PREFIX = "tpam"
+PREFIX = lt.unique_prefix("tpam")
 TENANT = "contoso"
 HOST = "testhost"
 ADMIN = PREFIX + "_adm"
