@@ -345,12 +345,13 @@ static int keep_pending(struct journal *journal, const char *line, char *log_lin
 static char commit_error[256];
 
 static int commit_record(struct journal *journal, const struct lockbox_request *req,
-                         const struct audit_event *event, const char *line, uint64_t seq,
-                         const char *hash, int64_t now_ms)
+                         const struct journal_change *change, const struct audit_event *event,
+                         const char *line, uint64_t seq, const char *hash, int64_t now_ms)
 {
     if (store_begin(journal->store) != 0)
         return -1;
     if ((req != NULL && store_put_request(journal->store, req) != 0) ||
+        (change != NULL && change->apply(change->ctx) != 0) ||
         store_audit_insert(journal->store, seq, line, hash) != 0 ||
         (req != NULL && journal->in_transaction != NULL &&
          journal->in_transaction(journal->hook_ctx, req, event->event, now_ms) != 0) ||
@@ -362,9 +363,10 @@ static int commit_record(struct journal *journal, const struct lockbox_request *
     return 0;
 }
 
-enum journal_result journal_record(struct journal *journal, const struct lockbox_request *req,
-                                   const struct audit_event *event, bool grants_access,
-                                   int64_t now_ms)
+static enum journal_result record(struct journal *journal, const struct lockbox_request *req,
+                                  const struct journal_change *change,
+                                  const struct audit_event *event, bool grants_access,
+                                  int64_t now_ms)
 {
     char hash[LOCKBOX_HASH_HEX_LEN + 1];
     char *line = NULL;
@@ -376,7 +378,7 @@ enum journal_result journal_record(struct journal *journal, const struct lockbox
         return JOURNAL_AUDIT_DOWN;
     if (audit_line_build(seq, now_ms, event, journal->head_hash, &line) != 0 ||
         audit_hash_hex(line, strlen(line), hash) != 0 ||
-        commit_record(journal, req, event, line, seq, hash, now_ms) != 0) {
+        commit_record(journal, req, change, event, line, seq, hash, now_ms) != 0) {
         syslog(LOG_ERR, "event=store.error msg=\"cannot commit %s: %s\"", event->event,
                commit_error[0] ? commit_error : store_error(journal->store));
         commit_error[0] = '\0';
@@ -395,6 +397,19 @@ enum journal_result journal_record(struct journal *journal, const struct lockbox
     }
     free(line);
     return JOURNAL_OK;
+}
+
+enum journal_result journal_record(struct journal *journal, const struct lockbox_request *req,
+                                   const struct audit_event *event, bool grants_access,
+                                   int64_t now_ms)
+{
+    return record(journal, req, NULL, event, grants_access, now_ms);
+}
+
+enum journal_result journal_record_change(struct journal *journal, const struct audit_event *event,
+                                          const struct journal_change *change, int64_t now_ms)
+{
+    return record(journal, NULL, change, event, false, now_ms);
 }
 
 static void send_pending_syslog(struct journal *journal)

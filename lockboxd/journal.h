@@ -65,6 +65,19 @@ enum journal_result journal_record(struct journal *journal, const struct lockbox
                                    const struct audit_event *event, bool grants_access,
                                    int64_t now_ms);
 
+/* A change to rows other than a request's (a login session's), made inside the transaction
+ * of the event that records it: the row and its audit record are committed together or not
+ * at all. Returns 0, or -1 to roll the event back. */
+struct journal_change {
+    int (*apply)(void *ctx);
+    void *ctx;
+};
+
+/* journal_record() for an event without a request whose rows change applies. Never grants
+ * access. */
+enum journal_result journal_record_change(struct journal *journal, const struct audit_event *event,
+                                          const struct journal_change *change, int64_t now_ms);
+
 /* Makes every record since the last flush durable: one fsync of the database (skipped when
  * they are all login records), then one write() and fdatasync() of the audit file, then
  * their syslog lines. Returns 0, or -1 when

@@ -112,16 +112,47 @@ void sessions_free(struct sessions *s)
     memset(s, 0, sizeof(*s));
 }
 
-void session_record(struct sessions *s, const struct session_entry *e, const char *event,
-                    const char *actor, const char *detail, const struct lockbox_clock *now)
+/* Records event for e in the same transaction as change (NULL: none). Returns 0, or -1
+ * (logged): then nothing of it was committed. */
+static int record_with_change(struct sessions *s, const struct session_entry *e,
+                              const char *event, const char *actor, const char *detail,
+                              const struct journal_change *change,
+                              const struct lockbox_clock *now)
 {
     char comment[256];
     snprintf(comment, sizeof(comment), "session %s pid %d%s%s%s%s", e->id, (int)e->pid,
              e->tty[0] ? " tty " : "", e->tty, detail ? ": " : "", detail ? detail : "");
     struct audit_event ev = {event, e->request_id, e->tenant, e->host, e->user, actor, NULL,
                              comment, 0, NULL};
-    if (journal_record(s->journal, NULL, &ev, false, now->wall_ms) == JOURNAL_STORE_FAILED)
+    if (journal_record_change(s->journal, &ev, change, now->wall_ms) != JOURNAL_OK) {
         syslog(LOG_ERR, "event=session.error id=%s msg=\"cannot record %s\"", e->id, event);
+        return -1;
+    }
+    return 0;
+}
+
+struct state_change {
+    struct sessions *s;
+    const char *id, *state;
+    bool stamp_closed;
+    int64_t now_ms;
+};
+
+static int apply_state(void *ctx)
+{
+    const struct state_change *c = ctx;
+    if (c->stamp_closed)
+        return session_update(c->s, SS_SET_STATE, c->id, c->state, c->now_ms);
+    return session_update(c->s, SS_STATE_ONLY, c->id, c->state, 0);
+}
+
+int session_change_state(struct sessions *s, const struct session_entry *e, const char *state,
+                         bool stamp_closed, const char *event, const char *actor,
+                         const char *detail, const struct lockbox_clock *now)
+{
+    struct state_change c = {s, e->id, state, stamp_closed, now->wall_ms};
+    struct journal_change change = {apply_state, &c};
+    return record_with_change(s, e, event, actor, detail, &change, now);
 }
 
 static struct session_entry *add_entry(struct sessions *s)
@@ -162,9 +193,20 @@ static uid_t uid_of(const char *user)
     return pw.pw_uid;
 }
 
-static int insert_row(struct sessions *s, const struct session_entry *e,
-                      const struct session_open_input *in, const struct lockbox_clock *now)
+struct row_insert {
+    struct sessions *s;
+    const struct session_entry *e;
+    const struct session_open_input *in;
+    const struct lockbox_clock *now;
+};
+
+static int apply_insert(void *ctx)
 {
+    const struct row_insert *c = ctx;
+    struct sessions *s = c->s;
+    const struct session_entry *e = c->e;
+    const struct session_open_input *in = c->in;
+    const struct lockbox_clock *now = c->now;
     sqlite3_stmt *st = session_statement(s, SS_INSERT);
     sqlite3_bind_text(st, 1, e->id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, e->request_id, -1, SQLITE_STATIC);
@@ -226,17 +268,26 @@ int sessions_open(struct sessions *s, const struct session_open_input *in,
     containment_of(in->pid, e->uid, &e->contain);
     e->access_end_boot_ms = now->boot_ms + request_ms_until_deadline(req, now);
     e->pidfd = process_open(in->pid, start_time);
-    if (e->pidfd < 0 || insert_row(s, e, in, now) != 0) {
+    if (e->pidfd < 0) {
+        snprintf(err, err_len, "cannot watch the session's process");
+        session_remove(s, e);
+        return -1;
+    }
+    /* The row and session.opened in one transaction: a session is either registered and
+     * audited, or neither (and the login is told so). */
+    struct row_insert row = {s, e, in, now};
+    struct journal_change change = {apply_insert, &row};
+    if (record_with_change(s, e, "session.opened", e->user,
+                           session_is_contained(e) ? NULL
+                                                   : "no audit session or cgroup: what it leaves "
+                                                     "behind after logout is not tracked (add "
+                                                     "pam_loginuid)",
+                           &change, now) != 0) {
         snprintf(err, err_len, "cannot register the session: %s", store_error(s->store));
         session_remove(s, e);
         return -1;
     }
     watch(s, e);
-    session_record(s, e, "session.opened", e->user,
-                   session_is_contained(e) ? NULL
-                                           : "no audit session or cgroup: what it leaves behind "
-                                             "after logout is not tracked (add pam_loginuid)",
-                   now);
     return 0;
 }
 
@@ -261,8 +312,7 @@ int sessions_close(struct sessions *s, const char *id, const struct lockbox_cloc
     }
     if (e->kill_at_boot_ms > 0)
         return 0; /* being terminated: that record stands */
-    session_closed(s, e, e->user, NULL, now);
-    return 0;
+    return session_closed(s, e, e->user, NULL, now) == 0 ? 0 : -1;
 }
 
 bool sessions_on_exit(struct sessions *s, int fd, const struct lockbox_clock *now)
@@ -274,6 +324,7 @@ bool sessions_on_exit(struct sessions *s, int fd, const struct lockbox_clock *no
         if (e->kill_at_boot_ms > 0) {
             session_leader_gone_while_ending(s, e, now);
         } else {
+            /* A failure is logged; the process is gone whatever the row says. */
             if (e->open)
                 session_closed(s, e, "lockboxd", "its process exited", now);
             session_leader_gone(s, e, now);
@@ -306,6 +357,7 @@ static void load_row(struct session_entry *e, sqlite3_stmt *st)
  * at the next start either. */
 static void drop_containment(struct sessions *s, struct session_entry *e)
 {
+    /* A failure is logged; the next start drops it again (same test, same outcome). */
     if (session_is_contained(e))
         session_update(s, SS_CONTAINED, e->id, NULL, 0);
     memset(&e->contain, 0, sizeof(e->contain));
