@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -16,6 +17,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "api_error.h"
 #include "event_tag.h"
 #include "listen_socket.h"
 #include "lockbox_limits.h"
@@ -65,7 +67,7 @@ enum MHD_Result http_reply_json(struct call *call, unsigned status, json_object 
         return MHD_NO;
     /* Nothing is said about records that could still be lost: hold the reply until the
      * journal's flush has made them durable and put them in the audit file. */
-    if (server->svc->journal->dirty) {
+    if (server->handler.replies_must_wait(server->handler.ctx)) {
         call->deferred = response;
         call->deferred_status = status;
         call->deferred_next = server->deferred;
@@ -87,14 +89,9 @@ size_t http_release_deferred(struct http_server *server, bool durable)
     while (call != NULL) {
         struct call *next = call->deferred_next;
         if (!durable) {
-            json_object *obj = json_object_new_object();
-            json_object_object_add(obj, "error", json_object_new_string("audit_unavailable"));
-            json_object_object_add(obj, "message",
-                                   json_object_new_string(
-                                       "the change could not be made durable or written to the "
-                                       "audit file; it takes effect only once it is (see syslog)"));
             MHD_destroy_response(call->deferred);
-            call->deferred = json_response(obj);
+            call->deferred = json_response(
+                api_error_new("audit_unavailable", "%s", API_AUDIT_UNAVAILABLE_MESSAGE));
             call->deferred_status = MHD_HTTP_SERVICE_UNAVAILABLE;
         }
         call->deferred_next = NULL;
@@ -113,16 +110,87 @@ void http_poll_once(struct http_server *server)
 enum MHD_Result http_reply_error(struct call *call, unsigned status, const char *error,
                                  const char *fmt, ...)
 {
-    char message[512];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(message, sizeof(message), fmt, ap);
+    json_object *obj = api_error_vnew(error, fmt, ap);
     va_end(ap);
-    json_object *obj = json_object_new_object();
-    json_object_object_add(obj, "error", json_object_new_string(error));
-    json_object_object_add(obj, "message", json_object_new_string(message));
+    if (obj == NULL)
+        return MHD_NO;
     return http_reply_json(call, status, obj);
+}
+
+const char *http_query(struct call *call, const char *key)
+{
+    return MHD_lookup_connection_value(call->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+struct query_check {
+    const char *const *allowed;
+    const char *unknown;
+};
+
+static enum MHD_Result check_query_key(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+    struct query_check *qc = cls;
+    (void)kind;
+    (void)value;
+    for (const char *const *a = qc->allowed; *a; a++) {
+        if (strcmp(*a, key) == 0)
+            return MHD_YES;
+    }
+    qc->unknown = key;
+    return MHD_NO;
+}
+
+const char *http_query_unknown(struct call *call, const char *const *allowed)
+{
+    struct query_check qc = {allowed, NULL};
+    MHD_get_connection_values(call->conn, MHD_GET_ARGUMENT_KIND, check_query_key, &qc);
+    return qc.unknown;
+}
+
+/* A body framed two ways - Content-Length and Transfer-Encoding, or either one twice - may be
+ * an attempt to smuggle a second request past something that frames it the other way (RFC
+ * 9112 6.1, 6.3). Refuse it and close the connection ("MUST close"), so nothing after it on
+ * the connection is read as a request. libmicrohttpd itself takes the first of each. */
+struct framing_count {
+    unsigned content_length, transfer_encoding;
+};
+
+static enum MHD_Result count_framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                            const char *value)
+{
+    struct framing_count *fc = cls;
+    (void)kind;
+    (void)value;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        fc->content_length++;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+        fc->transfer_encoding++;
+    return MHD_YES;
+}
+
+static bool framing_is_ambiguous(struct call *call)
+{
+    struct framing_count fc = {0, 0};
+    MHD_get_connection_values(call->conn, MHD_HEADER_KIND, count_framing_header, &fc);
+    return fc.content_length + fc.transfer_encoding > 1;
+}
+
+/* Answered at once (never held: it reports nothing) and the connection closed after it. */
+static enum MHD_Result refuse_ambiguous_framing(struct call *call)
+{
+    struct MHD_Response *response = json_response(api_error_new(
+        "bad_request", "send one Content-Length or one Transfer-Encoding: chunked, not both"));
+
+    if (response == NULL)
+        return MHD_NO;
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result rc = MHD_queue_response(call->conn, MHD_HTTP_BAD_REQUEST, response);
+    MHD_destroy_response(response);
+    return rc;
 }
 
 /* While a long-poll is suspended, its descriptor sits in the main loop's epoll set (with
@@ -168,9 +236,10 @@ static void on_wait_over(struct waiter *waiter)
     MHD_resume_connection(call->conn);
 }
 
-void http_suspend_wait(struct http_server *server, struct call *call, const char *request_id,
-                       int64_t deadline_boot_ms)
+void http_suspend_wait(struct call *call, const char *request_id, int64_t deadline_boot_ms)
 {
+    struct http_server *server = call->server;
+
     call->waiting = true;
     call->waiter.on_wake = on_wait_over;
     if (waiters_add(server->waiters, &call->waiter, request_id, deadline_boot_ms) != 0)
@@ -233,7 +302,7 @@ static bool count_call(struct http_server *server, struct call *call)
     if (call->who.uid == 0)
         return true;
     struct uid_calls *entry = uid_entry(server, call->who.uid, true);
-    if (entry == NULL || entry->calls >= server->svc->config->max_calls_per_user)
+    if (entry == NULL || entry->calls >= server->limits.max_calls_per_user)
         return false;
     entry->calls++;
     call->counted = true;
@@ -292,7 +361,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **context
     if (info == NULL || identity_peer_cred(info->connect_fd, &cred) != 0 || cred.uid == 0)
         return; /* root, or refused later when the call cannot be identified */
     uid_t key = cred.uid;
-    int cap = server->svc->config->max_connections_per_user;
+    int cap = server->limits.max_connections_per_user;
     if (!uid_has_account(cred.uid)) {
         key = UNMAPPED_UID;
         cap = UNMAPPED_CONNECTIONS;
@@ -352,8 +421,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0;
         return MHD_YES;
     }
-    if (call->waiting)
-        return routes_finish_wait(server, call);
+    if (call->waiting) {
+        call->waiting = false;
+        return server->handler.finish_wait(server->handler.ctx, call);
+    }
     if (call->too_large)
         return http_reply_error(call, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
                                 "the request body is larger than %d bytes", LOCKBOX_BODY_MAX);
@@ -371,10 +442,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                    (unsigned)call->who.uid);
             return http_reply_error(call, 429, "too_many_calls",
                                     "you have %d calls in progress already; finish some first",
-                                    server->svc->config->max_calls_per_user);
+                                    server->limits.max_calls_per_user);
         }
     }
-    return routes_dispatch(server, call, url, method);
+    if (framing_is_ambiguous(call))
+        return refuse_ambiguous_framing(call);
+    return server->handler.dispatch(server->handler.ctx, call, url, method);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -398,11 +471,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-int http_start(struct http_server *server, struct service *svc, struct waiters *waiters,
+int http_start(struct http_server *server, const struct http_handler *handler,
+               const struct http_limits *limits, struct waiters *waiters,
                const char *socket_path, int inherited_fd, char *err, size_t err_len)
 {
     memset(server, 0, sizeof(*server));
-    server->svc = svc;
+    server->handler = *handler;
+    server->limits = *limits;
     server->waiters = waiters;
     server->epoll_fd = -1;
     server->listen_inherited = inherited_fd >= 0;
@@ -433,9 +508,11 @@ void http_stop(struct http_server *server, const char *socket_path)
         return;
     /* MHD cannot stop with suspended connections: the caller has woken every waiter (their
      * connections are resumed); answer them and every held reply first. */
-    http_release_deferred(server, !server->svc->journal->dirty);
+    bool durable = !server->handler.replies_must_wait(server->handler.ctx);
+    http_release_deferred(server, durable);
     MHD_run(server->mhd);
-    http_release_deferred(server, !server->svc->journal->dirty);
+    durable = !server->handler.replies_must_wait(server->handler.ctx);
+    http_release_deferred(server, durable);
     MHD_run(server->mhd);
     MHD_stop_daemon(server->mhd);
     server->mhd = NULL;

@@ -9,9 +9,28 @@
 #include <stdint.h>
 
 #include "identity.h"
-#include "request.h"
-#include "service.h"
 #include "waiters.h"
+
+struct call;
+
+/* What the HTTP edge calls into: it frames, identifies and counts calls and holds replies;
+ * what a call means is the handler's. It knows no journal, service or configuration. */
+struct http_handler {
+    /* Answers a call whose body is read and whose caller is identified. */
+    enum MHD_Result (*dispatch)(void *ctx, struct call *call, const char *url,
+                                const char *method);
+    /* A long-poll suspended with http_suspend_wait() is over (woken or timed out). */
+    enum MHD_Result (*finish_wait)(void *ctx, struct call *call);
+    /* True while replies must wait for a flush (records not yet durable). */
+    bool (*replies_must_wait)(void *ctx);
+    void *ctx;
+};
+
+/* Per non-root uid: concurrent calls (long-polls included) and open connections. */
+struct http_limits {
+    int max_calls_per_user;
+    int max_connections_per_user;
+};
 
 /* One HTTP exchange. Lives from the first callback to MHD's completion notice. */
 struct call {
@@ -36,7 +55,8 @@ struct call {
 
 struct http_server {
     struct MHD_Daemon *mhd;
-    struct service *svc;
+    struct http_handler handler;
+    struct http_limits limits;
     int listen_fd;
     bool listen_inherited; /* socket activation: the socket is not ours to remove */
     struct waiters *waiters; /* shared with the login socket */
@@ -60,7 +80,8 @@ struct http_server {
 /* Binds the socket (mode 0666 in a root-owned 0755 directory; the peer's credentials decide
  * what it may do), or takes inherited_fd (>= 0: socket activation), and starts MHD without
  * its own thread. Returns 0 or -1 with err. */
-int http_start(struct http_server *server, struct service *svc, struct waiters *waiters,
+int http_start(struct http_server *server, const struct http_handler *handler,
+               const struct http_limits *limits, struct waiters *waiters,
                const char *socket_path, int inherited_fd, char *err, size_t err_len);
 void http_stop(struct http_server *server, const char *socket_path);
 /* MHD's epoll descriptor, for the main loop. */
@@ -79,18 +100,17 @@ size_t http_release_deferred(struct http_server *server, bool durable);
 /* Runs MHD once (sends what was released; may take in new work). */
 void http_poll_once(struct http_server *server);
 
-/* Reply helpers for routes.c. Each queues a response and returns MHD's result; while the
+/* Reply helpers for the handler. Each queues a response and returns MHD's result; while the
  * journal holds records not yet durable, the reply waits for the flush (group commit). */
 enum MHD_Result http_reply_json(struct call *call, unsigned status, json_object *obj);
 enum MHD_Result http_reply_error(struct call *call, unsigned status, const char *error,
                                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* Suspends the call until its request changes state or the deadline passes. */
-void http_suspend_wait(struct http_server *server, struct call *call, const char *request_id,
-                       int64_t deadline_boot_ms);
-
-/* routes.c */
-enum MHD_Result routes_dispatch(struct http_server *server, struct call *call, const char *url,
-                                const char *method);
-enum MHD_Result routes_finish_wait(struct http_server *server, struct call *call);
+/* Suspends the call until its request changes state or the deadline passes; the handler's
+ * finish_wait() answers it then. */
+void http_suspend_wait(struct call *call, const char *request_id, int64_t deadline_boot_ms);
+/* The call's query parameter key, or NULL. */
+const char *http_query(struct call *call, const char *key);
+/* The first query parameter not in allowed (NULL-terminated), or NULL when all are. */
+const char *http_query_unknown(struct call *call, const char *const *allowed);
 
 #endif

@@ -544,3 +544,15 @@ int journal_sync_idle(struct journal *journal)
         return 0;
     return sync_store_now(journal);
 }
+
+struct journal_view journal_view(const struct journal *journal)
+{
+    struct journal_view view = {!journal->file_behind, journal->head_seq, journal->head_hash,
+                                journal->file.path, journal->file_first_seq};
+    return view;
+}
+
+bool journal_holds_unflushed(const struct journal *journal)
+{
+    return journal->dirty;
+}

@@ -97,6 +97,18 @@ int64_t journal_sync_wait_ms(const struct journal *journal);
  * adopts login records the file holds beyond the database (a power cut after a login-only
  * round), and refuses to open when the extra records are anything else. */
 int journal_catch_up(struct journal *journal);
+/* What the API shows of the journal (health, the audit listing). The strings live as long
+ * as the journal. */
+struct journal_view {
+    bool audit_ok;         /* the file has every committed record */
+    uint64_t head_seq;
+    const char *head_hash;
+    const char *file_path;
+    uint64_t file_first_seq;
+};
+struct journal_view journal_view(const struct journal *journal);
+/* Records not yet durable are held: nobody may be answered about them before the flush. */
+bool journal_holds_unflushed(const struct journal *journal);
 /* SIGHUP: reopen the file after rotation; the new file continues the chain. */
 int journal_reopen(struct journal *journal, char *err, size_t err_len);
 

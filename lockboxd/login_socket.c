@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api_error.h"
 #include "event_tag.h"
 #include "identity.h"
 #include "listen_socket.h"
@@ -174,7 +175,7 @@ static void reply(struct login_conn *conn, int status, json_object *obj)
         conn_close(conn);
         return;
     }
-    if (!ls->svc->journal->dirty) {
+    if (!journal_holds_unflushed(ls->svc->journal)) {
         send_now(conn, buf, (size_t)len);
         return;
     }
@@ -193,15 +194,15 @@ __attribute__((format(printf, 4, 5)))
 static void reply_error(struct login_conn *conn, int status, const char *error, const char *fmt,
                         ...)
 {
-    char message[512];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(message, sizeof(message), fmt, ap);
+    json_object *obj = api_error_vnew(error, fmt, ap);
     va_end(ap);
-    json_object *obj = json_object_new_object();
-    json_object_object_add(obj, "error", json_object_new_string(error));
-    json_object_object_add(obj, "message", json_object_new_string(message));
+    if (obj == NULL) {
+        conn_close(conn);
+        return;
+    }
     reply(conn, status, obj);
 }
 
@@ -433,11 +434,22 @@ static void conn_close(struct login_conn *conn)
     free(conn);
 }
 
+/* The reply that takes a held one's place when the flush failed. Returns its length, or -1. */
+static ssize_t format_unavailable(char *buf, size_t buf_len)
+{
+    json_object *obj = api_error_new("audit_unavailable", "%s", API_AUDIT_UNAVAILABLE_MESSAGE);
+    if (obj == NULL)
+        return -1;
+    json_object_object_add(obj, "status", json_object_new_int(503));
+    ssize_t len = login_message_format(obj, buf, buf_len);
+    json_object_put(obj);
+    return len;
+}
+
 size_t login_socket_release_held(struct login_server *ls, bool durable)
 {
-    static const char unavailable[] =
-        "{\"error\":\"audit_unavailable\",\"message\":\"the change could not be made durable or "
-        "written to the audit file; it takes effect only once it is (see syslog)\",\"status\":503}";
+    char unavailable[512];
+    ssize_t unavailable_len = durable ? 0 : format_unavailable(unavailable, sizeof(unavailable));
     struct login_conn *conn = ls->held;
     size_t released = 0;
 
@@ -450,8 +462,10 @@ size_t login_socket_release_held(struct login_server *ls, bool durable)
         conn->held_next = NULL;
         if (durable)
             send_now(conn, data, len);
+        else if (unavailable_len > 0)
+            send_now(conn, unavailable, (size_t)unavailable_len);
         else
-            send_now(conn, unavailable, sizeof(unavailable) - 1);
+            conn_close(conn); /* out of memory: the login sees lockboxd hang up, and fails */
         free(data);
         released++;
         conn = next;

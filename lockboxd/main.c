@@ -27,6 +27,7 @@
 #include "sessions.h"
 #include "lockbox_limits.h"
 #include "readiness.h"
+#include "routes.h"
 #include "service.h"
 #include "store.h"
 #include "text.h"
@@ -37,6 +38,7 @@ struct lockboxd {
     struct store *store;
     struct journal journal;
     struct service service;
+    struct routes routes; /* what the HTTP API's calls mean */
     struct http_server http;
     struct login_server login;
     struct waiters waiters; /* long-polls of both doors */
@@ -361,7 +363,10 @@ static int start_doors(struct lockboxd *d, int activated, char *err, size_t err_
     if (login_socket_start(&d->login, &d->service, &d->waiters, d->config.pam_socket, login_fd,
                            err, err_len) != 0)
         return -1;
-    return http_start(&d->http, &d->service, &d->waiters, d->config.socket, http_fd, err,
+    d->routes = (struct routes){&d->service, &d->waiters};
+    struct http_handler handler = routes_handler(&d->routes);
+    struct http_limits limits = {d->config.max_calls_per_user, d->config.max_connections_per_user};
+    return http_start(&d->http, &handler, &limits, &d->waiters, d->config.socket, http_fd, err,
                       err_len);
 }
 
