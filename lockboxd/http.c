@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include "api_error.h"
-#include "event_tag.h"
 #include "listen_socket.h"
 #include "lockbox_limits.h"
 #include "text.h"
@@ -193,31 +192,18 @@ static enum MHD_Result refuse_ambiguous_framing(struct call *call)
     return rc;
 }
 
+static void on_wait_event(struct event_source *source, uint32_t events);
+
 /* While a long-poll is suspended, its descriptor sits in the main loop's epoll set (with
  * EPOLLRDHUP only: the request is read, so data would not be news) so that a caller who goes
  * away releases its wait and its connection slot at once, not at the wait's deadline. */
 static void watch_waiting(struct http_server *server, struct call *call)
 {
-    struct epoll_event ev = {.events = EPOLLRDHUP, .data.u64 = event_tag(EVENT_HTTP_WAIT, call->fd)};
-
     if (server->epoll_fd < 0 || call->fd < 0)
-        return;
-    if ((size_t)call->fd >= server->waiting_by_fd_cap) {
-        size_t cap = server->waiting_by_fd_cap ? server->waiting_by_fd_cap : 64;
-        while (cap <= (size_t)call->fd)
-            cap *= 2;
-        struct call **grown = realloc(server->waiting_by_fd, cap * sizeof(*grown));
-        if (grown == NULL)
-            return; /* not watched: the wait still ends at its deadline */
-        memset(grown + server->waiting_by_fd_cap, 0,
-               (cap - server->waiting_by_fd_cap) * sizeof(*grown));
-        server->waiting_by_fd = grown;
-        server->waiting_by_fd_cap = cap;
-    }
-    if (epoll_ctl(server->epoll_fd, EPOLL_CTL_ADD, call->fd, &ev) == 0) {
-        server->waiting_by_fd[call->fd] = call;
+        return; /* not watched: the wait still ends at its deadline */
+    call->wait_source.on_event = on_wait_event;
+    if (event_source_watch(server->epoll_fd, call->fd, EPOLLRDHUP, &call->wait_source) == 0)
         call->watched = true;
-    }
 }
 
 static void unwatch_waiting(struct http_server *server, struct call *call)
@@ -225,7 +211,6 @@ static void unwatch_waiting(struct http_server *server, struct call *call)
     if (!call->watched)
         return;
     epoll_ctl(server->epoll_fd, EPOLL_CTL_DEL, call->fd, NULL);
-    server->waiting_by_fd[call->fd] = NULL;
     call->watched = false;
 }
 
@@ -248,16 +233,31 @@ void http_suspend_wait(struct call *call, const char *request_id, int64_t deadli
     watch_waiting(server, call);
 }
 
-void http_attach(struct http_server *server, int epoll_fd)
+/* MHD's events need nothing here: the loop runs MHD after every batch. */
+static void on_mhd_event(struct event_source *source, uint32_t events)
 {
-    server->epoll_fd = epoll_fd;
+    (void)source;
+    (void)events;
 }
 
-void http_on_wait_event(struct http_server *server, int fd, uint32_t events)
+int http_attach(struct http_server *server, int epoll_fd)
 {
-    struct call *call = (size_t)fd < server->waiting_by_fd_cap ? server->waiting_by_fd[fd] : NULL;
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(server->mhd, MHD_DAEMON_INFO_EPOLL_FD);
 
-    if (call == NULL || !(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+    server->epoll_fd = epoll_fd;
+    server->mhd_source.on_event = on_mhd_event;
+    if (info == NULL)
+        return -1;
+    return event_source_watch(epoll_fd, info->epoll_fd, EPOLLIN, &server->mhd_source);
+}
+
+/* A suspended long-poll's descriptor reported events: if its caller left, the wait ends. */
+static void on_wait_event(struct event_source *source, uint32_t events)
+{
+    struct call *call = EVENT_SOURCE_OWNER(source, struct call, wait_source);
+    struct http_server *server = call->server;
+
+    if (!call->watched || !(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
         return;
     server->abandoned++;
     syslog(LOG_NOTICE, "event=api.wait_abandoned id=%s uid=%u pid=%d msg=\"the caller went "
@@ -518,19 +518,10 @@ void http_stop(struct http_server *server, const char *socket_path)
     server->mhd = NULL;
     free(server->uid_calls);
     server->uid_calls = NULL;
-    free(server->waiting_by_fd);
-    server->waiting_by_fd = NULL;
-    server->waiting_by_fd_cap = 0;
     if (!server->listen_inherited) { /* systemd keeps an activated socket for the next start */
         close(server->listen_fd);
         unlink(socket_path);
     }
-}
-
-int http_poll_fd(const struct http_server *server)
-{
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(server->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-    return info ? info->epoll_fd : -1;
 }
 
 int64_t http_next_timeout_ms(const struct http_server *server)

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "event_source.h"
 #include "identity.h"
 #include "waiters.h"
 
@@ -45,6 +46,7 @@ struct call {
     struct waiter waiter;
     int fd;          /* the connection's descriptor, watched while the call is suspended */
     bool watched;
+    struct event_source wait_source; /* its caller went away while it waited */
     bool counted;                  /* counts against its uid's concurrent calls */
     /* group commit: a reply held back until the journal's records are durable */
     struct http_server *server;
@@ -61,10 +63,9 @@ struct http_server {
     bool listen_inherited; /* socket activation: the socket is not ours to remove */
     struct waiters *waiters; /* shared with the login socket */
     /* MHD does not poll a suspended connection: the main loop watches the long-polls'
-     * descriptors for the caller going away (EVENT_HTTP_WAIT), found here by descriptor. */
+     * descriptors for the caller going away (each call's wait_source). */
     int epoll_fd;
-    struct call **waiting_by_fd;
-    size_t waiting_by_fd_cap;
+    struct event_source mhd_source; /* MHD's own epoll descriptor: http_run() serves it */
     uint64_t abandoned;
     struct call *deferred; /* replies waiting for journal_flush() */
     /* Concurrent calls per non-root uid: one local user must not tie up the descriptors the
@@ -84,12 +85,9 @@ int http_start(struct http_server *server, const struct http_handler *handler,
                const struct http_limits *limits, struct waiters *waiters,
                const char *socket_path, int inherited_fd, char *err, size_t err_len);
 void http_stop(struct http_server *server, const char *socket_path);
-/* MHD's epoll descriptor, for the main loop. */
-int http_poll_fd(const struct http_server *server);
-/* The main loop's epoll descriptor, where suspended long-polls are watched. */
-void http_attach(struct http_server *server, int epoll_fd);
-/* A watched long-poll's descriptor reported events: if its caller left, the wait ends. */
-void http_on_wait_event(struct http_server *server, int fd, uint32_t events);
+/* Watches MHD's epoll descriptor on the main loop's epoll_fd (http_run() serves it each
+ * round), where suspended long-polls are watched too. Returns 0 or -1. */
+int http_attach(struct http_server *server, int epoll_fd);
 /* Milliseconds until MHD needs attention (-1: none). */
 int64_t http_next_timeout_ms(const struct http_server *server);
 /* Runs MHD once. */

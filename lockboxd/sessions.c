@@ -12,7 +12,6 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "event_tag.h"
 #include "random_id.h"
 #include "timefmt.h"
 
@@ -82,15 +81,27 @@ int sessions_init(struct sessions *s, const struct lockboxd_config *config, stru
     return 0;
 }
 
+/* A session's pidfd in the epoll set. Found again by the session's id: entries move in their
+ * array, a watch does not. */
+struct session_watch {
+    struct event_source source;
+    struct sessions *sessions;
+    char id[LOCKBOX_ID_HEX_LEN + 1];
+};
+
 void session_unwatch(struct sessions *s, struct session_entry *e)
 {
     if (e->pidfd >= 0) {
         /* Out of the epoll set first: a notification command forked meanwhile may hold the
          * pidfd, and epoll forgets it only with its last holder. */
-        if (s->epoll_fd >= 0)
+        if (e->watch != NULL)
             epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, e->pidfd, NULL);
         close(e->pidfd);
     }
+    /* Freed from its own event at most (event_source.h): only a session's exit unwatches it
+     * while the loop handles a batch. */
+    free(e->watch);
+    e->watch = NULL;
     e->pidfd = -1;
 }
 
@@ -177,11 +188,24 @@ void session_remove(struct sessions *s, struct session_entry *e)
     *e = s->items[--s->n];
 }
 
+static void on_exit_event(struct event_source *source, uint32_t events);
+
 static void watch(struct sessions *s, struct session_entry *e)
 {
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = event_tag(EVENT_SESSION, e->pidfd)};
-    if (s->epoll_fd >= 0 && epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, e->pidfd, &ev) != 0)
+    if (s->epoll_fd < 0)
+        return;
+    struct session_watch *w = calloc(1, sizeof(*w));
+    if (w != NULL) {
+        w->source.on_event = on_exit_event;
+        w->sessions = s;
+        memcpy(w->id, e->id, sizeof(w->id));
+    }
+    if (w == NULL || event_source_watch(s->epoll_fd, e->pidfd, EPOLLIN, &w->source) != 0) {
         syslog(LOG_ERR, "event=session.error id=%s msg=\"cannot watch pid %d\"", e->id, (int)e->pid);
+        free(w);
+        return;
+    }
+    e->watch = w;
 }
 
 static uid_t uid_of(const char *user)
@@ -315,23 +339,26 @@ int sessions_close(struct sessions *s, const char *id, const struct lockbox_cloc
     return session_closed(s, e, e->user, NULL, now) == 0 ? 0 : -1;
 }
 
-bool sessions_on_exit(struct sessions *s, int fd, const struct lockbox_clock *now)
+/* A watched pidfd became readable: that session's process is gone. */
+static void on_exit_event(struct event_source *source, uint32_t events)
 {
-    for (size_t i = 0; i < s->n; i++) {
-        struct session_entry *e = &s->items[i];
-        if (e->pidfd != fd)
-            continue;
-        if (e->kill_at_boot_ms > 0) {
-            session_leader_gone_while_ending(s, e, now);
-        } else {
-            /* A failure is logged; the process is gone whatever the row says. */
-            if (e->open)
-                session_closed(s, e, "lockboxd", "its process exited", now);
-            session_leader_gone(s, e, now);
-        }
-        return true;
+    struct session_watch *w = EVENT_SOURCE_OWNER(source, struct session_watch, source);
+    struct sessions *s = w->sessions;
+    struct lockbox_clock now;
+    (void)events;
+
+    struct session_entry *e = session_find(s, w->id); /* w may be freed from here on */
+    if (e == NULL)
+        return;
+    s->read_clock(&now);
+    if (e->kill_at_boot_ms > 0) {
+        session_leader_gone_while_ending(s, e, &now);
+    } else {
+        /* A failure is logged; the process is gone whatever the row says. */
+        if (e->open)
+            session_closed(s, e, "lockboxd", "its process exited", &now);
+        session_leader_gone(s, e, &now);
     }
-    return false;
 }
 
 static void load_row(struct session_entry *e, sqlite3_stmt *st)
@@ -388,11 +415,14 @@ static void recheck_containment(struct sessions *s, struct session_entry *e)
     sqlite3_reset(st);
 }
 
-void sessions_attach(struct sessions *s, int epoll_fd, const struct lockbox_clock *now)
+void sessions_attach(struct sessions *s, int epoll_fd,
+                     void (*read_clock)(struct lockbox_clock *now),
+                     const struct lockbox_clock *now)
 {
     sqlite3_stmt *st = session_statement(s, SS_LIVE_ROWS);
 
     s->epoll_fd = epoll_fd;
+    s->read_clock = read_clock;
     while (sqlite3_step(st) == SQLITE_ROW) {
         struct session_entry *e = add_entry(s);
         if (e == NULL)
