@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "api_error.h"
+#include "array_grow.h"
 #include "listen_socket.h"
 #include "lockbox_limits.h"
 #include "text.h"
@@ -277,14 +278,9 @@ static struct uid_calls *uid_entry(struct http_server *server, uid_t uid, bool c
     }
     if (!create)
         return NULL;
-    if (server->n_uid_calls == server->uid_calls_cap) {
-        size_t cap = server->uid_calls_cap ? server->uid_calls_cap * 2 : 16;
-        struct uid_calls *grown = realloc(server->uid_calls, cap * sizeof(*grown));
-        if (grown == NULL)
-            return NULL;
-        server->uid_calls = grown;
-        server->uid_calls_cap = cap;
-    }
+    if (array_grow(&server->uid_calls, &server->uid_calls_cap, server->n_uid_calls + 1,
+                   sizeof(*server->uid_calls), 16) != 0)
+        return NULL;
     server->uid_calls[server->n_uid_calls] = (struct uid_calls){uid, 0, 0};
     return &server->uid_calls[server->n_uid_calls++];
 }
@@ -408,10 +404,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (*upload_size > 0) {
         if (!call->too_large && call->body_len + *upload_size <= LOCKBOX_BODY_MAX) {
-            char *grown = realloc(call->body, call->body_len + *upload_size + 1);
-            if (grown == NULL)
+            if (array_grow(&call->body, &call->body_cap, call->body_len + *upload_size + 1, 1,
+                           1024) != 0)
                 return MHD_NO;
-            call->body = grown;
             memcpy(call->body + call->body_len, upload_data, *upload_size);
             call->body_len += *upload_size;
             call->body[call->body_len] = '\0';

@@ -37,7 +37,7 @@ struct http_limits {
 struct call {
     struct MHD_Connection *conn;
     char *body;
-    size_t body_len;
+    size_t body_len, body_cap;
     bool too_large;
     bool identified;
     struct identity who;

@@ -11,19 +11,14 @@
 #include <time.h>
 
 #include "text.h"
+#include "array_grow.h"
+#include "monotonic.h"
 #include "timefmt.h"
 
 #define META_ROTATED_AT "audit_file_starts_after_seq"
 
 static void send_pending_syslog(struct journal *journal);
 static int sync_store_now(struct journal *journal);
-
-static int64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct catch_up {
     struct journal *journal;
@@ -51,7 +46,7 @@ static uint64_t file_starts_after(struct journal *journal)
 {
     int64_t rotated_at = 0;
 
-    if (store_meta_get_int(journal->store, META_ROTATED_AT, &rotated_at) != 0)
+    if (store_meta_get_int(journal->store, META_ROTATED_AT, &rotated_at) != LOCKBOX_OK)
         rotated_at = 0;
     return (uint64_t)rotated_at;
 }
@@ -318,25 +313,15 @@ static int keep_pending(struct journal *journal, const char *line, char *log_lin
 {
     size_t len = strlen(line);
 
-    if (journal->pending_len + len + 1 > journal->pending_cap) {
-        size_t cap = (journal->pending_len + len + 1) * 2;
-        char *grown = realloc(journal->pending, cap);
-        if (grown == NULL)
-            return -1;
-        journal->pending = grown;
-        journal->pending_cap = cap;
-    }
+    if (array_grow(&journal->pending, &journal->pending_cap, journal->pending_len + len + 1, 1,
+                   4096) != 0)
+        return -1;
     memcpy(journal->pending + journal->pending_len, line, len);
     journal->pending[journal->pending_len + len] = '\n';
     journal->pending_len += len + 1;
-    if (journal->n_pending_syslog == journal->pending_syslog_cap) {
-        size_t cap = journal->pending_syslog_cap ? journal->pending_syslog_cap * 2 : 16;
-        char **grown = realloc(journal->pending_syslog, cap * sizeof(*grown));
-        if (grown == NULL)
-            return -1;
-        journal->pending_syslog = grown;
-        journal->pending_syslog_cap = cap;
-    }
+    if (array_grow(&journal->pending_syslog, &journal->pending_syslog_cap,
+                   journal->n_pending_syslog + 1, sizeof(*journal->pending_syslog), 16) != 0)
+        return -1;
     journal->pending_syslog[journal->n_pending_syslog++] = log_line;
     return 0;
 }

@@ -313,10 +313,13 @@ static void handle_session_open(struct login_conn *conn, const struct body *m)
     struct lockbox_request req;
 
     service_read_clock(&now);
-    int rc = sessions ? sessions_open(sessions, &in, &now, id, &req, err, sizeof(err)) : -1;
-    if (rc != 0) {
-        reply_error(conn, rc > 0 ? 403 : 500, rc > 0 ? "forbidden" : "internal", "%s",
-                    rc > 0 ? err : "cannot register the session");
+    enum lockbox_result rc = sessions ? sessions_open(sessions, &in, &now, id, &req, err,
+                                                      sizeof(err))
+                                      : LOCKBOX_ERROR;
+    bool refused = rc == LOCKBOX_NOT_FOUND;
+    if (rc != LOCKBOX_OK) {
+        reply_error(conn, refused ? 403 : 500, refused ? "forbidden" : "internal", "%s",
+                    refused ? err : "cannot register the session");
         return;
     }
     json_object *obj = json_object_new_object();
@@ -331,9 +334,11 @@ static void handle_session_close(struct login_conn *conn, const struct body *m)
     struct lockbox_clock now;
 
     service_read_clock(&now);
-    int rc = sessions ? sessions_close(sessions, m->session_id, &now) : -1;
-    if (rc != 0) {
-        reply_error(conn, rc > 0 ? 404 : 500, rc > 0 ? "not_found" : "internal",
+    enum lockbox_result rc = sessions ? sessions_close(sessions, m->session_id, &now)
+                                      : LOCKBOX_ERROR;
+    bool unknown = rc == LOCKBOX_NOT_FOUND;
+    if (rc != LOCKBOX_OK) {
+        reply_error(conn, unknown ? 404 : 500, unknown ? "not_found" : "internal",
                     "no session %s", m->session_id);
         return;
     }

@@ -11,6 +11,7 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "monotonic.h"
 #include "outbox.h"
 #include "request_json.h"
 #include "text.h"
@@ -211,13 +212,7 @@ static void wait_for_work(struct notifier *n, int64_t next_due_wall_ms)
         return;
     if (wait_ms > 60000)
         wait_ms = 60000;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += wait_ms / 1000;
-    deadline.tv_nsec += (wait_ms % 1000) * 1000000;
-    if (deadline.tv_nsec >= 1000000000) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000;
-    }
+    deadline = monotonic_after(wait_ms);
     pthread_mutex_lock(&n->lock);
     while (!n->kicked && !n->stopping) {
         if (pthread_cond_timedwait(&n->wake, &n->lock, &deadline) == ETIMEDOUT)

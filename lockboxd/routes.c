@@ -117,9 +117,7 @@ struct list_ctx {
 static int add_readable(const struct lockbox_request *req, void *cls)
 {
     struct list_ctx *lc = cls;
-    const struct tenant_config *tenant = config_find_tenant(lc->svc->config, req->tenant);
-    struct lockbox_tenant_policy policy = tenant ? config_tenant_policy(tenant)
-                                                 : (struct lockbox_tenant_policy){req->tenant, NULL, 0};
+    struct lockbox_tenant_policy policy = config_policy_for(lc->svc->config, req->tenant);
     if (request_may_read(req, &policy, &lc->actor))
         json_object_array_add(lc->array, request_to_json(req));
     return 0;
@@ -356,10 +354,13 @@ static enum MHD_Result route_session_open(struct route_ctx *ctx)
     struct session_open_input in = {body->user, body->tenant, body->host, body->service,
                                     body->rhost, body->tty, call->who.pid};
     service_read_clock(&now);
-    int rc = svc->sessions ? sessions_open(svc->sessions, &in, &now, id, &req, err, sizeof(err)) : -1;
-    if (rc != 0)
-        return http_reply_error(call, rc > 0 ? 403 : 500, rc > 0 ? "forbidden" : "internal", "%s",
-                                rc > 0 ? err : "cannot register the session");
+    enum lockbox_result rc = svc->sessions ? sessions_open(svc->sessions, &in, &now, id, &req, err,
+                                                           sizeof(err))
+                                           : LOCKBOX_ERROR;
+    bool refused = rc == LOCKBOX_NOT_FOUND;
+    if (rc != LOCKBOX_OK)
+        return http_reply_error(call, refused ? 403 : 500, refused ? "forbidden" : "internal",
+                                "%s", refused ? err : "cannot register the session");
     json_object *obj = json_object_new_object();
     json_object_object_add(obj, "session_id", json_object_new_string(id));
     json_object_object_add(obj, "request", request_to_json(&req));
@@ -372,9 +373,11 @@ static enum MHD_Result route_session_close(struct route_ctx *ctx)
     struct lockbox_clock now;
 
     service_read_clock(&now);
-    int rc = ctx->svc->sessions ? sessions_close(ctx->svc->sessions, ctx->id, &now) : 1;
-    if (rc != 0)
-        return http_reply_error(call, rc > 0 ? 404 : 500, rc > 0 ? "not_found" : "internal",
+    enum lockbox_result rc = ctx->svc->sessions ? sessions_close(ctx->svc->sessions, ctx->id, &now)
+                                                : LOCKBOX_NOT_FOUND;
+    bool unknown = rc == LOCKBOX_NOT_FOUND;
+    if (rc != LOCKBOX_OK)
+        return http_reply_error(call, unknown ? 404 : 500, unknown ? "not_found" : "internal",
                                 "no session %s", ctx->id);
     json_object *obj = json_object_new_object();
     json_object_object_add(obj, "session_id", json_object_new_string(ctx->id));

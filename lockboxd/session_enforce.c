@@ -243,9 +243,10 @@ struct session_change sessions_access_changed(struct sessions *s, const char *us
 
     memset(&change, 0, sizeof(change));
     /* A failed read ends access too: fail closed. */
-    int found = store_find_longest_approval(s->store, user, tenant, host, now, &best);
-    bool covered = found == 0;
-    if (found < 0 && !may_end) {
+    enum lockbox_result found =
+        store_find_longest_approval(s->store, user, tenant, host, now, &best);
+    bool covered = found == LOCKBOX_OK;
+    if (found == LOCKBOX_ERROR && !may_end) {
         syslog(LOG_ERR, "event=session.error user=%s msg=\"cannot read the approvals; sessions "
                "left as they are\"", user);
         return change;

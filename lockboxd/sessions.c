@@ -12,6 +12,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "array_grow.h"
 #include "random_id.h"
 #include "timefmt.h"
 
@@ -168,14 +169,8 @@ int session_change_state(struct sessions *s, const struct session_entry *e, cons
 
 static struct session_entry *add_entry(struct sessions *s)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        struct session_entry *grown = realloc(s->items, cap * sizeof(*grown));
-        if (grown == NULL)
-            return NULL;
-        s->items = grown;
-        s->cap = cap;
-    }
+    if (array_grow(&s->items, &s->cap, s->n + 1, sizeof(*s->items), 16) != 0)
+        return NULL;
     struct session_entry *e = &s->items[s->n++];
     memset(e, 0, sizeof(*e));
     e->pidfd = -1;
@@ -257,9 +252,10 @@ bool session_is_contained(const struct session_entry *e)
     return e->contain.audit_session >= 0 || e->contain.cgroup[0] != '\0';
 }
 
-int sessions_open(struct sessions *s, const struct session_open_input *in,
-                  const struct lockbox_clock *now, char id[LOCKBOX_ID_HEX_LEN + 1],
-                  struct lockbox_request *req, char *err, size_t err_len)
+enum lockbox_result sessions_open(struct sessions *s, const struct session_open_input *in,
+                                  const struct lockbox_clock *now,
+                                  char id[LOCKBOX_ID_HEX_LEN + 1], struct lockbox_request *req,
+                                  char *err, size_t err_len)
 {
     const char *tenant = in->tenant ? in->tenant : s->config->tenant;
     const char *host = in->host ? in->host : s->config->host;
@@ -267,18 +263,19 @@ int sessions_open(struct sessions *s, const struct session_open_input *in,
 
     /* Closes the gap between the account check and the session: access must still be
      * current. The session lives as long as any approval for this user and host does. */
-    int found = store_find_longest_approval(s->store, in->user, tenant, host, now, req);
-    if (found != 0) {
+    enum lockbox_result found =
+        store_find_longest_approval(s->store, in->user, tenant, host, now, req);
+    if (found != LOCKBOX_OK) {
         snprintf(err, err_len, "access for %s on %s is not current", in->user, host);
-        return found > 0 ? 1 : -1;
+        return found;
     }
     if (process_start_time(in->pid, &start_time) != 0 || random_id(id) != 0) {
         snprintf(err, err_len, "cannot identify the session's process");
-        return -1;
+        return LOCKBOX_ERROR;
     }
     struct session_entry *e = add_entry(s);
     if (e == NULL)
-        return -1;
+        return LOCKBOX_ERROR;
     memcpy(e->id, id, LOCKBOX_ID_HEX_LEN + 1);
     memcpy(e->request_id, req->id, sizeof(e->request_id));
     snprintf(e->user, sizeof(e->user), "%s", in->user);
@@ -295,7 +292,7 @@ int sessions_open(struct sessions *s, const struct session_open_input *in,
     if (e->pidfd < 0) {
         snprintf(err, err_len, "cannot watch the session's process");
         session_remove(s, e);
-        return -1;
+        return LOCKBOX_ERROR;
     }
     /* The row and session.opened in one transaction: a session is either registered and
      * audited, or neither (and the login is told so). */
@@ -309,10 +306,10 @@ int sessions_open(struct sessions *s, const struct session_open_input *in,
                            &change, now) != 0) {
         snprintf(err, err_len, "cannot register the session: %s", store_error(s->store));
         session_remove(s, e);
-        return -1;
+        return LOCKBOX_ERROR;
     }
     watch(s, e);
-    return 0;
+    return LOCKBOX_OK;
 }
 
 struct session_entry *session_find(struct sessions *s, const char *id)
@@ -324,7 +321,8 @@ struct session_entry *session_find(struct sessions *s, const char *id)
     return NULL;
 }
 
-int sessions_close(struct sessions *s, const char *id, const struct lockbox_clock *now)
+enum lockbox_result sessions_close(struct sessions *s, const char *id,
+                                   const struct lockbox_clock *now)
 {
     struct session_entry *e = session_find(s, id);
     if (e == NULL || !e->open) {
@@ -332,11 +330,13 @@ int sessions_close(struct sessions *s, const char *id, const struct lockbox_cloc
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         int rc = sqlite3_step(st);
         sqlite3_reset(st);
-        return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
+        if (rc == SQLITE_ROW)
+            return LOCKBOX_OK;
+        return rc == SQLITE_DONE ? LOCKBOX_NOT_FOUND : LOCKBOX_ERROR;
     }
     if (e->kill_at_boot_ms > 0)
-        return 0; /* being terminated: that record stands */
-    return session_closed(s, e, e->user, NULL, now) == 0 ? 0 : -1;
+        return LOCKBOX_OK; /* being terminated: that record stands */
+    return session_closed(s, e, e->user, NULL, now) == 0 ? LOCKBOX_OK : LOCKBOX_ERROR;
 }
 
 /* A watched pidfd became readable: that session's process is gone. */

@@ -82,12 +82,15 @@ void sessions_attach(struct sessions *s, int epoll_fd,
                      const struct lockbox_clock *now);
 void sessions_free(struct sessions *s);
 
-/* 0 and the new id; 1 when access is not current (nothing registered); -1 on error. */
-int sessions_open(struct sessions *s, const struct session_open_input *in,
-                  const struct lockbox_clock *now, char id[LOCKBOX_ID_HEX_LEN + 1],
-                  struct lockbox_request *req, char *err, size_t err_len);
-/* 0 closed (or already closed or ended), 1 no such session, -1 error. */
-int sessions_close(struct sessions *s, const char *id, const struct lockbox_clock *now);
+/* LOCKBOX_OK and the new id; LOCKBOX_NOT_FOUND when no current approval covers the login
+ * (nothing registered); LOCKBOX_ERROR with err. */
+enum lockbox_result sessions_open(struct sessions *s, const struct session_open_input *in,
+                                  const struct lockbox_clock *now,
+                                  char id[LOCKBOX_ID_HEX_LEN + 1], struct lockbox_request *req,
+                                  char *err, size_t err_len);
+/* LOCKBOX_OK closed (or already closed or ended), LOCKBOX_NOT_FOUND no such session. */
+enum lockbox_result sessions_close(struct sessions *s, const char *id,
+                                   const struct lockbox_clock *now);
 /* After an approval, revocation or expiry for user, tenant and host: rebinds their sessions
  * to the longest current approval, or ends them (open ones and leftovers) when none is left.
  * why ("revoked by alice") goes to the audit and the session's terminal; comment (the
