@@ -27,6 +27,8 @@
 #define IDLE_TIMEOUT_SECONDS 15     /* slow or silent clients are dropped */
 #define CONNECTION_MEMORY (16 * 1024) /* bounds request line and headers */
 
+/* MHD's messages, flattened to one line: its format strings come from MHD itself. */
+__attribute__((format(printf, 2, 0)))
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char text[512];

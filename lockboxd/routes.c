@@ -462,6 +462,12 @@ enum route_lookup routes_find(const char *method, const char *url, struct route_
     return path_known ? ROUTE_WRONG_METHOD : ROUTE_NO_PATH;
 }
 
+const struct route *routes_all(size_t *count)
+{
+    *count = sizeof(route_table) / sizeof(route_table[0]);
+    return route_table;
+}
+
 /* What the table says about a call, checked before its handler: the caller, then the body's
  * shape, then what it must hold, then what only root may put in it. Returns MHD_YES with
  * ctx->body parsed (to be freed), or the refusal's result with nothing left to free. */

@@ -53,6 +53,8 @@ struct route_match {
 
 /* Finds the route of method and url. Pure: for the dispatcher and the unit tests. */
 enum route_lookup routes_find(const char *method, const char *url, struct route_match *match);
+/* The whole table (for the unit tests' checks of its consistency). */
+const struct route *routes_all(size_t *count);
 
 /* The handler the HTTP edge calls; routes must outlive the server. */
 struct http_handler routes_handler(struct routes *routes);
