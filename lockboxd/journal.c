@@ -414,11 +414,11 @@ static void check_file_end(struct journal *journal)
     char err[256];
     uint64_t before = file_position(journal);
 
-    int changed = audit_file_check_end(&journal->file, err, sizeof(err));
-    if (changed == 0)
+    enum audit_file_end end = audit_file_check_end(&journal->file, err, sizeof(err));
+    if (end == AUDIT_FILE_AS_LEFT)
         return;
     journal->file_behind = true;
-    if (changed < 0) {
+    if (end == AUDIT_FILE_UNREADABLE) {
         syslog(LOG_CRIT, "event=audit.write_failed file=%s msg=\"%s\"", journal->file.path, err);
         return;
     }

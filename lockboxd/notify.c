@@ -244,13 +244,13 @@ static void *sender_main(void *cls)
     }
     while (!stopping(n)) {
         struct outbox_item item;
-        int found = outbox_next_due(outbox, wall_now_ms(), &item);
-        if (found == 0) {
+        enum lockbox_result found = outbox_next_due(outbox, wall_now_ms(), &item);
+        if (found == LOCKBOX_OK) {
             deliver_one(n, outbox, &item);
             free(item.body);
             continue;
         }
-        wait_for_work(n, found < 0 ? wall_now_ms() + 5000 : outbox_next_attempt_at(outbox));
+        wait_for_work(n, found == LOCKBOX_ERROR ? wall_now_ms() + 5000 : outbox_next_attempt_at(outbox));
     }
     outbox_close(outbox);
     store_close(store);
