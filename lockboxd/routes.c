@@ -469,44 +469,43 @@ const struct route *routes_all(size_t *count)
 }
 
 /* What the table says about a call, checked before its handler: the caller, then the body's
- * shape, then what it must hold, then what only root may put in it. Returns MHD_YES with
- * ctx->body parsed (to be freed), or the refusal's result with nothing left to free. */
-static enum MHD_Result check_call(const struct route *route, struct route_ctx *ctx,
-                                  bool *refused)
+ * shape, then what it must hold, then what only root may put in it. Returns true when the
+ * call may go on (ctx->body parsed, to be freed), or false with *refusal the refusal sent. */
+static bool call_admitted(const struct route *route, struct route_ctx *ctx,
+                          enum MHD_Result *refusal)
 {
     struct call *call = ctx->call;
     char err[256];
 
-    *refused = true;
     if (route->caller == ROUTE_ROOT && call->who.uid != 0) {
         if (route->refusal_log != NULL)
             service_log_refusal(&call->who, route->log_action, "-", route->refusal_log);
-        return http_reply_error(call, 403, "forbidden", "%s", route->refusal);
+        *refusal = http_reply_error(call, 403, "forbidden", "%s", route->refusal);
+        return false;
     }
-    if (route->body == 0) {
-        *refused = false;
-        return MHD_YES;
+    if (route->body == 0)
+        return true; /* the body is not read: whatever came is ignored */
+    if (body_parse(&ctx->body, call->body, call->body_len, route->body, err, sizeof(err)) != 0) {
+        *refusal = http_reply_error(call, 400, "bad_request", "%s", err);
+        return false;
     }
-    if (body_parse(&ctx->body, call->body, call->body_len, route->body, err, sizeof(err)) != 0)
-        return http_reply_error(call, 400, "bad_request", "%s", err);
     const char *missing = body_first_missing(ctx->body.present, route->required);
-    if (missing != NULL) {
-        body_free(&ctx->body);
-        return http_reply_error(call, 400, "bad_request", "'%s' is required", missing);
-    }
-    if ((ctx->body.present & route->root_fields) && call->who.uid != 0) {
-        body_free(&ctx->body);
-        return http_reply_error(call, 403, "forbidden", "%s", route->root_fields_refusal);
-    }
-    *refused = false;
-    return MHD_YES;
+    if (missing != NULL)
+        *refusal = http_reply_error(call, 400, "bad_request", "'%s' is required", missing);
+    else if ((ctx->body.present & route->root_fields) && call->who.uid != 0)
+        *refusal = http_reply_error(call, 403, "forbidden", "%s", route->root_fields_refusal);
+    else
+        return true;
+    body_free(&ctx->body);
+    return false;
 }
 
 static enum MHD_Result dispatch(void *cls, struct call *call, const char *url, const char *method)
 {
-    struct route_ctx ctx = {cls, ((struct routes *)cls)->svc, call, NULL, NULL, {0}};
+    struct routes *routes = cls;
+    struct route_ctx ctx = {routes, routes->svc, call, NULL, NULL, {0}};
     struct route_match match;
-    bool refused;
+    enum MHD_Result rc;
 
     switch (routes_find(method, url, &match)) {
     case ROUTE_FOUND:
@@ -520,8 +519,7 @@ static enum MHD_Result dispatch(void *cls, struct call *call, const char *url, c
     }
     ctx.id = match.id[0] ? match.id : NULL;
     ctx.action = match.action;
-    enum MHD_Result rc = check_call(match.route, &ctx, &refused);
-    if (refused)
+    if (!call_admitted(match.route, &ctx, &rc))
         return rc;
     rc = match.route->handler(&ctx);
     body_free(&ctx.body);
