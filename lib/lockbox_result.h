@@ -10,6 +10,8 @@
  *  - Subsystems with more outcomes than that name them in their own enum (journal.h's
  *    enum journal_result, routes.h's enum route_lookup, request.h's enum request_verdict),
  *    with 0 for success.
+ *  - A function that computes a value returns it, and says in its header what stands for
+ *    "none" (-1 for a count or a duration, INT64_MAX for a deadline).
  *  - Predicates return bool. No function returns a negative errno; errno itself is left as
  *    the failing call set it when the caller may want it (audit_file.c). */
 #ifndef LOCKBOX_LOCKBOX_RESULT_H
