@@ -6,11 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_grow.h"
 #include "lockbox_limits.h"
 
 struct reply_buffer {
     char *data;
-    size_t len;
+    size_t len, cap;
     int too_large;
 };
 
@@ -23,10 +24,8 @@ static size_t collect_body(char *chunk, size_t size, size_t count, void *userdat
         buf->too_large = 1;
         return 0; /* makes libcurl abort the transfer */
     }
-    char *grown = realloc(buf->data, buf->len + n + 1);
-    if (grown == NULL)
+    if (array_grow(&buf->data, &buf->cap, buf->len + n + 1, 1, 4096) != 0)
         return 0;
-    buf->data = grown;
     memcpy(buf->data + buf->len, chunk, n);
     buf->len += n;
     buf->data[buf->len] = '\0';
@@ -90,7 +89,7 @@ static int parse_reply(struct reply_buffer *buf, struct lockbox_reply *reply)
 int lockbox_call(const struct lockbox_client *client, const char *method, const char *path,
                  json_object *body, struct lockbox_reply *reply)
 {
-    struct reply_buffer buf = {NULL, 0, 0};
+    struct reply_buffer buf = {NULL, 0, 0, 0};
     struct curl_slist *headers = NULL;
     char url[1024];
     int rc = -1;

@@ -9,6 +9,7 @@
 #include "api.h"
 #include "cli.h"
 #include "lockbox_limits.h"
+#include "monotonic.h"
 #include "output.h"
 #include "text.h"
 #include "timefmt.h"
@@ -110,14 +111,6 @@ int cmd_request(struct cli *cli, int argc, char **argv)
         print_filed(&req, status == 201);
     }
     return CLI_OK;
-}
-
-static int64_t monotonic_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int parse_wait_options(struct cli *cli, int argc, char **argv, const char **id,

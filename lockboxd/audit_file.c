@@ -162,17 +162,17 @@ int audit_file_append_many(struct audit_file *file, const char *records, size_t 
     return 0;
 }
 
-int audit_file_check_end(struct audit_file *file, char *err, size_t err_len)
+enum audit_file_end audit_file_check_end(struct audit_file *file, char *err, size_t err_len)
 {
     struct stat st;
 
     if (file->fd < 0 || fstat(file->fd, &st) != 0) {
         snprintf(err, err_len, "%s: cannot stat: %s", file->path, strerror(errno));
-        return -1;
+        return AUDIT_FILE_UNREADABLE;
     }
     if (st.st_size == file->size)
-        return 0;
-    return read_last_record(file, err, err_len) == 0 ? 1 : -1;
+        return AUDIT_FILE_AS_LEFT;
+    return read_last_record(file, err, err_len) == 0 ? AUDIT_FILE_CHANGED : AUDIT_FILE_UNREADABLE;
 }
 
 int audit_file_append(struct audit_file *file, const char *line, uint64_t seq, const char *hash)

@@ -36,9 +36,14 @@ int audit_file_append_many(struct audit_file *file, const char *records, size_t 
 typedef int (*audit_file_line_fn)(void *ctx, const char *line, size_t len, uint64_t seq);
 int audit_file_each_after(const struct audit_file *file, uint64_t after, audit_file_line_fn fn,
                           void *ctx, char *err, size_t err_len);
-/* Is the file still as our last write left it? 0 yes; 1 no (someone cut or added lines):
- * its last record is read again (a torn last line cut); -1 with err when it cannot be read. */
-int audit_file_check_end(struct audit_file *file, char *err, size_t err_len);
+/* Is the file still as our last write left it? */
+enum audit_file_end {
+    AUDIT_FILE_UNREADABLE = -1, /* it cannot be read: err says why */
+    AUDIT_FILE_AS_LEFT = 0,
+    AUDIT_FILE_CHANGED = 1, /* someone cut or added lines: its last record is read again (a
+                             * torn last line cut) */
+};
+enum audit_file_end audit_file_check_end(struct audit_file *file, char *err, size_t err_len);
 /* Closes and opens the path again (after logrotate moved the file away). */
 int audit_file_reopen(struct audit_file *file, char *err, size_t err_len);
 void audit_file_close(struct audit_file *file);

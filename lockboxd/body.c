@@ -188,3 +188,18 @@ void body_free(struct body *body)
     json_object_put(body->root);
     body->root = NULL;
 }
+
+const char *body_field_name(unsigned bit)
+{
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        if ((unsigned)fields[i].bit == bit)
+            return fields[i].name;
+    }
+    return "?";
+}
+
+const char *body_first_missing(unsigned present, unsigned required)
+{
+    unsigned missing = required & ~present;
+    return missing ? body_field_name(missing & -missing) : NULL;
+}

@@ -39,5 +39,9 @@ struct body {
 int body_parse(struct body *body, const char *data, size_t len, unsigned allowed, char *err,
                size_t err_len);
 void body_free(struct body *body);
+/* The member's name for one enum body_field bit ("reason"), or "?" for anything else. */
+const char *body_field_name(unsigned bit);
+/* The name of the lowest bit of `required` missing from `present`, or NULL if none is. */
+const char *body_first_missing(unsigned present, unsigned required);
 
 #endif

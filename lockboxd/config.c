@@ -384,3 +384,13 @@ struct lockbox_tenant_policy config_tenant_policy(const struct tenant_config *te
                                            tenant->n_admins};
     return policy;
 }
+
+struct lockbox_tenant_policy config_policy_for(const struct lockboxd_config *config,
+                                               const char *name)
+{
+    const struct tenant_config *tenant = config_find_tenant(config, name);
+    if (tenant != NULL)
+        return config_tenant_policy(tenant);
+    struct lockbox_tenant_policy none = {name, NULL, 0};
+    return none;
+}

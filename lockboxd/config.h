@@ -46,5 +46,9 @@ const struct tenant_config *config_find_tenant(const struct lockboxd_config *con
                                                const char *name);
 /* The tenant's admin list in the pure core's shape (valid while config lives). */
 struct lockbox_tenant_policy config_tenant_policy(const struct tenant_config *tenant);
+/* The policy of tenant `name`: its admins, or none at all for a tenant the configuration no
+ * longer has (its requests stay readable by their owners and root, decidable by nobody). */
+struct lockbox_tenant_policy config_policy_for(const struct lockboxd_config *config,
+                                               const char *name);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -16,7 +17,8 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "event_tag.h"
+#include "api_error.h"
+#include "array_grow.h"
 #include "listen_socket.h"
 #include "lockbox_limits.h"
 #include "text.h"
@@ -25,6 +27,8 @@
 #define IDLE_TIMEOUT_SECONDS 15     /* slow or silent clients are dropped */
 #define CONNECTION_MEMORY (16 * 1024) /* bounds request line and headers */
 
+/* MHD's messages, flattened to one line: its format strings come from MHD itself. */
+__attribute__((format(printf, 2, 0)))
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char text[512];
@@ -65,7 +69,7 @@ enum MHD_Result http_reply_json(struct call *call, unsigned status, json_object 
         return MHD_NO;
     /* Nothing is said about records that could still be lost: hold the reply until the
      * journal's flush has made them durable and put them in the audit file. */
-    if (server->svc->journal->dirty) {
+    if (server->handler.replies_must_wait(server->handler.ctx)) {
         call->deferred = response;
         call->deferred_status = status;
         call->deferred_next = server->deferred;
@@ -87,14 +91,9 @@ size_t http_release_deferred(struct http_server *server, bool durable)
     while (call != NULL) {
         struct call *next = call->deferred_next;
         if (!durable) {
-            json_object *obj = json_object_new_object();
-            json_object_object_add(obj, "error", json_object_new_string("audit_unavailable"));
-            json_object_object_add(obj, "message",
-                                   json_object_new_string(
-                                       "the change could not be made durable or written to the "
-                                       "audit file; it takes effect only once it is (see syslog)"));
             MHD_destroy_response(call->deferred);
-            call->deferred = json_response(obj);
+            call->deferred = json_response(
+                api_error_new("audit_unavailable", "%s", API_AUDIT_UNAVAILABLE_MESSAGE));
             call->deferred_status = MHD_HTTP_SERVICE_UNAVAILABLE;
         }
         call->deferred_next = NULL;
@@ -113,43 +112,101 @@ void http_poll_once(struct http_server *server)
 enum MHD_Result http_reply_error(struct call *call, unsigned status, const char *error,
                                  const char *fmt, ...)
 {
-    char message[512];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(message, sizeof(message), fmt, ap);
+    json_object *obj = api_error_vnew(error, fmt, ap);
     va_end(ap);
-    json_object *obj = json_object_new_object();
-    json_object_object_add(obj, "error", json_object_new_string(error));
-    json_object_object_add(obj, "message", json_object_new_string(message));
+    if (obj == NULL)
+        return MHD_NO;
     return http_reply_json(call, status, obj);
 }
+
+const char *http_query(struct call *call, const char *key)
+{
+    return MHD_lookup_connection_value(call->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+struct query_check {
+    const char *const *allowed;
+    const char *unknown;
+};
+
+static enum MHD_Result check_query_key(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+    struct query_check *qc = cls;
+    (void)kind;
+    (void)value;
+    for (const char *const *a = qc->allowed; *a; a++) {
+        if (strcmp(*a, key) == 0)
+            return MHD_YES;
+    }
+    qc->unknown = key;
+    return MHD_NO;
+}
+
+const char *http_query_unknown(struct call *call, const char *const *allowed)
+{
+    struct query_check qc = {allowed, NULL};
+    MHD_get_connection_values(call->conn, MHD_GET_ARGUMENT_KIND, check_query_key, &qc);
+    return qc.unknown;
+}
+
+/* A body framed two ways - Content-Length and Transfer-Encoding, or either one twice - may be
+ * an attempt to smuggle a second request past something that frames it the other way (RFC
+ * 9112 6.1, 6.3). Refuse it and close the connection ("MUST close"), so nothing after it on
+ * the connection is read as a request. libmicrohttpd itself takes the first of each. */
+struct framing_count {
+    unsigned content_length, transfer_encoding;
+};
+
+static enum MHD_Result count_framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                            const char *value)
+{
+    struct framing_count *fc = cls;
+    (void)kind;
+    (void)value;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        fc->content_length++;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+        fc->transfer_encoding++;
+    return MHD_YES;
+}
+
+static bool framing_is_ambiguous(struct call *call)
+{
+    struct framing_count fc = {0, 0};
+    MHD_get_connection_values(call->conn, MHD_HEADER_KIND, count_framing_header, &fc);
+    return fc.content_length + fc.transfer_encoding > 1;
+}
+
+/* Answered at once (never held: it reports nothing) and the connection closed after it. */
+static enum MHD_Result refuse_ambiguous_framing(struct call *call)
+{
+    struct MHD_Response *response = json_response(api_error_new(
+        "bad_request", "send one Content-Length or one Transfer-Encoding: chunked, not both"));
+
+    if (response == NULL)
+        return MHD_NO;
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result rc = MHD_queue_response(call->conn, MHD_HTTP_BAD_REQUEST, response);
+    MHD_destroy_response(response);
+    return rc;
+}
+
+static void on_wait_event(struct event_source *source, uint32_t events);
 
 /* While a long-poll is suspended, its descriptor sits in the main loop's epoll set (with
  * EPOLLRDHUP only: the request is read, so data would not be news) so that a caller who goes
  * away releases its wait and its connection slot at once, not at the wait's deadline. */
 static void watch_waiting(struct http_server *server, struct call *call)
 {
-    struct epoll_event ev = {.events = EPOLLRDHUP, .data.u64 = event_tag(EVENT_HTTP_WAIT, call->fd)};
-
     if (server->epoll_fd < 0 || call->fd < 0)
-        return;
-    if ((size_t)call->fd >= server->waiting_by_fd_cap) {
-        size_t cap = server->waiting_by_fd_cap ? server->waiting_by_fd_cap : 64;
-        while (cap <= (size_t)call->fd)
-            cap *= 2;
-        struct call **grown = realloc(server->waiting_by_fd, cap * sizeof(*grown));
-        if (grown == NULL)
-            return; /* not watched: the wait still ends at its deadline */
-        memset(grown + server->waiting_by_fd_cap, 0,
-               (cap - server->waiting_by_fd_cap) * sizeof(*grown));
-        server->waiting_by_fd = grown;
-        server->waiting_by_fd_cap = cap;
-    }
-    if (epoll_ctl(server->epoll_fd, EPOLL_CTL_ADD, call->fd, &ev) == 0) {
-        server->waiting_by_fd[call->fd] = call;
+        return; /* not watched: the wait still ends at its deadline */
+    call->wait_source.on_event = on_wait_event;
+    if (event_source_watch(server->epoll_fd, call->fd, EPOLLRDHUP, &call->wait_source) == 0)
         call->watched = true;
-    }
 }
 
 static void unwatch_waiting(struct http_server *server, struct call *call)
@@ -157,7 +214,6 @@ static void unwatch_waiting(struct http_server *server, struct call *call)
     if (!call->watched)
         return;
     epoll_ctl(server->epoll_fd, EPOLL_CTL_DEL, call->fd, NULL);
-    server->waiting_by_fd[call->fd] = NULL;
     call->watched = false;
 }
 
@@ -168,9 +224,10 @@ static void on_wait_over(struct waiter *waiter)
     MHD_resume_connection(call->conn);
 }
 
-void http_suspend_wait(struct http_server *server, struct call *call, const char *request_id,
-                       int64_t deadline_boot_ms)
+void http_suspend_wait(struct call *call, const char *request_id, int64_t deadline_boot_ms)
 {
+    struct http_server *server = call->server;
+
     call->waiting = true;
     call->waiter.on_wake = on_wait_over;
     if (waiters_add(server->waiters, &call->waiter, request_id, deadline_boot_ms) != 0)
@@ -179,16 +236,31 @@ void http_suspend_wait(struct http_server *server, struct call *call, const char
     watch_waiting(server, call);
 }
 
-void http_attach(struct http_server *server, int epoll_fd)
+/* MHD's events need nothing here: the loop runs MHD after every batch. */
+static void on_mhd_event(struct event_source *source, uint32_t events)
 {
-    server->epoll_fd = epoll_fd;
+    (void)source;
+    (void)events;
 }
 
-void http_on_wait_event(struct http_server *server, int fd, uint32_t events)
+int http_attach(struct http_server *server, int epoll_fd)
 {
-    struct call *call = (size_t)fd < server->waiting_by_fd_cap ? server->waiting_by_fd[fd] : NULL;
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(server->mhd, MHD_DAEMON_INFO_EPOLL_FD);
 
-    if (call == NULL || !(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+    server->epoll_fd = epoll_fd;
+    server->mhd_source.on_event = on_mhd_event;
+    if (info == NULL)
+        return -1;
+    return event_source_watch(epoll_fd, info->epoll_fd, EPOLLIN, &server->mhd_source);
+}
+
+/* A suspended long-poll's descriptor reported events: if its caller left, the wait ends. */
+static void on_wait_event(struct event_source *source, uint32_t events)
+{
+    struct call *call = EVENT_SOURCE_OWNER(source, struct call, wait_source);
+    struct http_server *server = call->server;
+
+    if (!call->watched || !(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
         return;
     server->abandoned++;
     syslog(LOG_NOTICE, "event=api.wait_abandoned id=%s uid=%u pid=%d msg=\"the caller went "
@@ -208,14 +280,9 @@ static struct uid_calls *uid_entry(struct http_server *server, uid_t uid, bool c
     }
     if (!create)
         return NULL;
-    if (server->n_uid_calls == server->uid_calls_cap) {
-        size_t cap = server->uid_calls_cap ? server->uid_calls_cap * 2 : 16;
-        struct uid_calls *grown = realloc(server->uid_calls, cap * sizeof(*grown));
-        if (grown == NULL)
-            return NULL;
-        server->uid_calls = grown;
-        server->uid_calls_cap = cap;
-    }
+    if (array_grow(&server->uid_calls, &server->uid_calls_cap, server->n_uid_calls + 1,
+                   sizeof(*server->uid_calls), 16) != 0)
+        return NULL;
     server->uid_calls[server->n_uid_calls] = (struct uid_calls){uid, 0, 0};
     return &server->uid_calls[server->n_uid_calls++];
 }
@@ -233,7 +300,7 @@ static bool count_call(struct http_server *server, struct call *call)
     if (call->who.uid == 0)
         return true;
     struct uid_calls *entry = uid_entry(server, call->who.uid, true);
-    if (entry == NULL || entry->calls >= server->svc->config->max_calls_per_user)
+    if (entry == NULL || entry->calls >= server->limits.max_calls_per_user)
         return false;
     entry->calls++;
     call->counted = true;
@@ -292,7 +359,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **context
     if (info == NULL || identity_peer_cred(info->connect_fd, &cred) != 0 || cred.uid == 0)
         return; /* root, or refused later when the call cannot be identified */
     uid_t key = cred.uid;
-    int cap = server->svc->config->max_connections_per_user;
+    int cap = server->limits.max_connections_per_user;
     if (!uid_has_account(cred.uid)) {
         key = UNMAPPED_UID;
         cap = UNMAPPED_CONNECTIONS;
@@ -339,10 +406,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (*upload_size > 0) {
         if (!call->too_large && call->body_len + *upload_size <= LOCKBOX_BODY_MAX) {
-            char *grown = realloc(call->body, call->body_len + *upload_size + 1);
-            if (grown == NULL)
+            if (array_grow(&call->body, &call->body_cap, call->body_len + *upload_size + 1, 1,
+                           1024) != 0)
                 return MHD_NO;
-            call->body = grown;
             memcpy(call->body + call->body_len, upload_data, *upload_size);
             call->body_len += *upload_size;
             call->body[call->body_len] = '\0';
@@ -352,8 +418,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0;
         return MHD_YES;
     }
-    if (call->waiting)
-        return routes_finish_wait(server, call);
+    if (call->waiting) {
+        call->waiting = false;
+        return server->handler.finish_wait(server->handler.ctx, call);
+    }
     if (call->too_large)
         return http_reply_error(call, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
                                 "the request body is larger than %d bytes", LOCKBOX_BODY_MAX);
@@ -371,10 +439,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                    (unsigned)call->who.uid);
             return http_reply_error(call, 429, "too_many_calls",
                                     "you have %d calls in progress already; finish some first",
-                                    server->svc->config->max_calls_per_user);
+                                    server->limits.max_calls_per_user);
         }
     }
-    return routes_dispatch(server, call, url, method);
+    if (framing_is_ambiguous(call))
+        return refuse_ambiguous_framing(call);
+    return server->handler.dispatch(server->handler.ctx, call, url, method);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -398,11 +468,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-int http_start(struct http_server *server, struct service *svc, struct waiters *waiters,
+int http_start(struct http_server *server, const struct http_handler *handler,
+               const struct http_limits *limits, struct waiters *waiters,
                const char *socket_path, int inherited_fd, char *err, size_t err_len)
 {
     memset(server, 0, sizeof(*server));
-    server->svc = svc;
+    server->handler = *handler;
+    server->limits = *limits;
     server->waiters = waiters;
     server->epoll_fd = -1;
     server->listen_inherited = inherited_fd >= 0;
@@ -433,27 +505,20 @@ void http_stop(struct http_server *server, const char *socket_path)
         return;
     /* MHD cannot stop with suspended connections: the caller has woken every waiter (their
      * connections are resumed); answer them and every held reply first. */
-    http_release_deferred(server, !server->svc->journal->dirty);
+    bool durable = !server->handler.replies_must_wait(server->handler.ctx);
+    http_release_deferred(server, durable);
     MHD_run(server->mhd);
-    http_release_deferred(server, !server->svc->journal->dirty);
+    durable = !server->handler.replies_must_wait(server->handler.ctx);
+    http_release_deferred(server, durable);
     MHD_run(server->mhd);
     MHD_stop_daemon(server->mhd);
     server->mhd = NULL;
     free(server->uid_calls);
     server->uid_calls = NULL;
-    free(server->waiting_by_fd);
-    server->waiting_by_fd = NULL;
-    server->waiting_by_fd_cap = 0;
     if (!server->listen_inherited) { /* systemd keeps an activated socket for the next start */
         close(server->listen_fd);
         unlink(socket_path);
     }
-}
-
-int http_poll_fd(const struct http_server *server)
-{
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(server->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-    return info ? info->epoll_fd : -1;
 }
 
 int64_t http_next_timeout_ms(const struct http_server *server)

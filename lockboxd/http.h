@@ -8,16 +8,36 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "event_source.h"
 #include "identity.h"
-#include "request.h"
-#include "service.h"
 #include "waiters.h"
+
+struct call;
+
+/* What the HTTP edge calls into: it frames, identifies and counts calls and holds replies;
+ * what a call means is the handler's. It knows no journal, service or configuration. */
+struct http_handler {
+    /* Answers a call whose body is read and whose caller is identified. */
+    enum MHD_Result (*dispatch)(void *ctx, struct call *call, const char *url,
+                                const char *method);
+    /* A long-poll suspended with http_suspend_wait() is over (woken or timed out). */
+    enum MHD_Result (*finish_wait)(void *ctx, struct call *call);
+    /* True while replies must wait for a flush (records not yet durable). */
+    bool (*replies_must_wait)(void *ctx);
+    void *ctx;
+};
+
+/* Per non-root uid: concurrent calls (long-polls included) and open connections. */
+struct http_limits {
+    int max_calls_per_user;
+    int max_connections_per_user;
+};
 
 /* One HTTP exchange. Lives from the first callback to MHD's completion notice. */
 struct call {
     struct MHD_Connection *conn;
     char *body;
-    size_t body_len;
+    size_t body_len, body_cap;
     bool too_large;
     bool identified;
     struct identity who;
@@ -26,6 +46,7 @@ struct call {
     struct waiter waiter;
     int fd;          /* the connection's descriptor, watched while the call is suspended */
     bool watched;
+    struct event_source wait_source; /* its caller went away while it waited */
     bool counted;                  /* counts against its uid's concurrent calls */
     /* group commit: a reply held back until the journal's records are durable */
     struct http_server *server;
@@ -36,15 +57,15 @@ struct call {
 
 struct http_server {
     struct MHD_Daemon *mhd;
-    struct service *svc;
+    struct http_handler handler;
+    struct http_limits limits;
     int listen_fd;
     bool listen_inherited; /* socket activation: the socket is not ours to remove */
     struct waiters *waiters; /* shared with the login socket */
     /* MHD does not poll a suspended connection: the main loop watches the long-polls'
-     * descriptors for the caller going away (EVENT_HTTP_WAIT), found here by descriptor. */
+     * descriptors for the caller going away (each call's wait_source). */
     int epoll_fd;
-    struct call **waiting_by_fd;
-    size_t waiting_by_fd_cap;
+    struct event_source mhd_source; /* MHD's own epoll descriptor: http_run() serves it */
     uint64_t abandoned;
     struct call *deferred; /* replies waiting for journal_flush() */
     /* Concurrent calls per non-root uid: one local user must not tie up the descriptors the
@@ -60,15 +81,13 @@ struct http_server {
 /* Binds the socket (mode 0666 in a root-owned 0755 directory; the peer's credentials decide
  * what it may do), or takes inherited_fd (>= 0: socket activation), and starts MHD without
  * its own thread. Returns 0 or -1 with err. */
-int http_start(struct http_server *server, struct service *svc, struct waiters *waiters,
+int http_start(struct http_server *server, const struct http_handler *handler,
+               const struct http_limits *limits, struct waiters *waiters,
                const char *socket_path, int inherited_fd, char *err, size_t err_len);
 void http_stop(struct http_server *server, const char *socket_path);
-/* MHD's epoll descriptor, for the main loop. */
-int http_poll_fd(const struct http_server *server);
-/* The main loop's epoll descriptor, where suspended long-polls are watched. */
-void http_attach(struct http_server *server, int epoll_fd);
-/* A watched long-poll's descriptor reported events: if its caller left, the wait ends. */
-void http_on_wait_event(struct http_server *server, int fd, uint32_t events);
+/* Watches MHD's epoll descriptor on the main loop's epoll_fd (http_run() serves it each
+ * round), where suspended long-polls are watched too. Returns 0 or -1. */
+int http_attach(struct http_server *server, int epoll_fd);
 /* Milliseconds until MHD needs attention (-1: none). */
 int64_t http_next_timeout_ms(const struct http_server *server);
 /* Runs MHD once. */
@@ -79,18 +98,17 @@ size_t http_release_deferred(struct http_server *server, bool durable);
 /* Runs MHD once (sends what was released; may take in new work). */
 void http_poll_once(struct http_server *server);
 
-/* Reply helpers for routes.c. Each queues a response and returns MHD's result; while the
+/* Reply helpers for the handler. Each queues a response and returns MHD's result; while the
  * journal holds records not yet durable, the reply waits for the flush (group commit). */
 enum MHD_Result http_reply_json(struct call *call, unsigned status, json_object *obj);
 enum MHD_Result http_reply_error(struct call *call, unsigned status, const char *error,
                                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* Suspends the call until its request changes state or the deadline passes. */
-void http_suspend_wait(struct http_server *server, struct call *call, const char *request_id,
-                       int64_t deadline_boot_ms);
-
-/* routes.c */
-enum MHD_Result routes_dispatch(struct http_server *server, struct call *call, const char *url,
-                                const char *method);
-enum MHD_Result routes_finish_wait(struct http_server *server, struct call *call);
+/* Suspends the call until its request changes state or the deadline passes; the handler's
+ * finish_wait() answers it then. */
+void http_suspend_wait(struct call *call, const char *request_id, int64_t deadline_boot_ms);
+/* The call's query parameter key, or NULL. */
+const char *http_query(struct call *call, const char *key);
+/* The first query parameter not in allowed (NULL-terminated), or NULL when all are. */
+const char *http_query_unknown(struct call *call, const char *const *allowed);
 
 #endif

@@ -11,19 +11,14 @@
 #include <time.h>
 
 #include "text.h"
+#include "array_grow.h"
+#include "monotonic.h"
 #include "timefmt.h"
 
 #define META_ROTATED_AT "audit_file_starts_after_seq"
 
 static void send_pending_syslog(struct journal *journal);
 static int sync_store_now(struct journal *journal);
-
-static int64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct catch_up {
     struct journal *journal;
@@ -51,7 +46,7 @@ static uint64_t file_starts_after(struct journal *journal)
 {
     int64_t rotated_at = 0;
 
-    if (store_meta_get_int(journal->store, META_ROTATED_AT, &rotated_at) != 0)
+    if (store_meta_get_int(journal->store, META_ROTATED_AT, &rotated_at) != LOCKBOX_OK)
         rotated_at = 0;
     return (uint64_t)rotated_at;
 }
@@ -318,25 +313,15 @@ static int keep_pending(struct journal *journal, const char *line, char *log_lin
 {
     size_t len = strlen(line);
 
-    if (journal->pending_len + len + 1 > journal->pending_cap) {
-        size_t cap = (journal->pending_len + len + 1) * 2;
-        char *grown = realloc(journal->pending, cap);
-        if (grown == NULL)
-            return -1;
-        journal->pending = grown;
-        journal->pending_cap = cap;
-    }
+    if (array_grow(&journal->pending, &journal->pending_cap, journal->pending_len + len + 1, 1,
+                   4096) != 0)
+        return -1;
     memcpy(journal->pending + journal->pending_len, line, len);
     journal->pending[journal->pending_len + len] = '\n';
     journal->pending_len += len + 1;
-    if (journal->n_pending_syslog == journal->pending_syslog_cap) {
-        size_t cap = journal->pending_syslog_cap ? journal->pending_syslog_cap * 2 : 16;
-        char **grown = realloc(journal->pending_syslog, cap * sizeof(*grown));
-        if (grown == NULL)
-            return -1;
-        journal->pending_syslog = grown;
-        journal->pending_syslog_cap = cap;
-    }
+    if (array_grow(&journal->pending_syslog, &journal->pending_syslog_cap,
+                   journal->n_pending_syslog + 1, sizeof(*journal->pending_syslog), 16) != 0)
+        return -1;
     journal->pending_syslog[journal->n_pending_syslog++] = log_line;
     return 0;
 }
@@ -345,12 +330,13 @@ static int keep_pending(struct journal *journal, const char *line, char *log_lin
 static char commit_error[256];
 
 static int commit_record(struct journal *journal, const struct lockbox_request *req,
-                         const struct audit_event *event, const char *line, uint64_t seq,
-                         const char *hash, int64_t now_ms)
+                         const struct journal_change *change, const struct audit_event *event,
+                         const char *line, uint64_t seq, const char *hash, int64_t now_ms)
 {
     if (store_begin(journal->store) != 0)
         return -1;
     if ((req != NULL && store_put_request(journal->store, req) != 0) ||
+        (change != NULL && change->apply(change->ctx) != 0) ||
         store_audit_insert(journal->store, seq, line, hash) != 0 ||
         (req != NULL && journal->in_transaction != NULL &&
          journal->in_transaction(journal->hook_ctx, req, event->event, now_ms) != 0) ||
@@ -362,9 +348,10 @@ static int commit_record(struct journal *journal, const struct lockbox_request *
     return 0;
 }
 
-enum journal_result journal_record(struct journal *journal, const struct lockbox_request *req,
-                                   const struct audit_event *event, bool grants_access,
-                                   int64_t now_ms)
+static enum journal_result record(struct journal *journal, const struct lockbox_request *req,
+                                  const struct journal_change *change,
+                                  const struct audit_event *event, bool grants_access,
+                                  int64_t now_ms)
 {
     char hash[LOCKBOX_HASH_HEX_LEN + 1];
     char *line = NULL;
@@ -376,7 +363,7 @@ enum journal_result journal_record(struct journal *journal, const struct lockbox
         return JOURNAL_AUDIT_DOWN;
     if (audit_line_build(seq, now_ms, event, journal->head_hash, &line) != 0 ||
         audit_hash_hex(line, strlen(line), hash) != 0 ||
-        commit_record(journal, req, event, line, seq, hash, now_ms) != 0) {
+        commit_record(journal, req, change, event, line, seq, hash, now_ms) != 0) {
         syslog(LOG_ERR, "event=store.error msg=\"cannot commit %s: %s\"", event->event,
                commit_error[0] ? commit_error : store_error(journal->store));
         commit_error[0] = '\0';
@@ -397,6 +384,19 @@ enum journal_result journal_record(struct journal *journal, const struct lockbox
     return JOURNAL_OK;
 }
 
+enum journal_result journal_record(struct journal *journal, const struct lockbox_request *req,
+                                   const struct audit_event *event, bool grants_access,
+                                   int64_t now_ms)
+{
+    return record(journal, req, NULL, event, grants_access, now_ms);
+}
+
+enum journal_result journal_record_change(struct journal *journal, const struct audit_event *event,
+                                          const struct journal_change *change, int64_t now_ms)
+{
+    return record(journal, NULL, change, event, false, now_ms);
+}
+
 static void send_pending_syslog(struct journal *journal)
 {
     for (size_t i = 0; i < journal->n_pending_syslog; i++) {
@@ -414,11 +414,11 @@ static void check_file_end(struct journal *journal)
     char err[256];
     uint64_t before = file_position(journal);
 
-    int changed = audit_file_check_end(&journal->file, err, sizeof(err));
-    if (changed == 0)
+    enum audit_file_end end = audit_file_check_end(&journal->file, err, sizeof(err));
+    if (end == AUDIT_FILE_AS_LEFT)
         return;
     journal->file_behind = true;
-    if (changed < 0) {
+    if (end == AUDIT_FILE_UNREADABLE) {
         syslog(LOG_CRIT, "event=audit.write_failed file=%s msg=\"%s\"", journal->file.path, err);
         return;
     }
@@ -528,4 +528,16 @@ int journal_sync_idle(struct journal *journal)
     if (!journal->store_unsynced || journal->dirty || journal_sync_wait_ms(journal) > 0)
         return 0;
     return sync_store_now(journal);
+}
+
+struct journal_view journal_view(const struct journal *journal)
+{
+    struct journal_view view = {!journal->file_behind, journal->head_seq, journal->head_hash,
+                                journal->file.path, journal->file_first_seq};
+    return view;
+}
+
+bool journal_holds_unflushed(const struct journal *journal)
+{
+    return journal->dirty;
 }

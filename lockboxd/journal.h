@@ -65,6 +65,19 @@ enum journal_result journal_record(struct journal *journal, const struct lockbox
                                    const struct audit_event *event, bool grants_access,
                                    int64_t now_ms);
 
+/* A change to rows other than a request's (a login session's), made inside the transaction
+ * of the event that records it: the row and its audit record are committed together or not
+ * at all. Returns 0, or -1 to roll the event back. */
+struct journal_change {
+    int (*apply)(void *ctx);
+    void *ctx;
+};
+
+/* journal_record() for an event without a request whose rows change applies. Never grants
+ * access. */
+enum journal_result journal_record_change(struct journal *journal, const struct audit_event *event,
+                                          const struct journal_change *change, int64_t now_ms);
+
 /* Makes every record since the last flush durable: one fsync of the database (skipped when
  * they are all login records), then one write() and fdatasync() of the audit file, then
  * their syslog lines. Returns 0, or -1 when
@@ -84,6 +97,18 @@ int64_t journal_sync_wait_ms(const struct journal *journal);
  * adopts login records the file holds beyond the database (a power cut after a login-only
  * round), and refuses to open when the extra records are anything else. */
 int journal_catch_up(struct journal *journal);
+/* What the API shows of the journal (health, the audit listing). The strings live as long
+ * as the journal. */
+struct journal_view {
+    bool audit_ok;         /* the file has every committed record */
+    uint64_t head_seq;
+    const char *head_hash;
+    const char *file_path;
+    uint64_t file_first_seq;
+};
+struct journal_view journal_view(const struct journal *journal);
+/* Records not yet durable are held: nobody may be answered about them before the flush. */
+bool journal_holds_unflushed(const struct journal *journal);
 /* SIGHUP: reopen the file after rotation; the new file continues the chain. */
 int journal_reopen(struct journal *journal, char *err, size_t err_len);
 

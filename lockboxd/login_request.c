@@ -25,10 +25,8 @@ static const struct operation_spec operations[] = {
     {LOGIN_OP_SESSION_CLOSE, LOGIN_SESSION_CLOSE, BODY_SESSION_ID, BODY_SESSION_ID},
 };
 
-static const char *const member_names[] = {
-    "reason", "comment", "tenant", "host", "user", "service", "rhost", "for", "final", "tty",
-    "op", "id", "session_id", "timeout", "requester",
-};
+/* Every member a login message may carry: the first parse accepts them all. */
+#define EVERY_MEMBER ((unsigned)BODY_REQUESTER * 2 - 1)
 
 static const struct operation_spec *find_operation(const char *name)
 {
@@ -51,15 +49,13 @@ const char *login_operation_name(enum login_operation op)
 int login_request_parse(const char *data, size_t len, struct login_request *out, char *err,
                         size_t err_len)
 {
-    const unsigned every = (1u << (sizeof(member_names) / sizeof(member_names[0]))) - 1;
-
     memset(out, 0, sizeof(*out));
     if (len == 0 || len > LOCKBOX_LOGIN_MESSAGE_MAX) {
         snprintf(err, err_len, "a message is 1 to %d bytes", LOCKBOX_LOGIN_MESSAGE_MAX);
         return -1;
     }
     /* First with every member allowed, to learn the op; then its own members are checked. */
-    if (body_parse(&out->members, data, len, every, err, err_len) != 0)
+    if (body_parse(&out->members, data, len, EVERY_MEMBER, err, err_len) != 0)
         return -1;
     const struct operation_spec *spec = out->members.op ? find_operation(out->members.op) : NULL;
     if (spec == NULL) {
@@ -69,14 +65,13 @@ int login_request_parse(const char *data, size_t len, struct login_request *out,
     }
     out->op = spec->op;
     unsigned given = out->members.present & ~(unsigned)BODY_OP;
-    for (size_t i = 0; i < sizeof(member_names) / sizeof(member_names[0]); i++) {
-        unsigned bit = 1u << i;
+    for (unsigned bit = 1; bit <= (unsigned)BODY_REQUESTER; bit <<= 1) {
         if ((given & bit) && !(spec->allowed & bit)) {
-            snprintf(err, err_len, "'%s' does not take '%s'", spec->name, member_names[i]);
+            snprintf(err, err_len, "'%s' does not take '%s'", spec->name, body_field_name(bit));
             goto fail;
         }
         if ((spec->required & bit) && !(given & bit)) {
-            snprintf(err, err_len, "'%s' needs '%s'", spec->name, member_names[i]);
+            snprintf(err, err_len, "'%s' needs '%s'", spec->name, body_field_name(bit));
             goto fail;
         }
     }

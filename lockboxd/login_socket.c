@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "event_tag.h"
+#include "api_error.h"
 #include "identity.h"
 #include "listen_socket.h"
 #include "login_message.h"
@@ -27,6 +27,10 @@
 
 struct login_conn {
     struct login_server *server;
+    struct event_source source;
+    struct login_conn *prev, *next; /* the server's open connections */
+    bool in_event; /* its own on_event runs: conn_close() leaves the free to it */
+    bool closed;
     int fd;
     struct identity who; /* root: checked at accept */
     bool busy;           /* a request is being answered */
@@ -37,6 +41,8 @@ struct login_conn {
 };
 
 static void conn_close(struct login_conn *conn);
+static void on_listen_event(struct event_source *source, uint32_t events);
+static void on_conn_event(struct event_source *source, uint32_t events);
 
 int login_socket_start(struct login_server *ls, struct service *svc, struct waiters *waiters,
                        const char *path, int inherited_fd, char *err, size_t err_len)
@@ -54,28 +60,31 @@ int login_socket_start(struct login_server *ls, struct service *svc, struct wait
 
 int login_socket_attach(struct login_server *ls, int epoll_fd)
 {
-    struct epoll_event ev = {.events = EPOLLIN,
-                             .data.u64 = event_tag(EVENT_LOGIN_LISTEN, ls->listen_fd)};
     ls->epoll_fd = epoll_fd;
-    return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, ls->listen_fd, &ev);
+    ls->listen_source.on_event = on_listen_event;
+    return event_source_watch(epoll_fd, ls->listen_fd, EPOLLIN, &ls->listen_source);
 }
 
-static int remember(struct login_server *ls, struct login_conn *conn)
+static void remember(struct login_server *ls, struct login_conn *conn)
 {
-    if ((size_t)conn->fd >= ls->by_fd_cap) {
-        size_t cap = ls->by_fd_cap ? ls->by_fd_cap : 64;
-        while (cap <= (size_t)conn->fd)
-            cap *= 2;
-        struct login_conn **grown = realloc(ls->by_fd, cap * sizeof(*grown));
-        if (grown == NULL)
-            return -1;
-        memset(grown + ls->by_fd_cap, 0, (cap - ls->by_fd_cap) * sizeof(*grown));
-        ls->by_fd = grown;
-        ls->by_fd_cap = cap;
-    }
-    ls->by_fd[conn->fd] = conn;
+    conn->prev = NULL;
+    conn->next = ls->conns;
+    if (ls->conns != NULL)
+        ls->conns->prev = conn;
+    ls->conns = conn;
     ls->n_conns++;
-    return 0;
+}
+
+static void forget(struct login_server *ls, struct login_conn *conn)
+{
+    if (conn->prev != NULL)
+        conn->prev->next = conn->next;
+    else
+        ls->conns = conn->next;
+    if (conn->next != NULL)
+        conn->next->prev = conn->prev;
+    conn->prev = conn->next = NULL;
+    ls->n_conns--;
 }
 
 static void accept_one(struct login_server *ls, int fd)
@@ -102,17 +111,14 @@ static void accept_one(struct login_server *ls, int fd)
         free(conn);
         return;
     }
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP,
-                             .data.u64 = event_tag(EVENT_LOGIN_CONN, fd)};
-    if (remember(ls, conn) != 0 || epoll_ctl(ls->epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-        if ((size_t)fd < ls->by_fd_cap && ls->by_fd[fd] == conn) {
-            ls->by_fd[fd] = NULL;
-            ls->n_conns--;
-        }
+    conn->source.on_event = on_conn_event;
+    if (event_source_watch(ls->epoll_fd, fd, EPOLLIN | EPOLLRDHUP, &conn->source) != 0) {
         identity_free(&conn->who);
         close(fd);
         free(conn);
+        return;
     }
+    remember(ls, conn);
 }
 
 /* Out of descriptors, the queue would stay readable and the loop would spin: the spare
@@ -136,8 +142,12 @@ static void shed_one(struct login_server *ls, int error)
     ls->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
-void login_socket_accept(struct login_server *ls)
+/* The listening socket is readable: accept what is queued. */
+static void on_listen_event(struct event_source *source, uint32_t events)
 {
+    struct login_server *ls = EVENT_SOURCE_OWNER(source, struct login_server, listen_source);
+    (void)events;
+
     /* A bounded batch per round, so a burst of logins cannot hold up the rest of the loop. */
     for (int i = 0; i < 256; i++) {
         int fd = accept4(ls->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -174,7 +184,7 @@ static void reply(struct login_conn *conn, int status, json_object *obj)
         conn_close(conn);
         return;
     }
-    if (!ls->svc->journal->dirty) {
+    if (!journal_holds_unflushed(ls->svc->journal)) {
         send_now(conn, buf, (size_t)len);
         return;
     }
@@ -193,15 +203,15 @@ __attribute__((format(printf, 4, 5)))
 static void reply_error(struct login_conn *conn, int status, const char *error, const char *fmt,
                         ...)
 {
-    char message[512];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(message, sizeof(message), fmt, ap);
+    json_object *obj = api_error_vnew(error, fmt, ap);
     va_end(ap);
-    json_object *obj = json_object_new_object();
-    json_object_object_add(obj, "error", json_object_new_string(error));
-    json_object_object_add(obj, "message", json_object_new_string(message));
+    if (obj == NULL) {
+        conn_close(conn);
+        return;
+    }
     reply(conn, status, obj);
 }
 
@@ -303,10 +313,13 @@ static void handle_session_open(struct login_conn *conn, const struct body *m)
     struct lockbox_request req;
 
     service_read_clock(&now);
-    int rc = sessions ? sessions_open(sessions, &in, &now, id, &req, err, sizeof(err)) : -1;
-    if (rc != 0) {
-        reply_error(conn, rc > 0 ? 403 : 500, rc > 0 ? "forbidden" : "internal", "%s",
-                    rc > 0 ? err : "cannot register the session");
+    enum lockbox_result rc = sessions ? sessions_open(sessions, &in, &now, id, &req, err,
+                                                      sizeof(err))
+                                      : LOCKBOX_ERROR;
+    bool refused = rc == LOCKBOX_NOT_FOUND;
+    if (rc != LOCKBOX_OK) {
+        reply_error(conn, refused ? 403 : 500, refused ? "forbidden" : "internal", "%s",
+                    refused ? err : "cannot register the session");
         return;
     }
     json_object *obj = json_object_new_object();
@@ -321,9 +334,11 @@ static void handle_session_close(struct login_conn *conn, const struct body *m)
     struct lockbox_clock now;
 
     service_read_clock(&now);
-    int rc = sessions ? sessions_close(sessions, m->session_id, &now) : -1;
-    if (rc != 0) {
-        reply_error(conn, rc > 0 ? 404 : 500, rc > 0 ? "not_found" : "internal",
+    enum lockbox_result rc = sessions ? sessions_close(sessions, m->session_id, &now)
+                                      : LOCKBOX_ERROR;
+    bool unknown = rc == LOCKBOX_NOT_FOUND;
+    if (rc != LOCKBOX_OK) {
+        reply_error(conn, unknown ? 404 : 500, unknown ? "not_found" : "internal",
                     "no session %s", m->session_id);
         return;
     }
@@ -381,19 +396,21 @@ static void read_message(struct login_conn *conn)
     dispatch(conn, buf, (size_t)n);
 }
 
-void login_socket_on_event(struct login_server *ls, int fd, uint32_t events)
+static void on_conn_event(struct event_source *source, uint32_t events)
 {
-    struct login_conn *conn = (size_t)fd < ls->by_fd_cap ? ls->by_fd[fd] : NULL;
+    struct login_conn *conn = EVENT_SOURCE_OWNER(source, struct login_conn, source);
 
-    if (conn == NULL)
-        return;
     /* A last message sent just before the hang-up (a final check) is still read and recorded;
      * only its answer has nowhere to go. */
     bool hung_up = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
     if ((events & EPOLLIN) && !(hung_up && conn->busy)) {
+        conn->in_event = true;
         read_message(conn);
-        if ((size_t)fd >= ls->by_fd_cap || ls->by_fd[fd] != conn)
-            return; /* closed while reading */
+        conn->in_event = false;
+        if (conn->closed) {
+            free(conn); /* closed while reading */
+            return;
+        }
     }
     if (hung_up)
         conn_close(conn); /* the login went away (process killed, client gone) */
@@ -423,21 +440,35 @@ static void conn_close(struct login_conn *conn)
     }
     if (conn->held != NULL)
         unhold(ls, conn);
-    ls->by_fd[conn->fd] = NULL;
-    ls->n_conns--;
+    forget(ls, conn);
     /* Out of the epoll set before the close: a child forked meanwhile (a notification
      * command) may hold the descriptor, and epoll forgets it only with its last holder. */
     epoll_ctl(ls->epoll_fd, EPOLL_CTL_DEL, conn->fd, NULL);
     close(conn->fd);
+    conn->fd = -1;
     identity_free(&conn->who);
-    free(conn);
+    if (conn->in_event)
+        conn->closed = true; /* on_conn_event() frees it once read_message() is back */
+    else
+        free(conn);
+}
+
+/* The reply that takes a held one's place when the flush failed. Returns its length, or -1. */
+static ssize_t format_unavailable(char *buf, size_t buf_len)
+{
+    json_object *obj = api_error_new("audit_unavailable", "%s", API_AUDIT_UNAVAILABLE_MESSAGE);
+    if (obj == NULL)
+        return -1;
+    json_object_object_add(obj, "status", json_object_new_int(503));
+    ssize_t len = login_message_format(obj, buf, buf_len);
+    json_object_put(obj);
+    return len;
 }
 
 size_t login_socket_release_held(struct login_server *ls, bool durable)
 {
-    static const char unavailable[] =
-        "{\"error\":\"audit_unavailable\",\"message\":\"the change could not be made durable or "
-        "written to the audit file; it takes effect only once it is (see syslog)\",\"status\":503}";
+    char unavailable[512];
+    ssize_t unavailable_len = durable ? 0 : format_unavailable(unavailable, sizeof(unavailable));
     struct login_conn *conn = ls->held;
     size_t released = 0;
 
@@ -450,8 +481,10 @@ size_t login_socket_release_held(struct login_server *ls, bool durable)
         conn->held_next = NULL;
         if (durable)
             send_now(conn, data, len);
+        else if (unavailable_len > 0)
+            send_now(conn, unavailable, (size_t)unavailable_len);
         else
-            send_now(conn, unavailable, sizeof(unavailable) - 1);
+            conn_close(conn); /* out of memory: the login sees lockboxd hang up, and fails */
         free(data);
         released++;
         conn = next;
@@ -466,13 +499,8 @@ size_t login_socket_connections(const struct login_server *ls)
 
 void login_socket_stop(struct login_server *ls)
 {
-    for (size_t fd = 0; fd < ls->by_fd_cap; fd++) {
-        if (ls->by_fd[fd] != NULL)
-            conn_close(ls->by_fd[fd]);
-    }
-    free(ls->by_fd);
-    ls->by_fd = NULL;
-    ls->by_fd_cap = 0;
+    while (ls->conns != NULL)
+        conn_close(ls->conns);
     if (ls->spare_fd >= 0)
         close(ls->spare_fd);
     ls->spare_fd = -1;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "event_source.h"
 #include "service.h"
 #include "waiters.h"
 
@@ -21,8 +22,8 @@ struct login_server {
     int listen_fd;
     bool inherited; /* socket activation: systemd owns the socket file */
     char path[LOCKBOX_PATH_MAX];
-    struct login_conn **by_fd; /* connections by descriptor */
-    size_t by_fd_cap;
+    struct event_source listen_source;
+    struct login_conn *conns; /* every open connection */
     size_t n_conns;
     struct login_conn *held; /* replies held until the journal's records are durable */
     uint64_t abandoned;      /* waits whose caller went away */
@@ -33,12 +34,8 @@ struct login_server {
 /* Binds path (mode 0600; its directory must be root's) or takes inherited_fd (>= 0). */
 int login_socket_start(struct login_server *ls, struct service *svc, struct waiters *waiters,
                        const char *path, int inherited_fd, char *err, size_t err_len);
-/* Starts watching the socket on epoll_fd (EVENT_LOGIN_LISTEN / EVENT_LOGIN_CONN tags). */
+/* Starts watching the socket and, as they come, its connections on epoll_fd. */
 int login_socket_attach(struct login_server *ls, int epoll_fd);
-/* The listening socket is readable: accept what is queued. */
-void login_socket_accept(struct login_server *ls);
-/* A connection's event (its descriptor and epoll's bits). */
-void login_socket_on_event(struct login_server *ls, int fd, uint32_t events);
 /* After journal_flush(): sends the held replies, or 503 audit_unavailable in their place. */
 size_t login_socket_release_held(struct login_server *ls, bool durable);
 size_t login_socket_connections(const struct login_server *ls);

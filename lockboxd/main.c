@@ -19,7 +19,7 @@
 
 #include "activation.h"
 #include "config.h"
-#include "event_tag.h"
+#include "event_source.h"
 #include "http.h"
 #include "login_socket.h"
 #include "journal.h"
@@ -27,6 +27,7 @@
 #include "sessions.h"
 #include "lockbox_limits.h"
 #include "readiness.h"
+#include "routes.h"
 #include "service.h"
 #include "store.h"
 #include "text.h"
@@ -37,12 +38,15 @@ struct lockboxd {
     struct store *store;
     struct journal journal;
     struct service service;
+    struct routes routes; /* what the HTTP API's calls mean */
     struct http_server http;
     struct login_server login;
     struct waiters waiters; /* long-polls of both doors */
     struct notifier *notifier;
     struct sessions sessions;
     int epoll_fd, signal_fd, clock_fd;
+    struct event_source signal_source, clock_source;
+    bool stopping; /* a stop signal came: flush and leave after this batch */
 };
 
 static void usage(FILE *out)
@@ -141,12 +145,6 @@ static int open_state(struct lockboxd *d, char *err, size_t err_len)
     return 0;
 }
 
-static int add_to_epoll(int epoll_fd, enum event_kind kind, int fd)
-{
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = event_tag(kind, fd)};
-    return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev);
-}
-
 /* A timer that fires when someone sets the wall clock, so deadlines are re-read at once. */
 static int arm_clock_watch(int fd)
 {
@@ -165,6 +163,9 @@ static int block_signals(sigset_t *mask)
     return sigprocmask(SIG_BLOCK, mask, NULL);
 }
 
+static void on_signal_event(struct event_source *source, uint32_t events);
+static void on_clock_event(struct event_source *source, uint32_t events);
+
 static int setup_loop(struct lockboxd *d)
 {
     sigset_t mask;
@@ -176,19 +177,20 @@ static int setup_loop(struct lockboxd *d)
     d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     if (d->signal_fd < 0 || d->clock_fd < 0 || d->epoll_fd < 0 || arm_clock_watch(d->clock_fd) != 0)
         return -1;
-    if (add_to_epoll(d->epoll_fd, EVENT_SIGNAL, d->signal_fd) != 0 ||
-        add_to_epoll(d->epoll_fd, EVENT_CLOCK, d->clock_fd) != 0 ||
-        add_to_epoll(d->epoll_fd, EVENT_HTTP, http_poll_fd(&d->http)) != 0 ||
-        login_socket_attach(&d->login, d->epoll_fd) != 0)
+    d->signal_source.on_event = on_signal_event;
+    d->clock_source.on_event = on_clock_event;
+    if (event_source_watch(d->epoll_fd, d->signal_fd, EPOLLIN, &d->signal_source) != 0 ||
+        event_source_watch(d->epoll_fd, d->clock_fd, EPOLLIN, &d->clock_source) != 0 ||
+        http_attach(&d->http, d->epoll_fd) != 0 || login_socket_attach(&d->login, d->epoll_fd) != 0)
         return -1;
-    http_attach(&d->http, d->epoll_fd);
     return 0;
 }
 
-/* Returns 1 to keep running, 0 to stop. */
-static int handle_signals(struct lockboxd *d)
+static void on_signal_event(struct event_source *source, uint32_t events)
 {
+    struct lockboxd *d = EVENT_SOURCE_OWNER(source, struct lockboxd, signal_source);
     struct signalfd_siginfo info;
+    (void)events;
 
     while (read(d->signal_fd, &info, sizeof(info)) == (ssize_t)sizeof(info)) {
         if (info.ssi_signo == SIGHUP) {
@@ -199,10 +201,10 @@ static int handle_signals(struct lockboxd *d)
                 syslog(LOG_NOTICE, "event=audit.reopened file=%s", d->journal.file.path);
         } else {
             syslog(LOG_NOTICE, "event=daemon.stopping signal=%u", info.ssi_signo);
-            return 0;
+            d->stopping = true;
+            return;
         }
     }
-    return 1;
 }
 
 /* The sooner of timeout (ms, -1: none) and a boot-clock deadline (INT64_MAX: none). */
@@ -245,9 +247,11 @@ static void flush_round(struct lockboxd *d)
     }
 }
 
-static void on_clock_change(struct lockboxd *d)
+static void on_clock_event(struct event_source *source, uint32_t events)
 {
+    struct lockboxd *d = EVENT_SOURCE_OWNER(source, struct lockboxd, clock_source);
     uint64_t ticks;
+    (void)events;
 
     if (read(d->clock_fd, &ticks, sizeof(ticks)) < 0 && errno == ECANCELED)
         syslog(LOG_NOTICE, "event=clock.changed msg=\"rechecking deadlines\"");
@@ -270,34 +274,13 @@ static void run_loop(struct lockboxd *d)
             syslog(LOG_CRIT, "event=daemon.error msg=\"epoll_wait: %s\"", strerror(errno));
             return;
         }
-        for (int i = 0; i < n; i++) {
-            int fd = event_tag_fd(events[i].data.u64);
-            switch (event_tag_kind(events[i].data.u64)) {
-            case EVENT_SIGNAL:
-                if (!handle_signals(d)) {
-                    flush_round(d);
-                    return;
-                }
-                break;
-            case EVENT_CLOCK:
-                on_clock_change(d);
-                break;
-            case EVENT_SESSION:
-                service_read_clock(&now);
-                sessions_on_exit(&d->sessions, fd, &now);
-                break;
-            case EVENT_LOGIN_LISTEN:
-                login_socket_accept(&d->login);
-                break;
-            case EVENT_LOGIN_CONN:
-                login_socket_on_event(&d->login, fd, events[i].events);
-                break;
-            case EVENT_HTTP_WAIT:
-                http_on_wait_event(&d->http, fd, events[i].events);
-                break;
-            case EVENT_HTTP:
-                break; /* http_run() below */
-            }
+        for (int i = 0; i < n && !d->stopping; i++) {
+            struct event_source *source = events[i].data.ptr;
+            source->on_event(source, events[i].events);
+        }
+        if (d->stopping) {
+            flush_round(d);
+            return;
         }
         service_read_clock(&now);
         if (d->journal.file_behind)
@@ -361,7 +344,10 @@ static int start_doors(struct lockboxd *d, int activated, char *err, size_t err_
     if (login_socket_start(&d->login, &d->service, &d->waiters, d->config.pam_socket, login_fd,
                            err, err_len) != 0)
         return -1;
-    return http_start(&d->http, &d->service, &d->waiters, d->config.socket, http_fd, err,
+    d->routes = (struct routes){&d->service, &d->waiters};
+    struct http_handler handler = routes_handler(&d->routes);
+    struct http_limits limits = {d->config.max_calls_per_user, d->config.max_connections_per_user};
+    return http_start(&d->http, &handler, &limits, &d->waiters, d->config.socket, http_fd, err,
                       err_len);
 }
 
@@ -426,7 +412,7 @@ int main(int argc, char **argv)
     struct lockbox_clock now;
     service_read_clock(&now);
     service_schedule_all(&d.service, &now);
-    sessions_attach(&d.sessions, d.epoll_fd, &now);
+    sessions_attach(&d.sessions, d.epoll_fd, service_read_clock, &now);
     if (journal_flush(&d.journal) != 0)
         syslog(LOG_CRIT, "event=daemon.degraded msg=\"start-up records are not durable or not in "
                          "the audit file yet\"");

@@ -11,6 +11,7 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "monotonic.h"
 #include "outbox.h"
 #include "request_json.h"
 #include "text.h"
@@ -211,13 +212,7 @@ static void wait_for_work(struct notifier *n, int64_t next_due_wall_ms)
         return;
     if (wait_ms > 60000)
         wait_ms = 60000;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += wait_ms / 1000;
-    deadline.tv_nsec += (wait_ms % 1000) * 1000000;
-    if (deadline.tv_nsec >= 1000000000) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000;
-    }
+    deadline = monotonic_after(wait_ms);
     pthread_mutex_lock(&n->lock);
     while (!n->kicked && !n->stopping) {
         if (pthread_cond_timedwait(&n->wake, &n->lock, &deadline) == ETIMEDOUT)
@@ -249,13 +244,13 @@ static void *sender_main(void *cls)
     }
     while (!stopping(n)) {
         struct outbox_item item;
-        int found = outbox_next_due(outbox, wall_now_ms(), &item);
-        if (found == 0) {
+        enum lockbox_result found = outbox_next_due(outbox, wall_now_ms(), &item);
+        if (found == LOCKBOX_OK) {
             deliver_one(n, outbox, &item);
             free(item.body);
             continue;
         }
-        wait_for_work(n, found < 0 ? wall_now_ms() + 5000 : outbox_next_attempt_at(outbox));
+        wait_for_work(n, found == LOCKBOX_ERROR ? wall_now_ms() + 5000 : outbox_next_attempt_at(outbox));
     }
     outbox_close(outbox);
     store_close(store);

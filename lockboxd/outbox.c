@@ -114,12 +114,17 @@ static int row_to_item(sqlite3_stmt *s, struct outbox_item *item, int with_body)
     return 0;
 }
 
-int outbox_next_due(struct outbox *outbox, int64_t now_ms, struct outbox_item *item)
+enum lockbox_result outbox_next_due(struct outbox *outbox, int64_t now_ms,
+                                    struct outbox_item *item)
 {
     sqlite3_stmt *s = statement(outbox, OB_DUE);
     sqlite3_bind_int64(s, 1, now_ms);
     int rc = sqlite3_step(s);
-    int result = rc == SQLITE_ROW ? row_to_item(s, item, 1) : rc == SQLITE_DONE ? 1 : -1;
+    enum lockbox_result result = LOCKBOX_ERROR;
+    if (rc == SQLITE_ROW && row_to_item(s, item, 1) == 0)
+        result = LOCKBOX_OK;
+    else if (rc == SQLITE_DONE)
+        result = LOCKBOX_NOT_FOUND;
     sqlite3_reset(s);
     return result;
 }

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "lockbox_limits.h"
+#include "lockbox_result.h"
 #include "store.h"
 
 struct outbox;
@@ -31,8 +32,8 @@ void outbox_close(struct outbox *outbox);
 int outbox_add(struct outbox *outbox, const char *notification_id, const char *channel,
                const char *request_id, const char *event, const char *tenant, const char *body,
                int64_t now_ms);
-/* The oldest undelivered row due at now_ms: 0 found (free item->body), 1 none, -1 error. */
-int outbox_next_due(struct outbox *outbox, int64_t now_ms, struct outbox_item *item);
+/* The oldest undelivered row due at now_ms (LOCKBOX_OK: free item->body). */
+enum lockbox_result outbox_next_due(struct outbox *outbox, int64_t now_ms, struct outbox_item *item);
 /* When the next undelivered row falls due (INT64_MAX when none). */
 int64_t outbox_next_attempt_at(struct outbox *outbox);
 int outbox_mark_delivered(struct outbox *outbox, int64_t seq, int attempts, int64_t now_ms);

@@ -16,6 +16,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "array_grow.h"
+
 /* Reads /proc/PID/NAME into buf (NUL-terminated). Returns 0 or -1. */
 static int read_proc_file(pid_t pid, const char *name, char *buf, size_t size)
 {
@@ -133,14 +135,8 @@ static size_t list_processes(struct proc_entry **out)
         pid_t pid = (pid_t)atoi(de->d_name), ppid;
         if (pid <= 0 || read_stat(pid, &ppid, NULL) != 0)
             continue;
-        if (n == cap) {
-            size_t grown_cap = cap ? cap * 2 : 256;
-            struct proc_entry *grown = realloc(*out, grown_cap * sizeof(**out));
-            if (grown == NULL)
-                break;
-            *out = grown;
-            cap = grown_cap;
-        }
+        if (array_grow(out, &cap, n + 1, sizeof(**out), 256) != 0)
+            break;
         (*out)[n++] = (struct proc_entry){pid, ppid};
     }
     closedir(dir);

@@ -1,28 +1,26 @@
 /* The /v1 routing table: one handler per path, each turning a typed body into a service call
- * and its result into JSON. */
+ * and its result into JSON. Who may call and what the body holds are checked before. */
 #define _GNU_SOURCE
+#include "routes.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "body.h"
 #include "duration.h"
-#include "http.h"
-#include "lockbox_limits.h"
 #include "random_id.h"
 #include "request_json.h"
 #include "text.h"
 
 struct route_ctx {
-    struct http_server *server;
+    struct routes *routes;
+    struct service *svc;
     struct call *call;
-    const char *method;
     const char *id;     /* /v1/requests/{id}[/action] */
     const char *action;
+    struct body body;   /* parsed when the route takes one */
 };
-
-typedef enum MHD_Result (*route_fn)(struct route_ctx *ctx);
 
 static enum MHD_Result reply_result(struct call *call, const struct service_result *r,
                                     const struct lockbox_request *req)
@@ -33,33 +31,13 @@ static enum MHD_Result reply_result(struct call *call, const struct service_resu
 }
 
 /* Rejects query parameters other than the allowed ones (a typo must not pass silently). */
-struct query_check {
-    const char *const *allowed;
-    const char *unknown;
-};
-
-static enum MHD_Result check_query_key(void *cls, enum MHD_ValueKind kind, const char *key,
-                                       const char *value)
-{
-    struct query_check *qc = cls;
-    (void)kind;
-    (void)value;
-    for (const char *const *a = qc->allowed; *a; a++) {
-        if (strcmp(*a, key) == 0)
-            return MHD_YES;
-    }
-    qc->unknown = key;
-    return MHD_NO;
-}
-
 static bool query_ok(struct call *call, const char *const *allowed, char *err, size_t err_len)
 {
-    struct query_check qc = {allowed, NULL};
-    MHD_get_connection_values(call->conn, MHD_GET_ARGUMENT_KIND, check_query_key, &qc);
-    if (qc.unknown != NULL) {
+    const char *unknown = http_query_unknown(call, allowed);
+    if (unknown != NULL) {
         char shown[80];
         snprintf(err, err_len, "unknown query parameter '%s'",
-                 text_escape_log(qc.unknown, shown, sizeof(shown)));
+                 text_escape_log(unknown, shown, sizeof(shown)));
         return false;
     }
     return true;
@@ -67,7 +45,7 @@ static bool query_ok(struct call *call, const char *const *allowed, char *err, s
 
 static const char *query(struct call *call, const char *key)
 {
-    return MHD_lookup_connection_value(call->conn, MHD_GET_ARGUMENT_KIND, key);
+    return http_query(call, key);
 }
 
 static int query_int(struct call *call, const char *key, long min, long max, long fallback,
@@ -89,46 +67,36 @@ static int query_int(struct call *call, const char *key, long min, long max, lon
 
 static enum MHD_Result route_health(struct route_ctx *ctx)
 {
-    struct service *svc = ctx->server->svc;
+    struct service *svc = ctx->svc;
+    struct journal_view journal = journal_view(svc->journal);
     json_object *obj = json_object_new_object();
 
     json_object_object_add(obj, "status", json_object_new_string("ok"));
     json_object_object_add(obj, "version", json_object_new_string(LOCKBOX_VERSION));
     json_object_object_add(obj, "tenant", json_object_new_string(svc->config->tenant));
     json_object_object_add(obj, "host", json_object_new_string(svc->config->host));
-    json_object_object_add(obj, "audit_ok", json_object_new_boolean(!svc->journal->file_behind));
-    json_object_object_add(obj, "audit_seq", json_object_new_int64((int64_t)svc->journal->head_seq));
-    json_object_object_add(obj, "audit_hash", json_object_new_string(svc->journal->head_hash));
-    json_object_object_add(obj, "audit_file", json_object_new_string(svc->journal->file.path));
+    json_object_object_add(obj, "audit_ok", json_object_new_boolean(journal.audit_ok));
+    json_object_object_add(obj, "audit_seq", json_object_new_int64((int64_t)journal.head_seq));
+    json_object_object_add(obj, "audit_hash", json_object_new_string(journal.head_hash));
+    json_object_object_add(obj, "audit_file", json_object_new_string(journal.file_path));
     json_object_object_add(obj, "audit_file_first_seq",
-                           json_object_new_int64((int64_t)svc->journal->file_first_seq));
-    json_object_object_add(obj, "waiting", json_object_new_int64((int64_t)waiters_count(ctx->server->waiters)));
+                           json_object_new_int64((int64_t)journal.file_first_seq));
+    json_object_object_add(obj, "waiting",
+                           json_object_new_int64((int64_t)waiters_count(ctx->routes->waiters)));
     return http_reply_json(ctx->call, 200, obj);
 }
 
 static enum MHD_Result route_file(struct route_ctx *ctx)
 {
-    struct call *call = ctx->call;
-    struct body body;
-    char err[256];
+    const struct body *body = &ctx->body;
     struct lockbox_clock now;
     struct lockbox_request req;
 
-    if (body_parse(&body, call->body, call->body_len,
-                   BODY_REASON | BODY_TENANT | BODY_HOST | BODY_USER | BODY_SERVICE | BODY_RHOST |
-                       BODY_REQUESTER,
-                   err, sizeof(err)) != 0)
-        return http_reply_error(call, 400, "bad_request", "%s", err);
-    if (!(body.present & BODY_REASON)) {
-        body_free(&body);
-        return http_reply_error(call, 400, "bad_request", "'reason' is required");
-    }
-    struct file_input in = {body.reason, body.tenant, body.host, body.user, body.service,
-                            body.rhost, body.requester};
+    struct file_input in = {body->reason, body->tenant, body->host, body->user, body->service,
+                            body->rhost, body->requester};
     service_read_clock(&now);
-    struct service_result r = service_file(ctx->server->svc, &call->who, &in, &now, &req);
-    body_free(&body);
-    return reply_result(call, &r, &req);
+    struct service_result r = service_file(ctx->svc, &ctx->call->who, &in, &now, &req);
+    return reply_result(ctx->call, &r, &req);
 }
 
 static bool is_any_admin(const struct service *svc, const struct identity *who)
@@ -149,9 +117,7 @@ struct list_ctx {
 static int add_readable(const struct lockbox_request *req, void *cls)
 {
     struct list_ctx *lc = cls;
-    const struct tenant_config *tenant = config_find_tenant(lc->svc->config, req->tenant);
-    struct lockbox_tenant_policy policy = tenant ? config_tenant_policy(tenant)
-                                                 : (struct lockbox_tenant_policy){req->tenant, NULL, 0};
+    struct lockbox_tenant_policy policy = config_policy_for(lc->svc->config, req->tenant);
     if (request_may_read(req, &policy, &lc->actor))
         json_object_array_add(lc->array, request_to_json(req));
     return 0;
@@ -185,15 +151,15 @@ static enum MHD_Result route_list(struct route_ctx *ctx)
         return http_reply_error(call, 400, "bad_request", "limit must be 1 to %d", LOCKBOX_LIST_MAX);
     /* Plain users see their own: filter in SQL so the limit counts what they may read. */
     if (call->who.uid != 0 && filter.user == NULL &&
-        (filter.tenant ? !service_may_read_tenant(ctx->server->svc, &call->who, filter.tenant)
-                       : !is_any_admin(ctx->server->svc, &call->who)))
+        (filter.tenant ? !service_may_read_tenant(ctx->svc, &call->who, filter.tenant)
+                       : !is_any_admin(ctx->svc, &call->who)))
         filter.user = call->who.name;
     filter.limit = (int)limit;
-    struct list_ctx lc = {NULL, ctx->server->svc, {0}};
+    struct list_ctx lc = {NULL, ctx->svc, {0}};
     if (identity_reader(&call->who, &lc.actor) != 0)
         return http_reply_error(call, 403, "forbidden", "lockboxd cannot look up your groups");
     lc.array = json_object_new_array();
-    if (store_list(ctx->server->svc->store, &filter, add_readable, &lc) != 0) {
+    if (store_list(ctx->svc->store, &filter, add_readable, &lc) != 0) {
         json_object_put(lc.array);
         return http_reply_error(call, 500, "internal", "cannot read the store");
     }
@@ -205,13 +171,13 @@ static enum MHD_Result route_list(struct route_ctx *ctx)
 static enum MHD_Result route_show(struct route_ctx *ctx)
 {
     struct lockbox_request req;
-    struct service_result r = service_show(ctx->server->svc, &ctx->call->who, ctx->id, &req);
+    struct service_result r = service_show(ctx->svc, &ctx->call->who, ctx->id, &req);
     if (r.status != 200)
         return reply_result(ctx->call, &r, &req);
     json_object *obj = request_to_json(&req);
-    json_object_object_add(obj, "notifications", notifier_status(ctx->server->svc->notifier, req.id));
-    json_object_object_add(obj, "sessions", ctx->server->svc->sessions
-                                                ? sessions_of_request(ctx->server->svc->sessions, req.id)
+    json_object_object_add(obj, "notifications", notifier_status(ctx->svc->notifier, req.id));
+    json_object_object_add(obj, "sessions", ctx->svc->sessions
+                                                ? sessions_of_request(ctx->svc->sessions, req.id)
                                                 : json_object_new_array());
     return http_reply_json(ctx->call, 200, obj);
 }
@@ -220,8 +186,6 @@ static enum MHD_Result route_decide(struct route_ctx *ctx)
 {
     struct call *call = ctx->call;
     enum request_state to;
-    struct body body;
-    char err[256];
     int64_t grant_s = 0;
     struct lockbox_clock now;
     struct lockbox_request req;
@@ -232,15 +196,11 @@ static enum MHD_Result route_decide(struct route_ctx *ctx)
         to = REQUEST_DENIED;
     else
         to = REQUEST_REVOKED;
-    unsigned allowed = BODY_COMMENT | (to == REQUEST_APPROVED ? BODY_FOR : 0);
-    if (body_parse(&body, call->body, call->body_len, allowed, err, sizeof(err)) != 0)
-        return http_reply_error(call, 400, "bad_request", "%s", err);
-    if (body.duration)
-        duration_parse(body.duration, &grant_s);
+    if (ctx->body.duration)
+        duration_parse(ctx->body.duration, &grant_s);
     service_read_clock(&now);
-    struct service_result r =
-        service_decide(ctx->server->svc, &call->who, ctx->id, to, body.comment, grant_s, &now, &req);
-    body_free(&body);
+    struct service_result r = service_decide(ctx->svc, &call->who, ctx->id, to,
+                                             ctx->body.comment, grant_s, &now, &req);
     if (r.status != 200 || to != REQUEST_REVOKED)
         return reply_result(call, &r, &req);
     json_object *obj = request_to_json(&req);
@@ -266,47 +226,36 @@ static enum MHD_Result route_wait(struct route_ctx *ctx)
     if (query_int(call, "timeout", 0, LOCKBOX_WAIT_MAX_SECONDS, 60, &timeout) != 0)
         return http_reply_error(call, 400, "bad_request", "timeout must be 0 to %d seconds",
                                 LOCKBOX_WAIT_MAX_SECONDS);
-    struct service_result r = service_show(ctx->server->svc, &call->who, ctx->id, &req);
+    struct service_result r = service_show(ctx->svc, &call->who, ctx->id, &req);
     if (r.status != 200 || req.state != REQUEST_PENDING || timeout == 0)
         return reply_result(call, &r, &req);
     struct lockbox_clock now;
     service_read_clock(&now);
-    http_suspend_wait(ctx->server, call, req.id, now.boot_ms + timeout * 1000);
+    http_suspend_wait(call, req.id, now.boot_ms + timeout * 1000);
     return MHD_YES;
 }
 
-enum MHD_Result routes_finish_wait(struct http_server *server, struct call *call)
+static enum MHD_Result finish_wait(void *cls, struct call *call)
 {
+    struct routes *routes = cls;
     struct lockbox_request req;
-    struct service_result r = service_show(server->svc, &call->who, call->waiter.id, &req);
-    call->waiting = false;
+    struct service_result r = service_show(routes->svc, &call->who, call->waiter.id, &req);
     return reply_result(call, &r, &req);
 }
 
 static enum MHD_Result route_check(struct route_ctx *ctx)
 {
     struct call *call = ctx->call;
-    struct body body;
-    char err[256];
+    const struct body *body = &ctx->body;
     struct lockbox_clock now;
     struct lockbox_request req;
     bool allowed = false, has_request = false;
 
-    if (body_parse(&body, call->body, call->body_len,
-                   BODY_USER | BODY_TENANT | BODY_HOST | BODY_SERVICE | BODY_RHOST | BODY_FINAL |
-                       BODY_REQUESTER,
-                   err, sizeof(err)) != 0)
-        return http_reply_error(call, 400, "bad_request", "%s", err);
-    if (body.user == NULL) {
-        body_free(&body);
-        return http_reply_error(call, 400, "bad_request", "'user' is required");
-    }
-    struct check_input in = {body.user, body.tenant, body.host, body.service, body.rhost,
-                             body.final, body.requester};
+    struct check_input in = {body->user, body->tenant, body->host, body->service, body->rhost,
+                             body->final, body->requester};
     service_read_clock(&now);
     struct service_result r =
-        service_check(ctx->server->svc, &call->who, &in, &now, &allowed, &req, &has_request);
-    body_free(&body);
+        service_check(ctx->svc, &call->who, &in, &now, &allowed, &req, &has_request);
     if (r.status >= 400)
         return http_reply_error(call, (unsigned)r.status, r.error, "%s", r.message);
     json_object *obj = json_object_new_object();
@@ -356,7 +305,7 @@ static enum MHD_Result route_audit(struct route_ctx *ctx)
 {
     static const char *const allowed[] = {"after", "limit", NULL};
     struct call *call = ctx->call;
-    struct service *svc = ctx->server->svc;
+    struct service *svc = ctx->svc;
     long after, limit;
     char err[256];
 
@@ -386,8 +335,9 @@ static enum MHD_Result route_audit(struct route_ctx *ctx)
     json_object_object_add(obj, "next_after", json_object_new_int64((int64_t)ac.last_seq));
     json_object_object_add(obj, "more", json_object_new_boolean(ac.scanned == (int)limit));
     json_object_object_add(obj, "all_tenants", json_object_new_boolean(ac.all_tenants));
-    json_object_object_add(obj, "head_seq", json_object_new_int64((int64_t)svc->journal->head_seq));
-    json_object_object_add(obj, "head_hash", json_object_new_string(svc->journal->head_hash));
+    struct journal_view journal = journal_view(svc->journal);
+    json_object_object_add(obj, "head_seq", json_object_new_int64((int64_t)journal.head_seq));
+    json_object_object_add(obj, "head_hash", json_object_new_string(journal.head_hash));
     return http_reply_json(call, 200, obj);
 }
 
@@ -395,30 +345,22 @@ static enum MHD_Result route_audit(struct route_ctx *ctx)
 static enum MHD_Result route_session_open(struct route_ctx *ctx)
 {
     struct call *call = ctx->call;
-    struct service *svc = ctx->server->svc;
-    struct body body;
+    struct service *svc = ctx->svc;
+    const struct body *body = &ctx->body;
     char err[256], id[LOCKBOX_ID_HEX_LEN + 1];
     struct lockbox_clock now;
     struct lockbox_request req;
 
-    if (call->who.uid != 0)
-        return http_reply_error(call, 403, "forbidden", "only root (the PAM module) may register sessions");
-    if (body_parse(&body, call->body, call->body_len,
-                   BODY_USER | BODY_TENANT | BODY_HOST | BODY_SERVICE | BODY_RHOST | BODY_TTY, err,
-                   sizeof(err)) != 0)
-        return http_reply_error(call, 400, "bad_request", "%s", err);
-    if (body.user == NULL) {
-        body_free(&body);
-        return http_reply_error(call, 400, "bad_request", "'user' is required");
-    }
-    struct session_open_input in = {body.user, body.tenant, body.host, body.service,
-                                    body.rhost, body.tty, call->who.pid};
+    struct session_open_input in = {body->user, body->tenant, body->host, body->service,
+                                    body->rhost, body->tty, call->who.pid};
     service_read_clock(&now);
-    int rc = svc->sessions ? sessions_open(svc->sessions, &in, &now, id, &req, err, sizeof(err)) : -1;
-    body_free(&body);
-    if (rc != 0)
-        return http_reply_error(call, rc > 0 ? 403 : 500, rc > 0 ? "forbidden" : "internal", "%s",
-                                rc > 0 ? err : "cannot register the session");
+    enum lockbox_result rc = svc->sessions ? sessions_open(svc->sessions, &in, &now, id, &req, err,
+                                                           sizeof(err))
+                                           : LOCKBOX_ERROR;
+    bool refused = rc == LOCKBOX_NOT_FOUND;
+    if (rc != LOCKBOX_OK)
+        return http_reply_error(call, refused ? 403 : 500, refused ? "forbidden" : "internal",
+                                "%s", refused ? err : "cannot register the session");
     json_object *obj = json_object_new_object();
     json_object_object_add(obj, "session_id", json_object_new_string(id));
     json_object_object_add(obj, "request", request_to_json(&req));
@@ -430,42 +372,54 @@ static enum MHD_Result route_session_close(struct route_ctx *ctx)
     struct call *call = ctx->call;
     struct lockbox_clock now;
 
-    if (call->who.uid != 0)
-        return http_reply_error(call, 403, "forbidden", "only root (the PAM module) may close sessions");
     service_read_clock(&now);
-    int rc = ctx->server->svc->sessions ? sessions_close(ctx->server->svc->sessions, ctx->id, &now) : 1;
-    if (rc != 0)
-        return http_reply_error(call, rc > 0 ? 404 : 500, rc > 0 ? "not_found" : "internal",
+    enum lockbox_result rc = ctx->svc->sessions ? sessions_close(ctx->svc->sessions, ctx->id, &now)
+                                                : LOCKBOX_NOT_FOUND;
+    bool unknown = rc == LOCKBOX_NOT_FOUND;
+    if (rc != LOCKBOX_OK)
+        return http_reply_error(call, unknown ? 404 : 500, unknown ? "not_found" : "internal",
                                 "no session %s", ctx->id);
     json_object *obj = json_object_new_object();
     json_object_object_add(obj, "session_id", json_object_new_string(ctx->id));
     return http_reply_json(call, 200, obj);
 }
 
-struct route {
-    const char *method;
-    const char *path;   /* "{id}" matches a request id */
-    route_fn fn;
+#define FILE_BODY (BODY_REASON | BODY_TENANT | BODY_HOST | BODY_USER | BODY_SERVICE | \
+                   BODY_RHOST | BODY_REQUESTER)
+#define CHECK_BODY (BODY_USER | BODY_TENANT | BODY_HOST | BODY_SERVICE | BODY_RHOST | \
+                    BODY_FINAL | BODY_REQUESTER)
+#define SESSION_BODY (BODY_USER | BODY_TENANT | BODY_HOST | BODY_SERVICE | BODY_RHOST | BODY_TTY)
+/* Service, remote host and requester describe a login; only the module (root) knows them. A
+ * user could otherwise make a request look like "login via sshd from 10.0.0.5". */
+#define LOGIN_FIELDS (BODY_SERVICE | BODY_RHOST | BODY_REQUESTER)
+#define LOGIN_FIELDS_REFUSAL "only root (the PAM module) may set service, rhost and requester"
+
+static const struct route route_table[] = {
+    {"GET", "/v1/health", ROUTE_ANYONE, NULL, NULL, NULL, 0, 0, 0, NULL, route_health},
+    {"POST", "/v1/requests", ROUTE_ANYONE, NULL, NULL, NULL, FILE_BODY, BODY_REASON,
+     LOGIN_FIELDS, LOGIN_FIELDS_REFUSAL, route_file},
+    {"GET", "/v1/requests", ROUTE_ANYONE, NULL, NULL, NULL, 0, 0, 0, NULL, route_list},
+    {"GET", "/v1/requests/{id}", ROUTE_ANYONE, NULL, NULL, NULL, 0, 0, 0, NULL, route_show},
+    {"POST", "/v1/requests/{id}/approve", ROUTE_ANYONE, NULL, NULL, NULL, BODY_COMMENT | BODY_FOR,
+     0, 0, NULL, route_decide},
+    {"POST", "/v1/requests/{id}/deny", ROUTE_ANYONE, NULL, NULL, NULL, BODY_COMMENT, 0, 0, NULL,
+     route_decide},
+    {"POST", "/v1/requests/{id}/revoke", ROUTE_ANYONE, NULL, NULL, NULL, BODY_COMMENT, 0, 0, NULL,
+     route_decide},
+    {"GET", "/v1/requests/{id}/wait", ROUTE_ANYONE, NULL, NULL, NULL, 0, 0, 0, NULL, route_wait},
+    {"POST", "/v1/access/check", ROUTE_ROOT, "only root (the PAM module) may check access",
+     "only root may check access", "access.check", CHECK_BODY, BODY_USER, 0, NULL, route_check},
+    {"GET", "/v1/audit", ROUTE_ANYONE, NULL, NULL, NULL, 0, 0, 0, NULL, route_audit},
+    {"POST", "/v1/sessions", ROUTE_ROOT, "only root (the PAM module) may register sessions", NULL,
+     NULL, SESSION_BODY, BODY_USER, 0, NULL, route_session_open},
+    {"POST", "/v1/sessions/{id}/close", ROUTE_ROOT, "only root (the PAM module) may close sessions",
+     NULL, NULL, 0, 0, 0, NULL, route_session_close},
 };
 
-static const struct route routes[] = {
-    {"GET", "/v1/health", route_health},
-    {"POST", "/v1/requests", route_file},
-    {"GET", "/v1/requests", route_list},
-    {"GET", "/v1/requests/{id}", route_show},
-    {"POST", "/v1/requests/{id}/approve", route_decide},
-    {"POST", "/v1/requests/{id}/deny", route_decide},
-    {"POST", "/v1/requests/{id}/revoke", route_decide},
-    {"GET", "/v1/requests/{id}/wait", route_wait},
-    {"POST", "/v1/access/check", route_check},
-    {"GET", "/v1/audit", route_audit},
-    {"POST", "/v1/sessions", route_session_open},
-    {"POST", "/v1/sessions/{id}/close", route_session_close},
-};
-
-/* Matches url against a pattern; fills ctx->id/action. "{id}" must be a well-formed id. */
-static bool path_matches(const char *pattern, const char *url, struct route_ctx *ctx,
-                         char id[LOCKBOX_ID_HEX_LEN + 1], bool *bad_id)
+/* Matches url against a pattern; fills match's id and action. "{id}" must be a well-formed
+ * id (*bad_id says when the rest matched but it was not). */
+static bool path_matches(const char *pattern, const char *url, struct route_match *match,
+                         bool *bad_id)
 {
     const char *slot = strstr(pattern, "{id}");
     if (slot == NULL)
@@ -481,76 +435,105 @@ static bool path_matches(const char *pattern, const char *url, struct route_ctx 
         *bad_id = true;
         return false;
     }
-    memcpy(id, rest, id_len);
-    id[id_len] = '\0';
-    ctx->id = id;
-    ctx->action = end ? end + 1 : NULL;
+    memcpy(match->id, rest, id_len);
+    match->id[id_len] = '\0';
+    match->action = end ? end + 1 : NULL;
     return true;
 }
 
-/* A body framed two ways - Content-Length and Transfer-Encoding, or either one twice - may be
- * an attempt to smuggle a second request past something that frames it the other way (RFC
- * 9112 6.1, 6.3). Refuse it and close the connection ("MUST close"), so nothing after it on
- * the connection is read as a request. libmicrohttpd itself takes the first of each. */
-struct framing_count {
-    unsigned content_length, transfer_encoding;
-};
-
-static enum MHD_Result count_framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                            const char *value)
+enum route_lookup routes_find(const char *method, const char *url, struct route_match *match)
 {
-    struct framing_count *fc = cls;
-    (void)kind;
-    (void)value;
-    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
-        fc->content_length++;
-    else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
-        fc->transfer_encoding++;
-    return MHD_YES;
+    bool path_known = false, bad_id = false;
+
+    memset(match, 0, sizeof(*match));
+    for (size_t i = 0; i < sizeof(route_table) / sizeof(route_table[0]); i++) {
+        if (!path_matches(route_table[i].path, url, match, &bad_id))
+            continue;
+        path_known = true;
+        if (strcmp(route_table[i].method, method) == 0) {
+            match->route = &route_table[i];
+            return ROUTE_FOUND;
+        }
+    }
+    match->id[0] = '\0';
+    match->action = NULL;
+    if (bad_id)
+        return ROUTE_BAD_ID;
+    return path_known ? ROUTE_WRONG_METHOD : ROUTE_NO_PATH;
 }
 
-static bool framing_is_ambiguous(struct call *call)
+const struct route *routes_all(size_t *count)
 {
-    struct framing_count fc = {0, 0};
-    MHD_get_connection_values(call->conn, MHD_HEADER_KIND, count_framing_header, &fc);
-    return fc.content_length + fc.transfer_encoding > 1;
+    *count = sizeof(route_table) / sizeof(route_table[0]);
+    return route_table;
 }
 
-static enum MHD_Result refuse_ambiguous_framing(struct call *call)
+/* What the table says about a call, checked before its handler: the caller, then the body's
+ * shape, then what it must hold, then what only root may put in it. Returns true when the
+ * call may go on (ctx->body parsed, to be freed), or false with *refusal the refusal sent. */
+static bool call_admitted(const struct route *route, struct route_ctx *ctx,
+                          enum MHD_Result *refusal)
 {
-    static const char body[] = "{\"error\":\"bad_request\",\"message\":\"send one "
-                               "Content-Length or one Transfer-Encoding: chunked, not both\"}";
-    struct MHD_Response *response =
-        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+    struct call *call = ctx->call;
+    char err[256];
 
-    if (response == NULL)
-        return MHD_NO;
-    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
-    enum MHD_Result rc = MHD_queue_response(call->conn, MHD_HTTP_BAD_REQUEST, response);
-    MHD_destroy_response(response);
+    if (route->caller == ROUTE_ROOT && call->who.uid != 0) {
+        if (route->refusal_log != NULL)
+            service_log_refusal(&call->who, route->log_action, "-", route->refusal_log);
+        *refusal = http_reply_error(call, 403, "forbidden", "%s", route->refusal);
+        return false;
+    }
+    if (route->body == 0)
+        return true; /* the body is not read: whatever came is ignored */
+    if (body_parse(&ctx->body, call->body, call->body_len, route->body, err, sizeof(err)) != 0) {
+        *refusal = http_reply_error(call, 400, "bad_request", "%s", err);
+        return false;
+    }
+    const char *missing = body_first_missing(ctx->body.present, route->required);
+    if (missing != NULL)
+        *refusal = http_reply_error(call, 400, "bad_request", "'%s' is required", missing);
+    else if ((ctx->body.present & route->root_fields) && call->who.uid != 0)
+        *refusal = http_reply_error(call, 403, "forbidden", "%s", route->root_fields_refusal);
+    else
+        return true;
+    body_free(&ctx->body);
+    return false;
+}
+
+static enum MHD_Result dispatch(void *cls, struct call *call, const char *url, const char *method)
+{
+    struct routes *routes = cls;
+    struct route_ctx ctx = {routes, routes->svc, call, NULL, NULL, {0}};
+    struct route_match match;
+    enum MHD_Result rc;
+
+    switch (routes_find(method, url, &match)) {
+    case ROUTE_FOUND:
+        break;
+    case ROUTE_BAD_ID:
+        return http_reply_error(call, 404, "not_found", "not a request id (32 lowercase hex characters)");
+    case ROUTE_WRONG_METHOD:
+        return http_reply_error(call, 405, "method_not_allowed", "wrong method for this path");
+    default:
+        return http_reply_error(call, 404, "not_found", "no such API path (see docs/API.md)");
+    }
+    ctx.id = match.id[0] ? match.id : NULL;
+    ctx.action = match.action;
+    if (!call_admitted(match.route, &ctx, &rc))
+        return rc;
+    rc = match.route->handler(&ctx);
+    body_free(&ctx.body);
     return rc;
 }
 
-enum MHD_Result routes_dispatch(struct http_server *server, struct call *call, const char *url,
-                                const char *method)
+static bool replies_must_wait(void *cls)
 {
-    struct route_ctx ctx = {server, call, method, NULL, NULL};
-    char id[LOCKBOX_ID_HEX_LEN + 1];
-    bool path_known = false, bad_id = false;
+    const struct routes *routes = cls;
+    return journal_holds_unflushed(routes->svc->journal);
+}
 
-    if (framing_is_ambiguous(call))
-        return refuse_ambiguous_framing(call);
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        if (!path_matches(routes[i].path, url, &ctx, id, &bad_id))
-            continue;
-        path_known = true;
-        if (strcmp(routes[i].method, method) == 0)
-            return routes[i].fn(&ctx);
-    }
-    if (bad_id)
-        return http_reply_error(call, 404, "not_found", "not a request id (32 lowercase hex characters)");
-    if (path_known)
-        return http_reply_error(call, 405, "method_not_allowed", "wrong method for this path");
-    return http_reply_error(call, 404, "not_found", "no such API path (see docs/API.md)");
+struct http_handler routes_handler(struct routes *routes)
+{
+    struct http_handler handler = {dispatch, finish_wait, replies_must_wait, routes};
+    return handler;
 }

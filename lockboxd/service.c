@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array_grow.h"
 #include "duration.h"
 #include "random_id.h"
 #include "text.h"
@@ -122,23 +123,21 @@ struct service_result service_file(struct service *svc, const struct identity *w
     const char *user = in->user ? in->user : who->name;
     const char *tenant = in->tenant ? in->tenant : cfg->tenant;
     const char *host = in->host ? in->host : cfg->host;
+    /* Who may set service, rhost and requester at all is the door's to check (routes.c's
+     * table; the login socket is root's alone): whom a request is for depends on the value. */
     if (strcmp(user, who->name) != 0 && who->uid != 0)
         return result(403, "forbidden", "only root may file a request for another user");
-    /* Service and remote host describe a login; only the module (root) knows them. A user
-     * could otherwise make a request look like "login via sshd from 10.0.0.5". */
-    if ((in->service != NULL || in->rhost != NULL || in->requester != NULL) && who->uid != 0)
-        return result(403, "forbidden",
-                      "only root (the PAM module) may set service, rhost and requester");
     if (config_find_tenant(cfg, tenant) == NULL)
         return result(400, "bad_request", "unknown tenant '%s'", tenant);
     if (!identity_user_exists(user))
         return result(400, "bad_request", "no such user '%s' on this host", user);
     memset(&req, 0, sizeof(req));
     set_requester(&req, who, in);
-    int found = store_find_pending(svc->store, user, tenant, host, req.requester, out);
-    if (found == 0)
+    enum lockbox_result found =
+        store_find_pending(svc->store, user, tenant, host, req.requester, out);
+    if (found == LOCKBOX_OK)
         return OK; /* a repeated login finds the request it already filed */
-    if (found < 0 || store_count_pending_for_user(svc->store, user, &pending) != 0)
+    if (found == LOCKBOX_ERROR || store_count_pending_for_user(svc->store, user, &pending) != 0)
         return result(500, "internal", "cannot read the store: %s", store_error(svc->store));
     if (pending >= cfg->max_pending_per_user)
         return result(429, "too_many_pending",
@@ -200,8 +199,8 @@ static struct service_result refuse_decision(const struct service *svc,
     }
 }
 
-static void log_refusal(const struct identity *who, const char *what, const char *id,
-                        const char *why)
+void service_log_refusal(const struct identity *who, const char *what, const char *id,
+                         const char *why)
 {
     char reason[300];
     syslog(LOG_WARNING, "event=api.refused status=403 actor=%s uid=%u action=%s id=%s msg=%s",
@@ -214,17 +213,15 @@ struct service_result service_decide(struct service *svc, const struct identity 
                                      struct lockbox_request *out)
 {
     struct lockbox_request req;
-    int found = store_get_request(svc->store, id, &req);
+    enum lockbox_result found = store_get_request(svc->store, id, &req);
 
-    if (found != 0)
-        return found > 0 ? result(404, "not_found", "no request %s", id)
+    if (found != LOCKBOX_OK)
+        return found == LOCKBOX_NOT_FOUND ? result(404, "not_found", "no request %s", id)
                          : result(500, "internal", "cannot read the store");
-    const struct tenant_config *tenant = config_find_tenant(svc->config, req.tenant);
-    struct lockbox_tenant_policy policy = tenant ? config_tenant_policy(tenant)
-                                                 : (struct lockbox_tenant_policy){req.tenant, NULL, 0};
+    struct lockbox_tenant_policy policy = config_policy_for(svc->config, req.tenant);
     struct lockbox_actor actor;
     if (identity_actor(who, &actor) != 0) {
-        log_refusal(who, decision_event(to), id, "group lookup failed");
+        service_log_refusal(who, decision_event(to), id, "group lookup failed");
         return result(403, "forbidden", "lockboxd cannot look up your groups");
     }
     request_expire_if_due(&req, now); /* a lapsed request is not decided by a late click */
@@ -237,7 +234,8 @@ struct service_result service_decide(struct service *svc, const struct identity 
     /* Approvals are per account and host: someone waiting for this very account on this
      * host would let themselves in by approving another person's request for it. */
     if (verdict == VERDICT_OK && to == REQUEST_APPROVED &&
-        store_asked_pending(svc->store, req.user, req.tenant, req.host, who->name, who->uid) != 1)
+        store_asked_pending(svc->store, req.user, req.tenant, req.host, who->name, who->uid) !=
+            LOCKBOX_NOT_FOUND)
         verdict = VERDICT_SELF_DECISION;
     if (verdict == VERDICT_OK) {
         if (to == REQUEST_APPROVED)
@@ -251,7 +249,7 @@ struct service_result service_decide(struct service *svc, const struct identity 
     if (verdict != VERDICT_OK) {
         struct service_result r = refuse_decision(svc, verdict, &req, to);
         if (r.status == 403)
-            log_refusal(who, decision_event(to), id, r.message);
+            service_log_refusal(who, decision_event(to), id, r.message);
         return r;
     }
     struct audit_event ev = event_for(&req, decision_event(to), who->name);
@@ -283,16 +281,14 @@ struct service_result service_decide(struct service *svc, const struct identity 
 struct service_result service_show(struct service *svc, const struct identity *who,
                                    const char *id, struct lockbox_request *out)
 {
-    int found = store_get_request(svc->store, id, out);
-    if (found != 0)
-        return found > 0 ? result(404, "not_found", "no request %s", id)
+    enum lockbox_result found = store_get_request(svc->store, id, out);
+    if (found != LOCKBOX_OK)
+        return found == LOCKBOX_NOT_FOUND ? result(404, "not_found", "no request %s", id)
                          : result(500, "internal", "cannot read the store");
-    const struct tenant_config *tenant = config_find_tenant(svc->config, out->tenant);
-    struct lockbox_tenant_policy policy = tenant ? config_tenant_policy(tenant)
-                                                 : (struct lockbox_tenant_policy){out->tenant, NULL, 0};
+    struct lockbox_tenant_policy policy = config_policy_for(svc->config, out->tenant);
     struct lockbox_actor actor;
     if (identity_reader(who, &actor) != 0 || !request_may_read(out, &policy, &actor)) {
-        log_refusal(who, "show", id, "not readable");
+        service_log_refusal(who, "show", id, "not readable");
         return result(403, "forbidden", "you may only read your own requests or your tenants'");
     }
     return OK;
@@ -336,18 +332,16 @@ struct service_result service_check(struct service *svc, const struct identity *
     const char *host = in->host ? in->host : svc->config->host;
     struct audit_event ev;
 
+    (void)who; /* root: both doors let only root ask (routes.c's table, the login socket) */
     *allowed = false;
     *has_request = false;
-    if (who->uid != 0) {
-        log_refusal(who, "access.check", "-", "only root may check access");
-        return result(403, "forbidden", "only root (the PAM module) may check access");
-    }
     if (config_find_tenant(svc->config, tenant) == NULL)
         return result(400, "bad_request", "unknown tenant '%s'", tenant);
-    int found = store_find_current_approval(svc->store, in->user, tenant, host, now, out);
-    if (found < 0)
+    enum lockbox_result found =
+        store_find_current_approval(svc->store, in->user, tenant, host, now, out);
+    if (found == LOCKBOX_ERROR)
         return result(500, "internal", "cannot read the store");
-    if (found == 0) {
+    if (found == LOCKBOX_OK) {
         *has_request = true;
         login_event(&ev, out, in, tenant, host, "login.allowed");
         struct service_result r = journal_status(journal_record(svc->journal, NULL, &ev, true, now->wall_ms));
@@ -355,15 +349,15 @@ struct service_result service_check(struct service *svc, const struct identity *
         return r;
     }
     found = store_find_pending(svc->store, in->user, tenant, host, in->requester, out);
-    if (found == 1) {
+    if (found == LOCKBOX_NOT_FOUND) {
         found = store_find_latest(svc->store, in->user, tenant, host, out);
         /* Someone else's pending request is not this login's to wait on: it files its own. */
-        if (found == 0 && out->state == REQUEST_PENDING)
-            found = 1;
+        if (found == LOCKBOX_OK && out->state == REQUEST_PENDING)
+            found = LOCKBOX_NOT_FOUND;
     }
-    if (found < 0)
+    if (found == LOCKBOX_ERROR)
         return result(500, "internal", "cannot read the store");
-    *has_request = found == 0;
+    *has_request = found == LOCKBOX_OK;
     if (in->final) {
         login_event(&ev, *has_request ? out : NULL, in, tenant, host, "login.denied");
         enum journal_result jr = journal_record(svc->journal, NULL, &ev, false, now->wall_ms);
@@ -394,14 +388,8 @@ static int collect_due(const struct lockbox_request *req, void *ctx)
             due->next = due->now->boot_ms + left;
         return 0;
     }
-    if (due->count == due->cap) {
-        size_t cap = due->cap ? due->cap * 2 : 64;
-        void *grown = realloc(due->ids, cap * sizeof(*due->ids));
-        if (grown == NULL)
-            return 1;
-        due->ids = grown;
-        due->cap = cap;
-    }
+    if (array_grow(&due->ids, &due->cap, due->count + 1, sizeof(*due->ids), 64) != 0)
+        return 1;
     memcpy(due->ids[due->count++], req->id, LOCKBOX_ID_HEX_LEN + 1);
     return 0;
 }
@@ -410,7 +398,7 @@ static void expire_one(struct service *svc, const char *id, const struct lockbox
 {
     struct lockbox_request req;
 
-    if (store_get_request(svc->store, id, &req) != 0)
+    if (store_get_request(svc->store, id, &req) != LOCKBOX_OK)
         return;
     enum request_state was = req.state;
     if (!request_expire_if_due(&req, now))

@@ -58,9 +58,13 @@ struct service_result service_decide(struct service *svc, const struct identity 
                                      struct lockbox_request *out);
 struct service_result service_show(struct service *svc, const struct identity *who,
                                    const char *id, struct lockbox_request *out);
+/* who must be root: the doors check that before (it is the PAM module's question). */
 struct service_result service_check(struct service *svc, const struct identity *who,
                                     const struct check_input *in, const struct lockbox_clock *now,
                                     bool *allowed, struct lockbox_request *out, bool *has_request);
+/* Logs a refused call (event=api.refused status=403 ... action=what id=id msg=why). */
+void service_log_refusal(const struct identity *who, const char *what, const char *id,
+                         const char *why);
 /* May this caller see requests of this tenant (list filter) — root, its admins. */
 bool service_may_read_tenant(const struct service *svc, const struct identity *who,
                              const char *tenant);

@@ -32,17 +32,20 @@ static bool same_login(const struct session_entry *e, const char *user, const ch
            strcmp(e->host, host) == 0;
 }
 
-void session_closed(struct sessions *s, struct session_entry *e, const char *actor,
-                    const char *why, const struct lockbox_clock *now)
+int session_closed(struct sessions *s, struct session_entry *e, const char *actor,
+                   const char *why, const struct lockbox_clock *now)
 {
+    /* Closed in memory whatever the database says: the login is over either way, and a row
+     * left 'open' is found closed again at the next start (its process is gone then). */
     e->open = false;
-    session_update(s, SS_SET_STATE, e->id, "closed", now->wall_ms);
-    session_record(s, e, "session.closed", actor, why, now);
+    return session_change_state(s, e, "closed", true, "session.closed", actor, why, now);
 }
 
 /* Nothing of it is left (or nothing can be found): it is no longer tracked. */
 static void forget(struct sessions *s, struct session_entry *e)
 {
+    /* A failure is logged and fails safe: the row stays tracked, and the next start looks
+     * for its leftovers again. */
     if (session_is_contained(e))
         session_update(s, SS_CONTAINED, e->id, NULL, 0);
     session_remove(s, e);
@@ -128,10 +131,11 @@ static void end_leftovers(struct sessions *s, struct session_entry **entries, si
      * point into the same array in ascending order. */
     for (size_t i = n; i > 0; i--) {
         struct session_entry *e = entries[i - 1];
-        if (e->kill_attempts == 0) {
-            session_update(s, SS_STATE_ONLY, e->id, "terminated", 0); /* closed_at stays */
-            session_record(s, e, "session.terminated", actor, detail, now);
-        }
+        /* closed_at stays; the leftovers end even when this cannot be recorded (logged):
+         * access has ended, and failing closed is the safe way to fail. */
+        if (e->kill_attempts == 0)
+            session_change_state(s, e, "terminated", false, "session.terminated", actor, detail,
+                                 now);
         retry_or_give_up(s, e, survivors, now);
     }
 }
@@ -179,8 +183,8 @@ static void start_termination(struct sessions *s, struct session_entry *e, const
     int64_t grace_ms = s->config->session_grace_s * 1000;
     e->hup_at_boot_ms = now->boot_ms + NOTICE_MS;
     e->kill_at_boot_ms = e->hup_at_boot_ms + (grace_ms > 0 ? grace_ms : 1);
-    session_update(s, SS_SET_STATE, e->id, "terminated", now->wall_ms);
-    session_record(s, e, "session.terminated", actor, why, now);
+    /* Terminated even when this cannot be recorded (logged): fail closed. */
+    session_change_state(s, e, "terminated", true, "session.terminated", actor, why, now);
 }
 
 /* SIGHUP to what runs below the session process first (the user's shell and commands): the
@@ -218,6 +222,7 @@ static void rebind(struct sessions *s, struct session_entry *e, const struct loc
                "session continues under this approval\"", e->id, best->id, e->request_id,
                e->user);
         memcpy(e->request_id, best->id, sizeof(e->request_id));
+        /* A failure is logged; the next start binds it to the longest approval again. */
         session_update(s, SS_REBIND, e->id, e->request_id, 0);
     }
     if (end > e->access_end_boot_ms && e->warned) {
@@ -238,9 +243,10 @@ struct session_change sessions_access_changed(struct sessions *s, const char *us
 
     memset(&change, 0, sizeof(change));
     /* A failed read ends access too: fail closed. */
-    int found = store_find_longest_approval(s->store, user, tenant, host, now, &best);
-    bool covered = found == 0;
-    if (found < 0 && !may_end) {
+    enum lockbox_result found =
+        store_find_longest_approval(s->store, user, tenant, host, now, &best);
+    bool covered = found == LOCKBOX_OK;
+    if (found == LOCKBOX_ERROR && !may_end) {
         syslog(LOG_ERR, "event=session.error user=%s msg=\"cannot read the approvals; sessions "
                "left as they are\"", user);
         return change;

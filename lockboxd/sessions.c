@@ -12,7 +12,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "event_tag.h"
+#include "array_grow.h"
 #include "random_id.h"
 #include "timefmt.h"
 
@@ -82,15 +82,27 @@ int sessions_init(struct sessions *s, const struct lockboxd_config *config, stru
     return 0;
 }
 
+/* A session's pidfd in the epoll set. Found again by the session's id: entries move in their
+ * array, a watch does not. */
+struct session_watch {
+    struct event_source source;
+    struct sessions *sessions;
+    char id[LOCKBOX_ID_HEX_LEN + 1];
+};
+
 void session_unwatch(struct sessions *s, struct session_entry *e)
 {
     if (e->pidfd >= 0) {
         /* Out of the epoll set first: a notification command forked meanwhile may hold the
          * pidfd, and epoll forgets it only with its last holder. */
-        if (s->epoll_fd >= 0)
+        if (e->watch != NULL)
             epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, e->pidfd, NULL);
         close(e->pidfd);
     }
+    /* Freed from its own event at most (event_source.h): only a session's exit unwatches it
+     * while the loop handles a batch. */
+    free(e->watch);
+    e->watch = NULL;
     e->pidfd = -1;
 }
 
@@ -112,28 +124,53 @@ void sessions_free(struct sessions *s)
     memset(s, 0, sizeof(*s));
 }
 
-void session_record(struct sessions *s, const struct session_entry *e, const char *event,
-                    const char *actor, const char *detail, const struct lockbox_clock *now)
+/* Records event for e in the same transaction as change (NULL: none). Returns 0, or -1
+ * (logged): then nothing of it was committed. */
+static int record_with_change(struct sessions *s, const struct session_entry *e,
+                              const char *event, const char *actor, const char *detail,
+                              const struct journal_change *change,
+                              const struct lockbox_clock *now)
 {
     char comment[256];
     snprintf(comment, sizeof(comment), "session %s pid %d%s%s%s%s", e->id, (int)e->pid,
              e->tty[0] ? " tty " : "", e->tty, detail ? ": " : "", detail ? detail : "");
     struct audit_event ev = {event, e->request_id, e->tenant, e->host, e->user, actor, NULL,
                              comment, 0, NULL};
-    if (journal_record(s->journal, NULL, &ev, false, now->wall_ms) == JOURNAL_STORE_FAILED)
+    if (journal_record_change(s->journal, &ev, change, now->wall_ms) != JOURNAL_OK) {
         syslog(LOG_ERR, "event=session.error id=%s msg=\"cannot record %s\"", e->id, event);
+        return -1;
+    }
+    return 0;
+}
+
+struct state_change {
+    struct sessions *s;
+    const char *id, *state;
+    bool stamp_closed;
+    int64_t now_ms;
+};
+
+static int apply_state(void *ctx)
+{
+    const struct state_change *c = ctx;
+    if (c->stamp_closed)
+        return session_update(c->s, SS_SET_STATE, c->id, c->state, c->now_ms);
+    return session_update(c->s, SS_STATE_ONLY, c->id, c->state, 0);
+}
+
+int session_change_state(struct sessions *s, const struct session_entry *e, const char *state,
+                         bool stamp_closed, const char *event, const char *actor,
+                         const char *detail, const struct lockbox_clock *now)
+{
+    struct state_change c = {s, e->id, state, stamp_closed, now->wall_ms};
+    struct journal_change change = {apply_state, &c};
+    return record_with_change(s, e, event, actor, detail, &change, now);
 }
 
 static struct session_entry *add_entry(struct sessions *s)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        struct session_entry *grown = realloc(s->items, cap * sizeof(*grown));
-        if (grown == NULL)
-            return NULL;
-        s->items = grown;
-        s->cap = cap;
-    }
+    if (array_grow(&s->items, &s->cap, s->n + 1, sizeof(*s->items), 16) != 0)
+        return NULL;
     struct session_entry *e = &s->items[s->n++];
     memset(e, 0, sizeof(*e));
     e->pidfd = -1;
@@ -146,11 +183,24 @@ void session_remove(struct sessions *s, struct session_entry *e)
     *e = s->items[--s->n];
 }
 
+static void on_exit_event(struct event_source *source, uint32_t events);
+
 static void watch(struct sessions *s, struct session_entry *e)
 {
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = event_tag(EVENT_SESSION, e->pidfd)};
-    if (s->epoll_fd >= 0 && epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, e->pidfd, &ev) != 0)
+    if (s->epoll_fd < 0)
+        return;
+    struct session_watch *w = calloc(1, sizeof(*w));
+    if (w != NULL) {
+        w->source.on_event = on_exit_event;
+        w->sessions = s;
+        memcpy(w->id, e->id, sizeof(w->id));
+    }
+    if (w == NULL || event_source_watch(s->epoll_fd, e->pidfd, EPOLLIN, &w->source) != 0) {
         syslog(LOG_ERR, "event=session.error id=%s msg=\"cannot watch pid %d\"", e->id, (int)e->pid);
+        free(w);
+        return;
+    }
+    e->watch = w;
 }
 
 static uid_t uid_of(const char *user)
@@ -162,9 +212,20 @@ static uid_t uid_of(const char *user)
     return pw.pw_uid;
 }
 
-static int insert_row(struct sessions *s, const struct session_entry *e,
-                      const struct session_open_input *in, const struct lockbox_clock *now)
+struct row_insert {
+    struct sessions *s;
+    const struct session_entry *e;
+    const struct session_open_input *in;
+    const struct lockbox_clock *now;
+};
+
+static int apply_insert(void *ctx)
 {
+    const struct row_insert *c = ctx;
+    struct sessions *s = c->s;
+    const struct session_entry *e = c->e;
+    const struct session_open_input *in = c->in;
+    const struct lockbox_clock *now = c->now;
     sqlite3_stmt *st = session_statement(s, SS_INSERT);
     sqlite3_bind_text(st, 1, e->id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, e->request_id, -1, SQLITE_STATIC);
@@ -191,9 +252,10 @@ bool session_is_contained(const struct session_entry *e)
     return e->contain.audit_session >= 0 || e->contain.cgroup[0] != '\0';
 }
 
-int sessions_open(struct sessions *s, const struct session_open_input *in,
-                  const struct lockbox_clock *now, char id[LOCKBOX_ID_HEX_LEN + 1],
-                  struct lockbox_request *req, char *err, size_t err_len)
+enum lockbox_result sessions_open(struct sessions *s, const struct session_open_input *in,
+                                  const struct lockbox_clock *now,
+                                  char id[LOCKBOX_ID_HEX_LEN + 1], struct lockbox_request *req,
+                                  char *err, size_t err_len)
 {
     const char *tenant = in->tenant ? in->tenant : s->config->tenant;
     const char *host = in->host ? in->host : s->config->host;
@@ -201,18 +263,19 @@ int sessions_open(struct sessions *s, const struct session_open_input *in,
 
     /* Closes the gap between the account check and the session: access must still be
      * current. The session lives as long as any approval for this user and host does. */
-    int found = store_find_longest_approval(s->store, in->user, tenant, host, now, req);
-    if (found != 0) {
+    enum lockbox_result found =
+        store_find_longest_approval(s->store, in->user, tenant, host, now, req);
+    if (found != LOCKBOX_OK) {
         snprintf(err, err_len, "access for %s on %s is not current", in->user, host);
-        return found > 0 ? 1 : -1;
+        return found;
     }
     if (process_start_time(in->pid, &start_time) != 0 || random_id(id) != 0) {
         snprintf(err, err_len, "cannot identify the session's process");
-        return -1;
+        return LOCKBOX_ERROR;
     }
     struct session_entry *e = add_entry(s);
     if (e == NULL)
-        return -1;
+        return LOCKBOX_ERROR;
     memcpy(e->id, id, LOCKBOX_ID_HEX_LEN + 1);
     memcpy(e->request_id, req->id, sizeof(e->request_id));
     snprintf(e->user, sizeof(e->user), "%s", in->user);
@@ -226,18 +289,27 @@ int sessions_open(struct sessions *s, const struct session_open_input *in,
     containment_of(in->pid, e->uid, &e->contain);
     e->access_end_boot_ms = now->boot_ms + request_ms_until_deadline(req, now);
     e->pidfd = process_open(in->pid, start_time);
-    if (e->pidfd < 0 || insert_row(s, e, in, now) != 0) {
+    if (e->pidfd < 0) {
+        snprintf(err, err_len, "cannot watch the session's process");
+        session_remove(s, e);
+        return LOCKBOX_ERROR;
+    }
+    /* The row and session.opened in one transaction: a session is either registered and
+     * audited, or neither (and the login is told so). */
+    struct row_insert row = {s, e, in, now};
+    struct journal_change change = {apply_insert, &row};
+    if (record_with_change(s, e, "session.opened", e->user,
+                           session_is_contained(e) ? NULL
+                                                   : "no audit session or cgroup: what it leaves "
+                                                     "behind after logout is not tracked (add "
+                                                     "pam_loginuid)",
+                           &change, now) != 0) {
         snprintf(err, err_len, "cannot register the session: %s", store_error(s->store));
         session_remove(s, e);
-        return -1;
+        return LOCKBOX_ERROR;
     }
     watch(s, e);
-    session_record(s, e, "session.opened", e->user,
-                   session_is_contained(e) ? NULL
-                                           : "no audit session or cgroup: what it leaves behind "
-                                             "after logout is not tracked (add pam_loginuid)",
-                   now);
-    return 0;
+    return LOCKBOX_OK;
 }
 
 struct session_entry *session_find(struct sessions *s, const char *id)
@@ -249,7 +321,8 @@ struct session_entry *session_find(struct sessions *s, const char *id)
     return NULL;
 }
 
-int sessions_close(struct sessions *s, const char *id, const struct lockbox_clock *now)
+enum lockbox_result sessions_close(struct sessions *s, const char *id,
+                                   const struct lockbox_clock *now)
 {
     struct session_entry *e = session_find(s, id);
     if (e == NULL || !e->open) {
@@ -257,30 +330,35 @@ int sessions_close(struct sessions *s, const char *id, const struct lockbox_cloc
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         int rc = sqlite3_step(st);
         sqlite3_reset(st);
-        return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
+        if (rc == SQLITE_ROW)
+            return LOCKBOX_OK;
+        return rc == SQLITE_DONE ? LOCKBOX_NOT_FOUND : LOCKBOX_ERROR;
     }
     if (e->kill_at_boot_ms > 0)
-        return 0; /* being terminated: that record stands */
-    session_closed(s, e, e->user, NULL, now);
-    return 0;
+        return LOCKBOX_OK; /* being terminated: that record stands */
+    return session_closed(s, e, e->user, NULL, now) == 0 ? LOCKBOX_OK : LOCKBOX_ERROR;
 }
 
-bool sessions_on_exit(struct sessions *s, int fd, const struct lockbox_clock *now)
+/* A watched pidfd became readable: that session's process is gone. */
+static void on_exit_event(struct event_source *source, uint32_t events)
 {
-    for (size_t i = 0; i < s->n; i++) {
-        struct session_entry *e = &s->items[i];
-        if (e->pidfd != fd)
-            continue;
-        if (e->kill_at_boot_ms > 0) {
-            session_leader_gone_while_ending(s, e, now);
-        } else {
-            if (e->open)
-                session_closed(s, e, "lockboxd", "its process exited", now);
-            session_leader_gone(s, e, now);
-        }
-        return true;
+    struct session_watch *w = EVENT_SOURCE_OWNER(source, struct session_watch, source);
+    struct sessions *s = w->sessions;
+    struct lockbox_clock now;
+    (void)events;
+
+    struct session_entry *e = session_find(s, w->id); /* w may be freed from here on */
+    if (e == NULL)
+        return;
+    s->read_clock(&now);
+    if (e->kill_at_boot_ms > 0) {
+        session_leader_gone_while_ending(s, e, &now);
+    } else {
+        /* A failure is logged; the process is gone whatever the row says. */
+        if (e->open)
+            session_closed(s, e, "lockboxd", "its process exited", &now);
+        session_leader_gone(s, e, &now);
     }
-    return false;
 }
 
 static void load_row(struct session_entry *e, sqlite3_stmt *st)
@@ -306,6 +384,7 @@ static void load_row(struct session_entry *e, sqlite3_stmt *st)
  * at the next start either. */
 static void drop_containment(struct sessions *s, struct session_entry *e)
 {
+    /* A failure is logged; the next start drops it again (same test, same outcome). */
     if (session_is_contained(e))
         session_update(s, SS_CONTAINED, e->id, NULL, 0);
     memset(&e->contain, 0, sizeof(e->contain));
@@ -336,11 +415,14 @@ static void recheck_containment(struct sessions *s, struct session_entry *e)
     sqlite3_reset(st);
 }
 
-void sessions_attach(struct sessions *s, int epoll_fd, const struct lockbox_clock *now)
+void sessions_attach(struct sessions *s, int epoll_fd,
+                     void (*read_clock)(struct lockbox_clock *now),
+                     const struct lockbox_clock *now)
 {
     sqlite3_stmt *st = session_statement(s, SS_LIVE_ROWS);
 
     s->epoll_fd = epoll_fd;
+    s->read_clock = read_clock;
     while (sqlite3_step(st) == SQLITE_ROW) {
         struct session_entry *e = add_entry(s);
         if (e == NULL)

@@ -15,10 +15,13 @@
 
 #include "config.h"
 #include "containment.h"
+#include "event_source.h"
 #include "journal.h"
 #include "process.h"
 #include "request.h"
 #include "store.h"
+
+struct session_watch;
 
 struct session_entry {
     char id[LOCKBOX_ID_HEX_LEN + 1];
@@ -33,6 +36,7 @@ struct session_entry {
     struct containment contain;
     bool open;                  /* false: closed, only its leftovers are tracked */
     int pidfd;                  /* open sessions only */
+    struct session_watch *watch; /* its pidfd in the epoll set (entries move; this does not) */
     int64_t access_end_boot_ms; /* for the warning ahead of the end */
     bool warned;
     int64_t warn_retry_boot_ms; /* no terminal yet: try the warning again then */
@@ -49,6 +53,7 @@ struct sessions {
     struct store *store;
     struct journal *journal;
     int epoll_fd;
+    void (*read_clock)(struct lockbox_clock *now); /* for the events of the pidfds */
     struct session_entry *items;
     size_t n, cap;
     struct sqlite3_stmt *statements[10];
@@ -70,16 +75,22 @@ struct session_change {
 int sessions_init(struct sessions *s, const struct lockboxd_config *config, struct store *store,
                   struct journal *journal, char *err, size_t err_len);
 /* Re-attaches every open session and tracked leftover from the database (after a restart)
- * and watches pidfds on epoll_fd. What lost its access while the daemon was down ends now. */
-void sessions_attach(struct sessions *s, int epoll_fd, const struct lockbox_clock *now);
+ * and watches pidfds on epoll_fd (their events read the time with read_clock). What lost its
+ * access while the daemon was down ends now. */
+void sessions_attach(struct sessions *s, int epoll_fd,
+                     void (*read_clock)(struct lockbox_clock *now),
+                     const struct lockbox_clock *now);
 void sessions_free(struct sessions *s);
 
-/* 0 and the new id; 1 when access is not current (nothing registered); -1 on error. */
-int sessions_open(struct sessions *s, const struct session_open_input *in,
-                  const struct lockbox_clock *now, char id[LOCKBOX_ID_HEX_LEN + 1],
-                  struct lockbox_request *req, char *err, size_t err_len);
-/* 0 closed (or already closed or ended), 1 no such session, -1 error. */
-int sessions_close(struct sessions *s, const char *id, const struct lockbox_clock *now);
+/* LOCKBOX_OK and the new id; LOCKBOX_NOT_FOUND when no current approval covers the login
+ * (nothing registered); LOCKBOX_ERROR with err. */
+enum lockbox_result sessions_open(struct sessions *s, const struct session_open_input *in,
+                                  const struct lockbox_clock *now,
+                                  char id[LOCKBOX_ID_HEX_LEN + 1], struct lockbox_request *req,
+                                  char *err, size_t err_len);
+/* LOCKBOX_OK closed (or already closed or ended), LOCKBOX_NOT_FOUND no such session. */
+enum lockbox_result sessions_close(struct sessions *s, const char *id,
+                                   const struct lockbox_clock *now);
 /* After an approval, revocation or expiry for user, tenant and host: rebinds their sessions
  * to the longest current approval, or ends them (open ones and leftovers) when none is left.
  * why ("revoked by alice") goes to the audit and the session's terminal; comment (the
@@ -91,9 +102,6 @@ struct session_change sessions_access_changed(struct sessions *s, const char *us
                                               const char *actor, const char *why,
                                               const char *comment, bool may_end,
                                               const struct lockbox_clock *now);
-/* A watched pidfd became readable: that session's process is gone. Returns false if fd is
- * not a session's. */
-bool sessions_on_exit(struct sessions *s, int fd, const struct lockbox_clock *now);
 /* Boot-clock ms of the next warning, SIGHUP or SIGKILL (INT64_MAX: none). */
 int64_t sessions_next_deadline(const struct sessions *s);
 void sessions_run_deadlines(struct sessions *s, const struct lockbox_clock *now);

@@ -16,8 +16,12 @@ sqlite3_stmt *session_statement(struct sessions *s, enum session_statement which
  * closed_at as number). Returns 0, or -1 (logged). */
 int session_update(struct sessions *s, enum session_statement which, const char *id,
                    const char *text, int64_t number);
-void session_record(struct sessions *s, const struct session_entry *e, const char *event,
-                    const char *actor, const char *detail, const struct lockbox_clock *now);
+/* A session's state changes only here: its row gets state (and closed_at = now when
+ * stamp_closed) and its audit record `event` in one transaction (journal_record_change()).
+ * Returns 0, or -1 (logged) when neither the row nor the record changed. */
+int session_change_state(struct sessions *s, const struct session_entry *e, const char *state,
+                         bool stamp_closed, const char *event, const char *actor,
+                         const char *detail, const struct lockbox_clock *now);
 struct session_entry *session_find(struct sessions *s, const char *id);
 /* Removes e (the last entry moves into its slot). */
 void session_remove(struct sessions *s, struct session_entry *e);
@@ -27,8 +31,9 @@ void session_unwatch(struct sessions *s, struct session_entry *e);
 bool session_is_contained(const struct session_entry *e);
 
 /* session_enforce.c */
-/* The login closed: recorded; its process is still watched until it exits. */
-void session_closed(struct sessions *s, struct session_entry *e, const char *actor,
+/* The login closed: recorded; its process is still watched until it exits. Returns 0, or
+ * -1 (logged) when the row and record could not be committed (it is closed in memory). */
+int session_closed(struct sessions *s, struct session_entry *e, const char *actor,
                     const char *why, const struct lockbox_clock *now);
 /* The session process is gone: keep the entry while it left processes behind, else drop it. */
 void session_leader_gone(struct sessions *s, struct session_entry *e,

@@ -359,18 +359,24 @@ static void row_to_request(sqlite3_stmt *s, struct lockbox_request *r)
     r->requester_uid = requester_uid < 0 ? (uid_t)-1 : (uid_t)requester_uid;
 }
 
-/* Steps a prepared single-row query: 0 found, 1 none, -1 error. */
-static int fetch_one(sqlite3_stmt *s, struct lockbox_request *req)
+/* What a single-row query's step says: a row, none, or a failure. */
+static enum lockbox_result row_result(int rc)
 {
-    int rc = sqlite3_step(s);
-    int result = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
-    if (result == 0)
+    return rc == SQLITE_ROW ? LOCKBOX_OK : rc == SQLITE_DONE ? LOCKBOX_NOT_FOUND : LOCKBOX_ERROR;
+}
+
+/* Steps a prepared single-row query into req. */
+static enum lockbox_result fetch_one(sqlite3_stmt *s, struct lockbox_request *req)
+{
+    enum lockbox_result result = row_result(sqlite3_step(s));
+    if (result == LOCKBOX_OK)
         row_to_request(s, req);
     sqlite3_reset(s);
     return result;
 }
 
-int store_get_request(struct store *store, const char *id, struct lockbox_request *req)
+enum lockbox_result store_get_request(struct store *store, const char *id,
+                                      struct lockbox_request *req)
 {
     sqlite3_stmt *s = prepared(store, ST_GET);
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -384,8 +390,9 @@ static void bind_match(sqlite3_stmt *s, const char *user, const char *tenant, co
     sqlite3_bind_text(s, 3, host, -1, SQLITE_STATIC);
 }
 
-int store_find_pending(struct store *store, const char *user, const char *tenant,
-                       const char *host, const char *requester, struct lockbox_request *req)
+enum lockbox_result store_find_pending(struct store *store, const char *user, const char *tenant,
+                                       const char *host, const char *requester,
+                                       struct lockbox_request *req)
 {
     sqlite3_stmt *s = prepared(store, ST_FIND_PENDING);
     bind_match(s, user, tenant, host);
@@ -393,8 +400,8 @@ int store_find_pending(struct store *store, const char *user, const char *tenant
     return fetch_one(s, req);
 }
 
-int store_asked_pending(struct store *store, const char *user, const char *tenant,
-                        const char *host, const char *name, uid_t uid)
+enum lockbox_result store_asked_pending(struct store *store, const char *user, const char *tenant,
+                                        const char *host, const char *name, uid_t uid)
 {
     sqlite3_stmt *s = prepared(store, ST_ASKED_PENDING);
     bind_match(s, user, tenant, host);
@@ -402,20 +409,21 @@ int store_asked_pending(struct store *store, const char *user, const char *tenan
     sqlite3_bind_int64(s, 5, (sqlite3_int64)uid);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
+    return row_result(rc);
 }
 
-int store_find_latest(struct store *store, const char *user, const char *tenant,
-                      const char *host, struct lockbox_request *req)
+enum lockbox_result store_find_latest(struct store *store, const char *user, const char *tenant,
+                                      const char *host, struct lockbox_request *req)
 {
     sqlite3_stmt *s = prepared(store, ST_FIND_LATEST);
     bind_match(s, user, tenant, host);
     return fetch_one(s, req);
 }
 
-int store_find_current_approval(struct store *store, const char *user, const char *tenant,
-                                const char *host, const struct lockbox_clock *now,
-                                struct lockbox_request *req)
+enum lockbox_result store_find_current_approval(struct store *store, const char *user,
+                                                const char *tenant, const char *host,
+                                                const struct lockbox_clock *now,
+                                                struct lockbox_request *req)
 {
     sqlite3_stmt *s = prepared(store, ST_FIND_APPROVED);
     int rc;
@@ -425,16 +433,17 @@ int store_find_current_approval(struct store *store, const char *user, const cha
         row_to_request(s, req);
         if (request_access_current(req, now)) {
             sqlite3_reset(s);
-            return 0;
+            return LOCKBOX_OK;
         }
     }
     sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 1 : -1;
+    return rc == SQLITE_DONE ? LOCKBOX_NOT_FOUND : LOCKBOX_ERROR;
 }
 
-int store_find_longest_approval(struct store *store, const char *user, const char *tenant,
-                                const char *host, const struct lockbox_clock *now,
-                                struct lockbox_request *req)
+enum lockbox_result store_find_longest_approval(struct store *store, const char *user,
+                                                const char *tenant, const char *host,
+                                                const struct lockbox_clock *now,
+                                                struct lockbox_request *req)
 {
     sqlite3_stmt *s = prepared(store, ST_FIND_APPROVED);
     struct lockbox_request candidate;
@@ -453,8 +462,8 @@ int store_find_longest_approval(struct store *store, const char *user, const cha
     }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
-        return -1;
-    return longest >= 0 ? 0 : 1;
+        return LOCKBOX_ERROR;
+    return longest >= 0 ? LOCKBOX_OK : LOCKBOX_NOT_FOUND;
 }
 
 int store_count_pending_for_user(struct store *store, const char *user, int *count)
@@ -567,7 +576,7 @@ int store_audit_lines_after(struct store *store, uint64_t after, int limit, stor
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int store_meta_get_int(struct store *store, const char *key, int64_t *value)
+enum lockbox_result store_meta_get_int(struct store *store, const char *key, int64_t *value)
 {
     sqlite3_stmt *s = prepared(store, ST_META_GET);
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
@@ -575,7 +584,7 @@ int store_meta_get_int(struct store *store, const char *key, int64_t *value)
     if (rc == SQLITE_ROW)
         *value = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
+    return row_result(rc);
 }
 
 int store_meta_set_int(struct store *store, const char *key, int64_t value)

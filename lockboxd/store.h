@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lockbox_result.h"
 #include "request.h"
 
 struct store;
@@ -36,27 +37,31 @@ void store_rollback(struct store *store);
 
 /* Inserts or updates by id. */
 int store_put_request(struct store *store, const struct lockbox_request *req);
-/* 0 found, 1 not found, -1 error. */
-int store_get_request(struct store *store, const char *id, struct lockbox_request *req);
+/* The lookups below return enum lockbox_result (lockbox_result.h). */
+enum lockbox_result store_get_request(struct store *store, const char *id,
+                                      struct lockbox_request *req);
 /* The pending request for user, tenant and host that this requester asked for ("" or NULL:
  * one nobody is known to have asked for): a login reuses only its own person's request. */
-int store_find_pending(struct store *store, const char *user, const char *tenant,
-                       const char *host, const char *requester, struct lockbox_request *req);
+enum lockbox_result store_find_pending(struct store *store, const char *user, const char *tenant,
+                                       const char *host, const char *requester,
+                                       struct lockbox_request *req);
 /* Has this person (by name or uid) a pending request of their own for user, tenant and host?
- * 0 yes, 1 no, -1 error. */
-int store_asked_pending(struct store *store, const char *user, const char *tenant,
-                        const char *host, const char *name, uid_t uid);
+ * LOCKBOX_OK yes, LOCKBOX_NOT_FOUND no. */
+enum lockbox_result store_asked_pending(struct store *store, const char *user, const char *tenant,
+                                        const char *host, const char *name, uid_t uid);
 /* The newest request of any state for user/tenant/host. */
-int store_find_latest(struct store *store, const char *user, const char *tenant,
-                      const char *host, struct lockbox_request *req);
+enum lockbox_result store_find_latest(struct store *store, const char *user, const char *tenant,
+                                      const char *host, struct lockbox_request *req);
 /* The newest approved request for user/tenant/host whose access is current at now. */
-int store_find_current_approval(struct store *store, const char *user, const char *tenant,
-                                const char *host, const struct lockbox_clock *now,
-                                struct lockbox_request *req);
-/* The current approval for user, tenant and host that lasts longest: 0 found, 1 none, -1. */
-int store_find_longest_approval(struct store *store, const char *user, const char *tenant,
-                                const char *host, const struct lockbox_clock *now,
-                                struct lockbox_request *req);
+enum lockbox_result store_find_current_approval(struct store *store, const char *user,
+                                                const char *tenant, const char *host,
+                                                const struct lockbox_clock *now,
+                                                struct lockbox_request *req);
+/* The current approval for user, tenant and host that lasts longest. */
+enum lockbox_result store_find_longest_approval(struct store *store, const char *user,
+                                                const char *tenant, const char *host,
+                                                const struct lockbox_clock *now,
+                                                struct lockbox_request *req);
 int store_count_pending_for_user(struct store *store, const char *user, int *count);
 /* Newest first; the callback may stop the walk by returning non-zero. */
 int store_list(struct store *store, const struct store_filter *filter, store_request_fn fn,
@@ -69,7 +74,7 @@ int store_audit_insert(struct store *store, uint64_t seq, const char *line, cons
 int store_audit_lines_after(struct store *store, uint64_t after, int limit, store_line_fn fn,
                             void *ctx);
 
-int store_meta_get_int(struct store *store, const char *key, int64_t *value);
+enum lockbox_result store_meta_get_int(struct store *store, const char *key, int64_t *value);
 int store_meta_set_int(struct store *store, const char *key, int64_t value);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_grow.h"
 #define BUCKETS 16384 /* a power of two */
 
 static struct waiter **bucket_of(struct waiters *set, const char *id)
@@ -67,14 +68,8 @@ static void sift_down(struct waiters *set, size_t i)
 
 int waiters_add(struct waiters *set, struct waiter *w, const char *id, int64_t deadline_boot_ms)
 {
-    if (set->n == set->cap) {
-        size_t cap = set->cap ? set->cap * 2 : 64;
-        struct waiter **grown = realloc(set->heap, cap * sizeof(*grown));
-        if (grown == NULL)
-            return -1;
-        set->heap = grown;
-        set->cap = cap;
-    }
+    if (array_grow(&set->heap, &set->cap, set->n + 1, sizeof(*set->heap), 64) != 0)
+        return -1;
     size_t id_len = strnlen(id, sizeof(w->id) - 1);
     memmove(w->id, id, id_len); /* id may be w->id itself: an owner waiting again */
     w->id[id_len] = '\0';

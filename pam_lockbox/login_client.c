@@ -14,14 +14,8 @@
 #include <unistd.h>
 
 #include "login_message.h"
+#include "monotonic.h"
 #include "socket_check.h"
-
-static int64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void login_channel_close(struct login_channel *channel)
 {

@@ -14,6 +14,7 @@
 #include "daemon_api.h"
 #include "decision.h"
 #include "login_log.h"
+#include "monotonic.h"
 #include "pam_items.h"
 #include "text.h"
 
@@ -101,11 +102,8 @@ static void io_tell(void *ctx, bool is_error, const char *text)
 
 static int64_t io_monotonic_ms(void *ctx)
 {
-    struct timespec ts;
-
     (void)ctx;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return monotonic_ms();
 }
 
 /* The decision and failmode: the outcome as a PAM code. */

@@ -396,6 +396,71 @@ static void test_randomised_against_reference(void **state)
     free(ref.expected_wakes);
 }
 
+/* 10,000 waiters in shuffled deadline order, every third removed from wherever it sits in
+ * the heap: the rest wake exactly once, strictly in deadline order, and no removed one does. */
+static int64_t last_woken_deadline;
+static size_t woken_in_order;
+
+static void on_wake_in_order(struct waiter *w)
+{
+    assert_false(w->queued);
+    assert_true(w->deadline_boot_ms > last_woken_deadline);
+    last_woken_deadline = w->deadline_boot_ms;
+    probe_of(w)->woken++;
+    woken_in_order++;
+}
+
+static void test_ten_thousand_expire_in_order_after_removals(void **state)
+{
+    struct waiters *set = *state;
+    struct probe *p = calloc(MANY, sizeof(*p));
+    size_t *order = calloc(MANY, sizeof(*order));
+    char id[LOCKBOX_ID_HEX_LEN + 1];
+
+    assert_non_null(p);
+    assert_non_null(order);
+    for (size_t i = 0; i < MANY; i++)
+        order[i] = i;
+    for (size_t i = MANY - 1; i > 0; i--) { /* Fisher-Yates with the tests' generator */
+        size_t j = (size_t)(next_random() % (i + 1)), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    for (size_t k = 0; k < MANY; k++) {
+        size_t i = order[k];
+        make_id((unsigned)i, id);
+        p[i].waiter.on_wake = on_wake_in_order;
+        assert_int_equal(waiters_add(set, &p[i].waiter, id, 1000 + (int64_t)i), 0);
+    }
+    assert_int_equal(waiters_count(set), MANY);
+    assert_true(waiters_next_deadline(set) == 1000);
+    assert_heap_ordered(set);
+
+    size_t removed = 0;
+    for (size_t i = 0; i < MANY; i += 3) {
+        waiters_remove(set, &p[i].waiter);
+        removed++;
+    }
+    assert_int_equal(waiters_count(set), MANY - removed);
+    assert_true(waiters_next_deadline(set) == 1001); /* 1000 (index 0) was removed */
+    assert_heap_ordered(set);
+
+    last_woken_deadline = INT64_MIN;
+    woken_in_order = 0;
+    waiters_expire(set, 1000 + MANY / 2 - 1); /* the first half's deadlines */
+    for (size_t i = 0; i < MANY; i++)
+        assert_int_equal(p[i].woken, i % 3 != 0 && i < MANY / 2 ? 1 : 0);
+    assert_heap_ordered(set);
+    waiters_expire(set, INT64_MAX);
+    assert_int_equal(woken_in_order, MANY - removed);
+    for (size_t i = 0; i < MANY; i++)
+        assert_int_equal(p[i].woken, i % 3 != 0 ? 1 : 0);
+    assert_int_equal(waiters_count(set), 0);
+    assert_true(waiters_next_deadline(set) == INT64_MAX);
+    free(p);
+    free(order);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -406,6 +471,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expire_in_deadline_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readd_from_on_wake, setup, teardown),
         cmocka_unit_test_setup_teardown(test_randomised_against_reference, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ten_thousand_expire_in_order_after_removals, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
