@@ -1,4 +1,4 @@
-/* libcurl over a Unix socket. Every handle gets the same hardening (design.md, Security rules). */
+/* libcurl over a Unix socket. Every handle gets the same hardening (docs/DESIGN.md, "Security rules"). */
 #include "client.h"
 
 #include <curl/curl.h>

@@ -152,7 +152,7 @@ json_object *out_request_json(const struct lockbox_request *req)
 {
     json_object *obj = request_to_json(req);
 
-    /* The CLI's contract (design.md) lists the fields scripts may rely on; who filed a
+    /* The CLI's contract (docs/DESIGN.md, "The request object") lists the fields scripts may rely on; who filed a
      * request is shown by `show` but is not part of it. */
     if (obj != NULL)
         json_object_object_del(obj, "requested_by");

@@ -1,5 +1,5 @@
 /* Parses lockboxd.conf with inih. Unknown keys, bad values and missing admins are errors with
- * file:line; nothing is silently defaulted except what design.md documents as a default. */
+ * file:line; nothing is silently defaulted except what the README's configuration reference lists as a default. */
 #define _GNU_SOURCE
 #include "config.h"
 

@@ -1,4 +1,4 @@
-/* The login decision (design.md, "The flow"): check, find or file a request, wait for a
+/* The login decision (docs/DESIGN.md, "The flow"): check, find or file a request, wait for a
  * decision, check again. It talks to the daemon, the person and the clock only through
  * struct decision_io, so the flow reads top to bottom without PAM or sockets in the way. */
 #ifndef PAM_LOCKBOX_DECISION_H

@@ -1,4 +1,4 @@
-/* The module's own syslog lines about each login it decided (design.md, "Syslog"). */
+/* The module's own syslog lines about each login it decided (docs/DESIGN.md, "Syslog"). */
 #ifndef PAM_LOCKBOX_LOGIN_LOG_H
 #define PAM_LOCKBOX_LOGIN_LOG_H
 #include <stdbool.h>
