@@ -66,7 +66,8 @@ int bench_send(struct bench_conn *c, const char *method, const char *path, const
     char request[4096];
     int n = body ? snprintf(request, sizeof(request),
                             "%s %s HTTP/1.1\r\nHost: lockboxd\r\nContent-Type: application/json\r\n"
-                            "Content-Length: %zu\r\n\r\n%s", method, path, strlen(body), body)
+                            "Content-Length: %zu\r\n\r\n%s",
+                            method, path, strlen(body), body)
                  : snprintf(request, sizeof(request), "%s %s HTTP/1.1\r\nHost: lockboxd\r\n\r\n",
                             method, path);
     if (n < 0 || (size_t)n >= sizeof(request))
@@ -167,7 +168,8 @@ int bench_json_string(const struct bench_conn *c, const char *key, char *out, si
 long long bench_json_int(const struct bench_conn *c, const char *key)
 {
     json_object *root, *value = field(c, key, &root);
-    long long v = value && json_object_is_type(value, json_type_int) ? json_object_get_int64(value) : -1;
+    long long v = value && json_object_is_type(value, json_type_int) ? json_object_get_int64(value)
+                                                                     : -1;
     json_object_put(root);
     return v;
 }

@@ -10,14 +10,14 @@
 
 struct bench_conn {
     int fd;
-    int index;          /* the caller's slot number (epoll data) */
-    char *buf;          /* the reply being read */
+    int index; /* the caller's slot number (epoll data) */
+    char *buf; /* the reply being read */
     size_t len;
-    int status;         /* HTTP status of the completed reply */
-    const char *body;   /* into buf, valid until the next request */
+    int status;       /* HTTP status of the completed reply */
+    const char *body; /* into buf, valid until the next request */
     size_t body_len;
-    int64_t sent_ns;    /* when the current request was written */
-    int64_t done_ns;    /* when its reply was complete */
+    int64_t sent_ns; /* when the current request was written */
+    int64_t done_ns; /* when its reply was complete */
 };
 
 int64_t bench_now_ns(void);

@@ -9,8 +9,8 @@
 
 struct bench_login {
     int fd;
-    int index;   /* the caller's slot number (epoll data) */
-    int status;  /* the reply's "status" member, or -1 */
+    int index;  /* the caller's slot number (epoll data) */
+    int status; /* the reply's "status" member, or -1 */
     char reply[BENCH_LOGIN_MESSAGE_MAX + 1];
     size_t reply_len;
     int64_t sent_ns, done_ns;

@@ -53,7 +53,8 @@ void bench_samples_print(struct bench_samples *s, const char *name, const char *
     qsort(s->ns, s->count, sizeof(*s->ns), compare);
     for (size_t i = 0; i < s->count; i++)
         sum += (double)s->ns[i];
-    printf("result name=%s n=%zu median_us=%.1f p90_us=%.1f p99_us=%.1f max_us=%.1f mean_us=%.1f%s%s\n",
+    printf("result name=%s n=%zu median_us=%.1f p90_us=%.1f p99_us=%.1f max_us=%.1f "
+           "mean_us=%.1f%s%s\n",
            name, s->count, percentile_us(s, 0.5), percentile_us(s, 0.9), percentile_us(s, 0.99),
            percentile_us(s, 1.0), sum / (double)s->count / 1000.0, extra ? " " : "",
            extra ? extra : "");

@@ -227,8 +227,8 @@ static int cmd_file(char **argv)
 }
 
 struct unblock_ctx {
-    int approver;          /* slot of the approver connection */
-    int target;            /* waiter slot we expect back */
+    int approver; /* slot of the approver connection */
+    int target;   /* waiter slot we expect back */
     int got_answer, got_return;
 };
 
@@ -385,8 +385,8 @@ static int cmd_login_repeat(char **argv)
 
     for (long i = 0; i < count; i++) {
         if (bench_login_call(&c, argv[1], argv[3]) != 0 || c.status >= 300) {
-            fprintf(stderr, "lbx_load: %s on %s failed (%d): %.300s\n", argv[3], argv[1],
-                    c.status, c.reply_len ? c.reply : "");
+            fprintf(stderr, "lbx_load: %s on %s failed (%d): %.300s\n", argv[3], argv[1], c.status,
+                    c.reply_len ? c.reply : "");
             return 1;
         }
         bench_samples_add(&samples, c.done_ns - c.sent_ns);

@@ -97,8 +97,7 @@ static int measure_in_child(const char *path, struct sample *s)
     }
     if (pid == 0) {
         close(fds[0]);
-        int ok = measure_here(path, s) == 0 &&
-                 write(fds[1], s, sizeof(*s)) == (ssize_t)sizeof(*s);
+        int ok = measure_here(path, s) == 0 && write(fds[1], s, sizeof(*s)) == (ssize_t)sizeof(*s);
         _exit(ok ? 0 : 1);
     }
     close(fds[1]);

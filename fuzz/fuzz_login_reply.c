@@ -135,8 +135,7 @@ static void run_session_open(const struct api_target *target)
     struct lockbox_request approval;
 
     memset(session_id, 'X', sizeof(session_id));
-    enum api_status st = api_session_open(target, "pts/3", session_id, &approval, err,
-                                          sizeof(err));
+    enum api_status st = api_session_open(target, "pts/3", session_id, &approval, err, sizeof(err));
     if (st == API_OK) {
         FUZZ_CHECK(api_id_is_valid(session_id));
         FUZZ_CHECK(session_id[LOCKBOX_ID_HEX_LEN] == '\0');

@@ -43,8 +43,8 @@ static char *line_with_raw_hidden(uint64_t seq, int64_t time_ms, const struct au
         json_object_object_add(obj, "expires_at", NULL);
     }
     json_object_object_add(obj, "prev_hash", json_object_new_string(prev_hash));
-    const char *text =
-        json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    const char *text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+                                                               JSON_C_TO_STRING_NOSLASHESCAPE);
     char *line = text != NULL ? strdup(text) : NULL;
     json_object_put(obj);
     return line;
@@ -97,8 +97,9 @@ static json_object *parse_line(const char *line, size_t len)
     json_tokener *tok = len <= LOCKBOX_AUDIT_LINE_MAX ? json_tokener_new() : NULL;
     json_object *obj = tok ? json_tokener_parse_ex(tok, line, (int)len) : NULL;
 
-    if (obj != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
-                        tok->char_offset != (int)len || !json_object_is_type(obj, json_type_object))) {
+    if (obj != NULL &&
+        (json_tokener_get_error(tok) != json_tokener_success || tok->char_offset != (int)len ||
+         !json_object_is_type(obj, json_type_object))) {
         json_object_put(obj);
         obj = NULL;
     }
@@ -138,29 +139,34 @@ int audit_verify_line(struct audit_verifier *v, const char *line, size_t len, co
     char prev[LOCKBOX_HASH_HEX_LEN + 1];
 
     if (audit_line_fields(line, len, &seq, prev) != 0) {
-        snprintf(v->error, sizeof(v->error), "%s: record after seq %llu is not a valid audit record (altered)",
-                 where, (unsigned long long)v->seq);
+        snprintf(v->error, sizeof(v->error),
+                 "%s: record after seq %llu is not a valid audit record (altered)", where,
+                 (unsigned long long)v->seq);
         return -1;
     }
     if (!v->started) {
         /* A chain may start in a rotated file whose predecessors were deleted; only the very
          * first record must point at the zero hash. */
         if (seq == 1 && strcmp(prev, AUDIT_ZERO_HASH) != 0) {
-            snprintf(v->error, sizeof(v->error), "%s: record seq 1 does not start the chain (altered)", where);
+            snprintf(v->error, sizeof(v->error),
+                     "%s: record seq 1 does not start the chain (altered)", where);
             return -1;
         }
     } else if (seq <= v->seq) {
-        snprintf(v->error, sizeof(v->error), "%s: record seq %llu follows seq %llu (reordered or inserted)",
-                 where, (unsigned long long)seq, (unsigned long long)v->seq);
+        snprintf(v->error, sizeof(v->error),
+                 "%s: record seq %llu follows seq %llu (reordered or inserted)", where,
+                 (unsigned long long)seq, (unsigned long long)v->seq);
         return -1;
     } else if (seq != v->seq + 1) {
-        snprintf(v->error, sizeof(v->error), "%s: records seq %llu to %llu are missing (removed)", where,
-                 (unsigned long long)v->seq + 1, (unsigned long long)seq - 1);
+        snprintf(v->error, sizeof(v->error), "%s: records seq %llu to %llu are missing (removed)",
+                 where, (unsigned long long)v->seq + 1, (unsigned long long)seq - 1);
         return -1;
     } else if (strcmp(prev, v->hash) != 0) {
         snprintf(v->error, sizeof(v->error),
-                 "%s: record seq %llu does not chain to seq %llu (seq %llu altered, or this one inserted)",
-                 where, (unsigned long long)seq, (unsigned long long)v->seq, (unsigned long long)v->seq);
+                 "%s: record seq %llu does not chain to seq %llu (seq %llu altered, or this one "
+                 "inserted)",
+                 where, (unsigned long long)seq, (unsigned long long)v->seq,
+                 (unsigned long long)v->seq);
         return -1;
     }
     if (audit_hash_hex(line, len, v->hash) != 0) {
@@ -190,7 +196,8 @@ int audit_verify_head(struct audit_verifier *v, uint64_t head_seq, const char *h
         return -1;
     }
     if (strcmp(v->hash, head_hash) != 0) {
-        snprintf(v->error, sizeof(v->error), "record seq %llu differs from lockboxd's head (altered)",
+        snprintf(v->error, sizeof(v->error),
+                 "record seq %llu differs from lockboxd's head (altered)",
                  (unsigned long long)v->seq);
         return -1;
     }
@@ -230,7 +237,8 @@ static bool is_escaped_line(const char *raw, const char *line, size_t len)
 }
 
 /* info->seq and info->prev_hash are already read (record_fields); the rest is read here. */
-static int rebuilds_exactly(json_object *obj, const char *line, size_t len, struct audit_line_info *info)
+static int rebuilds_exactly(json_object *obj, const char *line, size_t len,
+                            struct audit_line_info *info)
 {
     struct audit_event ev;
     const char *time_text, *expires_text;

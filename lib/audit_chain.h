@@ -11,7 +11,7 @@
 #define AUDIT_ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 
 struct audit_event {
-    const char *event;      /* request.created, request.approved, ... */
+    const char *event; /* request.created, request.approved, ... */
     const char *request_id;
     const char *tenant;
     const char *host;
@@ -19,8 +19,8 @@ struct audit_event {
     const char *actor;
     const char *reason;
     const char *comment;
-    int64_t expires_at;     /* wall ms, 0 → null */
-    const char *requester;  /* the person asking (the request's, or the login's PAM_RUSER) */
+    int64_t expires_at;    /* wall ms, 0 → null */
+    const char *requester; /* the person asking (the request's, or the login's PAM_RUSER) */
 };
 
 /* Builds the line (without newline) for record `seq` at `time_ms`; *line is malloc'd.
@@ -36,8 +36,8 @@ int audit_hash_hex(const char *bytes, size_t len, char out[LOCKBOX_HASH_HEX_LEN 
 /* Walks a chain one line at a time, across rotated files given oldest first. */
 struct audit_verifier {
     bool started;
-    uint64_t seq;                          /* last good record */
-    char hash[LOCKBOX_HASH_HEX_LEN + 1];   /* its hash */
+    uint64_t seq;                        /* last good record */
+    char hash[LOCKBOX_HASH_HEX_LEN + 1]; /* its hash */
     uint64_t records;
     char error[512];
 };

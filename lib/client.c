@@ -1,4 +1,5 @@
-/* libcurl over a Unix socket. Every handle gets the same hardening (docs/DESIGN.md, "Security rules"). */
+/* libcurl over a Unix socket. Every handle gets the same hardening (docs/DESIGN.md, "Security
+ * rules"). */
 #include "client.h"
 
 #include <curl/curl.h>
@@ -95,8 +96,8 @@ int lockbox_call(const struct lockbox_client *client, const char *method, const 
     int rc = -1;
 
     memset(reply, 0, sizeof(*reply));
-    if (client->socket_path == NULL || snprintf(url, sizeof(url), "http://lockboxd%s", path) >=
-                                           (int)sizeof(url)) {
+    if (client->socket_path == NULL ||
+        snprintf(url, sizeof(url), "http://lockboxd%s", path) >= (int)sizeof(url)) {
         snprintf(reply->error, sizeof(reply->error), "invalid socket path or request path");
         return -1;
     }
@@ -136,8 +137,7 @@ int lockbox_call(const struct lockbox_client *client, const char *method, const 
                  reply->status != 0 ? "a broken reply from"
                  : reply->reached   ? "no answer in time from"
                                     : "cannot reach",
-                 client->socket_path,
-                 buf.too_large ? "reply too large" : curl_easy_strerror(res));
+                 client->socket_path, buf.too_large ? "reply too large" : curl_easy_strerror(res));
         goto out;
     }
     reply->reached = true;

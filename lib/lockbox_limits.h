@@ -5,30 +5,30 @@
 
 #define LOCKBOX_VERSION "0.1.0"
 
-#define LOCKBOX_ID_HEX_LEN 32      /* 128 random bits as lowercase hex */
-#define LOCKBOX_NAME_MAX 64        /* user, tenant, service, actor names (bytes) */
-#define LOCKBOX_HOST_MAX 253       /* a DNS name */
-#define LOCKBOX_RHOST_MAX 255      /* a DNS name or an IPv6 literal with zone */
-#define LOCKBOX_TEXT_MAX 1024      /* reason and comment (bytes, UTF-8) */
-#define LOCKBOX_PATH_MAX 512       /* socket, database and audit paths */
-#define LOCKBOX_BODY_MAX 16384     /* an API request body */
-#define LOCKBOX_LOGIN_MESSAGE_MAX 16384 /* one message on the login socket, either way */
+#define LOCKBOX_ID_HEX_LEN 32               /* 128 random bits as lowercase hex */
+#define LOCKBOX_NAME_MAX 64                 /* user, tenant, service, actor names (bytes) */
+#define LOCKBOX_HOST_MAX 253                /* a DNS name */
+#define LOCKBOX_RHOST_MAX 255               /* a DNS name or an IPv6 literal with zone */
+#define LOCKBOX_TEXT_MAX 1024               /* reason and comment (bytes, UTF-8) */
+#define LOCKBOX_PATH_MAX 512                /* socket, database and audit paths */
+#define LOCKBOX_BODY_MAX 16384              /* an API request body */
+#define LOCKBOX_LOGIN_MESSAGE_MAX 16384     /* one message on the login socket, either way */
 #define LOCKBOX_REPLY_MAX (8 * 1024 * 1024) /* a reply the clients accept (a long list) */
 #define LOCKBOX_AUDIT_LINE_MAX 16384
-#define LOCKBOX_HASH_HEX_LEN 64    /* SHA-256 as lowercase hex */
-#define LOCKBOX_BOOT_ID_LEN 36     /* /proc/sys/kernel/random/boot_id */
+#define LOCKBOX_HASH_HEX_LEN 64 /* SHA-256 as lowercase hex */
+#define LOCKBOX_BOOT_ID_LEN 36  /* /proc/sys/kernel/random/boot_id */
 
 #define LOCKBOX_WAIT_MAX_SECONDS 3600
 #define LOCKBOX_LIST_DEFAULT 100
 #define LOCKBOX_LIST_MAX 1000
-#define LOCKBOX_ADMINS_MAX 64      /* entries in one tenant's admins list */
+#define LOCKBOX_ADMINS_MAX 64 /* entries in one tenant's admins list */
 #define LOCKBOX_TENANTS_MAX 64
-#define LOCKBOX_GROUPS_MAX 256     /* groups of one caller we consider */
+#define LOCKBOX_GROUPS_MAX 256 /* groups of one caller we consider */
 #define LOCKBOX_PENDING_PER_USER_DEFAULT 20
 #define LOCKBOX_NOTIFY_SECRET_MAX 256
 #define LOCKBOX_NOTIFY_BEFORE_DEFAULT_SECONDS 3600
-#define LOCKBOX_NOTIFY_TIMEOUT_SECONDS 10   /* one webhook call or command run */
-#define LOCKBOX_NOTIFY_MAX_ATTEMPTS 60      /* then the notification is marked failed */
+#define LOCKBOX_NOTIFY_TIMEOUT_SECONDS 10 /* one webhook call or command run */
+#define LOCKBOX_NOTIFY_MAX_ATTEMPTS 60    /* then the notification is marked failed */
 
 #define LOCKBOX_DEFAULT_TTL_SECONDS (12 * 3600)
 #define LOCKBOX_DEFAULT_CONFIG "/etc/lockbox/lockboxd.conf"

@@ -133,8 +133,8 @@ json_object *login_message_parse(const char *data, size_t len, char *err, size_t
 
 ssize_t login_message_format(json_object *obj, char *buf, size_t buf_len)
 {
-    const char *text = json_object_to_json_string_ext(
-        obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    const char *text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+                                                               JSON_C_TO_STRING_NOSLASHESCAPE);
     size_t len = text != NULL ? strlen(text) : 0;
 
     if (text == NULL || len >= buf_len || len > LOCKBOX_LOGIN_MESSAGE_MAX)

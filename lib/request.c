@@ -5,9 +5,8 @@
 #include <string.h>
 
 static const char *const state_names[] = {
-    [REQUEST_PENDING] = "pending",   [REQUEST_APPROVED] = "approved",
-    [REQUEST_DENIED] = "denied",     [REQUEST_EXPIRED] = "expired",
-    [REQUEST_REVOKED] = "revoked",
+    [REQUEST_PENDING] = "pending", [REQUEST_APPROVED] = "approved", [REQUEST_DENIED] = "denied",
+    [REQUEST_EXPIRED] = "expired", [REQUEST_REVOKED] = "revoked",
 };
 
 const char *request_state_name(enum request_state state)
@@ -75,8 +74,7 @@ static bool is_own_request(const struct lockbox_request *req, const struct lockb
 
 enum request_verdict request_may_decide(const struct lockbox_request *req,
                                         const struct lockbox_tenant_policy *tenant,
-                                        const struct lockbox_actor *who,
-                                        enum request_state to)
+                                        const struct lockbox_actor *who, enum request_state to)
 {
     if (tenant == NULL || strcmp(tenant->name, req->tenant) != 0 || !policy_is_admin(tenant, who))
         return VERDICT_NOT_ADMIN;
@@ -95,8 +93,7 @@ bool request_may_read(const struct lockbox_request *req, const struct lockbox_te
     if (req->requested_by_uid == who->uid ||
         (who->name != NULL && strcmp(req->user, who->name) == 0))
         return true;
-    return tenant != NULL && strcmp(tenant->name, req->tenant) == 0 &&
-           policy_is_admin(tenant, who);
+    return tenant != NULL && strcmp(tenant->name, req->tenant) == 0 && policy_is_admin(tenant, who);
 }
 
 void request_init_pending(struct lockbox_request *req, const struct lockbox_clock *now,

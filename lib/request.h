@@ -20,8 +20,8 @@ enum request_state {
  * setting the clock back never extends access. */
 struct lockbox_clock {
     int64_t wall_ms;
-    int64_t boot_ms;                         /* CLOCK_BOOTTIME */
-    char boot_id[LOCKBOX_BOOT_ID_LEN + 1];   /* which boot boot_ms belongs to */
+    int64_t boot_ms;                       /* CLOCK_BOOTTIME */
+    char boot_id[LOCKBOX_BOOT_ID_LEN + 1]; /* which boot boot_ms belongs to */
 };
 
 struct lockbox_request {
@@ -41,9 +41,9 @@ struct lockbox_request {
     char rhost[LOCKBOX_RHOST_MAX + 1];
     char decided_by[LOCKBOX_NAME_MAX + 1];
     char comment[LOCKBOX_TEXT_MAX + 1];
-    int64_t created_at;   /* wall ms */
-    int64_t decided_at;   /* wall ms, 0 while pending */
-    int64_t expires_at;   /* wall ms: pending → request lapses; approved → access ends */
+    int64_t created_at; /* wall ms */
+    int64_t decided_at; /* wall ms, 0 while pending */
+    int64_t expires_at; /* wall ms: pending → request lapses; approved → access ends */
     /* Approved access also ends once this much boot time has passed since approval, on the
      * boot it was approved in: the clock cannot be set back to extend it. */
     int64_t approved_boot_ms;
@@ -68,10 +68,10 @@ struct lockbox_tenant_policy {
 
 enum request_verdict {
     VERDICT_OK,
-    VERDICT_NOT_ADMIN,      /* not among the tenant's admins */
-    VERDICT_SELF_DECISION,  /* filed it, asked for it, or it names them as the user */
-    VERDICT_WRONG_STATE,    /* the transition is not allowed from the current state */
-    VERDICT_BAD_DURATION,   /* asked for more than access_ttl, or nothing */
+    VERDICT_NOT_ADMIN,     /* not among the tenant's admins */
+    VERDICT_SELF_DECISION, /* filed it, asked for it, or it names them as the user */
+    VERDICT_WRONG_STATE,   /* the transition is not allowed from the current state */
+    VERDICT_BAD_DURATION,  /* asked for more than access_ttl, or nothing */
 };
 
 const char *request_state_name(enum request_state state);
@@ -86,8 +86,7 @@ bool policy_is_admin(const struct lockbox_tenant_policy *tenant, const struct lo
  * pending)? Checks the state, the tenant's admin list and the self-decision rule. */
 enum request_verdict request_may_decide(const struct lockbox_request *req,
                                         const struct lockbox_tenant_policy *tenant,
-                                        const struct lockbox_actor *who,
-                                        enum request_state to);
+                                        const struct lockbox_actor *who, enum request_state to);
 
 /* May `who` read this request? root: all; admins: their tenants; everyone: their own. */
 bool request_may_read(const struct lockbox_request *req, const struct lockbox_tenant_policy *tenant,

@@ -57,8 +57,7 @@ static int copy_string(json_object *obj, const char *key, char *out, size_t out_
     if (!json_object_is_type(value, json_type_string) ||
         (size_t)json_object_get_string_len(value) >= out_len ||
         strlen(json_object_get_string(value)) != (size_t)json_object_get_string_len(value)) {
-        snprintf(err, err_len, "field '%s' is not a string of at most %zu bytes", key,
-                 out_len - 1);
+        snprintf(err, err_len, "field '%s' is not a string of at most %zu bytes", key, out_len - 1);
         return -1;
     }
     memcpy(out, json_object_get_string(value), (size_t)json_object_get_string_len(value) + 1);

@@ -5,7 +5,8 @@
 
 #include "request.h"
 
-/* A new object with the contract's fields (docs/DESIGN.md, "The request object"): times RFC 3339 UTC or null. */
+/* A new object with the contract's fields (docs/DESIGN.md, "The request object"): times RFC 3339
+ * UTC or null. */
 json_object *request_to_json(const struct lockbox_request *req);
 /* Fills req from such an object; returns 0, or -1 naming the bad field in err. */
 int request_from_json(json_object *obj, struct lockbox_request *req, char *err, size_t err_len);

@@ -64,8 +64,9 @@ int timefmt_parse(const char *text, int64_t *wall_ms)
     memset(&tm, 0, sizeof(tm));
     if (text == NULL || strlen(text) > 30 || !has_shape(text))
         return -1;
-    if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6 || consumed != 19)
+    if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &consumed) != 6 ||
+        consumed != 19)
         return -1;
     const char *rest = text + consumed;
     if (*rest == '.') {

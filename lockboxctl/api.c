@@ -97,8 +97,9 @@ static int report_ambiguous(const char *typed, const struct candidates *found)
         used += (size_t)n;
     }
     return cli_fail("request id %s is ambiguous: %s%zu requests start with it: %s%s; type more "
-                    "of it", typed, found->n >= CANDIDATES_ASKED ? "at least " : "", found->n,
-                    list, found->n > CANDIDATES_SHOWN ? ", ..." : "");
+                    "of it",
+                    typed, found->n >= CANDIDATES_ASKED ? "at least " : "", found->n, list,
+                    found->n > CANDIDATES_SHOWN ? ", ..." : "");
 }
 
 int api_resolve_request_id(const struct cli *cli, const char *typed,

@@ -21,8 +21,7 @@
 static const char *const shown_fields[][2] = {
     {"request_id", "id"}, {"tenant", "tenant"},   {"host", "host"},
     {"user", "user"},     {"actor", "actor"},     {"requester", "requester"},
-    {"reason", "reason"},
-    {"comment", "comment"}, {"expires_at", "expires_at"},
+    {"reason", "reason"}, {"comment", "comment"}, {"expires_at", "expires_at"},
 };
 
 /* --since: "1h" or "2d" (that long ago, as people ask), or an RFC 3339 UTC time. */
@@ -87,7 +86,8 @@ int audit_read_file(const char *path, audit_line_fn fn, void *ctx)
     if (file == NULL)
         return cli_fail("cannot open audit file %s: %s%s",
                         out_escape(path, "", shown, sizeof(shown)), strerror(open_errno),
-                        open_errno == EACCES ? " (run as root, or copy the file and use --file)" : "");
+                        open_errno == EACCES ? " (run as root, or copy the file and use --file)"
+                                             : "");
     while (rc == 0 && (len = getline(&line, &cap, file)) >= 0) {
         if (len > 0 && line[len - 1] == '\n')
             line[--len] = '\0';
@@ -199,7 +199,8 @@ static int show_daemon_page(struct show_context *show, uint64_t *after, bool *mo
                          !json_object_is_type(next_after, json_type_int) ||
                          !json_object_object_get_ex(reply.body, "more", &has_more) ||
                          !json_object_is_type(has_more, json_type_boolean)))
-        rc = cli_fail("lockboxd sent an audit page without \"records\", \"next_after\" and \"more\"");
+        rc = cli_fail(
+            "lockboxd sent an audit page without \"records\", \"next_after\" and \"more\"");
     *more = false;
     if (rc != CLI_OK) {
         lockbox_reply_free(&reply);

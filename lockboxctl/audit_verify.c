@@ -16,7 +16,7 @@
 
 struct verify_context {
     struct audit_verifier verifier;
-    const char *path;         /* the file being read */
+    const char *path; /* the file being read */
     char shown_path[OUT_ESCAPED_MAX];
     uint64_t first_seq;
     /* After a gap: the seq that is missing, to tell "reordered" from "removed". */

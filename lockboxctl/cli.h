@@ -26,8 +26,10 @@ enum cli_common_option {
     OPT_HELP,
 };
 #define CLI_COMMON_LONG_OPTIONS                                                                    \
-    {"json", no_argument, NULL, OPT_JSON}, {"socket", required_argument, NULL, OPT_SOCKET},       \
-        {"help", no_argument, NULL, OPT_HELP}
+    {"json", no_argument, NULL, OPT_JSON}, {"socket", required_argument, NULL, OPT_SOCKET},        \
+    {                                                                                              \
+        "help", no_argument, NULL, OPT_HELP                                                        \
+    }
 
 /* Handles a common option or getopt's error return for `command`. Returns -1 when the option
  * was handled and parsing goes on, otherwise the exit code the command must return now

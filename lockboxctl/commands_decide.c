@@ -19,12 +19,11 @@ struct decision {
     bool takes_duration;      /* approve --for */
 };
 
-static const struct decision approve_decision = {"approve", "Approved", "approved",
-                                                   "a pending", true};
-static const struct decision deny_decision = {"deny", "Denied", "denied", "a pending",
+static const struct decision approve_decision = {"approve", "Approved", "approved", "a pending",
+                                                 true};
+static const struct decision deny_decision = {"deny", "Denied", "denied", "a pending", false};
+static const struct decision revoke_decision = {"revoke", "Revoked", "revoked", "an approved",
                                                 false};
-static const struct decision revoke_decision = {"revoke", "Revoked", "revoked",
-                                                  "an approved", false};
 
 struct decision_args {
     const char *id, *comment, *duration;
@@ -59,8 +58,9 @@ static int parse_decision_options(struct cli *cli, const struct decision *what, 
     if (!cli_is_id_argument(args->id))
         return cli_usage(what->command, CLI_ID_USAGE);
     if (args->comment != NULL && !text_is_clean(args->comment, LOCKBOX_TEXT_MAX))
-        return cli_usage(what->command, "--comment must be 1-%d bytes of UTF-8 text without "
-                                        "control characters, bidi controls or line separators",
+        return cli_usage(what->command,
+                         "--comment must be 1-%d bytes of UTF-8 text without "
+                         "control characters, bidi controls or line separators",
                          LOCKBOX_TEXT_MAX);
     if (args->duration != NULL && duration_parse(args->duration, &seconds) != 0)
         return cli_usage(what->command, "--for takes a duration such as 90m, 2h or 1d");
@@ -77,7 +77,8 @@ static int explain_conflict(const struct cli *cli, const struct decision *what, 
         return CLI_FAIL;
     if (what == &deny_decision && req.state == REQUEST_APPROVED)
         return cli_fail("request %s is approved; only a pending request can be denied. To end "
-                        "the access it gives, run: lockboxctl revoke %s", id, id);
+                        "the access it gives, run: lockboxctl revoke %s",
+                        id, id);
     return cli_fail("request %s is %s; only %s request can be %s", id,
                     request_state_name(req.state), what->needed_state, what->passive);
 }
@@ -109,8 +110,7 @@ static void print_sessions_ended(const struct lockbox_request *req, int ended, i
     out_escape(req->user, "-", user, sizeof(user));
     out_escape(req->host, "-", host, sizeof(host));
     if (ended >= 0)
-        printf("Ended %d live session%s of %s on %s.\n", ended, ended == 1 ? "" : "s", user,
-               host);
+        printf("Ended %d live session%s of %s on %s.\n", ended, ended == 1 ? "" : "s", user, host);
     if (leftovers > 0)
         printf("Ended what %d closed session%s of %s left running.\n", leftovers,
                leftovers == 1 ? "" : "s", user);
@@ -122,8 +122,7 @@ static void print_sessions_ended(const struct lockbox_request *req, int ended, i
 static int int_member(json_object *obj, const char *key)
 {
     json_object *value;
-    return json_object_object_get_ex(obj, key, &value) &&
-                   json_object_is_type(value, json_type_int)
+    return json_object_object_get_ex(obj, key, &value) && json_object_is_type(value, json_type_int)
                ? json_object_get_int(value)
                : 0;
 }

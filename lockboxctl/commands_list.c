@@ -15,8 +15,17 @@
 #include "output.h"
 #include "text.h"
 
-enum list_column { COL_ID, COL_STATE, COL_USER, COL_TENANT, COL_HOST, COL_AGE, COL_LEFT,
-                   COL_REASON, COL_COUNT };
+enum list_column {
+    COL_ID,
+    COL_STATE,
+    COL_USER,
+    COL_TENANT,
+    COL_HOST,
+    COL_AGE,
+    COL_LEFT,
+    COL_REASON,
+    COL_COUNT
+};
 
 static const char *const column_titles[COL_COUNT] = {
     "ID", "STATE", "USER", "TENANT", "HOST", "AGE", "LEFT", "REASON",
@@ -306,8 +315,8 @@ static int print_table(const struct cli *cli, const struct lockbox_request *reqs
                        const struct list_filter *filter)
 {
     bool wide = filter->wide;
-    struct table t = {calloc(n ? n : 1, sizeof(*t.rows)), n, {0}, {0},
-                      strcmp(filter->state, "all") == 0, false};
+    struct table t = {calloc(n ? n : 1, sizeof(*t.rows)), n,    {0}, {0},
+                      strcmp(filter->state, "all") == 0,  false};
     struct passwd *pw = getpwuid(getuid()); /* who "yours" is */
     size_t id_len = wide ? LOCKBOX_ID_HEX_LEN : short_id_length(reqs, n);
     int64_t now_ms = out_now_ms();

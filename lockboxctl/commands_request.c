@@ -52,9 +52,10 @@ static int parse_request_options(struct cli *cli, int argc, char **argv, struct 
     if (args->reason == NULL)
         return cli_usage("request", "--reason is required, e.g. --reason \"INC-4711 disk full\"");
     if (!text_is_clean(args->reason, LOCKBOX_TEXT_MAX))
-        return cli_usage("request", "--reason must be 1-%d bytes of UTF-8 text without control "
-                                    "characters (no escape sequences or newlines), bidi controls "
-                                    "or line separators",
+        return cli_usage("request",
+                         "--reason must be 1-%d bytes of UTF-8 text without control "
+                         "characters (no escape sequences or newlines), bidi controls "
+                         "or line separators",
                          LOCKBOX_TEXT_MAX);
     if (args->tenant != NULL && !text_is_name(args->tenant, LOCKBOX_NAME_MAX))
         return cli_usage("request", "--tenant must be a name of [A-Za-z0-9._-]");

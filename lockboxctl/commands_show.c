@@ -99,7 +99,9 @@ static void print_notifications(json_object *list)
     }
     for (size_t i = 0; i < n; i++) {
         json_object *item = json_object_array_get_idx(list, i), *attempts;
-        int tries = json_object_object_get_ex(item, "attempts", &attempts) ? json_object_get_int(attempts) : 0;
+        int tries = json_object_object_get_ex(item, "attempts", &attempts)
+                        ? json_object_get_int(attempts)
+                        : 0;
         const char *last_error = string_field(item, "last_error");
         printf("%-10s %s %s: %s after %d attempt%s%s%s\n", i == 0 ? "Notified" : "",
                out_escape(string_field(item, "event"), "?", event, sizeof(event)),
@@ -159,8 +161,10 @@ static void session_story(json_object *item, int64_t now_ms, char *out, size_t o
         snprintf(out, out_len, "opened %s, closed %s (%s)%s", opened_at, closed_at, closed_ago,
                  tracked ? "; processes it left running end with the access" : "");
     else if (state != NULL && strcmp(state, "terminated") == 0)
-        snprintf(out, out_len, "opened %s, closed %s (%s): Lockbox ended it (and what it left "
-                 "running) when the access ended", opened_at, closed_at, closed_ago);
+        snprintf(out, out_len,
+                 "opened %s, closed %s (%s): Lockbox ended it (and what it left "
+                 "running) when the access ended",
+                 opened_at, closed_at, closed_ago);
     else
         snprintf(out, out_len, "opened %s, %s", opened_at,
                  out_escape(state, "in an unknown state", shown, sizeof(shown)));
@@ -177,7 +181,9 @@ static void print_sessions(json_object *list)
 
     for (size_t i = 0; i < n; i++) {
         json_object *item = json_object_array_get_idx(list, i), *pid;
-        long long pid_value = json_object_object_get_ex(item, "pid", &pid) ? json_object_get_int64(pid) : 0;
+        long long pid_value = json_object_object_get_ex(item, "pid", &pid)
+                                  ? json_object_get_int64(pid)
+                                  : 0;
         const char *from = string_field(item, "rhost"), *on = string_field(item, "tty");
         out_escape(string_field(item, "id"), "?", id, sizeof(id));
         id[SESSION_ID_SHOWN] = '\0'; /* a cut inside the buffer: ids are hex */
@@ -213,7 +219,8 @@ int cmd_show(struct cli *cli, int argc, char **argv)
     if (cli->json) {
         json_object *obj = out_request_json(&req);
         json_object_object_add(obj, "notifications",
-                               notifications ? json_object_get(notifications) : json_object_new_array());
+                               notifications ? json_object_get(notifications)
+                                             : json_object_new_array());
         json_object_object_add(obj, "sessions",
                                sessions ? json_object_get(sessions) : json_object_new_array());
         out_print_json(obj);

@@ -11,45 +11,40 @@ struct command_help {
 };
 
 static const struct command_help command_helps[] = {
-    {"list",
-     "Usage: lockboxctl [GLOBAL OPTIONS] list [--state STATE] [--tenant T] [--user U]\n"
-     "                                        [--wide]\n"
-     "List requests you may read, newest first (default: pending ones).\n"
-     "Ids are shortened: any unique prefix of 6 or more characters works as an id.\n"
-     "AGE is how long ago a request was filed; LEFT how long until it lapses (pending)\n"
-     "or its access ends (approved). STATE shows with --state all, TENANT when the\n"
-     "rows are of more than one tenant. A * after an id marks your own pending\n"
-     "request: another admin must decide it.\n\n"
-     "  --state STATE   pending (default), approved, denied, expired, revoked or all\n"
-     "  --tenant T      only requests for tenant T\n"
-     "  --user U        only requests for user U\n"
-     "  --wide          whole ids, every column, nothing cut to the terminal's width\n"
-     "  --json          print a JSON array of request objects\n"},
-    {"show",
-     "Usage: lockboxctl [GLOBAL OPTIONS] show ID\n"
-     "Show one request in full, with its notifications and login sessions.\n"
-     "ID is a request id, or a unique prefix of at least 6 characters (as in git).\n\n"
-     "  --json          print the request as one JSON object\n"},
-    {"approve",
-     "Usage: lockboxctl [GLOBAL OPTIONS] approve ID [--comment TEXT] [--for DURATION]\n"
-     "Approve a pending request (tenant admins only; never your own).\n"
-     "ID is a request id or a unique prefix of at least 6 of its characters.\n\n"
-     "  --comment TEXT  why (shown to the engineer, kept in the audit log)\n"
-     "  --for DURATION  grant less than the daemon's access_ttl: 90m, 2h, 1d\n"
-     "  --json          print the updated request as JSON\n"},
-    {"deny",
-     "Usage: lockboxctl [GLOBAL OPTIONS] deny ID [--comment TEXT]\n"
-     "Deny a pending request (tenant admins only; never your own). To end access that\n"
-     "was approved, revoke it. ID may be a unique prefix of at least 6 characters.\n\n"
-     "  --comment TEXT  why (shown to the engineer, kept in the audit log)\n"
-     "  --json          print the updated request as JSON\n"},
-    {"revoke",
-     "Usage: lockboxctl [GLOBAL OPTIONS] revoke ID [--comment TEXT]\n"
-     "End approved access now (tenant admins only).\n"
-     "ID may be a unique prefix of at least 6 characters.\n\n"
-     "  --comment TEXT  why (kept in the audit log, and shown on the terminals of the\n"
-     "                  sessions it ends)\n"
-     "  --json          print the updated request as JSON\n"},
+    {"list", "Usage: lockboxctl [GLOBAL OPTIONS] list [--state STATE] [--tenant T] [--user U]\n"
+             "                                        [--wide]\n"
+             "List requests you may read, newest first (default: pending ones).\n"
+             "Ids are shortened: any unique prefix of 6 or more characters works as an id.\n"
+             "AGE is how long ago a request was filed; LEFT how long until it lapses (pending)\n"
+             "or its access ends (approved). STATE shows with --state all, TENANT when the\n"
+             "rows are of more than one tenant. A * after an id marks your own pending\n"
+             "request: another admin must decide it.\n\n"
+             "  --state STATE   pending (default), approved, denied, expired, revoked or all\n"
+             "  --tenant T      only requests for tenant T\n"
+             "  --user U        only requests for user U\n"
+             "  --wide          whole ids, every column, nothing cut to the terminal's width\n"
+             "  --json          print a JSON array of request objects\n"},
+    {"show", "Usage: lockboxctl [GLOBAL OPTIONS] show ID\n"
+             "Show one request in full, with its notifications and login sessions.\n"
+             "ID is a request id, or a unique prefix of at least 6 characters (as in git).\n\n"
+             "  --json          print the request as one JSON object\n"},
+    {"approve", "Usage: lockboxctl [GLOBAL OPTIONS] approve ID [--comment TEXT] [--for DURATION]\n"
+                "Approve a pending request (tenant admins only; never your own).\n"
+                "ID is a request id or a unique prefix of at least 6 of its characters.\n\n"
+                "  --comment TEXT  why (shown to the engineer, kept in the audit log)\n"
+                "  --for DURATION  grant less than the daemon's access_ttl: 90m, 2h, 1d\n"
+                "  --json          print the updated request as JSON\n"},
+    {"deny", "Usage: lockboxctl [GLOBAL OPTIONS] deny ID [--comment TEXT]\n"
+             "Deny a pending request (tenant admins only; never your own). To end access that\n"
+             "was approved, revoke it. ID may be a unique prefix of at least 6 characters.\n\n"
+             "  --comment TEXT  why (shown to the engineer, kept in the audit log)\n"
+             "  --json          print the updated request as JSON\n"},
+    {"revoke", "Usage: lockboxctl [GLOBAL OPTIONS] revoke ID [--comment TEXT]\n"
+               "End approved access now (tenant admins only).\n"
+               "ID may be a unique prefix of at least 6 characters.\n\n"
+               "  --comment TEXT  why (kept in the audit log, and shown on the terminals of the\n"
+               "                  sessions it ends)\n"
+               "  --json          print the updated request as JSON\n"},
     {"request",
      "Usage: lockboxctl [GLOBAL OPTIONS] request --reason TEXT [--tenant T] [--host H]\n"
      "File a request for access as yourself, ahead of logging in.\n"
@@ -58,13 +53,12 @@ static const struct command_help command_helps[] = {
      "  --tenant T      tenant whose data you need (default: the daemon's tenant)\n"
      "  --host H        host you will log in to (default: this host)\n"
      "  --json          print the request as JSON\n"},
-    {"wait",
-     "Usage: lockboxctl [GLOBAL OPTIONS] wait ID [--timeout SECONDS]\n"
-     "Block until a request is decided. Exit status 0 only if it was approved.\n"
-     "ID may be a unique prefix of at least 6 characters.\n\n"
-     "  --timeout SECONDS  give up after this long (default: until decided or expired;\n"
-     "                     0 checks once without waiting)\n"
-     "  --json             print the final request as JSON\n"},
+    {"wait", "Usage: lockboxctl [GLOBAL OPTIONS] wait ID [--timeout SECONDS]\n"
+             "Block until a request is decided. Exit status 0 only if it was approved.\n"
+             "ID may be a unique prefix of at least 6 characters.\n\n"
+             "  --timeout SECONDS  give up after this long (default: until decided or expired;\n"
+             "                     0 checks once without waiting)\n"
+             "  --json             print the final request as JSON\n"},
     {"audit",
      "Usage: lockboxctl [GLOBAL OPTIONS] audit [--file PATH ...] [--since TIME] [--json]\n"
      "       lockboxctl [GLOBAL OPTIONS] audit verify [--file PATH ...]\n"

@@ -20,9 +20,9 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"list", cmd_list},       {"show", cmd_show},       {"approve", cmd_approve},
-    {"deny", cmd_deny},       {"revoke", cmd_revoke},   {"request", cmd_request},
-    {"wait", cmd_wait},       {"audit", cmd_audit},
+    {"list", cmd_list}, {"show", cmd_show},     {"approve", cmd_approve},
+    {"deny", cmd_deny}, {"revoke", cmd_revoke}, {"request", cmd_request},
+    {"wait", cmd_wait}, {"audit", cmd_audit},
 };
 
 int cli_fail(const char *format, ...)
@@ -64,8 +64,8 @@ int cli_set_socket(struct cli *cli, const char *path)
 {
     if (path[0] == '\0' || strlen(path) > LOCKBOX_PATH_MAX) {
         char shown[OUT_ESCAPED_MAX];
-        cli_usage(NULL, "the socket must be a path of 1-%d bytes, not '%s'",
-                  LOCKBOX_PATH_MAX, out_escape(path, "", shown, sizeof(shown)));
+        cli_usage(NULL, "the socket must be a path of 1-%d bytes, not '%s'", LOCKBOX_PATH_MAX,
+                  out_escape(path, "", shown, sizeof(shown)));
         return -1;
     }
     cli->socket_path = path;
@@ -101,8 +101,7 @@ int cli_common_option(struct cli *cli, const char *command, int opt, char **argv
         return cli_usage(command, "option '%s' needs a value",
                          bad_option(argv, shown, sizeof(shown)));
     default:
-        return cli_usage(command, "unknown option '%s'",
-                         bad_option(argv, shown, sizeof(shown)));
+        return cli_usage(command, "unknown option '%s'", bad_option(argv, shown, sizeof(shown)));
     }
 }
 

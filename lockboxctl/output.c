@@ -152,8 +152,8 @@ json_object *out_request_json(const struct lockbox_request *req)
 {
     json_object *obj = request_to_json(req);
 
-    /* The CLI's contract (docs/DESIGN.md, "The request object") lists the fields scripts may rely on; who filed a
-     * request is shown by `show` but is not part of it. */
+    /* The CLI's contract (docs/DESIGN.md, "The request object") lists the fields scripts may rely
+     * on; who filed a request is shown by `show` but is not part of it. */
     if (obj != NULL)
         json_object_object_del(obj, "requested_by");
     return obj;
@@ -206,9 +206,8 @@ void out_sanitize_json(json_object *obj)
         return;
     json_object_object_foreach(obj, key, value)
     {
-        json_object *clean = json_object_is_type(value, json_type_string)
-                                 ? sanitized_string(value)
-                                 : NULL;
+        json_object *clean = json_object_is_type(value, json_type_string) ? sanitized_string(value)
+                                                                          : NULL;
         if (clean != NULL)
             json_object_object_add(obj, key, clean); /* replaces and puts the old value */
         else

@@ -39,7 +39,8 @@ void out_fit(const char *text, size_t columns, char *out, size_t out_len);
 /* Prints text and pads it with spaces to `columns`. */
 void out_pad(const char *text, size_t columns);
 
-/* A request as the contract's JSON object (docs/DESIGN.md, "The request object": fields in order). Caller puts it. */
+/* A request as the contract's JSON object (docs/DESIGN.md, "The request object": fields in order).
+ * Caller puts it. */
 json_object *out_request_json(const struct lockbox_request *req);
 /* Replaces every string in obj that holds control bytes, DEL, C1 or invalid UTF-8 by its
  * escaped form: json-c escapes only C0, and a terminal may act on the rest. */

@@ -7,8 +7,8 @@
 
 /* What a held reply becomes when the journal's flush failed: the change it reported may not
  * be durable or audited. */
-#define API_AUDIT_UNAVAILABLE_MESSAGE                                                          \
-    "the change could not be made durable or written to the audit file; it takes effect only " \
+#define API_AUDIT_UNAVAILABLE_MESSAGE                                                              \
+    "the change could not be made durable or written to the audit file; it takes effect only "     \
     "once it is (see syslog)"
 
 /* A new error object (the caller owns it). NULL only when out of memory. */

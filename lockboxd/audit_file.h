@@ -11,10 +11,10 @@
 struct audit_file {
     int fd;
     char path[LOCKBOX_PATH_MAX];
-    bool has_last;                           /* the file holds at least one record */
-    uint64_t last_seq;                       /* seq of its last record */
+    bool has_last;     /* the file holds at least one record */
+    uint64_t last_seq; /* seq of its last record */
     char last_hash[LOCKBOX_HASH_HEX_LEN + 1];
-    off_t size;                              /* where our last write ended */
+    off_t size; /* where our last write ended */
 };
 
 /* Opens (creating, mode 0640) and reads the last record's seq and hash. A torn last line

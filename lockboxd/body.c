@@ -10,7 +10,16 @@
 #include "login_message.h"
 #include "text.h"
 
-enum kind { KIND_TEXT, KIND_NAME, KIND_HOST, KIND_DURATION, KIND_BOOL, KIND_TTY, KIND_ID, KIND_SECONDS };
+enum kind {
+    KIND_TEXT,
+    KIND_NAME,
+    KIND_HOST,
+    KIND_DURATION,
+    KIND_BOOL,
+    KIND_TTY,
+    KIND_ID,
+    KIND_SECONDS
+};
 
 struct field_spec {
     const char *name;
@@ -56,7 +65,8 @@ static int check_value(const struct field_spec *spec, json_object *value, struct
                        char *err, size_t err_len)
 {
     if (spec->kind == KIND_SECONDS) {
-        int64_t seconds = json_object_is_type(value, json_type_int) ? json_object_get_int64(value) : -1;
+        int64_t seconds = json_object_is_type(value, json_type_int) ? json_object_get_int64(value)
+                                                                    : -1;
         if (seconds < 0 || seconds > (int64_t)spec->max) {
             snprintf(err, err_len, "'%s' must be a whole number of seconds from 0 to %zu",
                      spec->name, spec->max);
@@ -94,23 +104,28 @@ static int check_value(const struct field_spec *spec, json_object *value, struct
         char what[128];
         switch (spec->kind) {
         case KIND_TEXT:
-            snprintf(what, sizeof(what), "1 to %zu bytes of UTF-8 text without control characters, "
-                     "bidi controls or line separators", spec->max);
+            snprintf(what, sizeof(what),
+                     "1 to %zu bytes of UTF-8 text without control characters, "
+                     "bidi controls or line separators",
+                     spec->max);
             break;
         case KIND_NAME:
-            snprintf(what, sizeof(what), "a name of 1 to %zu characters from A-Z a-z 0-9 . _ -", spec->max);
+            snprintf(what, sizeof(what), "a name of 1 to %zu characters from A-Z a-z 0-9 . _ -",
+                     spec->max);
             break;
         case KIND_HOST:
-            snprintf(what, sizeof(what), "a host name or address of 1 to %zu characters", spec->max);
+            snprintf(what, sizeof(what), "a host name or address of 1 to %zu characters",
+                     spec->max);
             break;
         case KIND_ID:
-            snprintf(what, sizeof(what), "an id of %d lowercase hex characters", LOCKBOX_ID_HEX_LEN);
+            snprintf(what, sizeof(what), "an id of %d lowercase hex characters",
+                     LOCKBOX_ID_HEX_LEN);
             break;
         case KIND_TTY:
-            snprintf(what, sizeof(what), "a terminal such as /dev/pts/3 (at most %zu characters)", spec->max);
+            snprintf(what, sizeof(what), "a terminal such as /dev/pts/3 (at most %zu characters)",
+                     spec->max);
             break;
-        default:
-            snprintf(what, sizeof(what), "a duration such as 90m or 2h");
+        default: snprintf(what, sizeof(what), "a duration such as 90m or 2h");
         }
         snprintf(err, err_len, "'%s' must be %s", spec->name, what);
         return -1;
@@ -142,7 +157,8 @@ int body_parse(struct body *body, const char *data, size_t len, unsigned allowed
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     body->root = json_tokener_parse_ex(tok, data, (int)len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
-    int complete = body->root != NULL && jerr == json_tokener_success && tok->char_offset == (int)len;
+    int complete = body->root != NULL && jerr == json_tokener_success &&
+                   tok->char_offset == (int)len;
     json_tokener_free(tok);
     if (!complete) {
         snprintf(err, err_len, "the body is not one valid JSON object (%s)",
@@ -166,7 +182,8 @@ int body_parse(struct body *body, const char *data, size_t len, unsigned allowed
         const struct field_spec *spec = find_field(key);
         if (spec == NULL || !(allowed & spec->bit)) {
             char shown[80];
-            snprintf(err, err_len, "unknown field '%s'", text_escape_log(key, shown, sizeof(shown)));
+            snprintf(err, err_len, "unknown field '%s'",
+                     text_escape_log(key, shown, sizeof(shown)));
             goto fail;
         }
         if (value == NULL) {

@@ -1,5 +1,6 @@
 /* Parses lockboxd.conf with inih. Unknown keys, bad values and missing admins are errors with
- * file:line; nothing is silently defaulted except what the README's configuration reference lists as a default. */
+ * file:line; nothing is silently defaulted except what the README's configuration reference lists
+ * as a default. */
 #define _GNU_SOURCE
 #include "config.h"
 
@@ -18,7 +19,7 @@
 struct parse_state {
     struct lockboxd_config *config;
     char error[256];
-    int line;   /* inih counts lines for us only on error; we count sections ourselves */
+    int line; /* inih counts lines for us only on error; we count sections ourselves */
     unsigned section_count;
 };
 
@@ -58,8 +59,8 @@ static int set_duration(int64_t *out, const char *value, char *error, size_t err
     return 1;
 }
 
-static int set_int(int *out, const char *value, long min, long max, char *error,
-                   size_t error_len, const char *key)
+static int set_int(int *out, const char *value, long min, long max, char *error, size_t error_len,
+                   const char *key)
 {
     char *end;
     long v = strtol(value, &end, 10);
@@ -91,7 +92,8 @@ static int daemon_key(struct parse_state *st, const char *key, char *value)
         return set_duration(&c->access_ttl_s, value, st->error, n, key);
     if (strcmp(key, "tenant") == 0 || strcmp(key, "host") == 0) {
         int is_tenant = key[0] == 't';
-        if (is_tenant ? !text_is_name(value, LOCKBOX_NAME_MAX) : !text_is_host(value, LOCKBOX_HOST_MAX)) {
+        if (is_tenant ? !text_is_name(value, LOCKBOX_NAME_MAX)
+                      : !text_is_host(value, LOCKBOX_HOST_MAX)) {
             snprintf(st->error, n, "%s: '%.40s' is not a valid name", key, value);
             return 0;
         }
@@ -134,7 +136,8 @@ static int add_admins(struct parse_state *st, struct tenant_config *t, char *val
             return 0;
         }
         if (t->n_admins >= LOCKBOX_ADMINS_MAX) {
-            snprintf(st->error, sizeof(st->error), "admins: more than %d entries", LOCKBOX_ADMINS_MAX);
+            snprintf(st->error, sizeof(st->error), "admins: more than %d entries",
+                     LOCKBOX_ADMINS_MAX);
             return 0;
         }
         t->admins[t->n_admins] = strdup(item);
@@ -179,8 +182,9 @@ static int notify_key(struct parse_state *st, struct tenant_config *t, const cha
     if (strcmp(key, "notify_url") == 0) {
         if (!is_allowed_url(value) || strlen(value) >= sizeof(t->notify_url) ||
             strpbrk(value, " \t\"") != NULL) {
-            snprintf(st->error, n, "notify_url must be https://..., or http:// on 127.0.0.1, "
-                                   "localhost or [::1]");
+            snprintf(st->error, n,
+                     "notify_url must be https://..., or http:// on 127.0.0.1, "
+                     "localhost or [::1]");
             return 0;
         }
         snprintf(t->notify_url, sizeof(t->notify_url), "%s", value);
@@ -188,7 +192,8 @@ static int notify_key(struct parse_state *st, struct tenant_config *t, const cha
     }
     if (strcmp(key, "notify_secret") == 0) {
         if (strlen(value) < 16 || strlen(value) > LOCKBOX_NOTIFY_SECRET_MAX) {
-            snprintf(st->error, n, "notify_secret must be 16 to %d characters", LOCKBOX_NOTIFY_SECRET_MAX);
+            snprintf(st->error, n, "notify_secret must be 16 to %d characters",
+                     LOCKBOX_NOTIFY_SECRET_MAX);
             return 0;
         }
         snprintf(t->notify_secret, sizeof(t->notify_secret), "%s", value);
@@ -231,8 +236,8 @@ static struct tenant_config *tenant_section(struct parse_state *st, const char *
             return &c->tenants[i];
     }
     if (!text_is_name(name, LOCKBOX_NAME_MAX) || c->n_tenants >= LOCKBOX_TENANTS_MAX) {
-        snprintf(st->error, sizeof(st->error), "[%.80s]: not a valid tenant name (or too many tenants)",
-                 section);
+        snprintf(st->error, sizeof(st->error),
+                 "[%.80s]: not a valid tenant name (or too many tenants)", section);
         return NULL;
     }
     struct tenant_config *t = &c->tenants[c->n_tenants++];
@@ -293,8 +298,8 @@ static void set_defaults(struct lockboxd_config *c)
 static int validate(struct lockboxd_config *c, char *err, size_t err_len)
 {
     if (c->tenant[0] == '\0') {
-        snprintf(err, err_len, "%s: [daemon] tenant is not set (the tenant that owns this host's data)",
-                 c->path);
+        snprintf(err, err_len,
+                 "%s: [daemon] tenant is not set (the tenant that owns this host's data)", c->path);
         return -1;
     }
     if (config_find_tenant(c, c->tenant) == NULL) {
@@ -302,15 +307,18 @@ static int validate(struct lockboxd_config *c, char *err, size_t err_len)
         return -1;
     }
     if (strcmp(c->socket, c->pam_socket) == 0) {
-        snprintf(err, err_len, "%s: [daemon] socket and pam_socket must be two different paths "
-                 "(the login socket is root's alone)", c->path);
+        snprintf(err, err_len,
+                 "%s: [daemon] socket and pam_socket must be two different paths "
+                 "(the login socket is root's alone)",
+                 c->path);
         return -1;
     }
     for (unsigned i = 0; i < c->n_tenants; i++) {
         const struct tenant_config *t = &c->tenants[i];
         if (t->notify_url[0] != '\0' && t->notify_secret[0] == '\0') {
-            snprintf(err, err_len, "%s: [tenant %s] notify_url needs notify_secret (to sign the body)",
-                     c->path, t->name);
+            snprintf(err, err_len,
+                     "%s: [tenant %s] notify_url needs notify_secret (to sign the body)", c->path,
+                     t->name);
             return -1;
         }
         if (t->notify_command[0] != '\0' && getpwnam(t->notify_user) == NULL) {

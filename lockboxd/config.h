@@ -10,7 +10,7 @@ struct tenant_config {
     char name[LOCKBOX_NAME_MAX + 1];
     char *admins[LOCKBOX_ADMINS_MAX]; /* "alice" or "@group" */
     unsigned n_admins;
-    unsigned line;                    /* where the section starts, for messages */
+    unsigned line; /* where the section starts, for messages */
     /* Notifications (optional): a webhook and/or a command, see notify.h. */
     char notify_url[LOCKBOX_PATH_MAX];
     char notify_secret[LOCKBOX_NOTIFY_SECRET_MAX + 1];
@@ -30,10 +30,10 @@ struct lockboxd_config {
     int64_t request_ttl_s;
     int64_t access_ttl_s;
     int max_pending_per_user;
-    int max_calls_per_user;    /* concurrent API calls (long-polls included) of one non-root uid */
+    int max_calls_per_user; /* concurrent API calls (long-polls included) of one non-root uid */
     int max_connections_per_user; /* open connections of one non-root uid, idle ones included */
-    int64_t session_grace_s;   /* SIGHUP → SIGKILL when a session is terminated */
-    int64_t session_warning_s; /* warn a session this long before its access ends; 0 = never */
+    int64_t session_grace_s;      /* SIGHUP → SIGKILL when a session is terminated */
+    int64_t session_warning_s;    /* warn a session this long before its access ends; 0 = never */
     struct tenant_config tenants[LOCKBOX_TENANTS_MAX];
     unsigned n_tenants;
 };

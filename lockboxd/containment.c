@@ -167,8 +167,7 @@ static bool contains(const struct process_ident *set, size_t n, const struct pro
 }
 
 /* Every process of any of the audit sessions, in one pass over /proc. */
-static size_t snapshot_sessions(const struct containment *cs, size_t n,
-                                struct process_ident **out)
+static size_t snapshot_sessions(const struct containment *cs, size_t n, struct process_ident **out)
 {
     int64_t ids[64];
     size_t n_ids = 0;

@@ -16,7 +16,7 @@ struct event_source {
 };
 
 /* The owner of an embedded source: EVENT_SOURCE_OWNER(source, struct conn, source). */
-#define EVENT_SOURCE_OWNER(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define EVENT_SOURCE_OWNER(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* Adds fd to epoll_fd for events, dispatched to source. Returns 0 or -1 (errno). */
 static inline int event_source_watch(int epoll_fd, int fd, uint32_t events,

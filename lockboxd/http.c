@@ -24,12 +24,11 @@
 #include "text.h"
 
 #define CONNECTION_LIMIT 20000
-#define IDLE_TIMEOUT_SECONDS 15     /* slow or silent clients are dropped */
+#define IDLE_TIMEOUT_SECONDS 15       /* slow or silent clients are dropped */
 #define CONNECTION_MEMORY (16 * 1024) /* bounds request line and headers */
 
 /* MHD's messages, flattened to one line: its format strings come from MHD itself. */
-__attribute__((format(printf, 2, 0)))
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char text[512];
     (void)cls;
@@ -43,15 +42,15 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 static struct MHD_Response *json_response(json_object *obj)
 {
-    const char *text =
-        json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    const char *text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+                                                               JSON_C_TO_STRING_NOSLASHESCAPE);
     /* Hidden characters as \u202e: a reply read with curl or logged by a client shows them. */
     char *copy = text ? text_escape_json_hidden(text) : NULL;
     json_object_put(obj);
     if (copy == NULL)
         return NULL;
-    struct MHD_Response *response =
-        MHD_create_response_from_buffer_with_free_callback(strlen(copy), copy, free);
+    struct MHD_Response *response = MHD_create_response_from_buffer_with_free_callback(strlen(copy),
+                                                                                       copy, free);
     if (response == NULL) {
         free(copy);
         return NULL;
@@ -184,8 +183,9 @@ static bool framing_is_ambiguous(struct call *call)
 /* Answered at once (never held: it reports nothing) and the connection closed after it. */
 static enum MHD_Result refuse_ambiguous_framing(struct call *call)
 {
-    struct MHD_Response *response = json_response(api_error_new(
-        "bad_request", "send one Content-Length or one Transfer-Encoding: chunked, not both"));
+    struct MHD_Response *response = json_response(
+        api_error_new("bad_request",
+                      "send one Content-Length or one Transfer-Encoding: chunked, not both"));
 
     if (response == NULL)
         return MHD_NO;
@@ -263,9 +263,10 @@ static void on_wait_event(struct event_source *source, uint32_t events)
     if (!call->watched || !(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
         return;
     server->abandoned++;
-    syslog(LOG_NOTICE, "event=api.wait_abandoned id=%s uid=%u pid=%d msg=\"the caller went "
-           "away; its wait is released\"", call->waiter.id, (unsigned)call->who.uid,
-           (int)call->who.pid);
+    syslog(LOG_NOTICE,
+           "event=api.wait_abandoned id=%s uid=%u pid=%d msg=\"the caller went "
+           "away; its wait is released\"",
+           call->waiter.id, (unsigned)call->who.uid, (int)call->who.pid);
     waiters_remove(server->waiters, &call->waiter);
     unwatch_waiting(server, call);
     /* Resumed, MHD answers into the closed connection, sees it gone and completes the call. */
@@ -354,7 +355,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **context
         *context = NULL;
         return;
     }
-    const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     struct ucred cred;
     if (info == NULL || identity_peer_cred(info->connect_fd, &cred) != 0 || cred.uid == 0)
         return; /* root, or refused later when the call cannot be identified */
@@ -376,8 +378,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **context
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
     struct http_server *server = cls;
     struct call *call = *con_cls;
@@ -430,12 +432,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         if (info == NULL || identity_from_socket(info->connect_fd, &call->who) != 0) {
             syslog(LOG_WARNING, "event=api.refused status=403 msg=\"cannot identify the peer\"");
-            return http_reply_error(call, MHD_HTTP_FORBIDDEN, "forbidden",
-                                    "lockboxd cannot identify you (SO_PEERCRED or user lookup failed)");
+            return http_reply_error(
+                call, MHD_HTTP_FORBIDDEN, "forbidden",
+                "lockboxd cannot identify you (SO_PEERCRED or user lookup failed)");
         }
         call->identified = true;
         if (!count_call(server, call)) {
-            syslog(LOG_WARNING, "event=api.refused status=429 uid=%u msg=\"too many concurrent calls\"",
+            syslog(LOG_WARNING,
+                   "event=api.refused status=429 uid=%u msg=\"too many concurrent calls\"",
                    (unsigned)call->who.uid);
             return http_reply_error(call, 429, "too_many_calls",
                                     "you have %d calls in progress already; finish some first",
@@ -469,8 +473,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 int http_start(struct http_server *server, const struct http_handler *handler,
-               const struct http_limits *limits, struct waiters *waiters,
-               const char *socket_path, int inherited_fd, char *err, size_t err_len)
+               const struct http_limits *limits, struct waiters *waiters, const char *socket_path,
+               int inherited_fd, char *err, size_t err_len)
 {
     memset(server, 0, sizeof(*server));
     server->handler = *handler;
@@ -478,16 +482,20 @@ int http_start(struct http_server *server, const struct http_handler *handler,
     server->waiters = waiters;
     server->epoll_fd = -1;
     server->listen_inherited = inherited_fd >= 0;
-    server->listen_fd = inherited_fd >= 0 ? inherited_fd : listen_socket_bind(socket_path, SOCK_STREAM, 0666, err, err_len);
+    server->listen_fd = inherited_fd >= 0
+                            ? inherited_fd
+                            : listen_socket_bind(socket_path, SOCK_STREAM, 0666, err, err_len);
     if (server->listen_fd < 0)
         return -1;
-    server->mhd = MHD_start_daemon(
-        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request,
-        server, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, server->listen_fd, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_SECONDS,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, server, MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_END);
+    server->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0,
+                                   NULL, NULL, on_request, server, MHD_OPTION_EXTERNAL_LOGGER,
+                                   mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, server->listen_fd,
+                                   MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
+                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_SECONDS,
+                                   MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+                                   MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
+                                   MHD_OPTION_NOTIFY_CONNECTION, on_connection, server,
+                                   MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_END);
     if (server->mhd == NULL) {
         snprintf(err, err_len, "cannot start the HTTP server on %s", socket_path);
         if (!server->listen_inherited) {

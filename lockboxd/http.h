@@ -18,8 +18,7 @@ struct call;
  * what a call means is the handler's. It knows no journal, service or configuration. */
 struct http_handler {
     /* Answers a call whose body is read and whose caller is identified. */
-    enum MHD_Result (*dispatch)(void *ctx, struct call *call, const char *url,
-                                const char *method);
+    enum MHD_Result (*dispatch)(void *ctx, struct call *call, const char *url, const char *method);
     /* A long-poll suspended with http_suspend_wait() is over (woken or timed out). */
     enum MHD_Result (*finish_wait)(void *ctx, struct call *call);
     /* True while replies must wait for a flush (records not yet durable). */
@@ -44,10 +43,10 @@ struct call {
     /* long-poll state: suspended while waiter is in the shared set */
     bool waiting;
     struct waiter waiter;
-    int fd;          /* the connection's descriptor, watched while the call is suspended */
+    int fd; /* the connection's descriptor, watched while the call is suspended */
     bool watched;
     struct event_source wait_source; /* its caller went away while it waited */
-    bool counted;                  /* counts against its uid's concurrent calls */
+    bool counted;                    /* counts against its uid's concurrent calls */
     /* group commit: a reply held back until the journal's records are durable */
     struct http_server *server;
     struct MHD_Response *deferred;
@@ -60,7 +59,7 @@ struct http_server {
     struct http_handler handler;
     struct http_limits limits;
     int listen_fd;
-    bool listen_inherited; /* socket activation: the socket is not ours to remove */
+    bool listen_inherited;   /* socket activation: the socket is not ours to remove */
     struct waiters *waiters; /* shared with the login socket */
     /* MHD does not poll a suspended connection: the main loop watches the long-polls'
      * descriptors for the caller going away (each call's wait_source). */
@@ -74,7 +73,7 @@ struct http_server {
         uid_t uid;
         int calls;
         int connections;
-    } *uid_calls;
+    } * uid_calls;
     size_t n_uid_calls, uid_calls_cap;
 };
 
@@ -82,8 +81,8 @@ struct http_server {
  * what it may do), or takes inherited_fd (>= 0: socket activation), and starts MHD without
  * its own thread. Returns 0 or -1 with err. */
 int http_start(struct http_server *server, const struct http_handler *handler,
-               const struct http_limits *limits, struct waiters *waiters,
-               const char *socket_path, int inherited_fd, char *err, size_t err_len);
+               const struct http_limits *limits, struct waiters *waiters, const char *socket_path,
+               int inherited_fd, char *err, size_t err_len);
 void http_stop(struct http_server *server, const char *socket_path);
 /* Watches MHD's epoll descriptor on the main loop's epoll_fd (http_run() serves it each
  * round), where suspended long-polls are watched too. Returns 0 or -1. */

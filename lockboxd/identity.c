@@ -73,7 +73,8 @@ static int resolve_groups(const struct identity *id)
 int identity_peer_cred(int fd, struct ucred *cred)
 {
     socklen_t len = sizeof(*cred);
-    return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) == 0 && len == sizeof(*cred) ? 0 : -1;
+    return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) == 0 && len == sizeof(*cred) ? 0
+                                                                                            : -1;
 }
 
 int identity_from_socket(int fd, struct identity *id)

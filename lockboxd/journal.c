@@ -67,7 +67,7 @@ static bool is_login_record(const char *event)
 
 struct adoption {
     struct journal *journal;
-    uint64_t seq;                            /* the chain as adopted so far */
+    uint64_t seq; /* the chain as adopted so far */
     char hash[LOCKBOX_HASH_HEX_LEN + 1];
 };
 
@@ -89,7 +89,8 @@ static int adopt_line(void *ctx, const char *line, size_t len, uint64_t seq)
         snprintf(journal->mismatch, sizeof(journal->mismatch),
                  "record %llu is not a login record, so the database lost a change",
                  (unsigned long long)seq);
-    else if (audit_hash_hex(line, len, hash) != 0 || store_audit_insert(journal->store, seq, line, hash) != 0)
+    else if (audit_hash_hex(line, len, hash) != 0 ||
+             store_audit_insert(journal->store, seq, line, hash) != 0)
         snprintf(journal->mismatch, sizeof(journal->mismatch), "cannot store record %llu: %s",
                  (unsigned long long)seq, store_error(journal->store));
     else {
@@ -113,27 +114,31 @@ static int adopt_file_tail(struct journal *journal)
     if (store_begin(journal->store) != 0)
         snprintf(journal->mismatch, sizeof(journal->mismatch), "%s", store_error(journal->store));
     else if (audit_file_each_after(&journal->file, journal->head_seq, adopt_line, &a, err,
-                                   sizeof(err)) != 0 && journal->mismatch[0] == '\0')
+                                   sizeof(err)) != 0 &&
+             journal->mismatch[0] == '\0')
         snprintf(journal->mismatch, sizeof(journal->mismatch), "%s", err);
     else if (journal->mismatch[0] == '\0' && a.seq != journal->file.last_seq)
         snprintf(journal->mismatch, sizeof(journal->mismatch),
                  "the file ends at record %llu but its records continue the chain only to %llu",
                  (unsigned long long)journal->file.last_seq, (unsigned long long)a.seq);
-    if (journal->mismatch[0] == '\0' && (store_commit(journal->store) != 0 ||
-                                         store_sync(journal->store, (int64_t)a.seq) != 0))
+    if (journal->mismatch[0] == '\0' &&
+        (store_commit(journal->store) != 0 || store_sync(journal->store, (int64_t)a.seq) != 0))
         snprintf(journal->mismatch, sizeof(journal->mismatch), "%s", store_error(journal->store));
     if (journal->mismatch[0] != '\0') {
         store_rollback(journal->store);
-        syslog(LOG_CRIT, "event=audit.mismatch file=%s file_seq=%llu db_seq=%llu "
-                         "msg=\"the audit file is ahead of the database: %s\"",
+        syslog(LOG_CRIT,
+               "event=audit.mismatch file=%s file_seq=%llu db_seq=%llu "
+               "msg=\"the audit file is ahead of the database: %s\"",
                journal->file.path, (unsigned long long)file_position(journal),
                (unsigned long long)journal->head_seq, journal->mismatch);
         journal->file_behind = true; /* grant nothing: file and database disagree */
         return -1;
     }
-    syslog(LOG_WARNING, "event=audit.adopted file=%s from_seq=%llu to_seq=%llu "
-                       "msg=\"login records the database lost (power cut) were taken back from the audit file\"",
-           journal->file.path, (unsigned long long)journal->head_seq + 1, (unsigned long long)a.seq);
+    syslog(
+        LOG_WARNING,
+        "event=audit.adopted file=%s from_seq=%llu to_seq=%llu "
+        "msg=\"login records the database lost (power cut) were taken back from the audit file\"",
+        journal->file.path, (unsigned long long)journal->head_seq + 1, (unsigned long long)a.seq);
     journal->head_seq = a.seq;
     memcpy(journal->head_hash, a.hash, sizeof(a.hash));
     journal->file_behind = false;
@@ -155,9 +160,10 @@ static int refuse_foreign_file(struct journal *journal, bool ahead, uint64_t seq
             snprintf(journal->mismatch, sizeof(journal->mismatch),
                      "the file's last record (seq %llu) is not the one in the database",
                      (unsigned long long)seq);
-        syslog(LOG_CRIT, "event=audit.mismatch file=%s db_seq=%llu msg=\"%s; no approvals or "
-                         "logins are granted until lockboxd is restarted with a file and database "
-                         "that agree\"",
+        syslog(LOG_CRIT,
+               "event=audit.mismatch file=%s db_seq=%llu msg=\"%s; no approvals or "
+               "logins are granted until lockboxd is restarted with a file and database "
+               "that agree\"",
                journal->file.path, (unsigned long long)journal->head_seq, journal->mismatch);
     }
     /* Sticky: records committed meanwhile must not later be appended after lines that are
@@ -226,9 +232,10 @@ static int catch_up(struct journal *journal, bool at_start)
         position = cu.last;
     }
     if (position > from)
-        syslog(LOG_WARNING, "event=audit.caught_up file=%s from_seq=%llu to_seq=%llu msg=\"records "
-               "the database holds were written to the audit file\"", journal->file.path,
-               (unsigned long long)from + 1, (unsigned long long)position);
+        syslog(LOG_WARNING,
+               "event=audit.caught_up file=%s from_seq=%llu to_seq=%llu msg=\"records "
+               "the database holds were written to the audit file\"",
+               journal->file.path, (unsigned long long)from + 1, (unsigned long long)position);
     journal->file_behind = false;
     return 0;
 }
@@ -245,7 +252,8 @@ int journal_open(struct journal *journal, struct store *store, const char *audit
     journal->store = store;
     journal->file.fd = -1;
     if (store_audit_head(store, &journal->head_seq, journal->head_hash) != 0) {
-        snprintf(err, err_len, "cannot read the audit head from the database: %s", store_error(store));
+        snprintf(err, err_len, "cannot read the audit head from the database: %s",
+                 store_error(store));
         return -1;
     }
     if (audit_file_open(&journal->file, audit_path, err, err_len) != 0)
@@ -260,8 +268,9 @@ int journal_open(struct journal *journal, struct store *store, const char *audit
     }
     if (catch_up(journal, true) != 0) {
         if (journal->mismatch[0] != '\0')
-            snprintf(err, err_len, "%s does not match the database (%s); restore the database "
-                                   "that belongs to it, or move the file aside",
+            snprintf(err, err_len,
+                     "%s does not match the database (%s); restore the database "
+                     "that belongs to it, or move the file aside",
                      audit_path, journal->mismatch);
         else
             snprintf(err, err_len, "%s: cannot append committed records: %s", audit_path,
@@ -299,12 +308,15 @@ static char *format_log_line(const struct audit_event *ev, uint64_t seq)
                  text_escape_log(ev->actor, actor, sizeof(actor)), (unsigned long long)seq,
                  ev->requester && ev->requester[0] ? " requester=" : "",
                  ev->requester && ev->requester[0]
-                     ? text_escape_log(ev->requester, requester, sizeof(requester)) : "",
+                     ? text_escape_log(ev->requester, requester, sizeof(requester))
+                     : "",
                  ev->reason && ev->reason[0] ? " reason=" : "",
-                 ev->reason && ev->reason[0] ? text_escape_log(ev->reason, reason, sizeof(reason)) : "",
+                 ev->reason && ev->reason[0] ? text_escape_log(ev->reason, reason, sizeof(reason))
+                                             : "",
                  ev->comment && ev->comment[0] ? " comment=" : "",
-                 ev->comment && ev->comment[0] ? text_escape_log(ev->comment, comment, sizeof(comment))
-                                               : "") < 0)
+                 ev->comment && ev->comment[0]
+                     ? text_escape_log(ev->comment, comment, sizeof(comment))
+                     : "") < 0)
         return NULL;
     return line;
 }
@@ -423,10 +435,11 @@ static void check_file_end(struct journal *journal)
         return;
     }
     uint64_t now_at = file_position(journal);
-    syslog(LOG_CRIT, "event=audit.file_changed file=%s expected_seq=%llu found_seq=%llu "
-                     "msg=\"the audit file was changed by someone else; records the database "
-                     "holds are written back\"", journal->file.path, (unsigned long long)before,
-           (unsigned long long)now_at);
+    syslog(LOG_CRIT,
+           "event=audit.file_changed file=%s expected_seq=%llu found_seq=%llu "
+           "msg=\"the audit file was changed by someone else; records the database "
+           "holds are written back\"",
+           journal->file.path, (unsigned long long)before, (unsigned long long)now_at);
 }
 
 int journal_flush(struct journal *journal)
@@ -443,8 +456,7 @@ int journal_flush(struct journal *journal)
     if (journal->store_sync_needed) {
         journal->store_unsynced = false;
         journal->idle_sync_failing = false;
-    }
-    else if (!journal->store_unsynced) {
+    } else if (!journal->store_unsynced) {
         journal->store_unsynced = true;
         journal->unsynced_since_ms = monotonic_ms();
     }
@@ -456,9 +468,10 @@ int journal_flush(struct journal *journal)
     } else if (journal->pending_len > 0 &&
                audit_file_append_many(&journal->file, journal->pending, journal->pending_len,
                                       journal->head_seq, journal->head_hash) != 0) {
-        syslog(LOG_CRIT, "event=audit.write_failed file=%s seq=%llu error=\"%s\" "
-                         "msg=\"no approvals or logins are granted until the audit file "
-                         "can be written\"",
+        syslog(LOG_CRIT,
+               "event=audit.write_failed file=%s seq=%llu error=\"%s\" "
+               "msg=\"no approvals or logins are granted until the audit file "
+               "can be written\"",
                journal->file.path, (unsigned long long)journal->head_seq, strerror(errno));
         journal->file_behind = true;
         rc = -1;
@@ -494,8 +507,9 @@ int journal_reopen(struct journal *journal, char *err, size_t err_len)
         journal->file_first_seq = position + 1;
     }
     if (journal_catch_up(journal) != 0) {
-        snprintf(err, err_len, "%s", journal->mismatch[0] ? journal->mismatch
-                                     : "cannot bring the file up to date; retrying");
+        snprintf(err, err_len, "%s",
+                 journal->mismatch[0] ? journal->mismatch
+                                      : "cannot bring the file up to date; retrying");
         return -1;
     }
     return 0;

@@ -14,12 +14,12 @@
 struct journal {
     struct store *store;
     struct audit_file file;
-    uint64_t head_seq;                       /* last record committed in the database */
+    uint64_t head_seq; /* last record committed in the database */
     char head_hash[LOCKBOX_HASH_HEX_LEN + 1];
-    bool file_behind;                        /* the file lacks committed records */
-    char mismatch[256];                      /* why the file is not the database's */
-    bool foreign_file;                       /* it holds lines we did not write: grant nothing */
-    uint64_t file_first_seq;                 /* the seq the current file starts at */
+    bool file_behind;        /* the file lacks committed records */
+    char mismatch[256];      /* why the file is not the database's */
+    bool foreign_file;       /* it holds lines we did not write: grant nothing */
+    uint64_t file_first_seq; /* the seq the current file starts at */
     /* Optional: called inside the transaction of every event that has a request (the
      * notification outbox), and after each commit. A failing hook rolls the event back. */
     int (*in_transaction)(void *ctx, const struct lockbox_request *req, const char *event,
@@ -39,11 +39,11 @@ struct journal {
      * out and JOURNAL_SYNC_LAG_MS have passed (a burst of logins shares one), so the database
      * trails the audit file by a few milliseconds at most. */
     bool store_unsynced;
-    int64_t unsynced_since_ms;               /* CLOCK_MONOTONIC */
+    int64_t unsynced_since_ms; /* CLOCK_MONOTONIC */
     bool idle_sync_failing;
-    char *pending;                 /* their audit lines, each ending in '\n' */
+    char *pending; /* their audit lines, each ending in '\n' */
     size_t pending_len, pending_cap;
-    char **pending_syslog;         /* their syslog lines, sent once they are durable */
+    char **pending_syslog; /* their syslog lines, sent once they are durable */
     size_t n_pending_syslog, pending_syslog_cap;
 };
 
@@ -53,8 +53,8 @@ enum journal_result {
     JOURNAL_STORE_FAILED, /* the transaction failed; nothing changed */
 };
 
-int journal_open(struct journal *journal, struct store *store, const char *audit_path,
-                 char *err, size_t err_len);
+int journal_open(struct journal *journal, struct store *store, const char *audit_path, char *err,
+                 size_t err_len);
 void journal_close(struct journal *journal);
 
 /* Records `event` and (when req is not NULL) stores req in the same transaction.
@@ -100,7 +100,7 @@ int journal_catch_up(struct journal *journal);
 /* What the API shows of the journal (health, the audit listing). The strings live as long
  * as the journal. */
 struct journal_view {
-    bool audit_ok;         /* the file has every committed record */
+    bool audit_ok; /* the file has every committed record */
     uint64_t head_seq;
     const char *head_hash;
     const char *file_path;

@@ -10,7 +10,7 @@
 struct operation_spec {
     const char *name;
     enum login_operation op;
-    unsigned allowed;  /* enum body_field bits, besides BODY_OP */
+    unsigned allowed; /* enum body_field bits, besides BODY_OP */
     unsigned required;
 };
 
@@ -59,7 +59,8 @@ int login_request_parse(const char *data, size_t len, struct login_request *out,
         return -1;
     const struct operation_spec *spec = out->members.op ? find_operation(out->members.op) : NULL;
     if (spec == NULL) {
-        snprintf(err, err_len, "'op' must be check, file, wait, describe, session_open or "
+        snprintf(err, err_len,
+                 "'op' must be check, file, wait, describe, session_open or "
                  "session_close");
         goto fail;
     }

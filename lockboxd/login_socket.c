@@ -29,7 +29,7 @@ struct login_conn {
     struct login_server *server;
     struct event_source source;
     struct login_conn *prev, *next; /* the server's open connections */
-    bool in_event; /* its own on_event runs: conn_close() leaves the free to it */
+    bool in_event;                  /* its own on_event runs: conn_close() leaves the free to it */
     bool closed;
     int fd;
     struct identity who; /* root: checked at accept */
@@ -53,7 +53,8 @@ int login_socket_start(struct login_server *ls, struct service *svc, struct wait
     ls->epoll_fd = -1;
     ls->inherited = inherited_fd >= 0;
     snprintf(ls->path, sizeof(ls->path), "%s", path);
-    ls->listen_fd = ls->inherited ? inherited_fd : listen_socket_bind(path, SOCK_SEQPACKET, 0600, err, err_len);
+    ls->listen_fd = ls->inherited ? inherited_fd
+                                  : listen_socket_bind(path, SOCK_SEQPACKET, 0600, err, err_len);
     ls->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     return ls->listen_fd >= 0 ? 0 : -1;
 }
@@ -101,11 +102,15 @@ static void accept_one(struct login_server *ls, int fd)
     int identified = identity_from_socket(fd, &conn->who);
     if (identified != 0 || conn->who.uid != 0) {
         if (identified != 0)
-            syslog(LOG_ERR, "event=login_socket.refused pid=%d msg=\"cannot identify the peer "
-                   "(SO_PEERCRED or the user lookup failed)\"", (int)conn->who.pid);
+            syslog(LOG_ERR,
+                   "event=login_socket.refused pid=%d msg=\"cannot identify the peer "
+                   "(SO_PEERCRED or the user lookup failed)\"",
+                   (int)conn->who.pid);
         else
-            syslog(LOG_WARNING, "event=login_socket.refused uid=%u pid=%d msg=\"only root may "
-                   "use the login socket\"", (unsigned)conn->who.uid, (int)conn->who.pid);
+            syslog(LOG_WARNING,
+                   "event=login_socket.refused uid=%u pid=%d msg=\"only root may "
+                   "use the login socket\"",
+                   (unsigned)conn->who.uid, (int)conn->who.pid);
         identity_free(&conn->who);
         close(fd);
         free(conn);
@@ -129,8 +134,10 @@ static void shed_one(struct login_server *ls, int error)
     time_t now = time(NULL);
 
     if (now != ls->last_shed_log) {
-        syslog(LOG_CRIT, "event=login_socket.error msg=\"accept: %s; logins are refused until "
-               "descriptors are free\"", strerror(error));
+        syslog(LOG_CRIT,
+               "event=login_socket.error msg=\"accept: %s; logins are refused until "
+               "descriptors are free\"",
+               strerror(error));
         ls->last_shed_log = now;
     }
     if (ls->spare_fd >= 0) {
@@ -199,9 +206,8 @@ static void reply(struct login_conn *conn, int status, json_object *obj)
     ls->held = conn;
 }
 
-__attribute__((format(printf, 4, 5)))
-static void reply_error(struct login_conn *conn, int status, const char *error, const char *fmt,
-                        ...)
+__attribute__((format(printf, 4, 5))) static void
+reply_error(struct login_conn *conn, int status, const char *error, const char *fmt, ...)
 {
     va_list ap;
 
@@ -215,8 +221,8 @@ static void reply_error(struct login_conn *conn, int status, const char *error, 
     reply(conn, status, obj);
 }
 
-static void reply_result(struct login_conn *conn, const struct service_result *r,
-                         const char *key, json_object *value)
+static void reply_result(struct login_conn *conn, const struct service_result *r, const char *key,
+                         json_object *value)
 {
     if (r->status >= 400) {
         json_object_put(value);
@@ -231,8 +237,8 @@ static void reply_result(struct login_conn *conn, const struct service_result *r
 
 static void handle_check(struct login_conn *conn, const struct body *m)
 {
-    struct check_input in = {m->user, m->tenant, NULL, m->service, m->rhost, m->final,
-                             m->requester};
+    struct check_input in = {m->user,  m->tenant, NULL,        m->service,
+                             m->rhost, m->final,  m->requester};
     struct lockbox_clock now;
     struct lockbox_request req;
     bool allowed = false, has_request = false;
@@ -252,8 +258,8 @@ static void handle_check(struct login_conn *conn, const struct body *m)
 
 static void handle_file(struct login_conn *conn, const struct body *m)
 {
-    struct file_input in = {m->reason, m->tenant, NULL, m->user, m->service, m->rhost,
-                            m->requester};
+    struct file_input in = {m->reason,  m->tenant, NULL,        m->user,
+                            m->service, m->rhost,  m->requester};
     struct lockbox_clock now;
     struct lockbox_request req;
 
@@ -271,7 +277,8 @@ static void answer_wait(struct login_conn *conn, const char *id)
 
 static void on_wait_over(struct waiter *waiter)
 {
-    struct login_conn *conn = (struct login_conn *)((char *)waiter - offsetof(struct login_conn, waiter));
+    struct login_conn *conn = (struct login_conn *)((char *)waiter -
+                                                    offsetof(struct login_conn, waiter));
     answer_wait(conn, waiter->id);
 }
 
@@ -306,16 +313,16 @@ static void handle_describe(struct login_conn *conn)
 static void handle_session_open(struct login_conn *conn, const struct body *m)
 {
     struct sessions *sessions = conn->server->svc->sessions;
-    struct session_open_input in = {m->user, m->tenant, NULL, m->service, m->rhost, m->tty,
-                                    conn->who.pid};
+    struct session_open_input in = {m->user,  m->tenant, NULL,         m->service,
+                                    m->rhost, m->tty,    conn->who.pid};
     char err[256], id[LOCKBOX_ID_HEX_LEN + 1];
     struct lockbox_clock now;
     struct lockbox_request req;
 
     service_read_clock(&now);
-    enum lockbox_result rc = sessions ? sessions_open(sessions, &in, &now, id, &req, err,
-                                                      sizeof(err))
-                                      : LOCKBOX_ERROR;
+    enum lockbox_result rc = sessions
+                                 ? sessions_open(sessions, &in, &now, id, &req, err, sizeof(err))
+                                 : LOCKBOX_ERROR;
     bool refused = rc == LOCKBOX_NOT_FOUND;
     if (rc != LOCKBOX_OK) {
         reply_error(conn, refused ? 403 : 500, refused ? "forbidden" : "internal", "%s",
@@ -338,8 +345,8 @@ static void handle_session_close(struct login_conn *conn, const struct body *m)
                                       : LOCKBOX_ERROR;
     bool unknown = rc == LOCKBOX_NOT_FOUND;
     if (rc != LOCKBOX_OK) {
-        reply_error(conn, unknown ? 404 : 500, unknown ? "not_found" : "internal",
-                    "no session %s", m->session_id);
+        reply_error(conn, unknown ? 404 : 500, unknown ? "not_found" : "internal", "no session %s",
+                    m->session_id);
         return;
     }
     json_object *obj = json_object_new_object();
@@ -382,8 +389,10 @@ static void read_message(struct login_conn *conn)
     }
     if (conn->busy) {
         /* One request at a time: a second one before the reply is a broken client. */
-        syslog(LOG_WARNING, "event=login_socket.refused pid=%d msg=\"a request before the last "
-               "one was answered\"", (int)conn->who.pid);
+        syslog(LOG_WARNING,
+               "event=login_socket.refused pid=%d msg=\"a request before the last "
+               "one was answered\"",
+               (int)conn->who.pid);
         conn_close(conn);
         return;
     }
@@ -434,8 +443,10 @@ static void conn_close(struct login_conn *conn)
 
     if (conn->waiter.queued) {
         ls->abandoned++;
-        syslog(LOG_NOTICE, "event=login.abandoned id=%s pid=%d msg=\"the waiting login went "
-               "away; its wait is released\"", conn->waiter.id, (int)conn->who.pid);
+        syslog(LOG_NOTICE,
+               "event=login.abandoned id=%s pid=%d msg=\"the waiting login went "
+               "away; its wait is released\"",
+               conn->waiter.id, (int)conn->who.pid);
         waiters_remove(ls->waiters, &conn->waiter);
     }
     if (conn->held != NULL)

@@ -96,8 +96,8 @@ static int check_directory(const char *file_path, mode_t mode, char *err, size_t
         return -1;
     }
     if (st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
-        snprintf(err, err_len, "%s must be owned by uid %u and not group/world-writable",
-                 dir, (unsigned)geteuid());
+        snprintf(err, err_len, "%s must be owned by uid %u and not group/world-writable", dir,
+                 (unsigned)geteuid());
         return -1;
     }
     return 0;
@@ -140,8 +140,8 @@ static int open_state(struct lockboxd *d, char *err, size_t err_len)
     d->journal.hook_ctx = d->notifier;
     if (sessions_init(&d->sessions, c, d->store, &d->journal, err, err_len) != 0)
         return -1;
-    d->service = (struct service){&d->config, d->store, &d->journal, INT64_MAX, wake_waiters,
-                                  &d->waiters, d->notifier, &d->sessions};
+    d->service = (struct service){&d->config,   d->store,    &d->journal, INT64_MAX,
+                                  wake_waiters, &d->waiters, d->notifier, &d->sessions};
     return 0;
 }
 
@@ -341,8 +341,8 @@ static int start_doors(struct lockboxd *d, int activated, char *err, size_t err_
 
     activation_close_unclaimed(activated, claimed, 2);
     d->login.listen_fd = -1;
-    if (login_socket_start(&d->login, &d->service, &d->waiters, d->config.pam_socket, login_fd,
-                           err, err_len) != 0)
+    if (login_socket_start(&d->login, &d->service, &d->waiters, d->config.pam_socket, login_fd, err,
+                           err_len) != 0)
         return -1;
     d->routes = (struct routes){&d->service, &d->waiters};
     struct http_handler handler = routes_handler(&d->routes);
@@ -378,7 +378,7 @@ int main(int argc, char **argv)
         return 2;
     if (activated < 0) {
         fprintf(stderr, "lockboxd: socket activation: LISTEN_PID/LISTEN_FDS are malformed or "
-                "name descriptors that are not sockets\n");
+                        "name descriptors that are not sockets\n");
         return 1;
     }
     if (config_load(config_path, &d.config, err, sizeof(err)) != 0) {
@@ -400,7 +400,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "lockboxd: cannot initialise signals or libcurl\n");
         goto out;
     }
-    if (open_state(&d, err, sizeof(err)) != 0 || start_doors(&d, activated, err, sizeof(err)) != 0) {
+    if (open_state(&d, err, sizeof(err)) != 0 ||
+        start_doors(&d, activated, err, sizeof(err)) != 0) {
         fprintf(stderr, "lockboxd: %s\n", err);
         syslog(LOG_CRIT, "event=daemon.failed msg=\"%s\"", err);
         goto out;
@@ -416,10 +417,11 @@ int main(int argc, char **argv)
     if (journal_flush(&d.journal) != 0)
         syslog(LOG_CRIT, "event=daemon.degraded msg=\"start-up records are not durable or not in "
                          "the audit file yet\"");
-    syslog(LOG_NOTICE, "event=daemon.started version=%s tenant=%s socket=%s pam_socket=%s "
-           "activated=%s audit_seq=%llu", LOCKBOX_VERSION, d.config.tenant, d.config.socket,
-           d.config.pam_socket, activated > 0 ? "yes" : "no",
-           (unsigned long long)d.journal.head_seq);
+    syslog(LOG_NOTICE,
+           "event=daemon.started version=%s tenant=%s socket=%s pam_socket=%s "
+           "activated=%s audit_seq=%llu",
+           LOCKBOX_VERSION, d.config.tenant, d.config.socket, d.config.pam_socket,
+           activated > 0 ? "yes" : "no", (unsigned long long)d.journal.head_seq);
     readiness_notify("READY=1\nSTATUS=serving logins and the API");
     run_loop(&d);
     readiness_notify("STOPPING=1");

@@ -19,7 +19,7 @@
 
 struct notifier {
     const struct lockboxd_config *config;
-    struct outbox *outbox;        /* on the daemon's connection (main thread only) */
+    struct outbox *outbox; /* on the daemon's connection (main thread only) */
     bool running;
     pthread_t thread;
     pthread_mutex_t lock;
@@ -62,9 +62,8 @@ static char *build_body(const struct tenant_config *tenant, const struct lockbox
     json_object_object_add(obj, "approvers", approvers);
     /* Whom to tell: the person who asked, or, when nobody knows (an ssh login), the user of
      * the account, as before requests named their requester. */
-    json_object_object_add(obj, "requester", json_object_new_string(req->requester[0]
-                                                                         ? req->requester
-                                                                         : req->user));
+    json_object_object_add(obj, "requester",
+                           json_object_new_string(req->requester[0] ? req->requester : req->user));
     json_object_object_add(obj, "request", request_to_json(req));
     const char *text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
     /* Hidden characters as \u202e, for a receiver that logs or shows the body as it came. */
@@ -197,10 +196,11 @@ static void deliver_one(struct notifier *n, struct outbox *outbox, struct outbox
     }
     int failed = attempts >= LOCKBOX_NOTIFY_MAX_ATTEMPTS;
     char shown[260];
-    syslog(failed ? LOG_ERR : LOG_WARNING,
-           "event=notify.%s id=%s channel=%s attempts=%d error=%s", failed ? "failed" : "retry",
-           item->notification_id, item->channel, attempts, text_escape_log(err, shown, sizeof(shown)));
-    outbox_mark_retry(outbox, item->seq, attempts, wall_now_ms() + backoff_ms(attempts), err, failed);
+    syslog(failed ? LOG_ERR : LOG_WARNING, "event=notify.%s id=%s channel=%s attempts=%d error=%s",
+           failed ? "failed" : "retry", item->notification_id, item->channel, attempts,
+           text_escape_log(err, shown, sizeof(shown)));
+    outbox_mark_retry(outbox, item->seq, attempts, wall_now_ms() + backoff_ms(attempts), err,
+                      failed);
 }
 
 static void wait_for_work(struct notifier *n, int64_t next_due_wall_ms)
@@ -250,7 +250,8 @@ static void *sender_main(void *cls)
             free(item.body);
             continue;
         }
-        wait_for_work(n, found == LOCKBOX_ERROR ? wall_now_ms() + 5000 : outbox_next_attempt_at(outbox));
+        wait_for_work(n, found == LOCKBOX_ERROR ? wall_now_ms() + 5000
+                                                : outbox_next_attempt_at(outbox));
     }
     outbox_close(outbox);
     store_close(store);

@@ -163,7 +163,8 @@ int notify_deliver_command(const struct tenant_config *tenant, const char *body,
         return -1;
     }
     if (pw->pw_uid == 0 || pw->pw_gid == 0) {
-        snprintf(err, err_len, "notify_user %s is privileged (uid or gid 0); refusing", tenant->notify_user);
+        snprintf(err, err_len, "notify_user %s is privileged (uid or gid 0); refusing",
+                 tenant->notify_user);
         return -1;
     }
     if (pipe2(pipe_fds, O_CLOEXEC) != 0) {

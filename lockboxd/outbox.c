@@ -114,8 +114,7 @@ static int row_to_item(sqlite3_stmt *s, struct outbox_item *item, int with_body)
     return 0;
 }
 
-enum lockbox_result outbox_next_due(struct outbox *outbox, int64_t now_ms,
-                                    struct outbox_item *item)
+enum lockbox_result outbox_next_due(struct outbox *outbox, int64_t now_ms, struct outbox_item *item)
 {
     sqlite3_stmt *s = statement(outbox, OB_DUE);
     sqlite3_bind_int64(s, 1, now_ms);
@@ -160,8 +159,7 @@ int outbox_mark_retry(struct outbox *outbox, int64_t seq, int attempts, int64_t 
     return step_done(s);
 }
 
-int outbox_for_request(struct outbox *outbox, const char *request_id, outbox_item_fn fn,
-                       void *ctx)
+int outbox_for_request(struct outbox *outbox, const char *request_id, outbox_item_fn fn, void *ctx)
 {
     sqlite3_stmt *s = statement(outbox, OB_FOR_REQUEST);
     struct outbox_item item;

@@ -13,10 +13,10 @@ struct outbox;
 struct outbox_item {
     int64_t seq;
     char notification_id[LOCKBOX_ID_HEX_LEN + 40];
-    char channel[16];       /* "webhook" or "command" */
+    char channel[16]; /* "webhook" or "command" */
     char event[40];
     char tenant[LOCKBOX_NAME_MAX + 1];
-    char *body;             /* malloc'd JSON */
+    char *body; /* malloc'd JSON */
     int attempts;
     int64_t next_attempt_at, delivered_at;
     int failed;
@@ -33,14 +33,14 @@ int outbox_add(struct outbox *outbox, const char *notification_id, const char *c
                const char *request_id, const char *event, const char *tenant, const char *body,
                int64_t now_ms);
 /* The oldest undelivered row due at now_ms (LOCKBOX_OK: free item->body). */
-enum lockbox_result outbox_next_due(struct outbox *outbox, int64_t now_ms, struct outbox_item *item);
+enum lockbox_result outbox_next_due(struct outbox *outbox, int64_t now_ms,
+                                    struct outbox_item *item);
 /* When the next undelivered row falls due (INT64_MAX when none). */
 int64_t outbox_next_attempt_at(struct outbox *outbox);
 int outbox_mark_delivered(struct outbox *outbox, int64_t seq, int attempts, int64_t now_ms);
 int outbox_mark_retry(struct outbox *outbox, int64_t seq, int attempts, int64_t next_at,
                       const char *error, int failed);
 /* Every row of a request, oldest first (body not filled). */
-int outbox_for_request(struct outbox *outbox, const char *request_id, outbox_item_fn fn,
-                       void *ctx);
+int outbox_for_request(struct outbox *outbox, const char *request_id, outbox_item_fn fn, void *ctx);
 
 #endif

@@ -83,7 +83,8 @@ static int read_stat(pid_t pid, pid_t *ppid, uint64_t *start_time)
     unsigned long long fields[20];
     int field = 3;
     char *save = NULL;
-    for (char *tok = strtok_r(p, " ", &save); tok && field <= 22; tok = strtok_r(NULL, " ", &save), field++) {
+    for (char *tok = strtok_r(p, " ", &save); tok && field <= 22;
+         tok = strtok_r(NULL, " ", &save), field++) {
         if (field >= 4)
             fields[field - 4] = strtoull(tok, NULL, 10);
     }
@@ -216,8 +217,7 @@ int64_t process_audit_session(pid_t pid)
     return id >= 0xffffffffULL ? -1 : (int64_t)id; /* (u32)-1: unset */
 }
 
-size_t process_snapshot_audit_sessions(const int64_t *ids, size_t n_ids,
-                                       struct process_ident **out)
+size_t process_snapshot_audit_sessions(const int64_t *ids, size_t n_ids, struct process_ident **out)
 {
     struct proc_entry *procs;
     size_t n = list_processes(&procs), kept = 0;

@@ -17,9 +17,9 @@ struct route_ctx {
     struct routes *routes;
     struct service *svc;
     struct call *call;
-    const char *id;     /* /v1/requests/{id}[/action] */
+    const char *id; /* /v1/requests/{id}[/action] */
     const char *action;
-    struct body body;   /* parsed when the route takes one */
+    struct body body; /* parsed when the route takes one */
 };
 
 static enum MHD_Result reply_result(struct call *call, const struct service_result *r,
@@ -92,8 +92,8 @@ static enum MHD_Result route_file(struct route_ctx *ctx)
     struct lockbox_clock now;
     struct lockbox_request req;
 
-    struct file_input in = {body->reason, body->tenant, body->host, body->user, body->service,
-                            body->rhost, body->requester};
+    struct file_input in = {body->reason,  body->tenant, body->host,     body->user,
+                            body->service, body->rhost,  body->requester};
     service_read_clock(&now);
     struct service_result r = service_file(ctx->svc, &ctx->call->who, &in, &now, &req);
     return reply_result(ctx->call, &r, &req);
@@ -127,8 +127,12 @@ static enum MHD_Result route_list(struct route_ctx *ctx)
 {
     static const char *const allowed[] = {"state", "tenant", "user", "id_prefix", "limit", NULL};
     struct call *call = ctx->call;
-    struct store_filter filter = {false, REQUEST_PENDING, query(call, "tenant"), query(call, "user"),
-                                  query(call, "id_prefix"), 0};
+    struct store_filter filter = {false,
+                                  REQUEST_PENDING,
+                                  query(call, "tenant"),
+                                  query(call, "user"),
+                                  query(call, "id_prefix"),
+                                  0};
     const char *state = query(call, "state");
     long limit;
     char err[256];
@@ -148,7 +152,8 @@ static enum MHD_Result route_list(struct route_ctx *ctx)
                                 "id_prefix must be 1 to %d lowercase hex characters",
                                 LOCKBOX_ID_HEX_LEN);
     if (query_int(call, "limit", 1, LOCKBOX_LIST_MAX, LOCKBOX_LIST_DEFAULT, &limit) != 0)
-        return http_reply_error(call, 400, "bad_request", "limit must be 1 to %d", LOCKBOX_LIST_MAX);
+        return http_reply_error(call, 400, "bad_request", "limit must be 1 to %d",
+                                LOCKBOX_LIST_MAX);
     /* Plain users see their own: filter in SQL so the limit counts what they may read. */
     if (call->who.uid != 0 && filter.user == NULL &&
         (filter.tenant ? !service_may_read_tenant(ctx->svc, &call->who, filter.tenant)
@@ -176,9 +181,9 @@ static enum MHD_Result route_show(struct route_ctx *ctx)
         return reply_result(ctx->call, &r, &req);
     json_object *obj = request_to_json(&req);
     json_object_object_add(obj, "notifications", notifier_status(ctx->svc->notifier, req.id));
-    json_object_object_add(obj, "sessions", ctx->svc->sessions
-                                                ? sessions_of_request(ctx->svc->sessions, req.id)
-                                                : json_object_new_array());
+    json_object_object_add(obj, "sessions",
+                           ctx->svc->sessions ? sessions_of_request(ctx->svc->sessions, req.id)
+                                              : json_object_new_array());
     return http_reply_json(ctx->call, 200, obj);
 }
 
@@ -199,17 +204,17 @@ static enum MHD_Result route_decide(struct route_ctx *ctx)
     if (ctx->body.duration)
         duration_parse(ctx->body.duration, &grant_s);
     service_read_clock(&now);
-    struct service_result r = service_decide(ctx->svc, &call->who, ctx->id, to,
-                                             ctx->body.comment, grant_s, &now, &req);
+    struct service_result r = service_decide(ctx->svc, &call->who, ctx->id, to, ctx->body.comment,
+                                             grant_s, &now, &req);
     if (r.status != 200 || to != REQUEST_REVOKED)
         return reply_result(call, &r, &req);
     json_object *obj = request_to_json(&req);
     json_object_object_add(obj, "sessions_terminated", json_object_new_int(r.sessions_terminated));
     json_object_object_add(obj, "sessions_kept", json_object_new_int(r.sessions_kept));
     json_object_object_add(obj, "leftovers_ended", json_object_new_int(r.leftovers_ended));
-    json_object_object_add(obj, "sessions_kept_by", r.sessions_kept_by[0]
-                                                        ? json_object_new_string(r.sessions_kept_by)
-                                                        : NULL);
+    json_object_object_add(obj, "sessions_kept_by",
+                           r.sessions_kept_by[0] ? json_object_new_string(r.sessions_kept_by)
+                                                 : NULL);
     return http_reply_json(call, 200, obj);
 }
 
@@ -251,11 +256,11 @@ static enum MHD_Result route_check(struct route_ctx *ctx)
     struct lockbox_request req;
     bool allowed = false, has_request = false;
 
-    struct check_input in = {body->user, body->tenant, body->host, body->service, body->rhost,
-                             body->final, body->requester};
+    struct check_input in = {body->user,  body->tenant, body->host,     body->service,
+                             body->rhost, body->final,  body->requester};
     service_read_clock(&now);
-    struct service_result r =
-        service_check(ctx->svc, &call->who, &in, &now, &allowed, &req, &has_request);
+    struct service_result r = service_check(ctx->svc, &call->who, &in, &now, &allowed, &req,
+                                            &has_request);
     if (r.status >= 400)
         return http_reply_error(call, (unsigned)r.status, r.error, "%s", r.message);
     json_object *obj = json_object_new_object();
@@ -322,7 +327,8 @@ static enum MHD_Result route_audit(struct route_ctx *ctx)
         any = any || ac.readable[i];
     }
     if (!any)
-        return http_reply_error(call, 403, "forbidden", "only root and tenant admins may read the audit");
+        return http_reply_error(call, 403, "forbidden",
+                                "only root and tenant admins may read the audit");
     ac.records = json_object_new_array();
     if (store_audit_lines_after(svc->store, (uint64_t)after, (int)limit, add_line, &ac) != 0) {
         json_object_put(ac.records);
@@ -351,16 +357,16 @@ static enum MHD_Result route_session_open(struct route_ctx *ctx)
     struct lockbox_clock now;
     struct lockbox_request req;
 
-    struct session_open_input in = {body->user, body->tenant, body->host, body->service,
-                                    body->rhost, body->tty, call->who.pid};
+    struct session_open_input in = {body->user,  body->tenant, body->host,   body->service,
+                                    body->rhost, body->tty,    call->who.pid};
     service_read_clock(&now);
     enum lockbox_result rc = svc->sessions ? sessions_open(svc->sessions, &in, &now, id, &req, err,
                                                            sizeof(err))
                                            : LOCKBOX_ERROR;
     bool refused = rc == LOCKBOX_NOT_FOUND;
     if (rc != LOCKBOX_OK)
-        return http_reply_error(call, refused ? 403 : 500, refused ? "forbidden" : "internal",
-                                "%s", refused ? err : "cannot register the session");
+        return http_reply_error(call, refused ? 403 : 500, refused ? "forbidden" : "internal", "%s",
+                                refused ? err : "cannot register the session");
     json_object *obj = json_object_new_object();
     json_object_object_add(obj, "session_id", json_object_new_string(id));
     json_object_object_add(obj, "request", request_to_json(&req));
@@ -384,10 +390,10 @@ static enum MHD_Result route_session_close(struct route_ctx *ctx)
     return http_reply_json(call, 200, obj);
 }
 
-#define FILE_BODY (BODY_REASON | BODY_TENANT | BODY_HOST | BODY_USER | BODY_SERVICE | \
-                   BODY_RHOST | BODY_REQUESTER)
-#define CHECK_BODY (BODY_USER | BODY_TENANT | BODY_HOST | BODY_SERVICE | BODY_RHOST | \
-                    BODY_FINAL | BODY_REQUESTER)
+#define FILE_BODY                                                                                  \
+    (BODY_REASON | BODY_TENANT | BODY_HOST | BODY_USER | BODY_SERVICE | BODY_RHOST | BODY_REQUESTER)
+#define CHECK_BODY                                                                                 \
+    (BODY_USER | BODY_TENANT | BODY_HOST | BODY_SERVICE | BODY_RHOST | BODY_FINAL | BODY_REQUESTER)
 #define SESSION_BODY (BODY_USER | BODY_TENANT | BODY_HOST | BODY_SERVICE | BODY_RHOST | BODY_TTY)
 /* Service, remote host and requester describe a login; only the module (root) knows them. A
  * user could otherwise make a request look like "login via sshd from 10.0.0.5". */
@@ -396,8 +402,8 @@ static enum MHD_Result route_session_close(struct route_ctx *ctx)
 
 static const struct route route_table[] = {
     {"GET", "/v1/health", ROUTE_ANYONE, NULL, NULL, NULL, 0, 0, 0, NULL, route_health},
-    {"POST", "/v1/requests", ROUTE_ANYONE, NULL, NULL, NULL, FILE_BODY, BODY_REASON,
-     LOGIN_FIELDS, LOGIN_FIELDS_REFUSAL, route_file},
+    {"POST", "/v1/requests", ROUTE_ANYONE, NULL, NULL, NULL, FILE_BODY, BODY_REASON, LOGIN_FIELDS,
+     LOGIN_FIELDS_REFUSAL, route_file},
     {"GET", "/v1/requests", ROUTE_ANYONE, NULL, NULL, NULL, 0, 0, 0, NULL, route_list},
     {"GET", "/v1/requests/{id}", ROUTE_ANYONE, NULL, NULL, NULL, 0, 0, 0, NULL, route_show},
     {"POST", "/v1/requests/{id}/approve", ROUTE_ANYONE, NULL, NULL, NULL, BODY_COMMENT | BODY_FOR,
@@ -508,14 +514,13 @@ static enum MHD_Result dispatch(void *cls, struct call *call, const char *url, c
     enum MHD_Result rc;
 
     switch (routes_find(method, url, &match)) {
-    case ROUTE_FOUND:
-        break;
+    case ROUTE_FOUND: break;
     case ROUTE_BAD_ID:
-        return http_reply_error(call, 404, "not_found", "not a request id (32 lowercase hex characters)");
+        return http_reply_error(call, 404, "not_found",
+                                "not a request id (32 lowercase hex characters)");
     case ROUTE_WRONG_METHOD:
         return http_reply_error(call, 405, "method_not_allowed", "wrong method for this path");
-    default:
-        return http_reply_error(call, 404, "not_found", "no such API path (see docs/API.md)");
+    default: return http_reply_error(call, 404, "not_found", "no such API path (see docs/API.md)");
     }
     ctx.id = match.id[0] ? match.id : NULL;
     ctx.action = match.action;

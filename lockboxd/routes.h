@@ -26,14 +26,14 @@ typedef enum MHD_Result (*route_fn)(struct route_ctx *ctx);
 
 struct route {
     const char *method;
-    const char *path;          /* "{id}" matches a request or session id */
+    const char *path; /* "{id}" matches a request or session id */
     enum route_caller caller;
-    const char *refusal;       /* the 403 message for another caller */
-    const char *refusal_log;   /* non-NULL: also logged as api.refused, action log_action */
+    const char *refusal;     /* the 403 message for another caller */
+    const char *refusal_log; /* non-NULL: also logged as api.refused, action log_action */
     const char *log_action;
-    unsigned body;             /* enum body_field bits it takes; 0: the body is not read */
-    unsigned required;         /* of those, what it needs ("'X' is required") */
-    unsigned root_fields;      /* of those, what only root may set */
+    unsigned body;        /* enum body_field bits it takes; 0: the body is not read */
+    unsigned required;    /* of those, what it needs ("'X' is required") */
+    unsigned root_fields; /* of those, what only root may set */
     const char *root_fields_refusal;
     route_fn handler;
 };

@@ -69,21 +69,19 @@ static void schedule(struct service *svc, const struct lockbox_request *req,
 static struct audit_event event_for(const struct lockbox_request *req, const char *event,
                                     const char *actor)
 {
-    struct audit_event ev = {event, req->id, req->tenant, req->host, req->user, actor,
-                             req->reason, req->comment, req->expires_at, req->requester};
+    struct audit_event ev = {event, req->id,     req->tenant,  req->host,       req->user,
+                             actor, req->reason, req->comment, req->expires_at, req->requester};
     return ev;
 }
 
 static struct service_result journal_status(enum journal_result jr)
 {
     switch (jr) {
-    case JOURNAL_OK:
-        return OK;
+    case JOURNAL_OK: return OK;
     case JOURNAL_AUDIT_DOWN:
         return result(503, "audit_unavailable",
                       "the audit file cannot be written; nothing was granted (see syslog)");
-    default:
-        return result(500, "internal", "cannot store the change (see syslog)");
+    default: return result(500, "internal", "cannot store the change (see syslog)");
     }
 }
 
@@ -104,8 +102,8 @@ static void set_requester(struct lockbox_request *req, const struct identity *wh
         if (identity_uid_of(in->requester, &uid) == 0)
             req->requester_uid = uid;
     } else if (who->uid != 0) {
-        if (identity_login_name(who, req->requester, sizeof(req->requester),
-                                &req->requester_uid) != 0) {
+        if (identity_login_name(who, req->requester, sizeof(req->requester), &req->requester_uid) !=
+            0) {
             snprintf(req->requester, sizeof(req->requester), "%s", who->name);
             req->requester_uid = who->uid;
         }
@@ -133,8 +131,8 @@ struct service_result service_file(struct service *svc, const struct identity *w
         return result(400, "bad_request", "no such user '%s' on this host", user);
     memset(&req, 0, sizeof(req));
     set_requester(&req, who, in);
-    enum lockbox_result found =
-        store_find_pending(svc->store, user, tenant, host, req.requester, out);
+    enum lockbox_result found = store_find_pending(svc->store, user, tenant, host, req.requester,
+                                                   out);
     if (found == LOCKBOX_OK)
         return OK; /* a repeated login finds the request it already filed */
     if (found == LOCKBOX_ERROR || store_count_pending_for_user(svc->store, user, &pending) != 0)
@@ -183,19 +181,21 @@ static struct service_result refuse_decision(const struct service *svc,
     case VERDICT_NOT_ADMIN:
         return result(403, "forbidden", "you are not an approver for tenant %s", req->tenant);
     case VERDICT_SELF_DECISION:
-        return result(403, "forbidden", "you cannot decide your own request (you asked for it, "
+        return result(403, "forbidden",
+                      "you cannot decide your own request (you asked for it, "
                       "filed it, or it is for your account)");
     case VERDICT_WRONG_STATE:
         return result(409, "conflict", "request %s is %s; only %s request can be %s", req->id,
                       request_state_name(req->state),
                       to == REQUEST_REVOKED ? "an approved" : "a pending",
-                      to == REQUEST_APPROVED ? "approved" : to == REQUEST_DENIED ? "denied" : "revoked");
+                      to == REQUEST_APPROVED ? "approved"
+                      : to == REQUEST_DENIED ? "denied"
+                                             : "revoked");
     case VERDICT_BAD_DURATION:
         /* Name the limit: the admin's next try should not be a guess. */
         duration_format(svc->config->access_ttl_s, limit, sizeof(limit));
         return result(400, "bad_request", "'for' may not exceed access_ttl (%s)", limit);
-    default:
-        return result(500, "internal", "unexpected verdict");
+    default: return result(500, "internal", "unexpected verdict");
     }
 }
 
@@ -217,7 +217,7 @@ struct service_result service_decide(struct service *svc, const struct identity 
 
     if (found != LOCKBOX_OK)
         return found == LOCKBOX_NOT_FOUND ? result(404, "not_found", "no request %s", id)
-                         : result(500, "internal", "cannot read the store");
+                                          : result(500, "internal", "cannot read the store");
     struct lockbox_tenant_policy policy = config_policy_for(svc->config, req.tenant);
     struct lockbox_actor actor;
     if (identity_actor(who, &actor) != 0) {
@@ -229,7 +229,8 @@ struct service_result service_decide(struct service *svc, const struct identity 
     /* The caller's name is the first account of its uid; a second name for the same uid is
      * the same person. Compare uids too, and refuse when the user cannot be looked up. */
     uid_t user_uid;
-    if (verdict == VERDICT_OK && (identity_uid_of(req.user, &user_uid) != 0 || user_uid == who->uid))
+    if (verdict == VERDICT_OK &&
+        (identity_uid_of(req.user, &user_uid) != 0 || user_uid == who->uid))
         verdict = VERDICT_SELF_DECISION;
     /* Approvals are per account and host: someone waiting for this very account on this
      * host would let themselves in by approving another person's request for it. */
@@ -253,8 +254,8 @@ struct service_result service_decide(struct service *svc, const struct identity 
         return r;
     }
     struct audit_event ev = event_for(&req, decision_event(to), who->name);
-    enum journal_result jr =
-        journal_record(svc->journal, &req, &ev, to == REQUEST_APPROVED, now->wall_ms);
+    enum journal_result jr = journal_record(svc->journal, &req, &ev, to == REQUEST_APPROVED,
+                                            now->wall_ms);
     struct service_result r = journal_status(jr);
     if (jr == JOURNAL_AUDIT_DOWN || jr == JOURNAL_STORE_FAILED)
         return r;
@@ -265,9 +266,9 @@ struct service_result service_decide(struct service *svc, const struct identity 
          * approval covers them; an approval extends the sessions an older one covers. */
         char why[LOCKBOX_NAME_MAX + 16];
         snprintf(why, sizeof(why), "revoked by %s", who->name);
-        struct session_change change = sessions_access_changed(
-            svc->sessions, req.user, req.tenant, req.host, who->name, why, comment,
-            to == REQUEST_REVOKED, now);
+        struct session_change change = sessions_access_changed(svc->sessions, req.user, req.tenant,
+                                                               req.host, who->name, why, comment,
+                                                               to == REQUEST_REVOKED, now);
         r.sessions_terminated = change.terminated;
         r.sessions_kept = change.kept;
         r.leftovers_ended = change.leftovers_ended;
@@ -278,13 +279,13 @@ struct service_result service_decide(struct service *svc, const struct identity 
     return r;
 }
 
-struct service_result service_show(struct service *svc, const struct identity *who,
-                                   const char *id, struct lockbox_request *out)
+struct service_result service_show(struct service *svc, const struct identity *who, const char *id,
+                                   struct lockbox_request *out)
 {
     enum lockbox_result found = store_get_request(svc->store, id, out);
     if (found != LOCKBOX_OK)
         return found == LOCKBOX_NOT_FOUND ? result(404, "not_found", "no request %s", id)
-                         : result(500, "internal", "cannot read the store");
+                                          : result(500, "internal", "cannot read the store");
     struct lockbox_tenant_policy policy = config_policy_for(svc->config, out->tenant);
     struct lockbox_actor actor;
     if (identity_reader(who, &actor) != 0 || !request_may_read(out, &policy, &actor)) {
@@ -337,14 +338,15 @@ struct service_result service_check(struct service *svc, const struct identity *
     *has_request = false;
     if (config_find_tenant(svc->config, tenant) == NULL)
         return result(400, "bad_request", "unknown tenant '%s'", tenant);
-    enum lockbox_result found =
-        store_find_current_approval(svc->store, in->user, tenant, host, now, out);
+    enum lockbox_result found = store_find_current_approval(svc->store, in->user, tenant, host, now,
+                                                            out);
     if (found == LOCKBOX_ERROR)
         return result(500, "internal", "cannot read the store");
     if (found == LOCKBOX_OK) {
         *has_request = true;
         login_event(&ev, out, in, tenant, host, "login.allowed");
-        struct service_result r = journal_status(journal_record(svc->journal, NULL, &ev, true, now->wall_ms));
+        struct service_result r = journal_status(
+            journal_record(svc->journal, NULL, &ev, true, now->wall_ms));
         *allowed = r.status == 200;
         return r;
     }
@@ -381,7 +383,9 @@ static int collect_due(const struct lockbox_request *req, void *ctx)
     int64_t left = request_ms_until_deadline(req, due->now);
 
     if (left > 0) {
-        int64_t warning = due->svc->notifier ? notifier_warn_if_due(due->svc->notifier, req, due->now) : -1;
+        int64_t warning = due->svc->notifier
+                              ? notifier_warn_if_due(due->svc->notifier, req, due->now)
+                              : -1;
         if (warning > 0 && warning < left)
             left = warning;
         if (due->now->boot_ms + left < due->next)
@@ -405,8 +409,9 @@ static void expire_one(struct service *svc, const char *id, const struct lockbox
         return;
     req.decided_at = now->wall_ms;
     snprintf(req.decided_by, sizeof(req.decided_by), "lockboxd");
-    struct audit_event ev =
-        event_for(&req, was == REQUEST_PENDING ? "request.expired" : "access.expired", "lockboxd");
+    struct audit_event ev = event_for(&req,
+                                      was == REQUEST_PENDING ? "request.expired" : "access.expired",
+                                      "lockboxd");
     if (journal_record(svc->journal, &req, &ev, false, now->wall_ms) == JOURNAL_STORE_FAILED)
         return;
     if (was == REQUEST_APPROVED && svc->sessions)

@@ -27,8 +27,8 @@ struct service {
 };
 
 struct service_result {
-    int status;         /* 200, 201, 4xx, 5xx */
-    const char *error;  /* API error code for 4xx/5xx */
+    int status;        /* 200, 201, 4xx, 5xx */
+    const char *error; /* API error code for 4xx/5xx */
     char message[256];
     int sessions_terminated; /* revoke: how many live sessions it ended */
     int sessions_kept;       /* revoke: how many another current approval still covers */
@@ -56,8 +56,8 @@ struct service_result service_decide(struct service *svc, const struct identity 
                                      const char *id, enum request_state to, const char *comment,
                                      int64_t grant_s, const struct lockbox_clock *now,
                                      struct lockbox_request *out);
-struct service_result service_show(struct service *svc, const struct identity *who,
-                                   const char *id, struct lockbox_request *out);
+struct service_result service_show(struct service *svc, const struct identity *who, const char *id,
+                                   struct lockbox_request *out);
 /* who must be root: the doors check that before (it is the PAM module's question). */
 struct service_result service_check(struct service *svc, const struct identity *who,
                                     const struct check_input *in, const struct lockbox_clock *now,

@@ -32,8 +32,8 @@ static bool same_login(const struct session_entry *e, const char *user, const ch
            strcmp(e->host, host) == 0;
 }
 
-int session_closed(struct sessions *s, struct session_entry *e, const char *actor,
-                   const char *why, const struct lockbox_clock *now)
+int session_closed(struct sessions *s, struct session_entry *e, const char *actor, const char *why,
+                   const struct lockbox_clock *now)
 {
     /* Closed in memory whatever the database says: the login is over either way, and a row
      * left 'open' is found closed again at the next start (its process is gone then). */
@@ -63,8 +63,10 @@ void session_leader_gone(struct sessions *s, struct session_entry *e,
     /* Tracked until the access for this user and host ends, whatever one look at /proc finds
      * now: a process that forks and exits fast enough can be missing from any single look. */
     if (containment_populated(&e->contain))
-        syslog(LOG_NOTICE, "event=session.leftovers session=%s id=%s user=%s msg=\"processes "
-               "it left running end with the access\"", e->id, e->request_id, e->user);
+        syslog(LOG_NOTICE,
+               "event=session.leftovers session=%s id=%s user=%s msg=\"processes "
+               "it left running end with the access\"",
+               e->id, e->request_id, e->user);
 }
 
 /* SIGKILL to the whole login: the tree below its process as it is now, the snapshot taken at
@@ -94,9 +96,10 @@ static void retry_or_give_up(struct sessions *s, struct session_entry *e, size_t
         return;
     }
     if (++e->kill_attempts == KILL_ATTEMPTS)
-        syslog(LOG_CRIT, "event=session.unended session=%s id=%s user=%s left=%zu msg=\"these "
-               "processes would not die yet; lockboxd keeps trying, end them by hand\"", e->id,
-               e->request_id, e->user, survivors);
+        syslog(LOG_CRIT,
+               "event=session.unended session=%s id=%s user=%s left=%zu msg=\"these "
+               "processes would not die yet; lockboxd keeps trying, end them by hand\"",
+               e->id, e->request_id, e->user, survivors);
     int64_t delay = e->kill_attempts < KILL_ATTEMPTS ? KILL_RETRY_MS : KILL_RETRY_MAX_MS;
     e->kill_at_boot_ms = now->boot_ms + delay;
 }
@@ -125,8 +128,10 @@ static void end_leftovers(struct sessions *s, struct session_entry **entries, si
         cs[i] = entries[i]->contain;
     int ended = containment_end(cs, n, &survivors);
     free(cs);
-    snprintf(detail, sizeof(detail), "%s; ended %d process%s that %s's closed session%s left "
-             "running", why, ended, ended == 1 ? "" : "es", entries[0]->user, n == 1 ? "" : "s");
+    snprintf(detail, sizeof(detail),
+             "%s; ended %d process%s that %s's closed session%s left "
+             "running",
+             why, ended, ended == 1 ? "" : "es", entries[0]->user, n == 1 ? "" : "s");
     /* From the last: session_remove() moves the last entry into a freed slot, and entries
      * point into the same array in ascending order. */
     for (size_t i = n; i > 0; i--) {
@@ -158,26 +163,27 @@ static int write_to_session_terminal(const struct session_entry *e, const char *
 }
 
 static void start_termination(struct sessions *s, struct session_entry *e, const char *actor,
-                              const char *why, const char *comment,
-                              const struct lockbox_clock *now)
+                              const char *why, const char *comment, const struct lockbox_clock *now)
 {
     char tty[64];
     /* Only where a warning was due: a revoke before the warning window needs none. */
     int64_t warning_ms = s->config->session_warning_s * 1000;
     if (!e->warned && warning_ms > 0 && now->boot_ms >= e->access_end_boot_ms - warning_ms)
-        syslog(LOG_NOTICE, "event=session.unwarned session=%s id=%s user=%s msg=\"no terminal "
-               "of the session was found to warn before its access ended\"", e->id,
-               e->request_id, e->user);
+        syslog(LOG_NOTICE,
+               "event=session.unwarned session=%s id=%s user=%s msg=\"no terminal "
+               "of the session was found to warn before its access ended\"",
+               e->id, e->request_id, e->user);
     {
         /* The engineer learns why from the admin's own words; they are an admin's free
          * text, so they reach the terminal escaped like everything else shown there. */
         char message[4 * LOCKBOX_TEXT_MAX + 1024], said[4 * LOCKBOX_TEXT_MAX + 8];
         int n = snprintf(message, sizeof(message),
                          "\r\n\aLockbox: access for %s on %s has ended (%s). This session is "
-                         "being closed.\r\n", e->user, e->host, why);
+                         "being closed.\r\n",
+                         e->user, e->host, why);
         if (comment != NULL && comment[0] != '\0' && n > 0 && (size_t)n < sizeof(message))
-            snprintf(message + n, sizeof(message) - (size_t)n, "Lockbox: %s said: %s\r\n",
-                     actor, text_escape_terminal(comment, said, sizeof(said)));
+            snprintf(message + n, sizeof(message) - (size_t)n, "Lockbox: %s said: %s\r\n", actor,
+                     text_escape_terminal(comment, said, sizeof(said)));
         write_to_session_terminal(e, message, tty, sizeof(tty));
     }
     int64_t grace_ms = s->config->session_grace_s * 1000;
@@ -218,9 +224,10 @@ static void rebind(struct sessions *s, struct session_entry *e, const struct loc
     int64_t end = now->boot_ms + request_ms_until_deadline(best, now);
 
     if (strcmp(e->request_id, best->id) != 0) {
-        syslog(LOG_INFO, "event=session.covered session=%s id=%s was=%s user=%s msg=\"the "
-               "session continues under this approval\"", e->id, best->id, e->request_id,
-               e->user);
+        syslog(LOG_INFO,
+               "event=session.covered session=%s id=%s was=%s user=%s msg=\"the "
+               "session continues under this approval\"",
+               e->id, best->id, e->request_id, e->user);
         memcpy(e->request_id, best->id, sizeof(e->request_id));
         /* A failure is logged; the next start binds it to the longest approval again. */
         session_update(s, SS_REBIND, e->id, e->request_id, 0);
@@ -243,12 +250,14 @@ struct session_change sessions_access_changed(struct sessions *s, const char *us
 
     memset(&change, 0, sizeof(change));
     /* A failed read ends access too: fail closed. */
-    enum lockbox_result found =
-        store_find_longest_approval(s->store, user, tenant, host, now, &best);
+    enum lockbox_result found = store_find_longest_approval(s->store, user, tenant, host, now,
+                                                            &best);
     bool covered = found == LOCKBOX_OK;
     if (found == LOCKBOX_ERROR && !may_end) {
-        syslog(LOG_ERR, "event=session.error user=%s msg=\"cannot read the approvals; sessions "
-               "left as they are\"", user);
+        syslog(LOG_ERR,
+               "event=session.error user=%s msg=\"cannot read the approvals; sessions "
+               "left as they are\"",
+               user);
         return change;
     }
     if (covered)
@@ -289,7 +298,7 @@ int64_t sessions_next_deadline(const struct sessions *s)
     int64_t next = INT64_MAX;
     for (size_t i = 0; i < s->n; i++) {
         const struct session_entry *e = &s->items[i];
-        int64_t at = e->hup_at_boot_ms > 0   ? e->hup_at_boot_ms
+        int64_t at = e->hup_at_boot_ms > 0    ? e->hup_at_boot_ms
                      : e->kill_at_boot_ms > 0 ? e->kill_at_boot_ms
                                               : warning_at(s, e);
         if (at < next)
@@ -310,7 +319,8 @@ static void warn(struct sessions *s, struct session_entry *e, const struct lockb
     snprintf(message, sizeof(message),
              "\r\n\aLockbox: access for %s on %s ends in %s; this session will then be closed. "
              "A new approval for %s on %s extends it (ask a %s admin, or: lockboxctl request "
-             "--reason TEXT).\r\n", user, host, left, user, host, e->tenant);
+             "--reason TEXT).\r\n",
+             user, host, left, user, host, e->tenant);
     if (write_to_session_terminal(e, message, tty, sizeof(tty)) != 0) {
         /* Each look walks /proc: less and less often, up to WARN_RETRY_MAX_MS apart. */
         e->warn_backoff_ms = e->warn_backoff_ms ? e->warn_backoff_ms * 2 : WARN_RETRY_MS;

@@ -126,16 +126,15 @@ void sessions_free(struct sessions *s)
 
 /* Records event for e in the same transaction as change (NULL: none). Returns 0, or -1
  * (logged): then nothing of it was committed. */
-static int record_with_change(struct sessions *s, const struct session_entry *e,
-                              const char *event, const char *actor, const char *detail,
-                              const struct journal_change *change,
-                              const struct lockbox_clock *now)
+static int record_with_change(struct sessions *s, const struct session_entry *e, const char *event,
+                              const char *actor, const char *detail,
+                              const struct journal_change *change, const struct lockbox_clock *now)
 {
     char comment[256];
     snprintf(comment, sizeof(comment), "session %s pid %d%s%s%s%s", e->id, (int)e->pid,
              e->tty[0] ? " tty " : "", e->tty, detail ? ": " : "", detail ? detail : "");
-    struct audit_event ev = {event, e->request_id, e->tenant, e->host, e->user, actor, NULL,
-                             comment, 0, NULL};
+    struct audit_event ev = {event, e->request_id, e->tenant, e->host, e->user,
+                             actor, NULL,          comment,   0,       NULL};
     if (journal_record_change(s->journal, &ev, change, now->wall_ms) != JOURNAL_OK) {
         syslog(LOG_ERR, "event=session.error id=%s msg=\"cannot record %s\"", e->id, event);
         return -1;
@@ -196,7 +195,8 @@ static void watch(struct sessions *s, struct session_entry *e)
         memcpy(w->id, e->id, sizeof(w->id));
     }
     if (w == NULL || event_source_watch(s->epoll_fd, e->pidfd, EPOLLIN, &w->source) != 0) {
-        syslog(LOG_ERR, "event=session.error id=%s msg=\"cannot watch pid %d\"", e->id, (int)e->pid);
+        syslog(LOG_ERR, "event=session.error id=%s msg=\"cannot watch pid %d\"", e->id,
+               (int)e->pid);
         free(w);
         return;
     }
@@ -253,9 +253,8 @@ bool session_is_contained(const struct session_entry *e)
 }
 
 enum lockbox_result sessions_open(struct sessions *s, const struct session_open_input *in,
-                                  const struct lockbox_clock *now,
-                                  char id[LOCKBOX_ID_HEX_LEN + 1], struct lockbox_request *req,
-                                  char *err, size_t err_len)
+                                  const struct lockbox_clock *now, char id[LOCKBOX_ID_HEX_LEN + 1],
+                                  struct lockbox_request *req, char *err, size_t err_len)
 {
     const char *tenant = in->tenant ? in->tenant : s->config->tenant;
     const char *host = in->host ? in->host : s->config->host;
@@ -263,8 +262,8 @@ enum lockbox_result sessions_open(struct sessions *s, const struct session_open_
 
     /* Closes the gap between the account check and the session: access must still be
      * current. The session lives as long as any approval for this user and host does. */
-    enum lockbox_result found =
-        store_find_longest_approval(s->store, in->user, tenant, host, now, req);
+    enum lockbox_result found = store_find_longest_approval(s->store, in->user, tenant, host, now,
+                                                            req);
     if (found != LOCKBOX_OK) {
         snprintf(err, err_len, "access for %s on %s is not current", in->user, host);
         return found;
@@ -281,7 +280,8 @@ enum lockbox_result sessions_open(struct sessions *s, const struct session_open_
     snprintf(e->user, sizeof(e->user), "%s", in->user);
     snprintf(e->tenant, sizeof(e->tenant), "%s", tenant);
     snprintf(e->host, sizeof(e->host), "%s", host);
-    snprintf(e->tty, sizeof(e->tty), "%s", in->tty && strncmp(in->tty, "/dev/", 5) == 0 ? in->tty : "");
+    snprintf(e->tty, sizeof(e->tty), "%s",
+             in->tty && strncmp(in->tty, "/dev/", 5) == 0 ? in->tty : "");
     e->uid = uid_of(in->user);
     e->pid = in->pid;
     e->start_time = start_time;
@@ -416,8 +416,7 @@ static void recheck_containment(struct sessions *s, struct session_entry *e)
 }
 
 void sessions_attach(struct sessions *s, int epoll_fd,
-                     void (*read_clock)(struct lockbox_clock *now),
-                     const struct lockbox_clock *now)
+                     void (*read_clock)(struct lockbox_clock *now), const struct lockbox_clock *now)
 {
     sqlite3_stmt *st = session_statement(s, SS_LIVE_ROWS);
 
@@ -461,13 +460,16 @@ json_object *sessions_of_request(struct sessions *s, const char *request_id)
     sqlite3_bind_text(st, 1, request_id, -1, SQLITE_STATIC);
     while (sqlite3_step(st) == SQLITE_ROW) {
         json_object *obj = json_object_new_object();
-        json_object_object_add(obj, "id", json_object_new_string((const char *)sqlite3_column_text(st, 0)));
+        json_object_object_add(obj, "id",
+                               json_object_new_string((const char *)sqlite3_column_text(st, 0)));
         json_object_object_add(obj, "pid", json_object_new_int64(sqlite3_column_int64(st, 1)));
         const char *tty = (const char *)sqlite3_column_text(st, 2);
         json_object_object_add(obj, "tty", tty && tty[0] ? json_object_new_string(tty) : NULL);
-        json_object_object_add(obj, "service", json_object_new_string((const char *)sqlite3_column_text(st, 3)));
+        json_object_object_add(obj, "service",
+                               json_object_new_string((const char *)sqlite3_column_text(st, 3)));
         const char *rhost = (const char *)sqlite3_column_text(st, 4);
-        json_object_object_add(obj, "rhost", rhost && rhost[0] ? json_object_new_string(rhost) : NULL);
+        json_object_object_add(obj, "rhost",
+                               rhost && rhost[0] ? json_object_new_string(rhost) : NULL);
         timefmt_rfc3339(sqlite3_column_int64(st, 5), when);
         json_object_object_add(obj, "opened_at", json_object_new_string(when));
         int64_t closed = sqlite3_column_int64(st, 6);
@@ -477,7 +479,8 @@ json_object *sessions_of_request(struct sessions *s, const char *request_id)
         } else {
             json_object_object_add(obj, "closed_at", NULL);
         }
-        json_object_object_add(obj, "state", json_object_new_string((const char *)sqlite3_column_text(st, 7)));
+        json_object_object_add(obj, "state",
+                               json_object_new_string((const char *)sqlite3_column_text(st, 7)));
         /* Closed, but what it left running still ends with the access. */
         json_object_object_add(obj, "leftovers_tracked",
                                json_object_new_boolean(sqlite3_column_int(st, 8) != 0));

@@ -34,15 +34,15 @@ struct session_entry {
     pid_t pid;
     uint64_t start_time;
     struct containment contain;
-    bool open;                  /* false: closed, only its leftovers are tracked */
-    int pidfd;                  /* open sessions only */
+    bool open;                   /* false: closed, only its leftovers are tracked */
+    int pidfd;                   /* open sessions only */
     struct session_watch *watch; /* its pidfd in the epoll set (entries move; this does not) */
-    int64_t access_end_boot_ms; /* for the warning ahead of the end */
+    int64_t access_end_boot_ms;  /* for the warning ahead of the end */
     bool warned;
     int64_t warn_retry_boot_ms; /* no terminal yet: try the warning again then */
     int64_t warn_backoff_ms;
-    int64_t hup_at_boot_ms;     /* > 0 until the SIGHUP is sent */
-    int64_t kill_at_boot_ms;    /* > 0 while being terminated (or a leftover being ended) */
+    int64_t hup_at_boot_ms;  /* > 0 until the SIGHUP is sent */
+    int64_t kill_at_boot_ms; /* > 0 while being terminated (or a leftover being ended) */
     int kill_attempts;
     struct process_ident *procs;
     size_t n_procs;
@@ -66,8 +66,8 @@ struct session_open_input {
 
 /* What a change of access did to the sessions of one user, tenant and host. */
 struct session_change {
-    int terminated; /* open sessions now being closed */
-    int kept;       /* open sessions another current approval still covers */
+    int terminated;      /* open sessions now being closed */
+    int kept;            /* open sessions another current approval still covers */
     int leftovers_ended; /* closed sessions whose left-behind processes were ended */
     char kept_by[LOCKBOX_ID_HEX_LEN + 1]; /* that approval */
 };
@@ -85,9 +85,8 @@ void sessions_free(struct sessions *s);
 /* LOCKBOX_OK and the new id; LOCKBOX_NOT_FOUND when no current approval covers the login
  * (nothing registered); LOCKBOX_ERROR with err. */
 enum lockbox_result sessions_open(struct sessions *s, const struct session_open_input *in,
-                                  const struct lockbox_clock *now,
-                                  char id[LOCKBOX_ID_HEX_LEN + 1], struct lockbox_request *req,
-                                  char *err, size_t err_len);
+                                  const struct lockbox_clock *now, char id[LOCKBOX_ID_HEX_LEN + 1],
+                                  struct lockbox_request *req, char *err, size_t err_len);
 /* LOCKBOX_OK closed (or already closed or ended), LOCKBOX_NOT_FOUND no such session. */
 enum lockbox_result sessions_close(struct sessions *s, const char *id,
                                    const struct lockbox_clock *now);

@@ -7,8 +7,17 @@
 #include "sessions.h"
 
 enum session_statement {
-    SS_INSERT, SS_SET_STATE, SS_LIVE_ROWS, SS_OF_REQUEST, SS_WARNED, SS_GET_STATE, SS_REBIND,
-    SS_CONTAINED, SS_STATE_ONLY, SS_CONTAINMENT, SS_COUNT
+    SS_INSERT,
+    SS_SET_STATE,
+    SS_LIVE_ROWS,
+    SS_OF_REQUEST,
+    SS_WARNED,
+    SS_GET_STATE,
+    SS_REBIND,
+    SS_CONTAINED,
+    SS_STATE_ONLY,
+    SS_CONTAINMENT,
+    SS_COUNT
 };
 
 sqlite3_stmt *session_statement(struct sessions *s, enum session_statement which);
@@ -33,8 +42,8 @@ bool session_is_contained(const struct session_entry *e);
 /* session_enforce.c */
 /* The login closed: recorded; its process is still watched until it exits. Returns 0, or
  * -1 (logged) when the row and record could not be committed (it is closed in memory). */
-int session_closed(struct sessions *s, struct session_entry *e, const char *actor,
-                    const char *why, const struct lockbox_clock *now);
+int session_closed(struct sessions *s, struct session_entry *e, const char *actor, const char *why,
+                   const struct lockbox_clock *now);
 /* The session process is gone: keep the entry while it left processes behind, else drop it. */
 void session_leader_gone(struct sessions *s, struct session_entry *e,
                          const struct lockbox_clock *now);

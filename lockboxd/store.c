@@ -9,14 +9,28 @@
 #define SCHEMA_VERSION 6
 
 enum statement {
-    ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_PUT, ST_GET, ST_FIND_PENDING, ST_FIND_APPROVED,
-    ST_COUNT_PENDING, ST_FIND_LATEST, ST_ASKED_PENDING, ST_LIVE, ST_AUDIT_HEAD, ST_AUDIT_INSERT, ST_AUDIT_AFTER, ST_META_GET,
-    ST_META_SET, ST_COUNT
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_PUT,
+    ST_GET,
+    ST_FIND_PENDING,
+    ST_FIND_APPROVED,
+    ST_COUNT_PENDING,
+    ST_FIND_LATEST,
+    ST_ASKED_PENDING,
+    ST_LIVE,
+    ST_AUDIT_HEAD,
+    ST_AUDIT_INSERT,
+    ST_AUDIT_AFTER,
+    ST_META_GET,
+    ST_META_SET,
+    ST_COUNT
 };
 
-#define REQUEST_COLUMNS                                                                        \
-    "id, state, tenant, host, user, requested_by, requested_by_uid, reason, service, rhost, "    \
-    "decided_by, comment, created_at, decided_at, expires_at, approved_boot_ms, granted_ms, "   \
+#define REQUEST_COLUMNS                                                                            \
+    "id, state, tenant, host, user, requested_by, requested_by_uid, reason, service, rhost, "      \
+    "decided_by, comment, created_at, decided_at, expires_at, approved_boot_ms, granted_ms, "      \
     "approved_boot_id, requester, requester_uid"
 
 static const char *const statement_sql[ST_COUNT] = {
@@ -169,13 +183,17 @@ static int prepare_list_statements(struct store *store)
         snprintf(sql, sizeof(sql),
                  "SELECT " REQUEST_COLUMNS " FROM requests WHERE 1%s%s%s%s ORDER BY seq DESC "
                  "LIMIT :limit",
-                 !(shape & LIST_BY_STATE) ? "" : by_id ? " AND +state = :state" : " AND state = :state",
+                 !(shape & LIST_BY_STATE) ? ""
+                 : by_id                  ? " AND +state = :state"
+                                          : " AND state = :state",
                  /* With a user too, walk that user's (shorter) history: "+" keeps SQLite
                   * off the tenant index. */
-                 !(shape & LIST_BY_TENANT)                ? ""
-                 : by_id || (shape & LIST_BY_USER)        ? " AND +tenant = :tenant"
-                                                          : " AND tenant = :tenant",
-                 !(shape & LIST_BY_USER) ? "" : by_id ? " AND +user = :user" : " AND user = :user",
+                 !(shape & LIST_BY_TENANT)         ? ""
+                 : by_id || (shape & LIST_BY_USER) ? " AND +tenant = :tenant"
+                                                   : " AND tenant = :tenant",
+                 !(shape & LIST_BY_USER) ? ""
+                 : by_id                 ? " AND +user = :user"
+                                         : " AND user = :user",
                  by_id ? " AND id >= :id_low AND id < :id_high" : "");
         if (sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
                                &store->list_statements[shape], NULL) != SQLITE_OK)
@@ -195,7 +213,8 @@ struct store *store_open(const char *path, char *err, size_t err_len)
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW |
                 SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_EXRESCODE;
     if (sqlite3_open_v2(path, &store->db, flags, NULL) != SQLITE_OK) {
-        snprintf(err, err_len, "%s: %s", path, store->db ? sqlite3_errmsg(store->db) : "cannot open");
+        snprintf(err, err_len, "%s: %s", path,
+                 store->db ? sqlite3_errmsg(store->db) : "cannot open");
         goto fail;
     }
     sqlite3_busy_timeout(store->db, 5000);
@@ -212,8 +231,10 @@ struct store *store_open(const char *path, char *err, size_t err_len)
     /* SQLite opens a file it cannot write read-only without complaint; a daemon that could
      * only refuse every change must not start and claim to be healthy. */
     if (sqlite3_db_readonly(store->db, "main") != 0) {
-        snprintf(err, err_len, "%s: the database is read-only (check permissions, "
-                               "immutable attribute and mount)", path);
+        snprintf(err, err_len,
+                 "%s: the database is read-only (check permissions, "
+                 "immutable attribute and mount)",
+                 path);
         goto fail;
     }
     if (migrate(store->db, err, err_len) != 0) {
@@ -454,7 +475,8 @@ enum lockbox_result store_find_longest_approval(struct store *store, const char 
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         row_to_request(s, &candidate);
         int64_t left = request_access_current(&candidate, now)
-                           ? request_ms_until_deadline(&candidate, now) : -1;
+                           ? request_ms_until_deadline(&candidate, now)
+                           : -1;
         if (left > longest) {
             longest = left;
             *req = candidate;
@@ -567,7 +589,8 @@ int store_audit_lines_after(struct store *store, uint64_t after, int limit, stor
     sqlite3_bind_int64(s, 1, (sqlite3_int64)after);
     sqlite3_bind_int(s, 2, limit);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (fn((uint64_t)sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1), ctx) != 0) {
+        if (fn((uint64_t)sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
+               ctx) != 0) {
             rc = SQLITE_DONE;
             break;
         }

@@ -13,8 +13,8 @@ struct store;
 struct store_filter {
     bool all_states;
     enum request_state state;
-    const char *tenant; /* NULL: any */
-    const char *user;   /* NULL: any */
+    const char *tenant;    /* NULL: any */
+    const char *user;      /* NULL: any */
     const char *id_prefix; /* NULL: any; else lowercase hex the ids start with */
     int limit;
 };

@@ -104,9 +104,11 @@ int parse_args(int argc, const char **argv, struct lockbox_args *args, char *err
     for (int i = 0; i < argc; i++) {
         int rc = argv[i] == NULL ? -2 : parse_one(argv[i], args, &seen);
         if (rc != 0) {
-            snprintf(err, err_len, "%s option %s (allowed: socket=PATH tenant=NAME "
-                     "wait=0..%d failmode=secure|safe publickey_first debug)", why[-rc],
-                     text_escape_log(argv[i], shown, sizeof(shown)), LOCKBOX_WAIT_MAX_SECONDS);
+            snprintf(err, err_len,
+                     "%s option %s (allowed: socket=PATH tenant=NAME "
+                     "wait=0..%d failmode=secure|safe publickey_first debug)",
+                     why[-rc], text_escape_log(argv[i], shown, sizeof(shown)),
+                     LOCKBOX_WAIT_MAX_SECONDS);
             return -1;
         }
     }

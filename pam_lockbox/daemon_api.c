@@ -87,15 +87,15 @@ static enum api_status take_request(const struct api_target *target, json_object
     char why[160];
 
     if (obj == NULL || request_from_json(obj, out, why, sizeof(why)) != 0) {
-        snprintf(err, err_len, "lockboxd sent a malformed request: %s",
-                 obj == NULL ? "none" : why);
+        snprintf(err, err_len, "lockboxd sent a malformed request: %s", obj == NULL ? "none" : why);
         return API_MALFORMED;
     }
     if (!api_id_is_valid(out->id) || strcmp(out->user, target->user) != 0 ||
         (target->tenant[0] != '\0' && strcmp(out->tenant, target->tenant) != 0) ||
         !text_is_name(out->tenant, LOCKBOX_NAME_MAX) ||
         !text_is_host(out->host, LOCKBOX_HOST_MAX)) {
-        snprintf(err, err_len, "lockboxd sent a request with a bad id or for another user, "
+        snprintf(err, err_len,
+                 "lockboxd sent a request with a bad id or for another user, "
                  "tenant or host");
         return API_MALFORMED;
     }
@@ -104,8 +104,7 @@ static enum api_status take_request(const struct api_target *target, json_object
 
 /* The reply's "request" member as a validated request. */
 static enum api_status take_member_request(const struct api_target *target, json_object *reply,
-                                           struct lockbox_request *out, char *err,
-                                           size_t err_len)
+                                           struct lockbox_request *out, char *err, size_t err_len)
 {
     json_object *request = NULL;
 

@@ -28,8 +28,8 @@ const char *login_outcome_name(enum login_outcome outcome)
     return "refused";
 }
 
-__attribute__((format(printf, 3, 4)))
-static void say(const struct decision_io *io, bool is_error, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void say(const struct decision_io *io, bool is_error,
+                                                      const char *fmt, ...)
 {
     char text[MESSAGE_MAX];
     va_list ap;
@@ -91,8 +91,10 @@ static int justification(const struct login_facts *facts, const struct decision_
     }
     if (too_long || !text_is_clean(reason, LOCKBOX_TEXT_MAX)) {
         result->outcome = OUTCOME_CONVERSATION;
-        snprintf(result->detail, sizeof(result->detail), "the justification was not 1-%d bytes "
-                 "of printable UTF-8", LOCKBOX_TEXT_MAX);
+        snprintf(result->detail, sizeof(result->detail),
+                 "the justification was not 1-%d bytes "
+                 "of printable UTF-8",
+                 LOCKBOX_TEXT_MAX);
         say(io, true, "Lockbox: a justification is 1-%d bytes of printable text; access denied.",
             LOCKBOX_TEXT_MAX);
         return -1;
@@ -104,16 +106,17 @@ static int justification(const struct login_facts *facts, const struct decision_
  * a prompt: sshd sends a module's text to the client only with the next prompt (or once the
  * stack returns), so a prompt is the one way the engineer learns the id while the login
  * waits. Returns -1 (outcome set) when the person gave up at that prompt. */
-static int ask_to_wait(const struct decision_io *io, struct login_result *result,
-                       int wait_seconds)
+static int ask_to_wait(const struct decision_io *io, struct login_result *result, int wait_seconds)
 {
     const struct lockbox_request *req = &result->request;
     char question[MESSAGE_MAX], ignored[8];
     bool too_long;
 
-    snprintf(question, sizeof(question), "Lockbox: request %s asks a %s admin to approve access "
+    snprintf(question, sizeof(question),
+             "Lockbox: request %s asks a %s admin to approve access "
              "to %s. Press Enter to wait up to %d seconds for the decision (Ctrl-C gives up; "
-             "the request stays filed): ", req->id, req->tenant, req->host, wait_seconds);
+             "the request stays filed): ",
+             req->id, req->tenant, req->host, wait_seconds);
     if (io->ask(io->ctx, question, ignored, sizeof(ignored), &too_long) != 0) {
         result->outcome = OUTCOME_CONVERSATION;
         snprintf(result->detail, sizeof(result->detail), "no answer at the wait prompt");
@@ -136,8 +139,10 @@ static int announce(const struct login_facts *facts, const struct decision_io *i
             req->tenant, req->host);
         return 0;
     }
-    say(io, false, "Lockbox: request %s asks a %s admin to approve access to %s; waiting up to "
-        "%d seconds.", req->id, req->tenant, req->host, facts->wait_seconds);
+    say(io, false,
+        "Lockbox: request %s asks a %s admin to approve access to %s; waiting up to "
+        "%d seconds.",
+        req->id, req->tenant, req->host, facts->wait_seconds);
     return 0;
 }
 
@@ -250,27 +255,30 @@ void decision_tell_outcome(const struct decision_io *io, const struct login_resu
         say(io, true, "Lockbox: request %s was denied by %s: %s", req->id, by, comment);
         break;
     case OUTCOME_PENDING:
-        say(io, true, "Lockbox: request %s is still pending; log in again once it is approved, "
-            "or file ahead with: " FILE_AHEAD_HINT, req->id);
+        say(io, true,
+            "Lockbox: request %s is still pending; log in again once it is approved, "
+            "or file ahead with: " FILE_AHEAD_HINT,
+            req->id);
         break;
     case OUTCOME_EXPIRED:
-        say(io, true, "Lockbox: request %s expired or its access ended; log in again to file a "
-            "new one, or file ahead with: " FILE_AHEAD_HINT, req->id);
+        say(io, true,
+            "Lockbox: request %s expired or its access ended; log in again to file a "
+            "new one, or file ahead with: " FILE_AHEAD_HINT,
+            req->id);
         break;
     case OUTCOME_UNREACHABLE:
-        say(io, true, "Lockbox: cannot reach lockboxd to approve this login; access denied. "
+        say(io, true,
+            "Lockbox: cannot reach lockboxd to approve this login; access denied. "
             "Ask an administrator to check the lockboxd service.");
         break;
-    case OUTCOME_REFUSED:
-        say(io, true, "Lockbox: lockboxd refused this login: %s", detail);
-        break;
+    case OUTCOME_REFUSED: say(io, true, "Lockbox: lockboxd refused this login: %s", detail); break;
     case OUTCOME_IMPOSTOR:
-        say(io, true, "Lockbox: the login socket is not lockboxd's; access denied. Tell an "
+        say(io, true,
+            "Lockbox: the login socket is not lockboxd's; access denied. Tell an "
             "administrator (see syslog).");
         break;
     case OUTCOME_CONVERSATION:
-    case OUTCOME_ABANDONED:
-        break; /* nobody to tell, or already told */
+    case OUTCOME_ABANDONED: break; /* nobody to tell, or already told */
     }
 }
 

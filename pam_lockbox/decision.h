@@ -29,7 +29,7 @@ struct login_facts {
     const char *service; /* validated PAM_SERVICE */
     const char *rhost;   /* validated PAM_RHOST, or "" */
     int wait_seconds;
-    bool may_prompt;     /* ask for a justification (auth stack with a conversation) */
+    bool may_prompt; /* ask for a justification (auth stack with a conversation) */
     /* sshd: it shows a module's text only with the next prompt or once the stack returns, and
      * on a pty session a second time on its terminal. So: no text while waiting (a prompt
      * instead, where one is possible), none on approval (the session line says until when,
@@ -41,10 +41,10 @@ struct decision_io {
     void *ctx;
     enum api_status (*check)(void *ctx, bool final, struct check_reply *out, char *err,
                              size_t err_len);
-    enum api_status (*file)(void *ctx, const char *reason, struct lockbox_request *out,
+    enum api_status (*file)(void *ctx, const char *reason, struct lockbox_request *out, char *err,
+                            size_t err_len);
+    enum api_status (*wait)(void *ctx, const char *id, int timeout_s, struct lockbox_request *out,
                             char *err, size_t err_len);
-    enum api_status (*wait)(void *ctx, const char *id, int timeout_s,
-                            struct lockbox_request *out, char *err, size_t err_len);
     /* The daemon's default tenant and host, only for wording; -1 when unknown. */
     int (*describe)(void *ctx, char *tenant, size_t tenant_len, char *host, size_t host_len);
     /* 0 with the answer, -1 when the conversation failed; *too_long if it was cut. */
@@ -60,8 +60,8 @@ struct login_result {
      * the daemon has said "not allowed", losing it later never turns into access. */
     bool failmode_applies;
     bool has_request;
-    bool abandoned; /* the client hung up during the wait */
-    struct lockbox_request request; /* the approval, or the request this login waited on */
+    bool abandoned;                   /* the client hung up during the wait */
+    struct lockbox_request request;   /* the approval, or the request this login waited on */
     char detail[DECISION_DETAIL_MAX]; /* for syslog: what failed */
 };
 

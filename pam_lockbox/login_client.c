@@ -25,9 +25,10 @@ void login_channel_close(struct login_channel *channel)
 }
 
 /* Sets err to "PATH: what happened", closes the connection and returns status. */
-__attribute__((format(printf, 5, 6)))
-static enum api_status fail(struct login_channel *channel, enum api_status status, char *err,
-                            size_t err_len, const char *fmt, ...)
+__attribute__((format(printf, 5, 6))) static enum api_status fail(struct login_channel *channel,
+                                                                  enum api_status status, char *err,
+                                                                  size_t err_len, const char *fmt,
+                                                                  ...)
 {
     va_list ap;
     int used = snprintf(err, err_len, "%s: ", channel->socket_path);
@@ -49,7 +50,8 @@ static enum api_status check_peer(struct login_channel *channel, char *err, size
     socklen_t len = sizeof(cred);
 
     if (getsockopt(channel->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof(cred))
-        return fail(channel, API_UNREACHABLE, err, err_len, "cannot read the peer's credentials: %s", strerror(errno));
+        return fail(channel, API_UNREACHABLE, err, err_len,
+                    "cannot read the peer's credentials: %s", strerror(errno));
     if (cred.uid != 0) {
         char uid[32];
         snprintf(uid, sizeof(uid), "%u", (unsigned)cred.uid);
@@ -132,7 +134,8 @@ static enum api_status send_request(struct login_channel *channel, json_object *
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             return fail(channel, API_UNREACHABLE, err, err_len, "send: %s", strerror(errno));
         if (wait_for(channel, POLLOUT, deadline_ms) != 1)
-            return fail(channel, API_UNREACHABLE, err, err_len, "lockboxd takes no requests (busy)");
+            return fail(channel, API_UNREACHABLE, err, err_len,
+                        "lockboxd takes no requests (busy)");
     }
 }
 
@@ -148,7 +151,8 @@ static enum api_status receive_reply(struct login_channel *channel, int64_t dead
         return fail(channel, API_UNREACHABLE, err, err_len, "no answer in time");
     ssize_t n = recv(channel->fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
     if (ready < 0 || n <= 0)
-        return fail(channel, API_UNREACHABLE, err, err_len, "lockboxd closed the connection without an answer");
+        return fail(channel, API_UNREACHABLE, err, err_len,
+                    "lockboxd closed the connection without an answer");
     if ((size_t)n > LOCKBOX_LOGIN_MESSAGE_MAX)
         return fail(channel, API_MALFORMED, err, err_len, "the answer is too large");
     *reply = login_message_parse(buf, (size_t)n, why, sizeof(why));

@@ -26,7 +26,10 @@ struct login_channel {
     int n_watch;
 };
 
-#define LOGIN_CHANNEL_INIT(path) {(path), -1, NULL, 0}
+#define LOGIN_CHANNEL_INIT(path)                                                                   \
+    {                                                                                              \
+        (path), -1, NULL, 0                                                                        \
+    }
 
 /* Sends request (a JSON object) and reads one reply within timeout_ms. API_OK with *reply
  * (the caller puts it) whatever its "status"; every other result closes the connection, so

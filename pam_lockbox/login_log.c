@@ -16,12 +16,12 @@ static const char *or_dash(const char *value)
     return value != NULL && value[0] != '\0' ? value : "-";
 }
 
-void log_login(pam_handle_t *pamh, const struct login_who *who,
-               const struct login_result *result, bool allowed_by_failmode)
+void log_login(pam_handle_t *pamh, const struct login_who *who, const struct login_result *result,
+               bool allowed_by_failmode)
 {
     const struct lockbox_request *req = &result->request;
-    char id[FIELD_MAX], tenant[FIELD_MAX], host[FIELD_MAX], user[FIELD_MAX],
-        service[FIELD_MAX], rhost[FIELD_MAX], detail[FIELD_MAX], requester[FIELD_MAX + 12];
+    char id[FIELD_MAX], tenant[FIELD_MAX], host[FIELD_MAX], user[FIELD_MAX], service[FIELD_MAX],
+        rhost[FIELD_MAX], detail[FIELD_MAX], requester[FIELD_MAX + 12];
     bool allowed = result->outcome == OUTCOME_ALLOWED || allowed_by_failmode;
     int priority = LOG_INFO;
 
@@ -45,14 +45,14 @@ void log_login(pam_handle_t *pamh, const struct login_who *who,
         priority = result->outcome == OUTCOME_UNREACHABLE ? LOG_ERR : LOG_NOTICE;
     if (allowed && !allowed_by_failmode) {
         pam_syslog(pamh, priority,
-                   "event=login.allowed id=%s tenant=%s host=%s user=%s service=%s rhost=%s%s",
-                   id, tenant, host, user, service, rhost, requester);
+                   "event=login.allowed id=%s tenant=%s host=%s user=%s service=%s rhost=%s%s", id,
+                   tenant, host, user, service, rhost, requester);
         return;
     }
     pam_syslog(pamh, priority,
                "event=%s id=%s tenant=%s host=%s user=%s service=%s rhost=%s why=%s%s%s%s%s",
                allowed ? "login.allowed" : "login.denied", id, tenant, host, user, service, rhost,
                login_outcome_name(result->outcome), allowed_by_failmode ? " failmode=safe" : "",
-               result->detail[0] != '\0' ? " detail=" : "",
-               result->detail[0] != '\0' ? detail : "", requester);
+               result->detail[0] != '\0' ? " detail=" : "", result->detail[0] != '\0' ? detail : "",
+               requester);
 }

@@ -38,8 +38,8 @@ static void debug_call(const struct module_session *s, const char *what, enum ap
 
     if (s->debug)
         pam_syslog(s->pamh, LOG_DEBUG, "debug: %s: %s%s%s", what, status_names[st],
-                   st == API_OK ? "" : ": ", st == API_OK ? "" :
-                   text_escape_log(err, shown, sizeof(shown)));
+                   st == API_OK ? "" : ": ",
+                   st == API_OK ? "" : text_escape_log(err, shown, sizeof(shown)));
 }
 
 static enum api_status io_check(void *ctx, bool final, struct check_reply *out, char *err,
@@ -82,8 +82,7 @@ static int io_describe(void *ctx, char *tenant, size_t tenant_len, char *host, s
     return api_describe(&s->target, tenant, tenant_len, host, host_len) == API_OK ? 0 : -1;
 }
 
-static int io_ask(void *ctx, const char *question, char *answer, size_t answer_len,
-                  bool *too_long)
+static int io_ask(void *ctx, const char *question, char *answer, size_t answer_len, bool *too_long)
 {
     struct module_session *s = ctx;
 
@@ -110,8 +109,8 @@ static int64_t io_monotonic_ms(void *ctx)
 static int decide(struct module_session *s, const struct lockbox_args *args,
                   const struct login_facts *facts, const struct login_who *who, int deny)
 {
-    struct decision_io io = {s, io_check, io_file, io_wait, io_describe, io_ask, io_tell,
-                             io_monotonic_ms};
+    struct decision_io io = {s,           io_check, io_file, io_wait,
+                             io_describe, io_ask,   io_tell, io_monotonic_ms};
     struct login_result result;
 
     decide_login(facts, &io, &result);
@@ -168,7 +167,10 @@ static int run_login(pam_handle_t *pamh, int flags, int argc, const char **argv,
     items_service(pamh, service, sizeof(service));
     items_rhost(pamh, rhost, sizeof(rhost));
     items_ruser(pamh, requester, sizeof(requester));
-    struct login_facts facts = {args.tenant, service, rhost, args.wait_seconds,
+    struct login_facts facts = {args.tenant,
+                                service,
+                                rhost,
+                                args.wait_seconds,
                                 stack == STACK_AUTH && items_can_prompt(pamh),
                                 strcmp(service, "sshd") == 0};
     struct login_who who = {user, args.tenant, service, rhost, requester};
@@ -176,12 +178,15 @@ static int run_login(pam_handle_t *pamh, int flags, int argc, const char **argv,
     int client_fds[CLIENT_WATCH_MAX];
     channel.n_watch = client_watch_find(rhost, client_fds);
     channel.watch_fds = client_fds;
-    struct module_session session = {pamh, flags, args.debug,
+    struct module_session session = {pamh,
+                                     flags,
+                                     args.debug,
                                      {&channel, user, args.tenant, service, rhost, requester}};
     if (args.debug)
-        pam_syslog(pamh, LOG_DEBUG, "debug: stack=%s user=%s service=%s rhost=%s socket=%s "
-                   "wait=%d failmode=%s prompt=%s", stack == STACK_AUTH ? "auth" : "account",
-                   user, service, rhost[0] ? rhost : "-",
+        pam_syslog(pamh, LOG_DEBUG,
+                   "debug: stack=%s user=%s service=%s rhost=%s socket=%s "
+                   "wait=%d failmode=%s prompt=%s",
+                   stack == STACK_AUTH ? "auth" : "account", user, service, rhost[0] ? rhost : "-",
                    text_escape_log(args.socket_path, err, sizeof(err)), args.wait_seconds,
                    args.failmode == FAILMODE_SAFE ? "safe" : "secure",
                    facts.may_prompt ? "yes" : "no");

@@ -92,8 +92,9 @@ void items_tty(pam_handle_t *pamh, char *out, size_t out_len)
     tty = item;
     if (strncmp(tty, "/dev/", 5) == 0)
         tty += 5;
-    if ((strncmp(tty, "pts/", 4) == 0 || strncmp(tty, "tty", 3) == 0) && strstr(tty, "..") == NULL &&
-        text_is_host(tty + (tty[0] == 'p' ? 4 : 0), 32) && strlen(tty) + 6 <= out_len)
+    if ((strncmp(tty, "pts/", 4) == 0 || strncmp(tty, "tty", 3) == 0) &&
+        strstr(tty, "..") == NULL && text_is_host(tty + (tty[0] == 'p' ? 4 : 0), 32) &&
+        strlen(tty) + 6 <= out_len)
         snprintf(out, out_len, "/dev/%s", tty);
 }
 

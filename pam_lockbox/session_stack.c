@@ -64,16 +64,18 @@ static void tell_access_until(pam_handle_t *pamh, int flags, const struct lockbo
     text_escape_terminal(approval->decided_by[0] ? approval->decided_by : "a tenant admin", by,
                          sizeof(by));
     timefmt_rfc3339(approval->expires_at, until);
-    snprintf(text, sizeof(text), "Lockbox: access approved by %s (request %s) until %s; this "
-             "session ends then.", by, approval->id, until);
+    snprintf(text, sizeof(text),
+             "Lockbox: access approved by %s (request %s) until %s; this "
+             "session ends then.",
+             by, approval->id, until);
     conversation_tell(pamh, flags, false, text);
 }
 
 static int open_with_daemon(pam_handle_t *pamh, int flags, struct session_call *c)
 {
     struct login_channel channel = LOGIN_CHANNEL_INIT(c->args.socket_path);
-    struct api_target target = {&channel, c->user, c->args.tenant, c->service, c->rhost,
-                                c->requester};
+    struct api_target target = {&channel,   c->user,  c->args.tenant,
+                                c->service, c->rhost, c->requester};
     char session_id[LOCKBOX_ID_HEX_LEN + 1], err[400] = "", shown[800];
     struct lockbox_request approval;
 
@@ -82,7 +84,8 @@ static int open_with_daemon(pam_handle_t *pamh, int flags, struct session_call *
     text_escape_log(err, shown, sizeof(shown));
     if (st == API_OK) {
         char *copy = strdup(session_id);
-        if (copy == NULL || pam_set_data(pamh, SESSION_DATA, copy, free_session_id) != PAM_SUCCESS) {
+        if (copy == NULL ||
+            pam_set_data(pamh, SESSION_DATA, copy, free_session_id) != PAM_SUCCESS) {
             free(copy);
             return PAM_SESSION_ERR;
         }
@@ -93,13 +96,17 @@ static int open_with_daemon(pam_handle_t *pamh, int flags, struct session_call *
         return PAM_SUCCESS;
     }
     if (st == API_NOT_RUNNING && c->args.failmode == FAILMODE_SAFE) {
-        pam_syslog(pamh, LOG_ALERT, "event=session.unenforced user=%s why=unreachable "
-                   "failmode=safe detail=%s", c->user, shown);
+        pam_syslog(pamh, LOG_ALERT,
+                   "event=session.unenforced user=%s why=unreachable "
+                   "failmode=safe detail=%s",
+                   c->user, shown);
         return PAM_SUCCESS;
     }
     pam_syslog(pamh, st == API_IMPOSTOR ? LOG_ALERT : LOG_NOTICE,
                "event=session.refused user=%s service=%s why=%s detail=%s", c->user, c->service,
-               st == API_REFUSED ? "not_current" : st == API_IMPOSTOR ? "impostor" : "unreachable",
+               st == API_REFUSED    ? "not_current"
+               : st == API_IMPOSTOR ? "impostor"
+                                    : "unreachable",
                shown);
     conversation_tell(pamh, flags, true,
                       st == API_REFUSED
@@ -130,8 +137,7 @@ EXPORTED int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const
     if (gather(pamh, argc, argv, &c) != PAM_SUCCESS)
         return PAM_SUCCESS; /* lockboxd notices the process exit itself */
     struct login_channel channel = LOGIN_CHANNEL_INIT(c.args.socket_path);
-    struct api_target target = {&channel, c.user, c.args.tenant, c.service, c.rhost,
-                                c.requester};
+    struct api_target target = {&channel, c.user, c.args.tenant, c.service, c.rhost, c.requester};
     if (api_session_close(&target, data, err, sizeof(err)) != API_OK)
         pam_syslog(pamh, LOG_NOTICE, "event=session.close_failed session=%s detail=%s",
                    (const char *)data, text_escape_log(err, shown, sizeof(shown)));

@@ -30,8 +30,8 @@ static enum socket_verdict check_directory(const char *path, char *err, size_t e
     if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
         snprintf(err, err_len,
                  "socket directory %s is not a root-owned directory closed to group and others "
-                 "(owner uid %u, mode %04o)", dir, (unsigned)st.st_uid,
-                 (unsigned)(st.st_mode & 07777));
+                 "(owner uid %u, mode %04o)",
+                 dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
         return SOCKET_UNSAFE;
     }
     return SOCKET_OK;

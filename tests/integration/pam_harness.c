@@ -54,8 +54,7 @@ static void record(struct script *sc, int style, const char *text)
     json_object_array_add(sc->messages, m);
 }
 
-static int converse(int n, const struct pam_message **msg, struct pam_response **resp,
-                    void *data)
+static int converse(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
 {
     struct script *sc = data;
 
@@ -86,15 +85,34 @@ static int converse(int n, const struct pam_message **msg, struct pam_response *
 
 static const char *code_name(int rc)
 {
-#define NAME(c) case c: return #c
+#define NAME(c)                                                                                    \
+    case c: return #c
     switch (rc) {
-    NAME(PAM_SUCCESS); NAME(PAM_OPEN_ERR); NAME(PAM_SYMBOL_ERR); NAME(PAM_SERVICE_ERR);
-    NAME(PAM_SYSTEM_ERR); NAME(PAM_BUF_ERR); NAME(PAM_PERM_DENIED); NAME(PAM_AUTH_ERR);
-    NAME(PAM_CRED_INSUFFICIENT); NAME(PAM_AUTHINFO_UNAVAIL); NAME(PAM_USER_UNKNOWN);
-    NAME(PAM_MAXTRIES); NAME(PAM_NEW_AUTHTOK_REQD); NAME(PAM_ACCT_EXPIRED);
-    NAME(PAM_SESSION_ERR); NAME(PAM_CRED_UNAVAIL); NAME(PAM_CRED_EXPIRED); NAME(PAM_CRED_ERR);
-    NAME(PAM_CONV_ERR); NAME(PAM_AUTHTOK_ERR); NAME(PAM_ABORT); NAME(PAM_IGNORE);
-    NAME(PAM_INCOMPLETE); NAME(PAM_MODULE_UNKNOWN); NAME(PAM_BAD_ITEM);
+        NAME(PAM_SUCCESS);
+        NAME(PAM_OPEN_ERR);
+        NAME(PAM_SYMBOL_ERR);
+        NAME(PAM_SERVICE_ERR);
+        NAME(PAM_SYSTEM_ERR);
+        NAME(PAM_BUF_ERR);
+        NAME(PAM_PERM_DENIED);
+        NAME(PAM_AUTH_ERR);
+        NAME(PAM_CRED_INSUFFICIENT);
+        NAME(PAM_AUTHINFO_UNAVAIL);
+        NAME(PAM_USER_UNKNOWN);
+        NAME(PAM_MAXTRIES);
+        NAME(PAM_NEW_AUTHTOK_REQD);
+        NAME(PAM_ACCT_EXPIRED);
+        NAME(PAM_SESSION_ERR);
+        NAME(PAM_CRED_UNAVAIL);
+        NAME(PAM_CRED_EXPIRED);
+        NAME(PAM_CRED_ERR);
+        NAME(PAM_CONV_ERR);
+        NAME(PAM_AUTHTOK_ERR);
+        NAME(PAM_ABORT);
+        NAME(PAM_IGNORE);
+        NAME(PAM_INCOMPLETE);
+        NAME(PAM_MODULE_UNKNOWN);
+        NAME(PAM_BAD_ITEM);
     }
 #undef NAME
     return "PAM_OTHER";
@@ -149,7 +167,8 @@ static int run_cycles(const struct options *o, struct script *sc)
         sc->messages = json_object_new_array();
     }
     printf("{\"cycles\":%ld,\"fds_before\":%d,\"fds_after_first\":%d,\"fds_after\":%d,"
-           "\"last\":\"%s\"}\n", o->cycles, before, after_first, count_fds(), code_name(last));
+           "\"last\":\"%s\"}\n",
+           o->cycles, before, after_first, count_fds(), code_name(last));
     return 0;
 }
 
@@ -216,7 +235,8 @@ static int run_session(const struct options *o, struct script *sc)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: pam_harness --confdir DIR --service NAME --user USER "
+    fprintf(stderr,
+            "usage: pam_harness --confdir DIR --service NAME --user USER "
             "[--stack auth|account|both|session] [--answer TEXT]... [--conv-fail] [--silent] "
             "[--rhost HOST] [--cycles N] [--tty TTY] [--hold SECONDS] [--pam-env NAME=VALUE]\n");
     return 2;
@@ -224,14 +244,19 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"confdir", required_argument, NULL, 'c'}, {"service", required_argument, NULL, 's'},
-        {"user", required_argument, NULL, 'u'},    {"stack", required_argument, NULL, 'k'},
-        {"answer", required_argument, NULL, 'a'},  {"conv-fail", no_argument, NULL, 'f'},
-        {"silent", no_argument, NULL, 'q'},        {"rhost", required_argument, NULL, 'r'},
-        {"cycles", required_argument, NULL, 'n'},  {"tty", required_argument, NULL, 't'},
-        {"hold", required_argument, NULL, 'H'},    {"pam-env", required_argument, NULL, 'e'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"confdir", required_argument, NULL, 'c'},
+                                             {"service", required_argument, NULL, 's'},
+                                             {"user", required_argument, NULL, 'u'},
+                                             {"stack", required_argument, NULL, 'k'},
+                                             {"answer", required_argument, NULL, 'a'},
+                                             {"conv-fail", no_argument, NULL, 'f'},
+                                             {"silent", no_argument, NULL, 'q'},
+                                             {"rhost", required_argument, NULL, 'r'},
+                                             {"cycles", required_argument, NULL, 'n'},
+                                             {"tty", required_argument, NULL, 't'},
+                                             {"hold", required_argument, NULL, 'H'},
+                                             {"pam-env", required_argument, NULL, 'e'},
+                                             {NULL, 0, NULL, 0}};
     struct options o = {NULL, NULL, NULL, "account", NULL, NULL, NULL, 0, 0, 0};
     struct script sc = {{NULL}, 0, 0, 0, NULL};
     int opt;

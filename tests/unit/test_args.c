@@ -43,9 +43,22 @@ static void every_option(void **state)
 static void refusals(void **state)
 {
     static const char *const bad[] = {
-        "colour=blue", "wait=-1", "wait=abc", "wait=", "wait=3601", "wait=1e3", "failmode=open",
-        "failmode=", "socket=relative.sock", "socket=", "tenant=bad name", "tenant=", "debug=1",
-        "socket=/" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "colour=blue",
+        "wait=-1",
+        "wait=abc",
+        "wait=",
+        "wait=3601",
+        "wait=1e3",
+        "failmode=open",
+        "failmode=",
+        "socket=relative.sock",
+        "socket=",
+        "tenant=bad name",
+        "tenant=",
+        "debug=1",
+        "socket=/"
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        "aaaaaaaaaaaaaaaaaaaaaa",
     };
     (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -346,7 +346,12 @@ static void test_bad_first_record(void **unused)
 
     /* Not a record at all, or one with a broken seq or hash. */
     const char *const garbage[] = {
-        "", "not json", "[]", "{}", "null", "{\"seq\":1}",
+        "",
+        "not json",
+        "[]",
+        "{}",
+        "null",
+        "{\"seq\":1}",
         "{\"seq\":0,\"prev_hash\":\"" AUDIT_ZERO_HASH "\"}",
         "{\"seq\":-1,\"prev_hash\":\"" AUDIT_ZERO_HASH "\"}",
         "{\"seq\":\"1\",\"prev_hash\":\"" AUDIT_ZERO_HASH "\"}",
@@ -551,11 +556,11 @@ static void test_hand_edited_lines_are_not_canonical(void **unused)
     (void)unused;
     char *line = build_line(2, AUDIT_ZERO_HASH, "INC-1");
     const char *edits[][2] = {
-        {"\"seq\":2,", "\"seq\": 2,"},                 /* spacing */
+        {"\"seq\":2,", "\"seq\": 2,"},                            /* spacing */
         {"\"seq\":2,\"time\"", "\"seq\":2,\"extra\":1,\"time\""}, /* an extra field */
-        {".123Z", "Z"},                              /* time without milliseconds */
-        {"\"tenant\"", "\"tenant \""},                 /* an unknown key */
-        {"INC-1", "INC\\u002d1"},                   /* escaped where we do not escape */
+        {".123Z", "Z"},                                           /* time without milliseconds */
+        {"\"tenant\"", "\"tenant \""},                            /* an unknown key */
+        {"INC-1", "INC\\u002d1"}, /* escaped where we do not escape */
     };
     for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
         char *bad = edited(line, edits[i][0], edits[i][1]);

@@ -9,8 +9,9 @@
 
 #include "body.h"
 
-#define ALL_API (BODY_REASON | BODY_COMMENT | BODY_TENANT | BODY_HOST | BODY_USER | \
-                 BODY_SERVICE | BODY_RHOST | BODY_FOR | BODY_FINAL | BODY_TTY | BODY_REQUESTER)
+#define ALL_API                                                                                    \
+    (BODY_REASON | BODY_COMMENT | BODY_TENANT | BODY_HOST | BODY_USER | BODY_SERVICE |             \
+     BODY_RHOST | BODY_FOR | BODY_FINAL | BODY_TTY | BODY_REQUESTER)
 
 static char err[256];
 
@@ -48,9 +49,12 @@ static void test_typed_members(void **state)
     struct body body;
     (void)state;
 
-    assert_int_equal(parse(&body, "{\"reason\":\"INC-1 disk full\",\"user\":\"eng\",\"tenant\":"
-                                  "\"contoso\",\"host\":\"db1.example\",\"for\":\"2h\","
-                                  "\"final\":true,\"tty\":\"/dev/pts/3\"}", ALL_API), 0);
+    assert_int_equal(parse(&body,
+                           "{\"reason\":\"INC-1 disk full\",\"user\":\"eng\",\"tenant\":"
+                           "\"contoso\",\"host\":\"db1.example\",\"for\":\"2h\","
+                           "\"final\":true,\"tty\":\"/dev/pts/3\"}",
+                           ALL_API),
+                     0);
     assert_string_equal(body.reason, "INC-1 disk full");
     assert_string_equal(body.user, "eng");
     assert_string_equal(body.tenant, "contoso");

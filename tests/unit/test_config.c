@@ -15,7 +15,7 @@
 /* One hidden character of each kind: bidi override, isolate, mark, zero width, separator,
  * byte order mark, soft hyphen. */
 static const char *const hidden[] = {
-    "\xe2\x80\xae", "\xe2\x81\xa6", "\xd8\x9c", "\xe2\x80\x8f", "\xe2\x80\x8b",
+    "\xe2\x80\xae", "\xe2\x81\xa6", "\xd8\x9c",     "\xe2\x80\x8f", "\xe2\x80\x8b",
     "\xe2\x80\x8d", "\xe2\x80\xa8", "\xef\xbb\xbf", "\xc2\xad",
 };
 

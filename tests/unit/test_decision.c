@@ -68,7 +68,7 @@ static enum api_status fake_check(void *ctx, bool final, struct check_reply *out
     struct fake *f = ctx;
     int i = pick(f->checks++, f->n_checks);
 
-    (void)final;
+    (void) final;
     snprintf(err, err_len, "scripted failure");
     memset(out, 0, sizeof(*out));
     if (f->check_status[i] != API_OK)

@@ -137,17 +137,17 @@ static void test_format(void **unused)
     expect_format(3599, "59m59s");
     expect_format(3600, "1h");
     expect_format(5400, "1h30m");
-    expect_format(3601, "1h");       /* short form: seconds dropped under hours */
-    expect_format(3629, "1h");       /* ...rounded to the nearest minute */
+    expect_format(3601, "1h"); /* short form: seconds dropped under hours */
+    expect_format(3629, "1h"); /* ...rounded to the nearest minute */
     expect_format(3630, "1h1m");
     expect_format(5399, "1h30m");
-    expect_format(7170, "2h");       /* 1h59m30s */
+    expect_format(7170, "2h"); /* 1h59m30s */
     expect_format(86369, "23h59m");
-    expect_format(86370, "1d");      /* 23h59m30s carries into a day */
+    expect_format(86370, "1d"); /* 23h59m30s carries into a day */
     expect_format(12 * 3600, "12h");
     expect_format(86400, "1d");
     expect_format(90000, "1d1h");
-    expect_format(86460, "1d");      /* minutes dropped under days */
+    expect_format(86460, "1d");        /* minutes dropped under days */
     expect_format(86400 + 1799, "1d"); /* ...rounded to the nearest hour */
     expect_format(86400 + 1800, "1d1h");
     expect_format(89999, "1d1h");

@@ -132,12 +132,12 @@ static void test_top_level_must_be_object(void **unused)
 static void test_invalid_utf8_refused(void **unused)
 {
     (void)unused;
-    expect_refused("{\"reason\":\"\xc3\x28\"}");          /* bad continuation */
-    expect_refused("{\"reason\":\"\xe2\x82\"}");          /* truncated sequence */
-    expect_refused("{\"reason\":\"\xff\"}");              /* never valid */
-    expect_refused("{\"reason\":\"\x80\"}");              /* a lone continuation byte */
-    expect_refused("{\"reason\":\"a\xc3\"}");             /* cut off at the quote */
-    expect_refused("{\"r\xc3\x28\":\"key\"}");            /* in a key */
+    expect_refused("{\"reason\":\"\xc3\x28\"}"); /* bad continuation */
+    expect_refused("{\"reason\":\"\xe2\x82\"}"); /* truncated sequence */
+    expect_refused("{\"reason\":\"\xff\"}");     /* never valid */
+    expect_refused("{\"reason\":\"\x80\"}");     /* a lone continuation byte */
+    expect_refused("{\"reason\":\"a\xc3\"}");    /* cut off at the quote */
+    expect_refused("{\"r\xc3\x28\":\"key\"}");   /* in a key */
     /* json-c's JSON_TOKENER_VALIDATE_UTF8 checks the shape of sequences only: overlong forms,
      * surrogates and code points past U+10FFFF pass the framing, and only the members the
      * daemon validates (lib/text.c) refuse them. */
@@ -238,7 +238,7 @@ static void test_status(void **unused)
     expect_status("{\"status\":600}", -1);
     expect_status("{\"status\":0}", -1);
     expect_status("{\"status\":-200}", -1);
-    expect_status("{\"status\":4294967496}", -1); /* 200 + 2^32 */
+    expect_status("{\"status\":4294967496}", -1);           /* 200 + 2^32 */
     expect_status("{\"status\":18446744073709551615}", -1); /* read as uint64 */
     expect_status("{\"status\":\"200\"}", -1);
     expect_status("{\"status\":200.0}", -1);

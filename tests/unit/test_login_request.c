@@ -52,8 +52,8 @@ static void expect_refused_bytes(const char *data, size_t len, const char *membe
     if (member != NULL) {
         snprintf(quoted, sizeof(quoted), "'%s'", member);
         if (strstr(err, quoted) == NULL)
-            fail_msg("%.*s: the error \"%s\" does not name %s", (int)(len > 200 ? 200 : len),
-                     data, err, quoted);
+            fail_msg("%.*s: the error \"%s\" does not name %s", (int)(len > 200 ? 200 : len), data,
+                     err, quoted);
     }
 }
 

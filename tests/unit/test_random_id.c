@@ -49,10 +49,10 @@ static void prefix_check(void **state)
     assert_true(random_id_is_prefix("0123ab", 6));
     assert_true(random_id_is_prefix("0123456789abcdef0123456789abcdef", 6)); /* a whole id */
     assert_true(random_id_is_prefix("0", 1));
-    assert_false(random_id_is_prefix("0123a", 6));                            /* too short */
+    assert_false(random_id_is_prefix("0123a", 6)); /* too short */
     assert_true(random_id_is_prefix("", 0));
     assert_false(random_id_is_prefix("0123456789abcdef0123456789abcdef0", 6)); /* too long */
-    assert_false(random_id_is_prefix("0123AB", 6));                           /* uppercase */
+    assert_false(random_id_is_prefix("0123AB", 6));                            /* uppercase */
     assert_false(random_id_is_prefix("0123ag", 6));
     assert_false(random_id_is_prefix("0123a%", 6));
     assert_false(random_id_is_prefix(NULL, 0));

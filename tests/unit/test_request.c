@@ -61,17 +61,14 @@ static void make_in_state(struct lockbox_request *req, enum request_state state)
 
     make_pending(req);
     switch (state) {
-    case REQUEST_PENDING:
-        break;
+    case REQUEST_PENDING: break;
     case REQUEST_APPROVED:
         assert_int_equal(request_approve(req, "alice", "ok", 0, ACCESS_TTL_MS, &later), VERDICT_OK);
         break;
     case REQUEST_DENIED:
         assert_int_equal(request_deny(req, "alice", "no", &later), VERDICT_OK);
         break;
-    case REQUEST_EXPIRED:
-        assert_true(request_expire_if_due(req, &lapse));
-        break;
+    case REQUEST_EXPIRED: assert_true(request_expire_if_due(req, &lapse)); break;
     case REQUEST_REVOKED:
         assert_int_equal(request_approve(req, "alice", "ok", 0, ACCESS_TTL_MS, &later), VERDICT_OK);
         assert_int_equal(request_revoke(req, "bob", "done", &later), VERDICT_OK);
@@ -92,7 +89,7 @@ static void test_state_names_round_trip(void **unused)
         assert_int_equal(parsed, all_states[i]);
     }
     assert_string_equal(request_state_name((enum request_state)99), "unknown");
-    assert_string_equal(request_state_name((enum request_state)-1), "unknown");
+    assert_string_equal(request_state_name((enum request_state) - 1), "unknown");
     enum request_state untouched = REQUEST_DENIED;
     const char *bad[] = {NULL, "", "unknown", "Pending", "pending ", " pending", "pend", "all"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -297,14 +294,14 @@ static void test_access_ends_at_wall_deadline(void **unused)
     /* Approval replaces the pending deadline with the access deadline. */
     assert_int_equal(req.expires_at, approve_at.wall_ms + grant);
 
-    struct lockbox_clock before =
-        clock_at(approve_at.wall_ms + grant - 1, approve_at.boot_ms + grant - 1, BOOT_A);
+    struct lockbox_clock before = clock_at(approve_at.wall_ms + grant - 1,
+                                           approve_at.boot_ms + grant - 1, BOOT_A);
     assert_true(request_access_current(&req, &before));
     assert_int_equal(request_ms_until_deadline(&req, &before), 1);
     assert_false(request_expire_if_due(&req, &before));
 
-    struct lockbox_clock at =
-        clock_at(approve_at.wall_ms + grant, approve_at.boot_ms + grant, BOOT_A);
+    struct lockbox_clock at = clock_at(approve_at.wall_ms + grant, approve_at.boot_ms + grant,
+                                       BOOT_A);
     assert_false(request_access_current(&req, &at));
     assert_int_equal(request_ms_until_deadline(&req, &at), 0);
     assert_true(request_expire_if_due(&req, &at));
@@ -314,8 +311,8 @@ static void test_access_ends_at_wall_deadline(void **unused)
     make_pending(&req);
     assert_int_equal(request_approve(&req, "alice", "", grant, ACCESS_TTL_MS, &approve_at),
                      VERDICT_OK);
-    struct lockbox_clock jumped =
-        clock_at(approve_at.wall_ms + grant, approve_at.boot_ms + 10, BOOT_A);
+    struct lockbox_clock jumped = clock_at(approve_at.wall_ms + grant, approve_at.boot_ms + 10,
+                                           BOOT_A);
     assert_false(request_access_current(&req, &jumped));
     assert_true(request_expire_if_due(&req, &jumped));
 }
@@ -332,13 +329,13 @@ static void test_clock_set_back_same_boot(void **unused)
                      VERDICT_OK);
     /* Someone sets the wall clock back a day; boot time keeps counting. */
     int64_t set_back = approve_at.wall_ms - 24 * HOUR_MS;
-    struct lockbox_clock early =
-        clock_at(set_back + 30 * 60 * 1000, approve_at.boot_ms + 30 * 60 * 1000, BOOT_A);
+    struct lockbox_clock early = clock_at(set_back + 30 * 60 * 1000,
+                                          approve_at.boot_ms + 30 * 60 * 1000, BOOT_A);
     assert_true(request_access_current(&req, &early));
     assert_int_equal(request_ms_until_deadline(&req, &early), grant - 30 * 60 * 1000);
 
-    struct lockbox_clock almost =
-        clock_at(set_back + grant - 5, approve_at.boot_ms + grant - 5, BOOT_A);
+    struct lockbox_clock almost = clock_at(set_back + grant - 5, approve_at.boot_ms + grant - 5,
+                                           BOOT_A);
     assert_int_equal(request_ms_until_deadline(&req, &almost), 5);
     assert_true(request_access_current(&req, &almost));
 
@@ -366,8 +363,8 @@ static void test_other_boot_falls_back_to_wall(void **unused)
     assert_int_equal(request_ms_until_deadline(&req, &rebooted), grant - HOUR_MS);
 
     /* On another boot, boot time past the grant does not end access early... */
-    struct lockbox_clock long_uptime =
-        clock_at(approve_at.wall_ms + HOUR_MS, approve_at.boot_ms + 5 * grant, BOOT_B);
+    struct lockbox_clock long_uptime = clock_at(approve_at.wall_ms + HOUR_MS,
+                                                approve_at.boot_ms + 5 * grant, BOOT_B);
     assert_int_equal(request_ms_until_deadline(&req, &long_uptime), grant - HOUR_MS);
 
     /* ...but the wall deadline still does. */
@@ -386,9 +383,7 @@ static void test_ms_until_deadline_by_state(void **unused)
         make_in_state(&req, all_states[i]);
         int64_t left = request_ms_until_deadline(&req, &now);
         switch (all_states[i]) {
-        case REQUEST_PENDING:
-            assert_int_equal(left, REQUEST_TTL_MS - 3 * HOUR_MS);
-            break;
+        case REQUEST_PENDING: assert_int_equal(left, REQUEST_TTL_MS - 3 * HOUR_MS); break;
         case REQUEST_APPROVED: /* approved at T0+1h for the full access_ttl */
             assert_int_equal(left, ACCESS_TTL_MS - 2 * HOUR_MS);
             break;
@@ -503,16 +498,14 @@ static void test_may_decide_admins(void **unused)
     assert_int_equal(decide(&req, &contoso, &bob, REQUEST_REVOKED), VERDICT_WRONG_STATE);
     make_in_state(&req, REQUEST_APPROVED);
     assert_int_equal(decide(&req, &contoso, &alice, REQUEST_REVOKED), VERDICT_OK);
-    assert_int_equal(decide(&req, &contoso, &alice, REQUEST_APPROVED),
-                     VERDICT_WRONG_STATE);
+    assert_int_equal(decide(&req, &contoso, &alice, REQUEST_APPROVED), VERDICT_WRONG_STATE);
     assert_int_equal(decide(&req, &contoso, &alice, REQUEST_DENIED), VERDICT_WRONG_STATE);
     for (int i = 0; i < N_STATES; i++) {
         if (all_states[i] == REQUEST_PENDING || all_states[i] == REQUEST_APPROVED)
             continue;
         make_in_state(&req, all_states[i]);
         for (int t = 0; t < N_STATES; t++)
-            assert_int_equal(decide(&req, &contoso, &bob, all_states[t]),
-                             VERDICT_WRONG_STATE);
+            assert_int_equal(decide(&req, &contoso, &bob, all_states[t]), VERDICT_WRONG_STATE);
     }
 }
 
@@ -523,18 +516,14 @@ static void test_may_decide_root(void **unused)
 
     make_pending(&req);
     assert_int_equal(decide(&req, &contoso, &root, REQUEST_APPROVED), VERDICT_NOT_ADMIN);
-    assert_int_equal(decide(&req, &contoso_with_root, &root, REQUEST_APPROVED),
-                     VERDICT_OK);
-    assert_int_equal(decide(&req, &contoso_with_root, &root, REQUEST_DENIED),
-                     VERDICT_OK);
+    assert_int_equal(decide(&req, &contoso_with_root, &root, REQUEST_APPROVED), VERDICT_OK);
+    assert_int_equal(decide(&req, &contoso_with_root, &root, REQUEST_DENIED), VERDICT_OK);
     /* A login's request is filed by root (the PAM module) on the user's behalf: it is eng1's,
      * so a listed root may still decide it, and so may another admin. */
     snprintf(req.requested_by, sizeof(req.requested_by), "%s", "root");
     req.requested_by_uid = 0;
-    assert_int_equal(decide(&req, &contoso_with_root, &root, REQUEST_APPROVED),
-                     VERDICT_OK);
-    assert_int_equal(decide(&req, &contoso_with_root, &alice, REQUEST_APPROVED),
-                     VERDICT_OK);
+    assert_int_equal(decide(&req, &contoso_with_root, &root, REQUEST_APPROVED), VERDICT_OK);
+    assert_int_equal(decide(&req, &contoso_with_root, &alice, REQUEST_APPROVED), VERDICT_OK);
     assert_int_equal(decide(&req, &contoso, &root, REQUEST_APPROVED), VERDICT_NOT_ADMIN);
     /* A request that names root as the user is root's own. */
     snprintf(req.user, sizeof(req.user), "%s", "root");
@@ -570,35 +559,29 @@ static void test_may_decide_self(void **unused)
     snprintf(req.user, sizeof(req.user), "%s", "alice");
     snprintf(req.requested_by, sizeof(req.requested_by), "%s", "alice");
     req.requested_by_uid = ALICE_UID;
-    assert_int_equal(decide(&req, &contoso, &alice, REQUEST_APPROVED),
-                     VERDICT_SELF_DECISION);
-    assert_int_equal(decide(&req, &contoso, &alice, REQUEST_DENIED),
-                     VERDICT_SELF_DECISION);
+    assert_int_equal(decide(&req, &contoso, &alice, REQUEST_APPROVED), VERDICT_SELF_DECISION);
+    assert_int_equal(decide(&req, &contoso, &alice, REQUEST_DENIED), VERDICT_SELF_DECISION);
     assert_int_equal(decide(&req, &contoso, &bob, REQUEST_APPROVED), VERDICT_OK);
 
     /* A login as alice, filed by root: it names her as the user. */
     snprintf(req.requested_by, sizeof(req.requested_by), "%s", "root");
     req.requested_by_uid = 0;
-    assert_int_equal(decide(&req, &contoso, &alice, REQUEST_APPROVED),
-                     VERDICT_SELF_DECISION);
+    assert_int_equal(decide(&req, &contoso, &alice, REQUEST_APPROVED), VERDICT_SELF_DECISION);
 
     /* Filed by alice's uid under another account name (a second passwd entry). */
     make_pending(&req);
     req.requested_by_uid = ALICE_UID;
-    assert_int_equal(decide(&req, &contoso, &alice, REQUEST_APPROVED),
-                     VERDICT_SELF_DECISION);
+    assert_int_equal(decide(&req, &contoso, &alice, REQUEST_APPROVED), VERDICT_SELF_DECISION);
 
     /* Filed by name "alice" though the uid differs. */
     make_pending(&req);
     snprintf(req.requested_by, sizeof(req.requested_by), "%s", "alice");
-    assert_int_equal(decide(&req, &contoso, &alice, REQUEST_APPROVED),
-                     VERDICT_SELF_DECISION);
+    assert_int_equal(decide(&req, &contoso, &alice, REQUEST_APPROVED), VERDICT_SELF_DECISION);
 
     /* bob (admin by group) revoking his own approved access. */
     make_in_state(&req, REQUEST_APPROVED);
     snprintf(req.user, sizeof(req.user), "%s", "bob");
-    assert_int_equal(decide(&req, &contoso, &bob, REQUEST_REVOKED),
-                     VERDICT_SELF_DECISION);
+    assert_int_equal(decide(&req, &contoso, &bob, REQUEST_REVOKED), VERDICT_SELF_DECISION);
     assert_int_equal(decide(&req, &contoso, &alice, REQUEST_REVOKED), VERDICT_OK);
 }
 

@@ -19,12 +19,12 @@ static const struct {
     const char *key;
     size_t max;
 } string_fields[] = {
-    {"id", LOCKBOX_ID_HEX_LEN},        {"tenant", LOCKBOX_NAME_MAX},
-    {"host", LOCKBOX_HOST_MAX},        {"user", LOCKBOX_NAME_MAX},
-    {"reason", LOCKBOX_TEXT_MAX},      {"service", LOCKBOX_NAME_MAX},
-    {"rhost", LOCKBOX_RHOST_MAX},      {"requested_by", LOCKBOX_NAME_MAX},
-    {"requester", LOCKBOX_NAME_MAX},
-    {"decided_by", LOCKBOX_NAME_MAX},  {"comment", LOCKBOX_TEXT_MAX},
+    {"id", LOCKBOX_ID_HEX_LEN},      {"tenant", LOCKBOX_NAME_MAX},
+    {"host", LOCKBOX_HOST_MAX},      {"user", LOCKBOX_NAME_MAX},
+    {"reason", LOCKBOX_TEXT_MAX},    {"service", LOCKBOX_NAME_MAX},
+    {"rhost", LOCKBOX_RHOST_MAX},    {"requested_by", LOCKBOX_NAME_MAX},
+    {"requester", LOCKBOX_NAME_MAX}, {"decided_by", LOCKBOX_NAME_MAX},
+    {"comment", LOCKBOX_TEXT_MAX},
 };
 static const char *const time_fields[] = {"created_at", "decided_at", "expires_at"};
 #define N_STRING_FIELDS (sizeof(string_fields) / sizeof(string_fields[0]))
@@ -105,11 +105,10 @@ static void test_round_trip(void **unused)
 
 static void test_json_shape(void **unused)
 {
-    static const char *const keys[] = {"id",         "state",      "tenant",     "host",
-                                       "user",       "reason",     "service",    "rhost",
+    static const char *const keys[] = {"id",           "state",     "tenant",     "host",
+                                       "user",         "reason",    "service",    "rhost",
                                        "requested_by", "requester", "created_at", "decided_at",
-                                       "decided_by",
-                                       "comment",    "expires_at"};
+                                       "decided_by",   "comment",   "expires_at"};
     struct lockbox_request req;
     json_object *value;
 
@@ -205,10 +204,9 @@ static void test_wrong_types_refused(void **unused)
 {
     (void)unused;
     for (size_t i = 0; i < N_STRING_FIELDS + N_TIME_FIELDS + 1; i++) {
-        const char *key = i < N_STRING_FIELDS ? string_fields[i].key
-                          : i < N_STRING_FIELDS + N_TIME_FIELDS
-                              ? time_fields[i - N_STRING_FIELDS]
-                              : "state";
+        const char *key = i < N_STRING_FIELDS                   ? string_fields[i].key
+                          : i < N_STRING_FIELDS + N_TIME_FIELDS ? time_fields[i - N_STRING_FIELDS]
+                                                                : "state";
         json_object *wrong[] = {json_object_new_int(5), json_object_new_boolean(1),
                                 json_object_new_double(1.5), json_object_new_array(),
                                 json_object_new_object()};

@@ -124,17 +124,16 @@ static void test_table_is_consistent(void **state)
             assert_non_null(r->log_action);
         assert_true(strncmp(r->path, "/v1/", 4) == 0);
         for (size_t j = i + 1; j < n; j++)
-            assert_false(strcmp(r->method, all[j].method) == 0 && strcmp(r->path, all[j].path) == 0);
+            assert_false(strcmp(r->method, all[j].method) == 0 &&
+                         strcmp(r->path, all[j].path) == 0);
     }
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_plain_paths),
-        cmocka_unit_test(test_id_and_action),
-        cmocka_unit_test(test_root_only_routes),
-        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_plain_paths),         cmocka_unit_test(test_id_and_action),
+        cmocka_unit_test(test_root_only_routes),    cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_table_is_consistent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

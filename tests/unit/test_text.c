@@ -27,9 +27,8 @@ static size_t reference_sequence(const unsigned char *s, size_t len)
         size_t n;
         struct range second;
     } forms[] = {
-        {0xc2, 0xdf, 2, {0x80, 0xbf}}, {0xe0, 0xe0, 3, {0xa0, 0xbf}},
-        {0xe1, 0xec, 3, {0x80, 0xbf}}, {0xed, 0xed, 3, {0x80, 0x9f}},
-        {0xee, 0xef, 3, {0x80, 0xbf}}, {0xf0, 0xf0, 4, {0x90, 0xbf}},
+        {0xc2, 0xdf, 2, {0x80, 0xbf}}, {0xe0, 0xe0, 3, {0xa0, 0xbf}}, {0xe1, 0xec, 3, {0x80, 0xbf}},
+        {0xed, 0xed, 3, {0x80, 0x9f}}, {0xee, 0xef, 3, {0x80, 0xbf}}, {0xf0, 0xf0, 4, {0x90, 0xbf}},
         {0xf1, 0xf3, 4, {0x80, 0xbf}}, {0xf4, 0xf4, 4, {0x80, 0x8f}},
     };
     if (s[0] < 0x80)
@@ -62,9 +61,20 @@ static bool reference_is_utf8(const unsigned char *s, size_t len)
 static void test_utf8_valid(void **unused)
 {
     static const char *const valid[] = {
-        "", "abc", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf",
-        "\xed\x9f\xbf", "\xee\x80\x80", "\xef\xbf\xbf", "\xc2\x80", "\xdf\xbf", "\xe0\xa0\x80",
-        "\xf0\x90\x80\x80", "caf\xc3\xa9 \xe2\x82\xac 5",
+        "",
+        "abc",
+        "\xc3\xa9",
+        "\xe2\x82\xac",
+        "\xf0\x9f\x98\x80",
+        "\xf4\x8f\xbf\xbf",
+        "\xed\x9f\xbf",
+        "\xee\x80\x80",
+        "\xef\xbf\xbf",
+        "\xc2\x80",
+        "\xdf\xbf",
+        "\xe0\xa0\x80",
+        "\xf0\x90\x80\x80",
+        "caf\xc3\xa9 \xe2\x82\xac 5",
     };
     (void)unused;
     for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++)
@@ -77,15 +87,36 @@ static void test_utf8_invalid(void **unused)
 {
     static const char *const invalid[] = {
         /* overlongs */
-        "\xc0\x80", "\xc0\xaf", "\xc1\xbf", "\xe0\x80\x80", "\xe0\x9f\xbf", "\xf0\x80\x80\x80",
-        "\xf0\x8f\xbf\xbf", "\xf8\x88\x80\x80\x80",
+        "\xc0\x80",
+        "\xc0\xaf",
+        "\xc1\xbf",
+        "\xe0\x80\x80",
+        "\xe0\x9f\xbf",
+        "\xf0\x80\x80\x80",
+        "\xf0\x8f\xbf\xbf",
+        "\xf8\x88\x80\x80\x80",
         /* UTF-16 surrogates */
-        "\xed\xa0\x80", "\xed\xbf\xbf", "\xed\xad\xbf\xed\xb0\x80",
+        "\xed\xa0\x80",
+        "\xed\xbf\xbf",
+        "\xed\xad\xbf\xed\xb0\x80",
         /* beyond U+10FFFF */
-        "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xf7\xbf\xbf\xbf", "\xfe", "\xff",
+        "\xf4\x90\x80\x80",
+        "\xf5\x80\x80\x80",
+        "\xf7\xbf\xbf\xbf",
+        "\xfe",
+        "\xff",
         /* truncated or broken sequences */
-        "\xc3", "\xe2\x82", "\xf0\x9f\x98", "\x80", "\xbf", "\xc3\x41", "\xe2\x41\xac",
-        "\xe2\x82\x41", "\xf0\x9f\x98\x41", "abc\xc3", "\xc3\xa9\xa9",
+        "\xc3",
+        "\xe2\x82",
+        "\xf0\x9f\x98",
+        "\x80",
+        "\xbf",
+        "\xc3\x41",
+        "\xe2\x41\xac",
+        "\xe2\x82\x41",
+        "\xf0\x9f\x98\x41",
+        "abc\xc3",
+        "\xc3\xa9\xa9",
     };
     (void)unused;
     for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
@@ -145,11 +176,10 @@ static const uint32_t reordering[] = {
 };
 /* Those that only hide themselves. */
 static const uint32_t invisible[] = {
-    0x00ad,                                 /* soft hyphen */
-    0x061c,                                 /* Arabic letter mark */
-    0x200b, 0x200c, 0x200d, 0x200e, 0x200f, /* ZWSP ZWNJ ZWJ LRM RLM */
-    0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0x2065,
-    0xfeff,                                 /* ZWNBSP, byte order mark */
+    0x00ad,                                                 /* soft hyphen */
+    0x061c,                                                 /* Arabic letter mark */
+    0x200b, 0x200c, 0x200d, 0x200e, 0x200f,                 /* ZWSP ZWNJ ZWJ LRM RLM */
+    0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0x2065, 0xfeff, /* ZWNBSP, byte order mark */
 };
 #define N_REORDERING (sizeof(reordering) / sizeof(reordering[0]))
 #define N_INVISIBLE (sizeof(invisible) / sizeof(invisible[0]))
@@ -209,7 +239,7 @@ static void test_hidden_table(void **unused)
     /* The neighbours of each range are ordinary characters. */
     static const uint32_t ordinary[] = {0x00ac, 0x00ae, 0x061b, 0x061d, 0x200a, 0x2010,
                                         0x2027, 0x202f, 0x205f, 0x2070, 0xfefe, 0xff00,
-                                        'a', 0xe9, 0x05d0, 0x0627, 0x1f600};
+                                        'a',    0xe9,   0x05d0, 0x0627, 0x1f600};
     for (size_t i = 0; i < sizeof(ordinary) / sizeof(ordinary[0]); i++)
         assert_false(text_is_hidden(ordinary[i]));
 }
@@ -222,7 +252,10 @@ static void test_hidden_refused_in_names_and_hosts(void **unused)
     for (size_t i = 0; i < N_HIDDEN; i++) {
         encode(hidden_at(i), bytes);
         /* Alone, first, inside, last. */
-        const char *const around[][2] = {{"", ""}, {"", "eng1"}, {"eng", "1"}, {"eng1", ""},
+        const char *const around[][2] = {{"", ""},
+                                         {"", "eng1"},
+                                         {"eng", "1"},
+                                         {"eng1", ""},
                                          {"db01.", "example.com"}};
         for (size_t f = 0; f < sizeof(around) / sizeof(around[0]); f++) {
             snprintf(s, sizeof(s), "%s%s%s", around[f][0], bytes, around[f][1]);
@@ -250,15 +283,18 @@ static void test_clean_text_and_hidden_characters(void **unused)
             fail_msg("U+%04X refused in free text", (unsigned)invisible[i]);
     }
     /* Real text that holds them. */
-    assert_true(text_is_clean("\xd9\x85\xdb\x8c\xe2\x80\x8c\xd8\xae\xd9\x88\xd8\xa7\xd9\x87\xd9\x85",
-                              LOCKBOX_TEXT_MAX)); /* Persian, with ZWNJ */
+    assert_true(
+        text_is_clean("\xd9\x85\xdb\x8c\xe2\x80\x8c\xd8\xae\xd9\x88\xd8\xa7\xd9\x87\xd9\x85",
+                      LOCKBOX_TEXT_MAX)); /* Persian, with ZWNJ */
     assert_true(text_is_clean("\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb on call",
-                              LOCKBOX_TEXT_MAX)); /* emoji joined by ZWJ */
+                              LOCKBOX_TEXT_MAX));                         /* emoji joined by ZWJ */
     assert_true(text_is_clean("re\xc2\xadstore db01", LOCKBOX_TEXT_MAX)); /* soft hyphen */
     assert_true(text_is_clean("\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d (INC-4711)\xe2\x80\x8f",
                               LOCKBOX_TEXT_MAX)); /* Hebrew, RLM after the bracket */
     /* Trojan Source: "INC-4711" shown, "1174-CNI ... " stored. */
-    assert_false(text_is_clean("INC-\xe2\x80\xae" "1174\xe2\x80\xac", LOCKBOX_TEXT_MAX));
+    assert_false(text_is_clean("INC-\xe2\x80\xae"
+                               "1174\xe2\x80\xac",
+                               LOCKBOX_TEXT_MAX));
     assert_false(text_is_clean("ok\xe2\x81\xa6 hidden \xe2\x81\xa9", LOCKBOX_TEXT_MAX));
 }
 
@@ -267,9 +303,23 @@ static void test_clean_text_and_hidden_characters(void **unused)
 static void test_clean_text(void **unused)
 {
     static const char *const refused[] = {
-        "", "a\tb", "a\nb", "a\rb", "\x1b[31mred", "a\x7f", "\x01", "\x1f",
-        "a\xc2\x80", "a\xc2\x9b" "2J", "a\xc2\x9f", "caf\xe9", "\xed\xa0\x80", "\xc0\xaf",
-        "\xf4\x90\x80\x80", "ok\xe2\x82",
+        "",
+        "a\tb",
+        "a\nb",
+        "a\rb",
+        "\x1b[31mred",
+        "a\x7f",
+        "\x01",
+        "\x1f",
+        "a\xc2\x80",
+        "a\xc2\x9b"
+        "2J",
+        "a\xc2\x9f",
+        "caf\xe9",
+        "\xed\xa0\x80",
+        "\xc0\xaf",
+        "\xf4\x90\x80\x80",
+        "ok\xe2\x82",
     };
     (void)unused;
     assert_true(text_is_clean("INC-4711 restore db01 (ticket #9)", LOCKBOX_TEXT_MAX));
@@ -319,11 +369,11 @@ static void test_clean_text_length_bounds(void **unused)
 
 static void test_names(void **unused)
 {
-    static const char *const good[] = {"eng1", "alice", "a", "contoso", "Svc_01", "a.b-c_d",
-                                       "1234", "sshd", "x-"};
-    static const char *const bad[] = {"", "-eng1", "-", "a b", "a/b", "a@b", "a:b", "a%b",
-                                      "caf\xc3\xa9", "a\nb", "a\tb", "a\x7f", "a\"b", "a=b",
-                                      "a\\b", "a;b", "a$b", "a\xff"};
+    static const char *const good[] = {"eng1",    "alice", "a",    "contoso", "Svc_01",
+                                       "a.b-c_d", "1234",  "sshd", "x-"};
+    static const char *const bad[] = {"",     "-eng1", "-",           "a b",  "a/b",  "a@b",
+                                      "a:b",  "a%b",   "caf\xc3\xa9", "a\nb", "a\tb", "a\x7f",
+                                      "a\"b", "a=b",   "a\\b",        "a;b",  "a$b",  "a\xff"};
     (void)unused;
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
         assert_true(text_is_name(good[i], LOCKBOX_NAME_MAX));
@@ -350,10 +400,10 @@ static void test_names(void **unused)
 
 static void test_hosts(void **unused)
 {
-    static const char *const good[] = {"db01", "db01.example.com", "127.0.0.1", "::1",
-                                       "fe80::1%eth0", "2001:db8::42", "host_1-a"};
-    static const char *const bad[] = {"", "-db01", "db 01", "db/01", "[::1]", "db01\n",
-                                      "db01;rm", "d\xc3\xa9", "db@01", "db01\x1b"};
+    static const char *const good[] = {"db01",         "db01.example.com", "127.0.0.1", "::1",
+                                       "fe80::1%eth0", "2001:db8::42",     "host_1-a"};
+    static const char *const bad[] = {"",       "-db01",   "db 01",     "db/01", "[::1]",
+                                      "db01\n", "db01;rm", "d\xc3\xa9", "db@01", "db01\x1b"};
     (void)unused;
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
         assert_true(text_is_host(good[i], LOCKBOX_RHOST_MAX));
@@ -458,14 +508,19 @@ static void test_escape_log_values(void **unused)
     expect_log("\x1b[31mred", "\"\\x1b[31mred\"");
     expect_log("a\x7f", "\"a\\x7f\"");
     expect_log("a\tb", "\"a\\x09b\"");
-    expect_log("\xc2\x9b" "2J", "\"\\xc2\\x9b2J\"");
+    expect_log("\xc2\x9b"
+               "2J",
+               "\"\\xc2\\x9b2J\"");
     expect_log("\xc2\x85", "\"\\xc2\\x85\"");
     expect_log("bad\xff", "\"bad\\xff\"");
     expect_log("\xc0\xaf", "\"\\xc0\\xaf\"");
     expect_log("\xed\xa0\x80", "\"\\xed\\xa0\\x80\"");
     expect_log("cut\xe2\x82", "\"cut\\xe2\\x82\"");
     expect_log("caf\xc3\xa9", "\"caf\xc3\xa9\"");
-    expect_log("\xe2\x82\xac" "5", "\"\xe2\x82\xac" "5\"");
+    expect_log("\xe2\x82\xac"
+               "5",
+               "\"\xe2\x82\xac"
+               "5\"");
 }
 
 static void test_escape_terminal_values(void **unused)
@@ -481,7 +536,9 @@ static void test_escape_terminal_values(void **unused)
     expect_terminal("line\nnext", "line\\x0anext");
     expect_terminal("a\tb\r", "a\\x09b\\x0d");
     expect_terminal("\x7f", "\\x7f");
-    expect_terminal("\xc2\x9b" "31m", "\\xc2\\x9b31m");
+    expect_terminal("\xc2\x9b"
+                    "31m",
+                    "\\xc2\\x9b31m");
     expect_terminal("caf\xc3\xa9", "caf\xc3\xa9");
     expect_terminal("\xff\xfe", "\\xff\\xfe");
     expect_terminal("\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80");
@@ -492,11 +549,20 @@ static void test_escape_hidden_characters(void **unused)
     char bytes[4], in[32], expected[64], out[64];
 
     (void)unused;
-    expect_log("INC-\xe2\x80\xae" "1174\xe2\x80\xac", "\"INC-\\u202e1174\\u202c\"");
-    expect_terminal("INC-\xe2\x80\xae" "1174\xe2\x80\xac", "INC-\\u202e1174\\u202c");
+    expect_log("INC-\xe2\x80\xae"
+               "1174\xe2\x80\xac",
+               "\"INC-\\u202e1174\\u202c\"");
+    expect_terminal("INC-\xe2\x80\xae"
+                    "1174\xe2\x80\xac",
+                    "INC-\\u202e1174\\u202c");
     expect_log("re\xc2\xadstore", "\"re\\u00adstore\"");
-    expect_terminal("\xef\xbb\xbf" "eng1", "\\ufeffeng1");
-    expect_terminal("a\xe2\x80\xa8" "b\xe2\x80\xa9" "c", "a\\u2028b\\u2029c");
+    expect_terminal("\xef\xbb\xbf"
+                    "eng1",
+                    "\\ufeffeng1");
+    expect_terminal("a\xe2\x80\xa8"
+                    "b\xe2\x80\xa9"
+                    "c",
+                    "a\\u2028b\\u2029c");
     /* A backslash before one stays distinguishable from the escape. */
     expect_terminal("\\\xe2\x80\x8b", "\\\\\\u200b");
     /* Ordinary neighbours are not escaped. */
@@ -518,7 +584,8 @@ static void test_escape_json_hidden(void **unused)
     char bytes[4], in[64], expected[64];
 
     (void)unused;
-    char *out = text_escape_json_hidden("{\"reason\":\"INC-\xe2\x80\xae" "1174\"}");
+    char *out = text_escape_json_hidden("{\"reason\":\"INC-\xe2\x80\xae"
+                                        "1174\"}");
     assert_string_equal(out, "{\"reason\":\"INC-\\u202e1174\"}");
     free(out);
     /* Everything else stays as it was: other UTF-8, escapes, invalid bytes. */
@@ -655,11 +722,17 @@ static void check_escaped(const char *in, const char *buf, size_t out_len, bool 
 static void test_escape_truncation(void **unused)
 {
     static const char *const inputs[] = {
-        "plainvaluewithoutspaces", "hello world, this is long", "\n\n\n\n\n\n\n\n",
-        "a\x1b[2Jb\x1b[2Jc", "\"\"\"\"\"\"\"\"", "\\\\\\\\\\\\",
+        "plainvaluewithoutspaces",
+        "hello world, this is long",
+        "\n\n\n\n\n\n\n\n",
+        "a\x1b[2Jb\x1b[2Jc",
+        "\"\"\"\"\"\"\"\"",
+        "\\\\\\\\\\\\",
         "caf\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
-        "\xff\xfe\xfd\xfc", "",
-        "INC-\xe2\x80\xae" "1174\xe2\x80\xac\xc2\xad\xef\xbb\xbf and more text",
+        "\xff\xfe\xfd\xfc",
+        "",
+        "INC-\xe2\x80\xae"
+        "1174\xe2\x80\xac\xc2\xad\xef\xbb\xbf and more text",
     };
     char buf[80];
 
@@ -692,8 +765,7 @@ static void test_escape_truncation(void **unused)
 
 static void test_escape_tiny_buffers(void **unused)
 {
-    static const char *const inputs[] = {"plain", "a b", "\n\n\n", "", "x", "\xc2\x9b", "\"",
-                                         NULL};
+    static const char *const inputs[] = {"plain", "a b", "\n\n\n", "", "x", "\xc2\x9b", "\"", NULL};
     char buf[16];
 
     (void)unused;

@@ -16,7 +16,7 @@ struct probe {
     struct waiter waiter;
     struct waiters *set;
     int woken;
-    size_t wake_order;    /* 1 + the position in the log of wakes, 0 if never woken */
+    size_t wake_order;      /* 1 + the position in the log of wakes, 0 if never woken */
     int64_t readd_deadline; /* > 0: on_wake adds the waiter again until then, once */
 };
 
@@ -287,7 +287,7 @@ static uint64_t next_random(void)
 
 struct reference {
     struct probe *probes;
-    unsigned *id_of;  /* id number of each probe while queued */
+    unsigned *id_of; /* id number of each probe while queued */
     int *expected_wakes;
 };
 
