@@ -11,6 +11,7 @@ What it gives a test:
   create_lockbox_database(cluster)  the database and roles below (Cluster.start does it once)
   multi_host_dsn(*clusters, ...)    host=dirA,dirB port=pA,pB ... target_session_attrs=read-write
   psql(dsn, sql) -> CompletedProcess   psql -X -At -v ON_ERROR_STOP=1, for expected failures
+  psql_argv(dsn, sql)                  the same command line, for a psql run in the background
 
 The server runs as the `postgres` OS user and listens only on a Unix socket in its own
 directory (listen_addresses = ''), with fsync and synchronous_commit on as in production.
@@ -81,11 +82,16 @@ def make_dsn(**params):
     return " ".join("%s=%s" % (k, conninfo_value(v)) for k, v in params.items())
 
 
-def psql(dsn, sql, timeout=30):
-    """psql with no psqlrc, unaligned tuples-only output, stopping at the first error."""
-    argv = [os.path.join(PG_BIN, "psql"), "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1",
+def psql_argv(dsn, sql):
+    """psql with no psqlrc, unaligned tuples-only output, stopping at the first error (for a
+    test that runs it in the background)."""
+    return [os.path.join(PG_BIN, "psql"), "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1",
             "-d", dsn, "-c", sql]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=_clean_env())
+
+
+def psql(dsn, sql, timeout=30):
+    return subprocess.run(psql_argv(dsn, sql), capture_output=True, text=True, timeout=timeout,
+                          env=_clean_env())
 
 
 def query(dsn, sql, timeout=30):
@@ -140,6 +146,9 @@ class Cluster:
     """One PostgreSQL server in its own temporary directory: data/, its socket, server.log."""
 
     def __init__(self, port=5432, settings=None, _standby_of=None):
+        if not os.path.exists(os.path.join(PG_BIN, "postgres")):
+            raise RuntimeError("PostgreSQL 15 is not installed (%s): run packaging/install-deps.sh"
+                               % PG_BIN)
         self.dir = tempfile.mkdtemp(prefix="lbpg-")
         os.chown(self.dir, pwd.getpwnam(OS_USER).pw_uid, _postgres_gid())
         self.data = os.path.join(self.dir, "data")
@@ -191,15 +200,19 @@ class Cluster:
             f.writelines("%s = '%s'\n" % kv for kv in self.settings.items())
 
     def _launch(self, timeout):
-        """The postmaster itself is our child (no pg_ctl in between), so its PID is known
-        and its process group holds every backend. What names this node (its socket and
-        port) is given on the command line, so a standby copied from it differs only there."""
-        argv = [os.path.join(PG_BIN, "postgres"), "-D", self.data, "-p", str(self.port),
+        """The postmaster itself is our child (setpriv execs it; no pg_ctl in between), so
+        its PID is known and its children are the server's other processes. If the test dies
+        without cleaning up (a ctest timeout's SIGKILL), the parent-death signal SIGQUIT makes
+        the server shut down at once instead of running on. What names this node (its socket
+        and port) is on the command line, so a standby copied from it differs only there."""
+        argv = ["setpriv", "--reuid=" + OS_USER, "--regid=%d" % _postgres_gid(),
+                "--clear-groups", "--pdeathsig=QUIT", "--",
+                os.path.join(PG_BIN, "postgres"), "-D", self.data, "-p", str(self.port),
                 "-c", "listen_addresses=", "-c", "unix_socket_directories=%s" % self.dir]
         self._log = open(self.log_path, "a")
-        self.proc = subprocess.Popen(argv, user=OS_USER, group=_postgres_gid(), extra_groups=[],
-                                     cwd=self.dir, stdin=subprocess.DEVNULL, stdout=self._log,
-                                     stderr=self._log, env=_clean_env(), start_new_session=True)
+        self.proc = subprocess.Popen(argv, cwd=self.dir, stdin=subprocess.DEVNULL,
+                                     stdout=self._log, stderr=self._log, env=_clean_env(),
+                                     start_new_session=True)
         wait_until(self._accepts, timeout, lambda: "PostgreSQL on %s:%s (log: %s)" % (
             self.dir, self.port, self.log()[-2000:]), step=0.02)
 
@@ -217,8 +230,9 @@ class Cluster:
 
     def stop(self, mode="fast", timeout=STOP_TIMEOUT):
         """Stops the server as `pg_ctl stop -m MODE` does (a signal to the postmaster's PID:
-        fast rolls back open transactions and disconnects), then SIGKILL to its process
-        group if it has not exited within `timeout` s. Returns the postmaster's exit status."""
+        fast rolls back open transactions and disconnects; the postmaster exits after its
+        children), then kills every process of it if it has not exited within `timeout` s.
+        Returns the postmaster's exit status."""
         if self.proc is None:
             return None
         if self.proc.poll() is None:
@@ -226,32 +240,34 @@ class Cluster:
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                self._kill_group()
-        return self._reaped()
+                return self.kill9()
+        return self._reaped([])
 
     def kill9(self):
-        """Every process of the server killed at once, as a crashed machine would leave it
-        (without the page cache lost): the next start() runs crash recovery."""
+        """Every process of the server SIGKILLed, as a crashed machine would leave it (but
+        with the page cache kept): the next start() runs crash recovery. PostgreSQL puts each
+        child in a session of its own, so they are found as the postmaster's children; it is
+        stopped first so that it starts no new one meanwhile."""
         if self.proc is None:
             return None
-        self._kill_group()
-        return self._reaped()
-
-    def _kill_group(self):
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        if self.proc.poll() is not None:  # gone already: its PID may be another's by now
+            return self._reaped([])
+        postmaster = self.proc.pid
+        _signal_quietly(postmaster, signal.SIGSTOP)
+        children = _children_of(postmaster)
+        for pid in [postmaster] + children:
+            _signal_quietly(pid, signal.SIGKILL)
         self.proc.wait()
+        return self._reaped(children)
 
-    def _reaped(self):
-        """After the postmaster: waits until none of its group lives on (a backend still
+    def _reaped(self, children):
+        """After the postmaster: waits until none of `children` lives on (a backend still
         attached to the old shared memory would make the next start refuse)."""
-        pgid, code = self.proc.pid, self.proc.returncode
+        code = self.proc.returncode
         self.proc = None
         self._log.close()
-        wait_until(lambda: not _group_alive(pgid), STOP_TIMEOUT,
-                   "the processes of PostgreSQL's group %d to end" % pgid, step=0.02)
+        wait_until(lambda: not _still_running(children), STOP_TIMEOUT,
+                   "PostgreSQL's processes %s to end" % children, step=0.02)
         return code
 
     def close(self):
@@ -313,9 +329,16 @@ class Cluster:
         return self
 
 
-def _group_alive(pgid):
-    """PIDs in process group `pgid` that are not zombies (which init reaps, whenever)."""
-    alive = []
+def _signal_quietly(pid, signum):
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _process_states():
+    """{pid: (state, parent pid)} of every process now."""
+    states = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -324,9 +347,19 @@ def _group_alive(pgid):
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue  # it ended while we looked
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            alive.append(int(entry))
-    return alive
+        states[int(entry)] = (fields[0], int(fields[1]))
+    return states
+
+
+def _children_of(parent):
+    return [pid for pid, (state, ppid) in _process_states().items()
+            if ppid == parent and state != "Z"]
+
+
+def _still_running(pids):
+    """Those of `pids` that are neither gone nor zombies (which init reaps, whenever)."""
+    states = _process_states()
+    return [pid for pid in pids if pid in states and states[pid][0] != "Z"]
 
 
 @atexit.register

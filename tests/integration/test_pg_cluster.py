@@ -3,16 +3,28 @@ roles and grants lockboxd gets, a Unix-socket-only durable server, stop/start an
 outage tests, a streaming standby, promotion, and a multi-host DSN following the failover."""
 
 import os
+import signal
+import subprocess
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+from lockbox_testlib import terminate, wait_until  # noqa: E402
 from pg_cluster import (OWNER, READER, SUPERUSER, Cluster, multi_host_dsn, psql,  # noqa: E402
-                        query)
+                        psql_argv, query)
 
 
 def connects(dsn):
     return psql(dsn, "SELECT 1").returncode == 0
+
+
+def running(pid):
+    """Whether process `pid` exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 class OneServer(unittest.TestCase):
@@ -72,7 +84,23 @@ class OneServer(unittest.TestCase):
     def test_kill9_then_crash_recovery_keeps_committed_rows(self):
         query(self.pg.dsn(), "CREATE TABLE crash_probe (id int); INSERT INTO crash_probe "
                              "VALUES (1)")
+        # A backend deep in a computation does not look for its postmaster's death: it
+        # survives a SIGKILL of the postmaster alone, but not kill9().
+        busy = subprocess.Popen(psql_argv(self.pg.dsn(), "SELECT count(*) FROM "
+                                          "generate_series(1, 10000000000)"),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(terminate, busy)
+        wait_until(lambda: self.pg.query("SELECT count(*) FROM pg_stat_activity WHERE "
+                                         "query LIKE '%generate_series%' AND state = "
+                                         "'active' AND pid <> pg_backend_pid()") == "1",
+                   10, "the busy query running")
+        server = [int(pid) for pid in self.pg.query(
+            "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()").split()]
+        self.assertGreaterEqual(len(server), 5, "checkpointer, walwriter, ... expected")
+        self.addCleanup(lambda: [os.kill(pid, signal.SIGKILL) for pid in server if running(pid)])
+        postmaster = self.pg.pid
         self.pg.kill9()
+        self.assertEqual([pid for pid in server + [postmaster] if running(pid)], [])
         self.assertFalse(connects(self.pg.dsn()))
         self.pg.start()
         self.assertEqual(query(self.pg.dsn(), "SELECT count(*) FROM crash_probe"), "1")
