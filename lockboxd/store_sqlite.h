@@ -1,5 +1,6 @@
 /* What the SQLite backend's files share (store_sqlite.c: the database, requests, audit and
- * meta; store_sqlite_sessions.c; store_sqlite_outbox.c). Nothing else includes this. */
+ * meta; store_sqlite_schema.c; store_sqlite_sessions.c; store_sqlite_outbox.c). Nothing else
+ * includes this. */
 #ifndef LOCKBOXD_STORE_SQLITE_H
 #define LOCKBOXD_STORE_SQLITE_H
 #include <sqlite3.h>
@@ -45,6 +46,9 @@ struct sqlite_store {
 
 extern const char *const sqlite_session_sql[SS_COUNT];
 extern const char *const sqlite_outbox_sql[OB_COUNT];
+
+/* store_sqlite_schema.c: creates or migrates the schema; a newer one is refused (err). */
+int sqlite_migrate(sqlite3 *db, char *err, size_t err_len);
 
 /* A prepared statement, reset and with its bindings cleared, ready to bind and step. */
 sqlite3_stmt *sqlite_ready(sqlite3_stmt *stmt);

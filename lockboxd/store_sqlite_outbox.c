@@ -1,4 +1,4 @@
-/* The notification outbox in SQLite (schema: store_sqlite.c, migration 2). */
+/* The notification outbox in SQLite (schema: store_sqlite_schema.c, migration 2). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* The sessions table in SQLite (schema: store_sqlite.c, migrations 3, 5 and 6). */
+/* The sessions table in SQLite (schema: store_sqlite_schema.c, migrations 3, 5, 6). */
 #include <stdio.h>
 #include <string.h>
 
