@@ -14,6 +14,12 @@
  *    its outbox rows, a session row change, all in one); every call outside one is a
  *    transaction of its own. Reads inside a transaction see its own writes. A failed write
  *    inside a transaction leaves it to the caller to roll back.
+ *    Called inside the journal's transactions: store_put_request, store_audit_insert,
+ *    store_outbox_add (the journal's in_transaction hook), store_session_insert and
+ *    store_session_set_state(_at) (journal_record_change), store_meta_set_int (the audit
+ *    file's rotation point). On their own: the other session updates (warned, rebind,
+ *    containment), the outbox's marks (the sender's store), and the store_outbox_add of
+ *    warnings ahead of a deadline (notifier_warn_if_due, also from inside store_each_live).
  *  - Durability: a commit is atomic, but may be durable only after store_sync(). Nobody is
  *    answered before the journal has synced, so a backend may defer the fsync to it (SQLite:
  *    WAL with synchronous=NORMAL, then one commit under synchronous=FULL fsyncs the WAL and
@@ -28,8 +34,8 @@
  *    first. Whether a walk sees rows its own fn changed is not specified.
  *  - Threads: a store is used by one thread at a time. Another thread opens its own
  *    (notify.c's sender), and stores on the same database must work side by side.
- *  - Texts are copied into the caller's structs, cut to their sizes; a NULL text argument is
- *    stored as "" unless said otherwise. Times are wall-clock milliseconds since the epoch. */
+ *  - Texts are copied into the caller's structs, cut to their sizes. Text arguments are never
+ *    NULL unless a call says so. Times are wall-clock milliseconds since the epoch. */
 #ifndef LOCKBOXD_STORE_H
 #define LOCKBOXD_STORE_H
 #include <stdbool.h>
@@ -176,6 +182,7 @@ int store_session_set_warned(struct store *store, const char *id, bool warned);
 /* Binds the session to another approval. */
 int store_session_rebind(struct store *store, const char *id, const char *request_id);
 int store_session_set_contained(struct store *store, const char *id, bool contained);
+/* cgroup NULL or "": none. */
 int store_session_set_containment(struct store *store, const char *id, int64_t audit_session,
                                   const char *cgroup, bool contained);
 enum lockbox_result store_session_get_state(struct store *store, const char *id,
@@ -201,7 +208,8 @@ enum lockbox_result store_outbox_next_due(struct store *store, int64_t now_ms,
 int64_t store_outbox_next_attempt_at(struct store *store);
 /* Delivered at now_ms after attempts tries (last_error cleared). */
 int store_outbox_mark_delivered(struct store *store, int64_t seq, int attempts, int64_t now_ms);
-/* Not delivered: tried attempts times, next try at next_at, or never again when failed. */
+/* Not delivered: tried attempts times, next try at next_at, or never again when failed;
+ * error (NULL: none) is kept as last_error. */
 int store_outbox_mark_retry(struct store *store, int64_t seq, int attempts, int64_t next_at,
                             const char *error, bool failed);
 /* Every row of a request, oldest first, body NULL. */

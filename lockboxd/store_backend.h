@@ -1,7 +1,9 @@
 /* How a database backend plugs into store.h: one function per operation in a struct store_ops,
  * each taking the backend's own state. store.c dispatches the public calls to it and keeps
  * what needs no SQL (which approval is current, which lasts longest). Only store*.c include
- * this. Every function keeps the contract written in store.h. */
+ * this. Every function keeps the contract written in store.h; store.c has already turned the
+ * NULL texts store.h allows (a requester, a cgroup, an error) into "" and checked the length
+ * of a list's id prefix. A backend is added to backends[] in store.c. */
 #ifndef LOCKBOXD_STORE_BACKEND_H
 #define LOCKBOXD_STORE_BACKEND_H
 #include "store.h"
