@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "duration.h"
+#include "store.h"
 #include "text.h"
 
 struct parse_state {
@@ -374,6 +375,14 @@ void config_free(struct lockboxd_config *config)
         config->tenants[i].n_admins = 0;
     }
     config->n_tenants = 0;
+}
+
+void config_store(const struct lockboxd_config *config, struct store_config *out)
+{
+    /* Standalone: SQLite at [daemon] database. A [store] section would choose another. */
+    out->backend = "sqlite";
+    out->path = config->database;
+    out->dsn = NULL;
 }
 
 const struct tenant_config *config_find_tenant(const struct lockboxd_config *config,

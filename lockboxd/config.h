@@ -42,6 +42,10 @@ struct lockboxd_config {
 int config_load(const char *path, struct lockboxd_config *config, char *err, size_t err_len);
 void config_free(struct lockboxd_config *config);
 
+/* Which database the store opens (store.h); out points into config. */
+struct store_config;
+void config_store(const struct lockboxd_config *config, struct store_config *out);
+
 const struct tenant_config *config_find_tenant(const struct lockboxd_config *config,
                                                const char *name);
 /* The tenant's admin list in the pure core's shape (valid while config lives). */

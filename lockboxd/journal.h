@@ -1,5 +1,5 @@
 /* The journal: the one way a state change happens. It commits the request, its audit record
- * and the new chain head in one SQLite transaction, appends the record to the audit file
+ * and the new chain head in one store transaction, appends the record to the audit file
  * (fsync'd) and writes the syslog line, in that order, before anyone is answered. */
 #ifndef LOCKBOXD_JOURNAL_H
 #define LOCKBOXD_JOURNAL_H

@@ -122,7 +122,9 @@ static int open_state(struct lockboxd *d, char *err, size_t err_len)
         snprintf(err, err_len, "out of memory");
         return -1;
     }
-    d->store = store_open(c->database, err, err_len);
+    struct store_config store_config;
+    config_store(c, &store_config);
+    d->store = store_open(&store_config, err, err_len);
     if (d->store == NULL)
         return -1;
     if (journal_open(&d->journal, d->store, c->audit_log, err, err_len) != 0) {

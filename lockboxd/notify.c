@@ -12,14 +12,13 @@
 #include <time.h>
 
 #include "monotonic.h"
-#include "outbox.h"
 #include "request_json.h"
 #include "text.h"
 #include "timefmt.h"
 
 struct notifier {
     const struct lockboxd_config *config;
-    struct outbox *outbox; /* on the daemon's connection (main thread only) */
+    struct store *store; /* the daemon's (main thread only); the sender opens its own */
     bool running;
     pthread_t thread;
     pthread_mutex_t lock;
@@ -89,9 +88,9 @@ int notifier_enqueue(void *cls, const struct lockbox_request *req, const char *e
         return -1;
     int rc = 0;
     if (tenant->notify_url[0] != '\0')
-        rc |= outbox_add(n->outbox, id, "webhook", req->id, event, tenant->name, body, now_ms);
+        rc |= store_outbox_add(n->store, id, "webhook", req->id, event, tenant->name, body, now_ms);
     if (tenant->notify_command[0] != '\0')
-        rc |= outbox_add(n->outbox, id, "command", req->id, event, tenant->name, body, now_ms);
+        rc |= store_outbox_add(n->store, id, "command", req->id, event, tenant->name, body, now_ms);
     free(body);
     return rc;
 }
@@ -125,7 +124,7 @@ int64_t notifier_warn_if_due(struct notifier *n, const struct lockbox_request *r
     return -1;
 }
 
-static int add_status(const struct outbox_item *item, void *ctx)
+static int add_status(const struct outbox_row *item, void *ctx)
 {
     json_object *array = ctx, *obj = json_object_new_object();
     char when[TIMEFMT_LEN];
@@ -151,7 +150,7 @@ json_object *notifier_status(struct notifier *n, const char *request_id)
 {
     json_object *array = json_object_new_array();
     if (n != NULL)
-        outbox_for_request(n->outbox, request_id, add_status, array);
+        store_outbox_of_request(n->store, request_id, add_status, array);
     return array;
 }
 
@@ -172,7 +171,7 @@ static int64_t backoff_ms(int attempts)
     return delay > 600000 ? 600000 : delay;
 }
 
-static void deliver_one(struct notifier *n, struct outbox *outbox, struct outbox_item *item)
+static void deliver_one(struct notifier *n, struct store *store, struct outbox_row *item)
 {
     const struct tenant_config *tenant = config_find_tenant(n->config, item->tenant);
     char err[200] = "";
@@ -189,18 +188,18 @@ static void deliver_one(struct notifier *n, struct outbox *outbox, struct outbox
         snprintf(err, sizeof(err), "channel no longer configured");
     int attempts = item->attempts + 1;
     if (rc == 0) {
-        outbox_mark_delivered(outbox, item->seq, attempts, wall_now_ms());
+        store_outbox_mark_delivered(store, item->seq, attempts, wall_now_ms());
         syslog(LOG_INFO, "event=notify.delivered id=%s channel=%s attempts=%d",
                item->notification_id, item->channel, attempts);
         return;
     }
-    int failed = attempts >= LOCKBOX_NOTIFY_MAX_ATTEMPTS;
+    bool failed = attempts >= LOCKBOX_NOTIFY_MAX_ATTEMPTS;
     char shown[260];
     syslog(failed ? LOG_ERR : LOG_WARNING, "event=notify.%s id=%s channel=%s attempts=%d error=%s",
            failed ? "failed" : "retry", item->notification_id, item->channel, attempts,
            text_escape_log(err, shown, sizeof(shown)));
-    outbox_mark_retry(outbox, item->seq, attempts, wall_now_ms() + backoff_ms(attempts), err,
-                      failed);
+    store_outbox_mark_retry(store, item->seq, attempts, wall_now_ms() + backoff_ms(attempts), err,
+                            failed);
 }
 
 static void wait_for_work(struct notifier *n, int64_t next_due_wall_ms)
@@ -234,26 +233,25 @@ static void *sender_main(void *cls)
 {
     struct notifier *n = cls;
     char err[512];
-    struct store *store = store_open(n->config->database, err, sizeof(err));
-    struct outbox *outbox = store ? outbox_open(store, err, sizeof(err)) : NULL;
+    struct store_config store_config;
+    config_store(n->config, &store_config);
+    struct store *store = store_open(&store_config, err, sizeof(err));
 
-    if (outbox == NULL) {
+    if (store == NULL) {
         syslog(LOG_CRIT, "event=notify.error msg=\"sender cannot open the database: %s\"", err);
-        store_close(store);
         return NULL;
     }
     while (!stopping(n)) {
-        struct outbox_item item;
-        enum lockbox_result found = outbox_next_due(outbox, wall_now_ms(), &item);
+        struct outbox_row item;
+        enum lockbox_result found = store_outbox_next_due(store, wall_now_ms(), &item);
         if (found == LOCKBOX_OK) {
-            deliver_one(n, outbox, &item);
+            deliver_one(n, store, &item);
             free(item.body);
             continue;
         }
         wait_for_work(n, found == LOCKBOX_ERROR ? wall_now_ms() + 5000
-                                                : outbox_next_attempt_at(outbox));
+                                                : store_outbox_next_attempt_at(store));
     }
-    outbox_close(outbox);
     store_close(store);
     return NULL;
 }
@@ -268,11 +266,7 @@ struct notifier *notifier_start(const struct lockboxd_config *config, struct sto
     if (n == NULL)
         return NULL;
     n->config = config;
-    n->outbox = outbox_open(store, err, err_len);
-    if (n->outbox == NULL) {
-        free(n);
-        return NULL;
-    }
+    n->store = store;
     for (unsigned i = 0; i < config->n_tenants; i++)
         any_channel |= tenant_has_channel(&config->tenants[i]);
     pthread_mutex_init(&n->lock, NULL);
@@ -305,6 +299,5 @@ void notifier_stop(struct notifier *n)
     }
     pthread_cond_destroy(&n->wake);
     pthread_mutex_destroy(&n->lock);
-    outbox_close(n->outbox);
     free(n);
 }

@@ -13,8 +13,8 @@
 
 struct notifier;
 
-/* Prepares the outbox on the daemon's connection and starts the sender (only when some
- * tenant has a channel). Returns NULL with err on failure. */
+/* Queues into the daemon's store and starts the sender with a store of its own (only when
+ * some tenant has a channel). Returns NULL with err on failure. */
 struct notifier *notifier_start(const struct lockboxd_config *config, struct store *store,
                                 char *err, size_t err_len);
 void notifier_stop(struct notifier *notifier);

@@ -47,7 +47,7 @@ static void forget(struct sessions *s, struct session_entry *e)
     /* A failure is logged and fails safe: the row stays tracked, and the next start looks
      * for its leftovers again. */
     if (session_is_contained(e))
-        session_update(s, SS_CONTAINED, e->id, NULL, 0);
+        session_check_update(s, e->id, store_session_set_contained(s->store, e->id, false));
     session_remove(s, e);
 }
 
@@ -230,11 +230,11 @@ static void rebind(struct sessions *s, struct session_entry *e, const struct loc
                e->id, best->id, e->request_id, e->user);
         memcpy(e->request_id, best->id, sizeof(e->request_id));
         /* A failure is logged; the next start binds it to the longest approval again. */
-        session_update(s, SS_REBIND, e->id, e->request_id, 0);
+        session_check_update(s, e->id, store_session_rebind(s->store, e->id, e->request_id));
     }
     if (end > e->access_end_boot_ms && e->warned) {
         e->warned = false; /* warn again before the new end */
-        session_update(s, SS_WARNED, e->id, NULL, 0);
+        session_check_update(s, e->id, store_session_set_warned(s->store, e->id, false));
     }
     e->access_end_boot_ms = end;
 }
@@ -330,7 +330,7 @@ static void warn(struct sessions *s, struct session_entry *e, const struct lockb
         return;
     }
     e->warned = true;
-    session_update(s, SS_WARNED, e->id, NULL, 1);
+    session_check_update(s, e->id, store_session_set_warned(s->store, e->id, true));
     syslog(LOG_INFO, "event=session.warned session=%s id=%s user=%s tty=%s left=%s", e->id,
            e->request_id, e->user, tty, left);
 }

@@ -4,7 +4,6 @@
 #include "sessions_internal.h"
 
 #include <pwd.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,47 +15,9 @@
 #include "random_id.h"
 #include "timefmt.h"
 
-static const char *const session_sql[SS_COUNT] = {
-    [SS_INSERT] = "INSERT INTO sessions (id, request_id, user, tenant, host, service, rhost, tty,"
-                  " pid, start_time, opened_at, audit_session, cgroup, boot_id, contained)"
-                  " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
-    [SS_SET_STATE] = "UPDATE sessions SET state = ?2, closed_at = ?3 WHERE id = ?1",
-    [SS_LIVE_ROWS] = "SELECT id, request_id, user, tenant, host, tty, pid, start_time, warned,"
-                     " audit_session, cgroup, boot_id, state FROM sessions"
-                     " WHERE state = 'open' OR contained = 1",
-    [SS_OF_REQUEST] = "SELECT id, pid, tty, service, rhost, opened_at, closed_at, state, contained"
-                      " FROM sessions WHERE request_id = ?1 ORDER BY opened_at",
-    [SS_WARNED] = "UPDATE sessions SET warned = ?2 WHERE id = ?1",
-    [SS_GET_STATE] = "SELECT state FROM sessions WHERE id = ?1",
-    [SS_REBIND] = "UPDATE sessions SET request_id = ?2 WHERE id = ?1",
-    [SS_CONTAINED] = "UPDATE sessions SET contained = ?2 WHERE id = ?1",
-    [SS_STATE_ONLY] = "UPDATE sessions SET state = ?2 WHERE id = ?1",
-    [SS_CONTAINMENT] = "UPDATE sessions SET audit_session = ?2, cgroup = ?3, contained = ?4"
-                       " WHERE id = ?1",
-};
-
-sqlite3_stmt *session_statement(struct sessions *s, enum session_statement which)
+int session_check_update(struct sessions *s, const char *id, int rc)
 {
-    sqlite3_stmt *st = (sqlite3_stmt *)s->statements[which];
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return st;
-}
-
-int session_update(struct sessions *s, enum session_statement which, const char *id,
-                   const char *text, int64_t number)
-{
-    sqlite3_stmt *st = session_statement(s, which);
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    if (text != NULL)
-        sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_int64(st, 2, number);
-    if (which == SS_SET_STATE)
-        sqlite3_bind_int64(st, 3, number);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    if (rc != 0) {
         syslog(LOG_ERR, "event=session.error id=%s msg=\"cannot update the session: %s\"", id,
                store_error(s->store));
         return -1;
@@ -72,13 +33,8 @@ int sessions_init(struct sessions *s, const struct lockboxd_config *config, stru
     s->store = store;
     s->journal = journal;
     s->epoll_fd = -1;
-    for (int i = 0; i < SS_COUNT; i++) {
-        if (sqlite3_prepare_v3(store_handle(store), session_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-                               (sqlite3_stmt **)&s->statements[i], NULL) != SQLITE_OK) {
-            snprintf(err, err_len, "sessions: %s", store_error(store));
-            return -1;
-        }
-    }
+    (void)err;
+    (void)err_len;
     return 0;
 }
 
@@ -119,8 +75,6 @@ void sessions_free(struct sessions *s)
     for (size_t i = 0; i < s->n; i++)
         entry_release(s, &s->items[i]);
     free(s->items);
-    for (int i = 0; i < SS_COUNT; i++)
-        sqlite3_finalize((sqlite3_stmt *)s->statements[i]);
     memset(s, 0, sizeof(*s));
 }
 
@@ -152,9 +106,9 @@ struct state_change {
 static int apply_state(void *ctx)
 {
     const struct state_change *c = ctx;
-    if (c->stamp_closed)
-        return session_update(c->s, SS_SET_STATE, c->id, c->state, c->now_ms);
-    return session_update(c->s, SS_STATE_ONLY, c->id, c->state, 0);
+    int rc = c->stamp_closed ? store_session_set_state_at(c->s->store, c->id, c->state, c->now_ms)
+                             : store_session_set_state(c->s->store, c->id, c->state);
+    return session_check_update(c->s, c->id, rc);
 }
 
 int session_change_state(struct sessions *s, const struct session_entry *e, const char *state,
@@ -222,29 +176,26 @@ struct row_insert {
 static int apply_insert(void *ctx)
 {
     const struct row_insert *c = ctx;
-    struct sessions *s = c->s;
     const struct session_entry *e = c->e;
-    const struct session_open_input *in = c->in;
-    const struct lockbox_clock *now = c->now;
-    sqlite3_stmt *st = session_statement(s, SS_INSERT);
-    sqlite3_bind_text(st, 1, e->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, e->request_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, e->user, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, e->tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, e->host, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, in->service ? in->service : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, in->rhost ? in->rhost : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 8, e->tty, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 9, e->pid);
-    sqlite3_bind_int64(st, 10, (sqlite3_int64)e->start_time);
-    sqlite3_bind_int64(st, 11, now->wall_ms);
-    sqlite3_bind_int64(st, 12, e->contain.audit_session);
-    sqlite3_bind_text(st, 13, e->contain.cgroup, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 14, now->boot_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 15, session_is_contained(e) ? 1 : 0);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : -1;
+    struct session_row row;
+
+    memset(&row, 0, sizeof(row));
+    memcpy(row.id, e->id, sizeof(row.id));
+    memcpy(row.request_id, e->request_id, sizeof(row.request_id));
+    snprintf(row.user, sizeof(row.user), "%s", e->user);
+    snprintf(row.tenant, sizeof(row.tenant), "%s", e->tenant);
+    snprintf(row.host, sizeof(row.host), "%s", e->host);
+    snprintf(row.service, sizeof(row.service), "%s", c->in->service ? c->in->service : "");
+    snprintf(row.rhost, sizeof(row.rhost), "%s", c->in->rhost ? c->in->rhost : "");
+    snprintf(row.tty, sizeof(row.tty), "%s", e->tty);
+    row.pid = e->pid;
+    row.start_time = e->start_time;
+    row.opened_at = c->now->wall_ms;
+    row.audit_session = e->contain.audit_session;
+    snprintf(row.cgroup, sizeof(row.cgroup), "%s", e->contain.cgroup);
+    snprintf(row.boot_id, sizeof(row.boot_id), "%s", c->now->boot_id);
+    row.contained = session_is_contained(e);
+    return store_session_insert(c->s->store, &row);
 }
 
 bool session_is_contained(const struct session_entry *e)
@@ -326,13 +277,8 @@ enum lockbox_result sessions_close(struct sessions *s, const char *id,
 {
     struct session_entry *e = session_find(s, id);
     if (e == NULL || !e->open) {
-        sqlite3_stmt *st = session_statement(s, SS_GET_STATE);
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        int rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc == SQLITE_ROW)
-            return LOCKBOX_OK;
-        return rc == SQLITE_DONE ? LOCKBOX_NOT_FOUND : LOCKBOX_ERROR;
+        char state[STORE_SESSION_STATE_MAX + 1];
+        return store_session_get_state(s->store, id, state); /* already closed, or none */
     }
     if (e->kill_at_boot_ms > 0)
         return LOCKBOX_OK; /* being terminated: that record stands */
@@ -361,23 +307,22 @@ static void on_exit_event(struct event_source *source, uint32_t events)
     }
 }
 
-static void load_row(struct session_entry *e, sqlite3_stmt *st)
+static void load_row(struct session_entry *e, const struct session_row *row)
 {
-    snprintf(e->id, sizeof(e->id), "%s", (const char *)sqlite3_column_text(st, 0));
-    snprintf(e->request_id, sizeof(e->request_id), "%s", (const char *)sqlite3_column_text(st, 1));
-    snprintf(e->user, sizeof(e->user), "%s", (const char *)sqlite3_column_text(st, 2));
-    snprintf(e->tenant, sizeof(e->tenant), "%s", (const char *)sqlite3_column_text(st, 3));
-    snprintf(e->host, sizeof(e->host), "%s", (const char *)sqlite3_column_text(st, 4));
-    snprintf(e->tty, sizeof(e->tty), "%s", (const char *)sqlite3_column_text(st, 5));
-    e->pid = (pid_t)sqlite3_column_int64(st, 6);
-    e->start_time = (uint64_t)sqlite3_column_int64(st, 7);
-    e->warned = sqlite3_column_int(st, 8) != 0;
-    e->contain.audit_session = sqlite3_column_int64(st, 9);
-    snprintf(e->contain.cgroup, sizeof(e->contain.cgroup), "%s",
-             (const char *)sqlite3_column_text(st, 10));
+    memcpy(e->id, row->id, sizeof(e->id));
+    memcpy(e->request_id, row->request_id, sizeof(e->request_id));
+    snprintf(e->user, sizeof(e->user), "%s", row->user);
+    snprintf(e->tenant, sizeof(e->tenant), "%s", row->tenant);
+    snprintf(e->host, sizeof(e->host), "%s", row->host);
+    snprintf(e->tty, sizeof(e->tty), "%s", row->tty);
+    e->pid = (pid_t)row->pid;
+    e->start_time = row->start_time;
+    e->warned = row->warned;
+    e->contain.audit_session = row->audit_session;
+    snprintf(e->contain.cgroup, sizeof(e->contain.cgroup), "%s", row->cgroup);
     e->uid = uid_of(e->user);
     e->access_end_boot_ms = INT64_MAX; /* until session_reattach() finds its approval */
-    e->open = strcmp((const char *)sqlite3_column_text(st, 12), "open") == 0;
+    e->open = strcmp(row->state, "open") == 0;
 }
 
 /* What can no longer be trusted to be this login's is never signalled, and not tracked again
@@ -386,7 +331,7 @@ static void drop_containment(struct sessions *s, struct session_entry *e)
 {
     /* A failure is logged; the next start drops it again (same test, same outcome). */
     if (session_is_contained(e))
-        session_update(s, SS_CONTAINED, e->id, NULL, 0);
+        session_check_update(s, e->id, store_session_set_contained(s->store, e->id, false));
     memset(&e->contain, 0, sizeof(e->contain));
     e->contain.audit_session = -1;
 }
@@ -405,45 +350,52 @@ static void recheck_containment(struct sessions *s, struct session_entry *e)
         e->contain.audit_session = -1;
     if (strcmp(fresh.cgroup, e->contain.cgroup) != 0)
         e->contain.cgroup[0] = '\0';
-    sqlite3_stmt *st = session_statement(s, SS_CONTAINMENT);
-    sqlite3_bind_text(st, 1, e->id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, e->contain.audit_session);
-    sqlite3_bind_text(st, 3, e->contain.cgroup, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 4, session_is_contained(e) ? 1 : 0);
-    if (sqlite3_step(st) != SQLITE_DONE)
+    if (store_session_set_containment(s->store, e->id, e->contain.audit_session, e->contain.cgroup,
+                                      session_is_contained(e)) != 0)
         syslog(LOG_ERR, "event=session.error id=%s msg=\"cannot update the session\"", e->id);
-    sqlite3_reset(st);
+}
+
+struct attach {
+    struct sessions *s;
+    const struct lockbox_clock *now;
+};
+
+/* One live row from the database: an entry again, watched when its process is still ours. */
+static int attach_row(const struct session_row *row, void *ctx)
+{
+    struct attach *a = ctx;
+    struct sessions *s = a->s;
+    const struct lockbox_clock *now = a->now;
+    struct session_entry *e = add_entry(s);
+
+    if (e == NULL)
+        return 1;
+    load_row(e, row);
+    /* Audit session ids start again at each boot, and a cgroup path names another login
+     * then: only a row of this boot keeps its containment. A row whose boot is not known
+     * (from before the boot id was kept, or no boot id could be read) keeps it only while
+     * its session process is provably still the one it was (pid and start time). */
+    bool known_boot = row->boot_id[0] != '\0' && strcmp(row->boot_id, "unknown-boot") != 0 &&
+                      strcmp(now->boot_id, "unknown-boot") != 0;
+    bool same_boot = !known_boot || strcmp(row->boot_id, now->boot_id) == 0;
+    /* The same pid with another start time is another process: never touch it. */
+    if (e->open && same_boot)
+        e->pidfd = process_open(e->pid, e->start_time);
+    if (!same_boot || (!known_boot && e->pidfd < 0))
+        drop_containment(s, e);
+    else if (e->pidfd >= 0)
+        recheck_containment(s, e);
+    return 0;
 }
 
 void sessions_attach(struct sessions *s, int epoll_fd,
                      void (*read_clock)(struct lockbox_clock *now), const struct lockbox_clock *now)
 {
-    sqlite3_stmt *st = session_statement(s, SS_LIVE_ROWS);
+    struct attach a = {s, now};
 
     s->epoll_fd = epoll_fd;
     s->read_clock = read_clock;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        struct session_entry *e = add_entry(s);
-        if (e == NULL)
-            break;
-        load_row(e, st);
-        const char *boot_id = (const char *)sqlite3_column_text(st, 11);
-        /* Audit session ids start again at each boot, and a cgroup path names another login
-         * then: only a row of this boot keeps its containment. A row whose boot is not known
-         * (from before the boot id was kept, or no boot id could be read) keeps it only while
-         * its session process is provably still the one it was (pid and start time). */
-        bool known_boot = boot_id[0] != '\0' && strcmp(boot_id, "unknown-boot") != 0 &&
-                          strcmp(now->boot_id, "unknown-boot") != 0;
-        bool same_boot = !known_boot || strcmp(boot_id, now->boot_id) == 0;
-        /* The same pid with another start time is another process: never touch it. */
-        if (e->open && same_boot)
-            e->pidfd = process_open(e->pid, e->start_time);
-        if (!same_boot || (!known_boot && e->pidfd < 0))
-            drop_containment(s, e);
-        else if (e->pidfd >= 0)
-            recheck_containment(s, e);
-    }
-    sqlite3_reset(st);
+    store_session_live_rows(s->store, attach_row, &a);
     session_reattach(s, now);
     for (size_t i = 0; i < s->n; i++) {
         if (s->items[i].pidfd >= 0)
@@ -451,41 +403,34 @@ void sessions_attach(struct sessions *s, int epoll_fd,
     }
 }
 
-json_object *sessions_of_request(struct sessions *s, const char *request_id)
+static int add_session_json(const struct session_row *row, void *ctx)
 {
-    sqlite3_stmt *st = session_statement(s, SS_OF_REQUEST);
-    json_object *array = json_object_new_array();
+    json_object *array = ctx, *obj = json_object_new_object();
     char when[TIMEFMT_LEN];
 
-    sqlite3_bind_text(st, 1, request_id, -1, SQLITE_STATIC);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        json_object *obj = json_object_new_object();
-        json_object_object_add(obj, "id",
-                               json_object_new_string((const char *)sqlite3_column_text(st, 0)));
-        json_object_object_add(obj, "pid", json_object_new_int64(sqlite3_column_int64(st, 1)));
-        const char *tty = (const char *)sqlite3_column_text(st, 2);
-        json_object_object_add(obj, "tty", tty && tty[0] ? json_object_new_string(tty) : NULL);
-        json_object_object_add(obj, "service",
-                               json_object_new_string((const char *)sqlite3_column_text(st, 3)));
-        const char *rhost = (const char *)sqlite3_column_text(st, 4);
-        json_object_object_add(obj, "rhost",
-                               rhost && rhost[0] ? json_object_new_string(rhost) : NULL);
-        timefmt_rfc3339(sqlite3_column_int64(st, 5), when);
-        json_object_object_add(obj, "opened_at", json_object_new_string(when));
-        int64_t closed = sqlite3_column_int64(st, 6);
-        if (closed > 0) {
-            timefmt_rfc3339(closed, when);
-            json_object_object_add(obj, "closed_at", json_object_new_string(when));
-        } else {
-            json_object_object_add(obj, "closed_at", NULL);
-        }
-        json_object_object_add(obj, "state",
-                               json_object_new_string((const char *)sqlite3_column_text(st, 7)));
-        /* Closed, but what it left running still ends with the access. */
-        json_object_object_add(obj, "leftovers_tracked",
-                               json_object_new_boolean(sqlite3_column_int(st, 8) != 0));
-        json_object_array_add(array, obj);
+    json_object_object_add(obj, "id", json_object_new_string(row->id));
+    json_object_object_add(obj, "pid", json_object_new_int64(row->pid));
+    json_object_object_add(obj, "tty", row->tty[0] ? json_object_new_string(row->tty) : NULL);
+    json_object_object_add(obj, "service", json_object_new_string(row->service));
+    json_object_object_add(obj, "rhost", row->rhost[0] ? json_object_new_string(row->rhost) : NULL);
+    timefmt_rfc3339(row->opened_at, when);
+    json_object_object_add(obj, "opened_at", json_object_new_string(when));
+    if (row->closed_at > 0) {
+        timefmt_rfc3339(row->closed_at, when);
+        json_object_object_add(obj, "closed_at", json_object_new_string(when));
+    } else {
+        json_object_object_add(obj, "closed_at", NULL);
     }
-    sqlite3_reset(st);
+    json_object_object_add(obj, "state", json_object_new_string(row->state));
+    /* Closed, but what it left running still ends with the access. */
+    json_object_object_add(obj, "leftovers_tracked", json_object_new_boolean(row->contained));
+    json_object_array_add(array, obj);
+    return 0;
+}
+
+json_object *sessions_of_request(struct sessions *s, const char *request_id)
+{
+    json_object *array = json_object_new_array();
+    store_sessions_of_request(s->store, request_id, add_session_json, array);
     return array;
 }

@@ -56,7 +56,6 @@ struct sessions {
     void (*read_clock)(struct lockbox_clock *now); /* for the events of the pidfds */
     struct session_entry *items;
     size_t n, cap;
-    struct sqlite3_stmt *statements[10];
 };
 
 struct session_open_input {

@@ -2,29 +2,11 @@
  * share; nothing outside the two includes this. */
 #ifndef LOCKBOXD_SESSIONS_INTERNAL_H
 #define LOCKBOXD_SESSIONS_INTERNAL_H
-#include <sqlite3.h>
-
 #include "sessions.h"
 
-enum session_statement {
-    SS_INSERT,
-    SS_SET_STATE,
-    SS_LIVE_ROWS,
-    SS_OF_REQUEST,
-    SS_WARNED,
-    SS_GET_STATE,
-    SS_REBIND,
-    SS_CONTAINED,
-    SS_STATE_ONLY,
-    SS_CONTAINMENT,
-    SS_COUNT
-};
-
-sqlite3_stmt *session_statement(struct sessions *s, enum session_statement which);
-/* One UPDATE keyed by the session id: text or number as ?2 (SS_SET_STATE: state as text,
- * closed_at as number). Returns 0, or -1 (logged). */
-int session_update(struct sessions *s, enum session_statement which, const char *id,
-                   const char *text, int64_t number);
+/* Logs a failed update of session id's row (rc from a store_session_* call). Returns 0 when
+ * rc is 0, else -1. */
+int session_check_update(struct sessions *s, const char *id, int rc);
 /* A session's state changes only here: its row gets state (and closed_at = now when
  * stamp_closed) and its audit record `event` in one transaction (journal_record_change()).
  * Returns 0, or -1 (logged) when neither the row nor the record changed. */

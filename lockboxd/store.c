@@ -1,444 +1,146 @@
-/* SQLite-backed durable state. Every statement is prepared once; all SQL lives in this file. */
-#include "store.h"
-
-#include <sqlite3.h>
+/* The backend-neutral side of the store: picks the backend named in the configuration,
+ * dispatches each call to its ops table, and decides which approval is current or lasts
+ * longest (request.h's rules, the same for every backend). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define SCHEMA_VERSION 6
-
-enum statement {
-    ST_BEGIN,
-    ST_COMMIT,
-    ST_ROLLBACK,
-    ST_PUT,
-    ST_GET,
-    ST_FIND_PENDING,
-    ST_FIND_APPROVED,
-    ST_COUNT_PENDING,
-    ST_FIND_LATEST,
-    ST_ASKED_PENDING,
-    ST_LIVE,
-    ST_AUDIT_HEAD,
-    ST_AUDIT_INSERT,
-    ST_AUDIT_AFTER,
-    ST_META_GET,
-    ST_META_SET,
-    ST_COUNT
-};
-
-#define REQUEST_COLUMNS                                                                            \
-    "id, state, tenant, host, user, requested_by, requested_by_uid, reason, service, rhost, "      \
-    "decided_by, comment, created_at, decided_at, expires_at, approved_boot_ms, granted_ms, "      \
-    "approved_boot_id, requester, requester_uid"
-
-static const char *const statement_sql[ST_COUNT] = {
-    [ST_BEGIN] = "BEGIN IMMEDIATE",
-    [ST_COMMIT] = "COMMIT",
-    [ST_ROLLBACK] = "ROLLBACK",
-    [ST_PUT] = "INSERT INTO requests (" REQUEST_COLUMNS ") VALUES "
-               "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20) "
-               "ON CONFLICT(id) DO UPDATE SET state=?2, decided_by=?11, comment=?12, "
-               "decided_at=?14, expires_at=?15, approved_boot_ms=?16, granted_ms=?17, "
-               "approved_boot_id=?18",
-    [ST_GET] = "SELECT " REQUEST_COLUMNS " FROM requests WHERE id = ?1",
-    [ST_FIND_PENDING] = "SELECT " REQUEST_COLUMNS " FROM requests WHERE user = ?1 AND "
-                        "tenant = ?2 AND host = ?3 AND state = 0 AND requester = ?4 "
-                        "ORDER BY seq DESC LIMIT 1",
-    [ST_ASKED_PENDING] = "SELECT 1 FROM requests WHERE user = ?1 AND tenant = ?2 AND host = ?3 "
-                         "AND state = 0 AND requester != '' AND (requester = ?4 OR "
-                         "requester_uid = ?5) LIMIT 1",
-    [ST_FIND_APPROVED] = "SELECT " REQUEST_COLUMNS " FROM requests WHERE user = ?1 AND "
-                         "tenant = ?2 AND host = ?3 AND state = 1 ORDER BY seq DESC",
-    /* max() per state is one index seek each; ORDER BY seq would sort all of the history. */
-    [ST_FIND_LATEST] = "SELECT " REQUEST_COLUMNS " FROM requests WHERE seq = (SELECT max(seq) "
-                       "FROM requests WHERE user = ?1 AND tenant = ?2 AND host = ?3 AND "
-                       "state IN (0, 1, 2, 3, 4))",
-    [ST_COUNT_PENDING] = "SELECT count(*) FROM requests WHERE user = ?1 AND state = 0",
-    [ST_LIVE] = "SELECT " REQUEST_COLUMNS " FROM requests WHERE state IN (0, 1)",
-    [ST_AUDIT_HEAD] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-    [ST_AUDIT_INSERT] = "INSERT INTO audit (seq, line, hash) VALUES (?1, ?2, ?3)",
-    [ST_AUDIT_AFTER] = "SELECT seq, line FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-    [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
-    [ST_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2) "
-                    "ON CONFLICT(key) DO UPDATE SET value = ?2",
-};
-
-/* Migration n brings the schema from version n-1 to n. Append, never edit. */
-static const char *const migrations[SCHEMA_VERSION] = {
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-    "CREATE TABLE requests ("
-    " seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, state INTEGER NOT NULL,"
-    " tenant TEXT NOT NULL, host TEXT NOT NULL, user TEXT NOT NULL, requested_by TEXT NOT NULL,"
-    " requested_by_uid INTEGER NOT NULL, reason TEXT NOT NULL, service TEXT NOT NULL,"
-    " rhost TEXT NOT NULL, decided_by TEXT NOT NULL, comment TEXT NOT NULL,"
-    " created_at INTEGER NOT NULL, decided_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
-    " approved_boot_ms INTEGER NOT NULL, granted_ms INTEGER NOT NULL,"
-    " approved_boot_id TEXT NOT NULL);"
-    "CREATE INDEX requests_by_match ON requests (user, tenant, host, state);"
-    "CREATE INDEX requests_by_state ON requests (state, seq);"
-    "CREATE INDEX requests_by_tenant ON requests (tenant, state, seq);"
-    "CREATE TABLE audit (seq INTEGER PRIMARY KEY, line TEXT NOT NULL, hash TEXT NOT NULL);",
-    /* 2: the notification outbox (written in the same transaction as the event). */
-    "CREATE TABLE outbox ("
-    " seq INTEGER PRIMARY KEY AUTOINCREMENT, notification_id TEXT NOT NULL,"
-    " channel TEXT NOT NULL, request_id TEXT NOT NULL, event TEXT NOT NULL,"
-    " tenant TEXT NOT NULL, body TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
-    " next_attempt_at INTEGER NOT NULL, delivered_at INTEGER NOT NULL DEFAULT 0,"
-    " failed INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '',"
-    " UNIQUE (notification_id, channel));"
-    "CREATE INDEX outbox_due ON outbox (delivered_at, failed, next_attempt_at);"
-    "CREATE INDEX outbox_by_request ON outbox (request_id);",
-    /* 3: live login sessions, enforced when their access ends (sessions.c). */
-    "CREATE TABLE sessions ("
-    " id TEXT PRIMARY KEY, request_id TEXT NOT NULL, user TEXT NOT NULL, tenant TEXT NOT NULL,"
-    " host TEXT NOT NULL, service TEXT NOT NULL, rhost TEXT NOT NULL, tty TEXT NOT NULL,"
-    " pid INTEGER NOT NULL, start_time INTEGER NOT NULL, opened_at INTEGER NOT NULL,"
-    " closed_at INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL DEFAULT 'open',"
-    " warned INTEGER NOT NULL DEFAULT 0);"
-    "CREATE INDEX sessions_by_request ON sessions (request_id, state);"
-    "CREATE INDEX sessions_open ON sessions (state);",
-    /* 4: indexes for the list filters and the pending count, so none of them reads a user's or
-     * a tenant's whole history (bench/ growth). An index ends with the rowid (seq), so each
-     * also serves ORDER BY seq. */
-    "CREATE INDEX requests_by_user_state ON requests (user, state);"
-    "CREATE INDEX requests_by_user ON requests (user);"
-    "CREATE INDEX requests_by_tenant_all ON requests (tenant);",
-    /* 5: a session's kernel audit session (set by pam_loginuid), which setsid() cannot leave. */
-    "ALTER TABLE sessions ADD COLUMN audit_session INTEGER NOT NULL DEFAULT -1;",
-    /* 6: who asked (PAM_RUSER of su/sudo, or the filer), apart from whose account it is. */
-    "ALTER TABLE requests ADD COLUMN requester TEXT NOT NULL DEFAULT '';"
-    "ALTER TABLE requests ADD COLUMN requester_uid INTEGER NOT NULL DEFAULT -1;"
-    /* ... and where a login's processes are found again after it closed (containment.h):
-     * contained = 1 while they must still be ended with the access. */
-    "ALTER TABLE sessions ADD COLUMN cgroup TEXT NOT NULL DEFAULT '';"
-    "ALTER TABLE sessions ADD COLUMN boot_id TEXT NOT NULL DEFAULT '';"
-    "ALTER TABLE sessions ADD COLUMN contained INTEGER NOT NULL DEFAULT 0;"
-    "CREATE INDEX sessions_contained ON sessions (contained);",
-};
-
-/* store_list's shapes: one statement per combination of filters, so each has a plan that
- * uses its index ("x OR state = ?" would hide the index from SQLite's planner). */
-#define LIST_BY_STATE 1
-#define LIST_BY_TENANT 2
-#define LIST_BY_USER 4
-#define LIST_BY_ID_PREFIX 8
-#define LIST_SHAPES 16
+#include "store_backend.h"
 
 struct store {
-    sqlite3 *db;
-    sqlite3_stmt *statements[ST_COUNT];
-    sqlite3_stmt *list_statements[LIST_SHAPES];
+    const struct store_ops *ops;
+    void *state; /* the backend's own */
 };
 
-sqlite3 *store_handle(struct store *store)
-{
-    return store->db;
-}
+static const struct store_ops *const backends[] = {&store_sqlite_ops};
 
-const char *store_error(struct store *store)
+static const struct store_ops *backend_named(const char *name)
 {
-    return sqlite3_errmsg(store->db);
-}
-
-static int migrate(sqlite3 *db, char *err, size_t err_len)
-{
-    sqlite3_stmt *stmt;
-    int version = 0;
-
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, NULL) != SQLITE_OK)
-        return -1;
-    if (sqlite3_step(stmt) == SQLITE_ROW)
-        version = sqlite3_column_int(stmt, 0);
-    sqlite3_finalize(stmt);
-    if (version > SCHEMA_VERSION) {
-        snprintf(err, err_len, "database schema version %d is newer than this lockboxd (%d)",
-                 version, SCHEMA_VERSION);
-        return -1;
+    for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+        if (strcmp(backends[i]->name, name) == 0)
+            return backends[i];
     }
-    for (; version < SCHEMA_VERSION; version++) {
-        char sql[64];
-        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", version + 1);
-        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_exec(db, migrations[version], NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-            snprintf(err, err_len, "migrating the database to version %d: %s", version + 1,
-                     sqlite3_errmsg(db));
-            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-            return -1;
-        }
-    }
-    return 0;
+    return NULL;
 }
 
-static int prepare_list_statements(struct store *store)
+struct store *store_open(const struct store_config *config, char *err, size_t err_len)
 {
-    for (int shape = 0; shape < LIST_SHAPES; shape++) {
-        /* An id prefix matches a handful of rows: "+" keeps SQLite on the id's index (a
-         * range) rather than walking a state's, a tenant's or a user's history. */
-        bool by_id = shape & LIST_BY_ID_PREFIX;
-        char sql[640];
-        snprintf(sql, sizeof(sql),
-                 "SELECT " REQUEST_COLUMNS " FROM requests WHERE 1%s%s%s%s ORDER BY seq DESC "
-                 "LIMIT :limit",
-                 !(shape & LIST_BY_STATE) ? ""
-                 : by_id                  ? " AND +state = :state"
-                                          : " AND state = :state",
-                 /* With a user too, walk that user's (shorter) history: "+" keeps SQLite
-                  * off the tenant index. */
-                 !(shape & LIST_BY_TENANT)         ? ""
-                 : by_id || (shape & LIST_BY_USER) ? " AND +tenant = :tenant"
-                                                   : " AND tenant = :tenant",
-                 !(shape & LIST_BY_USER) ? ""
-                 : by_id                 ? " AND +user = :user"
-                                         : " AND user = :user",
-                 by_id ? " AND id >= :id_low AND id < :id_high" : "");
-        if (sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
-                               &store->list_statements[shape], NULL) != SQLITE_OK)
-            return -1;
+    const char *name = config->backend ? config->backend : "sqlite";
+    const struct store_ops *ops = backend_named(name);
+    struct store *store;
+
+    err[0] = '\0';
+    if (ops == NULL) {
+        snprintf(err, err_len, "unknown store backend \"%s\"", name);
+        return NULL;
     }
-    return 0;
-}
-
-struct store *store_open(const char *path, char *err, size_t err_len)
-{
-    struct store *store = calloc(1, sizeof(*store));
-
+    store = calloc(1, sizeof(*store));
     if (store == NULL) {
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW |
-                SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_EXRESCODE;
-    if (sqlite3_open_v2(path, &store->db, flags, NULL) != SQLITE_OK) {
-        snprintf(err, err_len, "%s: %s", path,
-                 store->db ? sqlite3_errmsg(store->db) : "cannot open");
-        goto fail;
-    }
-    sqlite3_busy_timeout(store->db, 5000);
-    /* WAL + synchronous=NORMAL: each commit is atomic, and store_sync() makes every commit
-     * so far durable with one fsync (group commit). The journal syncs before anyone is
-     * answered, so nothing acknowledged can be lost. */
-    if (sqlite3_exec(store->db,
-                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
-                     "PRAGMA secure_delete=OFF;",
-                     NULL, NULL, NULL) != SQLITE_OK) {
-        snprintf(err, err_len, "%s: %s", path, sqlite3_errmsg(store->db));
-        goto fail;
-    }
-    /* SQLite opens a file it cannot write read-only without complaint; a daemon that could
-     * only refuse every change must not start and claim to be healthy. */
-    if (sqlite3_db_readonly(store->db, "main") != 0) {
-        snprintf(err, err_len,
-                 "%s: the database is read-only (check permissions, "
-                 "immutable attribute and mount)",
-                 path);
-        goto fail;
-    }
-    if (migrate(store->db, err, err_len) != 0) {
-        if (err[0] == '\0')
-            snprintf(err, err_len, "%s: %s", path, sqlite3_errmsg(store->db));
-        goto fail;
-    }
-    for (int i = 0; i < ST_COUNT; i++) {
-        if (sqlite3_prepare_v3(store->db, statement_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-                               &store->statements[i], NULL) != SQLITE_OK) {
-            snprintf(err, err_len, "%s: %s", path, sqlite3_errmsg(store->db));
-            goto fail;
-        }
-    }
-    if (prepare_list_statements(store) != 0) {
-        snprintf(err, err_len, "%s: %s", path, sqlite3_errmsg(store->db));
-        goto fail;
+    store->ops = ops;
+    store->state = ops->open(config, err, err_len);
+    if (store->state == NULL) {
+        free(store);
+        return NULL;
     }
     return store;
-fail:
-    store_close(store);
-    return NULL;
 }
 
 void store_close(struct store *store)
 {
     if (store == NULL)
         return;
-    for (int i = 0; i < ST_COUNT; i++)
-        sqlite3_finalize(store->statements[i]);
-    for (int i = 0; i < LIST_SHAPES; i++)
-        sqlite3_finalize(store->list_statements[i]);
-    sqlite3_close(store->db);
+    store->ops->close(store->state);
     free(store);
 }
 
-static sqlite3_stmt *prepared(struct store *store, enum statement which)
+const char *store_error(struct store *store)
 {
-    sqlite3_stmt *stmt = store->statements[which];
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
-    return stmt;
-}
-
-static int run_simple(struct store *store, enum statement which)
-{
-    sqlite3_stmt *stmt = prepared(store, which);
-    int rc = sqlite3_step(stmt);
-    sqlite3_reset(stmt);
-    return rc == SQLITE_DONE ? 0 : -1;
+    return store->ops->error(store->state);
 }
 
 int store_begin(struct store *store)
 {
-    return run_simple(store, ST_BEGIN);
-}
-
-int store_sync(struct store *store, int64_t seq)
-{
-    /* A commit under synchronous=FULL fsyncs the write-ahead log, and with it every frame
-     * that earlier NORMAL commits wrote there. */
-    int rc = sqlite3_exec(store->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
-    if (rc == SQLITE_OK && store_begin(store) == 0 &&
-        store_meta_set_int(store, "synced_seq", seq) == 0 && store_commit(store) == 0)
-        rc = SQLITE_OK;
-    else
-        rc = SQLITE_ERROR;
-    if (rc != SQLITE_OK)
-        store_rollback(store);
-    sqlite3_exec(store->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
-    return rc == SQLITE_OK ? 0 : -1;
+    return store->ops->begin(store->state);
 }
 
 int store_commit(struct store *store)
 {
-    return run_simple(store, ST_COMMIT);
+    return store->ops->commit(store->state);
 }
 
 void store_rollback(struct store *store)
 {
-    if (!sqlite3_get_autocommit(store->db))
-        run_simple(store, ST_ROLLBACK);
+    store->ops->rollback(store->state);
 }
 
-int store_put_request(struct store *store, const struct lockbox_request *r)
+int store_sync(struct store *store, int64_t seq)
 {
-    sqlite3_stmt *s = prepared(store, ST_PUT);
-
-    sqlite3_bind_text(s, 1, r->id, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 2, (int)r->state);
-    sqlite3_bind_text(s, 3, r->tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, r->host, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 5, r->user, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 6, r->requested_by, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 7, (sqlite3_int64)r->requested_by_uid);
-    sqlite3_bind_text(s, 8, r->reason, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 9, r->service, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 10, r->rhost, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 11, r->decided_by, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 12, r->comment, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 13, r->created_at);
-    sqlite3_bind_int64(s, 14, r->decided_at);
-    sqlite3_bind_int64(s, 15, r->expires_at);
-    sqlite3_bind_int64(s, 16, r->approved_boot_ms);
-    sqlite3_bind_int64(s, 17, r->granted_ms);
-    sqlite3_bind_text(s, 18, r->approved_boot_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 19, r->requester, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 20, r->requester_uid == (uid_t)-1 ? -1 : (sqlite3_int64)r->requester_uid);
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : -1;
+    return store->ops->sync(store->state, seq);
 }
 
-static void copy_column(sqlite3_stmt *s, int col, char *out, size_t out_len)
+int store_put_request(struct store *store, const struct lockbox_request *req)
 {
-    const unsigned char *text = sqlite3_column_text(s, col);
-    snprintf(out, out_len, "%s", text ? (const char *)text : "");
-}
-
-static void row_to_request(sqlite3_stmt *s, struct lockbox_request *r)
-{
-    memset(r, 0, sizeof(*r));
-    copy_column(s, 0, r->id, sizeof(r->id));
-    r->state = (enum request_state)sqlite3_column_int(s, 1);
-    copy_column(s, 2, r->tenant, sizeof(r->tenant));
-    copy_column(s, 3, r->host, sizeof(r->host));
-    copy_column(s, 4, r->user, sizeof(r->user));
-    copy_column(s, 5, r->requested_by, sizeof(r->requested_by));
-    r->requested_by_uid = (uid_t)sqlite3_column_int64(s, 6);
-    copy_column(s, 7, r->reason, sizeof(r->reason));
-    copy_column(s, 8, r->service, sizeof(r->service));
-    copy_column(s, 9, r->rhost, sizeof(r->rhost));
-    copy_column(s, 10, r->decided_by, sizeof(r->decided_by));
-    copy_column(s, 11, r->comment, sizeof(r->comment));
-    r->created_at = sqlite3_column_int64(s, 12);
-    r->decided_at = sqlite3_column_int64(s, 13);
-    r->expires_at = sqlite3_column_int64(s, 14);
-    r->approved_boot_ms = sqlite3_column_int64(s, 15);
-    r->granted_ms = sqlite3_column_int64(s, 16);
-    copy_column(s, 17, r->approved_boot_id, sizeof(r->approved_boot_id));
-    copy_column(s, 18, r->requester, sizeof(r->requester));
-    int64_t requester_uid = sqlite3_column_int64(s, 19);
-    r->requester_uid = requester_uid < 0 ? (uid_t)-1 : (uid_t)requester_uid;
-}
-
-/* What a single-row query's step says: a row, none, or a failure. */
-static enum lockbox_result row_result(int rc)
-{
-    return rc == SQLITE_ROW ? LOCKBOX_OK : rc == SQLITE_DONE ? LOCKBOX_NOT_FOUND : LOCKBOX_ERROR;
-}
-
-/* Steps a prepared single-row query into req. */
-static enum lockbox_result fetch_one(sqlite3_stmt *s, struct lockbox_request *req)
-{
-    enum lockbox_result result = row_result(sqlite3_step(s));
-    if (result == LOCKBOX_OK)
-        row_to_request(s, req);
-    sqlite3_reset(s);
-    return result;
+    return store->ops->put_request(store->state, req);
 }
 
 enum lockbox_result store_get_request(struct store *store, const char *id,
                                       struct lockbox_request *req)
 {
-    sqlite3_stmt *s = prepared(store, ST_GET);
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    return fetch_one(s, req);
-}
-
-static void bind_match(sqlite3_stmt *s, const char *user, const char *tenant, const char *host)
-{
-    sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, tenant, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, host, -1, SQLITE_STATIC);
+    return store->ops->get_request(store->state, id, req);
 }
 
 enum lockbox_result store_find_pending(struct store *store, const char *user, const char *tenant,
                                        const char *host, const char *requester,
                                        struct lockbox_request *req)
 {
-    sqlite3_stmt *s = prepared(store, ST_FIND_PENDING);
-    bind_match(s, user, tenant, host);
-    sqlite3_bind_text(s, 4, requester ? requester : "", -1, SQLITE_STATIC);
-    return fetch_one(s, req);
+    return store->ops->find_pending(store->state, user, tenant, host, requester ? requester : "",
+                                    req);
 }
 
 enum lockbox_result store_asked_pending(struct store *store, const char *user, const char *tenant,
                                         const char *host, const char *name, uid_t uid)
 {
-    sqlite3_stmt *s = prepared(store, ST_ASKED_PENDING);
-    bind_match(s, user, tenant, host);
-    sqlite3_bind_text(s, 4, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 5, (sqlite3_int64)uid);
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return row_result(rc);
+    return store->ops->asked_pending(store->state, user, tenant, host, name, uid);
 }
 
 enum lockbox_result store_find_latest(struct store *store, const char *user, const char *tenant,
                                       const char *host, struct lockbox_request *req)
 {
-    sqlite3_stmt *s = prepared(store, ST_FIND_LATEST);
-    bind_match(s, user, tenant, host);
-    return fetch_one(s, req);
+    return store->ops->find_latest(store->state, user, tenant, host, req);
+}
+
+/* The search for an approval: the first current one, or the current one that lasts longest. */
+struct approval_search {
+    const struct lockbox_clock *now;
+    bool first_current;
+    struct lockbox_request *best;
+    int64_t longest; /* ms left of best; -1 while none */
+};
+
+static int consider_approval(const struct lockbox_request *req, void *ctx)
+{
+    struct approval_search *search = ctx;
+
+    if (!request_access_current(req, search->now))
+        return 0;
+    int64_t left = request_ms_until_deadline(req, search->now);
+    /* Strictly longer: of equals, the newest (seen first) wins. */
+    if (left > search->longest) {
+        search->longest = left;
+        *search->best = *req;
+    }
+    return search->first_current;
+}
+
+static enum lockbox_result find_approval(struct store *store, const char *user, const char *tenant,
+                                         const char *host, struct approval_search *search)
+{
+    if (store->ops->each_approved(store->state, user, tenant, host, consider_approval, search) != 0)
+        return LOCKBOX_ERROR;
+    return search->longest >= 0 ? LOCKBOX_OK : LOCKBOX_NOT_FOUND;
 }
 
 enum lockbox_result store_find_current_approval(struct store *store, const char *user,
@@ -446,19 +148,8 @@ enum lockbox_result store_find_current_approval(struct store *store, const char 
                                                 const struct lockbox_clock *now,
                                                 struct lockbox_request *req)
 {
-    sqlite3_stmt *s = prepared(store, ST_FIND_APPROVED);
-    int rc;
-
-    bind_match(s, user, tenant, host);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        row_to_request(s, req);
-        if (request_access_current(req, now)) {
-            sqlite3_reset(s);
-            return LOCKBOX_OK;
-        }
-    }
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? LOCKBOX_NOT_FOUND : LOCKBOX_ERROR;
+    struct approval_search search = {now, true, req, -1};
+    return find_approval(store, user, tenant, host, &search);
 }
 
 enum lockbox_result store_find_longest_approval(struct store *store, const char *user,
@@ -466,156 +157,143 @@ enum lockbox_result store_find_longest_approval(struct store *store, const char 
                                                 const struct lockbox_clock *now,
                                                 struct lockbox_request *req)
 {
-    sqlite3_stmt *s = prepared(store, ST_FIND_APPROVED);
-    struct lockbox_request candidate;
-    int64_t longest = -1;
-    int rc;
-
-    bind_match(s, user, tenant, host);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        row_to_request(s, &candidate);
-        int64_t left = request_access_current(&candidate, now)
-                           ? request_ms_until_deadline(&candidate, now)
-                           : -1;
-        if (left > longest) {
-            longest = left;
-            *req = candidate;
-        }
-    }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE)
-        return LOCKBOX_ERROR;
-    return longest >= 0 ? LOCKBOX_OK : LOCKBOX_NOT_FOUND;
+    struct approval_search search = {now, false, req, -1};
+    return find_approval(store, user, tenant, host, &search);
 }
 
 int store_count_pending_for_user(struct store *store, const char *user, int *count)
 {
-    sqlite3_stmt *s = prepared(store, ST_COUNT_PENDING);
-    sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    *count = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 0 : -1;
-}
-
-static int walk(sqlite3_stmt *s, store_request_fn fn, void *ctx)
-{
-    struct lockbox_request req;
-    int rc;
-
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        row_to_request(s, &req);
-        if (fn(&req, ctx) != 0) {
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : -1;
+    return store->ops->count_pending_for_user(store->state, user, count);
 }
 
 int store_list(struct store *store, const struct store_filter *filter, store_request_fn fn,
                void *ctx)
 {
-    int shape = (filter->all_states ? 0 : LIST_BY_STATE) | (filter->tenant ? LIST_BY_TENANT : 0) |
-                (filter->user ? LIST_BY_USER : 0) | (filter->id_prefix ? LIST_BY_ID_PREFIX : 0);
-    sqlite3_stmt *s = store->list_statements[shape];
-
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    sqlite3_bind_int(s, sqlite3_bind_parameter_index(s, ":limit"), filter->limit);
-    if (shape & LIST_BY_STATE)
-        sqlite3_bind_int(s, sqlite3_bind_parameter_index(s, ":state"), (int)filter->state);
-    if (shape & LIST_BY_TENANT)
-        sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":tenant"), filter->tenant, -1,
-                          SQLITE_STATIC);
-    if (shape & LIST_BY_USER)
-        sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":user"), filter->user, -1,
-                          SQLITE_STATIC);
-    if (shape & LIST_BY_ID_PREFIX) {
-        /* Every id that starts with "ab1" lies in ["ab1", "ab2"): the prefix with its last
-         * character one higher ('f' + 1 is 'g', still above every hex digit). */
-        char id_high[LOCKBOX_ID_HEX_LEN + 1];
-        size_t len = strlen(filter->id_prefix);
-        if (len == 0 || len > LOCKBOX_ID_HEX_LEN)
-            return -1;
-        memcpy(id_high, filter->id_prefix, len + 1);
-        id_high[len - 1]++;
-        sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":id_low"), filter->id_prefix, -1,
-                          SQLITE_STATIC);
-        sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":id_high"), id_high, -1,
-                          SQLITE_TRANSIENT);
-    }
-    return walk(s, fn, ctx);
+    if (filter->id_prefix != NULL &&
+        (filter->id_prefix[0] == '\0' || strlen(filter->id_prefix) > LOCKBOX_ID_HEX_LEN))
+        return -1;
+    return store->ops->list(store->state, filter, fn, ctx);
 }
 
 int store_each_live(struct store *store, store_request_fn fn, void *ctx)
 {
-    return walk(prepared(store, ST_LIVE), fn, ctx);
+    return store->ops->each_live(store->state, fn, ctx);
 }
 
 int store_audit_head(struct store *store, uint64_t *seq, char hash[LOCKBOX_HASH_HEX_LEN + 1])
 {
-    sqlite3_stmt *s = prepared(store, ST_AUDIT_HEAD);
-    int rc = sqlite3_step(s);
-
-    *seq = 0;
-    snprintf(hash, LOCKBOX_HASH_HEX_LEN + 1, "%064d", 0);
-    if (rc == SQLITE_ROW) {
-        *seq = (uint64_t)sqlite3_column_int64(s, 0);
-        copy_column(s, 1, hash, LOCKBOX_HASH_HEX_LEN + 1);
-    }
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+    return store->ops->audit_head(store->state, seq, hash);
 }
 
 int store_audit_insert(struct store *store, uint64_t seq, const char *line, const char *hash)
 {
-    sqlite3_stmt *s = prepared(store, ST_AUDIT_INSERT);
-    sqlite3_bind_int64(s, 1, (sqlite3_int64)seq);
-    sqlite3_bind_text(s, 2, line, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, hash, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : -1;
+    return store->ops->audit_insert(store->state, seq, line, hash);
 }
 
 int store_audit_lines_after(struct store *store, uint64_t after, int limit, store_line_fn fn,
                             void *ctx)
 {
-    sqlite3_stmt *s = prepared(store, ST_AUDIT_AFTER);
-    int rc;
-
-    sqlite3_bind_int64(s, 1, (sqlite3_int64)after);
-    sqlite3_bind_int(s, 2, limit);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (fn((uint64_t)sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
-               ctx) != 0) {
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : -1;
+    return store->ops->audit_lines_after(store->state, after, limit, fn, ctx);
 }
 
 enum lockbox_result store_meta_get_int(struct store *store, const char *key, int64_t *value)
 {
-    sqlite3_stmt *s = prepared(store, ST_META_GET);
-    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        *value = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    return row_result(rc);
+    return store->ops->meta_get_int(store->state, key, value);
 }
 
 int store_meta_set_int(struct store *store, const char *key, int64_t value)
 {
-    sqlite3_stmt *s = prepared(store, ST_META_SET);
-    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, value);
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : -1;
+    return store->ops->meta_set_int(store->state, key, value);
+}
+
+int store_session_insert(struct store *store, const struct session_row *row)
+{
+    return store->ops->session_insert(store->state, row);
+}
+
+int store_session_set_state(struct store *store, const char *id, const char *state)
+{
+    return store->ops->session_set_state(store->state, id, state);
+}
+
+int store_session_set_state_at(struct store *store, const char *id, const char *state,
+                               int64_t closed_at)
+{
+    return store->ops->session_set_state_at(store->state, id, state, closed_at);
+}
+
+int store_session_set_warned(struct store *store, const char *id, bool warned)
+{
+    return store->ops->session_set_warned(store->state, id, warned);
+}
+
+int store_session_rebind(struct store *store, const char *id, const char *request_id)
+{
+    return store->ops->session_rebind(store->state, id, request_id);
+}
+
+int store_session_set_contained(struct store *store, const char *id, bool contained)
+{
+    return store->ops->session_set_contained(store->state, id, contained);
+}
+
+int store_session_set_containment(struct store *store, const char *id, int64_t audit_session,
+                                  const char *cgroup, bool contained)
+{
+    return store->ops->session_set_containment(store->state, id, audit_session,
+                                               cgroup ? cgroup : "", contained);
+}
+
+enum lockbox_result store_session_get_state(struct store *store, const char *id,
+                                            char state[STORE_SESSION_STATE_MAX + 1])
+{
+    return store->ops->session_get_state(store->state, id, state);
+}
+
+int store_session_live_rows(struct store *store, store_session_fn fn, void *ctx)
+{
+    return store->ops->session_live_rows(store->state, fn, ctx);
+}
+
+int store_sessions_of_request(struct store *store, const char *request_id, store_session_fn fn,
+                              void *ctx)
+{
+    return store->ops->sessions_of_request(store->state, request_id, fn, ctx);
+}
+
+int store_outbox_add(struct store *store, const char *notification_id, const char *channel,
+                     const char *request_id, const char *event, const char *tenant,
+                     const char *body, int64_t now_ms)
+{
+    return store->ops->outbox_add(store->state, notification_id, channel, request_id, event, tenant,
+                                  body, now_ms);
+}
+
+enum lockbox_result store_outbox_next_due(struct store *store, int64_t now_ms,
+                                          struct outbox_row *row)
+{
+    return store->ops->outbox_next_due(store->state, now_ms, row);
+}
+
+int64_t store_outbox_next_attempt_at(struct store *store)
+{
+    return store->ops->outbox_next_attempt_at(store->state);
+}
+
+int store_outbox_mark_delivered(struct store *store, int64_t seq, int attempts, int64_t now_ms)
+{
+    return store->ops->outbox_mark_delivered(store->state, seq, attempts, now_ms);
+}
+
+int store_outbox_mark_retry(struct store *store, int64_t seq, int attempts, int64_t next_at,
+                            const char *error, bool failed)
+{
+    return store->ops->outbox_mark_retry(store->state, seq, attempts, next_at, error ? error : "",
+                                         failed);
+}
+
+int store_outbox_of_request(struct store *store, const char *request_id, store_outbox_fn fn,
+                            void *ctx)
+{
+    return store->ops->outbox_of_request(store->state, request_id, fn, ctx);
 }
