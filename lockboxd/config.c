@@ -74,6 +74,37 @@ static int set_int(int *out, const char *value, long min, long max, char *error,
     return 1;
 }
 
+/* [store]: which database. The dsn is checked by libpq when the store opens (it knows its
+ * syntax); here only that it is one line of plain text. */
+static int store_key(struct parse_state *st, const char *key, char *value)
+{
+    struct lockboxd_config *c = st->config;
+    size_t n = sizeof(st->error);
+
+    if (strcmp(key, "backend") == 0) {
+        if (strcmp(value, "sqlite") != 0 && strcmp(value, "postgresql") != 0) {
+            snprintf(st->error, n, "backend must be sqlite or postgresql");
+            return 0;
+        }
+        snprintf(c->store_backend, sizeof(c->store_backend), "%s", value);
+        return 1;
+    }
+    if (strcmp(key, "dsn") == 0) {
+        if (value[0] == '\0' || strlen(value) >= sizeof(c->store_dsn) ||
+            !text_is_clean(value, LOCKBOX_DSN_MAX)) {
+            snprintf(st->error, n,
+                     "dsn must be a libpq connection string of 1-%d printable "
+                     "characters",
+                     LOCKBOX_DSN_MAX - 1);
+            return 0;
+        }
+        snprintf(c->store_dsn, sizeof(c->store_dsn), "%s", value);
+        return 1;
+    }
+    snprintf(st->error, n, "unknown key '%.40s' in [store]", key);
+    return 0;
+}
+
 static int daemon_key(struct parse_state *st, const char *key, char *value)
 {
     struct lockboxd_config *c = st->config;
@@ -263,6 +294,8 @@ static int on_entry(void *user, const char *section, const char *key, const char
     strip_inline_comment(value);
     if (strcmp(section, "daemon") == 0)
         return daemon_key(st, key, value);
+    if (strcmp(section, "store") == 0)
+        return store_key(st, key, value);
     if (strncmp(section, "tenant ", 7) == 0) {
         struct tenant_config *t = tenant_section(st, section);
         if (t == NULL)
@@ -305,6 +338,10 @@ static int validate(struct lockboxd_config *c, char *err, size_t err_len)
     }
     if (config_find_tenant(c, c->tenant) == NULL) {
         snprintf(err, err_len, "%s: no [tenant %s] section with its admins", c->path, c->tenant);
+        return -1;
+    }
+    if (strcmp(c->store_backend, "postgresql") == 0 && c->store_dsn[0] == '\0') {
+        snprintf(err, err_len, "%s: [store] backend = postgresql needs a dsn", c->path);
         return -1;
     }
     if (strcmp(c->socket, c->pam_socket) == 0) {
@@ -379,10 +416,11 @@ void config_free(struct lockboxd_config *config)
 
 void config_store(const struct lockboxd_config *config, struct store_config *out)
 {
-    /* Standalone: SQLite at [daemon] database. A [store] section would choose another. */
-    out->backend = "sqlite";
+    /* Standalone: SQLite at [daemon] database; [store] backend = postgresql chooses a server. */
+    out->backend = config->store_backend[0] ? config->store_backend : "sqlite";
     out->path = config->database;
-    out->dsn = NULL;
+    out->dsn = config->store_dsn;
+    out->exclusive = false;
 }
 
 const struct tenant_config *config_find_tenant(const struct lockboxd_config *config,

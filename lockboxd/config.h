@@ -23,7 +23,9 @@ struct lockboxd_config {
     char path[LOCKBOX_PATH_MAX];
     char socket[LOCKBOX_PATH_MAX];     /* the HTTP API (mode 0666) */
     char pam_socket[LOCKBOX_PATH_MAX]; /* the login socket (root only) */
-    char database[LOCKBOX_PATH_MAX];
+    char database[LOCKBOX_PATH_MAX];   /* sqlite's file */
+    char store_backend[16];            /* [store] backend: "" (sqlite) or "postgresql" */
+    char store_dsn[LOCKBOX_DSN_MAX];   /* [store] dsn (may hold a password: never logged) */
     char audit_log[LOCKBOX_PATH_MAX];
     char tenant[LOCKBOX_NAME_MAX + 1];
     char host[LOCKBOX_HOST_MAX + 1];

@@ -124,6 +124,7 @@ static int open_state(struct lockboxd *d, char *err, size_t err_len)
     }
     struct store_config store_config;
     config_store(c, &store_config);
+    store_config.exclusive = true;
     d->store = store_open(&store_config, err, err_len);
     if (d->store == NULL)
         return -1;

@@ -12,7 +12,7 @@ struct store {
     void *state; /* the backend's own */
 };
 
-static const struct store_ops *const backends[] = {&store_sqlite_ops};
+static const struct store_ops *const backends[] = {&store_sqlite_ops, &store_pg_ops};
 
 static const struct store_ops *backend_named(const char *name)
 {

@@ -52,9 +52,12 @@ struct store;
 
 /* Which database, from lockboxd.conf (config_store()). */
 struct store_config {
-    const char *backend; /* "sqlite" (also when NULL); the only one built so far */
+    const char *backend; /* "sqlite" (also when NULL) or "postgresql" */
     const char *path;    /* sqlite: the database file */
-    const char *dsn;     /* a server backend: its connection string */
+    const char *dsn;     /* postgresql: a libpq connection string */
+    /* The daemon's own store, not a helper thread's: a backend that allows one lockboxd per
+     * database takes its lock with this one. */
+    bool exclusive;
 };
 
 struct store_filter {

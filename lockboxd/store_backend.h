@@ -70,5 +70,7 @@ struct store_ops {
 
 /* store_sqlite.c */
 extern const struct store_ops store_sqlite_ops;
+/* store_pg.c */
+extern const struct store_ops store_pg_ops;
 
 #endif

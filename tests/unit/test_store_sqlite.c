@@ -11,7 +11,7 @@ static int case_number;
 
 static struct store *open_path(const char *path, char *err, size_t err_len)
 {
-    struct store_config config = {"sqlite", path, NULL};
+    struct store_config config = {"sqlite", path, NULL, false};
     return store_open(&config, err, err_len);
 }
 
@@ -66,7 +66,7 @@ static void test_reopen_keeps_what_was_committed(void **state)
 static void test_open_refuses_what_it_cannot_use(void **state)
 {
     char err[512] = "";
-    struct store_config unknown = {"oracle", "/nonexistent", NULL};
+    struct store_config unknown = {"oracle", "/nonexistent", NULL, false};
     (void)state;
 
     assert_null(store_open(&unknown, err, sizeof(err)));

@@ -1,0 +1,393 @@
+/* The PostgreSQL store's connection, schema and transactions (libpq). COMMIT is durable on the
+ * server (synchronous_commit on, checked at open), so sync is a no-op here. */
+#include "store_pg_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PG_SCHEMA_VERSION 1
+/* pg_advisory_xact_lock key under which instances migrate one at a time ("lbxm"). */
+#define MIGRATION_LOCK "1818391661"
+
+/* Migration n brings the schema from version n-1 to n. Append, never edit. */
+static const char *const migrations[PG_SCHEMA_VERSION] = {
+    "CREATE TABLE meta (key text PRIMARY KEY, value bigint NOT NULL);"
+    "CREATE TABLE requests ("
+    " seq bigserial PRIMARY KEY, id text NOT NULL UNIQUE, state smallint NOT NULL,"
+    " tenant text NOT NULL, host text NOT NULL, \"user\" text NOT NULL,"
+    " requested_by text NOT NULL, requested_by_uid bigint NOT NULL, reason text NOT NULL,"
+    " service text NOT NULL, rhost text NOT NULL, decided_by text NOT NULL,"
+    " comment text NOT NULL, created_at bigint NOT NULL, decided_at bigint NOT NULL,"
+    " expires_at bigint NOT NULL, approved_boot_ms bigint NOT NULL, granted_ms bigint NOT NULL,"
+    " approved_boot_id text NOT NULL, requester text NOT NULL DEFAULT '',"
+    " requester_uid bigint NOT NULL DEFAULT -1);"
+    "CREATE INDEX requests_by_match ON requests (\"user\", tenant, host, state, seq);"
+    "CREATE INDEX requests_by_state ON requests (state, seq);"
+    "CREATE INDEX requests_by_tenant ON requests (tenant, state, seq);"
+    "CREATE INDEX requests_by_user ON requests (\"user\", state, seq);"
+    "CREATE TABLE audit (seq bigint PRIMARY KEY, line text NOT NULL, hash text NOT NULL);"
+    "CREATE TABLE outbox ("
+    " seq bigserial PRIMARY KEY, notification_id text NOT NULL, channel text NOT NULL,"
+    " request_id text NOT NULL, event text NOT NULL, tenant text NOT NULL, body text NOT NULL,"
+    " attempts integer NOT NULL DEFAULT 0, next_attempt_at bigint NOT NULL,"
+    " delivered_at bigint NOT NULL DEFAULT 0, failed integer NOT NULL DEFAULT 0,"
+    " last_error text NOT NULL DEFAULT '', UNIQUE (notification_id, channel));"
+    "CREATE INDEX outbox_due ON outbox (delivered_at, failed, next_attempt_at);"
+    "CREATE INDEX outbox_by_request ON outbox (request_id);"
+    "CREATE TABLE sessions ("
+    " id text PRIMARY KEY, request_id text NOT NULL, \"user\" text NOT NULL,"
+    " tenant text NOT NULL, host text NOT NULL, service text NOT NULL, rhost text NOT NULL,"
+    " tty text NOT NULL, pid bigint NOT NULL, start_time bigint NOT NULL,"
+    " opened_at bigint NOT NULL, closed_at bigint NOT NULL DEFAULT 0,"
+    " state text NOT NULL DEFAULT 'open', warned integer NOT NULL DEFAULT 0,"
+    " audit_session bigint NOT NULL DEFAULT -1, cgroup text NOT NULL DEFAULT '',"
+    " boot_id text NOT NULL DEFAULT '', contained integer NOT NULL DEFAULT 0);"
+    "CREATE INDEX sessions_by_request ON sessions (request_id, state);"
+    "CREATE INDEX sessions_open ON sessions (state);"
+    "CREATE INDEX sessions_contained ON sessions (contained);",
+};
+
+static const char *pg_error(void *state)
+{
+    return ((struct pg_store *)state)->error;
+}
+
+void pg_copy_text(const PGresult *res, int row, int col, char *out, size_t out_len)
+{
+    snprintf(out, out_len, "%s", PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col));
+}
+
+int64_t pg_number(const PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col) ? 0 : strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+static void set_error(struct pg_store *pg, const char *what, const char *detail)
+{
+    char clean[sizeof(pg->error) - 64];
+    size_t n = 0;
+
+    /* libpq's messages end with a newline and may span lines: keep one line. */
+    for (const char *c = detail ? detail : ""; *c != '\0' && n + 1 < sizeof(clean); c++)
+        clean[n++] = (*c == '\n' || *c == '\r') ? ' ' : *c;
+    while (n > 0 && clean[n - 1] == ' ')
+        n--;
+    clean[n] = '\0';
+    snprintf(pg->error, sizeof(pg->error), "%s%s%s", what, what[0] ? ": " : "", clean);
+}
+
+/* A broken connection is reset once before a statement: a restarted server or a failover to
+ * a promoted standby (multi-host DSN with target_session_attrs=read-write) is followed
+ * without restarting lockboxd. Inside a transaction nothing is retried: the caller rolls back
+ * and fails the call, which is the fail-closed answer. */
+static int usable(struct pg_store *pg)
+{
+    if (PQstatus(pg->conn) == CONNECTION_OK)
+        return 0;
+    if (pg->in_transaction) {
+        set_error(pg, "the database connection was lost", PQerrorMessage(pg->conn));
+        return -1;
+    }
+    PQreset(pg->conn);
+    if (PQstatus(pg->conn) != CONNECTION_OK) {
+        set_error(pg, "the database is unreachable", PQerrorMessage(pg->conn));
+        return -1;
+    }
+    return 0;
+}
+
+PGresult *pg_query(struct pg_store *pg, const char *sql, int n, const char *const *values)
+{
+    if (usable(pg) != 0)
+        return NULL;
+    PGresult *res = PQexecParams(pg->conn, sql, n, NULL, values, NULL, NULL, 0);
+    ExecStatusType status = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)
+        return res;
+    set_error(pg, "", res ? PQresultErrorMessage(res) : PQerrorMessage(pg->conn));
+    PQclear(res);
+    return NULL;
+}
+
+int pg_command(struct pg_store *pg, const char *sql, int n, const char *const *values)
+{
+    PGresult *res = pg_query(pg, sql, n, values);
+    PQclear(res);
+    return res ? 0 : -1;
+}
+
+/* Several statements in one string (the schema): PQexec, which takes no parameters. */
+static int pg_script(struct pg_store *pg, const char *sql)
+{
+    if (usable(pg) != 0)
+        return -1;
+    PGresult *res = PQexec(pg->conn, sql);
+    int ok = res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok)
+        set_error(pg, "", res ? PQresultErrorMessage(res) : PQerrorMessage(pg->conn));
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
+/* Rows a command changed (UPDATE ... WHERE state = ...), or -1. */
+int pg_command_rows(struct pg_store *pg, const char *sql, int n, const char *const *values)
+{
+    PGresult *res = pg_query(pg, sql, n, values);
+    if (res == NULL)
+        return -1;
+    int rows = atoi(PQcmdTuples(res));
+    PQclear(res);
+    return rows;
+}
+
+static int pg_begin(void *state)
+{
+    struct pg_store *pg = state;
+
+    if (pg_command(pg, "BEGIN", 0, NULL) != 0)
+        return -1;
+    pg->in_transaction = true;
+    return 0;
+}
+
+static int pg_commit(void *state)
+{
+    struct pg_store *pg = state;
+
+    int rc = pg_command(pg, "COMMIT", 0, NULL);
+    pg->in_transaction = false;
+    return rc;
+}
+
+static void pg_rollback(void *state)
+{
+    struct pg_store *pg = state;
+
+    if (pg->in_transaction)
+        PQclear(PQexec(pg->conn, "ROLLBACK"));
+    pg->in_transaction = false;
+}
+
+/* 0 for an empty database, -1 for a meta table that is not lockbox's. */
+static int schema_version(struct pg_store *pg, int *version)
+{
+    PGresult *res = pg_query(pg, "SELECT to_regclass('meta') IS NOT NULL", 0, NULL);
+    if (res == NULL)
+        return -1;
+    bool has_meta = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    *version = 0;
+    if (!has_meta)
+        return 0;
+    res = pg_query(pg, "SELECT value FROM meta WHERE key = 'schema_version'", 0, NULL);
+    if (res == NULL) {
+        *version = -1; /* a meta table without our columns */
+        return 0;
+    }
+    *version = PQntuples(res) > 0 ? atoi(PQgetvalue(res, 0, 0)) : -1;
+    PQclear(res);
+    return 0;
+}
+
+static int migrate(struct pg_store *pg, char *err, size_t err_len)
+{
+    int version = 0;
+
+    if (pg_begin(pg) != 0 ||
+        pg_command(pg, "SELECT pg_advisory_xact_lock(" MIGRATION_LOCK ")", 0, NULL) != 0 ||
+        schema_version(pg, &version) != 0)
+        goto fail;
+    if (version < 0) {
+        snprintf(err, err_len, "the database has a meta table but no lockbox schema version: "
+                               "is it another application's database?");
+        pg_rollback(pg);
+        return -1;
+    }
+    if (version > PG_SCHEMA_VERSION) {
+        snprintf(err, err_len, "database schema version %d is newer than this lockboxd (%d)",
+                 version, PG_SCHEMA_VERSION);
+        pg_rollback(pg);
+        return -1;
+    }
+    for (; version < PG_SCHEMA_VERSION; version++) {
+        char set[160];
+        snprintf(set, sizeof(set),
+                 "INSERT INTO meta (key, value) VALUES ('schema_version', %d) ON CONFLICT (key) "
+                 "DO UPDATE SET value = %d",
+                 version + 1, version + 1);
+        if (pg_script(pg, migrations[version]) != 0 || pg_command(pg, set, 0, NULL) != 0)
+            goto fail;
+    }
+    if (pg_commit(pg) == 0)
+        return 0;
+fail:
+    snprintf(err, err_len, "creating or migrating lockbox's tables: %s", pg->error);
+    pg_rollback(pg);
+    return -1;
+}
+
+/* Refuses a server that would acknowledge a decision before it is durable, and a database
+ * lockboxd could only read: both start-up errors, named. */
+static int check_server(struct pg_store *pg, char *err, size_t err_len)
+{
+    PGresult *res = pg_query(pg,
+                             "SELECT current_setting('synchronous_commit'), "
+                             "current_setting('transaction_read_only'), pg_is_in_recovery(), "
+                             "has_table_privilege('requests', 'INSERT, UPDATE'), "
+                             "has_table_privilege('audit', 'INSERT')",
+                             0, NULL);
+    if (res == NULL) {
+        snprintf(err, err_len, "checking the database: %s", pg->error);
+        return -1;
+    }
+    const char *sync = PQgetvalue(res, 0, 0);
+    bool read_only = strcmp(PQgetvalue(res, 0, 1), "on") == 0 ||
+                     strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+    bool may_write = strcmp(PQgetvalue(res, 0, 3), "t") == 0 &&
+                     strcmp(PQgetvalue(res, 0, 4), "t") == 0;
+    int rc = -1;
+    if (strcmp(sync, "off") == 0 || strcmp(sync, "local") == 0)
+        snprintf(err, err_len, "synchronous_commit is %s for this database user: lockboxd "
+                               "answers only after a durable COMMIT (set it to on)", sync);
+    else if (read_only)
+        snprintf(err, err_len, "the database is read-only (a standby, or "
+                               "default_transaction_read_only): use target_session_attrs="
+                               "read-write in the dsn");
+    else if (!may_write)
+        snprintf(err, err_len, "the database user %s may not write lockbox's tables (grant "
+                               "INSERT, UPDATE, DELETE on them)", PQuser(pg->conn));
+    else
+        rc = 0;
+    PQclear(res);
+    return rc;
+}
+
+/* One lockboxd per database for now: its journal keeps the chain's head in memory, so a
+ * second writer would fork the chain. The lock is the session's: it goes with the
+ * connection, and a lockboxd killed with -9 releases it when the server sees it gone. */
+#define WRITER_LOCK "1818391655"
+static int take_writer_lock(struct pg_store *pg, char *err, size_t err_len)
+{
+    PGresult *res = pg_query(pg, "SELECT pg_try_advisory_lock(" WRITER_LOCK ")", 0, NULL);
+    bool held = res != NULL && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+
+    if (res == NULL)
+        snprintf(err, err_len, "locking the database: %s", pg->error);
+    else if (!held)
+        snprintf(err, err_len, "another lockboxd is using this database (one lockboxd per "
+                               "database until several instances are supported)");
+    PQclear(res);
+    return held ? 0 : -1;
+}
+
+/* A commit is durable on the server (check_server refused synchronous_commit off). */
+static int pg_sync(void *state, int64_t seq)
+{
+    (void)state;
+    (void)seq;
+    return 0;
+}
+
+/* The dsn parses as a libpq connection string before anything connects. */
+static int check_dsn(const char *dsn, char *err, size_t err_len)
+{
+    char *why = NULL;
+    PQconninfoOption *options = PQconninfoParse(dsn, &why);
+
+    if (options == NULL) {
+        snprintf(err, err_len, "[store] dsn does not parse: %s", why ? why : "out of memory");
+        for (char *c = err; *c; c++)
+            if (*c == '\n')
+                *c = ' ';
+        PQfreemem(why);
+        return -1;
+    }
+    PQconninfoFree(options);
+    return 0;
+}
+
+static void pg_close(void *state);
+
+static void *pg_open(const struct store_config *config, char *err, size_t err_len)
+{
+    const char *dsn = config->dsn ? config->dsn : "";
+    struct pg_store *pg;
+
+    if (check_dsn(dsn, err, err_len) != 0)
+        return NULL;
+    if ((pg = calloc(1, sizeof(*pg))) == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    pg->conn = PQconnectdb(dsn);
+    if (PQstatus(pg->conn) != CONNECTION_OK) {
+        set_error(pg, "", PQerrorMessage(pg->conn));
+        snprintf(err, err_len, "cannot connect to the database: %s", pg->error);
+        goto fail;
+    }
+    /* Keep the server's answers in a form this file parses, whatever the role's defaults. */
+    if (pg_script(pg, "SET client_encoding = 'UTF8'; SET DateStyle = 'ISO'; "
+                      "SET client_min_messages = 'warning'") != 0) {
+        snprintf(err, err_len, "setting up the database session: %s", pg->error);
+        goto fail;
+    }
+    if (migrate(pg, err, err_len) != 0 || check_server(pg, err, err_len) != 0 ||
+        (config->exclusive && take_writer_lock(pg, err, err_len) != 0))
+        goto fail;
+    return pg;
+fail:
+    pg_close(pg);
+    return NULL;
+}
+
+static void pg_close(void *state)
+{
+    struct pg_store *pg = state;
+
+    if (pg == NULL)
+        return;
+    PQfinish(pg->conn);
+    free(pg);
+}
+
+const struct store_ops store_pg_ops = {
+    .name = "postgresql",
+    .open = pg_open,
+    .close = pg_close,
+    .error = pg_error,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .sync = pg_sync,
+    .put_request = pg_put_request,
+    .get_request = pg_get_request,
+    .find_pending = pg_find_pending,
+    .asked_pending = pg_asked_pending,
+    .find_latest = pg_find_latest,
+    .each_approved = pg_each_approved,
+    .count_pending_for_user = pg_count_pending_for_user,
+    .list = pg_list,
+    .each_live = pg_each_live,
+    .audit_head = pg_audit_head,
+    .audit_insert = pg_audit_insert,
+    .audit_lines_after = pg_audit_lines_after,
+    .meta_get_int = pg_meta_get_int,
+    .meta_set_int = pg_meta_set_int,
+    .session_insert = pg_session_insert,
+    .session_set_state = pg_session_set_state,
+    .session_set_state_at = pg_session_set_state_at,
+    .session_set_warned = pg_session_set_warned,
+    .session_rebind = pg_session_rebind,
+    .session_set_contained = pg_session_set_contained,
+    .session_set_containment = pg_session_set_containment,
+    .session_get_state = pg_session_get_state,
+    .session_live_rows = pg_session_live_rows,
+    .sessions_of_request = pg_sessions_of_request,
+    .outbox_add = pg_outbox_add,
+    .outbox_next_due = pg_outbox_next_due,
+    .outbox_next_attempt_at = pg_outbox_next_attempt_at,
+    .outbox_mark_delivered = pg_outbox_mark_delivered,
+    .outbox_mark_retry = pg_outbox_mark_retry,
+    .outbox_of_request = pg_outbox_of_request,
+};
