@@ -2,6 +2,9 @@
 #include "api_error.h"
 
 #include <stdio.h>
+#include <syslog.h>
+
+#include "text.h"
 
 json_object *api_error_vnew(const char *error, const char *fmt, va_list ap)
 {
@@ -24,4 +27,22 @@ json_object *api_error_new(const char *error, const char *fmt, ...)
     json_object *obj = api_error_vnew(error, fmt, ap);
     va_end(ap);
     return obj;
+}
+
+const char *api_error_message(json_object *obj)
+{
+    json_object *message;
+    if (obj == NULL || !json_object_object_get_ex(obj, "message", &message))
+        return "";
+    return json_object_get_string(message);
+}
+
+void api_log_refusal(const struct identity *who, const char *action, const char *id,
+                     const char *why)
+{
+    char actor[4 * LOCKBOX_NAME_MAX + 8], shown_id[80], reason[1100];
+    syslog(LOG_WARNING, "event=api.refused status=403 actor=%s uid=%u action=%s id=%s msg=%s",
+           text_escape_log(who->name, actor, sizeof(actor)), (unsigned)who->uid, action,
+           text_escape_log(id, shown_id, sizeof(shown_id)),
+           text_escape_log(why, reason, sizeof(reason)));
 }

@@ -66,6 +66,7 @@ enum MHD_Result http_reply_json(struct call *call, unsigned status, json_object 
 
     if (response == NULL)
         return MHD_NO;
+    call->reply_status = status;
     /* Nothing is said about records that could still be lost: hold the reply until the
      * journal's flush has made them durable and put them in the audit file. */
     if (server->handler.replies_must_wait(server->handler.ctx)) {
@@ -118,6 +119,7 @@ enum MHD_Result http_reply_error(struct call *call, unsigned status, const char 
     va_end(ap);
     if (obj == NULL)
         return MHD_NO;
+    snprintf(call->reply_message, sizeof(call->reply_message), "%s", api_error_message(obj));
     return http_reply_json(call, status, obj);
 }
 

@@ -52,6 +52,10 @@ struct call {
     struct MHD_Response *deferred;
     unsigned deferred_status;
     struct call *deferred_next;
+    /* The reply the handler gave this call, and its message when it was an error: the
+     * handler logs its refusals from these in one place, whichever check refused. */
+    unsigned reply_status;
+    char reply_message[256];
 };
 
 struct http_server {

@@ -34,6 +34,10 @@ struct login_conn {
     int fd;
     struct identity who; /* root: checked at accept */
     bool busy;           /* a request is being answered */
+    /* The request being answered, for the log line of a refusal: its op, and the id it
+     * names ("-": none). */
+    const char *op_name;
+    char op_id[LOCKBOX_ID_HEX_LEN + 1];
     struct waiter waiter;
     char *held; /* a reply waiting for the journal's flush */
     size_t held_len;
@@ -218,6 +222,10 @@ reply_error(struct login_conn *conn, int status, const char *error, const char *
         conn_close(conn);
         return;
     }
+    /* Every refused call is logged (docs/DESIGN.md): for this door, here and only here. */
+    if (status == 403)
+        api_log_refusal(&conn->who, conn->op_name ? conn->op_name : "-",
+                        conn->op_id[0] ? conn->op_id : "-", api_error_message(obj));
     reply(conn, status, obj);
 }
 
@@ -364,6 +372,9 @@ static void dispatch(struct login_conn *conn, const char *data, size_t len)
         reply_error(conn, 400, "bad_request", "%s", err);
         return;
     }
+    conn->op_name = login_operation_name(req.op);
+    const char *id = req.members.id ? req.members.id : req.members.session_id;
+    snprintf(conn->op_id, sizeof(conn->op_id), "%s", id ? id : "");
     switch (req.op) {
     case LOGIN_CHECK: handle_check(conn, &req.members); break;
     case LOGIN_FILE: handle_file(conn, &req.members); break;

@@ -47,6 +47,7 @@ struct lockboxd {
     int epoll_fd, signal_fd, clock_fd;
     struct event_source signal_source, clock_source;
     bool stopping; /* a stop signal came: flush and leave after this batch */
+    bool reopen;   /* SIGHUP came: reopen the audit file after this round's flush */
 };
 
 static void usage(FILE *out)
@@ -197,17 +198,28 @@ static void on_signal_event(struct event_source *source, uint32_t events)
 
     while (read(d->signal_fd, &info, sizeof(info)) == (ssize_t)sizeof(info)) {
         if (info.ssi_signo == SIGHUP) {
-            char err[512];
-            if (journal_reopen(&d->journal, err, sizeof(err)) != 0)
-                syslog(LOG_CRIT, "event=audit.reopen_failed msg=\"%s\"", err);
-            else
-                syslog(LOG_NOTICE, "event=audit.reopened file=%s", d->journal.file.path);
+            d->reopen = true;
         } else {
             syslog(LOG_NOTICE, "event=daemon.stopping signal=%u", info.ssi_signo);
             d->stopping = true;
             return;
         }
     }
+}
+
+/* After the round's flush, never inside the batch: journal_reopen() flushes what is pending
+ * first, and a failure of that flush must reach the replies held for it as a 503. Only
+ * flush_round() tells them; a later flush finds nothing left and would release them as
+ * durable. */
+static void reopen_audit_file(struct lockboxd *d)
+{
+    char err[512];
+
+    d->reopen = false;
+    if (journal_reopen(&d->journal, err, sizeof(err)) != 0)
+        syslog(LOG_CRIT, "event=audit.reopen_failed msg=\"%s\"", err);
+    else
+        syslog(LOG_NOTICE, "event=audit.reopened file=%s", d->journal.file.path);
 }
 
 /* The sooner of timeout (ms, -1: none) and a boot-clock deadline (INT64_MAX: none). */
@@ -295,6 +307,8 @@ static void run_loop(struct lockboxd *d)
         waiters_expire(&d->waiters, now.boot_ms);
         http_run(&d->http);
         flush_round(d);
+        if (d->reopen)
+            reopen_audit_file(d);
     }
 }
 

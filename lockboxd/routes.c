@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_error.h"
 #include "body.h"
 #include "duration.h"
 #include "random_id.h"
@@ -21,6 +22,18 @@ struct route_ctx {
     const char *action;
     struct body body; /* parsed when the route takes one */
 };
+
+/* The wait route's action: a suspended wait is answered outside the dispatcher. */
+#define WAIT_ACTION "show"
+
+/* Every refused call is logged (docs/DESIGN.md), here and only here for this door: the
+ * table's checks, the handlers and the service they call answer 403 without logging it, so
+ * each refusal is one line whichever of them refused. */
+static void log_if_refused(const struct call *call, const char *action, const char *id)
+{
+    if (call->reply_status == 403)
+        api_log_refusal(&call->who, action, id ? id : "-", call->reply_message);
+}
 
 static enum MHD_Result reply_result(struct call *call, const struct service_result *r,
                                     const struct lockbox_request *req)
@@ -245,7 +258,9 @@ static enum MHD_Result finish_wait(void *cls, struct call *call)
     struct routes *routes = cls;
     struct lockbox_request req;
     struct service_result r = service_show(routes->svc, &call->who, call->waiter.id, &req);
-    return reply_result(call, &r, &req);
+    enum MHD_Result rc = reply_result(call, &r, &req);
+    log_if_refused(call, WAIT_ACTION, call->waiter.id);
+    return rc;
 }
 
 static enum MHD_Result route_check(struct route_ctx *ctx)
@@ -401,25 +416,25 @@ static enum MHD_Result route_session_close(struct route_ctx *ctx)
 #define LOGIN_FIELDS_REFUSAL "only root (the PAM module) may set service, rhost and requester"
 
 static const struct route route_table[] = {
-    {"GET", "/v1/health", ROUTE_ANYONE, NULL, NULL, NULL, 0, 0, 0, NULL, route_health},
-    {"POST", "/v1/requests", ROUTE_ANYONE, NULL, NULL, NULL, FILE_BODY, BODY_REASON, LOGIN_FIELDS,
-     LOGIN_FIELDS_REFUSAL, route_file},
-    {"GET", "/v1/requests", ROUTE_ANYONE, NULL, NULL, NULL, 0, 0, 0, NULL, route_list},
-    {"GET", "/v1/requests/{id}", ROUTE_ANYONE, NULL, NULL, NULL, 0, 0, 0, NULL, route_show},
-    {"POST", "/v1/requests/{id}/approve", ROUTE_ANYONE, NULL, NULL, NULL, BODY_COMMENT | BODY_FOR,
-     0, 0, NULL, route_decide},
-    {"POST", "/v1/requests/{id}/deny", ROUTE_ANYONE, NULL, NULL, NULL, BODY_COMMENT, 0, 0, NULL,
-     route_decide},
-    {"POST", "/v1/requests/{id}/revoke", ROUTE_ANYONE, NULL, NULL, NULL, BODY_COMMENT, 0, 0, NULL,
-     route_decide},
-    {"GET", "/v1/requests/{id}/wait", ROUTE_ANYONE, NULL, NULL, NULL, 0, 0, 0, NULL, route_wait},
+    {"GET", "/v1/health", ROUTE_ANYONE, NULL, "health", 0, 0, 0, NULL, route_health},
+    {"POST", "/v1/requests", ROUTE_ANYONE, NULL, "request.created", FILE_BODY, BODY_REASON,
+     LOGIN_FIELDS, LOGIN_FIELDS_REFUSAL, route_file},
+    {"GET", "/v1/requests", ROUTE_ANYONE, NULL, "list", 0, 0, 0, NULL, route_list},
+    {"GET", "/v1/requests/{id}", ROUTE_ANYONE, NULL, "show", 0, 0, 0, NULL, route_show},
+    {"POST", "/v1/requests/{id}/approve", ROUTE_ANYONE, NULL, "request.approved",
+     BODY_COMMENT | BODY_FOR, 0, 0, NULL, route_decide},
+    {"POST", "/v1/requests/{id}/deny", ROUTE_ANYONE, NULL, "request.denied", BODY_COMMENT, 0, 0,
+     NULL, route_decide},
+    {"POST", "/v1/requests/{id}/revoke", ROUTE_ANYONE, NULL, "access.revoked", BODY_COMMENT, 0, 0,
+     NULL, route_decide},
+    {"GET", "/v1/requests/{id}/wait", ROUTE_ANYONE, NULL, WAIT_ACTION, 0, 0, 0, NULL, route_wait},
     {"POST", "/v1/access/check", ROUTE_ROOT, "only root (the PAM module) may check access",
-     "only root may check access", "access.check", CHECK_BODY, BODY_USER, 0, NULL, route_check},
-    {"GET", "/v1/audit", ROUTE_ANYONE, NULL, NULL, NULL, 0, 0, 0, NULL, route_audit},
-    {"POST", "/v1/sessions", ROUTE_ROOT, "only root (the PAM module) may register sessions", NULL,
-     NULL, SESSION_BODY, BODY_USER, 0, NULL, route_session_open},
+     "access.check", CHECK_BODY, BODY_USER, 0, NULL, route_check},
+    {"GET", "/v1/audit", ROUTE_ANYONE, NULL, "audit", 0, 0, 0, NULL, route_audit},
+    {"POST", "/v1/sessions", ROUTE_ROOT, "only root (the PAM module) may register sessions",
+     "session.open", SESSION_BODY, BODY_USER, 0, NULL, route_session_open},
     {"POST", "/v1/sessions/{id}/close", ROUTE_ROOT, "only root (the PAM module) may close sessions",
-     NULL, NULL, 0, 0, 0, NULL, route_session_close},
+     "session.close", 0, 0, 0, NULL, route_session_close},
 };
 
 /* Matches url against a pattern; fills match's id and action. "{id}" must be a well-formed
@@ -484,8 +499,6 @@ static bool call_admitted(const struct route *route, struct route_ctx *ctx,
     char err[256];
 
     if (route->caller == ROUTE_ROOT && call->who.uid != 0) {
-        if (route->refusal_log != NULL)
-            service_log_refusal(&call->who, route->log_action, "-", route->refusal_log);
         *refusal = http_reply_error(call, 403, "forbidden", "%s", route->refusal);
         return false;
     }
@@ -524,10 +537,11 @@ static enum MHD_Result dispatch(void *cls, struct call *call, const char *url, c
     }
     ctx.id = match.id[0] ? match.id : NULL;
     ctx.action = match.action;
-    if (!call_admitted(match.route, &ctx, &rc))
-        return rc;
-    rc = match.route->handler(&ctx);
-    body_free(&ctx.body);
+    if (call_admitted(match.route, &ctx, &rc)) {
+        rc = match.route->handler(&ctx);
+        body_free(&ctx.body);
+    }
+    log_if_refused(call, match.route->action, ctx.id);
     return rc;
 }
 

@@ -28,9 +28,8 @@ struct route {
     const char *method;
     const char *path; /* "{id}" matches a request or session id */
     enum route_caller caller;
-    const char *refusal;     /* the 403 message for another caller */
-    const char *refusal_log; /* non-NULL: also logged as api.refused, action log_action */
-    const char *log_action;
+    const char *refusal;  /* the 403 message for another caller */
+    const char *action;   /* what a refusal's log line calls the call (api.refused action=) */
     unsigned body;        /* enum body_field bits it takes; 0: the body is not read */
     unsigned required;    /* of those, what it needs ("'X' is required") */
     unsigned root_fields; /* of those, what only root may set */

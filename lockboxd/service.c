@@ -199,14 +199,6 @@ static struct service_result refuse_decision(const struct service *svc,
     }
 }
 
-void service_log_refusal(const struct identity *who, const char *what, const char *id,
-                         const char *why)
-{
-    char reason[300];
-    syslog(LOG_WARNING, "event=api.refused status=403 actor=%s uid=%u action=%s id=%s msg=%s",
-           who->name, (unsigned)who->uid, what, id, text_escape_log(why, reason, sizeof(reason)));
-}
-
 struct service_result service_decide(struct service *svc, const struct identity *who,
                                      const char *id, enum request_state to, const char *comment,
                                      int64_t grant_s, const struct lockbox_clock *now,
@@ -220,10 +212,8 @@ struct service_result service_decide(struct service *svc, const struct identity 
                                           : result(500, "internal", "cannot read the store");
     struct lockbox_tenant_policy policy = config_policy_for(svc->config, req.tenant);
     struct lockbox_actor actor;
-    if (identity_actor(who, &actor) != 0) {
-        service_log_refusal(who, decision_event(to), id, "group lookup failed");
+    if (identity_actor(who, &actor) != 0)
         return result(403, "forbidden", "lockboxd cannot look up your groups");
-    }
     request_expire_if_due(&req, now); /* a lapsed request is not decided by a late click */
     enum request_verdict verdict = request_may_decide(&req, &policy, &actor, to);
     /* The caller's name is the first account of its uid; a second name for the same uid is
@@ -247,12 +237,8 @@ struct service_result service_decide(struct service *svc, const struct identity 
         else
             verdict = request_revoke(&req, who->name, comment, now);
     }
-    if (verdict != VERDICT_OK) {
-        struct service_result r = refuse_decision(svc, verdict, &req, to);
-        if (r.status == 403)
-            service_log_refusal(who, decision_event(to), id, r.message);
-        return r;
-    }
+    if (verdict != VERDICT_OK)
+        return refuse_decision(svc, verdict, &req, to);
     struct audit_event ev = event_for(&req, decision_event(to), who->name);
     enum journal_result jr = journal_record(svc->journal, &req, &ev, to == REQUEST_APPROVED,
                                             now->wall_ms);
@@ -288,10 +274,8 @@ struct service_result service_show(struct service *svc, const struct identity *w
                                           : result(500, "internal", "cannot read the store");
     struct lockbox_tenant_policy policy = config_policy_for(svc->config, out->tenant);
     struct lockbox_actor actor;
-    if (identity_reader(who, &actor) != 0 || !request_may_read(out, &policy, &actor)) {
-        service_log_refusal(who, "show", id, "not readable");
+    if (identity_reader(who, &actor) != 0 || !request_may_read(out, &policy, &actor))
         return result(403, "forbidden", "you may only read your own requests or your tenants'");
-    }
     return OK;
 }
 

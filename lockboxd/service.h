@@ -1,6 +1,7 @@
 /* The daemon's operations, free of HTTP: filing, deciding, checking access, expiring.
  * Each takes the caller's identity and one clock reading, applies the pure lifecycle, and
- * commits through the journal. Results carry the HTTP-ish status the API answers with. */
+ * commits through the journal. Results carry the HTTP-ish status the API answers with; a
+ * refusal (403) is logged by the door that sends it (api_log_refusal), not here. */
 #ifndef LOCKBOXD_SERVICE_H
 #define LOCKBOXD_SERVICE_H
 #include <stdbool.h>
@@ -62,9 +63,6 @@ struct service_result service_show(struct service *svc, const struct identity *w
 struct service_result service_check(struct service *svc, const struct identity *who,
                                     const struct check_input *in, const struct lockbox_clock *now,
                                     bool *allowed, struct lockbox_request *out, bool *has_request);
-/* Logs a refused call (event=api.refused status=403 ... action=what id=id msg=why). */
-void service_log_refusal(const struct identity *who, const char *what, const char *id,
-                         const char *why);
 /* May this caller see requests of this tenant (list filter) — root, its admins. */
 bool service_may_read_tenant(const struct service *svc, const struct identity *who,
                              const char *tenant);

@@ -7,6 +7,7 @@ import os
 import pwd
 import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -530,6 +531,53 @@ class SyslogAndAudit(unittest.TestCase):
                 self.assertFalse(any(ord(c) < 0x20 or ord(c) == 0x7f for c in line), line)
             d.call("POST", "/v1/requests/%s/deny" % req["id"], {}, as_user=MALLORY)
             self.assertTrue(d.syslog.wait_for("event=api.refused status=403"))
+
+    def test_every_refusal_is_logged_once(self):
+        """DESIGN: every refused call is a 403 and is logged, whichever check refused it (the
+        route table, the service, a failed group lookup, a session without access) and on
+        either door: one `event=api.refused status=403` line per refusal, never two."""
+        with Daemon(tenants=TENANTS, syslog=True) as d:
+            req = d.file_request(ENG, "INC-1")
+            refusals = [  # who, method, path, body, the action the line names
+                (MALLORY, "POST", "/v1/requests", {"reason": "x", "user": ENG}, "request.created"),
+                (MALLORY, "POST", "/v1/requests", {"reason": "x", "service": "sshd"},
+                 "request.created"),
+                (MALLORY, "POST", "/v1/requests", {"reason": "x", "rhost": "10.0.0.5"},
+                 "request.created"),
+                (MALLORY, "POST", "/v1/requests", {"reason": "x", "requester": ALICE},
+                 "request.created"),
+                (ORPHAN, "GET", "/v1/requests?tenant=fabrikam", None, "list"),
+                (MALLORY, "GET", "/v1/audit", None, "audit"),
+                (MALLORY, "POST", "/v1/sessions", {"user": MALLORY}, "session.open"),
+                (MALLORY, "POST", "/v1/sessions/%s/close" % ("0" * 32), None, "session.close"),
+                ("root", "POST", "/v1/sessions", {"user": ENG}, "session.open"),  # no access
+                (ENG, "POST", "/v1/access/check", {"user": ENG}, "access.check"),
+                (MALLORY, "GET", "/v1/requests/" + req["id"], None, "show"),
+                (MALLORY, "GET", "/v1/requests/%s/wait?timeout=0" % req["id"], None, "show"),
+                (MALLORY, "POST", "/v1/requests/%s/deny" % req["id"], {}, "request.denied"),
+            ]
+            for who, method, path, body, action in refusals:
+                status, obj = d.call(method, path, body, as_user=who)
+                self.assertEqual(status, 403, (who, path, obj))
+                uid = 0 if who == "root" else pwd.getpwnam(who).pw_uid
+                needle = "event=api.refused status=403 actor=%s uid=%d action=%s " % (
+                    who, uid, action)
+                self.assertTrue(d.syslog.wait_for(needle), (needle, d.syslog.snapshot()))
+            # The login socket's one refusal: a session without current access.
+            with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+                s.settimeout(10)
+                s.connect(d.pam_socket)
+                s.send(json.dumps({"op": "session_open", "user": ENG}).encode())
+                self.assertEqual(json.loads(s.recv(16384))["status"], 403)
+            self.assertTrue(d.syslog.wait_for("actor=root uid=0 action=session_open id=- "))
+            # A line sent after all of them: every refusal line is in by the time it is.
+            d.file_request(ENG, "after the refusals", host="h2")
+            self.assertTrue(d.syslog.wait_for('reason="after the refusals"'))
+            lines = [l for l in d.syslog.snapshot() if "event=api.refused status=403" in l]
+            self.assertEqual(len(lines), len(refusals) + 1, "\n".join(lines))
+            for line in lines:
+                self.assertIn("<%d>" % (10 * 8 + 4), line)  # authpriv.warning
+                self.assertRegex(line, r' msg=("[^"]+"|\S+)$')
 
     def test_rotation_on_sighup_continues_the_chain(self):
         with Daemon(tenants=TENANTS) as d:

@@ -35,6 +35,12 @@ def tearDownModule():
     U.cleanup()
 
 
+def process_state(pid):
+    """The state letter of /proc/PID/stat ("T": stopped)."""
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
 class FaultCase(unittest.TestCase):
     def setUp(self):
         self.d = lt.Daemon(tenants=TENANTS, host=sl.HOST, syslog=True, max_pending=100)
@@ -233,6 +239,36 @@ class FsyncErrors(FaultCase):
         self.assertEqual((status, check["allowed"]), (200, True))
         events = [e["event"] for e in self.d.audit_events() if e["request_id"] == req["id"]]
         self.assertEqual(events.count("request.approved"), 1, events)
+        sl.verify_against_daemon(self, self.d)
+
+    def test_sighup_does_not_release_a_login_whose_record_failed(self):
+        """logrotate's SIGHUP reopens the audit file, which flushes first. When that flush
+        fails, a login answered in the same loop round must still hear 503, not 'allowed'
+        from the round's own flush, which found nothing left to flush."""
+        req = self.file(sl.HOST)[1]
+        self.assertEqual(self.d.call("POST", "/v1/requests/%s/approve" % req["id"], {},
+                                     as_user=ALICE)[0], 200)
+        pid = self.d.pid
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+            s.settimeout(15)
+            s.connect(self.d.pam_socket)
+            s.send(json.dumps({"op": "describe"}).encode())
+            self.assertEqual(json.loads(s.recv(16384))["status"], 200)  # accepted, watched
+            self.fail_fsync_of("audit.jsonl")
+            # Stopped, lockboxd sees the login's check and the SIGHUP in one batch of events,
+            # in that order: the check records login.allowed, the SIGHUP's flush fails.
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                self.assertTrue(sl.wait_until(lambda: process_state(pid) == "T", 10))
+                s.send(json.dumps({"op": "check", "user": ENG}).encode())
+                os.kill(pid, signal.SIGHUP)
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            reply = json.loads(s.recv(16384))
+        self.assertFalse(reply["status"] == 200 and reply.get("allowed"), reply)
+        self.assertEqual((reply["status"], reply["error"]), (503, "audit_unavailable"), reply)
+        self.heal()
+        self.assertTrue(sl.wait_until(lambda: self.d.call("GET", "/v1/health")[1]["audit_ok"], 15))
         sl.verify_against_daemon(self, self.d)
 
     def test_database_fsync_error_acknowledges_nothing(self):
