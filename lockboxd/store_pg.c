@@ -199,8 +199,9 @@ static int migrate(struct pg_store *pg, char *err, size_t err_len)
         schema_version(pg, &version) != 0)
         goto fail;
     if (version < 0) {
-        snprintf(err, err_len, "the database has a meta table but no lockbox schema version: "
-                               "is it another application's database?");
+        snprintf(err, err_len,
+                 "the database has a meta table but no lockbox schema version: "
+                 "is it another application's database?");
         pg_rollback(pg);
         return -1;
     }
@@ -248,15 +249,20 @@ static int check_server(struct pg_store *pg, char *err, size_t err_len)
                      strcmp(PQgetvalue(res, 0, 4), "t") == 0;
     int rc = -1;
     if (strcmp(sync, "off") == 0 || strcmp(sync, "local") == 0)
-        snprintf(err, err_len, "synchronous_commit is %s for this database user: lockboxd "
-                               "answers only after a durable COMMIT (set it to on)", sync);
+        snprintf(err, err_len,
+                 "synchronous_commit is %s for this database user: lockboxd "
+                 "answers only after a durable COMMIT (set it to on)",
+                 sync);
     else if (read_only)
-        snprintf(err, err_len, "the database is read-only (a standby, or "
-                               "default_transaction_read_only): use target_session_attrs="
-                               "read-write in the dsn");
+        snprintf(err, err_len,
+                 "the database is read-only (a standby, or "
+                 "default_transaction_read_only): use target_session_attrs="
+                 "read-write in the dsn");
     else if (!may_write)
-        snprintf(err, err_len, "the database user %s may not write lockbox's tables (grant "
-                               "INSERT, UPDATE, DELETE on them)", PQuser(pg->conn));
+        snprintf(err, err_len,
+                 "the database user %s may not write lockbox's tables (grant "
+                 "INSERT, UPDATE, DELETE on them)",
+                 PQuser(pg->conn));
     else
         rc = 0;
     PQclear(res);
@@ -275,8 +281,9 @@ static int take_writer_lock(struct pg_store *pg, char *err, size_t err_len)
     if (res == NULL)
         snprintf(err, err_len, "locking the database: %s", pg->error);
     else if (!held)
-        snprintf(err, err_len, "another lockboxd is using this database (one lockboxd per "
-                               "database until several instances are supported)");
+        snprintf(err, err_len,
+                 "another lockboxd is using this database (one lockboxd per "
+                 "database until several instances are supported)");
     PQclear(res);
     return held ? 0 : -1;
 }

@@ -47,8 +47,7 @@ int pg_meta_set_int(void *state, const char *key, int64_t value);
 
 int pg_session_insert(void *state, const struct session_row *row);
 int pg_session_set_state(void *state, const char *id, const char *state_name);
-int pg_session_set_state_at(void *state, const char *id, const char *state_name,
-                            int64_t closed_at);
+int pg_session_set_state_at(void *state, const char *id, const char *state_name, int64_t closed_at);
 int pg_session_set_warned(void *state, const char *id, bool warned);
 int pg_session_rebind(void *state, const char *id, const char *request_id);
 int pg_session_set_contained(void *state, const char *id, bool contained);
@@ -65,8 +64,8 @@ int pg_outbox_add(void *state, const char *notification_id, const char *channel,
 enum lockbox_result pg_outbox_next_due(void *state, int64_t now_ms, struct outbox_row *row);
 int64_t pg_outbox_next_attempt_at(void *state);
 int pg_outbox_mark_delivered(void *state, int64_t seq, int attempts, int64_t now_ms);
-int pg_outbox_mark_retry(void *state, int64_t seq, int attempts, int64_t next_at,
-                         const char *error, bool failed);
+int pg_outbox_mark_retry(void *state, int64_t seq, int attempts, int64_t next_at, const char *error,
+                         bool failed);
 int pg_outbox_of_request(void *state, const char *request_id, store_outbox_fn fn, void *ctx);
 
 #endif

@@ -10,7 +10,7 @@
 #include "store_pg_internal.h"
 
 #define OUTBOX_COLUMNS                                                                             \
-    "seq, notification_id, channel, event, tenant, body, attempts, next_attempt_at, "             \
+    "seq, notification_id, channel, event, tenant, body, attempts, next_attempt_at, "              \
     "delivered_at, failed, last_error"
 /* How long a claimed row is left to its sender before another may take it over. */
 #define CLAIM_LEASE_MS 120000
@@ -97,8 +97,8 @@ int pg_outbox_mark_delivered(void *state, int64_t seq, int attempts, int64_t now
                       3, values);
 }
 
-int pg_outbox_mark_retry(void *state, int64_t seq, int attempts, int64_t next_at,
-                         const char *error, bool failed)
+int pg_outbox_mark_retry(void *state, int64_t seq, int attempts, int64_t next_at, const char *error,
+                         bool failed)
 {
     char numbers[3][24];
     snprintf(numbers[0], sizeof(numbers[0]), "%lld", (long long)seq);

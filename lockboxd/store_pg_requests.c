@@ -7,8 +7,8 @@
 #include <string.h>
 
 #define REQUEST_COLUMNS                                                                            \
-    "id, state, tenant, host, \"user\", requested_by, requested_by_uid, reason, service, rhost, " \
-    "decided_by, comment, created_at, decided_at, expires_at, approved_boot_ms, granted_ms, "     \
+    "id, state, tenant, host, \"user\", requested_by, requested_by_uid, reason, service, rhost, "  \
+    "decided_by, comment, created_at, decided_at, expires_at, approved_boot_ms, granted_ms, "      \
     "approved_boot_id, requester, requester_uid"
 
 /* A request's values as text parameters, in REQUEST_COLUMNS order. */
@@ -20,17 +20,25 @@ struct request_params {
 static void request_to_params(const struct lockbox_request *r, struct request_params *p)
 {
     int64_t requester_uid = r->requester_uid == (uid_t)-1 ? -1 : (int64_t)r->requester_uid;
-    int64_t numbers[9] = {(int64_t)r->state,  (int64_t)r->requested_by_uid, r->created_at,
-                          r->decided_at,      r->expires_at,                r->approved_boot_ms,
-                          r->granted_ms,      requester_uid,                0};
+    int64_t numbers[9] = {(int64_t)r->state,
+                          (int64_t)r->requested_by_uid,
+                          r->created_at,
+                          r->decided_at,
+                          r->expires_at,
+                          r->approved_boot_ms,
+                          r->granted_ms,
+                          requester_uid,
+                          0};
 
     for (int i = 0; i < 8; i++)
         snprintf(p->numbers[i], sizeof(p->numbers[i]), "%lld", (long long)numbers[i]);
-    const char *values[20] = {r->id,          p->numbers[0], r->tenant,     r->host,
-                              r->user,        r->requested_by, p->numbers[1], r->reason,
-                              r->service,     r->rhost,      r->decided_by, r->comment,
-                              p->numbers[2],  p->numbers[3], p->numbers[4], p->numbers[5],
-                              p->numbers[6],  r->approved_boot_id, r->requester, p->numbers[7]};
+    const char *values[20] = {r->id,         p->numbers[0], r->tenant,
+                              r->host,       r->user,       r->requested_by,
+                              p->numbers[1], r->reason,     r->service,
+                              r->rhost,      r->decided_by, r->comment,
+                              p->numbers[2], p->numbers[3], p->numbers[4],
+                              p->numbers[5], p->numbers[6], r->approved_boot_id,
+                              r->requester,  p->numbers[7]};
     memcpy(p->values, values, sizeof(values));
 }
 
@@ -75,8 +83,8 @@ int pg_put_request(void *state, const struct lockbox_request *r)
 }
 
 /* One row at most into req. */
-static enum lockbox_result fetch_one(void *state, const char *sql, int n,
-                                     const char *const *values, struct lockbox_request *req)
+static enum lockbox_result fetch_one(void *state, const char *sql, int n, const char *const *values,
+                                     struct lockbox_request *req)
 {
     PGresult *res = pg_query(state, sql, n, values);
     if (res == NULL)
@@ -88,8 +96,7 @@ static enum lockbox_result fetch_one(void *state, const char *sql, int n,
     return result;
 }
 
-enum lockbox_result pg_get_request(void *state, const char *id,
-                                   struct lockbox_request *req)
+enum lockbox_result pg_get_request(void *state, const char *id, struct lockbox_request *req)
 {
     const char *values[] = {id};
     return fetch_one(state, "SELECT " REQUEST_COLUMNS " FROM requests WHERE id = $1", 1, values,
@@ -165,8 +172,9 @@ int pg_each_approved(void *state, const char *user, const char *tenant, const ch
 int pg_count_pending_for_user(void *state, const char *user, int *count)
 {
     const char *values[] = {user};
-    PGresult *res =
-        pg_query(state, "SELECT count(*) FROM requests WHERE \"user\" = $1 AND state = 0", 1, values);
+    PGresult *res = pg_query(state,
+                             "SELECT count(*) FROM requests WHERE \"user\" = $1 AND state = 0", 1,
+                             values);
     *count = 0;
     if (res == NULL)
         return -1;
@@ -204,7 +212,8 @@ int pg_each_live(void *state, store_request_fn fn, void *ctx)
 
 int pg_audit_head(void *state, uint64_t *seq, char hash[LOCKBOX_HASH_HEX_LEN + 1])
 {
-    PGresult *res = pg_query(state, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", 0, NULL);
+    PGresult *res = pg_query(state, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", 0,
+                             NULL);
 
     *seq = 0;
     snprintf(hash, LOCKBOX_HASH_HEX_LEN + 1, "%064d", 0);
@@ -226,15 +235,15 @@ int pg_audit_insert(void *state, uint64_t seq, const char *line, const char *has
     return pg_command(state, "INSERT INTO audit (seq, line, hash) VALUES ($1, $2, $3)", 3, values);
 }
 
-int pg_audit_lines_after(void *state, uint64_t after, int limit, store_line_fn fn,
-                         void *ctx)
+int pg_audit_lines_after(void *state, uint64_t after, int limit, store_line_fn fn, void *ctx)
 {
     char after_text[24], limit_text[16];
     snprintf(after_text, sizeof(after_text), "%llu", (unsigned long long)after);
     snprintf(limit_text, sizeof(limit_text), "%d", limit);
     const char *values[] = {after_text, limit_text};
-    PGresult *res = pg_query(state, "SELECT seq, line FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2",
-                             2, values);
+    PGresult *res = pg_query(state,
+                             "SELECT seq, line FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2", 2,
+                             values);
     if (res == NULL)
         return -1;
     for (int row = 0; row < PQntuples(res); row++)

@@ -6,7 +6,7 @@
 #include "store_pg_internal.h"
 
 #define SESSION_COLUMNS                                                                            \
-    "id, request_id, \"user\", tenant, host, service, rhost, tty, pid, start_time, opened_at, "   \
+    "id, request_id, \"user\", tenant, host, service, rhost, tty, pid, start_time, opened_at, "    \
     "closed_at, state, warned, audit_session, cgroup, boot_id, contained"
 
 int pg_session_insert(void *state, const struct session_row *row)
@@ -17,10 +17,9 @@ int pg_session_insert(void *state, const struct session_row *row)
     snprintf(numbers[2], sizeof(numbers[2]), "%lld", (long long)row->opened_at);
     snprintf(numbers[3], sizeof(numbers[3]), "%lld", (long long)row->audit_session);
     snprintf(numbers[4], sizeof(numbers[4]), "%d", row->contained ? 1 : 0);
-    const char *values[] = {row->id,     row->request_id, row->user,   row->tenant,
-                            row->host,   row->service,    row->rhost,  row->tty,
-                            numbers[0],  numbers[1],      numbers[2],  numbers[3],
-                            row->cgroup, row->boot_id,    numbers[4]};
+    const char *values[] = {row->id,      row->request_id, row->user,   row->tenant,  row->host,
+                            row->service, row->rhost,      row->tty,    numbers[0],   numbers[1],
+                            numbers[2],   numbers[3],      row->cgroup, row->boot_id, numbers[4]};
     return pg_command(state,
                       "INSERT INTO sessions (id, request_id, \"user\", tenant, host, service, "
                       "rhost, tty, pid, start_time, opened_at, audit_session, cgroup, boot_id, "
@@ -40,8 +39,7 @@ int pg_session_set_state(void *state, const char *id, const char *state_name)
     return update_one(state, "UPDATE sessions SET state = $2 WHERE id = $1", id, state_name);
 }
 
-int pg_session_set_state_at(void *state, const char *id, const char *state_name,
-                            int64_t closed_at)
+int pg_session_set_state_at(void *state, const char *id, const char *state_name, int64_t closed_at)
 {
     char at[24];
     snprintf(at, sizeof(at), "%lld", (long long)closed_at);
