@@ -430,7 +430,7 @@ class GroupLookup(DaemonCase):
 
 
 @sqlite_only("the audit file is written before the answer here; on PostgreSQL it mirrors the "
-             "database's chain, and crash safety there is the two-instance kill -9 test's")
+             "database's chain, and crash safety there is Step 13's two-instance kill -9 test")
 class CrashSafety(DaemonCase):
     def test_kill9_after_acknowledged_decisions(self):
         decided = {}
