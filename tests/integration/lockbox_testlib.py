@@ -3,11 +3,13 @@
 What it gives a test:
   BUILD, LOCKBOXD, LOCKBOXCTL, PAM_MODULE, PAM_HARNESS  paths of the built artefacts
   Daemon(...)            a real lockboxd on a temporary socket, database and audit file
+                         (store="sqlite" | "postgresql"; default: $LOCKBOX_TEST_STORE or sqlite)
     .start() .stop() .kill9() .restart() .pid .socket .pam_socket .dir .audit_path .db_path
     .conf_path   (.socket: the HTTP API; .pam_socket: the login socket the module uses)
     .call(method, path, body=None, as_user=None) -> (status, json)   HTTP over the socket
     .raw(bytes, as_user=None) -> bytes                                 raw bytes to the socket
     .audit_lines() -> [str]    .db(sql, args=()) -> rows   .syslog (SyslogListener or None)
+    .store .pg (lockbox_pg.Database, on PostgreSQL) .store_dsn (written as [store] dsn)
     .wait_pending(user) -> the user's pending request, once filed
     .health() -> /v1/health's object   .wait_waiting(n) until n long-polls are held
     .answers() -> whether /v1/health answers now (for wait_until after a flood)
@@ -21,6 +23,7 @@ What it gives a test:
   terminate(proc, timeout, sig, group) -> exit status: SIGTERM, then SIGKILL, by PID
   read_until(fd, needle, timeout) -> bytes read from fd until needle came (or it closed)
   holds_for(predicate, seconds) -> whether predicate stayed true all along (negative checks)
+  STORE, sqlite_only(reason)   the store this run tests; a skip for what only SQLite has
 
 Everything runs as root (CI does). Each fixture stops what it started, by PID.
 """
@@ -41,6 +44,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import unittest
 
 BUILD = os.path.abspath(os.environ.get(
     "LOCKBOX_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build")))
@@ -49,6 +53,16 @@ LOCKBOXCTL = os.path.join(BUILD, "lockboxctl", "lockboxctl")
 PAM_MODULE = os.path.join(BUILD, "pam_lockbox", "pam_lockbox.so")
 PAM_HARNESS = os.path.join(BUILD, "pam_lockbox", "pam_harness")
 SANITIZED = os.environ.get("LOCKBOX_SANITIZED") == "1"
+# ctest runs each lifecycle suite once more with LOCKBOX_TEST_STORE=postgresql (<name>_pg).
+STORE = os.environ.get("LOCKBOX_TEST_STORE") or "sqlite"
+STORES = ("sqlite", "postgresql")
+if STORE not in STORES:
+    raise ValueError("LOCKBOX_TEST_STORE=%r: one of %s" % (STORE, ", ".join(STORES)))
+
+
+def sqlite_only(reason):
+    """Skips a test or class in the PostgreSQL run of a suite, saying why it does not apply."""
+    return unittest.skipIf(STORE == "postgresql", "SQLite only: " + reason)
 
 
 class WaitTimeout(AssertionError):
@@ -390,7 +404,10 @@ class Daemon:
 
     def __init__(self, tenant="contoso", tenants=None, request_ttl="12h", access_ttl="12h",
                  max_pending=20, host="testhost", syslog=False, env=None, wrapper=None,
-                 tenant_options=None, daemon_extra=None):
+                 tenant_options=None, daemon_extra=None, store=None):
+        self.store = store or STORE
+        if self.store not in STORES:
+            raise ValueError("store %r: one of %s" % (self.store, ", ".join(STORES)))
         self.dir = tempfile.mkdtemp(prefix="lbx-")
         os.chmod(self.dir, 0o755)
         for sub in ("run", "lib", "log"):
@@ -398,6 +415,12 @@ class Daemon:
         self.socket = os.path.join(self.dir, "run", "lockboxd.sock")
         self.pam_socket = os.path.join(self.dir, "run", "pam.sock")  # the login socket
         self.db_path = os.path.join(self.dir, "lib", "lockbox.db")
+        self.pg = self.store_dsn = None
+        if self.store == "postgresql":
+            import lockbox_pg  # lazily: it starts a cluster, and pg_cluster imports this file
+            self.db_path = None  # nothing may open a SQLite file by mistake
+            self.pg = lockbox_pg.Database()
+            self.store_dsn = self.pg.dsn()
         self.audit_path = os.path.join(self.dir, "log", "audit.jsonl")
         self.conf_path = os.path.join(self.dir, "lockboxd.conf")
         self.log_path = os.path.join(self.dir, "lockboxd.stderr")
@@ -416,15 +439,18 @@ class Daemon:
     def write_config(self, extra=""):
         lines = ["[daemon]",
                  "socket = %s" % self.socket,
-                 "pam_socket = %s" % self.pam_socket,
-                 "database = %s" % self.db_path,
-                 "audit_log = %s" % self.audit_path,
-                 "tenant = %s" % self.tenant,
-                 "host = %s" % self.host,
-                 "request_ttl = %s" % self.request_ttl,
-                 "access_ttl = %s" % self.access_ttl,
-                 "max_pending_per_user = %d" % self.max_pending]
+                 "pam_socket = %s" % self.pam_socket]
+        if self.db_path is not None:
+            lines.append("database = %s" % self.db_path)
+        lines += ["audit_log = %s" % self.audit_path,
+                  "tenant = %s" % self.tenant,
+                  "host = %s" % self.host,
+                  "request_ttl = %s" % self.request_ttl,
+                  "access_ttl = %s" % self.access_ttl,
+                  "max_pending_per_user = %d" % self.max_pending]
         lines += ["%s = %s" % kv for kv in self.daemon_extra.items()] + [""]
+        if self.store == "postgresql":
+            lines += ["[store]", "backend = postgresql", "dsn = %s" % self.store_dsn, ""]
         for name, admins in self.tenants.items():
             lines += ["[tenant %s]" % name, "admins = %s" % ", ".join(admins)]
             lines += ["%s = %s" % kv for kv in self.tenant_options.get(name, {}).items()] + [""]
@@ -442,6 +468,8 @@ class Daemon:
         return argv
 
     def start(self, timeout=10.0):
+        if self.pg:
+            self.pg.create()
         env = dict(os.environ)
         env.update(self.env or {})
         self._stderr = open(self.log_path, "a")
@@ -500,6 +528,8 @@ class Daemon:
             if self.syslog:
                 self.syslog.close()
             subprocess.run(["rm", "-rf", self.dir])
+            if self.pg:
+                self.pg.drop()
 
     def __enter__(self):
         return self.start()
@@ -568,6 +598,8 @@ class Daemon:
         return wait_until(find, timeout, "a pending request of %s" % user)
 
     def audit_lines(self, path=None):
+        if path is None and self.pg and self.proc and self.proc.poll() is None:
+            self._wait_for_audit_mirror()
         try:
             with open(path or self.audit_path, "rb") as f:
                 data = f.read()
@@ -575,13 +607,29 @@ class Daemon:
             return []
         return [l.decode("utf-8") for l in data.split(b"\n") if l]
 
+    def _wait_for_audit_mirror(self, timeout=5.0):
+        """On PostgreSQL the audit file mirrors the database's chain within a second (Step 13):
+        until the file's last record is the chain head /v1/health reports."""
+        def file_seq():
+            lines = self.audit_lines(self.audit_path)
+            return json.loads(lines[-1])["seq"] if lines else 0
+        head = self.health()["audit_seq"]
+        wait_until(lambda: file_seq() >= head, timeout,
+                   lambda: "the audit file to reach seq %d (at %d)" % (head, file_seq()))
+
     def audit_events(self):
         return [json.loads(l) for l in self.audit_lines()]
 
     def db(self, sql, args=()):
+        """Rows of one statement with `?` placeholders, on either store; a change is committed
+        (on SQLite too, so a test can edit a row while lockboxd is stopped)."""
+        if self.pg:
+            return self.pg.rows(sql, args)
         con = sqlite3.connect(self.db_path, timeout=10)
         try:
-            return con.execute(sql, args).fetchall()
+            rows = con.execute(sql, args).fetchall()
+            con.commit()
+            return rows
         finally:
             con.close()
 

@@ -14,8 +14,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from lockbox_testlib import (Daemon, Users, account_tool, terminate,  # noqa: E402
-                             unique_prefix, verify_chain, wait_until)
+from lockbox_testlib import (Daemon, Users, account_tool, sqlite_only,  # noqa: E402
+                             terminate, unique_prefix, verify_chain, wait_until)
 
 PREFIX = unique_prefix("lbd")  # every account this file adds starts so
 U = Users(PREFIX)
@@ -430,6 +430,8 @@ class GroupLookup(DaemonCase):
         self.assertEqual((status, len(obj["requests"])), (200, 1))
 
 
+@sqlite_only("the audit file is written before the answer here; on PostgreSQL it mirrors the "
+             "database's chain, and crash safety there is Step 13's two-instance kill -9 test")
 class CrashSafety(DaemonCase):
     def test_kill9_after_acknowledged_decisions(self):
         decided = {}
@@ -594,6 +596,8 @@ class SyslogAndAudit(unittest.TestCase):
             d.restart()  # a restart must not re-append what the rotated file holds
             self.assertEqual(len(d.audit_lines()), 1)
 
+    @sqlite_only("a full audit file refuses decisions where the file is written before the "
+                 "answer; on PostgreSQL the decision commits in the database, the file mirrors it")
     def test_unwritable_audit_file_grants_nothing(self):
         d = Daemon(tenants=TENANTS)
         log_dir = os.path.dirname(d.audit_path)

@@ -190,11 +190,7 @@ class Enforcement(SessionCase):
         self.procs.append(bystander)
         # As if the session's pid had been reused by an unrelated process while lockboxd was
         # down: same row, the bystander's pid, the old start time.
-        import sqlite3
-        con = sqlite3.connect(self.d.db_path)
-        con.execute("UPDATE sessions SET pid = ? WHERE id = ?", (bystander.pid, obj["session_id"]))
-        con.commit()
-        con.close()
+        self.d.db("UPDATE sessions SET pid = ? WHERE id = ?", (bystander.pid, obj["session_id"]))
         self.d.start()
         status, obj2 = self.d.call("POST", "/v1/requests/%s/revoke" % req["id"], {}, as_user=ADMIN)
         self.assertEqual((status, obj2["sessions_terminated"]), (200, 0))
