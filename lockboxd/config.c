@@ -420,7 +420,7 @@ void config_store(const struct lockboxd_config *config, struct store_config *out
     out->backend = config->store_backend[0] ? config->store_backend : "sqlite";
     out->path = config->database;
     out->dsn = config->store_dsn;
-    out->exclusive = false;
+    out->instance = NULL;
 }
 
 const struct tenant_config *config_find_tenant(const struct lockboxd_config *config,

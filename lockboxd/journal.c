@@ -18,6 +18,7 @@
 #define META_ROTATED_AT "audit_file_starts_after_seq"
 
 static void send_pending_syslog(struct journal *journal);
+static void check_file_end(struct journal *journal);
 static int sync_store_now(struct journal *journal);
 
 struct catch_up {
@@ -201,6 +202,8 @@ static bool file_tail_is_ours(struct journal *journal)
 
 static int catch_up(struct journal *journal, bool at_start)
 {
+    if (!journal_writes_file(journal))
+        return 0; /* a shared chain's file is another lockboxd's to write now */
     /* Records awaiting a flush are not yet durable in the database: the file must never get
      * ahead of it by anything but login records, which start-up can adopt back. */
     if (journal->dirty)
@@ -245,6 +248,31 @@ int journal_catch_up(struct journal *journal)
     return catch_up(journal, false);
 }
 
+int journal_mirror(struct journal *journal, bool holder)
+{
+    if (!journal->shared_chain)
+        return 0;
+    if (holder && !journal->mirror_holder)
+        syslog(LOG_NOTICE,
+               "event=audit.mirror_taken file=%s msg=\"this lockboxd now writes "
+               "the database's audit chain to its file\"",
+               journal->file.path);
+    journal->mirror_holder = holder;
+    if (!holder) {
+        journal->file_behind = false; /* another instance's file is the mirror */
+        return 0;
+    }
+    if (journal->dirty)
+        return 0; /* records of this round first reach syslog, at the flush */
+    if (store_audit_head(journal->store, &journal->head_seq, journal->head_hash) != 0) {
+        syslog(LOG_ERR, "event=audit.mirror_failed msg=\"cannot read the chain's head: %s\"",
+               store_error(journal->store));
+        return -1;
+    }
+    check_file_end(journal);
+    return catch_up(journal, false);
+}
+
 int journal_open(struct journal *journal, struct store *store, const char *audit_path, char *err,
                  size_t err_len)
 {
@@ -259,6 +287,9 @@ int journal_open(struct journal *journal, struct store *store, const char *audit
     if (audit_file_open(&journal->file, audit_path, err, err_len) != 0)
         return -1;
     journal->file_first_seq = file_starts_after(journal) + 1;
+    journal->shared_chain = store_chain_is_shared(store);
+    if (journal->shared_chain)
+        return 0; /* the file is the mirror's: journal_mirror() checks and completes it */
     /* What the last run committed but never made durable (it stopped between commit and
      * flush) is about to reach the file: make it durable first, so the file never gets
      * ahead of the database by a change. */
@@ -321,16 +352,24 @@ static char *format_log_line(const struct audit_event *ev, uint64_t seq)
     return line;
 }
 
+bool journal_writes_file(const struct journal *journal)
+{
+    return !journal->shared_chain || journal->mirror_holder;
+}
+
 static int keep_pending(struct journal *journal, const char *line, char *log_line)
 {
     size_t len = strlen(line);
 
-    if (array_grow(&journal->pending, &journal->pending_cap, journal->pending_len + len + 1, 1,
-                   4096) != 0)
-        return -1;
-    memcpy(journal->pending + journal->pending_len, line, len);
-    journal->pending[journal->pending_len + len] = '\n';
-    journal->pending_len += len + 1;
+    /* A shared chain reaches the file through the mirror, in seq order, never from here. */
+    if (!journal->shared_chain) {
+        if (array_grow(&journal->pending, &journal->pending_cap, journal->pending_len + len + 1, 1,
+                       4096) != 0)
+            return -1;
+        memcpy(journal->pending + journal->pending_len, line, len);
+        journal->pending[journal->pending_len + len] = '\n';
+        journal->pending_len += len + 1;
+    }
     if (array_grow(&journal->pending_syslog, &journal->pending_syslog_cap,
                    journal->n_pending_syslog + 1, sizeof(*journal->pending_syslog), 16) != 0)
         return -1;
@@ -338,75 +377,108 @@ static int keep_pending(struct journal *journal, const char *line, char *log_lin
     return 0;
 }
 
-/* The reason of the last failed commit, kept before the rollback overwrites SQLite's. */
+/* The reason of the last failed commit, kept before the rollback overwrites the store's. */
 static char commit_error[256];
 
-static int commit_record(struct journal *journal, const struct lockbox_request *req,
-                         const struct journal_change *change, const struct audit_event *event,
-                         const char *line, uint64_t seq, const char *hash, int64_t now_ms)
+/* What one transaction appended to the chain. */
+struct appended {
+    uint64_t seq;
+    char *line;
+    char hash[LOCKBOX_HASH_HEX_LEN + 1];
+};
+
+/* The record follows the head read inside the transaction, under the chain's lock: with
+ * several lockboxd on one database, another may have appended since this one last did. */
+static int append_to_chain(struct journal *journal, const struct audit_event *event, int64_t now_ms,
+                           struct appended *out)
 {
-    if (store_begin(journal->store) != 0)
+    char head_hash[LOCKBOX_HASH_HEX_LEN + 1];
+    uint64_t head_seq;
+
+    if (store_lock_chain(journal->store) != 0 ||
+        store_audit_head(journal->store, &head_seq, head_hash) != 0)
         return -1;
-    if ((req != NULL && store_put_request(journal->store, req) != 0) ||
+    out->seq = head_seq + 1;
+    if (audit_line_build(out->seq, now_ms, event, head_hash, &out->line) != 0 ||
+        audit_hash_hex(out->line, strlen(out->line), out->hash) != 0) {
+        snprintf(commit_error, sizeof(commit_error), "cannot build the audit record");
+        return -1;
+    }
+    return store_audit_insert(journal->store, out->seq, out->line, out->hash);
+}
+
+static enum journal_result commit_record(struct journal *journal, const struct lockbox_request *req,
+                                         int from_state, const struct journal_change *change,
+                                         const struct audit_event *event, int64_t now_ms,
+                                         struct appended *out)
+{
+    enum lockbox_result put = LOCKBOX_OK;
+
+    if (store_begin(journal->store) != 0)
+        return JOURNAL_STORE_FAILED;
+    if ((req != NULL && (put = store_put_request(journal->store, req, from_state)) != LOCKBOX_OK) ||
         (change != NULL && change->apply(change->ctx) != 0) ||
-        store_audit_insert(journal->store, seq, line, hash) != 0 ||
+        append_to_chain(journal, event, now_ms, out) != 0 ||
+        (req != NULL && store_announce(journal->store, req->id) != 0) ||
         (req != NULL && journal->in_transaction != NULL &&
          journal->in_transaction(journal->hook_ctx, req, event->event, now_ms) != 0) ||
         store_commit(journal->store) != 0) {
-        snprintf(commit_error, sizeof(commit_error), "%s", store_error(journal->store));
+        if (commit_error[0] == '\0')
+            snprintf(commit_error, sizeof(commit_error), "%s", store_error(journal->store));
         store_rollback(journal->store);
-        return -1;
+        return put == LOCKBOX_NOT_FOUND ? JOURNAL_CONFLICT : JOURNAL_STORE_FAILED;
     }
-    return 0;
+    return JOURNAL_OK;
 }
 
 static enum journal_result record(struct journal *journal, const struct lockbox_request *req,
-                                  const struct journal_change *change,
+                                  int from_state, const struct journal_change *change,
                                   const struct audit_event *event, bool grants_access,
                                   int64_t now_ms)
 {
-    char hash[LOCKBOX_HASH_HEX_LEN + 1];
-    char *line = NULL;
-    uint64_t seq = journal->head_seq + 1;
+    struct appended a = {0, NULL, {0}};
 
-    if (journal->file_behind && !journal->dirty)
+    if (journal->file_behind && !journal->dirty && journal_writes_file(journal))
         journal_catch_up(journal);
-    if (journal->file_behind && grants_access)
+    if (journal->file_behind && grants_access && journal_writes_file(journal))
         return JOURNAL_AUDIT_DOWN;
-    if (audit_line_build(seq, now_ms, event, journal->head_hash, &line) != 0 ||
-        audit_hash_hex(line, strlen(line), hash) != 0 ||
-        commit_record(journal, req, change, event, line, seq, hash, now_ms) != 0) {
-        syslog(LOG_ERR, "event=store.error msg=\"cannot commit %s: %s\"", event->event,
-               commit_error[0] ? commit_error : store_error(journal->store));
+    commit_error[0] = '\0';
+    enum journal_result jr = commit_record(journal, req, from_state, change, event, now_ms, &a);
+    if (jr != JOURNAL_OK) {
+        if (jr == JOURNAL_STORE_FAILED)
+            syslog(LOG_ERR, "event=store.error msg=\"cannot commit %s: %s\"", event->event,
+                   commit_error);
         commit_error[0] = '\0';
-        free(line);
-        return JOURNAL_STORE_FAILED;
+        free(a.line);
+        return jr;
     }
-    journal->head_seq = seq;
-    memcpy(journal->head_hash, hash, sizeof(hash));
+    if (a.seq > journal->head_seq) {
+        journal->head_seq = a.seq;
+        memcpy(journal->head_hash, a.hash, sizeof(a.hash));
+    }
     journal->dirty = true;
     if (req != NULL || !is_login_record(event->event))
         journal->store_sync_needed = true;
-    char *log_line = format_log_line(event, seq);
-    if (log_line == NULL || keep_pending(journal, line, log_line) != 0) {
+    char *log_line = format_log_line(event, a.seq);
+    if (log_line == NULL || keep_pending(journal, a.line, log_line) != 0) {
         free(log_line);
         journal->file_behind = true; /* the database has it; catch-up brings it to the file */
     }
-    free(line);
+    free(a.line);
     return JOURNAL_OK;
 }
 
 enum journal_result journal_record(struct journal *journal, const struct lockbox_request *req,
-                                   const struct audit_event *event, bool grants_access,
-                                   int64_t now_ms)
+                                   int from_state, const struct audit_event *event,
+                                   bool grants_access, int64_t now_ms)
 {
-    return record(journal, req, NULL, event, grants_access, now_ms);
+    return record(journal, req, from_state, NULL, event, grants_access, now_ms);
 }
 
 enum journal_result journal_record_change(struct journal *journal, const struct audit_event *event,
                                           const struct journal_change *change, int64_t now_ms)
 {
-    return record(journal, NULL, change, event, false, now_ms);
+    return record(journal, NULL, STORE_NEW_REQUEST, change, event, false, now_ms);
 }
 
 static void send_pending_syslog(struct journal *journal)
@@ -442,12 +514,26 @@ static void check_file_end(struct journal *journal)
            journal->file.path, (unsigned long long)before, (unsigned long long)now_at);
 }
 
+/* A shared chain's records were durable at COMMIT, and the mirror brings them to the file:
+ * what is left is their syslog lines (each instance logs what it committed). */
+static int flush_shared(struct journal *journal)
+{
+    journal->dirty = false;
+    journal->store_sync_needed = false;
+    send_pending_syslog(journal);
+    if (journal->after_commit != NULL)
+        journal->after_commit(journal->hook_ctx);
+    return 0;
+}
+
 int journal_flush(struct journal *journal)
 {
     int rc = 0;
 
     if (!journal->dirty)
         return 0;
+    if (journal->shared_chain)
+        return flush_shared(journal);
     if (journal->store_sync_needed && store_sync(journal->store, (int64_t)journal->head_seq) != 0) {
         /* Stay dirty: the next flush tries again, and nothing reaches the file before. */
         syslog(LOG_CRIT, "event=store.sync_failed msg=\"%s\"", store_error(journal->store));

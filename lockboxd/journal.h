@@ -20,6 +20,11 @@ struct journal {
     char mismatch[256];      /* why the file is not the database's */
     bool foreign_file;       /* it holds lines we did not write: grant nothing */
     uint64_t file_first_seq; /* the seq the current file starts at */
+    /* Several lockboxd append to the database's chain (PostgreSQL): the audit file is then a
+     * mirror of it, written only by the instance that holds the mirror lock
+     * (journal_mirror), never by journal_flush. */
+    bool shared_chain;
+    bool mirror_holder;
     /* Optional: called inside the transaction of every event that has a request (the
      * notification outbox), and after each commit. A failing hook rolls the event back. */
     int (*in_transaction)(void *ctx, const struct lockbox_request *req, const char *event,
@@ -49,6 +54,7 @@ struct journal {
 
 enum journal_result {
     JOURNAL_OK,
+    JOURNAL_CONFLICT,     /* the request was no longer in from_state: nothing changed */
     JOURNAL_AUDIT_DOWN,   /* refused before changing anything: the audit file is failing */
     JOURNAL_STORE_FAILED, /* the transaction failed; nothing changed */
 };
@@ -62,8 +68,8 @@ void journal_close(struct journal *journal);
  * is failing; the others are committed and reach the file once it works again. The record
  * is durable only after journal_flush(): no caller may be answered before that. */
 enum journal_result journal_record(struct journal *journal, const struct lockbox_request *req,
-                                   const struct audit_event *event, bool grants_access,
-                                   int64_t now_ms);
+                                   int from_state, const struct audit_event *event,
+                                   bool grants_access, int64_t now_ms);
 
 /* A change to rows other than a request's (a login session's), made inside the transaction
  * of the event that records it: the row and its audit record are committed together or not
@@ -109,6 +115,12 @@ struct journal_view {
 struct journal_view journal_view(const struct journal *journal);
 /* Records not yet durable are held: nobody may be answered about them before the flush. */
 bool journal_holds_unflushed(const struct journal *journal);
+/* Shared chain: whether this instance writes the audit file, and if so, brings it up to the
+ * database's head (called at least once a second while holding, and when told of changes).
+ * Returns 0 when the file is complete; -1 when it could not be (logged). */
+int journal_mirror(struct journal *journal, bool holder);
+/* Does this instance write the audit file (always, unless the chain is shared)? */
+bool journal_writes_file(const struct journal *journal);
 /* SIGHUP: reopen the file after rotation; the new file continues the chain. */
 int journal_reopen(struct journal *journal, char *err, size_t err_len);
 

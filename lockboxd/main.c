@@ -27,6 +27,8 @@
 #include "sessions.h"
 #include "lockbox_limits.h"
 #include "readiness.h"
+#include "peers.h"
+#include "random_id.h"
 #include "routes.h"
 #include "service.h"
 #include "store.h"
@@ -44,6 +46,8 @@ struct lockboxd {
     struct waiters waiters; /* long-polls of both doors */
     struct notifier *notifier;
     struct sessions sessions;
+    struct peers peers; /* the other lockboxd on a shared database */
+    char instance[LOCKBOX_ID_HEX_LEN + 1];
     int epoll_fd, signal_fd, clock_fd;
     struct event_source signal_source, clock_source;
     bool stopping; /* a stop signal came: flush and leave after this batch */
@@ -125,7 +129,13 @@ static int open_state(struct lockboxd *d, char *err, size_t err_len)
     }
     struct store_config store_config;
     config_store(c, &store_config);
-    store_config.exclusive = true;
+    /* Names this process among the lockboxd sharing a database: it hears only the others. */
+    if (random_id(d->instance) != 0) {
+        snprintf(err, err_len, "cannot draw a random instance id");
+        return -1;
+    }
+    d->instance[16] = '\0';
+    store_config.instance = d->instance;
     d->store = store_open(&store_config, err, err_len);
     if (d->store == NULL)
         return -1;
@@ -146,7 +156,8 @@ static int open_state(struct lockboxd *d, char *err, size_t err_len)
         return -1;
     d->service = (struct service){&d->config,   d->store,    &d->journal, INT64_MAX,
                                   wake_waiters, &d->waiters, d->notifier, &d->sessions};
-    return 0;
+    return peers_open(&d->peers, &store_config, &d->service, &d->journal, &d->waiters,
+                      service_read_clock, err, err_len);
 }
 
 /* A timer that fires when someone sets the wall clock, so deadlines are re-read at once. */
@@ -185,7 +196,9 @@ static int setup_loop(struct lockboxd *d)
     d->clock_source.on_event = on_clock_event;
     if (event_source_watch(d->epoll_fd, d->signal_fd, EPOLLIN, &d->signal_source) != 0 ||
         event_source_watch(d->epoll_fd, d->clock_fd, EPOLLIN, &d->clock_source) != 0 ||
-        http_attach(&d->http, d->epoll_fd) != 0 || login_socket_attach(&d->login, d->epoll_fd) != 0)
+        http_attach(&d->http, d->epoll_fd) != 0 ||
+        login_socket_attach(&d->login, d->epoll_fd) != 0 ||
+        peers_attach(&d->peers, d->epoll_fd) != 0)
         return -1;
     return 0;
 }
@@ -239,6 +252,7 @@ static int compute_timeout(struct lockboxd *d, int64_t now_boot_ms)
     timeout = sooner(timeout, waiters_next_deadline(&d->waiters), now_boot_ms);
     timeout = sooner(timeout, d->service.next_deadline_boot_ms, now_boot_ms);
     timeout = sooner(timeout, sessions_next_deadline(&d->sessions), now_boot_ms);
+    timeout = sooner(timeout, peers_next_deadline(&d->peers), now_boot_ms);
     int64_t sync_wait = journal_sync_wait_ms(&d->journal);
     if (sync_wait >= 0 && (timeout < 0 || sync_wait < timeout))
         timeout = sync_wait;
@@ -304,6 +318,8 @@ static void run_loop(struct lockboxd *d)
             service_expire_due(&d->service, &now);
         if (sessions_next_deadline(&d->sessions) <= now.boot_ms)
             sessions_run_deadlines(&d->sessions, &now);
+        if (peers_next_deadline(&d->peers) <= now.boot_ms)
+            peers_tick(&d->peers, &now);
         waiters_expire(&d->waiters, now.boot_ms);
         http_run(&d->http);
         flush_round(d);
@@ -445,6 +461,7 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     stop_doors(&d);
+    peers_close(&d.peers);
     notifier_stop(d.notifier);
     sessions_free(&d.sessions);
     journal_close(&d.journal);

@@ -78,6 +78,10 @@ static struct service_result journal_status(enum journal_result jr)
 {
     switch (jr) {
     case JOURNAL_OK: return OK;
+    case JOURNAL_CONFLICT:
+        return result(409, "conflict",
+                      "the request changed while this call was deciding it (another lockboxd "
+                      "decided it first); show it again");
     case JOURNAL_AUDIT_DOWN:
         return result(503, "audit_unavailable",
                       "the audit file cannot be written; nothing was granted (see syslog)");
@@ -153,9 +157,10 @@ struct service_result service_file(struct service *svc, const struct identity *w
     snprintf(req.rhost, sizeof(req.rhost), "%s", in->rhost ? in->rhost : "");
     request_init_pending(&req, now, cfg->request_ttl_s * 1000);
     struct audit_event ev = event_for(&req, "request.created", who->name);
-    enum journal_result jr = journal_record(svc->journal, &req, &ev, false, now->wall_ms);
+    enum journal_result jr = journal_record(svc->journal, &req, STORE_NEW_REQUEST, &ev, false,
+                                            now->wall_ms);
     struct service_result r = journal_status(jr);
-    if (jr == JOURNAL_STORE_FAILED)
+    if (jr != JOURNAL_OK && jr != JOURNAL_AUDIT_DOWN)
         return r;
     schedule(svc, &req, now);
     *out = req;
@@ -210,6 +215,7 @@ struct service_result service_decide(struct service *svc, const struct identity 
     if (found != LOCKBOX_OK)
         return found == LOCKBOX_NOT_FOUND ? result(404, "not_found", "no request %s", id)
                                           : result(500, "internal", "cannot read the store");
+    int stored_state = (int)req.state; /* the change applies only if it still is */
     struct lockbox_tenant_policy policy = config_policy_for(svc->config, req.tenant);
     struct lockbox_actor actor;
     if (identity_actor(who, &actor) != 0)
@@ -240,10 +246,10 @@ struct service_result service_decide(struct service *svc, const struct identity 
     if (verdict != VERDICT_OK)
         return refuse_decision(svc, verdict, &req, to);
     struct audit_event ev = event_for(&req, decision_event(to), who->name);
-    enum journal_result jr = journal_record(svc->journal, &req, &ev, to == REQUEST_APPROVED,
-                                            now->wall_ms);
+    enum journal_result jr = journal_record(svc->journal, &req, stored_state, &ev,
+                                            to == REQUEST_APPROVED, now->wall_ms);
     struct service_result r = journal_status(jr);
-    if (jr == JOURNAL_AUDIT_DOWN || jr == JOURNAL_STORE_FAILED)
+    if (jr != JOURNAL_OK)
         return r;
     schedule(svc, &req, now);
     *out = req;
@@ -330,7 +336,7 @@ struct service_result service_check(struct service *svc, const struct identity *
         *has_request = true;
         login_event(&ev, out, in, tenant, host, "login.allowed");
         struct service_result r = journal_status(
-            journal_record(svc->journal, NULL, &ev, true, now->wall_ms));
+            journal_record(svc->journal, NULL, STORE_NEW_REQUEST, &ev, true, now->wall_ms));
         *allowed = r.status == 200;
         return r;
     }
@@ -346,7 +352,8 @@ struct service_result service_check(struct service *svc, const struct identity *
     *has_request = found == LOCKBOX_OK;
     if (in->final) {
         login_event(&ev, *has_request ? out : NULL, in, tenant, host, "login.denied");
-        enum journal_result jr = journal_record(svc->journal, NULL, &ev, false, now->wall_ms);
+        enum journal_result jr = journal_record(svc->journal, NULL, STORE_NEW_REQUEST, &ev, false,
+                                                now->wall_ms);
         if (jr == JOURNAL_STORE_FAILED)
             return journal_status(jr);
     }
@@ -396,7 +403,9 @@ static void expire_one(struct service *svc, const char *id, const struct lockbox
     struct audit_event ev = event_for(&req,
                                       was == REQUEST_PENDING ? "request.expired" : "access.expired",
                                       "lockboxd");
-    if (journal_record(svc->journal, &req, &ev, false, now->wall_ms) == JOURNAL_STORE_FAILED)
+    /* With several lockboxd on one database each may find the request due: the first to
+     * commit expires it, the others' changes conflict and do nothing. */
+    if (journal_record(svc->journal, &req, (int)was, &ev, false, now->wall_ms) != JOURNAL_OK)
         return;
     if (was == REQUEST_APPROVED && svc->sessions)
         sessions_access_changed(svc->sessions, req.user, req.tenant, req.host, "lockboxd",
@@ -424,4 +433,29 @@ void service_expire_due(struct service *svc, const struct lockbox_clock *now)
 void service_schedule_all(struct service *svc, const struct lockbox_clock *now)
 {
     service_expire_due(svc, now);
+}
+
+void service_request_changed(struct service *svc, const char *id, const struct lockbox_clock *now)
+{
+    struct lockbox_request req;
+
+    if (store_get_request(svc->store, id, &req) != LOCKBOX_OK)
+        return; /* unreadable now: the next expiry scan and the waiters' deadlines still run */
+    schedule(svc, &req, now);
+    /* Sessions follow approvals: a new one extends them, the end of one (never a pending
+     * request lapsing: granted_ms is 0 then) ends those no other approval covers. */
+    bool approved = req.state == REQUEST_APPROVED;
+    bool ended = (req.state == REQUEST_REVOKED || req.state == REQUEST_EXPIRED) &&
+                 req.granted_ms > 0;
+    if (svc->sessions != NULL && (approved || ended)) {
+        char why[LOCKBOX_NAME_MAX + 16];
+        if (req.state == REQUEST_REVOKED)
+            snprintf(why, sizeof(why), "revoked by %s", req.decided_by);
+        else
+            snprintf(why, sizeof(why), "%s", approved ? "approved" : "access expired");
+        sessions_access_changed(svc->sessions, req.user, req.tenant, req.host, req.decided_by, why,
+                                ended ? req.comment : NULL, ended, now);
+    }
+    if (svc->on_changed)
+        svc->on_changed(svc->on_changed_ctx, req.id);
 }

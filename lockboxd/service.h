@@ -71,4 +71,9 @@ void service_expire_due(struct service *svc, const struct lockbox_clock *now);
 /* Schedules the expiry timer from every live request (start-up). */
 void service_schedule_all(struct service *svc, const struct lockbox_clock *now);
 
+/* Another lockboxd on the same database changed request id: read it again, keep its
+ * deadline, wake this one's waiters on it, and end or extend this host's sessions as a
+ * decision here would have. */
+void service_request_changed(struct service *svc, const char *id, const struct lockbox_clock *now);
+
 #endif

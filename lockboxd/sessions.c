@@ -366,8 +366,12 @@ static int attach_row(const struct session_row *row, void *ctx)
     struct attach *a = ctx;
     struct sessions *s = a->s;
     const struct lockbox_clock *now = a->now;
-    struct session_entry *e = add_entry(s);
 
+    /* A database several lockboxd share holds other hosts' sessions too: their processes are
+     * not this host's to watch or end. */
+    if (strcmp(row->host, s->config->host) != 0)
+        return 0;
+    struct session_entry *e = add_entry(s);
     if (e == NULL)
         return 1;
     load_row(e, row);

@@ -81,9 +81,25 @@ int store_sync(struct store *store, int64_t seq)
     return store->ops->sync(store->state, seq);
 }
 
-int store_put_request(struct store *store, const struct lockbox_request *req)
+enum lockbox_result store_put_request(struct store *store, const struct lockbox_request *req,
+                                      int from_state)
 {
-    return store->ops->put_request(store->state, req);
+    return store->ops->put_request(store->state, req, from_state);
+}
+
+int store_lock_chain(struct store *store)
+{
+    return store->ops->lock_chain ? store->ops->lock_chain(store->state) : 0;
+}
+
+bool store_chain_is_shared(const struct store *store)
+{
+    return store->ops->shared;
+}
+
+int store_announce(struct store *store, const char *request_id)
+{
+    return store->ops->announce ? store->ops->announce(store->state, request_id) : 0;
 }
 
 enum lockbox_result store_get_request(struct store *store, const char *id,

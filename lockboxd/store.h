@@ -55,9 +55,9 @@ struct store_config {
     const char *backend; /* "sqlite" (also when NULL) or "postgresql" */
     const char *path;    /* sqlite: the database file */
     const char *dsn;     /* postgresql: a libpq connection string */
-    /* The daemon's own store, not a helper thread's: a backend that allows one lockboxd per
-     * database takes its lock with this one. */
-    bool exclusive;
+    /* This lockboxd among those sharing a database ("" when alone): it leaves its own changes
+     * out of store_events. */
+    const char *instance;
 };
 
 struct store_filter {
@@ -129,7 +129,21 @@ int store_sync(struct store *store, int64_t seq);
 /* --- requests --- */
 /* Inserts req, or updates the decision fields (state, decided_by, comment, decided_at,
  * expires_at and the approval's boot clock) of the request with its id. */
-int store_put_request(struct store *store, const struct lockbox_request *req);
+#define STORE_NEW_REQUEST (-1)
+/* from_state is the state the row must still be in for the change to apply (as read before
+ * the decision was made), or STORE_NEW_REQUEST to insert. LOCKBOX_NOT_FOUND: it was not (or
+ * the id exists): another change won the race, nothing was written, the caller rolls back.
+ * Several lockboxd on one database make transitions this way, never read-then-write. */
+enum lockbox_result store_put_request(struct store *store, const struct lockbox_request *req,
+                                      int from_state);
+/* Inside a transaction, before store_audit_head(): holds every other writer of the chain off
+ * until the commit, so the head read is the head the new record follows. */
+int store_lock_chain(struct store *store);
+/* Inside a transaction: tells other lockboxd on the same database, once it commits, that the
+ * request changed (their waiters wake and read it again). */
+int store_announce(struct store *store, const char *request_id);
+/* Several lockboxd may append to this database's chain (the audit file is then a mirror). */
+bool store_chain_is_shared(const struct store *store);
 enum lockbox_result store_get_request(struct store *store, const char *id,
                                       struct lockbox_request *req);
 /* The newest pending request for user, tenant and host that this requester asked for ("" or

@@ -10,6 +10,7 @@
 
 struct store_ops {
     const char *name; /* the [store] backend value that selects it */
+    bool shared;      /* several lockboxd may use one database (a server) */
     /* Returns the backend's state, or NULL with err. */
     void *(*open)(const struct store_config *config, char *err, size_t err_len);
     void (*close)(void *state);
@@ -20,7 +21,12 @@ struct store_ops {
     void (*rollback)(void *state);
     int (*sync)(void *state, int64_t seq);
 
-    int (*put_request)(void *state, const struct lockbox_request *req);
+    enum lockbox_result (*put_request)(void *state, const struct lockbox_request *req,
+                                       int from_state);
+    /* NULL where the transaction itself already excludes other writers (SQLite's BEGIN
+     * IMMEDIATE), or where nobody else can be told (one process per database). */
+    int (*lock_chain)(void *state);
+    int (*announce)(void *state, const char *request_id);
     enum lockbox_result (*get_request)(void *state, const char *id, struct lockbox_request *req);
     enum lockbox_result (*find_pending)(void *state, const char *user, const char *tenant,
                                         const char *host, const char *requester,

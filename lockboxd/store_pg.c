@@ -117,6 +117,13 @@ int pg_command(struct pg_store *pg, const char *sql, int n, const char *const *v
     return res ? 0 : -1;
 }
 
+PGconn *pg_connect(const char *dsn)
+{
+    static const char *const keys[] = {"dbname", "connect_timeout", "client_encoding", NULL};
+    const char *values[] = {dsn, "5", "UTF8", NULL};
+    return PQconnectdbParams(keys, values, 1);
+}
+
 /* Several statements in one string (the schema): PQexec, which takes no parameters. */
 static int pg_script(struct pg_store *pg, const char *sql)
 {
@@ -228,15 +235,13 @@ fail:
     return -1;
 }
 
-/* Refuses a server that would acknowledge a decision before it is durable, and a database
- * lockboxd could only read: both start-up errors, named. */
+/* Before the schema: a server that would acknowledge a decision before it is durable, and a
+ * database nobody may write (a standby), are start-up errors, named. */
 static int check_server(struct pg_store *pg, char *err, size_t err_len)
 {
     PGresult *res = pg_query(pg,
                              "SELECT current_setting('synchronous_commit'), "
-                             "current_setting('transaction_read_only'), pg_is_in_recovery(), "
-                             "has_table_privilege('requests', 'INSERT, UPDATE'), "
-                             "has_table_privilege('audit', 'INSERT')",
+                             "current_setting('transaction_read_only'), pg_is_in_recovery()",
                              0, NULL);
     if (res == NULL) {
         snprintf(err, err_len, "checking the database: %s", pg->error);
@@ -245,47 +250,60 @@ static int check_server(struct pg_store *pg, char *err, size_t err_len)
     const char *sync = PQgetvalue(res, 0, 0);
     bool read_only = strcmp(PQgetvalue(res, 0, 1), "on") == 0 ||
                      strcmp(PQgetvalue(res, 0, 2), "t") == 0;
-    bool may_write = strcmp(PQgetvalue(res, 0, 3), "t") == 0 &&
-                     strcmp(PQgetvalue(res, 0, 4), "t") == 0;
     int rc = -1;
     if (strcmp(sync, "off") == 0 || strcmp(sync, "local") == 0)
         snprintf(err, err_len,
-                 "synchronous_commit is %s for this database user: lockboxd "
-                 "answers only after a durable COMMIT (set it to on)",
+                 "synchronous_commit is %s for this database user: lockboxd answers only "
+                 "after a durable COMMIT (set it to on)",
                  sync);
     else if (read_only)
         snprintf(err, err_len,
-                 "the database is read-only (a standby, or "
-                 "default_transaction_read_only): use target_session_attrs="
-                 "read-write in the dsn");
-    else if (!may_write)
-        snprintf(err, err_len,
-                 "the database user %s may not write lockbox's tables (grant "
-                 "INSERT, UPDATE, DELETE on them)",
-                 PQuser(pg->conn));
+                 "the database is read-only (a standby, or default_transaction_read_only): "
+                 "use target_session_attrs=read-write in the dsn");
     else
         rc = 0;
     PQclear(res);
     return rc;
 }
 
-/* One lockboxd per database for now: its journal keeps the chain's head in memory, so a
- * second writer would fork the chain. The lock is the session's: it goes with the
- * connection, and a lockboxd killed with -9 releases it when the server sees it gone. */
-#define WRITER_LOCK "1818391655"
-static int take_writer_lock(struct pg_store *pg, char *err, size_t err_len)
+/* After the schema: the user must be able to change what it holds. */
+static int check_privileges(struct pg_store *pg, char *err, size_t err_len)
 {
-    PGresult *res = pg_query(pg, "SELECT pg_try_advisory_lock(" WRITER_LOCK ")", 0, NULL);
-    bool held = res != NULL && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-
+    PGresult *res = pg_query(pg,
+                             "SELECT has_table_privilege('requests', 'INSERT, UPDATE') AND "
+                             "has_table_privilege('audit', 'INSERT') AND "
+                             "has_table_privilege('sessions', 'INSERT, UPDATE') AND "
+                             "has_table_privilege('outbox', 'INSERT, UPDATE')",
+                             0, NULL);
+    bool may_write = res != NULL && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     if (res == NULL)
-        snprintf(err, err_len, "locking the database: %s", pg->error);
-    else if (!held)
+        snprintf(err, err_len, "checking the database: %s", pg->error);
+    else if (!may_write)
         snprintf(err, err_len,
-                 "another lockboxd is using this database (one lockboxd per "
-                 "database until several instances are supported)");
+                 "the database user %s may not write lockbox's tables (grant INSERT, UPDATE, "
+                 "DELETE on them)",
+                 PQuser(pg->conn));
     PQclear(res);
-    return held ? 0 : -1;
+    return may_write ? 0 : -1;
+}
+
+/* Every instance appends to the one chain: this transaction-scoped lock makes them take
+ * turns from reading the head to COMMIT, so no two records ever share a seq or a prev_hash. */
+#define CHAIN_LOCK "1818391650"
+static int pg_lock_chain(void *state)
+{
+    return pg_command(state, "SELECT pg_advisory_xact_lock(" CHAIN_LOCK ")", 0, NULL);
+}
+
+/* Delivered at COMMIT to every lockboxd listening (store_pg_events.c), dropped on ROLLBACK.
+ * The payload names the sender, so that it can leave its own changes out. */
+static int pg_announce(void *state, const char *request_id)
+{
+    struct pg_store *pg = state;
+    char payload[PG_INSTANCE_LEN + LOCKBOX_ID_HEX_LEN + 2];
+    snprintf(payload, sizeof(payload), "%s:%s", pg->instance, request_id);
+    const char *values[] = {payload};
+    return pg_command(pg, "SELECT pg_notify('" PG_CHANNEL "', $1)", 1, values);
 }
 
 /* A commit is durable on the server (check_server refused synchronous_commit off). */
@@ -327,7 +345,8 @@ static void *pg_open(const struct store_config *config, char *err, size_t err_le
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
-    pg->conn = PQconnectdb(dsn);
+    snprintf(pg->instance, sizeof(pg->instance), "%s", config->instance ? config->instance : "");
+    pg->conn = pg_connect(dsn);
     if (PQstatus(pg->conn) != CONNECTION_OK) {
         set_error(pg, "", PQerrorMessage(pg->conn));
         snprintf(err, err_len, "cannot connect to the database: %s", pg->error);
@@ -339,8 +358,8 @@ static void *pg_open(const struct store_config *config, char *err, size_t err_le
         snprintf(err, err_len, "setting up the database session: %s", pg->error);
         goto fail;
     }
-    if (migrate(pg, err, err_len) != 0 || check_server(pg, err, err_len) != 0 ||
-        (config->exclusive && take_writer_lock(pg, err, err_len) != 0))
+    if (check_server(pg, err, err_len) != 0 || migrate(pg, err, err_len) != 0 ||
+        check_privileges(pg, err, err_len) != 0)
         goto fail;
     return pg;
 fail:
@@ -360,6 +379,7 @@ static void pg_close(void *state)
 
 const struct store_ops store_pg_ops = {
     .name = "postgresql",
+    .shared = true,
     .open = pg_open,
     .close = pg_close,
     .error = pg_error,
@@ -368,6 +388,8 @@ const struct store_ops store_pg_ops = {
     .rollback = pg_rollback,
     .sync = pg_sync,
     .put_request = pg_put_request,
+    .lock_chain = pg_lock_chain,
+    .announce = pg_announce,
     .get_request = pg_get_request,
     .find_pending = pg_find_pending,
     .asked_pending = pg_asked_pending,

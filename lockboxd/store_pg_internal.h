@@ -7,12 +7,20 @@
 
 #include "store_backend.h"
 
+/* The LISTEN/NOTIFY channel on which instances announce changed requests (payload: the id). */
+#define PG_CHANNEL "lockbox_requests"
+
+#define PG_INSTANCE_LEN 16
+
 struct pg_store {
     PGconn *conn;
+    char instance[PG_INSTANCE_LEN + 1];
     bool in_transaction;
     char error[512];
 };
 
+/* Connects with lockboxd's defaults (a 5 s connect timeout, UTF-8) under the dsn's own. */
+PGconn *pg_connect(const char *dsn);
 /* A parameterised statement's result (free with PQclear), or NULL with pg->error set. */
 PGresult *pg_query(struct pg_store *pg, const char *sql, int n, const char *const *values);
 /* The same for a statement whose rows do not matter: 0 or -1. */
@@ -25,7 +33,7 @@ void pg_copy_text(const PGresult *res, int row, int col, char *out, size_t out_l
 int64_t pg_number(const PGresult *res, int row, int col);
 
 /* The operations store_pg_ops points at (store_backend.h says what each does). */
-int pg_put_request(void *state, const struct lockbox_request *req);
+enum lockbox_result pg_put_request(void *state, const struct lockbox_request *req, int from_state);
 enum lockbox_result pg_get_request(void *state, const char *id, struct lockbox_request *req);
 enum lockbox_result pg_find_pending(void *state, const char *user, const char *tenant,
                                     const char *host, const char *requester,

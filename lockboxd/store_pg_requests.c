@@ -14,7 +14,7 @@
 /* A request's values as text parameters, in REQUEST_COLUMNS order. */
 struct request_params {
     char numbers[9][24];
-    const char *values[20];
+    const char *values[21];
 };
 
 static void request_to_params(const struct lockbox_request *r, struct request_params *p)
@@ -40,6 +40,7 @@ static void request_to_params(const struct lockbox_request *r, struct request_pa
                               p->numbers[5], p->numbers[6], r->approved_boot_id,
                               r->requester,  p->numbers[7]};
     memcpy(p->values, values, sizeof(values));
+    p->values[20] = NULL;
 }
 
 static void row_to_request(const PGresult *res, int row, struct lockbox_request *r)
@@ -68,18 +69,22 @@ static void row_to_request(const PGresult *res, int row, struct lockbox_request 
     r->requester_uid = requester_uid < 0 ? (uid_t)-1 : (uid_t)requester_uid;
 }
 
-int pg_put_request(void *state, const struct lockbox_request *r)
+enum lockbox_result pg_put_request(void *state, const struct lockbox_request *r, int from_state)
 {
     static const char sql[] =
         "INSERT INTO requests (" REQUEST_COLUMNS ") VALUES "
         "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20) "
         "ON CONFLICT (id) DO UPDATE SET state=$2, decided_by=$11, comment=$12, "
         "decided_at=$14, expires_at=$15, approved_boot_ms=$16, granted_ms=$17, "
-        "approved_boot_id=$18";
+        "approved_boot_id=$18 WHERE requests.state = $21";
     struct request_params p;
+    char from[16];
 
     request_to_params(r, &p);
-    return pg_command(state, sql, 20, p.values);
+    snprintf(from, sizeof(from), "%d", from_state);
+    p.values[20] = from_state == STORE_NEW_REQUEST ? NULL : from; /* NULL: never an update */
+    int rows = pg_command_rows(state, sql, 21, p.values);
+    return rows < 0 ? LOCKBOX_ERROR : rows == 1 ? LOCKBOX_OK : LOCKBOX_NOT_FOUND;
 }
 
 /* One row at most into req. */

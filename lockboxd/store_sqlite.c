@@ -41,7 +41,7 @@ static const char *const statement_sql[ST_COUNT] = {
                "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20) "
                "ON CONFLICT(id) DO UPDATE SET state=?2, decided_by=?11, comment=?12, "
                "decided_at=?14, expires_at=?15, approved_boot_ms=?16, granted_ms=?17, "
-               "approved_boot_id=?18",
+               "approved_boot_id=?18 WHERE requests.state = ?21",
     [ST_GET] = "SELECT " REQUEST_COLUMNS " FROM requests WHERE id = ?1",
     [ST_FIND_PENDING] = "SELECT " REQUEST_COLUMNS " FROM requests WHERE user = ?1 AND "
                         "tenant = ?2 AND host = ?3 AND state = 0 AND requester = ?4 "
@@ -278,8 +278,10 @@ static int sqlite_sync(void *state, int64_t seq)
     return rc == SQLITE_OK ? 0 : -1;
 }
 
-static int sqlite_put_request(void *state, const struct lockbox_request *r)
+static enum lockbox_result sqlite_put_request(void *state, const struct lockbox_request *r,
+                                              int from_state)
 {
+    struct sqlite_store *store = state;
     sqlite3_stmt *s = prepared(state, ST_PUT);
 
     sqlite3_bind_text(s, 1, r->id, -1, SQLITE_STATIC);
@@ -302,7 +304,11 @@ static int sqlite_put_request(void *state, const struct lockbox_request *r)
     sqlite3_bind_text(s, 18, r->approved_boot_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 19, r->requester, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 20, r->requester_uid == (uid_t)-1 ? -1 : (sqlite3_int64)r->requester_uid);
-    return sqlite_step_done(s);
+    if (from_state != STORE_NEW_REQUEST)
+        sqlite3_bind_int(s, 21, from_state); /* unbound (NULL) for an insert: no update */
+    if (sqlite_step_done(s) != 0)
+        return LOCKBOX_ERROR;
+    return sqlite3_changes(store->db) == 1 ? LOCKBOX_OK : LOCKBOX_NOT_FOUND;
 }
 
 static void row_to_request(sqlite3_stmt *s, struct lockbox_request *r)

@@ -120,6 +120,23 @@ void waiters_wake(struct waiters *set, const char *id)
     }
 }
 
+int waiters_wake_all(struct waiters *set)
+{
+    size_t n = set->n;
+    if (n == 0)
+        return 0;
+    struct waiter **all = malloc(n * sizeof(*all));
+    if (all == NULL)
+        return -1;
+    memcpy(all, set->heap, n * sizeof(*all));
+    for (size_t i = 0; i < n; i++)
+        waiters_remove(set, all[i]);
+    for (size_t i = 0; i < n; i++)
+        all[i]->on_wake(all[i]);
+    free(all);
+    return 0;
+}
+
 void waiters_expire(struct waiters *set, int64_t now_boot_ms)
 {
     while (set->n > 0 && set->heap[0]->deadline_boot_ms <= now_boot_ms) {

@@ -36,6 +36,10 @@ int waiters_add(struct waiters *set, struct waiter *w, const char *id, int64_t d
 void waiters_remove(struct waiters *set, struct waiter *w);
 /* Wakes every waiter of request id. */
 void waiters_wake(struct waiters *set, const char *id);
+/* Every waiter at once (each reads its request again): after changes may have been missed. A
+ * waiter its on_wake adds back is not woken twice. Returns -1 when out of memory (then some
+ * wait on until their deadline or their next change). */
+int waiters_wake_all(struct waiters *set);
 /* Wakes every waiter whose deadline is at or before now. */
 void waiters_expire(struct waiters *set, int64_t now_boot_ms);
 /* The earliest deadline, INT64_MAX when nobody waits. */

@@ -64,9 +64,13 @@ static void approve(struct lockbox_request *req, int64_t expires_at)
     req->expires_at = expires_at;
 }
 
+/* Inserts req, or moves the stored row from whatever state it is in now to req's. */
 static void put(struct store *store, const struct lockbox_request *req)
 {
-    assert_int_equal(store_put_request(store, req), 0);
+    struct lockbox_request now;
+    int from = store_get_request(store, req->id, &now) == LOCKBOX_OK ? (int)now.state
+                                                                     : STORE_NEW_REQUEST;
+    assert_int_equal(store_put_request(store, req, from), LOCKBOX_OK);
 }
 
 /* --- requests --- */
@@ -100,6 +104,26 @@ static void test_request_put_get_and_update(void **state)
     assert_int_equal(got.granted_ms, HOUR_MS);
     assert_string_equal(got.approved_boot_id, case_now.boot_id);
     assert_string_equal(got.reason, "INC-1");
+}
+
+/* Two daemons decide the same pending request at once: the second change finds the row no
+ * longer pending and writes nothing. An insert of an id that exists writes nothing either. */
+static void test_transition_applies_only_from_the_state_it_was_read_in(void **state)
+{
+    struct store *store = *state;
+    struct lockbox_request req = case_request(1, "eng1", T0), got;
+
+    assert_int_equal(store_put_request(store, &req, STORE_NEW_REQUEST), LOCKBOX_OK);
+    assert_int_equal(store_put_request(store, &req, STORE_NEW_REQUEST), LOCKBOX_NOT_FOUND);
+    struct lockbox_request approved = req, denied = req;
+    approve(&approved, T0 + HOUR_MS);
+    denied.state = REQUEST_DENIED;
+    snprintf(denied.decided_by, sizeof(denied.decided_by), "bob");
+    assert_int_equal(store_put_request(store, &approved, REQUEST_PENDING), LOCKBOX_OK);
+    assert_int_equal(store_put_request(store, &denied, REQUEST_PENDING), LOCKBOX_NOT_FOUND);
+    assert_int_equal(store_get_request(store, req.id, &got), LOCKBOX_OK);
+    assert_int_equal(got.state, REQUEST_APPROVED);
+    assert_string_equal(got.decided_by, "alice");
 }
 
 static void test_request_unknown_requester_round_trips(void **state)
@@ -562,6 +586,7 @@ static void test_outbox_retry_deliver_fail(void **state)
 #define STORE_CASE(name) cmocka_unit_test_setup_teardown(name, case_setup, case_teardown)
 #define STORE_CASES                                                                                \
     STORE_CASE(test_request_put_get_and_update),                                                   \
+        STORE_CASE(test_transition_applies_only_from_the_state_it_was_read_in),                    \
         STORE_CASE(test_request_unknown_requester_round_trips),                                    \
         STORE_CASE(test_find_pending_matches_requester),                                           \
         STORE_CASE(test_find_latest_of_any_state), STORE_CASE(test_approvals_current_and_longest), \

@@ -30,9 +30,9 @@ static int drop_tables(const char *dsn)
     return ok ? 0 : -1;
 }
 
-static struct store *open_dsn(const char *dsn, bool exclusive, char *err, size_t err_len)
+static struct store *open_dsn(const char *dsn, char *err, size_t err_len)
 {
-    struct store_config config = {"postgresql", NULL, dsn, exclusive};
+    struct store_config config = {"postgresql", NULL, dsn, "0123456789abcdef"};
     return store_open(&config, err, err_len);
 }
 
@@ -43,7 +43,7 @@ static struct store *store_case_open(void)
 
     if (dsn == NULL || drop_tables(dsn) != 0)
         return NULL;
-    struct store *store = open_dsn(dsn, true, err, sizeof(err));
+    struct store *store = open_dsn(dsn, err, sizeof(err));
     if (store == NULL)
         fprintf(stderr, "test_store_pg: %s\n", err);
     return store;
@@ -54,18 +54,26 @@ static void store_case_close(struct store *store)
     store_close(store);
 }
 
-static void test_one_daemon_per_database(void **state)
+/* Two lockboxd on one database append to one chain: each record follows the head the other
+ * left, read under the chain's lock inside the transaction. */
+static void test_two_stores_share_one_chain(void **state)
 {
-    char err[512] = "";
-    (void)state;
+    struct store *a = *state;
+    char err[512] = "", hash[LOCKBOX_HASH_HEX_LEN + 1];
+    uint64_t seq;
+    struct store *b = open_dsn(case_dsn(), err, sizeof(err));
 
-    /* The case's store holds the writer lock; a second daemon's store is refused, a helper
-     * thread's (not exclusive) store is not. */
-    assert_null(open_dsn(case_dsn(), true, err, sizeof(err)));
-    assert_non_null(strstr(err, "another lockboxd is using this database"));
-    struct store *sender = open_dsn(case_dsn(), false, err, sizeof(err));
-    assert_non_null(sender);
-    store_close(sender);
+    assert_non_null(b);
+    for (int i = 1; i <= 4; i++) {
+        struct store *writer = i % 2 ? a : b;
+        assert_int_equal(store_begin(writer), 0);
+        assert_int_equal(store_lock_chain(writer), 0);
+        assert_int_equal(store_audit_head(writer, &seq, hash), 0);
+        assert_int_equal(seq, (uint64_t)(i - 1));
+        assert_int_equal(store_audit_insert(writer, seq + 1, "line", "hash"), 0);
+        assert_int_equal(store_commit(writer), 0);
+    }
+    store_close(b);
 }
 
 static void test_open_names_what_is_wrong(void **state)
@@ -73,9 +81,9 @@ static void test_open_names_what_is_wrong(void **state)
     char err[512] = "";
     (void)state;
 
-    assert_null(open_dsn("host=/nonexistent port=notaport = =", false, err, sizeof(err)));
+    assert_null(open_dsn("host=/nonexistent port=notaport = =", err, sizeof(err)));
     assert_non_null(strstr(err, "[store] dsn does not parse"));
-    assert_null(open_dsn("host=/nonexistent-lockbox-dir dbname=x", false, err, sizeof(err)));
+    assert_null(open_dsn("host=/nonexistent-lockbox-dir dbname=x", err, sizeof(err)));
     assert_non_null(strstr(err, "cannot connect to the database"));
 }
 
@@ -88,7 +96,7 @@ int main(void)
     }
     const struct CMUnitTest tests[] = {
         STORE_CASES,
-        STORE_CASE(test_one_daemon_per_database),
+        STORE_CASE(test_two_stores_share_one_chain),
         cmocka_unit_test(test_open_names_what_is_wrong),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
