@@ -41,6 +41,7 @@ static int parse_audit_options(struct cli *cli, int argc, char **argv, struct au
     static const struct option options[] = {
         {"file", required_argument, NULL, 'F'},
         {"since", required_argument, NULL, 'S'},
+        {"database", no_argument, NULL, 'D'},
         CLI_COMMON_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
@@ -57,6 +58,8 @@ static int parse_audit_options(struct cli *cli, int argc, char **argv, struct au
                                       "3339 UTC time such as 2026-11-25T12:00:00Z");
         else if (opt == 'S')
             args->has_since = true;
+        else if (opt == 'D')
+            args->database = true;
         else if ((rc = cli_common_option(cli, "audit", opt, argv)) != -1)
             return rc;
     }
@@ -69,6 +72,8 @@ static int parse_audit_options(struct cli *cli, int argc, char **argv, struct au
         return cli_usage("audit", "unexpected argument (did you mean 'audit verify'?)");
     if (args->verify && args->has_since)
         return cli_usage("audit", "verify checks whole files; --since does not apply");
+    if (args->database && (!args->verify || args->n_files > 0))
+        return cli_usage("audit", "--database goes with 'audit verify' and no --file");
     return -1;
 }
 
@@ -239,6 +244,8 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
 
     if (rc != -1)
         return rc;
+    if (args.verify && args.database)
+        return audit_verify_database(cli);
     if (args.verify)
         return audit_verify(cli, &args);
     struct show_context show = {cli, &args};

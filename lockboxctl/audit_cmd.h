@@ -13,6 +13,7 @@ struct audit_args {
     const char *files[AUDIT_FILES_MAX]; /* oldest first */
     size_t n_files;
     bool verify;
+    bool database; /* verify the database's chain (through the API), not a file */
     bool has_since;
     int64_t since_ms;
 };
@@ -27,5 +28,7 @@ int audit_read_file(const char *path, audit_line_fn fn, void *ctx);
 
 /* `audit verify`: checks the chain; reports and returns an enum cli_exit. */
 int audit_verify(struct cli *cli, const struct audit_args *args);
+/* `audit verify --database`: the same, on the chain lockboxd's database holds. */
+int audit_verify_database(struct cli *cli);
 
 #endif

@@ -61,7 +61,7 @@ static const struct command_help command_helps[] = {
              "  --json             print the final request as JSON\n"},
     {"audit",
      "Usage: lockboxctl [GLOBAL OPTIONS] audit [--file PATH ...] [--since TIME] [--json]\n"
-     "       lockboxctl [GLOBAL OPTIONS] audit verify [--file PATH ...]\n"
+     "       lockboxctl [GLOBAL OPTIONS] audit verify [--file PATH ... | --database]\n"
      "Show audit records, one per line (from lockboxd, or from files), or verify the chain.\n\n"
      "  --file PATH     read this audit file; repeat for rotated files, oldest first\n"
      "  --since TIME    only records at or after TIME: a time ago (1h, 2d) or RFC 3339\n"
@@ -69,7 +69,9 @@ static const struct command_help command_helps[] = {
      "  --json          print the records' exact JSON lines (verify: a JSON result)\n\n"
      "verify checks the hash chain and names the first record that was altered, removed,\n"
      "inserted or reordered. Without --file it verifies the daemon's current audit file\n"
-     "and compares its end with the head lockboxd holds, so a removed tail is found too.\n"},
+     "and compares its end with the head lockboxd holds, so a removed tail is found too.\n"
+     "--database verifies the chain in lockboxd's database instead (root; with PostgreSQL\n"
+     "the chain every lockboxd appends to, which the audit files mirror).\n"},
 };
 
 static const char global_help[] =

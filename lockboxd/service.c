@@ -74,6 +74,17 @@ static struct audit_event event_for(const struct lockbox_request *req, const cha
     return ev;
 }
 
+/* A store that failed: 503 while it cannot be reached (a database server down or failing
+ * over: try again), else 500. Nothing was changed either way. */
+static struct service_result store_failed(struct store *store)
+{
+    if (store == NULL || store_unavailable(store))
+        return result(503, "store_unavailable",
+                      "the database cannot be reached or refused the change; nothing was "
+                      "changed, try again (see syslog)");
+    return result(500, "internal", "cannot read the store (see syslog)");
+}
+
 static struct service_result journal_status(enum journal_result jr)
 {
     switch (jr) {
@@ -85,7 +96,7 @@ static struct service_result journal_status(enum journal_result jr)
     case JOURNAL_AUDIT_DOWN:
         return result(503, "audit_unavailable",
                       "the audit file cannot be written; nothing was granted (see syslog)");
-    default: return result(500, "internal", "cannot store the change (see syslog)");
+    default: return store_failed(NULL);
     }
 }
 
@@ -140,7 +151,7 @@ struct service_result service_file(struct service *svc, const struct identity *w
     if (found == LOCKBOX_OK)
         return OK; /* a repeated login finds the request it already filed */
     if (found == LOCKBOX_ERROR || store_count_pending_for_user(svc->store, user, &pending) != 0)
-        return result(500, "internal", "cannot read the store: %s", store_error(svc->store));
+        return store_failed(svc->store);
     if (pending >= cfg->max_pending_per_user)
         return result(429, "too_many_pending",
                       "%s already has %d pending requests; wait for a decision first", user,
@@ -214,7 +225,7 @@ struct service_result service_decide(struct service *svc, const struct identity 
 
     if (found != LOCKBOX_OK)
         return found == LOCKBOX_NOT_FOUND ? result(404, "not_found", "no request %s", id)
-                                          : result(500, "internal", "cannot read the store");
+                                          : store_failed(svc->store);
     int stored_state = (int)req.state; /* the change applies only if it still is */
     struct lockbox_tenant_policy policy = config_policy_for(svc->config, req.tenant);
     struct lockbox_actor actor;
@@ -277,7 +288,7 @@ struct service_result service_show(struct service *svc, const struct identity *w
     enum lockbox_result found = store_get_request(svc->store, id, out);
     if (found != LOCKBOX_OK)
         return found == LOCKBOX_NOT_FOUND ? result(404, "not_found", "no request %s", id)
-                                          : result(500, "internal", "cannot read the store");
+                                          : store_failed(svc->store);
     struct lockbox_tenant_policy policy = config_policy_for(svc->config, out->tenant);
     struct lockbox_actor actor;
     if (identity_reader(who, &actor) != 0 || !request_may_read(out, &policy, &actor))
@@ -331,7 +342,7 @@ struct service_result service_check(struct service *svc, const struct identity *
     enum lockbox_result found = store_find_current_approval(svc->store, in->user, tenant, host, now,
                                                             out);
     if (found == LOCKBOX_ERROR)
-        return result(500, "internal", "cannot read the store");
+        return store_failed(svc->store);
     if (found == LOCKBOX_OK) {
         *has_request = true;
         login_event(&ev, out, in, tenant, host, "login.allowed");
@@ -348,7 +359,7 @@ struct service_result service_check(struct service *svc, const struct identity *
             found = LOCKBOX_NOT_FOUND;
     }
     if (found == LOCKBOX_ERROR)
-        return result(500, "internal", "cannot read the store");
+        return store_failed(svc->store);
     *has_request = found == LOCKBOX_OK;
     if (in->final) {
         login_event(&ev, *has_request ? out : NULL, in, tenant, host, "login.denied");

@@ -92,6 +92,11 @@ int store_lock_chain(struct store *store)
     return store->ops->lock_chain ? store->ops->lock_chain(store->state) : 0;
 }
 
+bool store_unavailable(struct store *store)
+{
+    return store->ops->unavailable != NULL && store->ops->unavailable(store->state);
+}
+
 bool store_chain_is_shared(const struct store *store)
 {
     return store->ops->shared;

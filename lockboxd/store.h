@@ -142,6 +142,9 @@ int store_lock_chain(struct store *store);
 /* Inside a transaction: tells other lockboxd on the same database, once it commits, that the
  * request changed (their waiters wake and read it again). */
 int store_announce(struct store *store, const char *request_id);
+/* The last failure was the database being out of reach (a server down, restarting or failing
+ * over), not a refusal: the call may succeed when tried again. */
+bool store_unavailable(struct store *store);
 /* Several lockboxd may append to this database's chain (the audit file is then a mirror). */
 bool store_chain_is_shared(const struct store *store);
 enum lockbox_result store_get_request(struct store *store, const char *id,

@@ -27,6 +27,7 @@ struct store_ops {
      * IMMEDIATE), or where nobody else can be told (one process per database). */
     int (*lock_chain)(void *state);
     int (*announce)(void *state, const char *request_id);
+    bool (*unavailable)(void *state); /* NULL: a local file is never out of reach */
     enum lockbox_result (*get_request)(void *state, const char *id, struct lockbox_request *req);
     enum lockbox_result (*find_pending)(void *state, const char *user, const char *tenant,
                                         const char *host, const char *requester,

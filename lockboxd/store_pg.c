@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
+
+#include "monotonic.h"
 
 #define PG_SCHEMA_VERSION 1
 /* pg_advisory_xact_lock key under which instances migrate one at a time ("lbxm"). */
@@ -81,19 +84,45 @@ static void set_error(struct pg_store *pg, const char *what, const char *detail)
  * a promoted standby (multi-host DSN with target_session_attrs=read-write) is followed
  * without restarting lockboxd. Inside a transaction nothing is retried: the caller rolls back
  * and fails the call, which is the fail-closed answer. */
+static int session_ready(struct pg_store *pg, char *err, size_t err_len);
+
+/* A reconnect is tried at most this often: while the server is down each call fails at once
+ * instead of waiting for a connect timeout in the daemon's single loop. */
+#define RECONNECT_EVERY_MS 1000
+
 static int usable(struct pg_store *pg)
 {
-    if (PQstatus(pg->conn) == CONNECTION_OK)
+    char why[sizeof(pg->error)];
+
+    if (PQstatus(pg->conn) == CONNECTION_OK && !pg->needs_check)
         return 0;
     if (pg->in_transaction) {
         set_error(pg, "the database connection was lost", PQerrorMessage(pg->conn));
         return -1;
     }
-    PQreset(pg->conn);
+    int64_t now = monotonic_ms();
+    if (now < pg->retry_at_ms) {
+        set_error(pg, "the database is unreachable", "retrying shortly");
+        return -1;
+    }
+    pg->retry_at_ms = now + RECONNECT_EVERY_MS;
+    if (PQstatus(pg->conn) != CONNECTION_OK)
+        PQreset(pg->conn);
     if (PQstatus(pg->conn) != CONNECTION_OK) {
         set_error(pg, "the database is unreachable", PQerrorMessage(pg->conn));
         return -1;
     }
+    /* A new session: what start-up checked (a durable commit, a writable primary) is
+     * checked again, since a failover may have brought another server. */
+    pg->needs_check = false; /* session_ready's own statements run on it */
+    if (session_ready(pg, why, sizeof(why)) != 0) {
+        pg->needs_check = true;
+        set_error(pg, "", why);
+        syslog(LOG_CRIT, "event=store.refused msg=\"%s\"", pg->error);
+        return -1;
+    }
+    pg->retry_at_ms = 0;
+    syslog(LOG_NOTICE, "event=store.reconnected msg=\"connected to the database again\"");
     return 0;
 }
 
@@ -280,8 +309,8 @@ static int check_privileges(struct pg_store *pg, char *err, size_t err_len)
         snprintf(err, err_len, "checking the database: %s", pg->error);
     else if (!may_write)
         snprintf(err, err_len,
-                 "the database user %s may not write lockbox's tables (grant INSERT, UPDATE, "
-                 "DELETE on them)",
+                 "the database user %s may not write lockbox's tables (grant INSERT and UPDATE "
+                 "on them)",
                  PQuser(pg->conn));
     PQclear(res);
     return may_write ? 0 : -1;
@@ -306,12 +335,30 @@ static int pg_announce(void *state, const char *request_id)
     return pg_command(pg, "SELECT pg_notify('" PG_CHANNEL "', $1)", 1, values);
 }
 
+static bool pg_unavailable(void *state)
+{
+    struct pg_store *pg = state;
+    return PQstatus(pg->conn) != CONNECTION_OK || pg->needs_check;
+}
+
 /* A commit is durable on the server (check_server refused synchronous_commit off). */
 static int pg_sync(void *state, int64_t seq)
 {
     (void)state;
     (void)seq;
     return 0;
+}
+
+/* A session as lockboxd needs it, at open and after every reconnect. */
+static int session_ready(struct pg_store *pg, char *err, size_t err_len)
+{
+    /* Keep the server's answers in a form this file parses, whatever the role's defaults. */
+    if (pg_script(pg, "SET client_encoding = 'UTF8'; SET DateStyle = 'ISO'; "
+                      "SET client_min_messages = 'warning'") != 0) {
+        snprintf(err, err_len, "setting up the database session: %s", pg->error);
+        return -1;
+    }
+    return check_server(pg, err, err_len);
 }
 
 /* The dsn parses as a libpq connection string before anything connects. */
@@ -322,9 +369,12 @@ static int check_dsn(const char *dsn, char *err, size_t err_len)
 
     if (options == NULL) {
         snprintf(err, err_len, "[store] dsn does not parse: %s", why ? why : "out of memory");
-        for (char *c = err; *c; c++)
-            if (*c == '\n')
-                *c = ' ';
+        size_t n = strlen(err);
+        for (size_t i = 0; i < n; i++)
+            if (err[i] == '\n')
+                err[i] = ' ';
+        while (n > 0 && err[n - 1] == ' ')
+            err[--n] = '\0';
         PQfreemem(why);
         return -1;
     }
@@ -352,13 +402,7 @@ static void *pg_open(const struct store_config *config, char *err, size_t err_le
         snprintf(err, err_len, "cannot connect to the database: %s", pg->error);
         goto fail;
     }
-    /* Keep the server's answers in a form this file parses, whatever the role's defaults. */
-    if (pg_script(pg, "SET client_encoding = 'UTF8'; SET DateStyle = 'ISO'; "
-                      "SET client_min_messages = 'warning'") != 0) {
-        snprintf(err, err_len, "setting up the database session: %s", pg->error);
-        goto fail;
-    }
-    if (check_server(pg, err, err_len) != 0 || migrate(pg, err, err_len) != 0 ||
+    if (session_ready(pg, err, err_len) != 0 || migrate(pg, err, err_len) != 0 ||
         check_privileges(pg, err, err_len) != 0)
         goto fail;
     return pg;
@@ -390,6 +434,7 @@ const struct store_ops store_pg_ops = {
     .put_request = pg_put_request,
     .lock_chain = pg_lock_chain,
     .announce = pg_announce,
+    .unavailable = pg_unavailable,
     .get_request = pg_get_request,
     .find_pending = pg_find_pending,
     .asked_pending = pg_asked_pending,

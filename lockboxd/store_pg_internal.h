@@ -16,6 +16,8 @@ struct pg_store {
     PGconn *conn;
     char instance[PG_INSTANCE_LEN + 1];
     bool in_transaction;
+    bool needs_check;    /* a new session not yet checked (see usable()) */
+    int64_t retry_at_ms; /* monotonic: no reconnect before */
     char error[512];
 };
 

@@ -557,6 +557,25 @@ class CtlTest(unittest.TestCase):
         self.assert_fails(self.ctl("root", "audit", "--file", "/nonexistent/audit.jsonl"), 1,
                           "cannot open audit file")
 
+    def test_audit_verify_database_untouched_and_tampered(self):
+        """--database walks the chain the database holds (on PostgreSQL, the one every
+        lockboxd appends to), root only, and finds an edited or removed record there."""
+        self.make_events(2)
+        ok = self.assert_ok(self.ctl("root", "audit", "verify", "--database"))
+        self.assertEqual(ok.stdout.strip(), "audit chain OK (database): 4 records, seq 1..4")
+        self.assert_fails(self.ctl(ALICE, "audit", "verify", "--database"), 1, "only root")
+        self.assert_fails(self.ctl("root", "audit", "verify", "--database", "--file", "/x"), 2,
+                          "--database goes with")
+        line = self.daemon.db("SELECT line FROM audit WHERE seq = 2")[0][0]
+        self.daemon.db("UPDATE audit SET line = ? WHERE seq = 2", (line.replace("INC", "INX"),))
+        self.assert_fails(self.ctl("root", "audit", "verify", "--database"), 1,
+                          "audit chain broken", "database record 3")
+        self.daemon.db("UPDATE audit SET line = ? WHERE seq = 2", (line,))
+        self.assert_ok(self.ctl("root", "audit", "verify", "--database"))
+        self.daemon.db("DELETE FROM audit WHERE seq = 4")
+        self.assert_fails(self.ctl("root", "audit", "verify", "--database"), 1,
+                          "audit chain broken")
+
     @sqlite_only("it edits the live audit file; on PostgreSQL that file is a mirror another "
                  "loop appends to, and its tamper checks belong to the audit-mirror tests")
     def test_audit_verify_untouched_and_tampered(self):
