@@ -241,7 +241,7 @@ class ExpiryOnce(FleetCase):
 class KilledDuringBurst(FleetCase):
     def test_every_acknowledged_decision_survives_the_kill(self):
         ids = self.file_requests(BURST * 2)
-        acknowledged, lock = [], threading.Lock()
+        acknowledged, lost, lock = [], [], threading.Lock()
         halfway = threading.Event()
 
         def decide_on(daemon, mine):
@@ -249,6 +249,8 @@ class KilledDuringBurst(FleetCase):
                 try:
                     status, _ = self.decide(daemon, rid, timeout=10)
                 except (OSError, RuntimeError, ValueError, http.client.HTTPException):
+                    with lock:
+                        lost.append(rid)
                     continue  # the instance is gone: this one is not acknowledged
                 if status == 200:
                     with lock:
@@ -267,6 +269,7 @@ class KilledDuringBurst(FleetCase):
         with lock:
             acked = list(acknowledged)
         self.assertGreater(len(acked), BURST // 2)
+        self.assertTrue(lost, "A finished its share before the kill: not during the burst")
 
         approved = [r["request_id"] for r in map(json.loads, self.db_lines())
                     if r["event"] == "request.approved"]
