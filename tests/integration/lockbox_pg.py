@@ -6,6 +6,8 @@ What it gives the test library:
   Database()                     a fresh database owned by the lockboxd role, not yet created
     .create() .drop() .dsn(user=OWNER) .name
     .rows(sql, args=()) -> [tuple]   SQL with sqlite3-style `?` placeholders, as lockboxd's role
+  Existing(dsn)                  a database made elsewhere (a test's own cluster, through a
+                                 multi-host DSN): the same .dsn() .rows(); create/drop do nothing
   translate_placeholders(sql, args) -> (sql, {name: value})   the `?` -> :'pN' rewrite
 
 Values reach the server as psql variables interpolated with :'name', which psql quotes as SQL
@@ -69,6 +71,28 @@ class Database:
             self.cluster.query("DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.name,
                                dbname="postgres")
             self.created = False
+
+    def rows(self, sql, args=(), user=pg_cluster.OWNER):
+        return run_rows(self.dsn(user=user), sql, args)
+
+
+class Existing:
+    """A database that exists already and is not this code's to drop: the `lockbox` database
+    of a test's own cluster (a primary and its standby behind one multi-host DSN)."""
+
+    def __init__(self, dsn):
+        self._dsn = dsn
+
+    def dsn(self, user=pg_cluster.OWNER):
+        if user != pg_cluster.OWNER:
+            raise ValueError("an existing database is reached as its DSN's user only")
+        return self._dsn
+
+    def create(self):
+        return self
+
+    def drop(self):
+        pass
 
     def rows(self, sql, args=(), user=pg_cluster.OWNER):
         return run_rows(self.dsn(user=user), sql, args)

@@ -10,6 +10,8 @@ What it gives a test:
     .raw(bytes, as_user=None) -> bytes                                 raw bytes to the socket
     .audit_lines() -> [str]    .db(sql, args=()) -> rows   .syslog (SyslogListener or None)
     .store .pg (lockbox_pg.Database, on PostgreSQL) .store_dsn (written as [store] dsn)
+    (database=other.pg: a second lockboxd on the same database, e.g. lockbox_pg.Existing(dsn)
+     for a cluster of the test's own; the Daemon that made a database drops it at close)
     .wait_pending(user) -> the user's pending request, once filed
     .health() -> /v1/health's object   .wait_waiting(n) until n long-polls are held
     .answers() -> whether /v1/health answers now (for wait_until after a flood)
@@ -404,7 +406,7 @@ class Daemon:
 
     def __init__(self, tenant="contoso", tenants=None, request_ttl="12h", access_ttl="12h",
                  max_pending=20, host="testhost", syslog=False, env=None, wrapper=None,
-                 tenant_options=None, daemon_extra=None, store=None):
+                 tenant_options=None, daemon_extra=None, store=None, database=None):
         self.store = store or STORE
         if self.store not in STORES:
             raise ValueError("store %r: one of %s" % (self.store, ", ".join(STORES)))
@@ -416,10 +418,16 @@ class Daemon:
         self.pam_socket = os.path.join(self.dir, "run", "pam.sock")  # the login socket
         self.db_path = os.path.join(self.dir, "lib", "lockbox.db")
         self.pg = self.store_dsn = None
+        self.owns_pg = False
+        if database is not None and self.store != "postgresql":
+            raise ValueError("database= is for store=\"postgresql\"")
         if self.store == "postgresql":
-            import lockbox_pg  # lazily: it starts a cluster, and pg_cluster imports this file
             self.db_path = None  # nothing may open a SQLite file by mistake
-            self.pg = lockbox_pg.Database()
+            if database is None:
+                import lockbox_pg  # lazily: it starts a cluster; pg_cluster imports this file
+                database = lockbox_pg.Database()
+                self.owns_pg = True
+            self.pg = database  # shared: several lockboxd on one database (Step 13)
             self.store_dsn = self.pg.dsn()
         self.audit_path = os.path.join(self.dir, "log", "audit.jsonl")
         self.conf_path = os.path.join(self.dir, "lockboxd.conf")
@@ -528,7 +536,7 @@ class Daemon:
             if self.syslog:
                 self.syslog.close()
             subprocess.run(["rm", "-rf", self.dir])
-            if self.pg:
+            if self.pg and self.owns_pg:
                 self.pg.drop()
 
     def __enter__(self):
