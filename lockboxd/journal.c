@@ -414,8 +414,10 @@ static enum journal_result commit_record(struct journal *journal, const struct l
 {
     enum lockbox_result put = LOCKBOX_OK;
 
-    if (store_begin(journal->store) != 0)
+    if (store_begin(journal->store) != 0) {
+        snprintf(commit_error, sizeof(commit_error), "%s", store_error(journal->store));
         return JOURNAL_STORE_FAILED;
+    }
     if ((req != NULL && (put = store_put_request(journal->store, req, from_state)) != LOCKBOX_OK) ||
         (change != NULL && change->apply(change->ctx) != 0) ||
         append_to_chain(journal, event, now_ms, out) != 0 ||

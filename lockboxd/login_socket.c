@@ -39,7 +39,8 @@ struct login_conn {
     const char *op_name;
     char op_id[LOCKBOX_ID_HEX_LEN + 1];
     struct waiter waiter;
-    char *held; /* a reply waiting for the journal's flush */
+    int64_t wait_until_boot_ms; /* the wait's own deadline (the waiter's may be a retry) */
+    char *held;                 /* a reply waiting for the journal's flush */
     size_t held_len;
     struct login_conn *held_next;
 };
@@ -283,10 +284,26 @@ static void answer_wait(struct login_conn *conn, const char *id)
     reply_result(conn, &r, "request", r.status < 400 ? request_to_json(&req) : NULL);
 }
 
+/* While the database cannot be reached the login keeps waiting (until its own deadline):
+ * it is woken again when lockboxd reconnects, or answered at the deadline with what the store
+ * says then. Nothing is granted meanwhile. */
+#define WAIT_RETRY_MS 1000
+
 static void on_wait_over(struct waiter *waiter)
 {
     struct login_conn *conn = (struct login_conn *)((char *)waiter -
                                                     offsetof(struct login_conn, waiter));
+    struct lockbox_clock now;
+
+    service_read_clock(&now);
+    if (now.boot_ms < conn->wait_until_boot_ms && service_store_unavailable(conn->server->svc)) {
+        int64_t again = now.boot_ms + WAIT_RETRY_MS;
+        char id[LOCKBOX_ID_HEX_LEN + 1];
+        memcpy(id, waiter->id, sizeof(id));
+        if (waiters_add(conn->server->waiters, waiter, id,
+                        again < conn->wait_until_boot_ms ? again : conn->wait_until_boot_ms) == 0)
+            return;
+    }
     answer_wait(conn, waiter->id);
 }
 
@@ -302,8 +319,8 @@ static void handle_wait(struct login_conn *conn, const struct body *m)
     }
     service_read_clock(&now);
     conn->waiter.on_wake = on_wait_over;
-    if (waiters_add(conn->server->waiters, &conn->waiter, req.id,
-                    now.boot_ms + m->timeout * 1000LL) != 0)
+    conn->wait_until_boot_ms = now.boot_ms + m->timeout * 1000LL;
+    if (waiters_add(conn->server->waiters, &conn->waiter, req.id, conn->wait_until_boot_ms) != 0)
         reply_result(conn, &r, "request", request_to_json(&req)); /* answer now: still safe */
 }
 

@@ -78,14 +78,14 @@ static struct audit_event event_for(const struct lockbox_request *req, const cha
  * over: try again), else 500. Nothing was changed either way. */
 static struct service_result store_failed(struct store *store)
 {
-    if (store == NULL || store_unavailable(store))
+    if (store_unavailable(store))
         return result(503, "store_unavailable",
                       "the database cannot be reached or refused the change; nothing was "
                       "changed, try again (see syslog)");
-    return result(500, "internal", "cannot read the store (see syslog)");
+    return result(500, "internal", "cannot read or change the store (see syslog)");
 }
 
-static struct service_result journal_status(enum journal_result jr)
+static struct service_result journal_status(struct service *svc, enum journal_result jr)
 {
     switch (jr) {
     case JOURNAL_OK: return OK;
@@ -96,7 +96,7 @@ static struct service_result journal_status(enum journal_result jr)
     case JOURNAL_AUDIT_DOWN:
         return result(503, "audit_unavailable",
                       "the audit file cannot be written; nothing was granted (see syslog)");
-    default: return store_failed(NULL);
+    default: return store_failed(svc->store);
     }
 }
 
@@ -170,7 +170,7 @@ struct service_result service_file(struct service *svc, const struct identity *w
     struct audit_event ev = event_for(&req, "request.created", who->name);
     enum journal_result jr = journal_record(svc->journal, &req, STORE_NEW_REQUEST, &ev, false,
                                             now->wall_ms);
-    struct service_result r = journal_status(jr);
+    struct service_result r = journal_status(svc, jr);
     if (jr != JOURNAL_OK && jr != JOURNAL_AUDIT_DOWN)
         return r;
     schedule(svc, &req, now);
@@ -259,7 +259,7 @@ struct service_result service_decide(struct service *svc, const struct identity 
     struct audit_event ev = event_for(&req, decision_event(to), who->name);
     enum journal_result jr = journal_record(svc->journal, &req, stored_state, &ev,
                                             to == REQUEST_APPROVED, now->wall_ms);
-    struct service_result r = journal_status(jr);
+    struct service_result r = journal_status(svc, jr);
     if (jr != JOURNAL_OK)
         return r;
     schedule(svc, &req, now);
@@ -346,8 +346,9 @@ struct service_result service_check(struct service *svc, const struct identity *
     if (found == LOCKBOX_OK) {
         *has_request = true;
         login_event(&ev, out, in, tenant, host, "login.allowed");
-        struct service_result r = journal_status(
-            journal_record(svc->journal, NULL, STORE_NEW_REQUEST, &ev, true, now->wall_ms));
+        struct service_result r = journal_status(svc, journal_record(svc->journal, NULL,
+                                                                     STORE_NEW_REQUEST, &ev, true,
+                                                                     now->wall_ms));
         *allowed = r.status == 200;
         return r;
     }
@@ -366,7 +367,7 @@ struct service_result service_check(struct service *svc, const struct identity *
         enum journal_result jr = journal_record(svc->journal, NULL, STORE_NEW_REQUEST, &ev, false,
                                                 now->wall_ms);
         if (jr == JOURNAL_STORE_FAILED)
-            return journal_status(jr);
+            return journal_status(svc, jr);
     }
     return OK;
 }
@@ -469,4 +470,9 @@ void service_request_changed(struct service *svc, const char *id, const struct l
     }
     if (svc->on_changed)
         svc->on_changed(svc->on_changed_ctx, req.id);
+}
+
+bool service_store_unavailable(struct service *svc)
+{
+    return store_unavailable(svc->store);
 }

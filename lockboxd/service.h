@@ -76,4 +76,7 @@ void service_schedule_all(struct service *svc, const struct lockbox_clock *now);
  * decision here would have. */
 void service_request_changed(struct service *svc, const char *id, const struct lockbox_clock *now);
 
+/* The database is out of reach right now (a waiting login keeps waiting rather than fail). */
+bool service_store_unavailable(struct service *svc);
+
 #endif

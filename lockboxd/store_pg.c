@@ -8,6 +8,7 @@
 #include <syslog.h>
 
 #include "monotonic.h"
+#include "text.h"
 
 #define PG_SCHEMA_VERSION 1
 /* pg_advisory_xact_lock key under which instances migrate one at a time ("lbxm"). */
@@ -86,9 +87,10 @@ static void set_error(struct pg_store *pg, const char *what, const char *detail)
  * and fails the call, which is the fail-closed answer. */
 static int session_ready(struct pg_store *pg, char *err, size_t err_len);
 
-/* A reconnect is tried at most this often: while the server is down each call fails at once
- * instead of waiting for a connect timeout in the daemon's single loop. */
+/* After a reconnect that timed out, none is tried for a while: while a server does not answer,
+ * each call fails at once instead of waiting for a connect timeout in the daemon's loop. */
 #define RECONNECT_EVERY_MS 1000
+#define SLOW_CONNECT_MS 100
 
 static int usable(struct pg_store *pg)
 {
@@ -105,10 +107,13 @@ static int usable(struct pg_store *pg)
         set_error(pg, "the database is unreachable", "retrying shortly");
         return -1;
     }
-    pg->retry_at_ms = now + RECONNECT_EVERY_MS;
     if (PQstatus(pg->conn) != CONNECTION_OK)
         PQreset(pg->conn);
     if (PQstatus(pg->conn) != CONNECTION_OK) {
+        /* A refused connection fails at once and may be tried on the next call; one that
+         * took its time (a host that does not answer) is not tried again for a while. */
+        if (monotonic_ms() - now > SLOW_CONNECT_MS)
+            pg->retry_at_ms = monotonic_ms() + RECONNECT_EVERY_MS;
         set_error(pg, "the database is unreachable", PQerrorMessage(pg->conn));
         return -1;
     }
@@ -126,12 +131,25 @@ static int usable(struct pg_store *pg)
     return 0;
 }
 
+/* One statement, run again once on a new connection when it was the one to find the old
+ * connection dead (a server restart or failover while this lockboxd was idle): outside a
+ * transaction nothing half-done can be repeated, and every transaction starts with a BEGIN
+ * made outside one. */
 PGresult *pg_query(struct pg_store *pg, const char *sql, int n, const char *const *values)
 {
     if (usable(pg) != 0)
         return NULL;
     PGresult *res = PQexecParams(pg->conn, sql, n, NULL, values, NULL, NULL, 0);
     ExecStatusType status = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK && !pg->in_transaction &&
+        PQstatus(pg->conn) == CONNECTION_BAD) {
+        PQclear(res);
+        pg->retry_at_ms = 0;
+        if (usable(pg) != 0)
+            return NULL;
+        res = PQexecParams(pg->conn, sql, n, NULL, values, NULL, NULL, 0);
+        status = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    }
     if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)
         return res;
     set_error(pg, "", res ? PQresultErrorMessage(res) : PQerrorMessage(pg->conn));
@@ -146,11 +164,23 @@ int pg_command(struct pg_store *pg, const char *sql, int n, const char *const *v
     return res ? 0 : -1;
 }
 
+/* The server's notices (a shutdown, a terminated connection) go to syslog, escaped, not to
+ * stderr raw. */
+static void log_notice(void *arg, const char *message)
+{
+    char shown[600];
+    (void)arg;
+    syslog(LOG_NOTICE, "event=store.notice msg=%s", text_escape_log(message, shown, sizeof(shown)));
+}
+
 PGconn *pg_connect(const char *dsn)
 {
     static const char *const keys[] = {"dbname", "connect_timeout", "client_encoding", NULL};
     const char *values[] = {dsn, "5", "UTF8", NULL};
-    return PQconnectdbParams(keys, values, 1);
+    PGconn *conn = PQconnectdbParams(keys, values, 1);
+    if (conn != NULL)
+        PQsetNoticeProcessor(conn, log_notice, NULL);
+    return conn;
 }
 
 /* Several statements in one string (the schema): PQexec, which takes no parameters. */
