@@ -119,47 +119,67 @@ def check_latency(daemons, engineer, count):
     return out
 
 
-PGBENCH_SCRIPTS = {
-    # One durable commit and nothing else: PostgreSQL's floor per decision.
-    "bare commit": "INSERT INTO commit_probe (line) VALUES (repeat('x', 340));\n",
-    # What lockboxd sends for one approval (seen with log_statement = all): the request read,
-    # the pending-duplicate check, BEGIN, the request row, the audit row, COMMIT, the request
-    # read again, each a round trip of its own (PQexecParams, unnamed, one after another).
-    "lockboxd's 7 statements": (
-        "\\set id random(1, 10000)\n"
-        "SELECT id, state, line FROM probe_requests WHERE id = :id;\n"
-        "SELECT 1 FROM probe_requests WHERE id = :id AND state = -1 LIMIT 1;\n"
-        "BEGIN;\n"
-        "UPDATE probe_requests SET state = state + 1 WHERE id = :id;\n"
-        "INSERT INTO commit_probe (line) VALUES (repeat('x', 340));\n"
-        "COMMIT;\n"
-        "SELECT id, state, line FROM probe_requests WHERE id = :id;\n"),
-}
+# What lockboxd sends for one approval (seen with log_statement = all): the request read, the
+# pending-duplicate check, BEGIN, the request row, the audit row, COMMIT, the request read
+# again; each a round trip of its own (PQexecParams, unnamed, one after another).
+READS = ("SELECT id, state, line FROM probe_requests WHERE id = :id{n};\n"
+         "SELECT 1 FROM probe_requests WHERE id = :id{n} AND state = -1 LIMIT 1;\n")
+WRITES = ("UPDATE probe_requests SET state = state + 1 WHERE id = :id{n};\n"
+          "INSERT INTO commit_probe (line) VALUES (repeat('x', 340));\n")
+REREAD = "SELECT id, state, line FROM probe_requests WHERE id = :id{n};\n"
 
 
-def pgbench(cluster, workdir, seconds, clients_list):
-    """PostgreSQL's own commit rate on this cluster: {(script, clients): (tps, latency ms)}."""
+def decisions_script(n, pipelined):
+    """n approvals in lockboxd's statements, in one transaction; with pipelined, the writes
+    (and the reads after them) go in one libpq pipeline, as one round trip."""
+    ids = "".join("\\set id%d random(1, 10000)\n" % i for i in range(n))
+    reads = "".join(READS.format(n=i) for i in range(n))
+    writes = "".join(WRITES.format(n=i) for i in range(n))
+    rereads = "".join(REREAD.format(n=i) for i in range(n))
+    body = "BEGIN;\n" + writes + "COMMIT;\n" + rereads
+    if pipelined:
+        body = "\\startpipeline\n" + body + "\\endpipeline\n"
+    return ids + reads + body
+
+
+# (label, script, pgbench -M, clients, approvals per transaction)
+PGBENCH_RUNS = [
+    ("one bare INSERT, autocommit", "INSERT INTO commit_probe (line) VALUES (repeat('x', 340));\n",
+     "extended", 1, 1),
+    ("one bare INSERT, autocommit", "INSERT INTO commit_probe (line) VALUES (repeat('x', 340));\n",
+     "extended", 16, 1),
+    ("lockboxd's 7 statements", decisions_script(1, False), "extended", 1, 1),
+    ("lockboxd's 7 statements", decisions_script(1, False), "extended", 16, 1),
+    ("the same, prepared", decisions_script(1, False), "prepared", 1, 1),
+    ("the same, writes pipelined (3 round trips)", decisions_script(1, True), "prepared", 1, 1),
+    ("16 approvals per transaction, writes pipelined", decisions_script(16, True), "prepared",
+     1, 16),
+]
+
+
+def pgbench(cluster, workdir, seconds):
+    """PostgreSQL's own rate for lockboxd's statements on this cluster, one connection unless
+    said: [(label, mode, clients, approvals/s, ms per transaction)]."""
     cluster.query("CREATE TABLE commit_probe (seq bigserial PRIMARY KEY, line text NOT NULL);"
                   "CREATE TABLE probe_requests (id int PRIMARY KEY, state int, line text);"
                   "INSERT INTO probe_requests SELECT i, 0, repeat('r', 200) "
                   "FROM generate_series(1, 10000) AS i")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    out = {}
+    out = []
     try:
-        for n, (label, script) in enumerate(PGBENCH_SCRIPTS.items()):
+        for n, (label, script, mode, clients, per_txn) in enumerate(PGBENCH_RUNS):
             path = os.path.join(workdir, "pgbench-%d.sql" % n)
             with open(path, "w") as f:
                 f.write(script)
-            for clients in clients_list:
-                argv = [os.path.join(pg_cluster.PG_BIN, "pgbench"), "-n", "-M", "extended",
-                        "-h", cluster.dir, "-p", str(cluster.port), "-U", pg_cluster.SUPERUSER,
-                        "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds),
-                        "-f", path, pg_cluster.DATABASE]
-                text = subprocess.run(argv, capture_output=True, text=True, check=True, env=env,
-                                      timeout=seconds + 60).stdout
-                tps = float(re.search(r"tps = ([0-9.]+)", text).group(1))
-                latency = float(re.search(r"latency average = ([0-9.]+) ms", text).group(1))
-                out[(label, clients)] = (tps, latency)
+            argv = [os.path.join(pg_cluster.PG_BIN, "pgbench"), "-n", "-M", mode,
+                    "-h", cluster.dir, "-p", str(cluster.port), "-U", pg_cluster.SUPERUSER,
+                    "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds),
+                    "-f", path, pg_cluster.DATABASE]
+            text = subprocess.run(argv, capture_output=True, text=True, check=True, env=env,
+                                  timeout=seconds + 60).stdout
+            tps = float(re.search(r"tps = ([0-9.]+)", text).group(1))
+            latency = float(re.search(r"latency average = ([0-9.]+) ms", text).group(1))
+            out.append((label, mode, clients, tps * per_txn, latency))
     finally:
         cluster.query("DROP TABLE commit_probe, probe_requests")
     return out
@@ -181,7 +201,7 @@ def run_decisions(report, lt, cluster, engineers, engineer, admin, admin_uid, qu
     finally:
         for d in daemons.values():
             d.close()
-    commits = pgbench(cluster, cluster.dir, 3 if quick else 5, (1, 16))
+    commits = pgbench(cluster, cluster.dir, 2 if quick else 5)
     report_decisions(report, filed, decided, plan, rounds, checks, commits, fsync_us, load,
                      load_average())
 
@@ -216,10 +236,10 @@ def report_decisions(report, filed, decided, plan, rounds, checks, commits, fsyn
                  load_start, load_end),
              "Disk right before the approvals: one append + fdatasync took %s (median)." %
              us(fsync_us)]
-    for (label, clients), (tps, latency) in sorted(commits.items()):
-        notes.append("pgbench on the same cluster, %s, %d client%s: %.0f transactions/s, "
-                     "%.2f ms average." % (label, clients, "s" if clients > 1 else "", tps,
-                                           latency))
+    for label, mode, clients, rate, latency in commits:
+        notes.append("pgbench on the same cluster (-M %s), %s, %d connection%s: %.0f "
+                     "approvals/s, %.2f ms per transaction." % (
+                         mode, label, clients, "s" if clients > 1 else "", rate, latency))
     report.table("PostgreSQL store beside SQLite: durable decisions and checks",
                  TARGETS["decide"] + " with 16 clients",
                  ["operation", "clients", "SQLite", "PostgreSQL", "PostgreSQL / SQLite"], rows,
