@@ -157,32 +157,36 @@ PGBENCH_RUNS = [
 ]
 
 
-def pgbench(cluster, workdir, seconds):
+def pgbench(cluster, workdir, seconds, rounds):
     """PostgreSQL's own rate for lockboxd's statements on this cluster, one connection unless
-    said: [(label, mode, clients, approvals/s, ms per transaction)]."""
+    said, the variants alternating in `rounds` rounds of `seconds` each:
+    [(label, mode, clients, median approvals/s, median ms per transaction)]."""
     cluster.query("CREATE TABLE commit_probe (seq bigserial PRIMARY KEY, line text NOT NULL);"
                   "CREATE TABLE probe_requests (id int PRIMARY KEY, state int, line text);"
                   "INSERT INTO probe_requests SELECT i, 0, repeat('r', 200) "
                   "FROM generate_series(1, 10000) AS i")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    out = []
+    runs = {}
     try:
-        for n, (label, script, mode, clients, per_txn) in enumerate(PGBENCH_RUNS):
-            path = os.path.join(workdir, "pgbench-%d.sql" % n)
-            with open(path, "w") as f:
+        for n, (_, script, _, _, _) in enumerate(PGBENCH_RUNS):
+            with open(os.path.join(workdir, "pgbench-%d.sql" % n), "w") as f:
                 f.write(script)
-            argv = [os.path.join(pg_cluster.PG_BIN, "pgbench"), "-n", "-M", mode,
-                    "-h", cluster.dir, "-p", str(cluster.port), "-U", pg_cluster.SUPERUSER,
-                    "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds),
-                    "-f", path, pg_cluster.DATABASE]
-            text = subprocess.run(argv, capture_output=True, text=True, check=True, env=env,
-                                  timeout=seconds + 60).stdout
-            tps = float(re.search(r"tps = ([0-9.]+)", text).group(1))
-            latency = float(re.search(r"latency average = ([0-9.]+) ms", text).group(1))
-            out.append((label, mode, clients, tps * per_txn, latency))
+        for _ in range(rounds):
+            for n, (label, _, mode, clients, per_txn) in enumerate(PGBENCH_RUNS):
+                argv = [os.path.join(pg_cluster.PG_BIN, "pgbench"), "-n", "-M", mode,
+                        "-h", cluster.dir, "-p", str(cluster.port), "-U", pg_cluster.SUPERUSER,
+                        "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds),
+                        "-f", os.path.join(workdir, "pgbench-%d.sql" % n), pg_cluster.DATABASE]
+                text = subprocess.run(argv, capture_output=True, text=True, check=True, env=env,
+                                      timeout=seconds + 60).stdout
+                tps = float(re.search(r"tps = ([0-9.]+)", text).group(1))
+                latency = float(re.search(r"latency average = ([0-9.]+) ms", text).group(1))
+                runs.setdefault(n, []).append((tps * per_txn, latency))
     finally:
         cluster.query("DROP TABLE commit_probe, probe_requests")
-    return out
+    return [(label, mode, clients, statistics.median(r for r, _ in runs[n]),
+             statistics.median(t for _, t in runs[n]))
+            for n, (label, _, mode, clients, _) in enumerate(PGBENCH_RUNS)]
 
 
 def run_decisions(report, lt, cluster, engineers, engineer, admin, admin_uid, quick):
@@ -201,7 +205,7 @@ def run_decisions(report, lt, cluster, engineers, engineer, admin, admin_uid, qu
     finally:
         for d in daemons.values():
             d.close()
-    commits = pgbench(cluster, cluster.dir, 2 if quick else 5)
+    commits = pgbench(cluster, cluster.dir, 2, 1 if quick else 3)
     report_decisions(report, filed, decided, plan, rounds, checks, commits, fsync_us, load,
                      load_average())
 
@@ -237,8 +241,8 @@ def report_decisions(report, filed, decided, plan, rounds, checks, commits, fsyn
              "Disk right before the approvals: one append + fdatasync took %s (median)." %
              us(fsync_us)]
     for label, mode, clients, rate, latency in commits:
-        notes.append("pgbench on the same cluster (-M %s), %s, %d connection%s: %.0f "
-                     "approvals/s, %.2f ms per transaction." % (
+        notes.append("pgbench on the same cluster (-M %s, median of rounds), %s, %d "
+                     "connection%s: %.0f approvals/s, %.2f ms per transaction." % (
                          mode, label, clients, "s" if clients > 1 else "", rate, latency))
     report.table("PostgreSQL store beside SQLite: durable decisions and checks",
                  TARGETS["decide"] + " with 16 clients",
