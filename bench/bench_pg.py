@@ -198,7 +198,7 @@ def run_decisions(report, lt, cluster, engineers, engineer, admin, admin_uid, qu
             approve(d, engineer, admin)
         ids, filed = file_all(daemons, engineers, 1000)
         rounds = 2 if quick else 3
-        plan = [(1, 300), (16, 1000)] if quick else [(1, 500), (16, 1500)]
+        plan = [(1, 200), (16, 600)] if quick else [(1, 300), (16, 1000)]
         fsync_us = disk_probe(daemons["SQLite"].dir)
         decided = decide_rounds(daemons, ids, admin_uid, plan, rounds)
         checks = check_latency(daemons, engineer, 500 if quick else 2000)

@@ -185,7 +185,7 @@ def main():
         elif "pg" in only:
             rows = args.pg_rows if args.pg_rows is not None else (100_000 if q else 1_000_000)
             sizes = [s for s in (1_000, 100_000, 1_000_000) if s < rows] + [rows] if rows else []
-            pg_engineers = [users.add("lbxbp%d" % i) for i in range(6)]
+            pg_engineers = [users.add("lbxbp%d" % i) for i in range(4)]
             bench_pg.run(report, lt, pg_engineers, ENGINEER, ADMIN, admin_uid, sizes, q)
     finally:
         users.cleanup()
