@@ -23,10 +23,11 @@ import time
 import bench_growth
 from bench_util import TARGETS, disk_probe, driver, parse_results, us
 
-try:
-    import pg_cluster
-except ImportError:  # pragma: no cover - the fixture lives beside lockbox_testlib
-    pg_cluster = None
+# tests/integration/pg_cluster.py, imported by load_fixture(): it imports lockbox_testlib,
+# which reads LOCKBOX_BUILD once, and lockbox_bench.py sets that only after parsing its
+# arguments.
+pg_cluster = None
+PG_BIN = "/usr/lib/postgresql/15/bin"  # pg_cluster.PG_BIN, before the import
 
 STORES = ("SQLite", "PostgreSQL")
 ROTATED_AT = "audit_file_starts_after_seq"  # lockboxd/journal.c META_ROTATED_AT
@@ -34,7 +35,14 @@ FILL_TIMEOUT_S = 900
 
 
 def available():
-    return pg_cluster is not None and os.path.exists(os.path.join(pg_cluster.PG_BIN, "postgres"))
+    return os.path.exists(os.path.join(PG_BIN, "postgres"))
+
+
+def load_fixture():
+    global pg_cluster
+    import pg_cluster as fixture
+    pg_cluster = fixture
+    return fixture
 
 
 def load_average():
@@ -371,7 +379,7 @@ def run_growth(report, lt, cluster, sizes, hot_user, admin, reads=400, writes=15
 
 def run(report, lt, engineers, engineer, admin, admin_uid, growth_sizes, quick):
     """Both PostgreSQL benchmarks on one private cluster in /tmp (as the SQLite daemons)."""
-    with pg_cluster.Cluster() as cluster:
+    with load_fixture().Cluster() as cluster:
         run_decisions(report, lt, cluster, engineers, engineer, admin, admin_uid, quick)
         if growth_sizes:
             run_growth(report, lt, cluster, growth_sizes, engineer, admin)
