@@ -2,8 +2,12 @@
 """Lockbox benchmarks (not tests): runs real lockboxd processes and the C drivers built by
 bench/run.sh, prints one table per benchmark and writes a Markdown summary.
 
-    python3 bench/lockbox_bench.py BUILD_DIR [--quick] [--only fast,unblock,capacity,growth]
-                                   [--rows N] [--before OLD_BUILD_DIR] [--report FILE]
+    python3 bench/lockbox_bench.py BUILD_DIR [--quick]
+                                   [--only fast,unblock,capacity,growth,pg] [--rows N]
+                                   [--pg-rows N] [--before OLD_BUILD_DIR] [--report FILE]
+
+"pg" (the PostgreSQL store beside SQLite, bench_pg.py) runs when PostgreSQL 15 is installed
+and is skipped with a note otherwise; --pg-rows sets its largest growth size (0: no growth).
 
 --before adds the lockboxd and pam_lockbox.so of another build (e.g. a commit from before the
 login socket) to the login-path benchmark as extra stacks in the same rounds.
@@ -25,6 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 
 import bench_growth  # noqa: E402
+import bench_pg  # noqa: E402
 import bench_login_path  # noqa: E402
 from bench_util import Report, disk_probe, driver, parse_results, proc_sample  # noqa: E402
 
@@ -137,8 +142,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--only", default="fast,unblock,capacity,growth")
+    ap.add_argument("--only", default="fast,unblock,capacity,growth,pg")
     ap.add_argument("--rows", type=int, default=None, help="largest growth size (default 1M)")
+    ap.add_argument("--pg-rows", type=int, default=None,
+                    help="largest PostgreSQL growth size (default 1M, --quick 100k; 0: none)")
     ap.add_argument("--before", default=None, metavar="OLD_BUILD_DIR",
                     help="another build's lockboxd and pam_lockbox.so as extra login stacks")
     ap.add_argument("--report", default=None)
@@ -173,6 +180,13 @@ def main():
             rows = args.rows or (100_000 if q else 1_000_000)
             sizes = [s for s in (1_000, 100_000, 1_000_000) if s < rows] + [rows]
             bench_growth.run(report, lt, sizes, ENGINEER)
+        if "pg" in only and not bench_pg.available():
+            print("\n== PostgreSQL store: skipped, PostgreSQL 15 is not installed")
+        elif "pg" in only:
+            rows = args.pg_rows if args.pg_rows is not None else (100_000 if q else 1_000_000)
+            sizes = [s for s in (1_000, 100_000, 1_000_000) if s < rows] + [rows] if rows else []
+            pg_engineers = [users.add("lbxbp%d" % i) for i in range(4)]
+            bench_pg.run(report, lt, pg_engineers, ENGINEER, ADMIN, admin_uid, sizes, q)
     finally:
         users.cleanup()
     report.finish(args.report)

@@ -1,13 +1,15 @@
 #!/bin/sh
 # Lockbox benchmarks (never part of pass/fail tests): `make bench`, or
-#   bench/run.sh BUILD_DIR [--quick] [--only fast,unblock,capacity,growth] [--rows N]
-#                [--before OLD_BUILD_DIR]
+#   bench/run.sh BUILD_DIR [--quick] [--only fast,unblock,capacity,growth,pg] [--rows N]
+#                [--pg-rows N] [--before OLD_BUILD_DIR]
+# "pg" (PostgreSQL store beside SQLite) runs only when PostgreSQL 15 is installed.
 # Builds the C drivers into BUILD_DIR/bench with cc, then runs bench/lockbox_bench.py, which
 # prints one table per benchmark and writes BUILD_DIR/bench/results.md (copy the figures into
 # docs/PERFORMANCE.md with the machine line). Needs root (users, SO_PEERCRED identities).
 set -eu
 if [ $# -lt 1 ]; then
-    echo "usage: bench/run.sh BUILD_DIR [--quick] [--only LIST] [--rows N] [--before OLD_BUILD_DIR]" >&2
+    echo "usage: bench/run.sh BUILD_DIR [--quick] [--only LIST] [--rows N] [--pg-rows N]" \
+        "[--before OLD_BUILD_DIR]" >&2
     exit 2
 fi
 build=$(cd "$1" && pwd)
