@@ -344,6 +344,19 @@ static enum MHD_Result route_audit(struct route_ctx *ctx)
     if (!any)
         return http_reply_error(call, 403, "forbidden",
                                 "only root and tenant admins may read the audit");
+    /* The head as the database has it now, read before the records: with several lockboxd on
+     * one database it may be ahead of this one's, and the records may go beyond it. */
+    uint64_t head_seq;
+    char head_hash[LOCKBOX_HASH_HEX_LEN + 1];
+    if (store_audit_head(svc->store, &head_seq, head_hash) != 0)
+        return http_reply_error(call, 500, "internal", "cannot read the audit head");
+    /* A database whose chain ends before what this lockboxd itself appended lost its tail:
+     * report the head this lockboxd knows, so that verifying finds the cut. */
+    struct journal_view journal = journal_view(svc->journal);
+    if (journal.head_seq > head_seq) {
+        head_seq = journal.head_seq;
+        snprintf(head_hash, sizeof(head_hash), "%s", journal.head_hash);
+    }
     ac.records = json_object_new_array();
     if (store_audit_lines_after(svc->store, (uint64_t)after, (int)limit, add_line, &ac) != 0) {
         json_object_put(ac.records);
@@ -356,9 +369,8 @@ static enum MHD_Result route_audit(struct route_ctx *ctx)
     json_object_object_add(obj, "next_after", json_object_new_int64((int64_t)ac.last_seq));
     json_object_object_add(obj, "more", json_object_new_boolean(ac.scanned == (int)limit));
     json_object_object_add(obj, "all_tenants", json_object_new_boolean(ac.all_tenants));
-    struct journal_view journal = journal_view(svc->journal);
-    json_object_object_add(obj, "head_seq", json_object_new_int64((int64_t)journal.head_seq));
-    json_object_object_add(obj, "head_hash", json_object_new_string(journal.head_hash));
+    json_object_object_add(obj, "head_seq", json_object_new_int64((int64_t)head_seq));
+    json_object_object_add(obj, "head_hash", json_object_new_string(head_hash));
     return http_reply_json(call, 200, obj);
 }
 

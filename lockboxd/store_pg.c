@@ -178,10 +178,26 @@ static void log_notice(void *arg, const char *message)
     syslog(LOG_NOTICE, "event=store.notice msg=%s", text_escape_log(message, shown, sizeof(shown)));
 }
 
+/* Whether the dsn sets connect_timeout itself (then it is kept as given). */
+static bool dsn_sets_timeout(const char *dsn)
+{
+    PQconninfoOption *options = PQconninfoParse(dsn, NULL);
+    bool set = false;
+
+    for (PQconninfoOption *o = options; o != NULL && o->keyword != NULL; o++)
+        if (strcmp(o->keyword, "connect_timeout") == 0 && o->val != NULL)
+            set = true;
+    PQconninfoFree(options);
+    return set;
+}
+
 PGconn *pg_connect(const char *dsn)
 {
-    static const char *const keys[] = {"dbname", "connect_timeout", "client_encoding", NULL};
-    const char *values[] = {dsn, "5", "UTF8", NULL};
+    /* Later keywords win over the expanded dsn: the 5 s default only where it sets none. */
+    const char *keys[] = {"dbname", "client_encoding", "connect_timeout", NULL};
+    const char *values[] = {dsn, "UTF8", "5", NULL};
+    if (dsn_sets_timeout(dsn))
+        keys[2] = NULL; /* ends the list: the dsn's own value stands */
     PGconn *conn = PQconnectdbParams(keys, values, 1);
     if (conn != NULL)
         PQsetNoticeProcessor(conn, log_notice, NULL);
