@@ -98,12 +98,14 @@ int64_t peers_next_deadline(const struct peers *p)
 }
 
 /* After a reconnect nothing missed is replayed: every waiter reads its request again, the
- * expiry scan re-reads every deadline, and sessions follow the approvals as they are now. */
+ * expiry scan re-reads every deadline, and sessions follow the approvals as they are now (a
+ * revoke missed meanwhile is in no deadline: without this its sessions would live on). */
 static void catch_up_with_peers(struct peers *p)
 {
     syslog(LOG_NOTICE, "event=peers.reconnected msg=\"reading every waiting request again\"");
     waiters_wake_all(p->waiters);
     p->service->next_deadline_boot_ms = 0;
+    p->follow_sessions = true;
 }
 
 void peers_tick(struct peers *p, const struct lockbox_clock *now)
@@ -118,6 +120,10 @@ void peers_tick(struct peers *p, const struct lockbox_clock *now)
         watch(p);
         catch_up_with_peers(p);
     }
+    /* Until the approvals can be read (the store's own connection may still be coming back):
+     * each tick tries again. */
+    if (p->follow_sessions && service_follow_approvals(p->service, now) == 0)
+        p->follow_sessions = false;
     journal_mirror(p->journal, store_events_mirror_lock(p->events));
     /* The lock's query may have read notifications into libpq's buffer, where epoll does not
      * see them: take them now. */

@@ -27,6 +27,7 @@ struct peers {
     void (*read_clock)(struct lockbox_clock *now);
     int64_t next_tick_boot_ms;
     bool connected;
+    bool follow_sessions; /* after a reconnect, until this host's sessions were checked */
 };
 
 /* Opens the listener when the store is shared. Returns 0 (also standalone), or -1 with err. */

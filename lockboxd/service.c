@@ -470,3 +470,8 @@ void service_request_changed(struct service *svc, const char *id, const struct l
     if (svc->on_changed)
         svc->on_changed(svc->on_changed_ctx, req.id);
 }
+
+int service_follow_approvals(struct service *svc, const struct lockbox_clock *now)
+{
+    return svc->sessions != NULL ? sessions_follow_approvals(svc->sessions, now) : 0;
+}
