@@ -1,7 +1,8 @@
-"""Two lockboxd on one PostgreSQL database (Step 13): what one decides reaches the other's
-sessions even when the other did not hear it. A notification is only a wake-up and is not
+"""Two lockboxd on one PostgreSQL database (Step 13). What one decides reaches the other's
+sessions even when the other did not hear it: a notification is only a wake-up and is not
 replayed after a broken connection, so a revoke decided while a lockboxd's listener was down
-must still end that lockboxd's sessions once it is back."""
+must still end that lockboxd's sessions once it is back. And either one verifies the chain
+both append to."""
 
 import json
 import os
@@ -42,7 +43,7 @@ def alive(pid):
         return False
 
 
-class MissedRevoke(unittest.TestCase):
+class TwoInstances(unittest.TestCase):
     def daemon(self):
         return lt.Daemon(tenant=TENANT, host=HOST, tenants={TENANT: [ADMIN]},
                          daemon_extra={"session_grace": "1s", "session_warning": "0"},
@@ -86,6 +87,16 @@ class MissedRevoke(unittest.TestCase):
         opened = json.loads(p.stdout.readline())
         self.assertEqual((opened["open_session"], opened["pid"]), ("PAM_SUCCESS", p.pid), opened)
         return p
+
+    def test_the_chain_verifies_through_the_instance_that_did_not_append_last(self):
+        # The first lockboxd (started first, it holds the mirror) appends; the second one's
+        # own idea of the head stays where it last appended.
+        for _ in range(3):
+            self.a.file_request(ENG, "INC-13 chain")
+        out = lt.run_as("root", [lt.LOCKBOXCTL, "--socket", self.b.socket, "audit", "verify",
+                                 "--database"])
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("audit chain OK (database)", out.stdout)
 
     def test_a_revoke_decided_while_the_listener_was_down_ends_the_session(self):
         req = self.a.file_request(ENG, "INC-13 peers")
