@@ -44,8 +44,8 @@ def alive(pid):
 
 
 class TwoInstances(unittest.TestCase):
-    def daemon(self):
-        return lt.Daemon(tenant=TENANT, host=HOST, tenants={TENANT: [ADMIN]},
+    def daemon(self, host=HOST):
+        return lt.Daemon(tenant=TENANT, host=host, tenants={TENANT: [ADMIN]},
                          daemon_extra={"session_grace": "1s", "session_warning": "0"},
                          store="postgresql")
 
@@ -56,7 +56,7 @@ class TwoInstances(unittest.TestCase):
         self.a.start()
         self.a_backends = self.backends()
         # The second lockboxd uses the first one's database (and drops nothing).
-        self.b = self.daemon()
+        self.b = self.daemon(host=HOST + "-b")
         self.b.pg, self.b.store_dsn = None, self.a.store_dsn
         self.b.write_config()
         self.addCleanup(self.b.close)
@@ -87,6 +87,42 @@ class TwoInstances(unittest.TestCase):
         opened = json.loads(p.stdout.readline())
         self.assertEqual((opened["open_session"], opened["pid"]), ("PAM_SUCCESS", p.pid), opened)
         return p
+
+    def file_seqs(self, daemon):
+        return [json.loads(line)["seq"] for line in daemon.audit_lines(daemon.audit_path)]
+
+    def rotate(self, daemon, first_seq):
+        """logrotate's way: the file moved aside, SIGHUP, a fresh file from first_seq on."""
+        os.rename(daemon.audit_path, daemon.audit_path + ".1")
+        daemon.hup()
+        lt.wait_until(lambda: daemon.health()["audit_file_first_seq"] == first_seq, 10,
+                      "the fresh audit file to start at %d" % first_seq)
+
+    def deny(self, daemon, rid):
+        status, obj = daemon.call("POST", "/v1/requests/%s/deny" % rid, {"comment": "no"},
+                                  as_user=ADMIN)
+        self.assertEqual(status, 200, obj)
+
+    def test_each_host_rotates_its_own_mirror(self):
+        # The first lockboxd mirrors records 1-2, then hands the mirror to the second.
+        self.deny(self.a, self.a.file_request(ENG, "INC-13 rotation")["id"])
+        lt.wait_until(lambda: self.file_seqs(self.a) == [1, 2], 10,
+                      lambda: "the first mirror, at %r" % self.file_seqs(self.a))
+        self.a.stop()
+        lt.wait_until(lambda: self.file_seqs(self.b) == [1, 2], 10, "the mirror to move")
+        self.a.start()
+        self.deny(self.b, self.b.file_request(ENG, "INC-13 rotation")["id"])
+        pending = self.b.file_request(ENG, "INC-13 rotation")["id"]
+        lt.wait_until(lambda: self.file_seqs(self.b) == [1, 2, 3, 4, 5], 10,
+                      lambda: "the mirror, at %r" % self.file_seqs(self.b))
+        # Both rotate (the same logrotate run on every host): the second lockboxd's file went
+        # to 5, the first one's, no longer the mirror, only to 2.
+        self.rotate(self.b, 6)
+        self.rotate(self.a, 3)
+        self.deny(self.b, pending)
+        lt.wait_until(lambda: self.file_seqs(self.b)[-1:] == [6], 10, "record 6 in the mirror")
+        self.assertEqual(self.file_seqs(self.b), [6],
+                         "the mirror's fresh file repeats what its rotated file holds")
 
     def test_the_chain_verifies_through_the_instance_that_did_not_append_last(self):
         # The first lockboxd (started first, it holds the mirror) appends; the second one's
