@@ -13,12 +13,14 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lockbox_testlib as lt  # noqa: E402
-import pg_cluster  # noqa: E402,F401  (labels the suite postgresql)
+import pg_cluster  # noqa: E402  (also labels the suite postgresql)
 
 PREFIX = lt.unique_prefix("lbp")  # every account this file adds starts so
 U = lt.Users(PREFIX)
 ADMIN, ENG = PREFIX + "_admin", PREFIX + "_eng"
 TENANT, HOST = "contoso", "testhost"
+# Wake-ups a flood sends: one read of the store each would keep a lockboxd busy for minutes.
+FLOOD = 1000000
 
 
 def setUpModule():
@@ -133,6 +135,29 @@ class TwoInstances(unittest.TestCase):
                                  "--database"])
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
         self.assertIn("audit chain OK (database)", out.stdout)
+
+    def test_a_flood_of_notifications_does_not_hold_up_a_revoke(self):
+        """NOTIFY needs no privilege: any role that may connect to the database (here one that
+        may only read) can send a million wake-ups. Each instance reads at most a batch of
+        them one by one and otherwise reads everything it holds again, once."""
+        req = self.a.file_request(ENG, "INC-13 flood")
+        out = lt.run_as(ADMIN, [lt.LOCKBOXCTL, "--socket", self.a.socket, "approve", req["id"],
+                                "--for", "1h", "--comment", "ok"])
+        self.assertEqual(out.returncode, 0, out.stderr)
+        session = self.open_session(self.a)
+        sent = self.a.pg.rows("SELECT count(pg_notify('lockbox_requests', "
+                              "'0123456789abcdef:' || md5(i::text))) "
+                              "FROM generate_series(1, %d) AS i" % FLOOD, user=pg_cluster.READER)
+        self.assertEqual(sent, [(FLOOD,)])
+        # Delivered after the flood, to the first lockboxd as to every other.
+        status, obj = self.b.call("POST", "/v1/requests/%s/revoke" % req["id"],
+                                  {"comment": "after the flood"}, as_user=ADMIN)
+        self.assertEqual(status, 200, obj)
+        try:
+            session.wait(15)
+        except subprocess.TimeoutExpired:
+            self.fail("the flood of notifications held up the revoke")
+        self.assertEqual(self.a.call("GET", "/v1/health", timeout=5)[0], 200)
 
     def test_a_revoke_decided_while_the_listener_was_down_ends_the_session(self):
         req = self.a.file_request(ENG, "INC-13 peers")
