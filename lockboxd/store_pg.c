@@ -407,6 +407,18 @@ static int check_dsn(const char *dsn, char *err, size_t err_len)
     return 0;
 }
 
+bool store_dsn_has_password(const char *dsn)
+{
+    PQconninfoOption *options = PQconninfoParse(dsn, NULL);
+    bool has = false;
+
+    for (const PQconninfoOption *o = options; o != NULL && o->keyword != NULL; o++)
+        if (strcmp(o->keyword, "password") == 0 && o->val != NULL && o->val[0] != '\0')
+            has = true;
+    PQconninfoFree(options);
+    return has;
+}
+
 static void pg_close(void *state);
 
 static void *pg_open(const struct store_config *config, char *err, size_t err_len)
