@@ -187,13 +187,20 @@ static int pg_begin(void *state)
     return 0;
 }
 
+/* A transaction that a failed statement aborted answers COMMIT with success and the tag
+ * ROLLBACK: that is a failure here, or a caller that missed the failed statement would
+ * answer as if its change were durable. */
 static int pg_commit(void *state)
 {
     struct pg_store *pg = state;
 
-    int rc = pg_command(pg, "COMMIT", 0, NULL);
+    PGresult *res = pg_query(pg, "COMMIT", 0, NULL);
+    bool committed = res != NULL && strcmp(PQcmdStatus(res), "COMMIT") == 0;
+    if (res != NULL && !committed)
+        set_error(pg, "", "the transaction had failed: nothing was committed");
+    PQclear(res);
     pg->in_transaction = false;
-    return rc;
+    return committed ? 0 : -1;
 }
 
 static void pg_rollback(void *state)
