@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "duration.h"
@@ -373,8 +374,26 @@ static int validate(struct lockboxd_config *c, char *err, size_t err_len)
     return 0;
 }
 
+/* A password in the dsn is the database's key: whoever reads it may approve any login on
+ * every host of the database. Only root may read such a file (the package ships it 0644). */
+static int check_password_readers(const struct lockboxd_config *c, const struct stat *st, char *err,
+                                  size_t err_len)
+{
+    bool others_read = (st->st_mode & S_IROTH) || ((st->st_mode & S_IRGRP) && st->st_gid != 0);
+
+    if (strcmp(c->store_backend, "postgresql") != 0 || !others_read ||
+        !store_dsn_has_password(c->store_dsn))
+        return 0;
+    snprintf(err, err_len,
+             "%s: the [store] dsn holds a password and the file is readable by others (mode "
+             "%04o): chmod 600 it, or name a passfile= instead",
+             c->path, (unsigned)(st->st_mode & 07777));
+    return -1;
+}
+
 int config_load(const char *path, struct lockboxd_config *config, char *err, size_t err_len)
 {
+    struct stat st_file;
     struct parse_state st;
 
     set_defaults(config);
@@ -386,7 +405,7 @@ int config_load(const char *path, struct lockboxd_config *config, char *err, siz
         snprintf(err, err_len, "%s: cannot open: %m", path);
         return -1;
     }
-    int line = ini_parse_file(file, on_entry, &st);
+    int line = fstat(fileno(file), &st_file) != 0 ? -1 : ini_parse_file(file, on_entry, &st);
     fclose(file);
     if (line != 0 || st.error[0] != '\0') {
         if (line > 0)
@@ -397,7 +416,8 @@ int config_load(const char *path, struct lockboxd_config *config, char *err, siz
         config_free(config);
         return -1;
     }
-    if (validate(config, err, err_len) != 0) {
+    if (validate(config, err, err_len) != 0 ||
+        check_password_readers(config, &st_file, err, err_len) != 0) {
         config_free(config);
         return -1;
     }

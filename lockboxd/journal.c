@@ -47,7 +47,7 @@ static uint64_t file_starts_after(struct journal *journal)
 {
     int64_t rotated_at = 0;
 
-    if (store_meta_get_int(journal->store, META_ROTATED_AT, &rotated_at) != LOCKBOX_OK)
+    if (store_meta_get_int(journal->store, journal->rotated_key, &rotated_at) != LOCKBOX_OK)
         rotated_at = 0;
     return (uint64_t)rotated_at;
 }
@@ -273,12 +273,21 @@ int journal_mirror(struct journal *journal, bool holder)
     return catch_up(journal, false);
 }
 
-int journal_open(struct journal *journal, struct store *store, const char *audit_path, char *err,
-                 size_t err_len)
+int journal_open(struct journal *journal, struct store *store, const char *audit_path,
+                 const char *host, char *err, size_t err_len)
 {
     memset(journal, 0, sizeof(*journal));
     journal->store = store;
     journal->file.fd = -1;
+    journal->shared_chain = store_chain_is_shared(store);
+    /* Each host of a shared chain rotates its own file at its own seq: one key for them all
+     * would let a host whose file is behind set where another's fresh file starts (records
+     * written twice, or never). */
+    if (journal->shared_chain)
+        snprintf(journal->rotated_key, sizeof(journal->rotated_key), "%s@%s", META_ROTATED_AT,
+                 host);
+    else
+        snprintf(journal->rotated_key, sizeof(journal->rotated_key), "%s", META_ROTATED_AT);
     if (store_audit_head(store, &journal->head_seq, journal->head_hash) != 0) {
         snprintf(err, err_len, "cannot read the audit head from the database: %s",
                  store_error(store));
@@ -287,7 +296,6 @@ int journal_open(struct journal *journal, struct store *store, const char *audit
     if (audit_file_open(&journal->file, audit_path, err, err_len) != 0)
         return -1;
     journal->file_first_seq = file_starts_after(journal) + 1;
-    journal->shared_chain = store_chain_is_shared(store);
     if (journal->shared_chain)
         return 0; /* the file is the mirror's: journal_mirror() checks and completes it */
     /* What the last run committed but never made durable (it stopped between commit and
@@ -585,7 +593,7 @@ int journal_reopen(struct journal *journal, char *err, size_t err_len)
      * records the old file already holds. */
     if (!journal->file.has_last) {
         if (store_begin(journal->store) != 0 ||
-            store_meta_set_int(journal->store, META_ROTATED_AT, (int64_t)position) != 0 ||
+            store_meta_set_int(journal->store, journal->rotated_key, (int64_t)position) != 0 ||
             store_commit(journal->store) != 0 ||
             store_sync(journal->store, (int64_t)journal->head_seq) != 0) {
             store_rollback(journal->store);

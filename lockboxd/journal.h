@@ -25,6 +25,9 @@ struct journal {
      * (journal_mirror), never by journal_flush. */
     bool shared_chain;
     bool mirror_holder;
+    /* The meta key that says where this file starts after a rotation: one per host on a
+     * shared chain, whose hosts each rotate a file of their own. */
+    char rotated_key[LOCKBOX_HOST_MAX + 40];
     /* Optional: called inside the transaction of every event that has a request (the
      * notification outbox), and after each commit. A failing hook rolls the event back. */
     int (*in_transaction)(void *ctx, const struct lockbox_request *req, const char *event,
@@ -59,8 +62,9 @@ enum journal_result {
     JOURNAL_STORE_FAILED, /* the transaction failed; nothing changed */
 };
 
-int journal_open(struct journal *journal, struct store *store, const char *audit_path, char *err,
-                 size_t err_len);
+/* host: whose audit file this is (the daemon's configured host). */
+int journal_open(struct journal *journal, struct store *store, const char *audit_path,
+                 const char *host, char *err, size_t err_len);
 void journal_close(struct journal *journal);
 
 /* Records `event` and (when req is not NULL) stores req in the same transaction.

@@ -139,7 +139,7 @@ static int open_state(struct lockboxd *d, char *err, size_t err_len)
     d->store = store_open(&store_config, err, err_len);
     if (d->store == NULL)
         return -1;
-    if (journal_open(&d->journal, d->store, c->audit_log, err, err_len) != 0) {
+    if (journal_open(&d->journal, d->store, c->audit_log, c->host, err, err_len) != 0) {
         size_t used = strlen(err);
         if (used < err_len)
             snprintf(err + used, err_len - used, " (database %.200s, audit file %.200s)",

@@ -42,13 +42,18 @@ static void lost(struct peers *p)
     journal_mirror(p->journal, false);
 }
 
+static void catch_up_with_peers(struct peers *p, const char *why);
+
 static void drain(struct peers *p)
 {
     struct changed_ctx c = {p, {0, 0, ""}};
 
     p->read_clock(&c.now);
-    if (store_events_drain(p->events, on_peer_change, &c) != 0)
+    int rc = store_events_drain(p->events, on_peer_change, &c);
+    if (rc < 0)
         lost(p);
+    else if (rc > 0)
+        catch_up_with_peers(p, "too many changes at once");
 }
 
 static void on_events(struct event_source *source, uint32_t events)
@@ -98,12 +103,24 @@ int64_t peers_next_deadline(const struct peers *p)
 }
 
 /* After a reconnect nothing missed is replayed: every waiter reads its request again, the
- * expiry scan re-reads every deadline, and sessions follow the approvals as they are now. */
-static void catch_up_with_peers(struct peers *p)
+ * expiry scan re-reads every deadline, and sessions follow the approvals as they are now (a
+ * revoke missed meanwhile is in no deadline: without this its sessions would live on). */
+/* A flood of notifications (anyone who may connect can send them) must not flood syslog. */
+#define CATCH_UP_LOG_EVERY_MS 60000
+
+static void catch_up_with_peers(struct peers *p, const char *why)
 {
-    syslog(LOG_NOTICE, "event=peers.reconnected msg=\"reading every waiting request again\"");
+    struct lockbox_clock now;
+
+    p->read_clock(&now);
+    if (now.boot_ms >= p->catch_up_logged_boot_ms + CATCH_UP_LOG_EVERY_MS || !p->connected) {
+        syslog(LOG_NOTICE, "event=peers.catch_up msg=\"%s: reading every waiting request again\"",
+               why);
+        p->catch_up_logged_boot_ms = now.boot_ms;
+    }
     waiters_wake_all(p->waiters);
     p->service->next_deadline_boot_ms = 0;
+    p->follow_sessions = true;
 }
 
 void peers_tick(struct peers *p, const struct lockbox_clock *now)
@@ -114,10 +131,14 @@ void peers_tick(struct peers *p, const struct lockbox_clock *now)
     if (!p->connected) {
         if (store_events_reconnect(p->events) != 0)
             return;
-        p->connected = true;
         watch(p);
-        catch_up_with_peers(p);
+        catch_up_with_peers(p, "connected again");
+        p->connected = true;
     }
+    /* Until the approvals can be read (the store's own connection may still be coming back):
+     * each tick tries again. */
+    if (p->follow_sessions && service_follow_approvals(p->service, now) == 0)
+        p->follow_sessions = false;
     journal_mirror(p->journal, store_events_mirror_lock(p->events));
     /* The lock's query may have read notifications into libpq's buffer, where epoll does not
      * see them: take them now. */

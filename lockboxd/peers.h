@@ -27,6 +27,8 @@ struct peers {
     void (*read_clock)(struct lockbox_clock *now);
     int64_t next_tick_boot_ms;
     bool connected;
+    bool follow_sessions; /* after a reconnect, until this host's sessions were checked */
+    int64_t catch_up_logged_boot_ms;
 };
 
 /* Opens the listener when the store is shared. Returns 0 (also standalone), or -1 with err. */

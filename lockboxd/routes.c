@@ -293,6 +293,7 @@ struct audit_ctx {
     bool readable[LOCKBOX_TENANTS_MAX];
     uint64_t last_seq; /* the last record looked at, shown or not */
     int scanned;
+    uint64_t head_seq; /* the page ends here */
 };
 
 static bool record_readable(const struct audit_ctx *ac, const char *line)
@@ -314,6 +315,8 @@ static bool record_readable(const struct audit_ctx *ac, const char *line)
 static int add_line(uint64_t seq, const char *line, void *cls)
 {
     struct audit_ctx *ac = cls;
+    if (seq > ac->head_seq)
+        return 1; /* committed after the head this reply reports */
     ac->last_seq = seq;
     ac->scanned++;
     if (record_readable(ac, line))
@@ -335,7 +338,7 @@ static enum MHD_Result route_audit(struct route_ctx *ctx)
         query_int(call, "limit", 1, LOCKBOX_LIST_MAX, LOCKBOX_LIST_DEFAULT, &limit) != 0)
         return http_reply_error(call, 400, "bad_request", "after must be a seq, limit 1 to %d",
                                 LOCKBOX_LIST_MAX);
-    struct audit_ctx ac = {NULL, svc->config, call->who.uid == 0, {false}, (uint64_t)after, 0};
+    struct audit_ctx ac = {NULL, svc->config, call->who.uid == 0, {false}, (uint64_t)after, 0, 0};
     bool any = ac.all_tenants;
     for (unsigned i = 0; i < svc->config->n_tenants && !ac.all_tenants; i++) {
         ac.readable[i] = service_may_read_tenant(svc, &call->who, svc->config->tenants[i].name);
@@ -344,17 +347,17 @@ static enum MHD_Result route_audit(struct route_ctx *ctx)
     if (!any)
         return http_reply_error(call, 403, "forbidden",
                                 "only root and tenant admins may read the audit");
-    /* The head as the database has it now, read before the records: with several lockboxd on
-     * one database it may be ahead of this one's, and the records may go beyond it. */
-    uint64_t head_seq;
+    /* The head comes from the store, read before the records: with several lockboxd on one
+     * database this one's own idea of it lags behind the others' commits, and a page that
+     * went past the head it reports would look like records inserted to a verifier. Yet the
+     * store must hold at least what this lockboxd appended: a tail cut from it still shows
+     * as such when this one's head is further on. */
     char head_hash[LOCKBOX_HASH_HEX_LEN + 1];
-    if (store_audit_head(svc->store, &head_seq, head_hash) != 0)
+    if (store_audit_head(svc->store, &ac.head_seq, head_hash) != 0)
         return http_reply_error(call, 500, "internal", "cannot read the audit head");
-    /* A database whose chain ends before what this lockboxd itself appended lost its tail:
-     * report the head this lockboxd knows, so that verifying finds the cut. */
     struct journal_view journal = journal_view(svc->journal);
-    if (journal.head_seq > head_seq) {
-        head_seq = journal.head_seq;
+    if (journal.head_seq > ac.head_seq) {
+        ac.head_seq = journal.head_seq;
         snprintf(head_hash, sizeof(head_hash), "%s", journal.head_hash);
     }
     ac.records = json_object_new_array();
@@ -369,7 +372,7 @@ static enum MHD_Result route_audit(struct route_ctx *ctx)
     json_object_object_add(obj, "next_after", json_object_new_int64((int64_t)ac.last_seq));
     json_object_object_add(obj, "more", json_object_new_boolean(ac.scanned == (int)limit));
     json_object_object_add(obj, "all_tenants", json_object_new_boolean(ac.all_tenants));
-    json_object_object_add(obj, "head_seq", json_object_new_int64((int64_t)head_seq));
+    json_object_object_add(obj, "head_seq", json_object_new_int64((int64_t)ac.head_seq));
     json_object_object_add(obj, "head_hash", json_object_new_string(head_hash));
     return http_reply_json(call, 200, obj);
 }

@@ -476,3 +476,8 @@ bool service_store_unavailable(struct service *svc)
 {
     return store_unavailable(svc->store);
 }
+
+int service_follow_approvals(struct service *svc, const struct lockbox_clock *now)
+{
+    return svc->sessions != NULL ? sessions_follow_approvals(svc->sessions, now) : 0;
+}

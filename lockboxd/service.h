@@ -75,6 +75,9 @@ void service_schedule_all(struct service *svc, const struct lockbox_clock *now);
  * deadline, wake this one's waiters on it, and end or extend this host's sessions as a
  * decision here would have. */
 void service_request_changed(struct service *svc, const char *id, const struct lockbox_clock *now);
+/* This lockboxd may have missed other lockboxd's changes (see store_events.h): this host's
+ * sessions follow the approvals as they are now. 0, or -1 when they could not be read. */
+int service_follow_approvals(struct service *svc, const struct lockbox_clock *now);
 
 /* The database is out of reach right now (a waiting login keeps waiting rather than fail). */
 bool service_store_unavailable(struct service *svc);

@@ -253,6 +253,7 @@ struct session_change sessions_access_changed(struct sessions *s, const char *us
     enum lockbox_result found = store_find_longest_approval(s->store, user, tenant, host, now,
                                                             &best);
     bool covered = found == LOCKBOX_OK;
+    change.unreadable = found == LOCKBOX_ERROR;
     if (found == LOCKBOX_ERROR && !may_end) {
         syslog(LOG_ERR,
                "event=session.error user=%s msg=\"cannot read the approvals; sessions "
@@ -355,21 +356,20 @@ void sessions_run_deadlines(struct sessions *s, const struct lockbox_clock *now)
     }
 }
 
-void session_reattach(struct sessions *s, const struct lockbox_clock *now)
+/* Every user, tenant and host with sessions here, as sessions_access_changed() would have it
+ * now. Returns how many of them could not be read. */
+static int follow_every_login(struct sessions *s, const char *why, bool may_end,
+                              const struct lockbox_clock *now)
 {
     struct login_key {
         char user[LOCKBOX_NAME_MAX + 1], tenant[LOCKBOX_NAME_MAX + 1], host[LOCKBOX_HOST_MAX + 1];
     } *keys = calloc(s->n ? s->n : 1, sizeof(*keys));
     size_t n_keys = 0;
+    int unreadable = 0;
 
-    for (size_t i = s->n; i > 0; i--) {
-        struct session_entry *e = &s->items[i - 1];
-        if (e->open && e->pidfd < 0) {
-            session_closed(s, e, "lockboxd", "its process ended while lockboxd was down", now);
-            session_leader_gone(s, e, now);
-        }
-    }
-    for (size_t i = 0; keys != NULL && i < s->n; i++) {
+    if (keys == NULL)
+        return 1;
+    for (size_t i = 0; i < s->n; i++) {
         bool seen = false;
         for (size_t k = 0; k < n_keys && !seen; k++)
             seen = same_login(&s->items[i], keys[k].user, keys[k].tenant, keys[k].host);
@@ -381,7 +381,31 @@ void session_reattach(struct sessions *s, const struct lockbox_clock *now)
         }
     }
     for (size_t k = 0; k < n_keys; k++)
-        sessions_access_changed(s, keys[k].user, keys[k].tenant, keys[k].host, "lockboxd",
-                                "access ended while lockboxd was down", NULL, true, now);
+        unreadable += sessions_access_changed(s, keys[k].user, keys[k].tenant, keys[k].host,
+                                              "lockboxd", why, NULL, may_end, now)
+                          .unreadable;
     free(keys);
+    return unreadable;
+}
+
+void session_reattach(struct sessions *s, const struct lockbox_clock *now)
+{
+    for (size_t i = s->n; i > 0; i--) {
+        struct session_entry *e = &s->items[i - 1];
+        if (e->open && e->pidfd < 0) {
+            session_closed(s, e, "lockboxd", "its process ended while lockboxd was down", now);
+            session_leader_gone(s, e, now);
+        }
+    }
+    follow_every_login(s, "access ended while lockboxd was down", true, now);
+}
+
+/* An approval that cannot be read ends nothing here (the database may be failing over: the
+ * caller asks again); one that can ends what it no longer covers. */
+int sessions_follow_approvals(struct sessions *s, const struct lockbox_clock *now)
+{
+    return follow_every_login(s, "access ended while other lockboxd's changes were not heard",
+                              false, now) == 0
+               ? 0
+               : -1;
 }

@@ -69,6 +69,7 @@ struct session_change {
     int kept;            /* open sessions another current approval still covers */
     int leftovers_ended; /* closed sessions whose left-behind processes were ended */
     char kept_by[LOCKBOX_ID_HEX_LEN + 1]; /* that approval */
+    bool unreadable;                      /* the approvals could not be read */
 };
 
 int sessions_init(struct sessions *s, const struct lockboxd_config *config, struct store *store,
@@ -100,6 +101,11 @@ struct session_change sessions_access_changed(struct sessions *s, const char *us
                                               const char *actor, const char *why,
                                               const char *comment, bool may_end,
                                               const struct lockbox_clock *now);
+/* After this lockboxd may have missed what other lockboxd on its database changed (the
+ * connection that hears them was lost): every session here follows the approvals as they are
+ * now, so a revoke or expiry decided meanwhile still ends it. Returns 0, or -1 when the
+ * approvals could not be read (nothing was ended for that: call again). */
+int sessions_follow_approvals(struct sessions *s, const struct lockbox_clock *now);
 /* Boot-clock ms of the next warning, SIGHUP or SIGKILL (INT64_MAX: none). */
 int64_t sessions_next_deadline(const struct sessions *s);
 void sessions_run_deadlines(struct sessions *s, const struct lockbox_clock *now);

@@ -115,6 +115,9 @@ typedef int (*store_outbox_fn)(const struct outbox_row *row, void *ctx);
 /* Opens the configured database, creating or migrating its schema (a database of a newer
  * schema version is refused). Returns NULL with a message naming the cause in err. */
 struct store *store_open(const struct store_config *config, char *err, size_t err_len);
+/* Whether a PostgreSQL dsn carries a password of its own (false for one that does not parse:
+ * opening the store refuses that). */
+bool store_dsn_has_password(const char *dsn);
 void store_close(struct store *store);
 /* Why the last call failed (never NULL). */
 const char *store_error(struct store *store);

@@ -23,7 +23,8 @@ void store_events_close(struct store_events *events);
 /* The descriptor to watch for input; -1 while disconnected. It may change at a reconnect. */
 int store_events_fd(const struct store_events *events);
 /* Takes in what arrived and calls fn for every request another lockboxd changed (this one's
- * own changes are left out). Returns 0, or -1 when the connection broke (then reconnect). */
+ * own changes are left out). Returns 0; 1 when more requests changed than it reads one by one
+ * (fn was not called: read everything again); -1 when the connection broke (reconnect). */
 int store_events_drain(struct store_events *events, store_changed_fn fn, void *ctx);
 /* Connects and listens again. 0 when connected: the caller reads everything again. */
 int store_events_reconnect(struct store_events *events);

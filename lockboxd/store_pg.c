@@ -238,13 +238,20 @@ static int pg_begin(void *state)
     return 0;
 }
 
+/* A transaction that a failed statement aborted answers COMMIT with success and the tag
+ * ROLLBACK: that is a failure here, or a caller that missed the failed statement would
+ * answer as if its change were durable. */
 static int pg_commit(void *state)
 {
     struct pg_store *pg = state;
 
-    int rc = pg_command(pg, "COMMIT", 0, NULL);
+    PGresult *res = pg_query(pg, "COMMIT", 0, NULL);
+    bool committed = res != NULL && strcmp(PQcmdStatus(res), "COMMIT") == 0;
+    if (res != NULL && !committed)
+        set_error(pg, "", "the transaction had failed: nothing was committed");
+    PQclear(res);
     pg->in_transaction = false;
-    return rc;
+    return committed ? 0 : -1;
 }
 
 static void pg_rollback(void *state)
@@ -412,6 +419,29 @@ static int session_ready(struct pg_store *pg, char *err, size_t err_len)
     return check_server(pg, err, err_len);
 }
 
+/* libpq's parse errors quote the text they stumbled on, which may be the password
+ * ("invalid percent-encoded token: \"s3cr%zz\"", "missing \"=\" after \"...\""): everything
+ * from the first quote to the last is left out, so the message names the kind of mistake
+ * and never a piece of the dsn. */
+static void redact_quoted(char *text)
+{
+    char *first = strchr(text, '"'), *last = strrchr(text, '"');
+
+    if (first == NULL)
+        return;
+    if (first == last)
+        last = first + strlen(first) - 1; /* an unmatched quote: cut to the end */
+    static const char hidden[] = "\"(not shown)\"";
+    size_t tail = strlen(last + 1);
+    size_t room = (size_t)(last - first + 1);
+    if (room >= sizeof(hidden) - 1) {
+        memcpy(first, hidden, sizeof(hidden) - 1);
+        memmove(first + sizeof(hidden) - 1, last + 1, tail + 1);
+    } else {
+        memset(first, '.', room); /* too short to say more: dots, never the text */
+    }
+}
+
 /* The dsn parses as a libpq connection string before anything connects. */
 static int check_dsn(const char *dsn, char *err, size_t err_len)
 {
@@ -419,6 +449,8 @@ static int check_dsn(const char *dsn, char *err, size_t err_len)
     PQconninfoOption *options = PQconninfoParse(dsn, &why);
 
     if (options == NULL) {
+        if (why != NULL)
+            redact_quoted(why);
         snprintf(err, err_len, "[store] dsn does not parse: %s", why ? why : "out of memory");
         size_t n = strlen(err);
         for (size_t i = 0; i < n; i++)
@@ -431,6 +463,18 @@ static int check_dsn(const char *dsn, char *err, size_t err_len)
     }
     PQconninfoFree(options);
     return 0;
+}
+
+bool store_dsn_has_password(const char *dsn)
+{
+    PQconninfoOption *options = PQconninfoParse(dsn, NULL);
+    bool has = false;
+
+    for (const PQconninfoOption *o = options; o != NULL && o->keyword != NULL; o++)
+        if (strcmp(o->keyword, "password") == 0 && o->val != NULL && o->val[0] != '\0')
+            has = true;
+    PQconninfoFree(options);
+    return has;
 }
 
 static void pg_close(void *state);

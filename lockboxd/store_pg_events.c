@@ -68,7 +68,8 @@ int store_events_fd(const struct store_events *events)
 static const char *foreign_id(const struct store_events *ev, const char *payload)
 {
     const char *colon = strchr(payload, ':');
-    if (colon == NULL || strlen(colon + 1) != LOCKBOX_ID_HEX_LEN)
+    if (colon == NULL || strlen(colon + 1) != LOCKBOX_ID_HEX_LEN ||
+        strspn(colon + 1, "0123456789abcdef") != LOCKBOX_ID_HEX_LEN)
         return NULL;
     if ((size_t)(colon - payload) == strlen(ev->instance) &&
         strncmp(payload, ev->instance, strlen(ev->instance)) == 0)
@@ -76,20 +77,46 @@ static const char *foreign_id(const struct store_events *ev, const char *payload
     return colon + 1;
 }
 
+/* Anyone who may connect to the database may NOTIFY on the channel (no privilege guards
+ * it), and each id costs a read of the store in the daemon's one loop. So one drain reads at
+ * most this many different ids; beyond that the caller reads everything again once, which
+ * costs what this lockboxd holds, not what was sent. */
+#define DRAIN_IDS_MAX 64
+
+static bool seen_before(char (*ids)[LOCKBOX_ID_HEX_LEN + 1], size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(ids[i], id) == 0)
+            return true;
+    return false;
+}
+
 int store_events_drain(struct store_events *events, store_changed_fn fn, void *ctx)
 {
+    char ids[DRAIN_IDS_MAX][LOCKBOX_ID_HEX_LEN + 1];
+    size_t n = 0;
+    bool too_many = false;
     PGnotify *note;
 
     if (PQconsumeInput(events->pg.conn) == 0 || PQstatus(events->pg.conn) != CONNECTION_OK) {
         events->mirror_held = false;
         return -1;
     }
+    /* Collected first, so that the store is read only when the batch is small. */
     while ((note = PQnotifies(events->pg.conn)) != NULL) {
         const char *id = foreign_id(events, note->extra);
-        if (id != NULL && strcmp(note->relname, PG_CHANNEL) == 0)
-            fn(ctx, id);
+        if (id != NULL && strcmp(note->relname, PG_CHANNEL) == 0 && !seen_before(ids, n, id)) {
+            if (n < DRAIN_IDS_MAX)
+                memcpy(ids[n++], id, LOCKBOX_ID_HEX_LEN + 1);
+            else
+                too_many = true;
+        }
         PQfreemem(note);
     }
+    if (too_many)
+        return 1;
+    for (size_t i = 0; i < n; i++)
+        fn(ctx, ids[i]);
     return 0;
 }
 

@@ -66,6 +66,19 @@ class StartupRefusals(unittest.TestCase):
                 self.use_dsn(dsn)
                 self.assert_refused("[store] dsn does not parse")
 
+    def test_a_dsn_that_does_not_parse_is_not_quoted_back(self):
+        """libpq's parse errors quote the text they stumbled on, which can be the password:
+        lockboxd names the kind of mistake and never repeats a piece of the dsn."""
+        secret = "Pw9secret"
+        for dsn in ("postgresql://lockbox:%s%%zz@db.example/lockbox" % secret,
+                    "postgresql://lockbox:%s@[::1/lockbox" % secret,
+                    "host=db password=word %s" % secret,
+                    "host=db password='%s" % secret):
+            with self.subTest(dsn=dsn):
+                self.use_dsn(dsn)
+                err = self.assert_refused("[store] dsn does not parse")
+                self.assertNotIn(secret, err)
+
     def test_an_unreachable_server(self):
         self.d.pg.create()
         self.use_dsn(make_dsn(host=os.path.join(self.d.dir, "no-server-here"), port=5432,

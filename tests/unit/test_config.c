@@ -1,5 +1,6 @@
 /* Unit tests of lockboxd/config.c: names in lockboxd.conf (tenants, admins, host) refuse the
- * hidden characters of lib/text.h, so no tenant or admin can look like another one. */
+ * hidden characters of lib/text.h, so no tenant or admin can look like another one; a
+ * database password is never left in a file others may read. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -79,11 +81,59 @@ static void test_hidden_characters_are_refused_in_names(void **unused)
     }
 }
 
+/* Loads a plain lockboxd.conf on PostgreSQL with this dsn, the file at this mode. */
+static int load_store(const char *dsn, mode_t mode, char *err, size_t err_len)
+{
+    char path[] = "/tmp/lbx-test-config-XXXXXX";
+    int fd = mkstemp(path);
+    FILE *file = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+    assert_non_null(file);
+    assert_int_equal(fchmod(fd, mode), 0);
+    fprintf(file,
+            "[daemon]\nsocket = /run/lockbox/lockboxd.sock\npam_socket = /run/lockbox/pam.sock\n"
+            "tenant = contoso\n\n[store]\nbackend = postgresql\ndsn = %s\n\n"
+            "[tenant contoso]\nadmins = alice\n",
+            dsn);
+    fclose(file);
+    err[0] = '\0';
+    int rc = config_load(path, &config, err, err_len);
+    unlink(path);
+    if (rc == 0)
+        config_free(&config);
+    return rc;
+}
+
+static void test_a_dsn_password_only_in_a_file_root_alone_reads(void **unused)
+{
+    static const char *const with_password[] = {
+        "host=db dbname=lockbox user=lockboxd password=s3cret",
+        "postgresql://lockboxd:s3cret@db/lockbox",
+        "postgresql://lockboxd@db/lockbox?password=s3cret",
+    };
+    char err[512];
+
+    (void)unused;
+    for (size_t i = 0; i < sizeof(with_password) / sizeof(with_password[0]); i++) {
+        assert_int_equal(load_store(with_password[i], 0644, err, sizeof(err)), -1);
+        if (strstr(err, "holds a password") == NULL || strstr(err, "s3cret") != NULL)
+            fail_msg("%s: %s", with_password[i], err);
+        assert_int_equal(load_store(with_password[i], 0604, err, sizeof(err)), -1);
+        if (load_store(with_password[i], 0600, err, sizeof(err)) != 0)
+            fail_msg("a password in a file only root reads was refused: %s", err);
+    }
+    /* No password of its own: the file may stay readable (the package ships it 0644). */
+    if (load_store("host=db dbname=lockbox user=lockboxd passfile=/etc/lockbox/pgpass", 0644, err,
+                   sizeof(err)) != 0)
+        fail_msg("a dsn with a passfile was refused: %s", err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_names_load),
         cmocka_unit_test(test_hidden_characters_are_refused_in_names),
+        cmocka_unit_test(test_a_dsn_password_only_in_a_file_root_alone_reads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -76,6 +76,23 @@ static void test_two_stores_share_one_chain(void **state)
     store_close(b);
 }
 
+/* PostgreSQL answers COMMIT in a transaction that a failed statement aborted with success
+ * and the tag ROLLBACK: the store must say nothing was committed. */
+static void test_commit_after_a_failed_write_fails(void **state)
+{
+    struct store *store = *state;
+    char hash[LOCKBOX_HASH_HEX_LEN + 1];
+    uint64_t seq;
+
+    assert_int_equal(store_begin(store), 0);
+    assert_int_equal(store_audit_insert(store, 1, "line", "hash"), 0);
+    assert_int_equal(store_audit_insert(store, 1, "again", "hash"), -1);
+    assert_int_equal(store_commit(store), -1);
+    store_rollback(store);
+    assert_int_equal(store_audit_head(store, &seq, hash), 0);
+    assert_int_equal(seq, 0);
+}
+
 static void test_open_names_what_is_wrong(void **state)
 {
     char err[512] = "";
@@ -97,6 +114,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         STORE_CASES,
         STORE_CASE(test_two_stores_share_one_chain),
+        STORE_CASE(test_commit_after_a_failed_write_fails),
         cmocka_unit_test(test_open_names_what_is_wrong),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
