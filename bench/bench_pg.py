@@ -311,8 +311,11 @@ FROM (SELECT head + (r.seq - first) * 2 + k + 1 AS seq,
       WHERE r.approved_boot_id = 'populated') AS lines;
 """
 
+# On a shared (PostgreSQL) chain each host keeps where its own file starts, under
+# ROTATED_AT@HOST (journal.c rotated_key); the benchmark's lockboxd is lockbox_testlib's
+# default host.
 MARK_ROTATED = """
-INSERT INTO meta (key, value) SELECT '%s', max(seq) FROM audit
+INSERT INTO meta (key, value) SELECT '%s@testhost', max(seq) FROM audit
 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
 """ % ROTATED_AT
 

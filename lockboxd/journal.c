@@ -200,6 +200,11 @@ static bool file_tail_is_ours(struct journal *journal)
     return want.hash[0] != '\0' && strcmp(want.hash, journal->file.last_hash) == 0;
 }
 
+/* A shared chain's mirror appends at most this many records per call (one tick of the loop),
+ * so that a host that takes over the mirror with a long backlog keeps answering meanwhile;
+ * the next tick goes on. */
+#define MIRROR_BATCH 5000
+
 static int catch_up(struct journal *journal, bool at_start)
 {
     if (!journal_writes_file(journal))
@@ -222,7 +227,8 @@ static int catch_up(struct journal *journal, bool at_start)
     if (!file_tail_is_ours(journal))
         return refuse_foreign_file(journal, false, journal->file.last_seq);
     uint64_t from = position;
-    while (position < journal->head_seq) {
+    while (position < journal->head_seq &&
+           (!journal->shared_chain || position - from < MIRROR_BATCH)) {
         struct catch_up cu = {journal, 0, position};
         if (journal->file.fd < 0 ||
             store_audit_lines_after(journal->store, position, 500, append_missing, &cu) != 0 ||
