@@ -33,7 +33,7 @@ int client_conf_home(char *out, size_t out_len)
 int client_conf_path(const char *home, char *out, size_t out_len)
 {
     return (size_t)snprintf(out, out_len, "%s/.config/lockbox/client.conf", home) < out_len ? 0
-                                                                                             : -1;
+                                                                                            : -1;
 }
 
 int client_conf_expand_path(const char *value, const char *home, char *out, size_t out_len,

@@ -39,8 +39,9 @@ static int choose_server(const struct remote_inputs *in, const char **server, co
         return 0;
     } else if (given(in->server_env)) {
         if (in->socket_env) {
-            snprintf(err, err_len, "LOCKBOX_SERVER and LOCKBOX_SOCKET are both set: unset one, "
-                                   "or choose with --server or --socket");
+            snprintf(err, err_len,
+                     "LOCKBOX_SERVER and LOCKBOX_SOCKET are both set: unset one, "
+                     "or choose with --server or --socket");
             return -1;
         }
         *server = in->server_env, *origin = "LOCKBOX_SERVER";
@@ -61,8 +62,8 @@ static int choose_file(const char *flag, const char *flag_name, const char *from
     else if (conf != NULL && from_conf[0] != '\0')
         path = from_conf, out->origin = conf->path;
     if (path == NULL) {
-        snprintf(err, err_len, "remote use needs %s FILE, or %s = FILE in %s", flag_name,
-                 conf_key, conf != NULL ? conf->path : "~/.config/lockbox/client.conf");
+        snprintf(err, err_len, "remote use needs %s FILE, or %s = FILE in %s", flag_name, conf_key,
+                 conf != NULL ? conf->path : "~/.config/lockbox/client.conf");
         return -1;
     }
     if (strlen(path) >= sizeof(out->path)) {
@@ -86,8 +87,9 @@ int remote_choose(const struct remote_inputs *in, struct remote_target *target, 
         return -1;
     if (server == NULL) {
         if (given(in->cert_flag) || given(in->key_flag) || given(in->ca_flag)) {
-            snprintf(err, err_len, "--cert, --key and --ca are for remote use: give --server "
-                                   "https://HOST:PORT too");
+            snprintf(err, err_len,
+                     "--cert, --key and --ca are for remote use: give --server "
+                     "https://HOST:PORT too");
             return -1;
         }
         return 0;
@@ -111,8 +113,8 @@ int remote_choose(const struct remote_inputs *in, struct remote_target *target, 
     return 0;
 }
 
-static int check_file(const struct remote_file *file, const char *what, bool private_key,
-                      char *err, size_t err_len)
+static int check_file(const struct remote_file *file, const char *what, bool private_key, char *err,
+                      size_t err_len)
 {
     struct stat st;
     int fd = open(file->path, O_RDONLY | O_CLOEXEC);

@@ -83,8 +83,8 @@ int remote_report_failure(const struct remote_target *t, const struct lockbox_re
                         "(--cert, --key) and TLS 1.2 or later (%s)",
                         s.url, s.detail);
     default:
-        return cli_fail("%s", out_escape(reply->error, "lockboxd call failed", error,
-                                         sizeof(error)));
+        return cli_fail("%s",
+                        out_escape(reply->error, "lockboxd call failed", error, sizeof(error)));
     }
 }
 
