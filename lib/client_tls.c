@@ -17,10 +17,8 @@ static int url_has_extras(CURLU *parsed, char *err, size_t err_len)
         CURLUPart part;
         const char *name;
     } extras[] = {
-        {CURLUPART_USER, "a user name"},
-        {CURLUPART_PASSWORD, "a password"},
-        {CURLUPART_OPTIONS, "login options"},
-        {CURLUPART_QUERY, "a query"},
+        {CURLUPART_USER, "a user name"},      {CURLUPART_PASSWORD, "a password"},
+        {CURLUPART_OPTIONS, "login options"}, {CURLUPART_QUERY, "a query"},
         {CURLUPART_FRAGMENT, "a fragment"},
     };
     char *value = NULL;
@@ -61,16 +59,16 @@ static int url_base(CURLU *parsed, char *out, size_t out_len, char *err, size_t 
     return rc;
 }
 
-int lockbox_server_url_check(const char *url, char *out, size_t out_len, char *err,
-                             size_t err_len)
+int lockbox_server_url_check(const char *url, char *out, size_t out_len, char *err, size_t err_len)
 {
     CURLU *parsed;
     int rc = -1;
 
     /* The scheme is checked on the text itself: curl_url would guess one for "host:8443". */
     if (strncasecmp(url, "https://", 8) != 0) {
-        snprintf(err, err_len, "the server URL must start with https:// (lockboxd's TLS "
-                               "listener); plain http is never used");
+        snprintf(err, err_len,
+                 "the server URL must start with https:// (lockboxd's TLS "
+                 "listener); plain http is never used");
         return -1;
     }
     parsed = curl_url();
@@ -100,8 +98,7 @@ static enum lockbox_failure classify_verification(long verify_result, const char
     return LOCKBOX_FAILURE_SERVER_UNTRUSTED;
 }
 
-enum lockbox_failure lockbox_failure_classify(int curl_code, long verify_result,
-                                              const char *detail)
+enum lockbox_failure lockbox_failure_classify(int curl_code, long verify_result, const char *detail)
 {
     switch ((CURLcode)curl_code) {
     case CURLE_OK: return LOCKBOX_FAILURE_NONE;
@@ -116,9 +113,8 @@ enum lockbox_failure lockbox_failure_classify(int curl_code, long verify_result,
     case CURLE_SEND_ERROR:
         /* Under TLS 1.3 the server checks our certificate after the client has finished its
          * half of the handshake: its refusal arrives as an alert on the first read. */
-        return detail != NULL && strstr(detail, "alert") != NULL
-                   ? LOCKBOX_FAILURE_HANDSHAKE_REFUSED
-                   : LOCKBOX_FAILURE_BROKEN_REPLY;
+        return detail != NULL && strstr(detail, "alert") != NULL ? LOCKBOX_FAILURE_HANDSHAKE_REFUSED
+                                                                 : LOCKBOX_FAILURE_BROKEN_REPLY;
     case CURLE_WRITE_ERROR:
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE: return LOCKBOX_FAILURE_BROKEN_REPLY;

@@ -125,6 +125,9 @@ class CtlRemoteTest(unittest.TestCase):
                   '"user": "eng1", "reason": "INC-4711 over TLS"}' % REQUEST_ID)
         http_file(os.path.join(cls.www, "v1", "requests", REFUSED_ID), "403 Forbidden",
                   '{"error": "certificate_refused", "message": "%s"}' % REFUSAL)
+        http_file(os.path.join(cls.www, "v1", "health"), "200 OK",
+                  '{"status": "ok", "audit_file": "/var/log/lockbox/audit.jsonl", '
+                  '"audit_seq": 0, "audit_hash": "%s"}' % ("0" * 64))
         cls.peers = []
         cls.users = Users(PREFIX)
         try:
@@ -417,6 +420,10 @@ class CtlRemoteTest(unittest.TestCase):
         os.chown(conf, pwd_uid(ENG), -1)
         done = self.ctl("show", REQUEST_ID)
         self.assert_fails(done, 1, conf, "not to you")
+
+    def test_audit_verify_of_the_live_file_stays_on_the_host(self):
+        done = self.ctl("--server", self.server.url, *self.tls_flags(), "audit", "verify")
+        self.assert_fails(done, 1, "which is on its host", "--file")
 
     def test_help_names_remote_options(self):
         done = self.ctl("--help")
