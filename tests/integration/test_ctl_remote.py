@@ -3,22 +3,30 @@ against a real TLS peer. lockboxd's own TLS listener is not needed: Debian's `op
 on 127.0.0.1 plays it, with certificates this test makes (a CA, a server certificate for
 IP:127.0.0.1, a client certificate, a second CA and what it signed). s_server requires and
 verifies a client certificate (-Verify 1 -verify_return_error) and answers GET requests with
-files holding whole HTTP responses (-HTTP), so lockboxctl gets a real HTTPS answer.
+files holding whole HTTP responses (-HTTP), so lockboxctl gets a real HTTPS answer. A small
+HTTPS server on Python's ssl module records what arrives (method, path, body, the client
+certificate's identity) for a request filed ahead.
 
 Proved here: the client certificate is sent, the CA is pinned (a server signed by another CA
 is refused even when OpenSSL's default store, through SSL_CERT_FILE, trusts that CA), a host
 name mismatch is refused, http:// is refused, an unreadable or unprotected key is reported,
-precedence is flag > environment > client.conf, and --socket with --server is a usage error.
+an expired server certificate and an old TLS version are explained, precedence is
+flag > environment > client.conf, and --socket with --server is a usage error.
 
 Run: LOCKBOX_BUILD=<cmake build dir> python3 tests/integration/test_ctl_remote.py -v (as root).
 """
 
+import http.server
+import json
 import os
+import pwd
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -58,6 +66,35 @@ def make_cert(d, name, ca, san, usage):
     os.chmod(os.path.join(d, name + ".key"), 0o600)
 
 
+CA_CONFIG = """[ca]
+default_ca = test_ca
+[test_ca]
+database = index.txt
+new_certs_dir = .
+certificate = ca.crt
+private_key = ca.key
+default_md = sha256
+policy = any_name
+serial = ca.serial
+copy_extensions = copy
+[any_name]
+commonName = supplied
+"""
+
+
+def make_expired_cert(d, name, like):
+    """`like`'s key and names, valid for one day in 2020 (`openssl ca` takes explicit dates)."""
+    with open(os.path.join(d, "ca.cnf"), "w") as f:
+        f.write(CA_CONFIG)
+    open(os.path.join(d, "index.txt"), "w").close()
+    with open(os.path.join(d, "ca.serial"), "w") as f:
+        f.write("1000\n")
+    openssl("ca", "-batch", "-config", "ca.cnf", "-in", like + ".csr", "-out", name + ".crt",
+            "-startdate", "20200101000000Z", "-enddate", "20200102000000Z",
+            "-extfile", like + ".ext", "-notext", cwd=d)
+    shutil.copy(os.path.join(d, like + ".key"), os.path.join(d, name + ".key"))
+
+
 def http_file(path, status, body):
     with open(path, "w") as f:
         f.write("HTTP/1.0 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
@@ -74,12 +111,12 @@ def closed_port():
 class TlsPeer:
     """openssl s_server on 127.0.0.1 with a kernel-chosen port, stopped by PID."""
 
-    def __init__(self, certs, www, cert, client_ca="ca"):
+    def __init__(self, certs, www, cert, client_ca="ca", extra=()):
         argv = [OPENSSL, "s_server", "-accept", "127.0.0.1:0",
                 "-cert", os.path.join(certs, cert + ".crt"),
                 "-key", os.path.join(certs, cert + ".key"),
                 "-CAfile", os.path.join(certs, client_ca + ".crt"),
-                "-Verify", "1", "-verify_return_error", "-HTTP"]
+                "-Verify", "1", "-verify_return_error", "-HTTP"] + list(extra)
         self.proc = subprocess.Popen(argv, cwd=www, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
@@ -96,6 +133,55 @@ class TlsPeer:
     def close(self):
         terminate(self.proc)
         self.proc.stdout.close()
+
+
+class RecordingServer:
+    """A second real TLS peer, Python's ssl module (OpenSSL) in a thread of this test: it
+    requires a client certificate from the CA, records each call with the URI SANs of the
+    certificate that came with it, and files requests (POST /v1/requests), which s_server's
+    GET-only -HTTP mode cannot."""
+
+    def __init__(self, certs):
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(os.path.join(certs, "server.crt"),
+                                os.path.join(certs, "server.key"))
+        context.load_verify_locations(os.path.join(certs, "ca.crt"))
+        context.verify_mode = ssl.CERT_REQUIRED
+        self.calls = []
+        calls = self.calls
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            timeout = 10
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"null")
+                sans = [v for k, v in self.connection.getpeercert().get("subjectAltName", ())
+                        if k == "URI"]
+                calls.append({"method": "POST", "path": self.path, "body": body, "uris": sans})
+                reply = json.dumps({"id": REQUEST_ID, "state": "pending",
+                                    "tenant": body.get("tenant"), "host": body.get("host"),
+                                    "user": "eng1", "reason": body.get("reason")}).encode()
+                self.send_response(201)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.url = "https://127.0.0.1:%d" % self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(10)
 
 
 class CtlRemoteTest(unittest.TestCase):
@@ -120,6 +206,7 @@ class CtlRemoteTest(unittest.TestCase):
         make_cert(cls.certs, "impostor", "otherca", "IP:127.0.0.1", "serverAuth")
         make_cert(cls.certs, "othername", "ca", "DNS:lockbox.other.example", "serverAuth")
         make_cert(cls.certs, "stranger", "otherca", "URI:lockbox:user/alice", "clientAuth")
+        make_expired_cert(cls.certs, "expired", "server")
         http_file(os.path.join(cls.www, "v1", "requests", REQUEST_ID), "200 OK",
                   '{"id": "%s", "state": "pending", "tenant": "contoso", "host": "db01", '
                   '"user": "eng1", "reason": "INC-4711 over TLS"}' % REQUEST_ID)
@@ -138,8 +225,8 @@ class CtlRemoteTest(unittest.TestCase):
             raise
 
     @classmethod
-    def peer(cls, cert):
-        p = TlsPeer(cls.certs, cls.www, cert)
+    def peer(cls, cert, extra=()):
+        p = TlsPeer(cls.certs, cls.www, cert, extra=extra)
         cls.peers.append(p)
         return p
 
@@ -196,6 +283,22 @@ class CtlRemoteTest(unittest.TestCase):
         self.assertEqual(done.returncode, 0, done.stderr)
         self.assertIn('"reason": "INC-4711 over TLS"', done.stdout)
 
+    def test_engineer_files_ahead(self):
+        recorder = RecordingServer(self.certs)
+        self.addCleanup(recorder.close)
+        # A proxy in the environment is not used: the call goes to lockboxd directly.
+        done = self.ctl("--server", recorder.url, *self.tls_flags(), "request", "--host", "db01",
+                        "--tenant", "contoso", "--reason", "INC-1",
+                        env={"https_proxy": "http://127.0.0.1:%d" % closed_port(),
+                             "HTTPS_PROXY": "http://127.0.0.1:%d" % closed_port()})
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIn("Request %s filed for eng1 on db01 (tenant contoso)" % REQUEST_ID,
+                      done.stdout)
+        self.assertEqual(recorder.calls, [{
+            "method": "POST", "path": "/v1/requests",
+            "body": {"reason": "INC-1", "tenant": "contoso", "host": "db01"},
+            "uris": ["lockbox:user/alice"]}])
+
     def test_client_certificate_of_another_ca_is_refused_in_handshake(self):
         done = self.ctl("--server", self.server.url, *self.tls_flags(client="stranger"),
                         "show", REQUEST_ID)
@@ -248,6 +351,16 @@ class CtlRemoteTest(unittest.TestCase):
             binds=binds), capture_output=True, text=True, timeout=60,
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.home})
         self.assert_fails(done, 1, "is not signed by the CA in " + self.cert("ca.crt"))
+
+    def test_expired_server_certificate_is_refused(self):
+        expired = self.peer("expired")
+        done = self.ctl("--server", expired.url, *self.tls_flags(), "show", REQUEST_ID)
+        self.assert_fails(done, 1, "has expired or is not valid yet", "renew")
+
+    def test_old_tls_version_is_refused(self):
+        old = self.peer("server", extra=["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"])
+        done = self.ctl("--server", old.url, *self.tls_flags(), "show", REQUEST_ID)
+        self.assert_fails(done, 1, "refused the TLS handshake", "TLS 1.2 or later")
 
     def test_host_name_mismatch_is_refused(self):
         other = self.peer("othername")
@@ -417,7 +530,7 @@ class CtlRemoteTest(unittest.TestCase):
 
     def test_client_conf_of_another_user_is_refused(self):
         conf = self.conf_for(self.server.url)
-        os.chown(conf, pwd_uid(ENG), -1)
+        os.chown(conf, pwd.getpwnam(ENG).pw_uid, -1)
         done = self.ctl("show", REQUEST_ID)
         self.assert_fails(done, 1, conf, "not to you")
 
@@ -431,11 +544,6 @@ class CtlRemoteTest(unittest.TestCase):
         for option in ("--server URL", "--cert FILE", "--key FILE", "--ca FILE",
                        "LOCKBOX_SERVER", "client.conf"):
             self.assertIn(option, done.stdout)
-
-
-def pwd_uid(name):
-    import pwd
-    return pwd.getpwnam(name).pw_uid
 
 
 if __name__ == "__main__":
