@@ -32,6 +32,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lockbox_testlib import (LOCKBOXCTL, Users, in_namespace, read_until,  # noqa: E402
                              run_as, terminate, unique_prefix)
+from test_completion import COMPLETE, SCRIPT  # noqa: E402
 
 PREFIX = unique_prefix("rc", 5)
 ENG = PREFIX + "eng"  # a person without root: for a key lockboxctl cannot read
@@ -169,6 +170,19 @@ class RecordingServer:
                 self.end_headers()
                 self.wfile.write(reply)
 
+            def do_GET(self):
+                sans = [v for k, v in self.connection.getpeercert().get("subjectAltName", ())
+                        if k == "URI"]
+                calls.append({"method": "GET", "path": self.path, "uris": sans})
+                reply = json.dumps({"requests": [{
+                    "id": REQUEST_ID, "state": "pending", "tenant": "contoso", "host": "db01",
+                    "user": "eng1", "reason": "INC-1"}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
             def log_message(self, *args):
                 pass
 
@@ -298,6 +312,20 @@ class CtlRemoteTest(unittest.TestCase):
             "method": "POST", "path": "/v1/requests",
             "body": {"reason": "INC-1", "tenant": "contoso", "host": "db01"},
             "uris": ["lockbox:user/alice"]}])
+
+    def test_completion_asks_the_named_server(self):
+        recorder = RecordingServer(self.certs)
+        self.addCleanup(recorder.close)
+        env = {"PATH": os.path.dirname(LOCKBOXCTL) + ":/usr/bin:/bin", "HOME": self.home,
+               "LBX_SCRIPT": SCRIPT, "LBX_BASH_COMPLETION": ""}
+        words = ["lockboxctl", "--server", recorder.url, *self.tls_flags(), "approve", ""]
+        done = subprocess.run(["bash", "--norc", "--noprofile", "-c", COMPLETE, "bash"] + words,
+                              env=env, capture_output=True, text=True, timeout=60)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(done.stdout.split(), [REQUEST_ID])
+        self.assertEqual([(c["method"], c["path"].split("?")[0], c["uris"])
+                          for c in recorder.calls],
+                         [("GET", "/v1/requests", ["lockbox:user/alice"])])
 
     def test_client_certificate_of_another_ca_is_refused_in_handshake(self):
         done = self.ctl("--server", self.server.url, *self.tls_flags(client="stranger"),
