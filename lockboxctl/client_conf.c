@@ -155,6 +155,15 @@ static int check_ownership(int fd, const char *path, char *err, size_t err_len)
     return 0;
 }
 
+/* A HOME that is someone else's (kept across su or sudo) holds no settings of ours: a
+ * client.conf there that we may not read is as good as none, not an error for local use. */
+static bool own_home(const char *home)
+{
+    struct stat st;
+
+    return home != NULL && stat(home, &st) == 0 && st.st_uid == getuid();
+}
+
 int client_conf_load(const char *path, const char *home, struct client_conf *conf, bool *found,
                      char *err, size_t err_len)
 {
@@ -164,7 +173,7 @@ int client_conf_load(const char *path, const char *home, struct client_conf *con
     snprintf(conf->path, sizeof(conf->path), "%s", path);
     *found = false;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT)
+    if (fd < 0 && (errno == ENOENT || errno == ENOTDIR || (errno == EACCES && !own_home(home))))
         return 0;
     if (fd < 0) {
         snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));

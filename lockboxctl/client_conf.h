@@ -26,7 +26,8 @@ int client_conf_path(const char *home, char *out, size_t out_len);
 int client_conf_expand_path(const char *value, const char *home, char *out, size_t out_len,
                             char *err, size_t err_len);
 
-/* Reads path into conf. A file that does not exist is not an error (*found = false). A file
+/* Reads path into conf. A file that does not exist is not an error (*found = false), nor is
+ * one we may not open in a home that belongs to someone else (after su or sudo). A file
  * that others may write, or that belongs to someone else, is refused: whoever writes it
  * chooses the server and the CA the caller trusts. Returns 0, or -1 with "PATH[:LINE]: why"
  * in err. */

@@ -562,6 +562,26 @@ class CtlRemoteTest(unittest.TestCase):
         done = self.ctl("show", REQUEST_ID)
         self.assert_fails(done, 1, conf, "not to you")
 
+    def test_unreadable_client_conf(self):
+        uid = pwd.getpwnam(ENG).pw_uid
+        # In a home of someone else's (HOME kept across su): as good as no client.conf.
+        conf = self.conf_for(self.server.url)
+        os.chmod(self.home, 0o700)
+        done = run_as(ENG, ["env", "HOME=" + self.home, LOCKBOXCTL, "show", REQUEST_ID])
+        # (it went to the default local socket, whatever answers there on this machine)
+        self.assertNotIn("client.conf", done.stderr)
+        self.assertNotIn("Permission denied", done.stderr)
+        # In one's own home, it is reported.
+        home = tempfile.mkdtemp(prefix="eng-", dir=self.dir)
+        os.makedirs(os.path.join(home, ".config", "lockbox"))
+        conf = os.path.join(home, ".config", "lockbox", "client.conf")
+        shutil.copy(os.path.join(self.home, ".config", "lockbox", "client.conf"), conf)
+        os.chmod(conf, 0)
+        for path in (home, os.path.join(home, ".config"), os.path.dirname(conf), conf):
+            os.chown(path, uid, -1)
+        done = run_as(ENG, ["env", "HOME=" + home, LOCKBOXCTL, "show", REQUEST_ID])
+        self.assert_fails(done, 1, conf, "cannot open: Permission denied")
+
     def test_audit_verify_of_the_live_file_stays_on_the_host(self):
         done = self.ctl("--server", self.server.url, *self.tls_flags(), "audit", "verify")
         self.assert_fails(done, 1, "which is on its host", "--file")

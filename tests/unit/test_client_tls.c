@@ -60,8 +60,8 @@ static void test_output_too_small(void **unused)
     char out[12], err[256];
 
     (void)unused;
-    assert_int_equal(lockbox_server_url_check("https://lockbox.example:8443", out, sizeof(out),
-                                              err, sizeof(err)),
+    assert_int_equal(lockbox_server_url_check("https://lockbox.example:8443", out, sizeof(out), err,
+                                              sizeof(err)),
                      -1);
     assert_non_null(strstr(err, "too long"));
 }

@@ -149,22 +149,18 @@ static void test_expand_path(void **unused)
                                              sizeof(err)),
                      0);
     assert_string_equal(out, "/home/al/a.crt");
-    assert_int_equal(client_conf_expand_path("~", "/home/al", out, sizeof(out), err,
-                                             sizeof(err)),
+    assert_int_equal(client_conf_expand_path("~", "/home/al", out, sizeof(out), err, sizeof(err)),
                      0);
     assert_string_equal(out, "/home/al");
-    assert_int_equal(client_conf_expand_path("/etc/x", NULL, out, sizeof(out), err,
-                                             sizeof(err)),
+    assert_int_equal(client_conf_expand_path("/etc/x", NULL, out, sizeof(out), err, sizeof(err)),
                      0);
     assert_string_equal(out, "/etc/x");
-    assert_int_equal(client_conf_expand_path("x/y", "/home/al", out, sizeof(out), err,
-                                             sizeof(err)),
+    assert_int_equal(client_conf_expand_path("x/y", "/home/al", out, sizeof(out), err, sizeof(err)),
                      -1);
     assert_int_equal(client_conf_expand_path("~bob/x", "/home/al", out, sizeof(out), err,
                                              sizeof(err)),
                      -1);
-    assert_int_equal(client_conf_expand_path("~/x", NULL, out, sizeof(out), err, sizeof(err)),
-                     -1);
+    assert_int_equal(client_conf_expand_path("~/x", NULL, out, sizeof(out), err, sizeof(err)), -1);
     assert_int_equal(client_conf_expand_path("~/x", "/home/al", out, 8, err, sizeof(err)), -1);
 }
 
