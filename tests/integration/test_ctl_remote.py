@@ -565,7 +565,7 @@ class CtlRemoteTest(unittest.TestCase):
     def test_unreadable_client_conf(self):
         uid = pwd.getpwnam(ENG).pw_uid
         # In a home of someone else's (HOME kept across su): as good as no client.conf.
-        conf = self.conf_for(self.server.url)
+        self.conf_for(self.server.url)
         os.chmod(self.home, 0o700)
         done = run_as(ENG, ["env", "HOME=" + self.home, LOCKBOXCTL, "show", REQUEST_ID])
         # (it went to the default local socket, whatever answers there on this machine)
