@@ -11,6 +11,7 @@
 #define LOCKBOX_RHOST_MAX 255               /* a DNS name or an IPv6 literal with zone */
 #define LOCKBOX_TEXT_MAX 1024               /* reason and comment (bytes, UTF-8) */
 #define LOCKBOX_PATH_MAX 512                /* socket, database and audit paths */
+#define LOCKBOX_SERVER_URL_MAX 300          /* lockboxctl --server: https://HOST:PORT */
 #define LOCKBOX_DSN_MAX 1024                /* [store] dsn, a libpq connection string */
 #define LOCKBOX_BODY_MAX 16384              /* an API request body */
 #define LOCKBOX_LOGIN_MESSAGE_MAX 16384     /* one message on the login socket, either way */

@@ -4,32 +4,82 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "client_conf.h"
 #include "output.h"
+#include "remote.h"
+#include "remote_errors.h"
 #include "request_json.h"
 
 static int report_transport_failure(const struct cli *cli, const struct lockbox_reply *reply)
 {
     char socket[OUT_ESCAPED_MAX], error[OUT_ESCAPED_MAX];
 
+    if (cli->target->remote)
+        return remote_report_failure(cli->target, reply);
     out_escape(cli->socket_path, "", socket, sizeof(socket));
-    if (reply->status == 0 && strncmp(reply->error, "cannot reach", 12) == 0)
+    if (reply->failure == LOCKBOX_FAILURE_UNREACHABLE)
         return cli_fail("cannot reach lockboxd at %s (is lockboxd running? set --socket or "
                         "LOCKBOX_SOCKET)",
                         socket);
     return cli_fail("%s", out_escape(reply->error, "lockboxd call failed", error, sizeof(error)));
 }
 
+/* Decides once per run whether lockboxd is local or remote (remote.h); client.conf is read
+ * only when the command line and environment leave it open. */
+static int decide_target(const struct cli *cli, struct remote_target *target)
+{
+    struct remote_inputs in = {
+        .server_flag = cli->server_flag,
+        .cert_flag = cli->cert_flag,
+        .key_flag = cli->key_flag,
+        .ca_flag = cli->ca_flag,
+        .socket_flag = cli->socket_flag,
+        .server_env = cli->server_env,
+        .socket_env = cli->socket_env,
+        .conf = NULL,
+    };
+    static struct client_conf conf;
+    char home[LOCKBOX_PATH_MAX + 1], path[LOCKBOX_PATH_MAX + 1], err[1024];
+    char shown[OUT_ESCAPED_MAX];
+    bool found = false;
+
+    if (remote_needs_conf(&in) && client_conf_home(home, sizeof(home)) == 0 &&
+        client_conf_path(home, path, sizeof(path)) == 0) {
+        if (client_conf_load(path, home, &conf, &found, err, sizeof(err)) != 0)
+            return cli_fail("%s", out_escape(err, "", shown, sizeof(shown)));
+        in.conf = found ? &conf : NULL;
+    }
+    if (remote_choose(&in, target, err, sizeof(err)) != 0 ||
+        (target->remote && remote_check_files(target, err, sizeof(err)) != 0))
+        return cli_fail("%s", out_escape(err, "", shown, sizeof(shown)));
+    return CLI_OK;
+}
+
 int api_call(const struct cli *cli, const char *method, const char *path, json_object *body,
              long total_timeout_ms, long quiet_status, struct lockbox_reply *reply)
 {
+    struct remote_target *target = cli->target;
+
+    memset(reply, 0, sizeof(*reply)); /* the caller frees it whatever happens */
+    if (!target->resolved) {
+        target->rc = decide_target(cli, target);
+        target->resolved = true;
+    }
+    if (target->rc != CLI_OK)
+        return CLI_FAIL;
     struct lockbox_client client = {
-        .socket_path = cli->socket_path,
+        .socket_path = target->remote ? NULL : cli->socket_path,
+        .server_url = target->remote ? target->server : NULL,
+        .tls = {target->ca.path, target->cert.path, target->key.path},
         .connect_timeout_ms = 0,
         .total_timeout_ms = total_timeout_ms,
     };
 
     if (lockbox_call(&client, method, path, body, reply) != 0)
         return report_transport_failure(cli, reply);
+    if (target->remote && reply->status == 403 &&
+        strcmp(reply->error_code, "certificate_refused") == 0)
+        return remote_report_certificate_refused(target, reply);
     if (reply->status == quiet_status)
         return CLI_FAIL;
     if (reply->status < 200 || reply->status > 299) {

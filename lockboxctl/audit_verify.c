@@ -13,6 +13,7 @@
 #include "audit_cmd.h"
 #include "lockbox_limits.h"
 #include "output.h"
+#include "remote.h"
 
 struct verify_context {
     struct audit_verifier verifier;
@@ -138,6 +139,13 @@ static int fetch_daemon_head(const struct cli *cli, struct daemon_head *head)
     int rc = api_call(cli, "GET", "/v1/health", NULL, 0, 0, &reply);
     if (rc != CLI_OK)
         goto out;
+    /* The file it names is on lockboxd's host, not here: a local file of that name would be
+     * some other chain. */
+    if (cli->target->remote) {
+        rc = cli_fail("audit verify without --file reads lockboxd's audit file, which is on its "
+                      "host: run it there, or copy the files here and name them with --file");
+        goto out;
+    }
     if (!json_object_object_get_ex(reply.body, "audit_file", &file) ||
         !json_object_is_type(file, json_type_string) ||
         (size_t)json_object_get_string_len(file) > LOCKBOX_PATH_MAX ||

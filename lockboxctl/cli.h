@@ -11,12 +11,20 @@ enum cli_exit {
     CLI_USAGE = 2, /* the command line is wrong */
 };
 
+struct remote_target;
+
 struct cli {
     const char *socket_path; /* --socket, else LOCKBOX_SOCKET, else the default */
-    bool json;               /* --json: machine-readable output */
-    bool color;              /* stdout is a tty and NO_COLOR is unset */
-    bool stderr_tty;         /* status lines while waiting */
-    int columns;             /* terminal width for tables ($COLUMNS or 120 when not a tty) */
+    bool socket_flag;        /* --socket was given (it beats LOCKBOX_SERVER and client.conf) */
+    bool socket_env;         /* LOCKBOX_SOCKET is set */
+    /* Remote use (lockboxctl(1), REMOTE USE): the options as given, NULL when absent. */
+    const char *server_flag, *cert_flag, *key_flag, *ca_flag;
+    const char *server_env;       /* LOCKBOX_SERVER */
+    struct remote_target *target; /* decided on the first call to lockboxd (api.c) */
+    bool json;                    /* --json: machine-readable output */
+    bool color;                   /* stdout is a tty and NO_COLOR is unset */
+    bool stderr_tty;              /* status lines while waiting */
+    int columns;                  /* terminal width for tables ($COLUMNS or 120 when not a tty) */
 };
 
 /* Options every command accepts after its name too; their getopt values. */
@@ -24,9 +32,16 @@ enum cli_common_option {
     OPT_JSON = 1000,
     OPT_SOCKET,
     OPT_HELP,
+    OPT_SERVER,
+    OPT_CERT,
+    OPT_KEY,
+    OPT_CA,
 };
 #define CLI_COMMON_LONG_OPTIONS                                                                    \
     {"json", no_argument, NULL, OPT_JSON}, {"socket", required_argument, NULL, OPT_SOCKET},        \
+        {"server", required_argument, NULL, OPT_SERVER},                                           \
+        {"cert", required_argument, NULL, OPT_CERT}, {"key", required_argument, NULL, OPT_KEY},    \
+        {"ca", required_argument, NULL, OPT_CA},                                                   \
     {                                                                                              \
         "help", no_argument, NULL, OPT_HELP                                                        \
     }
@@ -37,6 +52,9 @@ enum cli_common_option {
 int cli_common_option(struct cli *cli, const char *command, int opt, char **argv);
 /* Applies --socket; returns 0 or -1 (after a usage message) when the path is unusable. */
 int cli_set_socket(struct cli *cli, const char *path);
+/* Checks a server URL from the command line or LOCKBOX_SERVER (named by `origin`); returns 0
+ * or -1 after a usage message. */
+int cli_check_server(const char *origin, const char *url);
 
 /* Prints a command's help text to stdout. Returns false for an unknown command. */
 bool cli_print_command_help(const char *command);

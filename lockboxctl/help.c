@@ -75,7 +75,8 @@ static const struct command_help command_helps[] = {
 };
 
 static const char global_help[] =
-    "Usage: lockboxctl [--socket PATH] [--json] COMMAND [ARGS...]\n"
+    "Usage: lockboxctl [--socket PATH | --server URL [--cert FILE --key FILE --ca FILE]]\n"
+    "                  [--json] COMMAND [ARGS...]\n"
     "Decide and inspect Lockbox access requests.\n\n"
     "Commands:\n"
     "  list       list requests (default: pending)\n"
@@ -89,6 +90,12 @@ static const char global_help[] =
     "Global options:\n"
     "  --socket PATH  lockboxd's socket (default: $LOCKBOX_SOCKET, else "
     "/run/lockbox/lockboxd.sock)\n"
+    "  --server URL   a remote lockboxd: https://HOST:PORT (default: $LOCKBOX_SERVER, else\n"
+    "                 server = in ~/.config/lockbox/client.conf); not with --socket\n"
+    "  --cert FILE    your client certificate (PEM) for --server (client.conf: certificate =)\n"
+    "  --key FILE     its private key (PEM, mode 600; client.conf: key =)\n"
+    "  --ca FILE      the CA lockboxd's certificate must be signed by; no other CA is\n"
+    "                 trusted (client.conf: ca =)\n"
     "  --json         machine-readable output (also accepted after the command)\n"
     "  --help         this help; `lockboxctl COMMAND --help` for a command\n"
     "  --version      print the version\n\n"
@@ -103,7 +110,9 @@ bool cli_print_command_help(const char *command)
     for (size_t i = 0; i < sizeof(command_helps) / sizeof(command_helps[0]); i++) {
         if (strcmp(command_helps[i].name, command) == 0) {
             fputs(command_helps[i].text, stdout);
-            fputs("\nGlobal options --socket PATH and --json work here too.\n", stdout);
+            fputs("\nGlobal options --socket PATH, --server URL, --cert, --key, --ca and --json\n"
+                  "work here too.\n",
+                  stdout);
             return true;
         }
     }

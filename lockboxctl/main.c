@@ -9,9 +9,11 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "client.h"
 #include "lockbox_limits.h"
 #include "output.h"
 #include "random_id.h"
+#include "remote.h"
 #include "text.h"
 
 struct command {
@@ -72,6 +74,49 @@ int cli_set_socket(struct cli *cli, const char *path)
     return 0;
 }
 
+int cli_check_server(const char *origin, const char *url)
+{
+    char base[LOCKBOX_SERVER_URL_MAX + 16], why[256], shown[OUT_ESCAPED_MAX];
+
+    if (strlen(url) > LOCKBOX_SERVER_URL_MAX) {
+        cli_usage(NULL, "%s is longer than %d bytes", origin, LOCKBOX_SERVER_URL_MAX);
+        return -1;
+    }
+    if (lockbox_server_url_check(url, base, sizeof(base), why, sizeof(why)) != 0) {
+        cli_usage(NULL, "%s '%s': %s", origin, out_escape(url, "", shown, sizeof(shown)), why);
+        return -1;
+    }
+    return 0;
+}
+
+/* --cert, --key and --ca: a file name, checked when it is used (api.c). */
+static int set_tls_file(const char *command, const char *option, const char *value,
+                        const char **field)
+{
+    if (value[0] == '\0' || strlen(value) > LOCKBOX_PATH_MAX)
+        return cli_usage(command, "%s must be a path of 1-%d bytes", option, LOCKBOX_PATH_MAX);
+    *field = value;
+    return -1;
+}
+
+/* Local and remote are two doors: naming both is a mistake the user should hear about. */
+static int set_door(struct cli *cli, const char *command, int opt)
+{
+    if ((opt == OPT_SOCKET && cli->server_flag != NULL) || (opt == OPT_SERVER && cli->socket_flag))
+        return cli_usage(command, "--socket and --server cannot be used together: --socket for "
+                                  "the local lockboxd, --server for a remote one");
+    if (opt == OPT_SOCKET) {
+        if (cli_set_socket(cli, optarg) != 0)
+            return CLI_USAGE;
+        cli->socket_flag = true;
+        return -1;
+    }
+    if (cli_check_server("--server", optarg) != 0)
+        return CLI_USAGE;
+    cli->server_flag = optarg;
+    return -1;
+}
+
 /* The offending word after a getopt error, escaped: it may hold anything the shell passed. */
 static const char *bad_option(char **argv, char *out, size_t out_len)
 {
@@ -95,7 +140,11 @@ int cli_common_option(struct cli *cli, const char *command, int opt, char **argv
 
     switch (opt) {
     case OPT_JSON: cli->json = true; return -1;
-    case OPT_SOCKET: return cli_set_socket(cli, optarg) == 0 ? -1 : CLI_USAGE;
+    case OPT_SOCKET:
+    case OPT_SERVER: return set_door(cli, command, opt);
+    case OPT_CERT: return set_tls_file(command, "--cert", optarg, &cli->cert_flag);
+    case OPT_KEY: return set_tls_file(command, "--key", optarg, &cli->key_flag);
+    case OPT_CA: return set_tls_file(command, "--ca", optarg, &cli->ca_flag);
     case OPT_HELP: cli_print_command_help(command); return CLI_OK;
     case ':':
         return cli_usage(command, "option '%s' needs a value",
@@ -133,8 +182,10 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
+    static struct remote_target target;
     struct cli cli = {
         .socket_path = LOCKBOX_DEFAULT_SOCKET,
+        .target = &target,
         .color = out_want_color(),
         .stderr_tty = isatty(STDERR_FILENO),
         .columns = out_terminal_columns(),
@@ -142,8 +193,17 @@ int main(int argc, char **argv)
     const char *from_env = getenv("LOCKBOX_SOCKET");
     int opt;
 
-    if (from_env != NULL && from_env[0] != '\0' && cli_set_socket(&cli, from_env) != 0)
-        return CLI_USAGE;
+    if (from_env != NULL && from_env[0] != '\0') {
+        if (cli_set_socket(&cli, from_env) != 0)
+            return CLI_USAGE;
+        cli.socket_env = true;
+    }
+    from_env = getenv("LOCKBOX_SERVER");
+    if (from_env != NULL && from_env[0] != '\0') {
+        if (cli_check_server("LOCKBOX_SERVER", from_env) != 0)
+            return CLI_USAGE;
+        cli.server_env = from_env;
+    }
     opterr = 0;
     /* "+": stop at the command; what follows belongs to it. */
     while ((opt = getopt_long(argc, argv, "+:", options, NULL)) != -1) {

@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential cmake pkg-config libmicrohttpd-dev libsqlite3-dev libjson-c-dev
 libcurl4-openssl-dev libcmocka-dev libinih-dev libpam0g-dev libssl-dev python3
 pamtester openssh-server openssh-client sudo libfaketime valgrind sqlite3 util-linux
-passwd procps
+passwd procps openssl curl
 clang libclang-rt-14-dev e2fsprogs strace
 libpq-dev postgresql-15"
 PKGS="$PKGS $*" # extra packages a caller needs, e.g. build-deb.sh's debhelper and lintian

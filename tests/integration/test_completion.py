@@ -143,7 +143,27 @@ class CompletionTest(unittest.TestCase):
 
     def test_options_are_not_ids(self):
         got = self.complete(ADMIN, "--socket", self.daemon.socket, "approve", "--")
-        self.assertEqual(got, ["--comment", "--for", "--help", "--json", "--socket"])
+        self.assertEqual(got, ["--ca", "--cert", "--comment", "--for", "--help", "--json",
+                               "--key", "--server", "--socket"])
+
+    def test_remote_options(self):
+        self.assertEqual(self.complete(ADMIN, "--se"), ["--server"])
+        self.assertEqual(self.complete(ADMIN, "--server", ""), ["https://"])
+        # --cert, --key and --ca take files.
+        certs = os.path.join(self.daemon.dir, "certs")
+        os.makedirs(certs)
+        os.chmod(certs, 0o755)
+        for name in ("alice.crt", "alice.key"):
+            open(os.path.join(certs, name), "w").close()
+        for option in ("--cert", "--key", "--ca"):
+            got = self.complete(ADMIN, "--server", "https://127.0.0.1:1", option,
+                                os.path.join(certs, "al"))
+            self.assertEqual(got, [os.path.join(certs, "alice.crt"),
+                                   os.path.join(certs, "alice.key")], option)
+        # Ids are asked of the server named: one that is not there completes nothing.
+        got = self.complete(ADMIN, "--server", "https://127.0.0.1:1", "--cert", "/x", "--key",
+                            "/x", "--ca", "/x", "approve", "")
+        self.assertEqual(got, [])
 
     def test_with_the_bash_completion_package(self):
         if not os.path.exists(BASH_COMPLETION):
