@@ -371,6 +371,10 @@ static int attach_row(const struct session_row *row, void *ctx)
      * not this host's to watch or end. */
     if (strcmp(row->host, s->config->host) != 0)
         return 0;
+    /* Whoever can write a shared database could add rows; never adopt init or lockboxd
+     * itself as a login's process (their trees would be ended with an access). */
+    if (row->pid <= 1 || row->pid == (int64_t)getpid())
+        return 0;
     struct session_entry *e = add_entry(s);
     if (e == NULL)
         return 1;

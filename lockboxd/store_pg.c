@@ -178,26 +178,40 @@ static void log_notice(void *arg, const char *message)
     syslog(LOG_NOTICE, "event=store.notice msg=%s", text_escape_log(message, shown, sizeof(shown)));
 }
 
-/* Whether the dsn sets connect_timeout itself (then it is kept as given). */
-static bool dsn_sets_timeout(const char *dsn)
+/* Whether the dsn sets this parameter itself (then it is kept as given). */
+static bool dsn_sets(const char *dsn, const char *keyword)
 {
     PQconninfoOption *options = PQconninfoParse(dsn, NULL);
     bool set = false;
 
     for (PQconninfoOption *o = options; o != NULL && o->keyword != NULL; o++)
-        if (strcmp(o->keyword, "connect_timeout") == 0 && o->val != NULL)
+        if (strcmp(o->keyword, keyword) == 0 && o->val != NULL)
             set = true;
     PQconninfoFree(options);
     return set;
 }
 
+/* lockboxd's defaults, each only where the dsn sets none: a 5 s connect timeout, and TCP
+ * keepalives so that a server that vanished without a word (a failover behind a silent
+ * network) is noticed within about a minute, and with it the mirror lock that went too.
+ * Later keywords win over the expanded dsn. */
 PGconn *pg_connect(const char *dsn)
 {
-    /* Later keywords win over the expanded dsn: the 5 s default only where it sets none. */
-    const char *keys[] = {"dbname", "client_encoding", "connect_timeout", NULL};
-    const char *values[] = {dsn, "UTF8", "5", NULL};
-    if (dsn_sets_timeout(dsn))
-        keys[2] = NULL; /* ends the list: the dsn's own value stands */
+    static const char *const defaults[][2] = {{"connect_timeout", "5"},
+                                              {"keepalives", "1"},
+                                              {"keepalives_idle", "30"},
+                                              {"keepalives_interval", "10"},
+                                              {"keepalives_count", "3"}};
+    const char *keys[8] = {"dbname", "client_encoding"}, *values[8] = {dsn, "UTF8"};
+    size_t n = 2;
+
+    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+        if (!dsn_sets(dsn, defaults[i][0])) {
+            keys[n] = defaults[i][0];
+            values[n++] = defaults[i][1];
+        }
+    }
+    keys[n] = values[n] = NULL;
     PGconn *conn = PQconnectdbParams(keys, values, 1);
     if (conn != NULL)
         PQsetNoticeProcessor(conn, log_notice, NULL);

@@ -107,7 +107,7 @@ int pg_outbox_mark_retry(void *state, int64_t seq, int attempts, int64_t next_at
     const char *values[] = {numbers[0], numbers[1], numbers[2], error, failed ? "1" : "0"};
     return pg_command(state,
                       "UPDATE outbox SET attempts = $2, next_attempt_at = $3, last_error = $4, "
-                      "failed = $5 WHERE seq = $1",
+                      "failed = $5 WHERE seq = $1 AND delivered_at = 0",
                       5, values);
 }
 
