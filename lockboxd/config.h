@@ -3,6 +3,7 @@
 #define LOCKBOXD_CONFIG_H
 #include <stdint.h>
 
+#include "config_remote.h"
 #include "lockbox_limits.h"
 #include "request.h"
 
@@ -38,6 +39,7 @@ struct lockboxd_config {
     int64_t session_warning_s;    /* warn a session this long before its access ends; 0 = never */
     struct tenant_config tenants[LOCKBOX_TENANTS_MAX];
     unsigned n_tenants;
+    struct remote_config remote; /* [remote]: the TLS listener, when present */
 };
 
 /* Loads and validates path. Returns 0, or -1 with a "FILE:LINE: what is wrong" message in err. */

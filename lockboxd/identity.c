@@ -46,6 +46,38 @@ static void drop_group_names(struct identity_groups *groups)
     groups->names = NULL;
 }
 
+static bool names_member(char *const *members, const char *name)
+{
+    for (char *const *m = members; m != NULL && *m != NULL; m++) {
+        if (strcmp(*m, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A remote person has no account, so no primary group and no getgrouplist(): its groups are
+ * exactly those whose member list (gr_mem) names it. */
+static int resolve_remote_groups(struct identity_groups *groups, const char *name)
+{
+    struct group grp, *found = NULL;
+    char buf[16384];
+    int rc = 0;
+
+    setgrent();
+    while (getgrent_r(&grp, buf, sizeof(buf), &found) == 0 && found != NULL) {
+        if (groups->n >= LOCKBOX_GROUPS_MAX || !names_member(grp.gr_mem, name))
+            continue;
+        groups->names[groups->n] = strdup(grp.gr_name);
+        if (groups->names[groups->n] == NULL) {
+            rc = -1;
+            break;
+        }
+        groups->n++;
+    }
+    endgrent();
+    return rc;
+}
+
 static int resolve_groups(const struct identity *id)
 {
     struct identity_groups *groups = id->groups;
@@ -56,6 +88,14 @@ static int resolve_groups(const struct identity *id)
         return groups->failed ? -1 : 0;
     groups->resolved = true;
     groups->names = calloc(LOCKBOX_GROUPS_MAX, sizeof(*groups->names));
+    if (groups->names != NULL && id->kind != IDENTITY_LOCAL) {
+        if (resolve_remote_groups(groups, id->name) != 0) {
+            drop_group_names(groups);
+            groups->failed = true;
+            return -1;
+        }
+        return 0;
+    }
     if (groups->names == NULL || getgrouplist(id->name, id->primary_gid, gids, &n_gids) < 0) {
         groups->failed = true;
         return -1;
@@ -93,9 +133,33 @@ int identity_from_socket(int fd, struct identity *id)
         !text_is_name(pw.pw_name, LOCKBOX_NAME_MAX))
         return -1;
     snprintf(id->name, sizeof(id->name), "%s", pw.pw_name);
+    snprintf(id->actor, sizeof(id->actor), "%s", pw.pw_name);
     id->primary_gid = pw.pw_gid;
     id->groups = calloc(1, sizeof(*id->groups));
     return id->groups != NULL ? 0 : -1;
+}
+
+int identity_from_remote(enum identity_kind kind, const char *name, struct identity *id)
+{
+    memset(id, 0, sizeof(*id));
+    if (kind == IDENTITY_LOCAL || strlen(name) > LOCKBOX_REMOTE_NAME_MAX)
+        return -1;
+    id->kind = kind;
+    id->uid = (uid_t)-1;
+    id->gid = (gid_t)-1;
+    id->primary_gid = (gid_t)-1;
+    snprintf(id->name, sizeof(id->name), "%s", name);
+    snprintf(id->actor, sizeof(id->actor), "%s%s",
+             kind == IDENTITY_REMOTE_PERSON ? LOCKBOX_REMOTE_USER_PREFIX
+                                            : LOCKBOX_REMOTE_HOST_PREFIX,
+             name);
+    id->groups = calloc(1, sizeof(*id->groups));
+    return id->groups != NULL ? 0 : -1;
+}
+
+const char *identity_recorded_name(const struct identity *id)
+{
+    return id->actor[0] != '\0' ? id->actor : id->name;
 }
 
 void identity_free(struct identity *id)
@@ -142,6 +206,8 @@ int identity_login_name(const struct identity *id, char *name, size_t name_len, 
     struct passwd pw, *found = NULL;
     char pwbuf[16384];
 
+    if (id->kind != IDENTITY_LOCAL)
+        return -1; /* no process behind a remote caller */
     snprintf(path, sizeof(path), "/proc/%d/loginuid", (int)id->pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
