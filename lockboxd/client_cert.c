@@ -19,7 +19,7 @@
 #define CHAIN_MAX 8       /* certificates a client may send */
 
 #define NO_IDENTITY                                                                                \
-    "the client certificate names no Lockbox identity (add a URI SAN lockbox:user/NAME or "      \
+    "the client certificate names no Lockbox identity (add a URI SAN lockbox:user/NAME or "        \
     "lockbox:host/NAME)"
 
 struct client_trust {
@@ -104,8 +104,8 @@ struct client_trust *client_trust_load(const char *ca_path, const char *crl_path
     }
     if (crl_path != NULL && crl_path[0] != '\0') {
         /* Only a CRL the CA signed counts: GNUTLS_TL_VERIFY_CRL drops any other. */
-        n = gnutls_x509_trust_list_add_trust_file(trust->list, NULL, crl_path,
-                                                  GNUTLS_X509_FMT_PEM, GNUTLS_TL_VERIFY_CRL, 0);
+        n = gnutls_x509_trust_list_add_trust_file(trust->list, NULL, crl_path, GNUTLS_X509_FMT_PEM,
+                                                  GNUTLS_TL_VERIFY_CRL, 0);
         if (n <= 0) {
             snprintf(err, err_len, "%s: no PEM CRL signed by client_ca could be read (crl)",
                      crl_path);
@@ -140,8 +140,8 @@ static const char *format_time(time_t when, char *out, size_t out_len)
  * then dates. */
 static void explain_status(unsigned status, gnutls_x509_crt_t cert, char *why, size_t why_len)
 {
-    if (status & (GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNER_NOT_CA |
-                  GNUTLS_CERT_SIGNATURE_FAILURE))
+    if (status &
+        (GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNER_NOT_CA | GNUTLS_CERT_SIGNATURE_FAILURE))
         snprintf(why, why_len, "the client certificate is not signed by a CA lockboxd trusts");
     else if (status & GNUTLS_CERT_REVOKED)
         snprintf(why, why_len, "the client certificate has been revoked; ask for a new one");

@@ -7,7 +7,7 @@
 #include "lockbox_limits.h"
 
 struct remote_config {
-    bool present;                        /* the section is there: a TCP listener runs */
+    bool present;                           /* the section is there: a TCP listener runs */
     char listen_host[LOCKBOX_HOST_MAX + 1]; /* "127.0.0.1", "::1" (no brackets), a name */
     char listen_port[8];
     char certificate[LOCKBOX_PATH_MAX]; /* the server's certificate (chain), PEM */
