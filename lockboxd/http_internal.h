@@ -25,8 +25,8 @@ enum MHD_Result http_reply_and_close(struct call *call, unsigned status, json_ob
 /* The TLS listener's side (http_tls.c). */
 /* Connection start and end: keeps the connection's certificate verdict and whether it counts
  * against its identity's open connections. */
-void http_tls_on_connection(struct http_server *server, struct MHD_Connection *conn,
-                            void **context, enum MHD_ConnectionNotificationCode code);
+void http_tls_on_connection(struct http_server *server, struct MHD_Connection *conn, void **context,
+                            enum MHD_ConnectionNotificationCode code);
 /* Identifies a call by the connection's client certificate, counting the connection against
  * its identity on its first call. Returns true, or false with *refusal sent. */
 bool http_tls_identify(struct http_server *server, struct call *call, enum MHD_Result *refusal);

@@ -38,8 +38,8 @@ struct tls_connection {
     char why[256];
 };
 
-void http_tls_on_connection(struct http_server *server, struct MHD_Connection *conn,
-                            void **context, enum MHD_ConnectionNotificationCode code)
+void http_tls_on_connection(struct http_server *server, struct MHD_Connection *conn, void **context,
+                            enum MHD_ConnectionNotificationCode code)
 {
     (void)conn;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
@@ -83,8 +83,8 @@ static void check_certificate(struct tls_connection *tc, struct http_server *ser
         tc->refused = true;
         return;
     }
-    tc->refused = client_trust_verify(server->trust, (gnutls_session_t)info->tls_session,
-                                      &tc->name, tc->why, sizeof(tc->why)) != 0;
+    tc->refused = client_trust_verify(server->trust, (gnutls_session_t)info->tls_session, &tc->name,
+                                      tc->why, sizeof(tc->why)) != 0;
 }
 
 static bool refuse_certificate(struct call *call, const char *why, enum MHD_Result *refusal)
@@ -230,18 +230,20 @@ int http_start_remote(struct http_server *server, const struct http_handler *han
         goto fail;
     /* MHD_OPTION_HTTPS_MEM_TRUST makes GnuTLS ask for a client certificate; whether it is
      * good is decided by client_trust_verify() on the first call. */
-    server->mhd = MHD_start_daemon(
-        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TLS, 0, NULL, NULL,
-        http_on_request, server, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL,
-        MHD_OPTION_LISTEN_SOCKET, server->listen_fd, MHD_OPTION_HTTPS_MEM_CERT, server->tls_cert,
-        MHD_OPTION_HTTPS_MEM_KEY, server->tls_key, MHD_OPTION_HTTPS_MEM_TRUST,
-        server->tls_client_ca, MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)TLS_CONNECTION_LIMIT,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)TLS_CONNECTIONS_PER_ADDRESS,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)TLS_TIMEOUT_SECONDS,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)TLS_CONNECTION_MEMORY,
-        MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, server, MHD_OPTION_NOTIFY_CONNECTION,
-        http_on_connection, server, MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_END);
+    server->mhd =
+        MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TLS,
+                         0, NULL, NULL, http_on_request, server, MHD_OPTION_EXTERNAL_LOGGER,
+                         http_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, server->listen_fd,
+                         MHD_OPTION_HTTPS_MEM_CERT, server->tls_cert, MHD_OPTION_HTTPS_MEM_KEY,
+                         server->tls_key, MHD_OPTION_HTTPS_MEM_TRUST, server->tls_client_ca,
+                         MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_CONNECTION_LIMIT,
+                         (unsigned)TLS_CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                         (unsigned)TLS_CONNECTIONS_PER_ADDRESS, MHD_OPTION_CONNECTION_TIMEOUT,
+                         (unsigned)TLS_TIMEOUT_SECONDS, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                         (size_t)TLS_CONNECTION_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
+                         http_on_completed, server, MHD_OPTION_NOTIFY_CONNECTION,
+                         http_on_connection, server, MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+                         MHD_OPTION_END);
     if (server->mhd == NULL) {
         snprintf(err, err_len,
                  "cannot start the TLS server on %s port %s (check [remote] certificate and key "
