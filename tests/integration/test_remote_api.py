@@ -7,6 +7,8 @@ listens on 127.0.0.1 at a free port; the test talks to it with Python's ssl and 
                  the engineer himself (an admin by @group, gr_mem) are refused; host
                  certificates reach /v1/health only; root-only routes are refused; audit and
                  syslog name lockbox:user/NAME.
+  Startup        [remote] without client_ca stops lockboxd with FILE:LINE; so does a private
+                 key others may read, naming it; TLS 1.1 fails the handshake.
   BadCertificates  expired, revoked, another CA, no lockbox SAN, two of them, none at all:
                  403 certificate_refused with what is wrong, logged once each.
   Hostile        a partial request and a handshake that never ends are dropped after the
@@ -19,11 +21,13 @@ import os
 import shutil
 import socket
 import ssl
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 import unittest
+import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lockbox_testlib as lt  # noqa: E402
@@ -125,11 +129,16 @@ class Remote(unittest.TestCase):
         req = self.file_as_engineer("testhost")
         self.assertEqual((req["user"], req["requested_by"], req["requester"]),
                          (ENG, "lockbox:user/" + ENG, ENG), req)
-        result = {}
+        result, remote_wait = {}, {}
         waiter = threading.Thread(target=lambda: result.update(login_socket_call(
             self.d, {"op": "wait", "id": req["id"], "timeout": 60})))
         waiter.start()
-        self.d.wait_waiting(1)
+        # The engineer waits over TLS too (a suspended TLS connection, resumed by the decision).
+        remote_waiter = threading.Thread(target=lambda: remote_wait.update(zip(
+            ("status", "body"), tls_call(self.d, ENG, "GET",
+                                         "/v1/requests/%s/wait?timeout=60" % req["id"]))))
+        remote_waiter.start()
+        self.d.wait_waiting(2)
         status, obj = tls_call(self.d, ALICE, "POST", "/v1/requests/%s/approve" % req["id"],
                                {"comment": "window open"})
         self.assertEqual(status, 200, obj)
@@ -137,6 +146,11 @@ class Remote(unittest.TestCase):
         self.assertFalse(waiter.is_alive(), "the waiting login was not released")
         self.assertEqual(result["request"]["state"], "approved", result)
         self.assertEqual(result["request"]["decided_by"], "lockbox:user/" + ALICE, result)
+        remote_waiter.join(15)
+        self.assertFalse(remote_waiter.is_alive(), "the engineer's wait over TLS was not released")
+        self.assertEqual(remote_wait["status"], 200, remote_wait)
+        body = remote_wait["body"]
+        self.assertEqual((body.get("request") or body)["state"], "approved", remote_wait)
         events = [e for e in self.d.audit_events() if e.get("request_id") == req["id"]]
         self.assertEqual([(e["event"], e["actor"]) for e in events],
                          [("request.created", "lockbox:user/" + ENG),
@@ -220,6 +234,54 @@ class BadCertificates(unittest.TestCase):
 
     def refusals(self):
         return [l for l in self.d.syslog.snapshot() if "action=certificate" in l]
+
+
+class Startup(unittest.TestCase):
+    def start_fails(self, d):
+        proc = subprocess.run([lt.LOCKBOXD, "-c", d.conf_path, "-f"], capture_output=True,
+                              text=True, timeout=30)
+        self.assertNotEqual(proc.returncode, 0, proc.stderr)
+        return proc.stderr
+
+    def test_missing_key_names_the_section_line(self):
+        d = lt.Daemon(tenants=TENANTS)
+        self.addCleanup(d.close)
+        with open(d.conf_path) as f:
+            line = len(f.read().split("\n")) + 1  # write_config's extra starts after a newline
+        crt, _ = CERTS["server"]
+        d.write_config("\n[remote]\nlisten = 127.0.0.1:%d\ncertificate = %s\nkey = %s\n" % (
+            free_port(), crt, crt))
+        err = self.start_fails(d)
+        self.assertIn("%s:%d: [remote] needs client_ca" % (d.conf_path, line), err)
+
+    def test_a_readable_key_stops_the_start_naming_the_file(self):
+        d = remote_daemon()
+        self.addCleanup(d.close)
+        key = CERTS["server"][1]
+        os.chmod(key, 0o640)
+        try:
+            err = self.start_fails(d)
+        finally:
+            os.chmod(key, 0o600)
+        self.assertIn("%s: the private key must be owned by root and not readable" % key, err)
+
+    def test_protocols_below_tls_1_2_fail_the_handshake(self):
+        d = remote_daemon()
+        self.addCleanup(d.close)
+        d.start()
+        crt, key = CERTS[ALICE]
+        ctx = client_context(CERTS["ca"], crt, key)
+        with warnings.catch_warnings():  # TLS 1.0/1.1 are deprecated: that is the point
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")  # so that this client offers TLS 1.1 at all
+        with socket.create_connection(("127.0.0.1", d.port), timeout=10) as raw:
+            with self.assertRaises((ssl.SSLError, ConnectionError)) as failed:
+                ctx.wrap_socket(raw, server_hostname="localhost")
+        # lockboxd ended it, not this client for want of a protocol it would offer
+        self.assertNotIn("NO_PROTOCOLS_AVAILABLE", str(failed.exception))
+        self.assertEqual(tls_call(d, ALICE, "GET", "/v1/health")[0], 200)  # 1.2+ still does
 
 
 class Hostile(unittest.TestCase):
