@@ -4,8 +4,9 @@
                                         can revoke and publish a CRL)
     .cert  .key  .crl (after gen_crl())
     .server("server", ips=["127.0.0.1"], dns=["localhost"]) -> (crt, key)
-    .client("alice", uris=["lockbox:user/alice"], start=None, end=None) -> (crt, key)
-        start/end: "YYYYMMDDHHMMSSZ" for a certificate valid in the past (expired) or future
+    .client("alice", uris=["lockbox:user/alice"], start=None, end=None, eku="clientAuth")
+        -> (crt, key); start/end: "YYYYMMDDHHMMSSZ" for a certificate valid in the past
+        (expired) or the future; eku: its extendedKeyUsage (None: none at all)
     .revoke(crt)   .gen_crl() -> path of the PEM CRL
   client_context(ca_cert, crt=None, key=None) -> ssl.SSLContext for http.client
 
@@ -87,9 +88,9 @@ class TestCA:
         return self._issue(name, ["subjectAltName = " + ", ".join(names),
                                   "extendedKeyUsage = serverAuth"])
 
-    def client(self, name, uris=None, start=None, end=None, extra=()):
+    def client(self, name, uris=None, start=None, end=None, eku="clientAuth"):
         uris = ["lockbox:user/%s" % name] if uris is None else uris
-        extensions = ["extendedKeyUsage = clientAuth"] + list(extra)
+        extensions = ["extendedKeyUsage = %s" % eku] if eku else []
         if uris:
             extensions.append("subjectAltName = " + ", ".join("URI:%s" % u for u in uris))
         return self._issue(name, extensions, start, end)

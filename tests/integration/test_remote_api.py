@@ -9,7 +9,7 @@ listens on 127.0.0.1 at a free port; the test talks to it with Python's ssl and 
                  syslog name lockbox:user/NAME.
   Startup        [remote] without client_ca stops lockboxd with FILE:LINE; so does a private
                  key others may read, naming it; TLS 1.1 fails the handshake.
-  BadCertificates  expired, revoked, another CA, no lockbox SAN, two of them, none at all:
+  BadCertificates  expired, not yet valid, not for client auth, revoked, another CA, no lockbox SAN, two of them, none at all:
                  403 certificate_refused with what is wrong, logged once each.
   Hostile        a partial request and a handshake that never ends are dropped after the
                  timeout; 300+ connections of one identity hold the per-identity cap and a
@@ -56,6 +56,9 @@ def setUpModule():
         CERTS[name] = ca.client(name)
     CERTS["host"] = ca.client("db01", uris=["lockbox:host/db01"])
     CERTS["expired"] = ca.client("old", start="20200101000000Z", end="20200102000000Z")
+    CERTS["future"] = ca.client("early", start="20990101000000Z", end="20991231000000Z")
+    CERTS["server_only"] = ca.client("srvonly", eku="serverAuth")
+    CERTS["no_eku"] = ca.client(BOB + "x", uris=["lockbox:user/" + BOB], eku=None)
     CERTS["revoked"] = ca.client("gone")
     ca.revoke(CERTS["revoked"][0])
     CERTS["crl"] = ca.gen_crl()
@@ -181,6 +184,10 @@ class Remote(unittest.TestCase):
         status, obj = tls_call(self.d, ALICE, "POST", "/v1/requests/%s/deny" % req["id"], {})
         self.assertEqual(status, 200, obj)
 
+    def test_a_certificate_without_extended_key_usage_is_accepted(self):
+        status, obj = tls_call(self.d, "no_eku", "GET", "/v1/requests")
+        self.assertEqual(status, 200, obj)
+
     def test_host_certificate_reaches_health_only(self):
         status, obj = tls_call(self.d, "host", "GET", "/v1/health")
         self.assertEqual(status, 200, obj)
@@ -213,6 +220,8 @@ class BadCertificates(unittest.TestCase):
     def test_each_bad_certificate_is_refused_with_its_reason(self):
         cases = [
             ("expired", "has expired (not after 2020-01-02T00:00:00Z)"),
+            ("future", "is not valid yet (not before 2099-01-01T00:00:00Z)"),
+            ("server_only", "is not for TLS client authentication"),
             ("revoked", "has been revoked"),
             ("other_ca", "is not signed by a CA lockboxd trusts"),
             ("no_san", "names no Lockbox identity (add a URI SAN lockbox:user/NAME"),
