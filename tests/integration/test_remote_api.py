@@ -247,6 +247,8 @@ class BadCertificates(unittest.TestCase):
 
 class Startup(unittest.TestCase):
     def start_fails(self, d):
+        if d.pg:
+            d.pg.create()  # as Daemon.start() does: the store opens before the listeners
         proc = subprocess.run([lt.LOCKBOXD, "-c", d.conf_path, "-f"], capture_output=True,
                               text=True, timeout=30)
         self.assertNotEqual(proc.returncode, 0, proc.stderr)
