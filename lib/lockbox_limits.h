@@ -30,6 +30,7 @@
 #define LOCKBOX_LIST_MAX 1000
 #define LOCKBOX_ADMINS_MAX 64 /* entries in one tenant's admins list */
 #define LOCKBOX_TENANTS_MAX 64
+#define LOCKBOX_ADMIN_GROUPS_MAX (LOCKBOX_ADMINS_MAX * LOCKBOX_TENANTS_MAX)
 #define LOCKBOX_GROUPS_MAX 256 /* groups of one caller we consider */
 #define LOCKBOX_PENDING_PER_USER_DEFAULT 20
 #define LOCKBOX_NOTIFY_SECRET_MAX 256

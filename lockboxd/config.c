@@ -488,3 +488,27 @@ struct lockbox_tenant_policy config_policy_for(const struct lockboxd_config *con
     struct lockbox_tenant_policy none = {name, NULL, 0};
     return none;
 }
+
+static bool listed(const char **names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(names[i], name) == 0)
+            return true;
+    }
+    return false;
+}
+
+size_t config_admin_groups(const struct lockboxd_config *config, const char **out, size_t max)
+{
+    size_t n = 0;
+
+    for (unsigned t = 0; t < config->n_tenants; t++) {
+        const struct tenant_config *tenant = &config->tenants[t];
+        for (unsigned a = 0; a < tenant->n_admins && n < max; a++) {
+            const char *entry = tenant->admins[a];
+            if (entry[0] == '@' && !listed(out, n, entry + 1))
+                out[n++] = entry + 1;
+        }
+    }
+    return n;
+}

@@ -54,6 +54,9 @@ const struct tenant_config *config_find_tenant(const struct lockboxd_config *con
                                                const char *name);
 /* The tenant's admin list in the pure core's shape (valid while config lives). */
 struct lockbox_tenant_policy config_tenant_policy(const struct tenant_config *tenant);
+/* The @group entries of every tenant's admins, without '@' and each once; out points into
+ * config. Returns how many (at most max). */
+size_t config_admin_groups(const struct lockboxd_config *config, const char **out, size_t max);
 /* The policy of tenant `name`: its admins, or none at all for a tenant the configuration no
  * longer has (its requests stay readable by their owners and root, decidable by nobody). */
 struct lockbox_tenant_policy config_policy_for(const struct lockboxd_config *config,

@@ -89,6 +89,9 @@ struct http_server {
      * the PEM files MHD was given. */
     struct client_trust *trust;
     char *tls_cert, *tls_key, *tls_client_ca;
+    /* The @group names of the admin lists: the groups a remote person may be in. */
+    const char *const *admin_groups;
+    size_t n_admin_groups;
 };
 
 /* Binds the socket (mode 0666 in a root-owned 0755 directory; the peer's credentials decide
@@ -99,11 +102,14 @@ int http_start(struct http_server *server, const struct http_handler *handler,
                int inherited_fd, char *err, size_t err_len);
 /* socket_path: the Unix socket to remove; NULL for the TLS listener. */
 void http_stop(struct http_server *server, const char *socket_path);
-/* Starts the TLS listener of [remote] on TCP (http_tls.c). Returns 0 or -1 with err. */
+/* Starts the TLS listener of [remote] on TCP (http_tls.c). admin_groups (names without '@',
+ * kept, not copied) are the groups a remote person's membership is looked up in. Returns 0 or
+ * -1 with err. */
 struct remote_config;
 int http_start_remote(struct http_server *server, const struct http_handler *handler,
                       const struct http_limits *limits, struct waiters *waiters,
-                      const struct remote_config *remote, char *err, size_t err_len);
+                      const struct remote_config *remote, const char *const *admin_groups,
+                      size_t n_admin_groups, char *err, size_t err_len);
 /* Watches MHD's epoll descriptor on the main loop's epoll_fd (http_run() serves it each
  * round), where suspended long-polls are watched too. Returns 0 or -1. */
 int http_attach(struct http_server *server, int epoll_fd);

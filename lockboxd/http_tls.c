@@ -135,7 +135,8 @@ bool http_tls_identify(struct http_server *server, struct call *call, enum MHD_R
         check_certificate(tc, server, call->conn);
     if (tc->refused)
         return refuse_certificate(call, tc->why, refusal);
-    if (identity_from_remote(tc->name.kind, tc->name.name, &call->who) != 0)
+    if (identity_from_remote(tc->name.kind, tc->name.name, server->admin_groups,
+                             server->n_admin_groups, &call->who) != 0)
         return refuse_certificate(call, "lockboxd cannot set up your identity", refusal);
     return count_connection(server, tc, call, refusal);
 }
@@ -217,9 +218,12 @@ static int load_files(struct http_server *server, const struct remote_config *re
 
 int http_start_remote(struct http_server *server, const struct http_handler *handler,
                       const struct http_limits *limits, struct waiters *waiters,
-                      const struct remote_config *remote, char *err, size_t err_len)
+                      const struct remote_config *remote, const char *const *admin_groups,
+                      size_t n_admin_groups, char *err, size_t err_len)
 {
     memset(server, 0, sizeof(*server));
+    server->admin_groups = admin_groups;
+    server->n_admin_groups = n_admin_groups;
     server->handler = *handler;
     server->limits = *limits;
     server->waiters = waiters;

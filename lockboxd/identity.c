@@ -55,27 +55,25 @@ static bool names_member(char *const *members, const char *name)
     return false;
 }
 
-/* A remote person has no account, so no primary group and no getgrouplist(): its groups are
- * exactly those whose member list (gr_mem) names it. */
-static int resolve_remote_groups(struct identity_groups *groups, const char *name)
+/* A remote person has no account, so no primary group and no getgrouplist(): of the groups
+ * the configuration names, it is in those whose member list (gr_mem) names it. A group that
+ * does not exist has no members; a failed lookup is an error (fail closed). */
+static int resolve_remote_groups(struct identity_groups *groups, const struct identity *id)
 {
-    struct group grp, *found = NULL;
-    char buf[16384];
-    int rc = 0;
-
-    setgrent();
-    while (getgrent_r(&grp, buf, sizeof(buf), &found) == 0 && found != NULL) {
-        if (groups->n >= LOCKBOX_GROUPS_MAX || !names_member(grp.gr_mem, name))
+    for (size_t i = 0; i < id->n_remote_groups && groups->n < LOCKBOX_GROUPS_MAX; i++) {
+        struct group grp, *found = NULL;
+        char buf[16384];
+        int rc = getgrnam_r(id->remote_groups[i], &grp, buf, sizeof(buf), &found);
+        if (rc != 0)
+            return -1;
+        if (found == NULL || !names_member(grp.gr_mem, id->name))
             continue;
         groups->names[groups->n] = strdup(grp.gr_name);
-        if (groups->names[groups->n] == NULL) {
-            rc = -1;
-            break;
-        }
+        if (groups->names[groups->n] == NULL)
+            return -1;
         groups->n++;
     }
-    endgrent();
-    return rc;
+    return 0;
 }
 
 static int resolve_groups(const struct identity *id)
@@ -89,7 +87,7 @@ static int resolve_groups(const struct identity *id)
     groups->resolved = true;
     groups->names = calloc(LOCKBOX_GROUPS_MAX, sizeof(*groups->names));
     if (groups->names != NULL && id->kind != IDENTITY_LOCAL) {
-        if (resolve_remote_groups(groups, id->name) != 0) {
+        if (resolve_remote_groups(groups, id) != 0) {
             drop_group_names(groups);
             groups->failed = true;
             return -1;
@@ -139,7 +137,8 @@ int identity_from_socket(int fd, struct identity *id)
     return id->groups != NULL ? 0 : -1;
 }
 
-int identity_from_remote(enum identity_kind kind, const char *name, struct identity *id)
+int identity_from_remote(enum identity_kind kind, const char *name, const char *const *groups,
+                         size_t n_groups, struct identity *id)
 {
     memset(id, 0, sizeof(*id));
     if (kind == IDENTITY_LOCAL || strlen(name) > LOCKBOX_REMOTE_NAME_MAX)
@@ -148,6 +147,8 @@ int identity_from_remote(enum identity_kind kind, const char *name, struct ident
     id->uid = (uid_t)-1;
     id->gid = (gid_t)-1;
     id->primary_gid = (gid_t)-1;
+    id->remote_groups = groups;
+    id->n_remote_groups = n_groups;
     snprintf(id->name, sizeof(id->name), "%s", name);
     snprintf(id->actor, sizeof(id->actor), "%s%s",
              kind == IDENTITY_REMOTE_PERSON ? LOCKBOX_REMOTE_USER_PREFIX

@@ -3,6 +3,7 @@
  * Any failed lookup is an error; the caller then refuses (fail closed). */
 #ifndef LOCKBOXD_IDENTITY_H
 #define LOCKBOXD_IDENTITY_H
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "lockbox_limits.h"
@@ -22,6 +23,10 @@ struct identity {
     char name[LOCKBOX_NAME_MAX + 1]; /* the person (or host): what admin lists match */
     /* What records name as the actor: the name, or "lockbox:user/NAME" for a remote person. */
     char actor[LOCKBOX_NAME_MAX + 1];
+    /* A remote person's candidate groups (the configuration's @group admin entries, without
+     * '@'): it belongs to those whose member list names it. Not owned. */
+    const char *const *remote_groups;
+    size_t n_remote_groups;
     gid_t primary_gid;
     /* Group names are looked up on first use (identity_actor): most calls (the module's
      * access check, filing, waiting) never need them, and the lookups were the largest
@@ -36,8 +41,11 @@ int identity_peer_cred(int fd, struct ucred *cred);
 /* Fills id from the connected socket fd. Returns 0 or -1. */
 int identity_from_socket(int fd, struct identity *id);
 /* Fills id for a remote caller named by its certificate (name already validated). A remote
- * person's groups are those whose member list names it. Returns 0 or -1. */
-int identity_from_remote(enum identity_kind kind, const char *name, struct identity *id);
+ * person's groups are those of groups (getgrnam) whose member list names it: with no account
+ * there is no primary group or getgrouplist(), and enumerating every group (getgrent) is
+ * often off for directory services. groups must outlive id. Returns 0 or -1. */
+int identity_from_remote(enum identity_kind kind, const char *name, const char *const *groups,
+                         size_t n_groups, struct identity *id);
 /* What records name as the caller (identity.actor, else its name). */
 const char *identity_recorded_name(const struct identity *id);
 void identity_free(struct identity *id);

@@ -43,6 +43,8 @@ struct lockboxd {
     struct routes routes; /* what the HTTP API's calls mean */
     struct http_server http;
     struct http_server remote; /* [remote]: the TLS listener (remote.mhd NULL without one) */
+    const char *admin_groups[LOCKBOX_ADMIN_GROUPS_MAX]; /* the admin lists' @groups, for it */
+    size_t n_admin_groups;
     struct login_server login;
     struct waiters waiters; /* long-polls of both doors */
     struct notifier *notifier;
@@ -399,8 +401,9 @@ static int start_doors(struct lockboxd *d, int activated, char *err, size_t err_
         return -1;
     if (!d->config.remote.present)
         return 0;
-    return http_start_remote(&d->remote, &handler, &limits, &d->waiters, &d->config.remote, err,
-                             err_len);
+    d->n_admin_groups = config_admin_groups(&d->config, d->admin_groups, LOCKBOX_ADMIN_GROUPS_MAX);
+    return http_start_remote(&d->remote, &handler, &limits, &d->waiters, &d->config.remote,
+                             d->admin_groups, d->n_admin_groups, err, err_len);
 }
 
 /* Answers every waiting call and every held reply, then closes both doors. */

@@ -60,9 +60,16 @@ static void test_invalid_names(void **unused)
     (void)unused;
 
     const char *const bad[] = {
-        "lockbox:user/",           "lockbox:user/al ice", "lockbox:user/../root",
-        "lockbox:user/a/b",        "lockbox:admin/alice", "LOCKBOX:user/alice",
-        "lockbox:user/al\x1b[2Jx", "lockbox:host/db 01",  "lockbox:user/\xe2\x80\xae" "ecila",
+        "lockbox:user/",
+        "lockbox:user/al ice",
+        "lockbox:user/../root",
+        "lockbox:user/a/b",
+        "lockbox:admin/alice",
+        "LOCKBOX:user/alice",
+        "lockbox:user/al\x1b[2Jx",
+        "lockbox:host/db 01",
+        "lockbox:user/\xe2\x80\xae"
+        "ecila",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(parse(&bad[i], 1, &name, why), -1);

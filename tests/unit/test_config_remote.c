@@ -18,20 +18,21 @@ static void test_listen_addresses(void **unused)
                      0);
     assert_string_equal(host, "127.0.0.1");
     assert_string_equal(port, "8443");
-    assert_int_equal(
-        config_remote_parse_listen("[::1]:443", host, sizeof(host), port, sizeof(port)), 0);
+    assert_int_equal(config_remote_parse_listen("[::1]:443", host, sizeof(host), port,
+                                                sizeof(port)),
+                     0);
     assert_string_equal(host, "::1");
     assert_string_equal(port, "443");
     assert_int_equal(config_remote_parse_listen("lockbox.example:8443", host, sizeof(host), port,
                                                 sizeof(port)),
                      0);
 
-    const char *const bad[] = {"127.0.0.1",     "127.0.0.1:",  ":8443",  "::1:8443",
-                               "[::1]8443",     "[::1]:0",     "h:65536", "h:84a3",
-                               "h:-1",          "[]:8443",     "a b:1",   "h:+80"};
+    const char *const bad[] = {"127.0.0.1", "127.0.0.1:", ":8443",   "::1:8443",
+                               "[::1]8443", "[::1]:0",    "h:65536", "h:84a3",
+                               "h:-1",      "[]:8443",    "a b:1",   "h:+80"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        assert_int_equal(
-            config_remote_parse_listen(bad[i], host, sizeof(host), port, sizeof(port)), -1);
+        assert_int_equal(config_remote_parse_listen(bad[i], host, sizeof(host), port, sizeof(port)),
+                         -1);
 }
 
 static void test_required_keys(void **unused)
@@ -45,8 +46,7 @@ static void test_required_keys(void **unused)
     assert_int_equal(config_remote_key(&remote, "listen", "127.0.0.1:8443", why, sizeof(why)), 0);
     assert_int_equal(config_remote_check(&remote, why, sizeof(why)), -1);
     assert_non_null(strstr(why, "[remote] needs certificate"));
-    assert_int_equal(config_remote_key(&remote, "certificate", "/etc/s.crt", why, sizeof(why)),
-                     0);
+    assert_int_equal(config_remote_key(&remote, "certificate", "/etc/s.crt", why, sizeof(why)), 0);
     assert_int_equal(config_remote_key(&remote, "key", "/etc/s.key", why, sizeof(why)), 0);
     assert_int_equal(config_remote_check(&remote, why, sizeof(why)), -1);
     assert_non_null(strstr(why, "needs client_ca"));
