@@ -407,6 +407,22 @@ void http_on_connection(void *cls, struct MHD_Connection *conn, void **context,
     *context = (void *)((uintptr_t)key + 1);
 }
 
+/* Names the caller: its credentials on the Unix socket, its client certificate over TLS.
+ * Returns true, or false with *refusal sent. */
+static bool identify_call(struct http_server *server, struct call *call, enum MHD_Result *refusal)
+{
+    if (server->trust != NULL)
+        return http_tls_identify(server, call, refusal);
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(call->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (info != NULL && identity_from_socket(info->connect_fd, &call->who) == 0)
+        return true;
+    syslog(LOG_WARNING, "event=api.refused status=403 msg=\"cannot identify the peer\"");
+    *refusal = http_reply_error(call, MHD_HTTP_FORBIDDEN, "forbidden",
+                                "lockboxd cannot identify you (SO_PEERCRED or user lookup failed)");
+    return false;
+}
+
 enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                 const char *method, const char *version, const char *upload_data,
                                 size_t *upload_size, void **con_cls)
@@ -457,34 +473,20 @@ enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const ch
     if (call->too_large)
         return http_reply_error(call, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
                                 "the request body is larger than %d bytes", LOCKBOX_BODY_MAX);
-    if (!call->identified && server->trust != NULL) {
+    if (!call->identified) {
         enum MHD_Result refusal;
-        if (!http_tls_identify(server, call, &refusal))
+        if (!identify_call(server, call, &refusal))
             return refusal;
         call->identified = true;
         if (!count_call(server, call)) {
-            syslog(LOG_WARNING,
-                   "event=api.refused status=429 actor=%s msg=\"too many concurrent calls\"",
-                   call->who.actor);
-            return http_reply_error(call, 429, "too_many_calls",
-                                    "you have %d calls in progress already; finish some first",
-                                    server->limits.max_calls_per_user);
-        }
-    }
-    if (!call->identified) {
-        const union MHD_ConnectionInfo *info =
-            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        if (info == NULL || identity_from_socket(info->connect_fd, &call->who) != 0) {
-            syslog(LOG_WARNING, "event=api.refused status=403 msg=\"cannot identify the peer\"");
-            return http_reply_error(
-                call, MHD_HTTP_FORBIDDEN, "forbidden",
-                "lockboxd cannot identify you (SO_PEERCRED or user lookup failed)");
-        }
-        call->identified = true;
-        if (!count_call(server, call)) {
-            syslog(LOG_WARNING,
-                   "event=api.refused status=429 uid=%u msg=\"too many concurrent calls\"",
-                   (unsigned)call->who.uid);
+            if (call->who.kind == IDENTITY_LOCAL)
+                syslog(LOG_WARNING,
+                       "event=api.refused status=429 uid=%u msg=\"too many concurrent calls\"",
+                       (unsigned)call->who.uid);
+            else
+                syslog(LOG_WARNING,
+                       "event=api.refused status=429 actor=%s msg=\"too many concurrent calls\"",
+                       call->who.actor);
             return http_reply_error(call, 429, "too_many_calls",
                                     "you have %d calls in progress already; finish some first",
                                     server->limits.max_calls_per_user);
