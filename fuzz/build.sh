@@ -14,7 +14,7 @@ mkdir -p "$OUT/obj"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 CFLAGS="-g -O1 -std=gnu11 -Wall -Wextra $SAN -fsanitize=fuzzer-no-link
         -I$SRC/lib -I$SRC/lockboxd -I$SRC/pam_lockbox $(pkg-config --cflags json-c inih libcurl)"
-LIBS="$(pkg-config --libs json-c libcrypto inih libcurl libmicrohttpd sqlite3) -lpthread"
+LIBS="$(pkg-config --libs json-c libcrypto inih libcurl libmicrohttpd sqlite3 gnutls) -lpthread"
 
 # The libraries, with the same compiler and flags as the targets.
 LIBDIR="$OUT/libs"
@@ -32,6 +32,7 @@ ARCHIVES="$LIBDIR/lockboxd/liblockboxd_core.a $LIBDIR/lib/liblockbox_common.a
 module_sources_of() {
     case "$1" in
     body|config|audit_chain|duration|text|timefmt|request_json|login_request|activation) ;;
+    client_cert) ;;
     pam_args)     echo "pam_lockbox/args.c" ;;
     # The module's reply handling with login_call() stubbed in the target (no socket), and
     # lockboxd's request parser to check that every request the module sends is accepted.
@@ -40,7 +41,7 @@ module_sources_of() {
     esac
 }
 TARGETS=${FUZZ_TARGETS:-"body config audit_chain duration text timefmt request_json pam_args
-                         login_request login_reply activation"}
+                         login_request login_reply activation client_cert"}
 
 # Compile each source once; recompile when it or any header is newer than its object.
 newest_header=$(ls -t "$SRC"/lib/*.h "$SRC"/lockboxd/*.h "$SRC"/pam_lockbox/*.h | head -n 1)

@@ -5,8 +5,14 @@
 
 #define LOCKBOX_VERSION "0.1.0"
 
-#define LOCKBOX_ID_HEX_LEN 32               /* 128 random bits as lowercase hex */
-#define LOCKBOX_NAME_MAX 64                 /* user, tenant, service, actor names (bytes) */
+#define LOCKBOX_ID_HEX_LEN 32 /* 128 random bits as lowercase hex */
+#define LOCKBOX_NAME_MAX 64   /* user, tenant, service, actor names (bytes) */
+/* Callers over TLS are named by their client certificate's URI SAN, and recorded (actor,
+ * requested_by) with its scheme, so that records say the call came over TLS. The name after
+ * the prefix is kept short enough for the whole to fit where actor names are stored. */
+#define LOCKBOX_REMOTE_USER_PREFIX "lockbox:user/"
+#define LOCKBOX_REMOTE_HOST_PREFIX "lockbox:host/"
+#define LOCKBOX_REMOTE_NAME_MAX (LOCKBOX_NAME_MAX - 13)
 #define LOCKBOX_HOST_MAX 253                /* a DNS name */
 #define LOCKBOX_RHOST_MAX 255               /* a DNS name or an IPv6 literal with zone */
 #define LOCKBOX_TEXT_MAX 1024               /* reason and comment (bytes, UTF-8) */
@@ -25,6 +31,7 @@
 #define LOCKBOX_LIST_MAX 1000
 #define LOCKBOX_ADMINS_MAX 64 /* entries in one tenant's admins list */
 #define LOCKBOX_TENANTS_MAX 64
+#define LOCKBOX_ADMIN_GROUPS_MAX (LOCKBOX_ADMINS_MAX * LOCKBOX_TENANTS_MAX)
 #define LOCKBOX_GROUPS_MAX 256 /* groups of one caller we consider */
 #define LOCKBOX_PENDING_PER_USER_DEFAULT 20
 #define LOCKBOX_NOTIFY_SECRET_MAX 256

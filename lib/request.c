@@ -55,6 +55,23 @@ bool policy_is_admin(const struct lockbox_tenant_policy *tenant, const struct lo
     return false;
 }
 
+/* The person who filed req: requested_by, or NAME when a remote person filed it over TLS
+ * (recorded as "lockbox:user/NAME"). */
+const char *request_filer_person(const struct lockbox_request *req)
+{
+    static const char prefix[] = LOCKBOX_REMOTE_USER_PREFIX;
+    if (strncmp(req->requested_by, prefix, sizeof(prefix) - 1) == 0)
+        return req->requested_by + sizeof(prefix) - 1;
+    return req->requested_by;
+}
+
+/* Remote callers have no uid ((uid_t)-1): uids are compared only for local callers, or every
+ * remote person would be every other one. */
+static bool same_uid(uid_t a, uid_t b)
+{
+    return a != (uid_t)-1 && a == b;
+}
+
 static bool is_own_request(const struct lockbox_request *req, const struct lockbox_actor *who)
 {
     /* The uid as well as the name: a second account name for the same uid is the same
@@ -65,11 +82,10 @@ static bool is_own_request(const struct lockbox_request *req, const struct lockb
     /* The person who asked, e.g. an admin who su's to a shared account (by name, or by uid:
      * a second name for the same uid is the same person). */
     if (req->requester[0] != '\0' &&
-        ((req->requester_uid != (uid_t)-1 && req->requester_uid == who->uid) ||
-         strcmp(req->requester, who->name) == 0))
+        (same_uid(req->requester_uid, who->uid) || strcmp(req->requester, who->name) == 0))
         return true;
-    return who->uid != 0 &&
-           (req->requested_by_uid == who->uid || strcmp(req->requested_by, who->name) == 0);
+    return who->uid != 0 && (same_uid(req->requested_by_uid, who->uid) ||
+                             strcmp(request_filer_person(req), who->name) == 0);
 }
 
 enum request_verdict request_may_decide(const struct lockbox_request *req,
@@ -90,8 +106,9 @@ bool request_may_read(const struct lockbox_request *req, const struct lockbox_te
 {
     if (who->uid == 0)
         return true;
-    if (req->requested_by_uid == who->uid ||
-        (who->name != NULL && strcmp(req->user, who->name) == 0))
+    if (same_uid(req->requested_by_uid, who->uid) ||
+        (who->name != NULL &&
+         (strcmp(req->user, who->name) == 0 || strcmp(request_filer_person(req), who->name) == 0)))
         return true;
     return tenant != NULL && strcmp(tenant->name, req->tenant) == 0 && policy_is_admin(tenant, who);
 }

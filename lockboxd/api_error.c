@@ -42,7 +42,7 @@ void api_log_refusal(const struct identity *who, const char *action, const char 
 {
     char actor[4 * LOCKBOX_NAME_MAX + 8], shown_id[80], reason[1100];
     syslog(LOG_WARNING, "event=api.refused status=403 actor=%s uid=%u action=%s id=%s msg=%s",
-           text_escape_log(who->name, actor, sizeof(actor)), (unsigned)who->uid, action,
-           text_escape_log(id, shown_id, sizeof(shown_id)),
+           text_escape_log(identity_recorded_name(who), actor, sizeof(actor)), (unsigned)who->uid,
+           action, text_escape_log(id, shown_id, sizeof(shown_id)),
            text_escape_log(why, reason, sizeof(reason)));
 }

@@ -297,6 +297,9 @@ static int on_entry(void *user, const char *section, const char *key, const char
         return daemon_key(st, key, value);
     if (strcmp(section, "store") == 0)
         return store_key(st, key, value);
+    if (strcmp(section, "remote") == 0)
+        return config_remote_key(&st->config->remote, key, value, st->error, sizeof(st->error)) ==
+               0;
     if (strncmp(section, "tenant ", 7) == 0) {
         struct tenant_config *t = tenant_section(st, section);
         if (t == NULL)
@@ -330,8 +333,44 @@ static void set_defaults(struct lockboxd_config *c)
         snprintf(c->host, sizeof(c->host), "localhost");
 }
 
+/* The line of "[name]" in path, 0 when absent: inih reports lines only for errors it sees,
+ * and a section missing a key is found after the parse (an empty one is not seen at all). */
+static int section_line(const char *path, const char *name)
+{
+    char line[1024], header[128];
+    int number = 0, found = 0;
+    FILE *file = fopen(path, "re");
+
+    if (file == NULL)
+        return 0;
+    snprintf(header, sizeof(header), "[%s]", name);
+    while (found == 0 && fgets(line, sizeof(line), file) != NULL) {
+        number++;
+        const char *p = line + strspn(line, " \t");
+        if (strncmp(p, header, strlen(header)) == 0)
+            found = number;
+    }
+    fclose(file);
+    return found;
+}
+
+static int validate_remote(struct lockboxd_config *c, char *err, size_t err_len)
+{
+    char why[200];
+    int line = section_line(c->path, "remote");
+
+    if (line > 0)
+        c->remote.present = true;
+    if (config_remote_check(&c->remote, why, sizeof(why)) == 0)
+        return 0;
+    snprintf(err, err_len, "%s:%d: %s", c->path, line, why);
+    return -1;
+}
+
 static int validate(struct lockboxd_config *c, char *err, size_t err_len)
 {
+    if (validate_remote(c, err, err_len) != 0)
+        return -1;
     if (c->tenant[0] == '\0') {
         snprintf(err, err_len,
                  "%s: [daemon] tenant is not set (the tenant that owns this host's data)", c->path);
@@ -468,4 +507,28 @@ struct lockbox_tenant_policy config_policy_for(const struct lockboxd_config *con
         return config_tenant_policy(tenant);
     struct lockbox_tenant_policy none = {name, NULL, 0};
     return none;
+}
+
+static bool listed(const char **names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(names[i], name) == 0)
+            return true;
+    }
+    return false;
+}
+
+size_t config_admin_groups(const struct lockboxd_config *config, const char **out, size_t max)
+{
+    size_t n = 0;
+
+    for (unsigned t = 0; t < config->n_tenants; t++) {
+        const struct tenant_config *tenant = &config->tenants[t];
+        for (unsigned a = 0; a < tenant->n_admins && n < max; a++) {
+            const char *entry = tenant->admins[a];
+            if (entry[0] == '@' && !listed(out, n, entry + 1))
+                out[n++] = entry + 1;
+        }
+    }
+    return n;
 }

@@ -3,6 +3,7 @@
 #define LOCKBOXD_CONFIG_H
 #include <stdint.h>
 
+#include "config_remote.h"
 #include "lockbox_limits.h"
 #include "request.h"
 
@@ -38,6 +39,7 @@ struct lockboxd_config {
     int64_t session_warning_s;    /* warn a session this long before its access ends; 0 = never */
     struct tenant_config tenants[LOCKBOX_TENANTS_MAX];
     unsigned n_tenants;
+    struct remote_config remote; /* [remote]: the TLS listener, when present */
 };
 
 /* Loads and validates path. Returns 0, or -1 with a "FILE:LINE: what is wrong" message in err. */
@@ -52,6 +54,9 @@ const struct tenant_config *config_find_tenant(const struct lockboxd_config *con
                                                const char *name);
 /* The tenant's admin list in the pure core's shape (valid while config lives). */
 struct lockbox_tenant_policy config_tenant_policy(const struct tenant_config *tenant);
+/* The @group entries of every tenant's admins, without '@' and each once; out points into
+ * config. Returns how many (at most max). */
+size_t config_admin_groups(const struct lockboxd_config *config, const char **out, size_t max);
 /* The policy of tenant `name`: its admins, or none at all for a tenant the configuration no
  * longer has (its requests stay readable by their owners and root, decidable by nobody). */
 struct lockbox_tenant_policy config_policy_for(const struct lockboxd_config *config,

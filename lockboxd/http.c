@@ -19,6 +19,7 @@
 
 #include "api_error.h"
 #include "array_grow.h"
+#include "http_internal.h"
 #include "listen_socket.h"
 #include "lockbox_limits.h"
 #include "text.h"
@@ -28,7 +29,7 @@
 #define CONNECTION_MEMORY (16 * 1024) /* bounds request line and headers */
 
 /* MHD's messages, flattened to one line: its format strings come from MHD itself. */
-__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) void http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char text[512];
     (void)cls;
@@ -182,19 +183,26 @@ static bool framing_is_ambiguous(struct call *call)
     return fc.content_length + fc.transfer_encoding > 1;
 }
 
-/* Answered at once (never held: it reports nothing) and the connection closed after it. */
-static enum MHD_Result refuse_ambiguous_framing(struct call *call)
+enum MHD_Result http_reply_and_close(struct call *call, unsigned status, json_object *obj)
 {
-    struct MHD_Response *response = json_response(
-        api_error_new("bad_request",
-                      "send one Content-Length or one Transfer-Encoding: chunked, not both"));
+    struct MHD_Response *response = json_response(obj);
 
     if (response == NULL)
         return MHD_NO;
+    call->reply_status = status;
     MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
-    enum MHD_Result rc = MHD_queue_response(call->conn, MHD_HTTP_BAD_REQUEST, response);
+    enum MHD_Result rc = MHD_queue_response(call->conn, status, response);
     MHD_destroy_response(response);
     return rc;
+}
+
+/* Answered at once (never held: it reports nothing) and the connection closed after it. */
+static enum MHD_Result refuse_ambiguous_framing(struct call *call)
+{
+    return http_reply_and_close(
+        call, MHD_HTTP_BAD_REQUEST,
+        api_error_new("bad_request",
+                      "send one Content-Length or one Transfer-Encoding: chunked, not both"));
 }
 
 static void on_wait_event(struct event_source *source, uint32_t events);
@@ -275,10 +283,11 @@ static void on_wait_event(struct event_source *source, uint32_t events)
     MHD_resume_connection(call->conn);
 }
 
-static struct uid_calls *uid_entry(struct http_server *server, uid_t uid, bool create)
+struct uid_calls *http_caller_entry(struct http_server *server, uid_t uid, const char *remote,
+                                    bool create)
 {
     for (size_t i = 0; i < server->n_uid_calls; i++) {
-        if (server->uid_calls[i].uid == uid)
+        if (server->uid_calls[i].uid == uid && strcmp(server->uid_calls[i].remote, remote) == 0)
             return &server->uid_calls[i];
     }
     if (!create)
@@ -286,15 +295,28 @@ static struct uid_calls *uid_entry(struct http_server *server, uid_t uid, bool c
     if (array_grow(&server->uid_calls, &server->uid_calls_cap, server->n_uid_calls + 1,
                    sizeof(*server->uid_calls), 16) != 0)
         return NULL;
-    server->uid_calls[server->n_uid_calls] = (struct uid_calls){uid, 0, 0};
-    return &server->uid_calls[server->n_uid_calls++];
+    struct uid_calls *entry = &server->uid_calls[server->n_uid_calls++];
+    *entry = (struct uid_calls){uid, 0, 0, ""};
+    snprintf(entry->remote, sizeof(entry->remote), "%s", remote);
+    return entry;
+}
+
+static struct uid_calls *uid_entry(struct http_server *server, uid_t uid, bool create)
+{
+    return http_caller_entry(server, uid, "", create);
 }
 
 /* An entry with neither calls nor connections left goes (the last one takes its place). */
-static void forget_if_unused(struct http_server *server, struct uid_calls *entry)
+void http_forget_if_unused(struct http_server *server, struct uid_calls *entry)
 {
     if (entry->calls == 0 && entry->connections == 0)
         *entry = server->uid_calls[--server->n_uid_calls];
+}
+
+/* A local caller's calls count per uid, a remote one's per certificate identity. */
+static const char *call_remote_key(const struct call *call)
+{
+    return call->who.kind == IDENTITY_LOCAL ? "" : call->who.actor;
 }
 
 /* Returns false when the caller already has its share of concurrent calls. */
@@ -302,7 +324,7 @@ static bool count_call(struct http_server *server, struct call *call)
 {
     if (call->who.uid == 0)
         return true;
-    struct uid_calls *entry = uid_entry(server, call->who.uid, true);
+    struct uid_calls *entry = http_caller_entry(server, call->who.uid, call_remote_key(call), true);
     if (entry == NULL || entry->calls >= server->limits.max_calls_per_user)
         return false;
     entry->calls++;
@@ -312,11 +334,13 @@ static bool count_call(struct http_server *server, struct call *call)
 
 static void uncount_call(struct http_server *server, struct call *call)
 {
-    struct uid_calls *entry = call->counted ? uid_entry(server, call->who.uid, false) : NULL;
+    struct uid_calls *entry = call->counted ? http_caller_entry(server, call->who.uid,
+                                                                call_remote_key(call), false)
+                                            : NULL;
     if (entry == NULL)
         return;
     entry->calls--;
-    forget_if_unused(server, entry);
+    http_forget_if_unused(server, entry);
     call->counted = false;
 }
 
@@ -343,16 +367,20 @@ static bool uid_has_account(uid_t uid)
  * local user could hold every connection slot (each byte resets the idle timeout) and lock
  * the PAM module, and so every login, out. Beyond the cap the connection is shut down at
  * once; root is never limited. */
-static void on_connection(void *cls, struct MHD_Connection *conn, void **context,
-                          enum MHD_ConnectionNotificationCode code)
+void http_on_connection(void *cls, struct MHD_Connection *conn, void **context,
+                        enum MHD_ConnectionNotificationCode code)
 {
     struct http_server *server = cls;
 
+    if (server->trust != NULL) {
+        http_tls_on_connection(server, conn, context, code);
+        return;
+    }
     if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
         struct uid_calls *entry = *context ? uid_entry(server, counted_uid(*context), false) : NULL;
         if (entry != NULL) {
             entry->connections--;
-            forget_if_unused(server, entry);
+            http_forget_if_unused(server, entry);
         }
         *context = NULL;
         return;
@@ -379,9 +407,25 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **context
     *context = (void *)((uintptr_t)key + 1);
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_size, void **con_cls)
+/* Names the caller: its credentials on the Unix socket, its client certificate over TLS.
+ * Returns true, or false with *refusal sent. */
+static bool identify_call(struct http_server *server, struct call *call, enum MHD_Result *refusal)
+{
+    if (server->trust != NULL)
+        return http_tls_identify(server, call, refusal);
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(call->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (info != NULL && identity_from_socket(info->connect_fd, &call->who) == 0)
+        return true;
+    syslog(LOG_WARNING, "event=api.refused status=403 msg=\"cannot identify the peer\"");
+    *refusal = http_reply_error(call, MHD_HTTP_FORBIDDEN, "forbidden",
+                                "lockboxd cannot identify you (SO_PEERCRED or user lookup failed)");
+    return false;
+}
+
+enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                const char *method, const char *version, const char *upload_data,
+                                size_t *upload_size, void **con_cls)
 {
     struct http_server *server = cls;
     struct call *call = *con_cls;
@@ -430,19 +474,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return http_reply_error(call, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
                                 "the request body is larger than %d bytes", LOCKBOX_BODY_MAX);
     if (!call->identified) {
-        const union MHD_ConnectionInfo *info =
-            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        if (info == NULL || identity_from_socket(info->connect_fd, &call->who) != 0) {
-            syslog(LOG_WARNING, "event=api.refused status=403 msg=\"cannot identify the peer\"");
-            return http_reply_error(
-                call, MHD_HTTP_FORBIDDEN, "forbidden",
-                "lockboxd cannot identify you (SO_PEERCRED or user lookup failed)");
-        }
+        enum MHD_Result refusal;
+        if (!identify_call(server, call, &refusal))
+            return refusal;
         call->identified = true;
         if (!count_call(server, call)) {
-            syslog(LOG_WARNING,
-                   "event=api.refused status=429 uid=%u msg=\"too many concurrent calls\"",
-                   (unsigned)call->who.uid);
+            if (call->who.kind == IDENTITY_LOCAL)
+                syslog(LOG_WARNING,
+                       "event=api.refused status=429 uid=%u msg=\"too many concurrent calls\"",
+                       (unsigned)call->who.uid);
+            else
+                syslog(LOG_WARNING,
+                       "event=api.refused status=429 actor=%s msg=\"too many concurrent calls\"",
+                       call->who.actor);
             return http_reply_error(call, 429, "too_many_calls",
                                     "you have %d calls in progress already; finish some first",
                                     server->limits.max_calls_per_user);
@@ -453,8 +497,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return server->handler.dispatch(server->handler.ctx, call, url, method);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode why)
+void http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                       enum MHD_RequestTerminationCode why)
 {
     struct http_server *server = cls;
     struct call *call = *con_cls;
@@ -490,13 +534,13 @@ int http_start(struct http_server *server, const struct http_handler *handler,
     if (server->listen_fd < 0)
         return -1;
     server->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0,
-                                   NULL, NULL, on_request, server, MHD_OPTION_EXTERNAL_LOGGER,
-                                   mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, server->listen_fd,
+                                   NULL, NULL, http_on_request, server, MHD_OPTION_EXTERNAL_LOGGER,
+                                   http_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, server->listen_fd,
                                    MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
                                    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_SECONDS,
                                    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-                                   MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
-                                   MHD_OPTION_NOTIFY_CONNECTION, on_connection, server,
+                                   MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, server,
+                                   MHD_OPTION_NOTIFY_CONNECTION, http_on_connection, server,
                                    MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_END);
     if (server->mhd == NULL) {
         snprintf(err, err_len, "cannot start the HTTP server on %s", socket_path);
@@ -525,9 +569,11 @@ void http_stop(struct http_server *server, const char *socket_path)
     server->mhd = NULL;
     free(server->uid_calls);
     server->uid_calls = NULL;
+    http_tls_free(server);
     if (!server->listen_inherited) { /* systemd keeps an activated socket for the next start */
         close(server->listen_fd);
-        unlink(socket_path);
+        if (socket_path != NULL)
+            unlink(socket_path);
     }
 }
 

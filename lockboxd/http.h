@@ -1,5 +1,6 @@
-/* lockboxd's HTTP edge: libmicrohttpd on a Unix socket, driven from the main loop (epoll),
- * with suspend/resume for long-poll waits. */
+/* lockboxd's HTTP edge: libmicrohttpd on the Unix socket and, with [remote], on TCP with TLS
+ * (http_tls.c), each a server of its own driven from the main loop (epoll), with
+ * suspend/resume for long-poll waits. Both call the same handler (the route table). */
 #ifndef LOCKBOXD_HTTP_H
 #define LOCKBOXD_HTTP_H
 #include <json-c/json.h>
@@ -26,7 +27,8 @@ struct http_handler {
     void *ctx;
 };
 
-/* Per non-root uid: concurrent calls (long-polls included) and open connections. */
+/* Per non-root uid, or per certificate identity over TLS: concurrent calls (long-polls
+ * included) and open connections. */
 struct http_limits {
     int max_calls_per_user;
     int max_connections_per_user;
@@ -58,6 +60,8 @@ struct call {
     char reply_message[256];
 };
 
+struct client_trust;
+
 struct http_server {
     struct MHD_Daemon *mhd;
     struct http_handler handler;
@@ -72,13 +76,22 @@ struct http_server {
     uint64_t abandoned;
     struct call *deferred; /* replies waiting for journal_flush() */
     /* Concurrent calls per non-root uid: one local user must not tie up the descriptors the
-     * PAM module needs (a login would then fail, or pass under failmode=safe). */
+     * PAM module needs (a login would then fail, or pass under failmode=safe). Over TLS the
+     * same per certificate identity (uid -1, remote its recorded name). */
     struct uid_calls {
         uid_t uid;
         int calls;
         int connections;
+        char remote[LOCKBOX_NAME_MAX + 1]; /* "" for a local uid */
     } * uid_calls;
     size_t n_uid_calls, uid_calls_cap;
+    /* The TLS listener's (NULL on the Unix socket): the client certificates' trust list and
+     * the PEM files MHD was given. */
+    struct client_trust *trust;
+    char *tls_cert, *tls_key, *tls_client_ca;
+    /* The @group names of the admin lists: the groups a remote person may be in. */
+    const char *const *admin_groups;
+    size_t n_admin_groups;
 };
 
 /* Binds the socket (mode 0666 in a root-owned 0755 directory; the peer's credentials decide
@@ -87,7 +100,16 @@ struct http_server {
 int http_start(struct http_server *server, const struct http_handler *handler,
                const struct http_limits *limits, struct waiters *waiters, const char *socket_path,
                int inherited_fd, char *err, size_t err_len);
+/* socket_path: the Unix socket to remove; NULL for the TLS listener. */
 void http_stop(struct http_server *server, const char *socket_path);
+/* Starts the TLS listener of [remote] on TCP (http_tls.c). admin_groups (names without '@',
+ * kept, not copied) are the groups a remote person's membership is looked up in. Returns 0 or
+ * -1 with err. */
+struct remote_config;
+int http_start_remote(struct http_server *server, const struct http_handler *handler,
+                      const struct http_limits *limits, struct waiters *waiters,
+                      const struct remote_config *remote, const char *const *admin_groups,
+                      size_t n_admin_groups, char *err, size_t err_len);
 /* Watches MHD's epoll descriptor on the main loop's epoll_fd (http_run() serves it each
  * round), where suspended long-polls are watched too. Returns 0 or -1. */
 int http_attach(struct http_server *server, int epoll_fd);

@@ -46,6 +46,36 @@ static void drop_group_names(struct identity_groups *groups)
     groups->names = NULL;
 }
 
+static bool names_member(char *const *members, const char *name)
+{
+    for (char *const *m = members; m != NULL && *m != NULL; m++) {
+        if (strcmp(*m, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A remote person has no account, so no primary group and no getgrouplist(): of the groups
+ * the configuration names, it is in those whose member list (gr_mem) names it. A group that
+ * does not exist has no members; a failed lookup is an error (fail closed). */
+static int resolve_remote_groups(struct identity_groups *groups, const struct identity *id)
+{
+    for (size_t i = 0; i < id->n_remote_groups && groups->n < LOCKBOX_GROUPS_MAX; i++) {
+        struct group grp, *found = NULL;
+        char buf[16384];
+        int rc = getgrnam_r(id->remote_groups[i], &grp, buf, sizeof(buf), &found);
+        if (rc != 0)
+            return -1;
+        if (found == NULL || !names_member(grp.gr_mem, id->name))
+            continue;
+        groups->names[groups->n] = strdup(grp.gr_name);
+        if (groups->names[groups->n] == NULL)
+            return -1;
+        groups->n++;
+    }
+    return 0;
+}
+
 static int resolve_groups(const struct identity *id)
 {
     struct identity_groups *groups = id->groups;
@@ -56,6 +86,14 @@ static int resolve_groups(const struct identity *id)
         return groups->failed ? -1 : 0;
     groups->resolved = true;
     groups->names = calloc(LOCKBOX_GROUPS_MAX, sizeof(*groups->names));
+    if (groups->names != NULL && id->kind != IDENTITY_LOCAL) {
+        if (resolve_remote_groups(groups, id) != 0) {
+            drop_group_names(groups);
+            groups->failed = true;
+            return -1;
+        }
+        return 0;
+    }
     if (groups->names == NULL || getgrouplist(id->name, id->primary_gid, gids, &n_gids) < 0) {
         groups->failed = true;
         return -1;
@@ -93,9 +131,36 @@ int identity_from_socket(int fd, struct identity *id)
         !text_is_name(pw.pw_name, LOCKBOX_NAME_MAX))
         return -1;
     snprintf(id->name, sizeof(id->name), "%s", pw.pw_name);
+    snprintf(id->actor, sizeof(id->actor), "%s", pw.pw_name);
     id->primary_gid = pw.pw_gid;
     id->groups = calloc(1, sizeof(*id->groups));
     return id->groups != NULL ? 0 : -1;
+}
+
+int identity_from_remote(enum identity_kind kind, const char *name, const char *const *groups,
+                         size_t n_groups, struct identity *id)
+{
+    memset(id, 0, sizeof(*id));
+    if (kind == IDENTITY_LOCAL || strlen(name) > LOCKBOX_REMOTE_NAME_MAX)
+        return -1;
+    id->kind = kind;
+    id->uid = (uid_t)-1;
+    id->gid = (gid_t)-1;
+    id->primary_gid = (gid_t)-1;
+    id->remote_groups = groups;
+    id->n_remote_groups = n_groups;
+    snprintf(id->name, sizeof(id->name), "%s", name);
+    snprintf(id->actor, sizeof(id->actor), "%s%s",
+             kind == IDENTITY_REMOTE_PERSON ? LOCKBOX_REMOTE_USER_PREFIX
+                                            : LOCKBOX_REMOTE_HOST_PREFIX,
+             name);
+    id->groups = calloc(1, sizeof(*id->groups));
+    return id->groups != NULL ? 0 : -1;
+}
+
+const char *identity_recorded_name(const struct identity *id)
+{
+    return id->actor[0] != '\0' ? id->actor : id->name;
 }
 
 void identity_free(struct identity *id)
@@ -142,6 +207,8 @@ int identity_login_name(const struct identity *id, char *name, size_t name_len, 
     struct passwd pw, *found = NULL;
     char pwbuf[16384];
 
+    if (id->kind != IDENTITY_LOCAL)
+        return -1; /* no process behind a remote caller */
     snprintf(path, sizeof(path), "/proc/%d/loginuid", (int)id->pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)

@@ -42,6 +42,9 @@ struct lockboxd {
     struct service service;
     struct routes routes; /* what the HTTP API's calls mean */
     struct http_server http;
+    struct http_server remote; /* [remote]: the TLS listener (remote.mhd NULL without one) */
+    const char *admin_groups[LOCKBOX_ADMIN_GROUPS_MAX]; /* the admin lists' @groups, for it */
+    size_t n_admin_groups;
     struct login_server login;
     struct waiters waiters; /* long-polls of both doors */
     struct notifier *notifier;
@@ -197,6 +200,7 @@ static int setup_loop(struct lockboxd *d)
     if (event_source_watch(d->epoll_fd, d->signal_fd, EPOLLIN, &d->signal_source) != 0 ||
         event_source_watch(d->epoll_fd, d->clock_fd, EPOLLIN, &d->clock_source) != 0 ||
         http_attach(&d->http, d->epoll_fd) != 0 ||
+        (d->remote.mhd != NULL && http_attach(&d->remote, d->epoll_fd) != 0) ||
         login_socket_attach(&d->login, d->epoll_fd) != 0 ||
         peers_attach(&d->peers, d->epoll_fd) != 0)
         return -1;
@@ -249,6 +253,11 @@ static int64_t sooner(int64_t timeout, int64_t deadline_boot_ms, int64_t now_boo
 static int compute_timeout(struct lockboxd *d, int64_t now_boot_ms)
 {
     int64_t timeout = http_next_timeout_ms(&d->http);
+    if (d->remote.mhd != NULL) {
+        int64_t remote = http_next_timeout_ms(&d->remote);
+        if (remote >= 0 && (timeout < 0 || remote < timeout))
+            timeout = remote;
+    }
     timeout = sooner(timeout, waiters_next_deadline(&d->waiters), now_boot_ms);
     timeout = sooner(timeout, d->service.next_deadline_boot_ms, now_boot_ms);
     timeout = sooner(timeout, sessions_next_deadline(&d->sessions), now_boot_ms);
@@ -270,9 +279,14 @@ static void flush_round(struct lockboxd *d)
     for (int rounds = 0; rounds < 64; rounds++) {
         int rc = journal_flush(&d->journal);
         login_socket_release_held(&d->login, rc == 0);
-        if (http_release_deferred(&d->http, rc == 0) == 0)
+        size_t released = http_release_deferred(&d->http, rc == 0);
+        if (d->remote.mhd != NULL)
+            released += http_release_deferred(&d->remote, rc == 0);
+        if (released == 0)
             return;
         http_poll_once(&d->http);
+        if (d->remote.mhd != NULL)
+            http_poll_once(&d->remote);
     }
 }
 
@@ -322,6 +336,8 @@ static void run_loop(struct lockboxd *d)
             peers_tick(&d->peers, &now);
         waiters_expire(&d->waiters, now.boot_ms);
         http_run(&d->http);
+        if (d->remote.mhd != NULL)
+            http_run(&d->remote);
         flush_round(d);
         if (d->reopen)
             reopen_audit_file(d);
@@ -380,8 +396,14 @@ static int start_doors(struct lockboxd *d, int activated, char *err, size_t err_
     d->routes = (struct routes){&d->service, &d->waiters};
     struct http_handler handler = routes_handler(&d->routes);
     struct http_limits limits = {d->config.max_calls_per_user, d->config.max_connections_per_user};
-    return http_start(&d->http, &handler, &limits, &d->waiters, d->config.socket, http_fd, err,
-                      err_len);
+    if (http_start(&d->http, &handler, &limits, &d->waiters, d->config.socket, http_fd, err,
+                   err_len) != 0)
+        return -1;
+    if (!d->config.remote.present)
+        return 0;
+    d->n_admin_groups = config_admin_groups(&d->config, d->admin_groups, LOCKBOX_ADMIN_GROUPS_MAX);
+    return http_start_remote(&d->remote, &handler, &limits, &d->waiters, &d->config.remote,
+                             d->admin_groups, d->n_admin_groups, err, err_len);
 }
 
 /* Answers every waiting call and every held reply, then closes both doors. */
@@ -393,6 +415,7 @@ static void stop_doors(struct lockboxd *d)
         flush_round(d);
     login_socket_stop(&d->login);
     http_stop(&d->http, d->config.socket);
+    http_stop(&d->remote, NULL);
 }
 
 int main(int argc, char **argv)

@@ -431,7 +431,7 @@ static enum MHD_Result route_session_close(struct route_ctx *ctx)
 #define LOGIN_FIELDS_REFUSAL "only root (the PAM module) may set service, rhost and requester"
 
 static const struct route route_table[] = {
-    {"GET", "/v1/health", ROUTE_ANYONE, NULL, "health", 0, 0, 0, NULL, route_health},
+    {"GET", "/v1/health", ROUTE_HOSTS_TOO, NULL, "health", 0, 0, 0, NULL, route_health},
     {"POST", "/v1/requests", ROUTE_ANYONE, NULL, "request.created", FILE_BODY, BODY_REASON,
      LOGIN_FIELDS, LOGIN_FIELDS_REFUSAL, route_file},
     {"GET", "/v1/requests", ROUTE_ANYONE, NULL, "list", 0, 0, 0, NULL, route_list},
@@ -515,6 +515,11 @@ static bool call_admitted(const struct route *route, struct route_ctx *ctx,
 
     if (route->caller == ROUTE_ROOT && call->who.uid != 0) {
         *refusal = http_reply_error(call, 403, "forbidden", "%s", route->refusal);
+        return false;
+    }
+    if (route->caller != ROUTE_HOSTS_TOO && call->who.kind == IDENTITY_REMOTE_HOST) {
+        *refusal = http_reply_error(call, 403, "forbidden",
+                                    "host certificates are for lockboxd agents (not built yet)");
         return false;
     }
     if (route->body == 0)

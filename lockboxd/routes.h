@@ -17,8 +17,9 @@ struct routes {
 
 /* Who may call a route. Anyone may be refused later by the service (tenant admins...). */
 enum route_caller {
-    ROUTE_ANYONE,
-    ROUTE_ROOT, /* the PAM module */
+    ROUTE_ANYONE,    /* any person, local or over TLS */
+    ROUTE_ROOT,      /* the PAM module */
+    ROUTE_HOSTS_TOO, /* anyone, hosts' certificates included (lockbox:host/NAME) */
 };
 
 struct route_ctx;

@@ -161,13 +161,13 @@ struct service_result service_file(struct service *svc, const struct identity *w
     snprintf(req.tenant, sizeof(req.tenant), "%s", tenant);
     snprintf(req.host, sizeof(req.host), "%s", host);
     snprintf(req.user, sizeof(req.user), "%s", user);
-    snprintf(req.requested_by, sizeof(req.requested_by), "%s", who->name);
+    snprintf(req.requested_by, sizeof(req.requested_by), "%s", identity_recorded_name(who));
     req.requested_by_uid = who->uid;
     snprintf(req.reason, sizeof(req.reason), "%s", in->reason);
     snprintf(req.service, sizeof(req.service), "%s", in->service ? in->service : "lockboxctl");
     snprintf(req.rhost, sizeof(req.rhost), "%s", in->rhost ? in->rhost : "");
     request_init_pending(&req, now, cfg->request_ttl_s * 1000);
-    struct audit_event ev = event_for(&req, "request.created", who->name);
+    struct audit_event ev = event_for(&req, "request.created", identity_recorded_name(who));
     enum journal_result jr = journal_record(svc->journal, &req, STORE_NEW_REQUEST, &ev, false,
                                             now->wall_ms);
     struct service_result r = journal_status(svc, jr);
@@ -247,16 +247,16 @@ struct service_result service_decide(struct service *svc, const struct identity 
         verdict = VERDICT_SELF_DECISION;
     if (verdict == VERDICT_OK) {
         if (to == REQUEST_APPROVED)
-            verdict = request_approve(&req, who->name, comment, grant_s * 1000,
+            verdict = request_approve(&req, identity_recorded_name(who), comment, grant_s * 1000,
                                       svc->config->access_ttl_s * 1000, now);
         else if (to == REQUEST_DENIED)
-            verdict = request_deny(&req, who->name, comment, now);
+            verdict = request_deny(&req, identity_recorded_name(who), comment, now);
         else
-            verdict = request_revoke(&req, who->name, comment, now);
+            verdict = request_revoke(&req, identity_recorded_name(who), comment, now);
     }
     if (verdict != VERDICT_OK)
         return refuse_decision(svc, verdict, &req, to);
-    struct audit_event ev = event_for(&req, decision_event(to), who->name);
+    struct audit_event ev = event_for(&req, decision_event(to), identity_recorded_name(who));
     enum journal_result jr = journal_record(svc->journal, &req, stored_state, &ev,
                                             to == REQUEST_APPROVED, now->wall_ms);
     struct service_result r = journal_status(svc, jr);
@@ -268,10 +268,11 @@ struct service_result service_decide(struct service *svc, const struct identity 
         /* Access follows the user and host: a revoke ends their sessions only when no other
          * approval covers them; an approval extends the sessions an older one covers. */
         char why[LOCKBOX_NAME_MAX + 16];
-        snprintf(why, sizeof(why), "revoked by %s", who->name);
+        snprintf(why, sizeof(why), "revoked by %s", identity_recorded_name(who));
         struct session_change change = sessions_access_changed(svc->sessions, req.user, req.tenant,
-                                                               req.host, who->name, why, comment,
-                                                               to == REQUEST_REVOKED, now);
+                                                               req.host,
+                                                               identity_recorded_name(who), why,
+                                                               comment, to == REQUEST_REVOKED, now);
         r.sessions_terminated = change.terminated;
         r.sessions_kept = change.kept;
         r.leftovers_ended = change.leftovers_ended;

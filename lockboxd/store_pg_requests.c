@@ -125,7 +125,8 @@ enum lockbox_result pg_asked_pending(void *state, const char *user, const char *
 {
     char uid_text[24];
     snprintf(uid_text, sizeof(uid_text), "%lld", (long long)uid);
-    const char *values[] = {user, tenant, host, name, uid_text};
+    /* A remote caller has no uid: NULL matches no row, so it is matched by name alone. */
+    const char *values[] = {user, tenant, host, name, uid == (uid_t)-1 ? NULL : uid_text};
     PGresult *res = pg_query(state,
                              "SELECT 1 FROM requests WHERE \"user\" = $1 AND tenant = $2 AND "
                              "host = $3 AND state = 0 AND requester <> '' AND (requester = $4 "

@@ -378,7 +378,10 @@ static enum lockbox_result sqlite_asked_pending(void *state, const char *user, c
     sqlite3_stmt *s = prepared(state, ST_ASKED_PENDING);
     bind_match(s, user, tenant, host);
     sqlite3_bind_text(s, 4, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 5, (sqlite3_int64)uid);
+    if (uid == (uid_t)-1)
+        sqlite3_bind_null(s, 5); /* a remote caller has no uid: match by name alone */
+    else
+        sqlite3_bind_int64(s, 5, (sqlite3_int64)uid);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     return sqlite_row_result(rc);

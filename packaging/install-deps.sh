@@ -3,7 +3,7 @@
 # extra package names given as arguments).
 # Runs apt-get only as root and only for what is absent, so repeated `make test` stays fast.
 set -eu
-PKGS="build-essential cmake pkg-config libmicrohttpd-dev libsqlite3-dev libjson-c-dev
+PKGS="build-essential cmake pkg-config libmicrohttpd-dev libgnutls28-dev libsqlite3-dev libjson-c-dev
 libcurl4-openssl-dev libcmocka-dev libinih-dev libpam0g-dev libssl-dev python3
 pamtester openssh-server openssh-client sudo libfaketime valgrind sqlite3 util-linux
 passwd procps openssl curl

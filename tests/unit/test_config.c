@@ -56,6 +56,34 @@ static void test_plain_names_load(void **unused)
         fail_msg("a second tenant was refused: %s", err);
 }
 
+/* The groups a remote person's membership is looked up in: every tenant's @group entries,
+ * each once, without the '@'; plain names are not groups. */
+static void test_admin_groups_of_all_tenants(void **unused)
+{
+    char path[] = "/tmp/lbx-test-config-XXXXXX", err[512] = "";
+    const char *groups[8];
+    int fd = mkstemp(path);
+    FILE *file = fd >= 0 ? fdopen(fd, "w") : NULL;
+    (void)unused;
+
+    assert_non_null(file);
+    fputs("[daemon]\ntenant = contoso\n[tenant contoso]\nadmins = alice, @ops, @dba\n"
+          "[tenant fabrikam]\nadmins = @ops, bob, @fab\n",
+          file);
+    fclose(file);
+    int rc = config_load(path, &config, err, sizeof(err));
+    unlink(path);
+    if (rc != 0)
+        fail_msg("refused: %s", err);
+    size_t n = config_admin_groups(&config, groups, 8);
+    assert_int_equal(n, 3);
+    assert_string_equal(groups[0], "ops");
+    assert_string_equal(groups[1], "dba");
+    assert_string_equal(groups[2], "fab");
+    assert_int_equal(config_admin_groups(&config, groups, 2), 2); /* bounded by max */
+    config_free(&config);
+}
+
 static void test_hidden_characters_are_refused_in_names(void **unused)
 {
     char err[512], name[32], admin[80];
@@ -134,6 +162,7 @@ int main(void)
         cmocka_unit_test(test_plain_names_load),
         cmocka_unit_test(test_hidden_characters_are_refused_in_names),
         cmocka_unit_test(test_a_dsn_password_only_in_a_file_root_alone_reads),
+        cmocka_unit_test(test_admin_groups_of_all_tenants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -624,6 +624,44 @@ static void test_may_decide_requester(void **unused)
     assert_int_equal(decide(&req, &contoso_with_root, &root, REQUEST_APPROVED), VERDICT_OK);
 }
 
+/* Remote people (client certificates) have no uid: uid -1 is nobody's, so two remote people
+ * are not one, and lockbox:user/NAME as the filer names the person NAME. */
+static void test_may_decide_remote_people(void **unused)
+{
+    static const struct lockbox_actor remote_alice = {(uid_t)-1, "alice", NULL, 0};
+    static const struct lockbox_actor remote_eng1 = {(uid_t)-1, "eng1", NULL, 0};
+    static const char *const eng1_admins[] = {"alice", "eng1"};
+    static const struct lockbox_tenant_policy contoso_eng1 = {"contoso", eng1_admins, 2};
+    struct lockbox_request req;
+    (void)unused;
+
+    /* eng1 filed over TLS for the account eng1. */
+    make_pending(&req);
+    snprintf(req.requested_by, sizeof(req.requested_by), "%s", "lockbox:user/eng1");
+    req.requested_by_uid = (uid_t)-1;
+    snprintf(req.requester, sizeof(req.requester), "%s", "eng1");
+    req.requester_uid = (uid_t)-1;
+    assert_string_equal(request_filer_person(&req), "eng1");
+    assert_int_equal(decide(&req, &contoso, &remote_alice, REQUEST_APPROVED), VERDICT_OK);
+    assert_int_equal(decide(&req, &contoso_eng1, &remote_eng1, REQUEST_APPROVED),
+                     VERDICT_SELF_DECISION);
+
+    /* Filed remotely by alice for another account: alice (local or remote) may not decide. */
+    snprintf(req.user, sizeof(req.user), "%s", "shared");
+    snprintf(req.requested_by, sizeof(req.requested_by), "%s", "lockbox:user/alice");
+    req.requester[0] = '\0';
+    assert_int_equal(decide(&req, &contoso, &remote_alice, REQUEST_APPROVED),
+                     VERDICT_SELF_DECISION);
+    assert_int_equal(decide(&req, &contoso, &alice, REQUEST_APPROVED), VERDICT_SELF_DECISION);
+    assert_int_equal(decide(&req, &contoso, &bob, REQUEST_APPROVED), VERDICT_OK);
+    /* ...and she reads it, while another remote person does not (uid -1 is not shared). */
+    assert_true(request_may_read(&req, NULL, &remote_alice));
+    assert_false(request_may_read(&req, NULL, &remote_eng1));
+    /* A name that merely ends like a person is not that person. */
+    snprintf(req.requested_by, sizeof(req.requested_by), "%s", "xlockbox:user/alice");
+    assert_int_equal(decide(&req, &contoso, &remote_alice, REQUEST_APPROVED), VERDICT_OK);
+}
+
 static void test_may_read(void **unused)
 {
     struct lockbox_request req;
@@ -673,6 +711,7 @@ int main(void)
         cmocka_unit_test(test_may_decide_refusals),
         cmocka_unit_test(test_may_decide_self),
         cmocka_unit_test(test_may_decide_requester),
+        cmocka_unit_test(test_may_decide_remote_people),
         cmocka_unit_test(test_may_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,12 +28,13 @@ static void test_plain_paths(void **state)
 
     const struct route *r = found("GET", "/v1/health", &m);
     assert_string_equal(r->path, "/v1/health");
-    assert_int_equal(r->caller, ROUTE_ANYONE);
+    assert_int_equal(r->caller, ROUTE_HOSTS_TOO);
     assert_int_equal(r->body, 0);
     assert_string_equal(m.id, "");
     assert_null(m.action);
 
     r = found("POST", "/v1/requests", &m);
+    assert_int_equal(r->caller, ROUTE_ANYONE); /* people only: no host certificates */
     assert_int_equal(r->required, BODY_REASON);
     assert_true(r->root_fields & BODY_REQUESTER);
     r = found("GET", "/v1/requests", &m);
