@@ -13,8 +13,8 @@ mkdir -p "$OUT/obj"
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 CFLAGS="-g -O1 -std=gnu11 -Wall -Wextra $SAN -fsanitize=fuzzer-no-link
-        -I$SRC/lib -I$SRC/lockboxd -I$SRC/pam_lockbox $(pkg-config --cflags json-c inih libcurl)"
-LIBS="$(pkg-config --libs json-c libcrypto inih libcurl libmicrohttpd sqlite3 gnutls) -lpthread"
+        -I$SRC/lib -I$SRC/lockboxd -I$SRC/pam_lockbox $(pkg-config --cflags json-c inih libcurl libpq gnutls)"
+LIBS="$(pkg-config --libs json-c libcrypto inih libcurl libmicrohttpd sqlite3 libpq gnutls) -lpthread"
 
 # The libraries, with the same compiler and flags as the targets.
 LIBDIR="$OUT/libs"
