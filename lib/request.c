@@ -56,10 +56,14 @@ bool policy_is_admin(const struct lockbox_tenant_policy *tenant, const struct lo
 }
 
 /* The person who filed req: requested_by, or NAME when a remote person filed it over TLS
- * (recorded as "lockbox:user/NAME"). */
+ * (recorded as "lockbox:user/NAME"). Root files on behalf of every login (the PAM module):
+ * that filing names nobody, or a certificate lockbox:user/root, a person and never root,
+ * would read every login's request as its own. */
 const char *request_filer_person(const struct lockbox_request *req)
 {
     static const char prefix[] = LOCKBOX_REMOTE_USER_PREFIX;
+    if (req->requested_by_uid == 0)
+        return "";
     if (strncmp(req->requested_by, prefix, sizeof(prefix) - 1) == 0)
         return req->requested_by + sizeof(prefix) - 1;
     return req->requested_by;

@@ -88,7 +88,7 @@ enum request_verdict request_may_decide(const struct lockbox_request *req,
                                         const struct lockbox_tenant_policy *tenant,
                                         const struct lockbox_actor *who, enum request_state to);
 
-/* The person who filed req (see LOCKBOX_REMOTE_USER_PREFIX). */
+/* The person who filed req (see LOCKBOX_REMOTE_USER_PREFIX); "" when root filed it. */
 const char *request_filer_person(const struct lockbox_request *req);
 
 /* May `who` read this request? root: all; admins: their tenants; everyone: their own. */

@@ -662,6 +662,32 @@ static void test_may_decide_remote_people(void **unused)
     assert_int_equal(decide(&req, &contoso, &remote_alice, REQUEST_APPROVED), VERDICT_OK);
 }
 
+/* Root files on behalf of every login (the PAM module): such a filing names no person, so a
+ * certificate lockbox:user/root (a person, never root) neither reads every login's request
+ * nor is barred from deciding them. */
+static void test_root_filing_names_no_person(void **unused)
+{
+    static const struct lockbox_actor remote_root = {(uid_t)-1, "root", NULL, 0};
+    static const char *const root_admins[] = {"root"};
+    static const struct lockbox_tenant_policy contoso_root = {"contoso", root_admins, 1};
+    struct lockbox_request req;
+    (void)unused;
+
+    make_pending(&req); /* eng1's login, filed by the module as root */
+    snprintf(req.requested_by, sizeof(req.requested_by), "%s", "root");
+    req.requested_by_uid = 0;
+    assert_false(request_may_read(&req, NULL, &remote_root));
+    assert_false(request_may_read(&req, &fabrikam, &remote_root));
+    assert_true(request_may_read(&req, NULL, &root)); /* root itself still reads it */
+    assert_int_equal(decide(&req, &contoso_root, &remote_root, REQUEST_APPROVED), VERDICT_OK);
+    /* The person root's own filing (over TLS) is still theirs. */
+    snprintf(req.requested_by, sizeof(req.requested_by), "%s", "lockbox:user/root");
+    req.requested_by_uid = (uid_t)-1;
+    assert_true(request_may_read(&req, NULL, &remote_root));
+    assert_int_equal(decide(&req, &contoso_root, &remote_root, REQUEST_APPROVED),
+                     VERDICT_SELF_DECISION);
+}
+
 static void test_may_read(void **unused)
 {
     struct lockbox_request req;
@@ -712,6 +738,7 @@ int main(void)
         cmocka_unit_test(test_may_decide_self),
         cmocka_unit_test(test_may_decide_requester),
         cmocka_unit_test(test_may_decide_remote_people),
+        cmocka_unit_test(test_root_filing_names_no_person),
         cmocka_unit_test(test_may_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
