@@ -186,6 +186,23 @@ static int read_uri_sans(gnutls_x509_crt_t cert, char **uris)
     }
 }
 
+/* A CA certificate (an intermediate of client_ca, say) signs identities; it is never one
+ * itself, or whoever holds such a key would log in with it as well as issue. A malformed
+ * basicConstraints is refused too (fail closed). */
+static int refuse_ca_certificate(gnutls_x509_crt_t cert, char *why, size_t why_len)
+{
+    unsigned critical = 0, is_ca = 0;
+    int path_len = 0;
+    int rc = gnutls_x509_crt_get_basic_constraints(cert, &critical, &is_ca, &path_len);
+
+    if (rc == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE || (rc >= 0 && !is_ca))
+        return 0;
+    snprintf(why, why_len,
+             "the client certificate is a CA certificate (basicConstraints CA:TRUE); use a "
+             "certificate issued for one person or host");
+    return -1;
+}
+
 static int name_caller(gnutls_x509_crt_t cert, struct client_cert_name *out, char *why,
                        size_t why_len)
 {
@@ -241,7 +258,8 @@ int client_trust_verify(const struct client_trust *trust, gnutls_session_t sessi
         explain_status(status, chain[0], why, why_len);
         goto out;
     }
-    rc = name_caller(chain[0], out, why, why_len);
+    if (refuse_ca_certificate(chain[0], why, why_len) == 0)
+        rc = name_caller(chain[0], out, why, why_len);
 out:
     if (rc != 0 && why[0] == '\0')
         snprintf(why, why_len, "the client certificate could not be verified");

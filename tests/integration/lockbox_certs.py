@@ -64,13 +64,14 @@ class TestCA:
                  "-subj", "/CN=Lockbox test %s" % name)
         os.chmod(self.key, 0o600)
 
-    def _issue(self, name, extensions, start=None, end=None):
+    def _issue(self, name, extensions, start=None, end=None, ca=False):
         key = os.path.join(self.dir, name + ".key")
         csr = os.path.join(self.dir, name + ".csr")
         crt = os.path.join(self.dir, name + ".crt")
         ext = os.path.join(self.dir, name + ".ext")
         with open(ext, "w") as f:
-            f.write("[ext]\nbasicConstraints = CA:FALSE\n" + "".join(l + "\n" for l in extensions))
+            f.write("[ext]\nbasicConstraints = CA:%s\n" % ("TRUE" if ca else "FALSE") +
+                    "".join(l + "\n" for l in extensions))
         _openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                  "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=%s" % name)
         os.chmod(key, 0o600)
@@ -88,12 +89,12 @@ class TestCA:
         return self._issue(name, ["subjectAltName = " + ", ".join(names),
                                   "extendedKeyUsage = serverAuth"])
 
-    def client(self, name, uris=None, start=None, end=None, eku="clientAuth"):
+    def client(self, name, uris=None, start=None, end=None, eku="clientAuth", ca=False):
         uris = ["lockbox:user/%s" % name] if uris is None else uris
         extensions = ["extendedKeyUsage = %s" % eku] if eku else []
         if uris:
             extensions.append("subjectAltName = " + ", ".join("URI:%s" % u for u in uris))
-        return self._issue(name, extensions, start, end)
+        return self._issue(name, extensions, start, end, ca)
 
     def revoke(self, crt):
         _openssl("ca", "-config", self.config, "-revoke", crt)

@@ -64,6 +64,8 @@ def setUpModule():
     CERTS["crl"] = ca.gen_crl()
     CERTS["other_ca"] = other.client(ALICE)
     CERTS["no_san"] = ca.client("nosan", uris=[])
+    # An intermediate CA of client_ca that names a person: it issues, it never logs in.
+    CERTS["ca_leaf"] = ca.client("caleaf", uris=["lockbox:user/%s" % BOB], ca=True)
     CERTS["two_sans"] = ca.client("two", uris=["lockbox:user/%s" % ALICE, "lockbox:user/%s" % BOB])
 
 
@@ -226,6 +228,7 @@ class BadCertificates(unittest.TestCase):
             ("other_ca", "is not signed by a CA lockboxd trusts"),
             ("no_san", "names no Lockbox identity (add a URI SAN lockbox:user/NAME"),
             ("two_sans", "names more than one Lockbox identity"),
+            ("ca_leaf", "is a CA certificate (basicConstraints CA:TRUE)"),
             (None, "no client certificate was presented"),
         ]
         for who, message in cases:
