@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <syslog.h>
@@ -141,6 +142,20 @@ bool http_tls_identify(struct http_server *server, struct call *call, enum MHD_R
     return count_connection(server, tc, call, refusal);
 }
 
+/* The TLS listener's share of the process's descriptors: a quarter of RLIMIT_NOFILE, at
+ * most TLS_CONNECTION_LIMIT. Anyone who reaches the port can open connections without a
+ * certificate; were they allowed every descriptor, the login socket could accept no login
+ * (EMFILE) and nobody could log in while the flood lasts. */
+static unsigned tls_connection_limit(void)
+{
+    struct rlimit limit;
+
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY ||
+        limit.rlim_cur / 4 >= TLS_CONNECTION_LIMIT)
+        return TLS_CONNECTION_LIMIT;
+    return limit.rlim_cur >= 4 ? (unsigned)(limit.rlim_cur / 4) : 1;
+}
+
 /* A PEM file into memory, NUL-terminated (MHD takes PEM as a string). The private key must
  * be root's and unreadable by anyone else: lockboxd refuses to serve with a leaked key. */
 static char *read_pem(const char *path, bool secret, char *err, size_t err_len)
@@ -232,6 +247,14 @@ int http_start_remote(struct http_server *server, const struct http_handler *han
     if (load_files(server, remote, err, err_len) != 0 ||
         (server->listen_fd = bind_tcp(remote, err, err_len)) < 0)
         goto fail;
+    unsigned connections = tls_connection_limit();
+    unsigned per_address = connections < TLS_CONNECTIONS_PER_ADDRESS ? connections
+                                                                     : TLS_CONNECTIONS_PER_ADDRESS;
+    if (connections < TLS_CONNECTION_LIMIT)
+        syslog(LOG_NOTICE,
+               "event=remote.limit connections=%u msg=\"the TLS listener keeps to a quarter of "
+               "RLIMIT_NOFILE; raise LimitNOFILE for more\"",
+               connections);
     /* MHD_OPTION_HTTPS_MEM_TRUST makes GnuTLS ask for a client certificate; whether it is
      * good is decided by client_trust_verify() on the first call. */
     server->mhd =
@@ -241,13 +264,12 @@ int http_start_remote(struct http_server *server, const struct http_handler *han
                          MHD_OPTION_HTTPS_MEM_CERT, server->tls_cert, MHD_OPTION_HTTPS_MEM_KEY,
                          server->tls_key, MHD_OPTION_HTTPS_MEM_TRUST, server->tls_client_ca,
                          MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_CONNECTION_LIMIT,
-                         (unsigned)TLS_CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-                         (unsigned)TLS_CONNECTIONS_PER_ADDRESS, MHD_OPTION_CONNECTION_TIMEOUT,
-                         (unsigned)TLS_TIMEOUT_SECONDS, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                         (size_t)TLS_CONNECTION_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
-                         http_on_completed, server, MHD_OPTION_NOTIFY_CONNECTION,
-                         http_on_connection, server, MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
-                         MHD_OPTION_END);
+                         connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_address,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)TLS_TIMEOUT_SECONDS,
+                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)TLS_CONNECTION_MEMORY,
+                         MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, server,
+                         MHD_OPTION_NOTIFY_CONNECTION, http_on_connection, server,
+                         MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_END);
     if (server->mhd == NULL) {
         snprintf(err, err_len,
                  "cannot start the TLS server on %s port %s (check [remote] certificate and key "

@@ -380,5 +380,45 @@ class Hostile(unittest.TestCase):
                       "a new connection of the same identity served")
 
 
+class DescriptorBudget(unittest.TestCase):
+    """Bare TCP connections (no handshake, no certificate) must not use up lockboxd's
+    descriptors, or the login socket could accept no login: under a low RLIMIT_NOFILE the
+    TLS listener takes only a share of them."""
+    NOFILE = 256
+
+    def open_descriptors(self, pid):
+        return len(os.listdir("/proc/%d/fd" % pid))
+
+    def test_a_tcp_flood_leaves_descriptors_for_the_login_socket(self):
+        user = U.add(PREFIX + "_u2")
+        d = remote_daemon(wrapper=["prlimit", "--nofile=%d:%d" % (self.NOFILE, self.NOFILE),
+                                   "--"])
+        self.addCleanup(d.close)
+        d.start()
+        before = self.open_descriptors(d.pid)
+        flood = []
+        try:
+            for _ in range(self.NOFILE + 50):
+                flood.append(socket.create_connection(("127.0.0.1", d.port), timeout=10))
+            # lockboxd has taken in what it will (its descriptor count settles), then a login.
+            lt.wait_until(lambda: self.open_descriptors(d.pid) > before + 32, 10,
+                          "lockboxd accepting the flood")
+
+            def settled():
+                now = self.open_descriptors(d.pid)
+                return lt.holds_for(lambda: self.open_descriptors(d.pid) == now, 0.5)
+            lt.wait_until(settled, 20, "the descriptor count settling")
+            held = self.open_descriptors(d.pid)
+            try:
+                reply = login_socket_call(d, {"op": "check", "user": user}, timeout=10)
+            except OSError as e:
+                reply = {"status": repr(e)}
+        finally:
+            for sock in flood:
+                sock.close()
+        self.assertEqual(reply["status"], 200, "the login with %d descriptors held" % held)
+        self.assertLess(held, self.NOFILE - 32)
+
+
 if __name__ == "__main__":
     unittest.main()
