@@ -113,8 +113,32 @@ int remote_choose(const struct remote_inputs *in, struct remote_target *target, 
     return 0;
 }
 
-static int check_file(const struct remote_file *file, const char *what, bool private_key, char *err,
-                      size_t err_len)
+/* What a file must not let others do: read our private key, or write the CA we pin (whoever
+ * can write it chooses the server we trust, as with client.conf). */
+enum file_guard { GUARD_NONE, GUARD_SECRET, GUARD_PINNED };
+
+static int check_pinned(const struct remote_file *file, const struct stat *st, char *err,
+                        size_t err_len)
+{
+    if (st->st_uid != getuid() && st->st_uid != 0) {
+        snprintf(err, err_len,
+                 "the CA file %s belongs to uid %u, not to you: refusing a CA someone else "
+                 "chooses (set by %s)",
+                 file->path, (unsigned)st->st_uid, file->origin);
+        return -1;
+    }
+    if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        snprintf(err, err_len,
+                 "the CA file %s is writable by group or others (mode %04o): anyone who can "
+                 "write it chooses the server you trust (chmod go-w %s)",
+                 file->path, (unsigned)(st->st_mode & 07777), file->path);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_file(const struct remote_file *file, const char *what, enum file_guard guard,
+                      char *err, size_t err_len)
 {
     struct stat st;
     int fd = open(file->path, O_RDONLY | O_CLOEXEC);
@@ -131,7 +155,9 @@ static int check_file(const struct remote_file *file, const char *what, bool pri
                  file->origin);
         return -1;
     }
-    if (private_key && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    if (guard == GUARD_PINNED)
+        return check_pinned(file, &st, err, err_len);
+    if (guard == GUARD_SECRET && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
         snprintf(err, err_len,
                  "the %s %s is accessible by group or others (mode %04o): refusing to use it; "
                  "chmod 600 %s",
@@ -143,9 +169,9 @@ static int check_file(const struct remote_file *file, const char *what, bool pri
 
 int remote_check_files(const struct remote_target *target, char *err, size_t err_len)
 {
-    if (check_file(&target->ca, "CA file", false, err, err_len) != 0 ||
-        check_file(&target->cert, "client certificate", false, err, err_len) != 0 ||
-        check_file(&target->key, "client key", true, err, err_len) != 0)
+    if (check_file(&target->ca, "CA file", GUARD_PINNED, err, err_len) != 0 ||
+        check_file(&target->cert, "client certificate", GUARD_NONE, err, err_len) != 0 ||
+        check_file(&target->key, "client key", GUARD_SECRET, err, err_len) != 0)
         return -1;
     return 0;
 }

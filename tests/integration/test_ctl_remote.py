@@ -448,6 +448,16 @@ class CtlRemoteTest(unittest.TestCase):
                         "--ca", self.cert("alice.key"), "show", REQUEST_ID)
         self.assert_fails(done, 1, "cannot use the CA file", "PEM")
 
+    def test_a_ca_file_others_may_write_is_refused(self):
+        # Whoever can write the pinned CA chooses the server: as with client.conf.
+        shared_ca = os.path.join(self.home, "shared-ca.crt")
+        shutil.copy(self.cert("ca.crt"), shared_ca)
+        os.chmod(shared_ca, 0o664)
+        done = self.ctl("--server", self.server.url, "--cert", self.cert("alice.crt"),
+                        "--key", self.cert("alice.key"), "--ca", shared_ca, "show", REQUEST_ID)
+        self.assert_fails(done, 1, "the CA file " + shared_ca, "writable by group or others",
+                          "chmod go-w")
+
     def test_key_unreadable_for_the_caller(self):
         # root's key, mode 0600: the engineer may not read it, and is told so.
         home = tempfile.mkdtemp(prefix="eng-", dir=self.dir)
