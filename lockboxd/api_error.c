@@ -40,9 +40,11 @@ const char *api_error_message(json_object *obj)
 void api_log_refusal(const struct identity *who, const char *action, const char *id,
                      const char *why)
 {
-    char actor[4 * LOCKBOX_NAME_MAX + 8], shown_id[80], reason[1100];
-    syslog(LOG_WARNING, "event=api.refused status=403 actor=%s uid=%u action=%s id=%s msg=%s",
-           text_escape_log(identity_recorded_name(who), actor, sizeof(actor)), (unsigned)who->uid,
-           action, text_escape_log(id, shown_id, sizeof(shown_id)),
+    char actor[4 * LOCKBOX_NAME_MAX + 8], shown_id[80], reason[1100], uid[24] = "-";
+    if (who->uid != (uid_t)-1) /* a remote caller has none */
+        snprintf(uid, sizeof(uid), "%u", (unsigned)who->uid);
+    syslog(LOG_WARNING, "event=api.refused status=403 actor=%s uid=%s action=%s id=%s msg=%s",
+           text_escape_log(identity_recorded_name(who), actor, sizeof(actor)), uid, action,
+           text_escape_log(id, shown_id, sizeof(shown_id)),
            text_escape_log(why, reason, sizeof(reason)));
 }
