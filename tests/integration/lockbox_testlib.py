@@ -317,6 +317,24 @@ def in_namespace(argv, binds=(), devlog=None):
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"] + list(argv)
 
 
+def process_alive(pid):
+    """Is pid a live process (not gone, not a zombie)? For tests that end sessions."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def require_root_and(*paths, why="adds users"):
+    """setUpModule's guard: skip (with the reason) unless root and every path is built."""
+    if os.geteuid() != 0:
+        raise unittest.SkipTest("runs as root (%s)" % why)
+    for path in paths:
+        if not os.path.exists(path):
+            raise unittest.SkipTest("missing: %s" % path)
+
+
 def run_as(user, argv, **kw):
     kw.setdefault("capture_output", True)
     kw.setdefault("text", True)

@@ -24,11 +24,7 @@ FLOOD = 1000000
 
 
 def setUpModule():
-    if os.geteuid() != 0:
-        raise unittest.SkipTest("runs as root (adds users, registers sessions, runs PostgreSQL)")
-    for path in (lt.LOCKBOXD, lt.LOCKBOXCTL, lt.PAM_MODULE, lt.PAM_HARNESS):
-        if not os.path.exists(path):
-            raise unittest.SkipTest("missing: %s" % path)
+    lt.require_root_and(lt.LOCKBOXD, lt.LOCKBOXCTL, lt.PAM_MODULE, lt.PAM_HARNESS, why="adds users, registers sessions, runs PostgreSQL")
     U.add(ADMIN)
     U.add(ENG)
 
@@ -37,12 +33,7 @@ def tearDownModule():
     U.cleanup()
 
 
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except (FileNotFoundError, ProcessLookupError):
-        return False
+alive = lt.process_alive
 
 
 class TwoInstances(unittest.TestCase):

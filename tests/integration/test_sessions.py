@@ -14,8 +14,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from lockbox_testlib import (Daemon, Users, LOCKBOXCTL, PAM_HARNESS, PAM_MODULE,  # noqa: E402
-                             SANITIZED, holds_for, read_until, terminate, unique_prefix,
-                             wait_until)
+                             SANITIZED, holds_for, process_alive, read_until, terminate,
+                             unique_prefix, wait_until)
 
 PREFIX = unique_prefix("lbs")  # every account this file adds starts so
 U = Users(PREFIX)
@@ -48,12 +48,7 @@ def tearDownModule():
     U.cleanup()
 
 
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+alive = process_alive
 
 
 def wait_dead(pid, timeout):

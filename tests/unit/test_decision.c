@@ -171,15 +171,30 @@ static void script_one_decision(struct fake *f, enum request_state decided)
     f->n_waits = 1;
 }
 
+/* A zeroed fake scripted for one decision (script_one_decision). */
+static struct fake one_decision(enum request_state decided)
+{
+    struct fake f;
+
+    memset(&f, 0, sizeof(f));
+    script_one_decision(&f, decided);
+    return f;
+}
+
+static void decide(struct fake *f, const struct login_facts *facts, struct login_result *result)
+{
+    struct decision_io io = io_for(f);
+    decide_login(facts, &io, result);
+}
+
 static void allowed_at_once_says_nothing(void **state)
 {
     struct fake f = {.check_status = {API_OK}, .check_allowed = {true}, .n_checks = 1};
     struct login_facts facts = facts_for(90, true, false);
-    struct decision_io io = io_for(&f);
     struct login_result result;
 
     (void)state;
-    decide_login(&facts, &io, &result);
+    decide(&f, &facts, &result);
     assert_int_equal(result.outcome, OUTCOME_ALLOWED);
     assert_int_equal(f.files + f.waits + f.asks + f.n_told, 0);
 }
@@ -188,11 +203,10 @@ static void not_running_at_first_lets_the_caller_apply_failmode(void **state)
 {
     struct fake f = {.check_status = {API_NOT_RUNNING}, .n_checks = 1};
     struct login_facts facts = facts_for(90, true, false);
-    struct decision_io io = io_for(&f);
     struct login_result result;
 
     (void)state;
-    decide_login(&facts, &io, &result);
+    decide(&f, &facts, &result);
     assert_int_equal(result.outcome, OUTCOME_UNREACHABLE);
     assert_true(result.failmode_applies);
     assert_int_equal(f.n_told, 0); /* the caller tells, only if it refuses */
@@ -206,10 +220,9 @@ static void unreachable_or_impostor_at_first_never_applies_failmode(void **state
     for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
         struct fake f = {.check_status = {statuses[i]}, .n_checks = 1};
         struct login_facts facts = facts_for(90, true, false);
-        struct decision_io io = io_for(&f);
         struct login_result result;
 
-        decide_login(&facts, &io, &result);
+        decide(&f, &facts, &result);
         assert_false(result.failmode_applies);
         assert_int_not_equal(result.outcome, OUTCOME_ALLOWED);
         assert_int_equal(f.n_told, 1);
@@ -219,37 +232,29 @@ static void unreachable_or_impostor_at_first_never_applies_failmode(void **state
 
 static void daemon_gone_after_the_first_call_never_applies_failmode(void **state)
 {
-    struct fake f;
+    struct fake f = one_decision(REQUEST_PENDING);
     struct login_facts facts = facts_for(5, false, false);
-    struct decision_io io;
     struct login_result result;
 
     (void)state;
-    memset(&f, 0, sizeof(f));
-    script_one_decision(&f, REQUEST_PENDING);
     f.check_status[1] = API_NOT_RUNNING; /* lockboxd stopped while the login waited */
     f.wait_status[0] = API_NOT_RUNNING;
-    io = io_for(&f);
-    decide_login(&facts, &io, &result);
+    decide(&f, &facts, &result);
     assert_int_equal(result.outcome, OUTCOME_UNREACHABLE);
     assert_false(result.failmode_applies);
 }
 
 static void prompted_login_asks_files_shows_the_id_waits_and_is_approved(void **state)
 {
-    struct fake f;
+    struct fake f = one_decision(REQUEST_APPROVED);
     struct login_facts facts = facts_for(90, true, false);
-    struct decision_io io;
     struct login_result result;
 
     (void)state;
-    memset(&f, 0, sizeof(f));
-    script_one_decision(&f, REQUEST_APPROVED);
     f.answers[0] = "INC-4711 disk full";
     f.answers[1] = "";
     f.n_answers = 2;
-    io = io_for(&f);
-    decide_login(&facts, &io, &result);
+    decide(&f, &facts, &result);
     assert_int_equal(result.outcome, OUTCOME_ALLOWED);
     assert_string_equal(f.filed_reason, "INC-4711 disk full");
     assert_int_equal(f.asks, 2);
@@ -267,18 +272,14 @@ static void prompted_login_asks_files_shows_the_id_waits_and_is_approved(void **
 
 static void no_answer_at_the_id_prompt_refuses_without_waiting(void **state)
 {
-    struct fake f;
+    struct fake f = one_decision(REQUEST_APPROVED);
     struct login_facts facts = facts_for(90, true, false);
-    struct decision_io io;
     struct login_result result;
 
     (void)state;
-    memset(&f, 0, sizeof(f));
-    script_one_decision(&f, REQUEST_APPROVED);
     f.answers[0] = "INC-1";
     f.n_answers = 1; /* Ctrl-C at the second prompt */
-    io = io_for(&f);
-    decide_login(&facts, &io, &result);
+    decide(&f, &facts, &result);
     assert_int_equal(result.outcome, OUTCOME_CONVERSATION);
     assert_int_equal(f.files, 1);
     assert_int_equal(f.waits, 0);
@@ -288,19 +289,15 @@ static void no_answer_at_the_id_prompt_refuses_without_waiting(void **state)
 static void failed_justification_files_nothing(void **state)
 {
     static const char *bad = "INC-1\x1b[2J";
-    struct fake f;
     struct login_facts facts = facts_for(90, true, false);
-    struct decision_io io;
     struct login_result result;
 
     (void)state;
     for (int round = 0; round < 2; round++) {
-        memset(&f, 0, sizeof(f));
-        script_one_decision(&f, REQUEST_APPROVED);
+        struct fake f = one_decision(REQUEST_APPROVED);
         f.answers[0] = round == 0 ? NULL : bad;
         f.n_answers = 1;
-        io = io_for(&f);
-        decide_login(&facts, &io, &result);
+        decide(&f, &facts, &result);
         assert_int_equal(result.outcome, OUTCOME_CONVERSATION);
         assert_int_equal(f.files, 0);
         assert_int_equal(f.n_told, round == 0 ? 0 : 1);
@@ -309,23 +306,17 @@ static void failed_justification_files_nothing(void **state)
 
 static void sshd_hears_only_why_it_was_refused(void **state)
 {
-    struct fake f;
+    struct fake f = one_decision(REQUEST_APPROVED);
     struct login_facts facts = facts_for(90, false, true);
-    struct decision_io io;
     struct login_result result;
 
     (void)state;
-    memset(&f, 0, sizeof(f));
-    script_one_decision(&f, REQUEST_APPROVED);
-    io = io_for(&f);
-    decide_login(&facts, &io, &result);
+    decide(&f, &facts, &result);
     assert_int_equal(result.outcome, OUTCOME_ALLOWED);
     assert_int_equal(f.n_told, 0);
 
-    memset(&f, 0, sizeof(f));
-    script_one_decision(&f, REQUEST_DENIED);
-    io = io_for(&f);
-    decide_login(&facts, &io, &result);
+    f = one_decision(REQUEST_DENIED);
+    decide(&f, &facts, &result);
     assert_int_equal(result.outcome, OUTCOME_DENIED);
     assert_int_equal(f.n_told, 1);
     assert_true(f.told_error[0]);
@@ -335,16 +326,12 @@ static void sshd_hears_only_why_it_was_refused(void **state)
 
 static void account_stack_elsewhere_says_the_id_before_waiting(void **state)
 {
-    struct fake f;
+    struct fake f = one_decision(REQUEST_DENIED);
     struct login_facts facts = facts_for(300, false, false);
-    struct decision_io io;
     struct login_result result;
 
     (void)state;
-    memset(&f, 0, sizeof(f));
-    script_one_decision(&f, REQUEST_DENIED);
-    io = io_for(&f);
-    decide_login(&facts, &io, &result);
+    decide(&f, &facts, &result);
     assert_int_equal(result.outcome, OUTCOME_DENIED);
     assert_string_equal(f.filed_reason, "login via su-l");
     assert_int_equal(f.n_told, 2);
@@ -355,18 +342,14 @@ static void account_stack_elsewhere_says_the_id_before_waiting(void **state)
 
 static void wait_zero_files_and_refuses_without_waiting_or_prompting(void **state)
 {
-    struct fake f;
+    struct fake f = one_decision(REQUEST_PENDING);
     struct login_facts facts = facts_for(0, true, false);
-    struct decision_io io;
     struct login_result result;
 
     (void)state;
-    memset(&f, 0, sizeof(f));
-    script_one_decision(&f, REQUEST_PENDING);
     f.answers[0] = "INC-2";
     f.n_answers = 1;
-    io = io_for(&f);
-    decide_login(&facts, &io, &result);
+    decide(&f, &facts, &result);
     assert_int_equal(result.outcome, OUTCOME_PENDING);
     assert_int_equal(f.asks, 1); /* the justification only */
     assert_int_equal(f.waits, 0);
@@ -377,32 +360,26 @@ static void a_daemon_answering_early_cannot_make_the_wait_spin(void **state)
 {
     struct fake f;
     struct login_facts facts = facts_for(10, false, false);
-    struct decision_io io;
     struct login_result result;
 
     (void)state;
     memset(&f, 0, sizeof(f));
     script_one_decision(&f, REQUEST_PENDING); /* every wait returns at once, still pending */
-    io = io_for(&f);
-    decide_login(&facts, &io, &result);
+    decide(&f, &facts, &result);
     assert_int_equal(result.outcome, OUTCOME_PENDING);
     assert_int_equal(f.waits, 11); /* one call per second of the wait, plus one */
 }
 
 static void the_wait_ends_at_the_monotonic_deadline(void **state)
 {
-    struct fake f;
+    struct fake f = one_decision(REQUEST_PENDING);
     struct login_facts facts = facts_for(10, false, false);
-    struct decision_io io;
     struct login_result result;
 
     (void)state;
-    memset(&f, 0, sizeof(f));
-    script_one_decision(&f, REQUEST_PENDING);
     f.wait_advances_clock = true; /* the daemon holds each call for its whole timeout */
     f.now_ms = 1000000;
-    io = io_for(&f);
-    decide_login(&facts, &io, &result);
+    decide(&f, &facts, &result);
     assert_int_equal(result.outcome, OUTCOME_PENDING);
     assert_int_equal(f.waits, 1);
     assert_int_equal(f.now_ms, 1000000 + 10000);
@@ -410,29 +387,23 @@ static void the_wait_ends_at_the_monotonic_deadline(void **state)
 
 static void a_broken_wait_is_retried_once_on_a_new_connection(void **state)
 {
-    struct fake f;
+    struct fake f = one_decision(REQUEST_APPROVED);
     struct login_facts facts = facts_for(10, false, false);
-    struct decision_io io;
     struct login_result result;
 
     (void)state;
-    memset(&f, 0, sizeof(f));
-    script_one_decision(&f, REQUEST_APPROVED);
     f.wait_status[0] = API_UNREACHABLE; /* lockboxd restarted */
     f.wait_status[1] = API_OK;
     f.wait_state[1] = REQUEST_APPROVED;
     f.n_waits = 2;
-    io = io_for(&f);
-    decide_login(&facts, &io, &result);
+    decide(&f, &facts, &result);
     assert_int_equal(result.outcome, OUTCOME_ALLOWED);
     assert_int_equal(f.waits, 2);
 
-    memset(&f, 0, sizeof(f));
-    script_one_decision(&f, REQUEST_PENDING);
+    f = one_decision(REQUEST_PENDING);
     f.wait_status[0] = API_UNREACHABLE; /* and again: the final check decides */
     f.check_status[1] = API_UNREACHABLE;
-    io = io_for(&f);
-    decide_login(&facts, &io, &result);
+    decide(&f, &facts, &result);
     assert_int_equal(result.outcome, OUTCOME_UNREACHABLE);
     assert_int_equal(f.waits, 2);
 }
