@@ -24,6 +24,7 @@ struct notifier {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     bool kicked, stopping;
+    atomic_bool cancel; /* stopping, seen by a delivery in progress without the lock */
 };
 
 static bool tenant_has_channel(const struct tenant_config *t)
@@ -180,8 +181,8 @@ static void deliver_one(struct notifier *n, struct store *store, struct outbox_r
     if (tenant == NULL)
         snprintf(err, sizeof(err), "tenant no longer configured");
     else if (strcmp(item->channel, "webhook") == 0 && tenant->notify_url[0])
-        rc = notify_deliver_webhook(tenant, item->notification_id, item->event, item->body, err,
-                                    sizeof(err));
+        rc = notify_deliver_webhook(tenant, item->notification_id, item->event, item->body,
+                                    &n->cancel, err, sizeof(err));
     else if (strcmp(item->channel, "command") == 0 && tenant->notify_command[0])
         rc = notify_deliver_command(tenant, item->body, err, sizeof(err));
     else
@@ -293,6 +294,7 @@ void notifier_stop(struct notifier *n)
     if (n->running) {
         pthread_mutex_lock(&n->lock);
         n->stopping = true;
+        atomic_store(&n->cancel, true);
         pthread_cond_signal(&n->wake);
         pthread_mutex_unlock(&n->lock);
         pthread_join(n->thread, NULL);

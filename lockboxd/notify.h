@@ -5,6 +5,7 @@
 #ifndef LOCKBOXD_NOTIFY_H
 #define LOCKBOXD_NOTIFY_H
 #include <json-c/json.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -31,9 +32,12 @@ int64_t notifier_warn_if_due(struct notifier *notifier, const struct lockbox_req
 /* [{"channel","event","state","attempts","last_error","delivered_at"}...] for `show`. */
 json_object *notifier_status(struct notifier *notifier, const char *request_id);
 
-/* notify_deliver.c: one delivery attempt. Returns 0, or -1 with a short reason in err. */
+/* notify_deliver.c: one delivery attempt. Returns 0, or -1 with a short reason in err. A
+ * webhook gives up within about a second once *cancel is set (lockboxd is stopping: a slow
+ * receiver must not hold up its shutdown); the notification is then delivered after restart. */
 int notify_deliver_webhook(const struct tenant_config *tenant, const char *notification_id,
-                           const char *event, const char *body, char *err, size_t err_len);
+                           const char *event, const char *body, const atomic_bool *cancel,
+                           char *err, size_t err_len);
 int notify_deliver_command(const struct tenant_config *tenant, const char *body, char *err,
                            size_t err_len);
 

@@ -41,8 +41,20 @@ static size_t discard_reply(char *data, size_t size, size_t count, void *ctx)
     return size * count;
 }
 
+/* libcurl calls this about once a second, also while it waits on a slow receiver. */
+static int give_up_when_cancelled(void *cancel, curl_off_t dltotal, curl_off_t dlnow,
+                                  curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return cancel != NULL && atomic_load((const atomic_bool *)cancel) ? 1 : 0;
+}
+
 int notify_deliver_webhook(const struct tenant_config *tenant, const char *notification_id,
-                           const char *event, const char *body, char *err, size_t err_len)
+                           const char *event, const char *body, const atomic_bool *cancel,
+                           char *err, size_t err_len)
 {
     char signature[65], header[3][160];
     struct curl_slist *headers = NULL;
@@ -75,6 +87,9 @@ int notify_deliver_webhook(const struct tenant_config *tenant, const char *notif
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 5L);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)LOCKBOX_NOTIFY_TIMEOUT_SECONDS);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, give_up_when_cancelled);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, (void *)cancel);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard_reply);
     CURLcode res = curl_easy_perform(curl);
