@@ -335,6 +335,30 @@ def require_root_and(*paths, why="adds users"):
             raise unittest.SkipTest("missing: %s" % path)
 
 
+RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")  # anything but \t and \n
+
+
+class CliAssertions:
+    """What lockboxctl's suites assert of a finished command (a unittest.TestCase mixin)."""
+
+    def assert_ok(self, result):
+        self.assertEqual(result.returncode, 0, "stdout=%r stderr=%r" % (result.stdout,
+                                                                        result.stderr))
+        return result
+
+    def assert_fails(self, result, code, *needles):
+        """Exit `code`, exactly one line on stderr from lockboxctl, holding each needle, with
+        no raw control character in it."""
+        self.assertEqual(result.returncode, code, "stdout=%r stderr=%r" % (result.stdout,
+                                                                           result.stderr))
+        self.assertEqual(result.stderr.count("\n"), 1, "not one line: %r" % result.stderr)
+        self.assertTrue(result.stderr.startswith("lockboxctl"), result.stderr)
+        for needle in needles:
+            self.assertIn(needle, result.stderr)
+        self.assertIsNone(RAW_CONTROL.search(result.stderr), repr(result.stderr))
+        return result
+
+
 def run_as(user, argv, **kw):
     kw.setdefault("capture_output", True)
     kw.setdefault("text", True)

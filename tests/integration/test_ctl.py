@@ -21,7 +21,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lockbox_testlib import (LOCKBOXCTL, Daemon, Users, run_as, sqlite_only,  # noqa: E402
+from lockbox_testlib import (RAW_CONTROL, CliAssertions,  # noqa: E402
+                             LOCKBOXCTL, Daemon, Users, run_as, sqlite_only,  # noqa: E402
                              terminate, unique_prefix, wait_until)
 
 PREFIX = unique_prefix("lbxc")  # every account this file adds starts so
@@ -36,14 +37,13 @@ CONTRACT_FIELDS = ["id", "state", "tenant", "host", "user", "reason", "service",
                    "requester", "created_at", "decided_at", "decided_by", "comment", "expires_at"]
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 ID_RE = re.compile(r"\b[0-9a-f]{32}\b")
-RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")  # anything but \t and \n
 
 
 def parse_time(text):
     return time.mktime(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
 
 
-class CtlTest(unittest.TestCase):
+class CtlTest(CliAssertions, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         if os.geteuid() != 0:
@@ -85,22 +85,6 @@ class CtlTest(unittest.TestCase):
             return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                                   env=full_env)
         return run_as(user, argv, env=full_env, timeout=timeout)
-
-    def assert_ok(self, result):
-        self.assertEqual(result.returncode, 0, "stdout=%r stderr=%r" % (result.stdout,
-                                                                        result.stderr))
-        return result
-
-    def assert_fails(self, result, code, *needles):
-        """Exit `code`, exactly one line on stderr, holding each needle."""
-        self.assertEqual(result.returncode, code, "stdout=%r stderr=%r" % (result.stdout,
-                                                                           result.stderr))
-        self.assertEqual(result.stderr.count("\n"), 1, "not one line: %r" % result.stderr)
-        self.assertTrue(result.stderr.startswith("lockboxctl"), result.stderr)
-        for needle in needles:
-            self.assertIn(needle, result.stderr)
-        self.assertIsNone(RAW_CONTROL.search(result.stderr), repr(result.stderr))
-        return result
 
     def file_as(self, user, reason="INC-4711 disk full", *extra):
         result = self.assert_ok(self.ctl(user, "--json", "request", "--reason", reason, *extra))

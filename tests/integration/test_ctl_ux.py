@@ -23,7 +23,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lockbox_testlib import (LOCKBOXCTL, Daemon, Users, http_call, read_until,  # noqa: E402
+from lockbox_testlib import (RAW_CONTROL, CliAssertions,  # noqa: E402
+                             LOCKBOXCTL, Daemon, Users, http_call, read_until,  # noqa: E402
                              run_as, terminate, unique_prefix, wait_until)
 
 # Short names (ENG is 8 characters): at 80 columns the `list` table must leave 30 of them
@@ -35,7 +36,6 @@ BOB = PREFIX + "bob"          # admin of fabrikam only
 ENG = PREFIX + "eng"          # an engineer
 MALLORY = PREFIX + "mallory"  # nobody's admin
 
-RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # Ids the prefix tests give requests (lockboxd's own are random): A and B share "c0ffee123",
@@ -56,7 +56,7 @@ time.sleep(120 if status == 201 else 0)
 """ % HERE
 
 
-class CtlUxTest(unittest.TestCase):
+class CtlUxTest(CliAssertions, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         if os.geteuid() != 0:
@@ -102,21 +102,6 @@ class CtlUxTest(unittest.TestCase):
             return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                                   env=full_env)
         return run_as(user, argv, env=full_env, timeout=timeout)
-
-    def assert_ok(self, result):
-        self.assertEqual(result.returncode, 0, "stdout=%r stderr=%r" % (result.stdout,
-                                                                        result.stderr))
-        return result
-
-    def assert_fails(self, result, code, *needles):
-        """Exit `code`, exactly one line on stderr, holding each needle."""
-        self.assertEqual(result.returncode, code, "stdout=%r stderr=%r" % (result.stdout,
-                                                                           result.stderr))
-        self.assertEqual(result.stderr.count("\n"), 1, "not one line: %r" % result.stderr)
-        for needle in needles:
-            self.assertIn(needle, result.stderr)
-        self.assertIsNone(RAW_CONTROL.search(result.stderr), repr(result.stderr))
-        return result
 
     def file_as(self, user, reason="INC-4711 disk full", *extra):
         result = self.assert_ok(self.ctl(user, "--json", "request", "--reason", reason, *extra))
