@@ -2,7 +2,6 @@
 #include "audit_chain.h"
 
 #include <json-c/json.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +15,8 @@ static json_object *string_or_null(const char *value)
 }
 
 /* The line as json-c writes it: hidden characters raw, as every line before Step 11 was. */
-static char *line_with_raw_hidden(uint64_t seq, int64_t time_ms, const struct audit_event *event,
-                                  const char *prev_hash)
+static char *line_with_raw_hidden(int version, uint64_t seq, int64_t time_ms,
+                                  const struct audit_event *event, const char *prev_hash)
 {
     char when[TIMEFMT_LEN], expires[TIMEFMT_LEN];
     json_object *obj = json_object_new_object();
@@ -25,6 +24,8 @@ static char *line_with_raw_hidden(uint64_t seq, int64_t time_ms, const struct au
     if (obj == NULL)
         return NULL;
     timefmt_rfc3339_ms(time_ms, when);
+    if (version >= 2)
+        json_object_object_add(obj, "v", json_object_new_int(version));
     json_object_object_add(obj, "seq", json_object_new_int64((int64_t)seq));
     json_object_object_add(obj, "time", json_object_new_string(when));
     json_object_object_add(obj, "event", string_or_null(event->event));
@@ -53,25 +54,13 @@ static char *line_with_raw_hidden(uint64_t seq, int64_t time_ms, const struct au
 int audit_line_build(uint64_t seq, int64_t time_ms, const struct audit_event *event,
                      const char *prev_hash, char **line)
 {
-    char *raw = line_with_raw_hidden(seq, time_ms, event, prev_hash);
+    char *raw = line_with_raw_hidden(AUDIT_FORMAT_CURRENT, seq, time_ms, event, prev_hash);
 
     /* Escaped here, before anyone hashes the line: `cat`, `less` or `tail -f` of the audit file
      * must not show a reason reordered by a bidi override (the chain covers these bytes). */
     *line = raw != NULL ? text_escape_json_hidden(raw) : NULL;
     free(raw);
     return *line != NULL ? 0 : -1;
-}
-
-int audit_hash_hex(const char *bytes, size_t len, char out[LOCKBOX_HASH_HEX_LEN + 1])
-{
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int digest_len = 0;
-
-    if (EVP_Digest(bytes, len, digest, &digest_len, EVP_sha256(), NULL) != 1 || digest_len != 32)
-        return -1;
-    for (unsigned i = 0; i < digest_len; i++)
-        snprintf(out + 2 * i, 3, "%02x", digest[i]);
-    return 0;
 }
 
 void audit_verifier_init(struct audit_verifier *v)
@@ -133,25 +122,27 @@ int audit_line_fields(const char *line, size_t len, uint64_t *seq,
     return rc;
 }
 
-int audit_verify_line(struct audit_verifier *v, const char *line, size_t len, const char *where)
+/* Does a record of `seq` whose prev_hash is `prev` (NULL: withheld, so it chains by its hash
+ * alone) come next? */
+static int check_position(struct audit_verifier *v, uint64_t seq, const char *prev,
+                          const char *where)
 {
-    uint64_t seq;
-    char prev[LOCKBOX_HASH_HEX_LEN + 1];
-
-    if (audit_line_fields(line, len, &seq, prev) != 0) {
-        snprintf(v->error, sizeof(v->error),
-                 "%s: record after seq %llu is not a valid audit record (altered)", where,
-                 (unsigned long long)v->seq);
-        return -1;
-    }
     if (!v->started) {
         /* A chain may start in a rotated file whose predecessors were deleted; only the very
          * first record must point at the zero hash. */
-        if (seq == 1 && strcmp(prev, AUDIT_ZERO_HASH) != 0) {
+        if (seq == 1 && prev != NULL && strcmp(prev, AUDIT_ZERO_HASH) != 0) {
             snprintf(v->error, sizeof(v->error),
                      "%s: record seq 1 does not start the chain (altered)", where);
             return -1;
         }
+        if (prev == NULL && seq != 1) {
+            snprintf(v->error, sizeof(v->error),
+                     "%s: the chain cannot start at withheld record seq %llu", where,
+                     (unsigned long long)seq);
+            return -1;
+        }
+        if (prev == NULL)
+            memcpy(v->hash, AUDIT_ZERO_HASH, sizeof(v->hash));
     } else if (seq <= v->seq) {
         snprintf(v->error, sizeof(v->error),
                  "%s: record seq %llu follows seq %llu (reordered or inserted)", where,
@@ -161,22 +152,112 @@ int audit_verify_line(struct audit_verifier *v, const char *line, size_t len, co
         snprintf(v->error, sizeof(v->error), "%s: records seq %llu to %llu are missing (removed)",
                  where, (unsigned long long)v->seq + 1, (unsigned long long)seq - 1);
         return -1;
-    } else if (strcmp(prev, v->hash) != 0) {
+    } else if (prev != NULL && strcmp(prev, v->hash) != 0) {
+        /* Records withheld since the last whole one are checked only here: any of them, or
+         * that one, may be the altered one. */
+        char which[64];
+        if (v->whole_seq != 0 && v->whole_seq < v->seq)
+            snprintf(which, sizeof(which), "one of seq %llu to %llu",
+                     (unsigned long long)v->whole_seq, (unsigned long long)v->seq);
+        else
+            snprintf(which, sizeof(which), "seq %llu", (unsigned long long)v->seq);
         snprintf(v->error, sizeof(v->error),
-                 "%s: record seq %llu does not chain to seq %llu (seq %llu altered, or this one "
+                 "%s: record seq %llu does not chain to seq %llu (%s altered, or this one "
                  "inserted)",
-                 where, (unsigned long long)seq, (unsigned long long)v->seq,
+                 where, (unsigned long long)seq, (unsigned long long)v->seq, which);
+        return -1;
+    }
+    return 0;
+}
+
+/* A format-1 record after a format-2 one: lockboxd never writes one, so it was inserted. */
+static int check_version(struct audit_verifier *v, int version, uint64_t seq, const char *where)
+{
+    if (version < v->version) {
+        snprintf(v->error, sizeof(v->error),
+                 "%s: record seq %llu is in format %d after a record in format %d (inserted)",
+                 where, (unsigned long long)seq, version, v->version);
+        return -1;
+    }
+    return 0;
+}
+
+static void advance(struct audit_verifier *v, uint64_t seq, int version, const char *hash)
+{
+    memcpy(v->hash, hash, sizeof(v->hash));
+    v->started = true;
+    v->seq = seq;
+    v->version = version;
+    v->records++;
+}
+
+int audit_verify_line(struct audit_verifier *v, const char *line, size_t len, const char *where)
+{
+    uint64_t seq;
+    char prev[LOCKBOX_HASH_HEX_LEN + 1], hash[LOCKBOX_HASH_HEX_LEN + 1];
+    int version = audit_line_version(line, len);
+
+    if (audit_line_fields(line, len, &seq, prev) != 0) {
+        snprintf(v->error, sizeof(v->error),
+                 "%s: record after seq %llu is not a valid audit record (altered)", where,
                  (unsigned long long)v->seq);
         return -1;
     }
-    if (audit_hash_hex(line, len, v->hash) != 0) {
-        snprintf(v->error, sizeof(v->error), "%s: cannot hash the record", where);
+    if (check_position(v, seq, prev, where) != 0 || check_version(v, version, seq, where) != 0)
+        return -1;
+    if (audit_record_hash(line, len, hash) != 0) {
+        snprintf(v->error, sizeof(v->error),
+                 "%s: record seq %llu is not a valid format-%d record (altered)", where,
+                 (unsigned long long)seq, version);
         return -1;
     }
+    advance(v, seq, version, hash);
+    v->whole_seq = seq;
+    return 0;
+}
+
+int audit_verify_withheld(struct audit_verifier *v, const struct audit_withheld *w,
+                          const char *where)
+{
+    char hash[LOCKBOX_HASH_HEX_LEN + 1];
+
+    if (!is_hash_hex(w->tenant_tag) || !is_hash_hex(w->content_hash)) {
+        snprintf(v->error, sizeof(v->error), "%s: withheld record seq %llu has malformed hashes",
+                 where, (unsigned long long)w->seq);
+        return -1;
+    }
+    if (check_position(v, w->seq, NULL, where) != 0 || check_version(v, 2, w->seq, where) != 0 ||
+        audit_hash_v2(w->seq, v->hash, w->tenant_tag, w->content_hash, hash) != 0)
+        return -1;
+    advance(v, w->seq, 2, hash);
+    v->withheld++;
+    return 0;
+}
+
+int audit_verify_withheld_v1(struct audit_verifier *v, uint64_t seq, const char *record_hash,
+                             const char *where)
+{
+    if (!is_hash_hex(record_hash)) {
+        snprintf(v->error, sizeof(v->error), "%s: withheld record seq %llu has a malformed hash",
+                 where, (unsigned long long)seq);
+        return -1;
+    }
+    if (check_position(v, seq, NULL, where) != 0 || check_version(v, 1, seq, where) != 0)
+        return -1;
+    advance(v, seq, 1, record_hash);
+    v->withheld++;
+    v->taken_on_trust++;
+    return 0;
+}
+
+void audit_verifier_start_after(struct audit_verifier *v, uint64_t seq, const char *hash)
+{
+    audit_verifier_init(v);
+    if (seq == 0)
+        return;
     v->started = true;
     v->seq = seq;
-    v->records++;
-    return 0;
+    snprintf(v->hash, sizeof(v->hash), "%s", hash);
 }
 
 int audit_verify_head(struct audit_verifier *v, uint64_t head_seq, const char *head_hash)
@@ -262,13 +343,13 @@ static int rebuilds_exactly(json_object *obj, const char *line, size_t len,
         strlen(ev.event) >= sizeof(info->event) ||
         (ev.tenant != NULL && strlen(ev.tenant) >= sizeof(info->tenant)))
         return -1;
-    rebuilt = line_with_raw_hidden(info->seq, info->time_ms, &ev, info->prev_hash);
+    rebuilt = line_with_raw_hidden(info->version, info->seq, info->time_ms, &ev, info->prev_hash);
     if (rebuilt == NULL)
         return -1;
     /* A line from before records named their requester has no such member: it is canonical
      * if it is what the builder writes, less that member. */
     json_object *requester;
-    if (!json_object_object_get_ex(obj, "requester", &requester)) {
+    if (info->version == 1 && !json_object_object_get_ex(obj, "requester", &requester)) {
         char *member = strstr(rebuilt, ",\"requester\":null,");
         if (member != NULL)
             memmove(member, member + strlen(",\"requester\":null"),
@@ -289,6 +370,7 @@ int audit_line_canonical(const char *line, size_t len, struct audit_line_info *i
     int rc = -1;
 
     memset(info, 0, sizeof(*info));
+    info->version = audit_line_version(line, len);
     if (obj != NULL && record_fields(obj, &info->seq, info->prev_hash) == 0)
         rc = rebuilds_exactly(obj, line, len, info);
     json_object_put(obj);

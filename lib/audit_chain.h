@@ -1,11 +1,13 @@
-/* The audit file's format: JSON Lines chained by SHA-256 of each previous line's exact bytes.
- * The daemon builds lines with it; `lockboxctl audit verify` checks them with it. */
+/* The audit file's format: JSON Lines, each record chained to the one before by its hash
+ * (audit_record.h: format 1 hashed a line's exact bytes, format 2 its content by hash). The
+ * daemon builds lines with it; `lockboxctl audit verify` checks them with it. */
 #ifndef LOCKBOX_AUDIT_CHAIN_H
 #define LOCKBOX_AUDIT_CHAIN_H
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "audit_record.h"
 #include "lockbox_limits.h"
 
 #define AUDIT_ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
@@ -30,15 +32,16 @@ struct audit_event {
 int audit_line_build(uint64_t seq, int64_t time_ms, const struct audit_event *event,
                      const char *prev_hash, char **line);
 
-/* Lowercase hex SHA-256 of bytes. Returns 0 or -1. */
-int audit_hash_hex(const char *bytes, size_t len, char out[LOCKBOX_HASH_HEX_LEN + 1]);
-
 /* Walks a chain one line at a time, across rotated files given oldest first. */
 struct audit_verifier {
     bool started;
     uint64_t seq;                        /* last good record */
     char hash[LOCKBOX_HASH_HEX_LEN + 1]; /* its hash */
+    int version;                         /* its format: a later record may not be older */
+    uint64_t whole_seq;                  /* the last record seen whole (not withheld) */
     uint64_t records;
+    uint64_t withheld;       /* records shown only by their hashes */
+    uint64_t taken_on_trust; /* withheld format-1 records: their hash cannot be recomputed */
     char error[512];
 };
 
@@ -47,11 +50,21 @@ void audit_verifier_init(struct audit_verifier *v);
  * record and whether it was altered, removed, inserted or reordered. `where` (e.g.
  * "audit.jsonl:12") is put into the message. */
 int audit_verify_line(struct audit_verifier *v, const char *line, size_t len, const char *where);
+/* A record withheld from this reader, by its hashes (format 2): it must come next, and the
+ * chain goes on from the hash they make with the previous one. 0 or -1. */
+int audit_verify_withheld(struct audit_verifier *v, const struct audit_withheld *w,
+                          const char *where);
+/* A withheld format-1 record: only its hash can be given, and is taken as it is. 0 or -1. */
+int audit_verify_withheld_v1(struct audit_verifier *v, uint64_t seq, const char *record_hash,
+                             const char *where);
+/* Starts a chain after a record known by its seq and hash (an excerpt; 0: from the start). */
+void audit_verifier_start_after(struct audit_verifier *v, uint64_t seq, const char *hash);
 /* After the last line: does the chain end at the head the daemon holds? */
 int audit_verify_head(struct audit_verifier *v, uint64_t head_seq, const char *head_hash);
 
 /* What audit_line_canonical() read out of a line. */
 struct audit_line_info {
+    int version;
     uint64_t seq;
     int64_t time_ms;
     char event[40];
@@ -59,9 +72,9 @@ struct audit_line_info {
     char prev_hash[LOCKBOX_HASH_HEX_LEN + 1];
 };
 /* Is this line byte for byte what audit_line_build() writes for its own fields (field order,
- * escaping, time formats), or what it wrote before Step 11 (hidden characters raw) or before
- * Step 10 (no requester)? The daemon takes records back from the file only when they are;
- * a hand-edited or foreign line is not. Returns 0 and fills info, or -1. */
+ * escaping, time formats), in format 2 or 1, or what it wrote before Step 11 (hidden characters
+ * raw) or before Step 10 (no requester)? The daemon takes records back from the file only when they
+ * are; a hand-edited or foreign line is not. Returns 0 and fills info, or -1. */
 int audit_line_canonical(const char *line, size_t len, struct audit_line_info *info);
 /* Reads seq and prev_hash out of one line; 0 or -1. */
 int audit_line_fields(const char *line, size_t len, uint64_t *seq,

@@ -57,7 +57,7 @@ static int read_last_record(struct audit_file *file, char *err, size_t err_len)
         line_start--;
     char prev[LOCKBOX_HASH_HEX_LEN + 1];
     if (audit_line_fields(buf + line_start, line_end - line_start, &file->last_seq, prev) != 0 ||
-        audit_hash_hex(buf + line_start, line_end - line_start, file->last_hash) != 0) {
+        audit_record_hash(buf + line_start, line_end - line_start, file->last_hash) != 0) {
         snprintf(err, err_len, "%s: the last line is not an audit record", file->path);
         goto out;
     }

@@ -32,7 +32,7 @@ static int append_missing(uint64_t seq, const char *line, void *ctx)
     struct catch_up *cu = ctx;
     char hash[LOCKBOX_HASH_HEX_LEN + 1];
 
-    if (audit_hash_hex(line, strlen(line), hash) != 0 ||
+    if (audit_record_hash(line, strlen(line), hash) != 0 ||
         audit_file_append(&cu->journal->file, line, seq, hash) != 0) {
         cu->failed = errno ? errno : EIO;
         return 1;
@@ -90,7 +90,7 @@ static int adopt_line(void *ctx, const char *line, size_t len, uint64_t seq)
         snprintf(journal->mismatch, sizeof(journal->mismatch),
                  "record %llu is not a login record, so the database lost a change",
                  (unsigned long long)seq);
-    else if (audit_hash_hex(line, len, hash) != 0 ||
+    else if (audit_record_hash(line, len, hash) != 0 ||
              store_audit_insert(journal->store, seq, line, hash) != 0)
         snprintf(journal->mismatch, sizeof(journal->mismatch), "cannot store record %llu: %s",
                  (unsigned long long)seq, store_error(journal->store));
@@ -182,7 +182,7 @@ struct line_hash {
 static int hash_of_line(uint64_t seq, const char *line, void *ctx)
 {
     struct line_hash *want = ctx;
-    if (seq != want->seq || audit_hash_hex(line, strlen(line), want->hash) != 0)
+    if (seq != want->seq || audit_record_hash(line, strlen(line), want->hash) != 0)
         want->hash[0] = '\0';
     return 1;
 }
@@ -414,7 +414,7 @@ static int append_to_chain(struct journal *journal, const struct audit_event *ev
         return -1;
     out->seq = head_seq + 1;
     if (audit_line_build(out->seq, now_ms, event, head_hash, &out->line) != 0 ||
-        audit_hash_hex(out->line, strlen(out->line), out->hash) != 0) {
+        audit_record_hash(out->line, strlen(out->line), out->hash) != 0) {
         snprintf(commit_error, sizeof(commit_error), "cannot build the audit record");
         return -1;
     }

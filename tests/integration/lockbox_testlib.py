@@ -684,9 +684,26 @@ class Daemon:
             con.close()
 
 
+def record_hash(line):
+    """A record's hash in the chain, re-implemented from docs/DESIGN.md for cross-checking:
+    format 1 hashes the line's bytes; format 2 ({"v":2,...) its content, tenant tag and
+    prev_hash."""
+    import hashlib
+
+    def sha(text):
+        return hashlib.sha256(text.encode()).hexdigest()
+    if not line.startswith('{"v":2,'):
+        return sha(line)
+    rec = json.loads(line)
+    member = ',"prev_hash":"%s"}' % rec["prev_hash"]
+    assert line.endswith(member), line
+    content = sha(line[:-len(member)])
+    tag = sha("lockbox-audit-tenant\n%d\n%s" % (rec["seq"], rec["tenant"] or ""))
+    return sha("lockbox-audit-2\n%d\n%s\n%s\n%s" % (rec["seq"], rec["prev_hash"], tag, content))
+
+
 def verify_chain(lines):
     """Independent re-implementation of the chain rule, for cross-checking the daemon."""
-    import hashlib
     prev = "0" * 64
     expect = None
     for line in lines:
@@ -695,6 +712,6 @@ def verify_chain(lines):
             return False, "seq %s where %s expected" % (rec["seq"], expect)
         if rec["prev_hash"] != prev:
             return False, "seq %s does not chain" % rec["seq"]
-        prev = hashlib.sha256(line.encode()).hexdigest()
+        prev = record_hash(line)
         expect = rec["seq"] + 1
     return True, prev

@@ -5,7 +5,6 @@ file) or a 500/503 with a message while the daemon keeps answering - and never i
 that is not on disk. The full-disk case is tests/integration/test_daemon.py
 (test_unwritable_audit_file_grants_nothing)."""
 
-import hashlib
 import json
 import os
 import signal
@@ -467,7 +466,7 @@ class FileAheadOfDatabase(FaultCase):
         last = json.loads(lines[-1])
         login = [json.loads(l) for l in lines if json.loads(l)["event"] == "login.allowed"][-1]
         login["seq"] = last["seq"] + 1
-        login["prev_hash"] = hashlib.sha256(lines[-1].encode()).hexdigest()
+        login["prev_hash"] = lt.record_hash(lines[-1])
         return json.dumps(login, separators=(",", ":" + spacing), ensure_ascii=False)
 
     def append(self, line):

@@ -55,7 +55,7 @@ static void build_chain(struct chain *c, uint64_t first_seq, const char *prev, s
     for (size_t i = 0; i < n; i++) {
         snprintf(reason, sizeof(reason), "INC-%zu", 4700 + i);
         c->lines[i] = build_line(first_seq + i, hash, reason);
-        assert_int_equal(audit_hash_hex(c->lines[i], strlen(c->lines[i]), hash), 0);
+        assert_int_equal(audit_record_hash(c->lines[i], strlen(c->lines[i]), hash), 0);
     }
     memcpy(c->head, hash, sizeof(hash));
 }
@@ -124,7 +124,8 @@ static void test_line_format(void **unused)
     (void)unused;
     assert_int_equal(audit_line_build(1, T0, &event, AUDIT_ZERO_HASH, &line), 0);
     assert_string_equal(
-        line, "{\"seq\":1,\"time\":\"2025-11-25T12:00:00.123Z\",\"event\":\"request.created\","
+        line, "{\"v\":2,\"seq\":1,\"time\":\"2025-11-25T12:00:00.123Z\","
+              "\"event\":\"request.created\","
               "\"request_id\":\"0123456789abcdef0123456789abcdef\",\"tenant\":\"contoso\","
               "\"host\":\"db01\",\"user\":\"eng1\",\"actor\":\"eng1\",\"requester\":null,"
               "\"reason\":\"INC-4711\","
@@ -163,7 +164,7 @@ static void test_valid_chain_verifies(void **unused)
     for (size_t i = 1; i < c.n; i++) {
         char hash[LOCKBOX_HASH_HEX_LEN + 1], prev[LOCKBOX_HASH_HEX_LEN + 1];
         uint64_t seq;
-        assert_int_equal(audit_hash_hex(c.lines[i - 1], strlen(c.lines[i - 1]), hash), 0);
+        assert_int_equal(audit_record_hash(c.lines[i - 1], strlen(c.lines[i - 1]), hash), 0);
         assert_int_equal(audit_line_fields(c.lines[i], strlen(c.lines[i]), &seq, prev), 0);
         assert_string_equal(prev, hash);
         assert_int_equal(seq, i + 1);
@@ -256,7 +257,7 @@ static void test_inserted_record(void **unused)
     (void)unused;
     build_chain(&c, 1, AUDIT_ZERO_HASH, N_LINES);
     /* A forged record that chains correctly to record 3 and takes seq 4. */
-    assert_int_equal(audit_hash_hex(c.lines[2], strlen(c.lines[2]), hash), 0);
+    assert_int_equal(audit_record_hash(c.lines[2], strlen(c.lines[2]), hash), 0);
     char *forged = build_line(4, hash, "let me in");
     size_t n = 0;
     for (size_t i = 0; i < N_LINES; i++) {
@@ -282,7 +283,8 @@ static void test_inserted_record(void **unused)
     assert_non_null(strstr(v.error, "inserted"));
 
     /* A record appended after the head the daemon holds. */
-    assert_int_equal(audit_hash_hex(c.lines[N_LINES - 1], strlen(c.lines[N_LINES - 1]), hash), 0);
+    assert_int_equal(audit_record_hash(c.lines[N_LINES - 1], strlen(c.lines[N_LINES - 1]), hash),
+                     0);
     char *appended = build_line(N_LINES + 1, hash, "late");
     memcpy(lines, c.lines, sizeof(c.lines[0]) * N_LINES);
     lines[N_LINES] = appended;
