@@ -156,8 +156,13 @@ def approve_with_cli(argv, rid, login):
     sent = time.perf_counter()
     proc = subprocess.Popen(argv + ["approve", rid, "--comment", "bench"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    released = readable_times([login])[0]
-    err = proc.communicate(timeout=30)[1]
+    try:
+        released = readable_times([login])[0]
+        err = proc.communicate(timeout=30)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     exited = time.perf_counter()
     if proc.returncode != 0:
         raise RuntimeError("lockboxctl approve %s: %s" % (rid, err.decode()[-500:]))
@@ -165,26 +170,28 @@ def approve_with_cli(argv, rid, login):
     return (released - sent) * 1e6, (exited - sent) * 1e6
 
 
-def park_two_logins(setup, engineer, round_no):
+def park_two_logins(setup, engineer, hosts):
     """Files two requests (distinct hosts: approvals are per account and host) and parks a
     waiting login on each; returns [(id, login socket)] once lockboxd holds both waits."""
     d = setup.d
     pairs = []
-    for k in range(2):
-        rid = d.file_request(engineer, "remote bench", host="r%d-%d.example" % (round_no, k))["id"]
+    for host in hosts:
+        rid = d.file_request(engineer, "remote bench", host=host)["id"]
         pairs.append((rid, login_wait(d.pam_socket, rid)))
     d.wait_waiting(2)
     return pairs
 
 
-def release_rounds(setup, engineer, rounds, approvers):
+def release_rounds(setup, engineer, phase, rounds, approvers):
     """approvers: {label: fn(rid, login) -> (released_us, other_us)}, two of them, run in
-    alternating order in each round. Returns {label: ([released], [other])}."""
+    alternating order in each round; each request on a host of its own (named after `phase`
+    and the round). Returns {label: ([released], [other])}."""
     labels = list(approvers)
     out = {label: ([], []) for label in labels}
     for i in range(rounds):
         order = labels if i % 2 == 0 else labels[::-1]
-        pairs = park_two_logins(setup, engineer, i)
+        pairs = park_two_logins(setup, engineer,
+                                ["%s%d-%d.example" % (phase, i, k) for k in range(2)])
         try:
             for label, (rid, login) in zip(order, pairs):
                 released, other = approvers[label](rid, login)
@@ -201,14 +208,14 @@ def bench_release(setup, engineer, rounds, cli_rounds):
     try:
         for conn in (tls, unix):
             call(conn, "GET", "/v1/health")  # connect, handshake, read any session tickets
-        kept = release_rounds(setup, engineer, rounds, {
+        kept = release_rounds(setup, engineer, "kept", rounds, {
             "TLS, kept-alive (remote admin)": lambda rid, s: approve_on(tls, rid, s),
             "Unix socket, kept-alive (root)": lambda rid, s: approve_on(unix, rid, s)})
     finally:
         tls.close()
         unix.close()
     remote_cli, local_cli = setup.lockboxctl(True), setup.lockboxctl(False)
-    cli = release_rounds(setup, engineer, cli_rounds, {
+    cli = release_rounds(setup, engineer, "cli", cli_rounds, {
         "lockboxctl --server (TLS)": lambda rid, s: approve_with_cli(remote_cli, rid, s),
         "lockboxctl --socket (root)": lambda rid, s: approve_with_cli(local_cli, rid, s)})
     return kept, cli
