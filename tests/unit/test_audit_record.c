@@ -24,7 +24,7 @@ struct chain {
     audit_hash hashes[N];
 };
 
-static char *v2_line(uint64_t seq, const char *tenant, const char *prev)
+static char *v2_line_from(uint64_t seq, uint64_t v2_from, const char *tenant, const char *prev)
 {
     struct audit_event ev = {.event = "request.created",
                              .tenant = tenant,
@@ -34,8 +34,13 @@ static char *v2_line(uint64_t seq, const char *tenant, const char *prev)
                              .reason = "INC-1"};
     char *line = NULL;
 
-    assert_int_equal(audit_line_build(seq, T0 + (int64_t)seq, &ev, prev, &line), 0);
+    assert_int_equal(audit_line_build(seq, v2_from, T0 + (int64_t)seq, &ev, prev, &line), 0);
     return line;
+}
+
+static char *v2_line(uint64_t seq, const char *tenant, const char *prev)
+{
+    return v2_line_from(seq, 1, tenant, prev);
 }
 
 /* A format-1 line as lockboxd wrote them before Step 14. */
@@ -59,7 +64,7 @@ static void build(struct chain *c, int v1)
 
     for (int i = 0; i < N; i++) {
         c->lines[i] = i < v1 ? v1_line((uint64_t)i + 1, prev)
-                             : v2_line((uint64_t)i + 1, tenants[i], prev);
+                             : v2_line_from((uint64_t)i + 1, (uint64_t)v1 + 1, tenants[i], prev);
         assert_int_equal(audit_record_hash(c->lines[i], strlen(c->lines[i]), c->hashes[i]), 0);
         prev = c->hashes[i];
     }
