@@ -60,6 +60,16 @@ static struct MHD_Response *json_response(json_object *obj)
     return response;
 }
 
+static void add_audit_head(const struct http_server *server, struct MHD_Response *response)
+{
+    char head[LOCKBOX_HASH_HEX_LEN + 32];
+
+    if (server->handler.audit_head == NULL)
+        return;
+    server->handler.audit_head(server->handler.ctx, head, sizeof(head));
+    MHD_add_response_header(response, "Lockbox-Audit-Head", head);
+}
+
 enum MHD_Result http_reply_json(struct call *call, unsigned status, json_object *obj)
 {
     struct MHD_Response *response = json_response(obj);
@@ -67,6 +77,7 @@ enum MHD_Result http_reply_json(struct call *call, unsigned status, json_object 
 
     if (response == NULL)
         return MHD_NO;
+    add_audit_head(server, response);
     call->reply_status = status;
     /* Nothing is said about records that could still be lost: hold the reply until the
      * journal's flush has made them durable and put them in the audit file. */
@@ -190,6 +201,7 @@ enum MHD_Result http_reply_and_close(struct call *call, unsigned status, json_ob
     if (response == NULL)
         return MHD_NO;
     call->reply_status = status;
+    add_audit_head(call->server, response);
     MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result rc = MHD_queue_response(call->conn, status, response);
     MHD_destroy_response(response);

@@ -24,6 +24,8 @@ struct http_handler {
     enum MHD_Result (*finish_wait)(void *ctx, struct call *call);
     /* True while replies must wait for a flush (records not yet durable). */
     bool (*replies_must_wait)(void *ctx);
+    /* The audit chain's head as "SEQ HASH", sent with every reply (Lockbox-Audit-Head). */
+    void (*audit_head)(void *ctx, char *out, size_t len);
     void *ctx;
 };
 

@@ -2,6 +2,7 @@
  * and its result into JSON. Who may call and what the body holds are checked before. */
 #define _GNU_SOURCE
 #include "routes.h"
+#include "routes_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,15 +14,6 @@
 #include "random_id.h"
 #include "request_json.h"
 #include "text.h"
-
-struct route_ctx {
-    struct routes *routes;
-    struct service *svc;
-    struct call *call;
-    const char *id; /* /v1/requests/{id}[/action] */
-    const char *action;
-    struct body body; /* parsed when the route takes one */
-};
 
 /* The wait route's action: a suspended wait is answered outside the dispatcher. */
 #define WAIT_ACTION "show"
@@ -44,7 +36,7 @@ static enum MHD_Result reply_result(struct call *call, const struct service_resu
 }
 
 /* Rejects query parameters other than the allowed ones (a typo must not pass silently). */
-static bool query_ok(struct call *call, const char *const *allowed, char *err, size_t err_len)
+bool route_query_ok(struct call *call, const char *const *allowed, char *err, size_t err_len)
 {
     const char *unknown = http_query_unknown(call, allowed);
     if (unknown != NULL) {
@@ -61,8 +53,8 @@ static const char *query(struct call *call, const char *key)
     return http_query(call, key);
 }
 
-static int query_int(struct call *call, const char *key, long min, long max, long fallback,
-                     long *out)
+int route_query_int(struct call *call, const char *key, long min, long max, long fallback,
+                    long *out)
 {
     const char *text = query(call, key);
     char *end;
@@ -150,7 +142,7 @@ static enum MHD_Result route_list(struct route_ctx *ctx)
     long limit;
     char err[256];
 
-    if (!query_ok(call, allowed, err, sizeof(err)))
+    if (!route_query_ok(call, allowed, err, sizeof(err)))
         return http_reply_error(call, 400, "bad_request", "%s", err);
     if (state != NULL && strcmp(state, "all") == 0)
         filter.all_states = true;
@@ -164,7 +156,7 @@ static enum MHD_Result route_list(struct route_ctx *ctx)
         return http_reply_error(call, 400, "bad_request",
                                 "id_prefix must be 1 to %d lowercase hex characters",
                                 LOCKBOX_ID_HEX_LEN);
-    if (query_int(call, "limit", 1, LOCKBOX_LIST_MAX, LOCKBOX_LIST_DEFAULT, &limit) != 0)
+    if (route_query_int(call, "limit", 1, LOCKBOX_LIST_MAX, LOCKBOX_LIST_DEFAULT, &limit) != 0)
         return http_reply_error(call, 400, "bad_request", "limit must be 1 to %d",
                                 LOCKBOX_LIST_MAX);
     /* Plain users see their own: filter in SQL so the limit counts what they may read. */
@@ -239,9 +231,9 @@ static enum MHD_Result route_wait(struct route_ctx *ctx)
     long timeout;
     char err[256];
 
-    if (!query_ok(call, allowed, err, sizeof(err)))
+    if (!route_query_ok(call, allowed, err, sizeof(err)))
         return http_reply_error(call, 400, "bad_request", "%s", err);
-    if (query_int(call, "timeout", 0, LOCKBOX_WAIT_MAX_SECONDS, 60, &timeout) != 0)
+    if (route_query_int(call, "timeout", 0, LOCKBOX_WAIT_MAX_SECONDS, 60, &timeout) != 0)
         return http_reply_error(call, 400, "bad_request", "timeout must be 0 to %d seconds",
                                 LOCKBOX_WAIT_MAX_SECONDS);
     struct service_result r = service_show(ctx->svc, &call->who, ctx->id, &req);
@@ -281,99 +273,6 @@ static enum MHD_Result route_check(struct route_ctx *ctx)
     json_object *obj = json_object_new_object();
     json_object_object_add(obj, "allowed", json_object_new_boolean(allowed));
     json_object_object_add(obj, "request", has_request ? request_to_json(&req) : NULL);
-    return http_reply_json(call, 200, obj);
-}
-
-/* Which records a caller may read: root all of them; a tenant admin those of the tenants
- * they administer (the trail names other tenants' users, hosts and reasons). */
-struct audit_ctx {
-    json_object *records;
-    const struct lockboxd_config *config;
-    bool all_tenants;
-    bool readable[LOCKBOX_TENANTS_MAX];
-    uint64_t last_seq; /* the last record looked at, shown or not */
-    int scanned;
-    uint64_t head_seq; /* the page ends here */
-};
-
-static bool record_readable(const struct audit_ctx *ac, const char *line)
-{
-    if (ac->all_tenants)
-        return true;
-    json_object *record = json_tokener_parse(line), *tenant;
-    bool readable = false;
-    if (record != NULL && json_object_object_get_ex(record, "tenant", &tenant) &&
-        json_object_is_type(tenant, json_type_string)) {
-        const char *name = json_object_get_string(tenant);
-        for (unsigned i = 0; i < ac->config->n_tenants && !readable; i++)
-            readable = ac->readable[i] && strcmp(ac->config->tenants[i].name, name) == 0;
-    }
-    json_object_put(record);
-    return readable;
-}
-
-static int add_line(uint64_t seq, const char *line, void *cls)
-{
-    struct audit_ctx *ac = cls;
-    if (seq > ac->head_seq)
-        return 1; /* committed after the head this reply reports */
-    ac->last_seq = seq;
-    ac->scanned++;
-    if (record_readable(ac, line))
-        json_object_array_add(ac->records, json_object_new_string(line));
-    return 0;
-}
-
-static enum MHD_Result route_audit(struct route_ctx *ctx)
-{
-    static const char *const allowed[] = {"after", "limit", NULL};
-    struct call *call = ctx->call;
-    struct service *svc = ctx->svc;
-    long after, limit;
-    char err[256];
-
-    if (!query_ok(call, allowed, err, sizeof(err)))
-        return http_reply_error(call, 400, "bad_request", "%s", err);
-    if (query_int(call, "after", 0, 0x7fffffffffffffffL, 0, &after) != 0 ||
-        query_int(call, "limit", 1, LOCKBOX_LIST_MAX, LOCKBOX_LIST_DEFAULT, &limit) != 0)
-        return http_reply_error(call, 400, "bad_request", "after must be a seq, limit 1 to %d",
-                                LOCKBOX_LIST_MAX);
-    struct audit_ctx ac = {NULL, svc->config, call->who.uid == 0, {false}, (uint64_t)after, 0, 0};
-    bool any = ac.all_tenants;
-    for (unsigned i = 0; i < svc->config->n_tenants && !ac.all_tenants; i++) {
-        ac.readable[i] = service_may_read_tenant(svc, &call->who, svc->config->tenants[i].name);
-        any = any || ac.readable[i];
-    }
-    if (!any)
-        return http_reply_error(call, 403, "forbidden",
-                                "only root and tenant admins may read the audit");
-    /* The head comes from the store, read before the records: with several lockboxd on one
-     * database this one's own idea of it lags behind the others' commits, and a page that
-     * went past the head it reports would look like records inserted to a verifier. Yet the
-     * store must hold at least what this lockboxd appended: a tail cut from it still shows
-     * as such when this one's head is further on. */
-    char head_hash[LOCKBOX_HASH_HEX_LEN + 1];
-    if (store_audit_head(svc->store, &ac.head_seq, head_hash) != 0)
-        return http_reply_error(call, 500, "internal", "cannot read the audit head");
-    struct journal_view journal = journal_view(svc->journal);
-    if (journal.head_seq > ac.head_seq) {
-        ac.head_seq = journal.head_seq;
-        snprintf(head_hash, sizeof(head_hash), "%s", journal.head_hash);
-    }
-    ac.records = json_object_new_array();
-    if (store_audit_lines_after(svc->store, (uint64_t)after, (int)limit, add_line, &ac) != 0) {
-        json_object_put(ac.records);
-        return http_reply_error(call, 500, "internal", "cannot read the audit records");
-    }
-    json_object *obj = json_object_new_object();
-    json_object_object_add(obj, "records", ac.records);
-    /* A page filtered for a tenant admin can be short or empty with more to come: the client
-     * pages on with next_after while more is true. */
-    json_object_object_add(obj, "next_after", json_object_new_int64((int64_t)ac.last_seq));
-    json_object_object_add(obj, "more", json_object_new_boolean(ac.scanned == (int)limit));
-    json_object_object_add(obj, "all_tenants", json_object_new_boolean(ac.all_tenants));
-    json_object_object_add(obj, "head_seq", json_object_new_int64((int64_t)ac.head_seq));
-    json_object_object_add(obj, "head_hash", json_object_new_string(head_hash));
     return http_reply_json(call, 200, obj);
 }
 
@@ -446,6 +345,7 @@ static const struct route route_table[] = {
     {"POST", "/v1/access/check", ROUTE_ROOT, "only root (the PAM module) may check access",
      "access.check", CHECK_BODY, BODY_USER, 0, NULL, route_check},
     {"GET", "/v1/audit", ROUTE_ANYONE, NULL, "audit", 0, 0, 0, NULL, route_audit},
+    {"GET", "/v1/audit/export", ROUTE_ANYONE, NULL, "audit", 0, 0, 0, NULL, route_audit_export},
     {"POST", "/v1/sessions", ROUTE_ROOT, "only root (the PAM module) may register sessions",
      "session.open", SESSION_BODY, BODY_USER, 0, NULL, route_session_open},
     {"POST", "/v1/sessions/{id}/close", ROUTE_ROOT, "only root (the PAM module) may close sessions",
@@ -571,8 +471,17 @@ static bool replies_must_wait(void *cls)
     return journal_holds_unflushed(routes->svc->journal);
 }
 
+/* Every reply carries the chain's head, so a tenant can keep it wherever it likes and later
+ * check that no export has cut or rewritten what came before (docs/DESIGN.md). */
+static void audit_head(void *cls, char *out, size_t len)
+{
+    const struct routes *routes = cls;
+    struct journal_view view = journal_view(routes->svc->journal);
+    snprintf(out, len, "%llu %s", (unsigned long long)view.head_seq, view.head_hash);
+}
+
 struct http_handler routes_handler(struct routes *routes)
 {
-    struct http_handler handler = {dispatch, finish_wait, replies_must_wait, routes};
+    struct http_handler handler = {dispatch, finish_wait, replies_must_wait, audit_head, routes};
     return handler;
 }

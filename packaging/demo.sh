@@ -577,7 +577,7 @@ scene_audit() {
         grep -qx "$event" "$TMP/events" || fail "no $event record in the audit file"
     done
     say "The audit file is $AUDIT: $(wc -l <"$AUDIT") JSON lines, one per event,"
-    say "each with prev_hash = SHA-256 of the line before. Installed, it is"
+    say "each chained to the one before by its SHA-256 (prev_hash). Installed, it is"
     say "/var/log/lockbox/audit.jsonl; 'lockboxctl audit verify' is the weekly check."
     note "Syslog (authpriv) got the same events, e.g. lockboxd's and the module's on the approval:"
     grep -F "$LOGIN_ID" "$SYSLOG" |
