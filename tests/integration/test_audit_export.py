@@ -154,9 +154,13 @@ def export_path(name):
     return path
 
 
-def read_lines(path):
+def read_text(path):
     with open(path) as f:
-        return f.read().splitlines()
+        return f.read()
+
+
+def read_lines(path):
+    return read_text(path).splitlines()
 
 
 def write_lines(lines, name="forged"):
@@ -213,7 +217,7 @@ class Export(ExportCase):
         self.assertIn("%s: chain intact from seq 1 to %d: %d records of yours, %d withheld"
                       % (tenant, trailer["head_seq"], own, withheld), text)
         # Nothing of the other tenant is in the file: its requests, reasons, hosts, admin.
-        data = open(path).read()
+        data = read_text(path)
         secrets = [FAB_REASON, FAB_HOST, BOB] if other == "fabrikam" else [CON_REASON, CON_HOST,
                                                                           ALICE]
         for needle in secrets + self.ids[other]:
@@ -243,10 +247,10 @@ class Export(ExportCase):
         self.assertIn("lockbox_audit_export", lines[0])
         self.assertIn("lockbox_audit_export_end", lines[-1])
         path, _ = self.export_as_alice(self.d)
-        before = open(path).read()
+        before = read_text(path)
         self.assert_fails(ctl_local(self.d, ALICE, "audit", "export", "--tenant", "contoso",
                                     "--output", path), 1, "File exists")
-        self.assertEqual(open(path).read(), before)
+        self.assertEqual(read_text(path), before)
 
     def test_export_after_a_seq_starts_there(self):
         head = self.d.health()["audit_seq"]
