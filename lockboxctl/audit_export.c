@@ -257,8 +257,12 @@ int audit_export(struct cli *cli, const struct audit_args *args)
 {
     struct export_run run = {.cli = cli, .args = args, .after = args->after_seq};
     bool more = true;
-    int rc = open_output(&run);
 
+    /* The export itself is JSON Lines on stdout then: a summary object would join it. */
+    if (cli->json && args->output == NULL)
+        return cli_usage("audit",
+                         "--json prints the summary of an export written with --output FILE");
+    int rc = open_output(&run);
     if (rc != CLI_OK)
         return rc;
     while (rc == CLI_OK && more)

@@ -251,6 +251,12 @@ class Export(ExportCase):
         self.assert_fails(ctl_local(self.d, ALICE, "audit", "export", "--tenant", "contoso",
                                     "--output", path), 1, "File exists")
         self.assertEqual(read_text(path), before)
+        # --json summarises; with the export on stdout it would join the JSON Lines.
+        self.assert_fails(ctl_local(self.d, ALICE, "audit", "export", "--tenant", "contoso",
+                                    "--json"), 2, "--output")
+        result = self.assert_ok(ctl_local(self.d, ALICE, "audit", "export", "--tenant",
+                                          "contoso", "--json", "--output", export_path("j")))
+        self.assertEqual(json.loads(result.stdout)["tenant"], "contoso")
 
     def test_export_after_a_seq_starts_there(self):
         head = self.d.health()["audit_seq"]
