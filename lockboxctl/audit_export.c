@@ -146,9 +146,10 @@ static int write_entry(struct export_run *run, json_object *entry, uint64_t seq)
     return CLI_OK;
 }
 
-static void show_progress(const struct export_run *run)
+/* Only for an export of more than one page: a single page is done before a person reads. */
+static void show_progress(const struct export_run *run, bool more)
 {
-    if (run->cli->stderr_tty && run->pages > 1)
+    if (run->cli->stderr_tty && (more || run->pages > 1))
         fprintf(stderr, "\rexported through seq %llu of %llu...", (unsigned long long)run->after,
                 (unsigned long long)run->head.head_seq);
 }
@@ -175,7 +176,7 @@ static int export_page(struct export_run *run, bool *more)
         run->after = page.next_after;
         run->head = page.head;
         *more = page.more;
-        show_progress(run);
+        show_progress(run, page.more);
     }
     lockbox_reply_free(&reply);
     return rc;

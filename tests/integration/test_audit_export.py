@@ -14,6 +14,7 @@ the admins approve, deny and revoke, a login is checked on the login socket.
              a head kept by `audit head` passes after more records were added.
   Tampered   a record altered in the database (own, or another tenant's withheld one): a new
              export fails verification.
+  Paging     1020 records take two pages; the file verifies, a terminal shows progress.
   Offline    verify runs as a user without root with lockboxd stopped.
 Run as root: python3 tests/integration/test_audit_export.py -v   (LOCKBOX_BUILD=build dir)."""
 import hashlib
@@ -409,6 +410,57 @@ class Tampered(ExportCase):
     def test_an_altered_withheld_record_breaks_the_export(self):
         self.alter("fabrikam")
         self.assert_fails(self.verify(self.export_as_alice(self.d)[0]), 1, "altered")
+
+
+class Paging(ExportCase):
+    """More records than one page of the route holds (1000): the export takes two pages."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = lt.Daemon(tenants=TENANTS).start()
+        for i in range(510):  # 1020 records: a filing and a denial each, tenants alternating
+            tenant, admin = (("contoso", ALICE), ("fabrikam", BOB))[i % 2]
+            req = cls.d.file_request(ENG, reason="page %d" % i, tenant=tenant)
+            status, obj = cls.d.call("POST", "/v1/requests/%s/deny" % req.get("request", req)["id"],
+                                     {"comment": "no"}, as_user=admin)
+            assert status == 200, (status, obj)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.close()
+
+    def test_two_pages_verify_and_show_progress_on_a_terminal(self):
+        status, page = self.d.call("GET", "/v1/audit/export?tenant=contoso")
+        self.assertEqual((status, page["more"], page["next_after"]), (200, True, 1000), status)
+        path = export_path("paged")
+        master, slave = os.openpty()
+        try:
+            done = subprocess.run([lt.LOCKBOXCTL, "--socket", self.d.socket, "audit", "export",
+                                   "--tenant", "contoso", "--output", path],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
+                                  timeout=60)
+            os.close(slave)
+            slave = None
+            shown = b""
+            while True:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # EIO: the terminal's other side is closed
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+        finally:
+            if slave is not None:
+                os.close(slave)
+            os.close(master)
+        self.assertEqual(done.returncode, 0, shown)
+        self.assertIn(b"exported through seq 1000 of 1020", shown)
+        self.assertIn(b"wrote 510 records of contoso and 510 withheld", shown)
+        os.chmod(path, 0o644)
+        result = self.assert_ok(self.verify(path))
+        self.assertIn("contoso: chain intact from seq 1 to 1020: 510 records of yours, 510 "
+                      "withheld", result.stdout)
 
 
 class Offline(ExportCase):
