@@ -10,6 +10,7 @@ TARGETS = {
     "capacity": "<= 100 MiB RSS and ~0% CPU with 10,000 logins waiting",
     "decide": ">= 2,000 durable decisions/s",
     "growth": "check and list within 2x from 1k to 1M stored requests",
+    "remote": "p99 <= 20 ms on loopback",
 }
 
 

@@ -3,9 +3,11 @@
 bench/run.sh, prints one table per benchmark and writes a Markdown summary.
 
     python3 bench/lockbox_bench.py BUILD_DIR [--quick]
-                                   [--only fast,unblock,capacity,growth,pg] [--rows N]
+                                   [--only fast,unblock,capacity,growth,pg,remote] [--rows N]
                                    [--pg-rows N] [--before OLD_BUILD_DIR] [--report FILE]
 
+"remote" (the HTTP API over TLS beside the Unix socket, bench_remote.py) starts lockboxd with
+a [remote] TLS listener and certificates made with openssl.
 "pg" (the PostgreSQL store beside SQLite, bench_pg.py) runs when PostgreSQL 15 is installed
 and is skipped with a note otherwise; --pg-rows sets its largest growth size (0: no growth).
 
@@ -31,6 +33,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 import bench_growth  # noqa: E402
 import bench_pg  # noqa: E402
 import bench_login_path  # noqa: E402
+import bench_remote  # noqa: E402
 from bench_util import Report, disk_probe, driver, parse_results, proc_sample  # noqa: E402
 
 ENGINEER, ADMIN = "lbxbeng", "lbxbadm"
@@ -142,7 +145,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--only", default="fast,unblock,capacity,growth,pg")
+    ap.add_argument("--only", default="fast,unblock,capacity,growth,pg,remote")
     ap.add_argument("--rows", type=int, default=None, help="largest growth size (default 1M)")
     ap.add_argument("--pg-rows", type=int, default=None,
                     help="largest PostgreSQL growth size (default 1M, --quick 100k; 0: none)")
@@ -187,6 +190,8 @@ def main():
             sizes = [s for s in (1_000, 100_000, 1_000_000) if s < rows] + [rows] if rows else []
             pg_engineers = [users.add("lbxbp%d" % i) for i in range(4)]
             bench_pg.run(report, lt, pg_engineers, ENGINEER, ADMIN, admin_uid, sizes, q)
+        if "remote" in only:
+            bench_remote.run(report, lt, ENGINEER, ADMIN, fd_limit_wrapper(), q)
     finally:
         users.cleanup()
     report.finish(args.report)

@@ -108,6 +108,11 @@ void http_stop(struct http_server *server, const char *socket_path);
  * kept, not copied) are the groups a remote person's membership is looked up in. Returns 0 or
  * -1 with err. */
 struct remote_config;
+/* SIGHUP: reads client_ca and crl again, so that a certificate revoked since the start is
+ * refused from the next call on (the server's own certificate and key need a restart). On
+ * failure the trust in use stays as it was. Returns 0 or -1 with err. */
+int http_tls_reload_trust(struct http_server *server, const struct remote_config *remote, char *err,
+                          size_t err_len);
 int http_start_remote(struct http_server *server, const struct http_handler *handler,
                       const struct http_limits *limits, struct waiters *waiters,
                       const struct remote_config *remote, const char *const *admin_groups,

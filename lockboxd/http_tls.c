@@ -231,6 +231,20 @@ static int load_files(struct http_server *server, const struct remote_config *re
     return server->trust != NULL ? 0 : -1;
 }
 
+int http_tls_reload_trust(struct http_server *server, const struct remote_config *remote, char *err,
+                          size_t err_len)
+{
+    struct client_trust *fresh = client_trust_load(remote->client_ca, remote->crl, err, err_len);
+
+    if (fresh == NULL)
+        return -1;
+    /* Certificates are checked on each connection's first call, inside this loop: no call is
+     * using the old list while it is swapped. */
+    client_trust_free(server->trust);
+    server->trust = fresh;
+    return 0;
+}
+
 int http_start_remote(struct http_server *server, const struct http_handler *handler,
                       const struct http_limits *limits, struct waiters *waiters,
                       const struct remote_config *remote, const char *const *admin_groups,

@@ -237,6 +237,17 @@ static void reopen_audit_file(struct lockboxd *d)
         syslog(LOG_CRIT, "event=audit.reopen_failed msg=\"%s\"", err);
     else
         syslog(LOG_NOTICE, "event=audit.reopened file=%s", d->journal.file.path);
+    if (d->remote.mhd == NULL)
+        return;
+    /* The same signal a CA's new CRL is announced with: revocation without a restart. */
+    if (http_tls_reload_trust(&d->remote, &d->config.remote, err, sizeof(err)) != 0)
+        syslog(LOG_ERR,
+               "event=remote.trust_reload_failed msg=\"%s; the client CA and CRL read before "
+               "stay in use\"",
+               err);
+    else
+        syslog(LOG_NOTICE, "event=remote.trust_reloaded client_ca=%s crl=%s",
+               d->config.remote.client_ca, d->config.remote.crl[0] ? d->config.remote.crl : "-");
 }
 
 /* The sooner of timeout (ms, -1: none) and a boot-clock deadline (INT64_MAX: none). */

@@ -11,6 +11,8 @@ listens on 127.0.0.1 at a free port; the test talks to it with Python's ssl and 
                  key others may read, naming it; TLS 1.1 fails the handshake.
   BadCertificates  expired, not yet valid, not for client auth, revoked, another CA, no lockbox SAN, two of them, none at all:
                  403 certificate_refused with what is wrong, logged once each.
+  CrlReload      SIGHUP re-reads the CRL: a certificate revoked after the start is refused
+                 from then on; a CRL that cannot be read keeps the one in use (logged).
   Hostile        a partial request and a handshake that never ends are dropped after the
                  timeout; 300+ connections of one identity hold the per-identity cap and a
                  login on the login socket is answered promptly meanwhile.
@@ -19,6 +21,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -62,6 +65,7 @@ def setUpModule():
     CERTS["revoked"] = ca.client("gone")
     ca.revoke(CERTS["revoked"][0])
     CERTS["crl"] = ca.gen_crl()
+    CERTS["ca_obj"] = ca
     CERTS["other_ca"] = other.client(ALICE)
     CERTS["no_san"] = ca.client("nosan", uris=[])
     # An intermediate CA of client_ca that names a person: it issues, it never logs in.
@@ -80,12 +84,13 @@ def free_port():
         return s.getsockname()[1]
 
 
-def remote_daemon(**kw):
+def remote_daemon(crl=None, **kw):
     port = free_port()
     d = lt.Daemon(tenants=TENANTS, **kw)
     crt, key = CERTS["server"]
     d.write_config("\n[remote]\nlisten = 127.0.0.1:%d\ncertificate = %s\nkey = %s\n"
-                   "client_ca = %s\ncrl = %s\n" % (port, crt, key, CERTS["ca"], CERTS["crl"]))
+                   "client_ca = %s\ncrl = %s\n" % (port, crt, key, CERTS["ca"],
+                                                  crl or CERTS["crl"]))
     d.port = port
     return d
 
@@ -246,6 +251,51 @@ class BadCertificates(unittest.TestCase):
 
     def refusals(self):
         return [l for l in self.d.syslog.snapshot() if "action=certificate" in l]
+
+
+class CrlReload(unittest.TestCase):
+    """A certificate revoked after the start is refused once SIGHUP reloads the CRL; a CRL that
+    cannot be read keeps the one in use."""
+
+    def setUp(self):
+        self.crl = os.path.join(CERTS["dir"], "reload-%d.crl" % os.getpid())
+        shutil.copy(CERTS["crl"], self.crl)
+        self.d = remote_daemon(crl=self.crl, syslog=True)
+        self.d.start()
+        self.addCleanup(self.d.close)
+
+    def logged(self, event):
+        return [l for l in self.d.syslog.snapshot() if "event=" + event in l]
+
+    def hup_and_wait(self, event):
+        before = len(self.logged(event))
+        os.kill(self.d.pid, signal.SIGHUP)
+        lt.wait_until(lambda: len(self.logged(event)) > before, 10, event)
+
+    def test_sighup_rereads_the_crl(self):
+        ca = CERTS["ca_obj"]
+        late = ca.client("late%d" % os.getpid(), uris=["lockbox:user/" + ALICE])
+        CERTS["late"] = late
+        self.addCleanup(CERTS.pop, "late")
+        self.assertEqual(tls_call(self.d, "late", "GET", "/v1/requests")[0], 200)
+        ca.revoke(late[0])
+        shutil.copy(ca.gen_crl(), self.crl)
+        # Not before the signal: the CRL is read at start and on SIGHUP only.
+        self.assertEqual(tls_call(self.d, "late", "GET", "/v1/requests")[0], 200)
+        self.hup_and_wait("remote.trust_reloaded")
+        status, obj = tls_call(self.d, "late", "GET", "/v1/requests")
+        self.assertEqual((status, obj["error"]), (403, "certificate_refused"), obj)
+        self.assertIn("has been revoked", obj["message"])
+        self.assertEqual(tls_call(self.d, ALICE, "GET", "/v1/requests")[0], 200)
+
+    def test_an_unreadable_crl_keeps_the_trust_in_use(self):
+        with open(self.crl, "w") as f:
+            f.write("not a CRL\n")
+        self.hup_and_wait("remote.trust_reload_failed")
+        self.assertIn("no PEM CRL", self.logged("remote.trust_reload_failed")[-1])
+        status, obj = tls_call(self.d, "revoked", "GET", "/v1/requests")
+        self.assertEqual((status, obj["error"]), (403, "certificate_refused"), obj)
+        self.assertEqual(tls_call(self.d, ALICE, "GET", "/v1/requests")[0], 200)
 
 
 class Startup(unittest.TestCase):
