@@ -62,6 +62,10 @@ static const struct command_help command_helps[] = {
     {"audit",
      "Usage: lockboxctl [GLOBAL OPTIONS] audit [--file PATH ...] [--since TIME] [--json]\n"
      "       lockboxctl [GLOBAL OPTIONS] audit verify [--file PATH ... | --database]\n"
+     "       lockboxctl [GLOBAL OPTIONS] audit export --tenant NAME [--after SEQ]\n"
+     "                                                [--output FILE]\n"
+     "       lockboxctl [GLOBAL OPTIONS] audit verify EXPORT [--head SEQ:HASH]\n"
+     "       lockboxctl [GLOBAL OPTIONS] audit head\n"
      "Show audit records, one per line (from lockboxd, or from files), or verify the chain.\n\n"
      "  --file PATH     read this audit file; repeat for rotated files, oldest first\n"
      "  --since TIME    only records at or after TIME: a time ago (1h, 2d) or RFC 3339\n"
@@ -71,7 +75,17 @@ static const struct command_help command_helps[] = {
      "inserted or reordered. Without --file it verifies the daemon's current audit file\n"
      "and compares its end with the head lockboxd holds, so a removed tail is found too.\n"
      "--database verifies the chain in lockboxd's database instead (root; with PostgreSQL\n"
-     "the chain every lockboxd appends to, which the audit files mirror).\n"},
+     "the chain every lockboxd appends to, which the audit files mirror).\n\n"
+     "export writes one tenant's audit trail (root or an admin of NAME): its own records\n"
+     "whole, every other record only as hashes, a header and a trailer with the head.\n"
+     "  --tenant NAME   the tenant to export\n"
+     "  --after SEQ     start after this record (default: from the first)\n"
+     "  --output FILE   create FILE (never overwritten); default: standard output\n"
+     "verify of an export file (its first line says so) runs offline, without root:\n"
+     "  --head SEQ:HASH a head kept earlier (from 'audit head'): the chain must pass\n"
+     "                  through it; without one, a rewritten history or a cut tail that\n"
+     "                  was hashed anew cannot be told from the truth\n"
+     "head prints the head lockboxd holds (SEQ HASH): keep it in your own records.\n"},
 };
 
 static const char global_help[] =
@@ -86,7 +100,8 @@ static const char global_help[] =
     "  revoke     end approved access\n"
     "  request    file a request for yourself\n"
     "  wait       wait until a request is decided\n"
-    "  audit      show audit records; `audit verify` checks the chain\n\n"
+    "  audit      show audit records; `audit verify` checks the chain, `audit export`\n"
+    "             writes a tenant's trail to verify, `audit head` the head to keep\n\n"
     "Global options:\n"
     "  --socket PATH  lockboxd's socket (default: $LOCKBOX_SOCKET, else "
     "/run/lockbox/lockboxd.sock)\n"
