@@ -197,12 +197,6 @@ static int check_position(struct audit_verifier *v, uint64_t seq, const char *pr
 static int check_format_place(struct audit_verifier *v, int version, uint64_t seq,
                               const char *where)
 {
-    if (version < v->version) {
-        snprintf(v->error, sizeof(v->error),
-                 "%s: record seq %llu is in format %d after a record in format %d (inserted)",
-                 where, (unsigned long long)seq, version, v->version);
-        return -1;
-    }
     if (v->v2_from != 0 && version == 1 && seq >= v->v2_from) {
         snprintf(v->error, sizeof(v->error),
                  "%s: record seq %llu is given in format 1, but format 2 began at seq %llu "
@@ -215,6 +209,12 @@ static int check_format_place(struct audit_verifier *v, int version, uint64_t se
                  "%s: record seq %llu is given in format 2, but format 2 began at seq %llu "
                  "(altered)",
                  where, (unsigned long long)seq, (unsigned long long)v->v2_from);
+        return -1;
+    }
+    if (version < v->version) {
+        snprintf(v->error, sizeof(v->error),
+                 "%s: record seq %llu is in format %d after a record in format %d (inserted)",
+                 where, (unsigned long long)seq, version, v->version);
         return -1;
     }
     return 0;

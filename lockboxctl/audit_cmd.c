@@ -83,8 +83,10 @@ static int check_audit_combination(const struct audit_args *args)
     if (exporting && (args->n_files > 0 || args->has_since))
         return cli_usage("audit", "'audit export' reads from lockboxd; --file and --since do "
                                   "not apply");
-    if (args->has_kept_head && (args->action != AUDIT_VERIFY || args->n_files != 1))
-        return cli_usage("audit", "--head goes with 'audit verify FILE' of one export file");
+    if ((args->has_kept_head || args->trust_format_1) &&
+        (args->action != AUDIT_VERIFY || args->n_files != 1))
+        return cli_usage("audit", "--head and --trust-format-1 go with 'audit verify FILE' of one "
+                                  "export file");
     if (args->action == AUDIT_HEAD && (args->n_files > 0 || args->has_since))
         return cli_usage("audit", "'audit head' takes no --file or --since");
     return -1;
@@ -128,6 +130,7 @@ static int parse_export_option(int opt, struct audit_args *args)
                                       "it, e.g. 120:9f86d08...");
         args->has_kept_head = true;
         return -1;
+    case '1': args->trust_format_1 = true; return -1;
     default: return -2;
     }
 }
@@ -142,6 +145,7 @@ static int parse_audit_options(struct cli *cli, int argc, char **argv, struct au
         {"after", required_argument, NULL, 'A'},
         {"output", required_argument, NULL, 'O'},
         {"head", required_argument, NULL, 'H'},
+        {"trust-format-1", no_argument, NULL, '1'},
         CLI_COMMON_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };

@@ -33,6 +33,9 @@ struct audit_args {
     bool has_kept_head;
     uint64_t kept_seq;
     audit_hash kept_hash;
+    /* --trust-format-1: withheld format-1 records may be taken on trust even when no record of
+     * the tenant's shows where format 2 began */
+    bool trust_format_1;
 };
 
 /* Called for each line of a file, without its newline; lineno counts from 1. A non-zero

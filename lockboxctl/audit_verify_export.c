@@ -140,6 +140,24 @@ static int take_withheld(struct export_check *check, const char *line, size_t le
     return CLI_OK;
 }
 
+/* Withheld format-1 records are hashes taken on trust. They are genuine only before format 2
+ * began, which a whole format-2 record of the tenant's says (v2_from); with none in the export
+ * a provider could pass any record off as one, so they are refused unless the tenant says its
+ * chain began before format 2. */
+static int check_format_1_trust(struct export_check *check)
+{
+    const struct audit_verifier *v = &check->verifier;
+
+    if (v->taken_on_trust == 0 || v->v2_from != 0 || check->args->trust_format_1)
+        return CLI_OK;
+    return check_failed(check,
+                        "records seq %llu to %llu are given only as format-1 hashes and no "
+                        "record of yours in the export shows where format 2 began, so they "
+                        "cannot be checked; if this chain began before format 2 (Lockbox "
+                        "before Step 14), verify with --trust-format-1",
+                        (unsigned long long)v->trust_first, (unsigned long long)v->trust_last);
+}
+
 static int take_trailer(struct export_check *check, const char *line, size_t len)
 {
     char err[EXPORT_ERROR_MAX];
@@ -155,7 +173,12 @@ static int take_trailer(struct export_check *check, const char *line, size_t len
                             "records were removed",
                             (unsigned long long)check->trailer.head_seq,
                             (unsigned long long)check->args->kept_seq);
-    return CLI_OK;
+    if (check->args->has_kept_head && !check->kept_head_seen)
+        return check_failed(check,
+                            "the chain never reached the head you kept (seq %llu): records "
+                            "before it are missing from the export",
+                            (unsigned long long)check->args->kept_seq);
+    return check_format_1_trust(check);
 }
 
 static int check_line(void *ctx, const char *line, size_t len, unsigned long lineno)
@@ -207,12 +230,17 @@ static int report_export_ok(const struct cli *cli, const struct export_check *ch
                (unsigned long long)check->trailer.head_seq, check->trailer.head_hash);
         return CLI_OK;
     }
-    printf("%s: chain intact from seq %llu to %llu: %llu records of yours, %llu withheld (%llu "
-           "of them before format 2, taken on trust); head %llu %s\n",
+    printf("%s: chain intact from seq %llu to %llu: %llu records of yours, %llu withheld; head "
+           "%llu %s\n",
            check->header.tenant, (unsigned long long)from,
            (unsigned long long)check->trailer.head_seq, (unsigned long long)own,
-           (unsigned long long)v->withheld, (unsigned long long)v->taken_on_trust,
-           (unsigned long long)check->trailer.head_seq, check->trailer.head_hash);
+           (unsigned long long)v->withheld, (unsigned long long)check->trailer.head_seq,
+           check->trailer.head_hash);
+    if (v->taken_on_trust > 0)
+        printf("%s: %llu withheld records, seq %llu to %llu, are from before format 2: their "
+               "hashes are taken on trust\n",
+               check->header.tenant, (unsigned long long)v->taken_on_trust,
+               (unsigned long long)v->trust_first, (unsigned long long)v->trust_last);
     return CLI_OK;
 }
 

@@ -65,6 +65,7 @@ static const struct command_help command_helps[] = {
      "       lockboxctl [GLOBAL OPTIONS] audit export --tenant NAME [--after SEQ]\n"
      "                                                [--output FILE]\n"
      "       lockboxctl [GLOBAL OPTIONS] audit verify EXPORT [--head SEQ:HASH]\n"
+     "                                                [--trust-format-1]\n"
      "       lockboxctl [GLOBAL OPTIONS] audit head\n"
      "Show audit records, one per line (from lockboxd, or from files), or verify the chain.\n\n"
      "  --file PATH     read this audit file; repeat for rotated files, oldest first\n"
@@ -85,6 +86,8 @@ static const struct command_help command_helps[] = {
      "  --head SEQ:HASH a head kept earlier (from 'audit head'): the chain must pass\n"
      "                  through it; without one, a rewritten history or a cut tail that\n"
      "                  was hashed anew cannot be told from the truth\n"
+     "  --trust-format-1 accept withheld records from before format 2 (hashes taken on\n"
+     "                  trust) even when none of your records shows where format 2 began\n"
      "head prints the head lockboxd holds (SEQ HASH): keep it in your own records.\n"},
 };
 

@@ -280,6 +280,11 @@ class Export(ExportCase):
         for who in (ENG, ALICE):
             status, _, obj = tls_get(self.d, who, "/v1/audit/export?tenant=fabrikam")
             self.assertEqual((status, obj.get("error")), (403, "forbidden"), obj)
+        # Whether a tenant exists is not told to someone who may not read it.
+        status, obj = self.d.call("GET", "/v1/audit/export?tenant=nosuch", as_user=ENG)
+        self.assertEqual((status, obj.get("error")), (403, "forbidden"), obj)
+        status, obj = self.d.call("GET", "/v1/audit/export?tenant=nosuch")
+        self.assertEqual((status, obj.get("error")), (400, "bad_request"), obj)
 
     def test_every_response_carries_the_audit_head(self):
         health = self.d.health()
@@ -359,6 +364,35 @@ class Forged(ExportCase):
         forged = self.lines[:2] + ['{"withheld":"x"}'] + self.lines[3:]
         path = write_lines(forged)
         self.assert_fails(self.verify(path), 1, "%s:3" % path)
+
+    def as_format_1(self, entry):
+        """A record (whole or withheld) passed off as a withheld format-1 hash: its true chain
+        hash, so the chain still adds up (from the attacker review)."""
+        seq = (json.loads(entry).get("withheld") or json.loads(entry)["seq"])
+        audit = {json.loads(l)["seq"]: l for l in self.d.audit_lines()}
+        return json.dumps({"withheld": seq, "record_hash": lt.record_hash(audit[seq])},
+                          separators=(",", ":"))
+
+    def test_records_passed_off_as_format_1_are_refused(self):
+        i = self.own_line_index()
+        seq = json.loads(self.lines[i])["seq"]
+        forged = ([self.lines[0]] + [self.as_format_1(l) for l in self.lines[1:i + 1]] +
+                  self.lines[i + 1:])
+        self.assert_fails(self.verify(write_lines(forged)), 1, "passed off as")
+        # All of them: no record of contoso's says where format 2 began, so the hashes cannot
+        # be taken on trust unless the tenant says its chain began before format 2.
+        everything = ([self.lines[0]] + [self.as_format_1(l) for l in self.lines[1:-1]] +
+                      [self.lines[-1]])
+        path = write_lines(everything)
+        self.assert_fails(self.verify(path), 1, "given only as format-1 hashes",
+                          "--trust-format-1")
+        self.assertIn("taken on trust", self.assert_ok(self.verify(path, "--trust-format-1")).stdout)
+        self.assertLess(seq, len(self.lines))
+
+    def test_records_dropped_from_the_start_are_found(self):
+        """An export from seq 0 whose first entries are gone: the first must be seq 1."""
+        forged = [self.lines[0]] + self.lines[4:]
+        self.assert_fails(self.verify(write_lines(forged)), 1, "seq 1 to 3", "removed")
 
     def test_a_wrong_head_fails_and_a_kept_one_passes_later(self):
         kept = self.assert_ok(ctl_local(self.d, ALICE, "audit", "head")).stdout.split()
