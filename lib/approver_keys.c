@@ -85,7 +85,12 @@ static int split_fields(char *line, char *fields[FIELDS_MAX])
 /* A time of the form the grants use: RFC 3339, UTC, whole seconds. */
 static bool parse_second_time(const char *text, int64_t *ms)
 {
-    return strlen(text) == 20 && timefmt_parse(text, ms) == 0;
+    char again[TIMEFMT_LEN];
+
+    if (strlen(text) != 20 || timefmt_parse(text, ms) != 0)
+        return false;
+    timefmt_rfc3339(*ms, again);
+    return strcmp(again, text) == 0; /* a leap second (:60) is refused, as in grants */
 }
 
 static int check_unique(const struct approver_keys *keys, const struct approver_key *key,

@@ -104,8 +104,14 @@ static bool value_valid(enum field_kind kind, const char *value)
     case FIELD_HOST: return text_is_host(value, LOCKBOX_HOST_MAX);
     case FIELD_TIME: break;
     }
+    /* Written back the same: a leap second (:60) reads as the next minute's :00, and a time
+     * with two spellings would let two texts mean one statement. */
     int64_t ms;
-    return strlen(value) == SECOND_TIME_LEN && timefmt_parse(value, &ms) == 0;
+    char again[TIMEFMT_LEN];
+    if (strlen(value) != SECOND_TIME_LEN || timefmt_parse(value, &ms) != 0)
+        return false;
+    timefmt_rfc3339(ms, again);
+    return strcmp(again, value) == 0;
 }
 
 /* --- building --- */

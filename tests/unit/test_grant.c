@@ -192,6 +192,9 @@ static void test_parse_refuses_bad_input(void **unused)
                         "line 8: not-before must be an RFC 3339 UTC time to the second");
     expect_edit_refused("not-before 2025-11-25T12:00:00Z", "not-before 2025-11-25T12:00:00+00:00",
                         "line 8: not-before must be");
+    /* A leap second would read as the next minute: a second spelling of one time. */
+    expect_edit_refused("not-after 2025-11-26T00:00:00Z", "not-after 2025-11-25T23:59:60Z",
+                        "line 9: not-after must be an RFC 3339");
     expect_edit_refused("not-after 2025-11-26T00:00:00Z", "not-after 2025-11-25T12:00:00Z",
                         "line 9: not-after must be later than not-before");
     /* A NUL byte inside a line (what strlen would hide from a C caller). */
