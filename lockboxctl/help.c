@@ -89,6 +89,36 @@ static const struct command_help command_helps[] = {
      "  --trust-format-1 accept withheld records from before format 2 (hashes taken on\n"
      "                  trust) even when none of your records shows where format 2 began\n"
      "head prints the head lockboxd holds (SEQ HASH): keep it in your own records.\n"},
+    {"key",
+     "Usage: lockboxctl key generate [--name NAME] [--output FILE] [--passphrase-file FILE]\n"
+     "       lockboxctl key show --key FILE [--name NAME] [--passphrase-file FILE]\n"
+     "An approver's Ed25519 key for signing grants, kept on the approver's own machine.\n"
+     "Both print the public key line the tenant pins in its approver keys file:\n"
+     "NAME ed25519 BASE64 (see lockboxctl(1), KEYS AND GRANTS).\n\n"
+     "  --name NAME            the approver's name in that line (default: your login name)\n"
+     "  --output FILE          where generate writes the private key (default: NAME.key);\n"
+     "                         created with mode 0600, never overwritten\n"
+     "  --key FILE             the private key to show (PEM, mode 0600)\n"
+     "  --passphrase-file FILE the first line of FILE encrypts (generate) or decrypts the\n"
+     "                         private key; the file must be mode 0600 too\n"
+     "  --json                 print name, key_id and the line as JSON\n"},
+    {"grant",
+     "Usage: lockboxctl grant verify --keys FILE [--at TIME] [--required N] GRANT_FILE\n"
+     "       lockboxctl grant sign --key FILE [--name NAME] [--passphrase-file FILE]\n"
+     "                             GRANT_FILE\n"
+     "Check or sign a grant: a statement that a tenant's approvers signed with their keys.\n"
+     "verify works offline: it checks every signature against the tenant's pinned keys and\n"
+     "says whether the grant allows access at TIME. Exit status 0 valid, 1 not valid (or\n"
+     "not a grant), 2 usage error. sign adds your signature to the file.\n\n"
+     "  --keys FILE            the tenant's pinned approver keys (NAME ed25519 BASE64 lines)\n"
+     "  --at TIME              verify as of this RFC 3339 UTC time (default: now); a key\n"
+     "                         revoked by then does not count\n"
+     "  --required N           distinct approvers needed (default 1); the user and the\n"
+     "                         requester the statement names never count\n"
+     "  --key FILE             your private key (sign)\n"
+     "  --name NAME            your name as the keys file pins it (default: login name)\n"
+     "  --passphrase-file FILE decrypts the private key (sign)\n"
+     "  --json                 verify: print the result as JSON\n"},
 };
 
 static const char global_help[] =
@@ -104,7 +134,9 @@ static const char global_help[] =
     "  request    file a request for yourself\n"
     "  wait       wait until a request is decided\n"
     "  audit      show audit records; `audit verify` checks the chain, `audit export`\n"
-    "             writes a tenant's trail to verify, `audit head` the head to keep\n\n"
+    "             writes a tenant's trail to verify, `audit head` the head to keep\n"
+    "  key        make or show an approver's signing key\n"
+    "  grant      verify or sign a signed grant (offline)\n\n"
     "Global options:\n"
     "  --socket PATH  lockboxd's socket (default: $LOCKBOX_SOCKET, else "
     "/run/lockbox/lockboxd.sock)\n"
