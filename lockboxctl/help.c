@@ -12,7 +12,7 @@ struct command_help {
 
 static const struct command_help command_helps[] = {
     {"list", "Usage: lockboxctl [GLOBAL OPTIONS] list [--state STATE] [--tenant T] [--user U]\n"
-             "                                        [--wide]\n"
+             "                                        [--host H] [--wide]\n"
              "List requests you may read, newest first (default: pending ones).\n"
              "Ids are shortened: any unique prefix of 6 or more characters works as an id.\n"
              "AGE is how long ago a request was filed; LEFT how long until it lapses (pending)\n"
@@ -22,6 +22,7 @@ static const struct command_help command_helps[] = {
              "  --state STATE   pending (default), approved, denied, expired, revoked or all\n"
              "  --tenant T      only requests for tenant T\n"
              "  --user U        only requests for user U\n"
+             "  --host H        only requests for host H (a central keeps many hosts')\n"
              "  --wide          whole ids, every column, nothing cut to the terminal's width\n"
              "  --json          print a JSON array of request objects\n"},
     {"show", "Usage: lockboxctl [GLOBAL OPTIONS] show ID\n"

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 static const char *const role_names[] = {
     [LOCKBOXD_ROLE_STANDALONE] = "standalone",
     [LOCKBOXD_ROLE_CENTRAL] = "central",

@@ -50,8 +50,8 @@ static bool read_feed_query(struct call *call, struct feed_query *q, char *err, 
                  HOST_FEED_SINCE_MAX);
         return false;
     }
-    if (route_query_int(call, "wait", 0, HOST_FEED_WAIT_MAX_SECONDS,
-                        HOST_FEED_WAIT_DEFAULT_SECONDS, &q->wait_seconds) != 0) {
+    if (route_query_int(call, "wait", 0, HOST_FEED_WAIT_MAX_SECONDS, HOST_FEED_WAIT_DEFAULT_SECONDS,
+                        &q->wait_seconds) != 0) {
         snprintf(err, err_len, "wait must be 0 to %d seconds", HOST_FEED_WAIT_MAX_SECONDS);
         return false;
     }
@@ -71,8 +71,8 @@ static enum MHD_Result answer_feed(struct service *svc, struct call *call,
                                    const struct feed_query *q, bool may_wait)
 {
     struct host_feed feed;
-    struct service_result r = service_host_feed(svc, &call->who, (const void *)q->known,
-                                                q->n_known, &feed);
+    struct service_result r = service_host_feed(svc, &call->who, (const void *)q->known, q->n_known,
+                                                &feed);
     enum MHD_Result rc;
 
     if (r.status != 200) {

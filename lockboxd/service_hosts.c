@@ -63,8 +63,7 @@ struct service_result service_file_target(const struct service *svc, const struc
     return service_result_of(200, NULL, NULL);
 }
 
-bool service_user_is_caller(const struct service *svc, const char *user,
-                            const struct identity *who)
+bool service_user_is_caller(const struct service *svc, const char *user, const struct identity *who)
 {
     uid_t user_uid;
 
@@ -126,15 +125,16 @@ static int add_known(struct service *svc, struct host_feed *feed,
 }
 
 struct service_result service_host_feed(struct service *svc, const struct identity *who,
-                                        const char (*known)[LOCKBOX_ID_HEX_LEN + 1],
-                                        size_t n_known, struct host_feed *out)
+                                        const char (*known)[LOCKBOX_ID_HEX_LEN + 1], size_t n_known,
+                                        struct host_feed *out)
 {
     const struct tenant_config *owner = config_tenant_of_host(svc->config, who->name);
     int rc;
 
     memset(out, 0, sizeof(*out));
     if (svc->config->role != LOCKBOXD_ROLE_CENTRAL || who->kind != IDENTITY_REMOTE_HOST)
-        return service_result_of(403, "forbidden", "only a host certificate has a feed, at central");
+        return service_result_of(403, "forbidden",
+                                 "only a host certificate has a feed, at central");
     if (owner == NULL)
         return service_result_of(403, "forbidden", "host %s belongs to no tenant at this central",
                                  who->name);
