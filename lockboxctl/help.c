@@ -52,7 +52,8 @@ static const struct command_help command_helps[] = {
      "If you already have a pending request for that tenant and host, it is shown instead.\n\n"
      "  --reason TEXT   justification, e.g. a ticket: \"INC-4711 disk full\" (required)\n"
      "  --tenant T      tenant whose data you need (default: the daemon's tenant)\n"
-     "  --host H        host you will log in to (default: this host)\n"
+     "  --host H        host you will log in to (default: the daemon's own; another\n"
+     "                  host only at central, with --server)\n"
      "  --json          print the request as JSON\n"},
     {"wait", "Usage: lockboxctl [GLOBAL OPTIONS] wait ID [--timeout SECONDS]\n"
              "Block until a request is decided. Exit status 0 only if it was approved.\n"
