@@ -43,7 +43,8 @@ PREFIX = lt.unique_prefix("lbc")
 ENG, ALICE, BOB = PREFIX + "_eng", PREFIX + "_alice", PREFIX + "_bob"
 GHOST = PREFIX + "_ghost"  # an account that exists on the hosts only, never at central
 TENANTS = {"contoso": [ALICE], "fabrikam": [BOB]}
-HOSTS = {"contoso": {"hosts": "db01, db02"}, "fabrikam": {"hosts": "web-*"}}
+# db0? overlaps contoso's list: db01 and db02 are contoso's (the first that matches them).
+HOSTS = {"contoso": {"hosts": "db01, db02"}, "fabrikam": {"hosts": "web-*, db0?"}}
 U = lt.Users(PREFIX)
 CERTS = {}
 HOST_REFUSAL = "host certificates may file for their own host, read its requests and follow its feed"
@@ -260,6 +261,18 @@ class Feed(Central):
         # Asked again with another version, or none: at once, the same version.
         self.assertEqual(feed(self.d, "db01", since="not-a-version", wait=60)["version"],
                          answer["version"])
+
+    def test_only_the_hosts_tenants_requests(self):
+        """Where two tenants' lists overlap, a person may file under either, but the host is
+        the first's: its feed carries that tenant's requests only (its agent refuses others),
+        known= included."""
+        status, foreign = tls_call(self.d, ENG, "POST", "/v1/requests",
+                                   {"reason": "INC-5", "tenant": "fabrikam", "host": "db01"})
+        self.assertEqual((status, foreign["tenant"]), (201, "fabrikam"), foreign)
+        answer = feed(self.d, "db01", known=[foreign["id"]])
+        self.assertEqual(answer["tenant"], "contoso")
+        self.assertNotIn(foreign["id"], ids(answer))
+        self.assertTrue(all(r["tenant"] == "contoso" for r in answer["requests"]))
 
     def test_long_poll_woken_by_an_approval(self):
         req = self.file_for("db01", GHOST + "f2")
