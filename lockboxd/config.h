@@ -3,6 +3,7 @@
 #define LOCKBOXD_CONFIG_H
 #include <stdint.h>
 
+#include "config_hosts.h"
 #include "config_remote.h"
 #include "lockbox_limits.h"
 #include "request.h"
@@ -18,10 +19,12 @@ struct tenant_config {
     char notify_command[LOCKBOX_PATH_MAX];
     char notify_user[LOCKBOX_NAME_MAX + 1]; /* runs notify_command; default "nobody" */
     int64_t notify_before_s;                /* warn this long before a deadline; 0 = never */
+    struct host_patterns hosts; /* role=central: the hosts whose data are this tenant's */
 };
 
 struct lockboxd_config {
     char path[LOCKBOX_PATH_MAX];
+    enum lockboxd_role role;           /* [daemon] role */
     char socket[LOCKBOX_PATH_MAX];     /* the HTTP API (mode 0666) */
     char pam_socket[LOCKBOX_PATH_MAX]; /* the login socket (root only) */
     char database[LOCKBOX_PATH_MAX];   /* sqlite's file */
@@ -50,6 +53,9 @@ void config_free(struct lockboxd_config *config);
 struct store_config;
 void config_store(const struct lockboxd_config *config, struct store_config *out);
 
+/* role=central: the tenant host belongs to (the first whose hosts match it), or NULL. */
+const struct tenant_config *config_tenant_of_host(const struct lockboxd_config *config,
+                                                  const char *host);
 const struct tenant_config *config_find_tenant(const struct lockboxd_config *config,
                                                const char *name);
 /* The tenant's admin list in the pure core's shape (valid while config lives). */
