@@ -49,6 +49,9 @@ struct lockbox_request {
     int64_t approved_boot_ms;
     int64_t granted_ms;
     char approved_boot_id[LOCKBOX_BOOT_ID_LEN + 1];
+    /* The signed grant (lib/grant.h) gathered for it: the statement and the signatures that
+     * count so far, "" when the tenant takes unsigned approvals or nobody has signed yet. */
+    char grant[LOCKBOX_GRANT_MAX + 1];
 };
 
 /* Who is asking, as the daemon resolved it from SO_PEERCRED. */

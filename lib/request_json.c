@@ -23,6 +23,22 @@ static void add_time(json_object *obj, const char *key, int64_t wall_ms)
     json_object_object_add(obj, key, json_object_new_string(text));
 }
 
+/* The names on the grant's signature lines, in signing order. A plain scan, not a parse:
+ * the PAM module links this file and nothing of OpenSSL; lockboxd stores only grants it
+ * parsed and verified, and whoever reads the names verifies the grant itself. */
+static json_object *signer_names(const char *grant)
+{
+    static const char mark[] = "\n\xe2\x80\x94 "; /* a line that starts with an em dash */
+    json_object *array = json_object_new_array();
+
+    for (const char *line = strstr(grant, mark); line != NULL; line = strstr(line + 1, mark)) {
+        const char *name = line + strlen(mark);
+        size_t len = strcspn(name, " \n");
+        json_object_array_add(array, json_object_new_string_len(name, (int)len));
+    }
+    return array;
+}
+
 json_object *request_to_json(const struct lockbox_request *req)
 {
     json_object *obj = json_object_new_object();
@@ -42,6 +58,8 @@ json_object *request_to_json(const struct lockbox_request *req)
     add_string(obj, "decided_by", req->decided_by);
     add_string(obj, "comment", req->comment);
     add_time(obj, "expires_at", req->expires_at);
+    add_string(obj, "grant", req->grant);
+    json_object_object_add(obj, "signers", signer_names(req->grant));
     return obj;
 }
 
@@ -105,7 +123,8 @@ int request_from_json(json_object *obj, struct lockbox_request *req, char *err, 
         copy_string(obj, "comment", req->comment, sizeof(req->comment), err, err_len) ||
         copy_time(obj, "created_at", &req->created_at, err, err_len) ||
         copy_time(obj, "decided_at", &req->decided_at, err, err_len) ||
-        copy_time(obj, "expires_at", &req->expires_at, err, err_len))
+        copy_time(obj, "expires_at", &req->expires_at, err, err_len) ||
+        copy_string(obj, "grant", req->grant, sizeof(req->grant), err, err_len))
         return -1;
     if (req->id[0] == '\0' || request_state_parse(state, &req->state) != 0) {
         snprintf(err, err_len, "a request without a valid id or state");

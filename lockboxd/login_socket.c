@@ -46,6 +46,16 @@ struct login_conn {
 };
 
 static void conn_close(struct login_conn *conn);
+
+/* The request as the module reads it: without the grant, which it never checks (lockboxd
+ * does) and which would take a quarter of a message's room. */
+static json_object *module_request_json(const struct lockbox_request *req)
+{
+    json_object *obj = request_to_json(req);
+    json_object_object_del(obj, "grant");
+    json_object_object_del(obj, "signers");
+    return obj;
+}
 static void on_listen_event(struct event_source *source, uint32_t events);
 static void on_conn_event(struct event_source *source, uint32_t events);
 
@@ -261,7 +271,7 @@ static void handle_check(struct login_conn *conn, const struct body *m)
     }
     json_object *obj = json_object_new_object();
     json_object_object_add(obj, "allowed", json_object_new_boolean(allowed));
-    json_object_object_add(obj, "request", has_request ? request_to_json(&req) : NULL);
+    json_object_object_add(obj, "request", has_request ? module_request_json(&req) : NULL);
     reply(conn, 200, obj);
 }
 
@@ -274,14 +284,14 @@ static void handle_file(struct login_conn *conn, const struct body *m)
 
     service_read_clock(&now);
     struct service_result r = service_file(conn->server->svc, &conn->who, &in, &now, &req);
-    reply_result(conn, &r, "request", r.status < 400 ? request_to_json(&req) : NULL);
+    reply_result(conn, &r, "request", r.status < 400 ? module_request_json(&req) : NULL);
 }
 
 static void answer_wait(struct login_conn *conn, const char *id)
 {
     struct lockbox_request req;
     struct service_result r = service_show(conn->server->svc, &conn->who, id, &req);
-    reply_result(conn, &r, "request", r.status < 400 ? request_to_json(&req) : NULL);
+    reply_result(conn, &r, "request", r.status < 400 ? module_request_json(&req) : NULL);
 }
 
 /* While the database cannot be reached the login keeps waiting (until its own deadline):
@@ -314,14 +324,14 @@ static void handle_wait(struct login_conn *conn, const struct body *m)
     struct service_result r = service_show(conn->server->svc, &conn->who, m->id, &req);
 
     if (r.status != 200 || req.state != REQUEST_PENDING || m->timeout == 0) {
-        reply_result(conn, &r, "request", r.status < 400 ? request_to_json(&req) : NULL);
+        reply_result(conn, &r, "request", r.status < 400 ? module_request_json(&req) : NULL);
         return;
     }
     service_read_clock(&now);
     conn->waiter.on_wake = on_wait_over;
     conn->wait_until_boot_ms = now.boot_ms + m->timeout * 1000LL;
     if (waiters_add(conn->server->waiters, &conn->waiter, req.id, conn->wait_until_boot_ms) != 0)
-        reply_result(conn, &r, "request", request_to_json(&req)); /* answer now: still safe */
+        reply_result(conn, &r, "request", module_request_json(&req)); /* answer now: still safe */
 }
 
 static void handle_describe(struct login_conn *conn)
@@ -356,7 +366,7 @@ static void handle_session_open(struct login_conn *conn, const struct body *m)
     }
     json_object *obj = json_object_new_object();
     json_object_object_add(obj, "session_id", json_object_new_string(id));
-    json_object_object_add(obj, "request", request_to_json(&req));
+    json_object_object_add(obj, "request", module_request_json(&req));
     reply(conn, 201, obj);
 }
 

@@ -10,7 +10,7 @@
 #include "monotonic.h"
 #include "text.h"
 
-#define PG_SCHEMA_VERSION 3
+#define PG_SCHEMA_VERSION 4
 /* pg_advisory_xact_lock key under which instances migrate one at a time ("lbxm"). */
 #define MIGRATION_LOCK "1818391661"
 
@@ -57,6 +57,8 @@ static const char *const migrations[PG_SCHEMA_VERSION] = {
     "CREATE INDEX requests_by_match_seq ON requests (\"user\", tenant, host, seq);",
     /* 3: one host's requests by state, newest first (role=central's feed, list's host=). */
     "CREATE INDEX requests_by_host ON requests (host, state, seq);",
+    /* 4: the signed grant gathered for a request (Step 16): its statement and signatures. */
+    "ALTER TABLE requests ADD COLUMN grant_text text NOT NULL DEFAULT '';",
 };
 
 static const char *pg_error(void *state)

@@ -9,12 +9,12 @@
 #define REQUEST_COLUMNS                                                                            \
     "id, state, tenant, host, \"user\", requested_by, requested_by_uid, reason, service, rhost, "  \
     "decided_by, comment, created_at, decided_at, expires_at, approved_boot_ms, granted_ms, "      \
-    "approved_boot_id, requester, requester_uid"
+    "approved_boot_id, requester, requester_uid, grant_text"
 
 /* A request's values as text parameters, in REQUEST_COLUMNS order. */
 struct request_params {
     char numbers[9][24];
-    const char *values[21];
+    const char *values[22];
 };
 
 static void request_to_params(const struct lockbox_request *r, struct request_params *p)
@@ -41,6 +41,7 @@ static void request_to_params(const struct lockbox_request *r, struct request_pa
                               r->requester,  p->numbers[7]};
     memcpy(p->values, values, sizeof(values));
     p->values[20] = NULL;
+    p->values[21] = r->grant;
 }
 
 static void row_to_request(const PGresult *res, int row, struct lockbox_request *r)
@@ -67,23 +68,24 @@ static void row_to_request(const PGresult *res, int row, struct lockbox_request 
     pg_copy_text(res, row, 18, r->requester, sizeof(r->requester));
     int64_t requester_uid = pg_number(res, row, 19);
     r->requester_uid = requester_uid < 0 ? (uid_t)-1 : (uid_t)requester_uid;
+    pg_copy_text(res, row, 20, r->grant, sizeof(r->grant));
 }
 
 enum lockbox_result pg_put_request(void *state, const struct lockbox_request *r, int from_state)
 {
     static const char sql[] =
         "INSERT INTO requests (" REQUEST_COLUMNS ") VALUES "
-        "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20) "
+        "($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$22) "
         "ON CONFLICT (id) DO UPDATE SET state=$2, decided_by=$11, comment=$12, "
         "decided_at=$14, expires_at=$15, approved_boot_ms=$16, granted_ms=$17, "
-        "approved_boot_id=$18 WHERE requests.state = $21";
+        "approved_boot_id=$18, grant_text=$22 WHERE requests.state = $21";
     struct request_params p;
     char from[16];
 
     request_to_params(r, &p);
     snprintf(from, sizeof(from), "%d", from_state);
     p.values[20] = from_state == STORE_NEW_REQUEST ? NULL : from; /* NULL: never an update */
-    int rows = pg_command_rows(state, sql, 21, p.values);
+    int rows = pg_command_rows(state, sql, 22, p.values);
     return rows < 0 ? LOCKBOX_ERROR : rows == 1 ? LOCKBOX_OK : LOCKBOX_NOT_FOUND;
 }
 

@@ -31,17 +31,17 @@ _Static_assert(ST_COUNT == SQLITE_REQUEST_STATEMENTS, "store_sqlite.h sizes the 
 #define REQUEST_COLUMNS                                                                            \
     "id, state, tenant, host, user, requested_by, requested_by_uid, reason, service, rhost, "      \
     "decided_by, comment, created_at, decided_at, expires_at, approved_boot_ms, granted_ms, "      \
-    "approved_boot_id, requester, requester_uid"
+    "approved_boot_id, requester, requester_uid, grant_text"
 
 static const char *const statement_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_PUT] = "INSERT INTO requests (" REQUEST_COLUMNS ") VALUES "
-               "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20) "
+               "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?22) "
                "ON CONFLICT(id) DO UPDATE SET state=?2, decided_by=?11, comment=?12, "
                "decided_at=?14, expires_at=?15, approved_boot_ms=?16, granted_ms=?17, "
-               "approved_boot_id=?18 WHERE requests.state = ?21",
+               "approved_boot_id=?18, grant_text=?22 WHERE requests.state = ?21",
     [ST_GET] = "SELECT " REQUEST_COLUMNS " FROM requests WHERE id = ?1",
     [ST_FIND_PENDING] = "SELECT " REQUEST_COLUMNS " FROM requests WHERE user = ?1 AND "
                         "tenant = ?2 AND host = ?3 AND state = 0 AND requester = ?4 "
@@ -311,6 +311,7 @@ static enum lockbox_result sqlite_put_request(void *state, const struct lockbox_
     sqlite3_bind_text(s, 18, r->approved_boot_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 19, r->requester, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 20, r->requester_uid == (uid_t)-1 ? -1 : (sqlite3_int64)r->requester_uid);
+    sqlite3_bind_text(s, 22, r->grant, -1, SQLITE_STATIC);
     if (from_state != STORE_NEW_REQUEST)
         sqlite3_bind_int(s, 21, from_state); /* unbound (NULL) for an insert: no update */
     if (sqlite_step_done(s) != 0)
@@ -342,6 +343,7 @@ static void row_to_request(sqlite3_stmt *s, struct lockbox_request *r)
     sqlite_copy_column(s, 18, r->requester, sizeof(r->requester));
     int64_t requester_uid = sqlite3_column_int64(s, 19);
     r->requester_uid = requester_uid < 0 ? (uid_t)-1 : (uid_t)requester_uid;
+    sqlite_copy_column(s, 20, r->grant, sizeof(r->grant));
 }
 
 /* Steps a prepared single-row query into req. */

@@ -4,7 +4,7 @@
 
 #include "store_sqlite.h"
 
-#define SCHEMA_VERSION 7
+#define SCHEMA_VERSION 8
 
 /* Migration n brings the schema from version n-1 to n. Append, never edit. */
 static const char *const migrations[SCHEMA_VERSION] = {
@@ -59,6 +59,8 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "CREATE INDEX sessions_contained ON sessions (contained);",
     /* 7: one host's requests by state (role=central's feed and list's host filter). */
     "CREATE INDEX requests_by_host ON requests (host, state);",
+    /* 8: the signed grant gathered for a request (Step 16): its statement and signatures. */
+    "ALTER TABLE requests ADD COLUMN grant_text TEXT NOT NULL DEFAULT '';",
 };
 
 int sqlite_migrate(sqlite3 *db, char *err, size_t err_len)

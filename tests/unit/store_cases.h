@@ -95,6 +95,7 @@ static void test_request_put_get_and_update(void **state)
     snprintf(decided.approved_boot_id, sizeof(decided.approved_boot_id), "%s", case_now.boot_id);
     snprintf(decided.comment, sizeof(decided.comment), "ok");
     snprintf(decided.reason, sizeof(decided.reason), "rewritten");
+    snprintf(decided.grant, sizeof(decided.grant), "lockbox-grant v1\n(signed)\n");
     put(store, &decided);
     assert_int_equal(store_get_request(store, req.id, &got), LOCKBOX_OK);
     assert_int_equal(got.state, REQUEST_APPROVED);
@@ -104,6 +105,7 @@ static void test_request_put_get_and_update(void **state)
     assert_int_equal(got.granted_ms, HOUR_MS);
     assert_string_equal(got.approved_boot_id, case_now.boot_id);
     assert_string_equal(got.reason, "INC-1");
+    assert_string_equal(got.grant, "lockbox-grant v1\n(signed)\n");
 }
 
 /* Two daemons decide the same pending request at once: the second change finds the row no

@@ -108,7 +108,8 @@ static void test_json_shape(void **unused)
     static const char *const keys[] = {"id",           "state",     "tenant",     "host",
                                        "user",         "reason",    "service",    "rhost",
                                        "requested_by", "requester", "created_at", "decided_at",
-                                       "decided_by",   "comment",   "expires_at"};
+                                       "decided_by",   "comment",   "expires_at", "grant",
+                                       "signers"};
     struct lockbox_request req;
     json_object *value;
 
@@ -124,6 +125,36 @@ static void test_json_shape(void **unused)
     assert_string_equal(json_object_get_string(value), "2025-11-25T12:00:00Z");
     assert_true(json_object_object_get_ex(obj, "expires_at", &value));
     assert_string_equal(json_object_get_string(value), "2025-11-25T14:01:00Z");
+    json_object_put(obj);
+}
+
+/* signers: the names on the grant's signature lines, in order; the grant goes back and forth. */
+static void test_grant_and_signers(void **unused)
+{
+    struct lockbox_request req, back;
+    json_object *value;
+    char err[128];
+
+    (void)unused;
+    make_approved(&req);
+    snprintf(req.grant, sizeof(req.grant),
+             "lockbox-grant v1\ntenant t\n\n\xe2\x80\x94 alice 0011aabb c2ln\n"
+             "\xe2\x80\x94 bob 2233ccdd c2ln\n");
+    json_object *obj = through_text(request_to_json(&req));
+    assert_true(json_object_object_get_ex(obj, "signers", &value));
+    assert_int_equal(json_object_array_length(value), 2);
+    assert_string_equal(json_object_get_string(json_object_array_get_idx(value, 0)), "alice");
+    assert_string_equal(json_object_get_string(json_object_array_get_idx(value, 1)), "bob");
+    assert_int_equal(request_from_json(obj, &back, err, sizeof(err)), 0);
+    assert_string_equal(back.grant, req.grant);
+    json_object_put(obj);
+
+    req.grant[0] = '\0';
+    obj = request_to_json(&req);
+    assert_true(json_object_object_get_ex(obj, "grant", &value));
+    assert_null(value);
+    assert_true(json_object_object_get_ex(obj, "signers", &value));
+    assert_int_equal(json_object_array_length(value), 0);
     json_object_put(obj);
 }
 
@@ -335,6 +366,7 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_json_shape),
         cmocka_unit_test(test_null_fields),
+        cmocka_unit_test(test_grant_and_signers),
         cmocka_unit_test(test_times_with_milliseconds),
         cmocka_unit_test(test_wrong_types_refused),
         cmocka_unit_test(test_id_and_state_required),
