@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "duration.h"
@@ -321,6 +322,9 @@ static int on_entry(void *user, const char *section, const char *key, const char
             return host_patterns_add(&t->hosts, value, st->error, sizeof(st->error)) == 0;
         if (strncmp(key, "notify_", 7) == 0)
             return notify_key(st, t, key, value);
+        int taken = config_grants_key(&t->grants, key, value, st->error, sizeof(st->error));
+        if (taken >= 0)
+            return taken;
         snprintf(st->error, sizeof(st->error), "unknown key '%.40s' in [%.80s]", key, section);
         return 0;
     }
@@ -449,6 +453,8 @@ static int validate(struct lockboxd_config *c, char *err, size_t err_len)
                      t->name, t->notify_user);
             return -1;
         }
+        if (config_grants_check(&c->tenants[i].grants, c->path, t->name, err, err_len) != 0)
+            return -1;
         if (c->tenants[i].n_admins == 0) {
             snprintf(err, err_len, "%s: [tenant %s] has no admins (admins = user, @group)", c->path,
                      c->tenants[i].name);
@@ -515,8 +521,27 @@ void config_free(struct lockboxd_config *config)
             free(config->tenants[i].admins[a]);
         config->tenants[i].n_admins = 0;
         host_patterns_free(&config->tenants[i].hosts);
+        config_grants_free(&config->tenants[i].grants);
     }
     config->n_tenants = 0;
+}
+
+int config_reload_approver_keys(struct lockboxd_config *config)
+{
+    char err[600], shown[1200];
+    int failed = 0;
+
+    for (unsigned i = 0; i < config->n_tenants; i++) {
+        struct tenant_config *t = &config->tenants[i];
+        if (config_grants_reload(&t->grants, err, sizeof(err)) == 0)
+            continue;
+        failed++;
+        syslog(LOG_ERR,
+               "event=config.keys_reload_failed tenant=%s msg=\"%s; the keys read before stay "
+               "in use\"",
+               t->name, text_escape_log(err, shown, sizeof(shown)));
+    }
+    return failed;
 }
 
 void config_store(const struct lockboxd_config *config, struct store_config *out)

@@ -3,6 +3,7 @@
 #define LOCKBOXD_CONFIG_H
 #include <stdint.h>
 
+#include "config_grants.h"
 #include "config_hosts.h"
 #include "config_remote.h"
 #include "lockbox_limits.h"
@@ -19,7 +20,8 @@ struct tenant_config {
     char notify_command[LOCKBOX_PATH_MAX];
     char notify_user[LOCKBOX_NAME_MAX + 1]; /* runs notify_command; default "nobody" */
     int64_t notify_before_s;                /* warn this long before a deadline; 0 = never */
-    struct host_patterns hosts; /* role=central: the hosts whose data are this tenant's */
+    struct host_patterns hosts;  /* role=central: the hosts whose data are this tenant's */
+    struct tenant_grants grants; /* signed approvals (Step 16) */
 };
 
 struct lockboxd_config {
@@ -48,6 +50,9 @@ struct lockboxd_config {
 /* Loads and validates path. Returns 0, or -1 with a "FILE:LINE: what is wrong" message in err. */
 int config_load(const char *path, struct lockboxd_config *config, char *err, size_t err_len);
 void config_free(struct lockboxd_config *config);
+/* SIGHUP: reads every tenant's pinned approver keys again; a file that fails keeps the keys
+ * read before (each failure is logged). Returns how many failed. */
+int config_reload_approver_keys(struct lockboxd_config *config);
 
 /* Which database the store opens (store.h); out points into config. */
 struct store_config;

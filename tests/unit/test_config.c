@@ -211,6 +211,62 @@ static void test_a_dsn_password_only_in_a_file_root_alone_reads(void **unused)
         fail_msg("a dsn with a passfile was refused: %s", err);
 }
 
+/* signed_approvals, approvals_required and approver_keys: the keys file is read at load and
+ * must be root's alone; each fault names its line. */
+static void test_signed_approvals(void **unused)
+{
+    static const char keys_path[] = "/tmp/lbx-test-approver-keys";
+    char err[512] = "", text[1024];
+    (void)unused;
+
+    FILE *keys = fopen(keys_path, "w");
+    assert_non_null(keys);
+    fputs("alice ed25519 EPUymP2tToHoPaO8acmi26V8l+F0RWnwwRneKUIPAwo=\n", keys);
+    fclose(keys);
+    chmod(keys_path, 0644);
+    snprintf(text, sizeof(text),
+             "[daemon]\ntenant = contoso\n[tenant contoso]\nadmins = alice\n"
+             "approver_keys = %s\nsigned_approvals = required\napprovals_required = 2\n",
+             keys_path);
+    if (load_text(text, err, sizeof(err)) != 0)
+        fail_msg("refused: %s", err);
+    const struct tenant_grants *g = &config_find_tenant(&config, "contoso")->grants;
+    assert_true(g->required);
+    assert_int_equal(g->approvals_required, 2);
+    assert_non_null(g->keys);
+    assert_int_equal(g->keys->n_keys, 1);
+    config_free(&config);
+
+    chmod(keys_path, 0666);
+    assert_int_equal(load_text(text, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, ":5: [tenant contoso] approver_keys"));
+    assert_non_null(strstr(err, "not writable by group or others"));
+    unlink(keys_path);
+
+    assert_int_equal(load_text("[daemon]\ntenant = contoso\n[tenant contoso]\nadmins = alice\n"
+                               "approvals_required = 2\n",
+                               err, sizeof(err)),
+                     -1);
+    assert_string_equal(err, ":5: [tenant contoso] approvals_required > 1 needs "
+                             "signed_approvals = required");
+    assert_int_equal(load_text("[daemon]\ntenant = contoso\n[tenant contoso]\nadmins = alice\n"
+                               "signed_approvals = required\n",
+                               err, sizeof(err)),
+                     -1);
+    assert_string_equal(err, ":5: [tenant contoso] signed_approvals = required needs "
+                             "approver_keys = FILE");
+    assert_int_equal(load_text("[daemon]\ntenant = contoso\n[tenant contoso]\nadmins = alice\n"
+                               "approvals_required = 17\n",
+                               err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, ":5: approvals_required must be a number from 1 to 16"));
+    assert_int_equal(load_text("[daemon]\ntenant = contoso\n[tenant contoso]\nadmins = alice\n"
+                               "signed_approvals = yes\n",
+                               err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, ":5: signed_approvals must be off or required"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -219,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_a_dsn_password_only_in_a_file_root_alone_reads),
         cmocka_unit_test(test_admin_groups_of_all_tenants),
         cmocka_unit_test(test_role_and_hosts),
+        cmocka_unit_test(test_signed_approvals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
