@@ -63,7 +63,7 @@ static void take_fields(const char *data, size_t size, const char **out, size_t 
 
 static void build_and_read_back(const char *data, size_t size)
 {
-    const char *f[8] = {NULL};
+    const char *f[9] = {NULL};
     char *store = malloc(size + 1);
     char *line1 = NULL, *line2 = NULL;
     char hash1[LOCKBOX_HASH_HEX_LEN + 1], hash2[LOCKBOX_HASH_HEX_LEN + 1];
@@ -72,10 +72,11 @@ static void build_and_read_back(const char *data, size_t size)
 
     if (store == NULL)
         return;
-    take_fields(data, size, f, 8, store);
+    take_fields(data, size, f, 9, store);
+    /* f[8]: a grant, carried as any other string (requester stays unset: NULL). */
     struct audit_event ev =
         {f[0] ? f[0] : "request.created", f[1], f[2], f[3], f[4], f[5], f[6], f[7],
-         (int64_t)size * 1000003};
+         (int64_t)size * 1000003,         NULL, f[8]};
     FUZZ_CHECK(audit_line_build(1, 1, 1700000000123, &ev, AUDIT_ZERO_HASH, &line1) == 0);
     FUZZ_CHECK(strchr(line1, '\n') == NULL);        /* one record, one line */
     char *escaped = text_escape_json_hidden(line1); /* and no hidden character raw */

@@ -55,8 +55,10 @@ static char *line_with_raw_hidden(const struct v2_members *v2, uint64_t seq, int
     } else {
         json_object_object_add(obj, "expires_at", NULL);
     }
-    if (v2 != NULL)
+    if (v2 != NULL) {
+        json_object_object_add(obj, "grant", string_or_null(event->grant));
         json_object_object_add(obj, "nonce", json_object_new_string(v2->nonce));
+    }
     json_object_object_add(obj, "prev_hash", json_object_new_string(prev_hash));
     const char *text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
                                                                JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -464,6 +466,8 @@ static int rebuilds_exactly(json_object *obj, const char *line, size_t len,
         optional_string(obj, "reason", &ev.reason) != 0 ||
         optional_string(obj, "comment", &ev.comment) != 0 ||
         optional_string(obj, "expires_at", &expires_text) != 0 ||
+        (json_object_object_get_ex(obj, "grant", NULL) &&
+         optional_string(obj, "grant", &ev.grant) != 0) ||
         (expires_text != NULL && timefmt_parse(expires_text, &ev.expires_at) != 0) ||
         strlen(ev.event) >= sizeof(info->event) ||
         (ev.tenant != NULL && strlen(ev.tenant) >= sizeof(info->tenant)))
@@ -484,6 +488,13 @@ static int rebuilds_exactly(json_object *obj, const char *line, size_t len,
         if (member != NULL)
             memmove(member, member + strlen(",\"requester\":null"),
                     strlen(member + strlen(",\"requester\":null")) + 1);
+    }
+    /* A format-2 line from before records carried grants (Step 16) has no grant member. */
+    if (info->version == 2 && !json_object_object_get_ex(obj, "grant", NULL)) {
+        char *member = strstr(rebuilt, ",\"grant\":null,\"nonce\":");
+        if (member != NULL)
+            memmove(member, member + strlen(",\"grant\":null"),
+                    strlen(member + strlen(",\"grant\":null")) + 1);
     }
     int same = is_line(rebuilt, line, len) || is_escaped_line(rebuilt, line, len);
     free(rebuilt);

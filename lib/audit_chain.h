@@ -23,6 +23,8 @@ struct audit_event {
     const char *comment;
     int64_t expires_at;    /* wall ms, 0 → null */
     const char *requester; /* the person asking (the request's, or the login's PAM_RUSER) */
+    /* Format 2: the signed grant as it stood (request.approved, grant.signed); NULL → null. */
+    const char *grant;
 };
 
 /* Builds the line (without newline) for record `seq` at `time_ms`; *line is malloc'd.

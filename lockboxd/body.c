@@ -18,7 +18,8 @@ enum kind {
     KIND_BOOL,
     KIND_TTY,
     KIND_ID,
-    KIND_SECONDS
+    KIND_SECONDS,
+    KIND_GRANT
 };
 
 struct field_spec {
@@ -45,6 +46,7 @@ static const struct field_spec fields[] = {
     {"session_id", BODY_SESSION_ID, KIND_ID, LOCKBOX_ID_HEX_LEN, offsetof(struct body, session_id)},
     {"timeout", BODY_TIMEOUT, KIND_SECONDS, LOCKBOX_WAIT_MAX_SECONDS, 0},
     {"requester", BODY_REQUESTER, KIND_NAME, LOCKBOX_NAME_MAX, offsetof(struct body, requester)},
+    {"grant", BODY_GRANT, KIND_GRANT, LOCKBOX_GRANT_MAX, offsetof(struct body, grant)},
 };
 
 /* A terminal name as PAM_TTY gives it: "/dev/pts/3", "pts/3", "ssh", ":0". */
@@ -98,6 +100,8 @@ static int check_value(const struct field_spec *spec, json_object *value, struct
     case KIND_DURATION: ok = ok && duration_parse(text, &seconds) == 0; break;
     case KIND_TTY: ok = ok && is_tty_name(text, spec->max); break;
     case KIND_ID: ok = ok && text_is_request_id(text, len); break;
+    /* Lines by design; grant_parse() takes it apart strictly, and says what is wrong. */
+    case KIND_GRANT: ok = ok && len > 0 && len <= spec->max; break;
     default: ok = 0;
     }
     if (!ok) {
@@ -120,6 +124,9 @@ static int check_value(const struct field_spec *spec, json_object *value, struct
         case KIND_ID:
             snprintf(what, sizeof(what), "an id of %d lowercase hex characters",
                      LOCKBOX_ID_HEX_LEN);
+            break;
+        case KIND_GRANT:
+            snprintf(what, sizeof(what), "a signed grant of 1 to %zu bytes", spec->max);
             break;
         case KIND_TTY:
             snprintf(what, sizeof(what), "a terminal such as /dev/pts/3 (at most %zu characters)",

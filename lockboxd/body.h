@@ -23,13 +23,14 @@ enum body_field {
     BODY_SESSION_ID = 1 << 12,
     BODY_TIMEOUT = 1 << 13,
     BODY_REQUESTER = 1 << 14,
+    BODY_GRANT = 1 << 15, /* approve: a signed grant (lib/grant.h), parsed by the service */
 };
 
 struct body {
     json_object *root;
     unsigned present; /* enum body_field bits */
     const char *reason, *comment, *tenant, *host, *user, *service, *rhost, *duration, *tty;
-    const char *op, *id, *session_id, *requester;
+    const char *op, *id, *session_id, *requester, *grant;
     bool final;
     int timeout; /* seconds, 0 to LOCKBOX_WAIT_MAX_SECONDS */
 };

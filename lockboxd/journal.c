@@ -356,13 +356,33 @@ void journal_close(struct journal *journal)
 }
 
 /* Formats the event's syslog line; it is sent once the record is durable. */
+/* " signers=alice,bob": the names on a grant's signature lines, in order ("" without one). */
+static void signer_list(const char *grant, char *out, size_t out_len)
+{
+    static const char mark[] = "\n\xe2\x80\x94 ";
+    size_t used = 0;
+
+    out[0] = '\0';
+    for (const char *line = grant ? strstr(grant, mark) : NULL; line != NULL;
+         line = strstr(line + 1, mark)) {
+        const char *name = line + strlen(mark);
+        int n = snprintf(out + used, out_len - used, "%s%.*s",
+                         used ? "," : " signers=", (int)strcspn(name, " \n"), name);
+        if (n < 0 || (size_t)n >= out_len - used)
+            break;
+        used += (size_t)n;
+    }
+}
+
 static char *format_log_line(const struct audit_event *ev, uint64_t seq)
 {
     char id[80], tenant[140], host[520], user[140], actor[140], comment[1200], reason[1200];
-    char requester[140];
+    char requester[140], signers[1200], shown_signers[2400];
     char *line = NULL;
 
-    if (asprintf(&line, "event=%s id=%s tenant=%s host=%s user=%s actor=%s seq=%llu%s%s%s%s%s%s",
+    /* Names as pinned are [A-Za-z0-9._-]; escaped all the same, the line is one line. */
+    signer_list(ev->grant, signers, sizeof(signers));
+    if (asprintf(&line, "event=%s id=%s tenant=%s host=%s user=%s actor=%s seq=%llu%s%s%s%s%s%s%s",
                  ev->event, text_escape_log(ev->request_id, id, sizeof(id)),
                  text_escape_log(ev->tenant, tenant, sizeof(tenant)),
                  text_escape_log(ev->host, host, sizeof(host)),
@@ -378,7 +398,9 @@ static char *format_log_line(const struct audit_event *ev, uint64_t seq)
                  ev->comment && ev->comment[0] ? " comment=" : "",
                  ev->comment && ev->comment[0]
                      ? text_escape_log(ev->comment, comment, sizeof(comment))
-                     : "") < 0)
+                     : "",
+                 signers[0] ? text_escape_log(signers, shown_signers, sizeof(shown_signers)) : "") <
+        0)
         return NULL;
     return line;
 }

@@ -32,6 +32,7 @@
 #include "random_id.h"
 #include "routes.h"
 #include "service.h"
+#include "service_grants.h"
 #include "store.h"
 #include "text.h"
 #include "waiters.h"
@@ -168,7 +169,7 @@ static int open_state(struct lockboxd *d, char *err, size_t err_len)
     if (sessions_init(&d->sessions, c, d->store, &d->journal, err, err_len) != 0)
         return -1;
     d->service = (struct service){&d->config,  d->store,    &d->journal,  INT64_MAX, wake_waiters,
-                                  &d->waiters, d->notifier, &d->sessions, NULL};
+                                  &d->waiters, d->notifier, &d->sessions, NULL,      NULL};
     if (d->config.role == LOCKBOXD_ROLE_CENTRAL)
         d->service.on_host_changed = wake_host_feed;
     return peers_open(&d->peers, &store_config, &d->service, &d->journal, &d->waiters,
@@ -249,6 +250,9 @@ static void reopen_audit_file(struct lockboxd *d)
         syslog(LOG_CRIT, "event=audit.reopen_failed msg=\"%s\"", err);
     else
         syslog(LOG_NOTICE, "event=audit.reopened file=%s", d->journal.file.path);
+    /* Key rotation: a key marked revoked grants nothing from now on, cached or not. */
+    config_reload_approver_keys(&d->config);
+    service_grants_keys_changed(&d->service);
     if (d->remote.mhd == NULL)
         return;
     /* The same signal a CA's new CRL is announced with: revocation without a restart. */
@@ -510,6 +514,7 @@ out:
     peers_close(&d.peers);
     notifier_stop(d.notifier);
     sessions_free(&d.sessions);
+    service_grants_free(&d.service);
     journal_close(&d.journal);
     store_close(d.store);
     waiters_free(&d.waiters);

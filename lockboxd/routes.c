@@ -14,6 +14,7 @@
 #include "host_feed.h"
 #include "random_id.h"
 #include "request_json.h"
+#include "service_grants.h"
 #include "text.h"
 
 /* The wait route's action: a suspended wait is answered outside the dispatcher. */
@@ -28,12 +29,13 @@ static void log_if_refused(const struct call *call, const char *action, const ch
         api_log_refusal(&call->who, action, id ? id : "-", call->reply_message);
 }
 
-static enum MHD_Result reply_result(struct call *call, const struct service_result *r,
+static enum MHD_Result reply_result(const struct service *svc, struct call *call,
+                                    const struct service_result *r,
                                     const struct lockbox_request *req)
 {
     if (r->status >= 400)
         return http_reply_error(call, (unsigned)r->status, r->error, "%s", r->message);
-    return http_reply_json(call, (unsigned)r->status, request_to_json(req));
+    return http_reply_json(call, (unsigned)r->status, service_request_json(svc, req));
 }
 
 /* Rejects query parameters other than the allowed ones (a typo must not pass silently). */
@@ -105,7 +107,7 @@ static enum MHD_Result route_file(struct route_ctx *ctx)
                             body->service, body->rhost,  body->requester};
     service_read_clock(&now);
     struct service_result r = service_file(ctx->svc, &ctx->call->who, &in, &now, &req);
-    return reply_result(ctx->call, &r, &req);
+    return reply_result(ctx->svc, ctx->call, &r, &req);
 }
 
 static bool is_any_admin(const struct service *svc, const struct identity *who)
@@ -128,7 +130,7 @@ static int add_readable(const struct lockbox_request *req, void *cls)
     struct list_ctx *lc = cls;
     struct lockbox_tenant_policy policy = config_policy_for(lc->svc->config, req->tenant);
     if (request_may_read(req, &policy, &lc->actor))
-        json_object_array_add(lc->array, request_to_json(req));
+        json_object_array_add(lc->array, service_request_json(lc->svc, req));
     return 0;
 }
 
@@ -191,8 +193,8 @@ static enum MHD_Result route_show(struct route_ctx *ctx)
     struct lockbox_request req;
     struct service_result r = service_show(ctx->svc, &ctx->call->who, ctx->id, &req);
     if (r.status != 200)
-        return reply_result(ctx->call, &r, &req);
-    json_object *obj = request_to_json(&req);
+        return reply_result(ctx->svc, ctx->call, &r, &req);
+    json_object *obj = service_request_json(ctx->svc, &req);
     json_object_object_add(obj, "notifications", notifier_status(ctx->svc->notifier, req.id));
     json_object_object_add(obj, "sessions",
                            ctx->svc->sessions ? sessions_of_request(ctx->svc->sessions, req.id)
@@ -217,11 +219,12 @@ static enum MHD_Result route_decide(struct route_ctx *ctx)
     if (ctx->body.duration)
         duration_parse(ctx->body.duration, &grant_s);
     service_read_clock(&now);
-    struct service_result r = service_decide(ctx->svc, &call->who, ctx->id, to, ctx->body.comment,
-                                             grant_s, &now, &req);
+    struct service_result r = service_decide_signed(ctx->svc, &call->who, ctx->id, to,
+                                                    ctx->body.comment, grant_s, ctx->body.grant,
+                                                    &now, &req);
     if (r.status != 200 || to != REQUEST_REVOKED)
-        return reply_result(call, &r, &req);
-    json_object *obj = request_to_json(&req);
+        return reply_result(ctx->svc, call, &r, &req);
+    json_object *obj = service_request_json(ctx->svc, &req);
     json_object_object_add(obj, "sessions_terminated", json_object_new_int(r.sessions_terminated));
     json_object_object_add(obj, "sessions_kept", json_object_new_int(r.sessions_kept));
     json_object_object_add(obj, "leftovers_ended", json_object_new_int(r.leftovers_ended));
@@ -246,7 +249,7 @@ static enum MHD_Result route_wait(struct route_ctx *ctx)
                                 LOCKBOX_WAIT_MAX_SECONDS);
     struct service_result r = service_show(ctx->svc, &call->who, ctx->id, &req);
     if (r.status != 200 || req.state != REQUEST_PENDING || timeout == 0)
-        return reply_result(call, &r, &req);
+        return reply_result(ctx->svc, call, &r, &req);
     struct lockbox_clock now;
     service_read_clock(&now);
     http_suspend_wait(call, req.id, now.boot_ms + timeout * 1000);
@@ -260,7 +263,7 @@ static enum MHD_Result finish_wait(void *cls, struct call *call)
     if (host_feed_is_waiter_key(call->waiter.id))
         return route_host_feed_finish(routes, call);
     struct service_result r = service_show(routes->svc, &call->who, call->waiter.id, &req);
-    enum MHD_Result rc = reply_result(call, &r, &req);
+    enum MHD_Result rc = reply_result(routes->svc, call, &r, &req);
     log_if_refused(call, WAIT_ACTION, call->waiter.id);
     return rc;
 }
@@ -282,7 +285,8 @@ static enum MHD_Result route_check(struct route_ctx *ctx)
         return http_reply_error(call, (unsigned)r.status, r.error, "%s", r.message);
     json_object *obj = json_object_new_object();
     json_object_object_add(obj, "allowed", json_object_new_boolean(allowed));
-    json_object_object_add(obj, "request", has_request ? request_to_json(&req) : NULL);
+    json_object_object_add(obj, "request",
+                           has_request ? service_request_json(ctx->svc, &req) : NULL);
     return http_reply_json(call, 200, obj);
 }
 
@@ -308,7 +312,7 @@ static enum MHD_Result route_session_open(struct route_ctx *ctx)
                                 refused ? err : "cannot register the session");
     json_object *obj = json_object_new_object();
     json_object_object_add(obj, "session_id", json_object_new_string(id));
-    json_object_object_add(obj, "request", request_to_json(&req));
+    json_object_object_add(obj, "request", service_request_json(ctx->svc, &req));
     return http_reply_json(call, 201, obj);
 }
 
@@ -349,7 +353,7 @@ static const struct route route_table[] = {
      "only a host's certificate follows its feed (lockbox:host/NAME)", "host.feed", 0, 0, 0, NULL,
      route_host_feed},
     {"POST", "/v1/requests/{id}/approve", ROUTE_ANYONE, NULL, "request.approved",
-     BODY_COMMENT | BODY_FOR, 0, 0, NULL, route_decide},
+     BODY_COMMENT | BODY_FOR | BODY_GRANT, 0, 0, NULL, route_decide},
     {"POST", "/v1/requests/{id}/deny", ROUTE_ANYONE, NULL, "request.denied", BODY_COMMENT, 0, 0,
      NULL, route_decide},
     {"POST", "/v1/requests/{id}/revoke", ROUTE_ANYONE, NULL, "access.revoked", BODY_COMMENT, 0, 0,

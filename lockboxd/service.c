@@ -1,6 +1,7 @@
 /* Request operations over the store and journal, authorised by the pure core. */
 #define _GNU_SOURCE
 #include "service.h"
+#include "service_grants.h"
 #include "service_internal.h"
 
 #include <errno.h>
@@ -76,8 +77,9 @@ static void announce_change(struct service *svc, const struct lockbox_request *r
 static struct audit_event event_for(const struct lockbox_request *req, const char *event,
                                     const char *actor)
 {
-    struct audit_event ev = {event, req->id,     req->tenant,  req->host,       req->user,
-                             actor, req->reason, req->comment, req->expires_at, req->requester};
+    struct audit_event ev = {event,           req->id,        req->tenant, req->host,
+                             req->user,       actor,          req->reason, req->comment,
+                             req->expires_at, req->requester, NULL};
     return ev;
 }
 
@@ -93,7 +95,7 @@ struct service_result service_store_failed(struct store *store)
     return service_result_of(500, "internal", "cannot read or change the store (see syslog)");
 }
 
-static struct service_result journal_status(struct service *svc, enum journal_result jr)
+struct service_result service_journal_result(struct service *svc, enum journal_result jr)
 {
     switch (jr) {
     case JOURNAL_OK: return OK;
@@ -185,7 +187,7 @@ struct service_result service_file(struct service *svc, const struct identity *w
     struct audit_event ev = event_for(&req, "request.created", identity_recorded_name(who));
     enum journal_result jr = journal_record(svc->journal, &req, STORE_NEW_REQUEST, &ev, false,
                                             now->wall_ms);
-    struct service_result r = journal_status(svc, jr);
+    struct service_result r = service_journal_result(svc, jr);
     if (jr != JOURNAL_OK && jr != JOURNAL_AUDIT_DOWN)
         return r;
     schedule(svc, &req, now);
@@ -237,7 +239,39 @@ struct service_result service_decide(struct service *svc, const struct identity 
                                      int64_t grant_s, const struct lockbox_clock *now,
                                      struct lockbox_request *out)
 {
+    return service_decide_signed(svc, who, id, to, comment, grant_s, NULL, now, out);
+}
+
+/* A tenant that signs: the grant's new signatures are recorded (grant.signed), and the
+ * request is approved only once they reach the quorum, for the statement's window. 200 with
+ * *approve false while more signatures are needed. */
+static struct service_result gather_signatures(struct service *svc, const struct identity *who,
+                                               struct lockbox_request *req, int *stored_state,
+                                               const char *grant_text,
+                                               const struct lockbox_clock *now, int64_t *access_ms,
+                                               bool *approve)
+{
+    struct grant_outcome outcome;
+    struct service_result r = service_grant_sign(svc, who, req, *stored_state, grant_text, now,
+                                                 &outcome);
+    *approve = r.status == 200 && outcome.quorum_reached;
+    *access_ms = outcome.access_ms;
+    if (r.status == 200 && !outcome.quorum_reached) {
+        *stored_state = (int)req->state;
+        snprintf(r.message, sizeof(r.message), "signed (%u of %u)", outcome.counted,
+                 outcome.required);
+    }
+    return r;
+}
+
+struct service_result service_decide_signed(struct service *svc, const struct identity *who,
+                                            const char *id, enum request_state to,
+                                            const char *comment, int64_t grant_s,
+                                            const char *grant_text, const struct lockbox_clock *now,
+                                            struct lockbox_request *out)
+{
     struct lockbox_request req;
+    int64_t grant_ms = grant_s * 1000;
     enum lockbox_result found = store_get_request(svc->store, id, &req);
 
     if (found != LOCKBOX_OK)
@@ -260,9 +294,27 @@ struct service_result service_decide(struct service *svc, const struct identity 
         store_asked_pending(svc->store, req.user, req.tenant, req.host, who->name, who->uid) !=
             LOCKBOX_NOT_FOUND)
         verdict = VERDICT_SELF_DECISION;
+    bool signs = to == REQUEST_APPROVED && service_tenant_signs(svc, req.tenant);
+    if (verdict == VERDICT_OK && signs) {
+        bool approve = false;
+        struct service_result g = gather_signatures(svc, who, &req, &stored_state, grant_text, now,
+                                                    &grant_ms, &approve);
+        if (g.status != 200 || !approve) {
+            if (g.status == 200) {
+                *out = req;
+                announce_change(svc, &req); /* the request shows its new signer */
+            }
+            return g;
+        }
+    } else if (verdict == VERDICT_OK && grant_text != NULL && to == REQUEST_APPROVED) {
+        return service_result_of(400, "bad_request",
+                                 "tenant %s takes no signed grants (signed_approvals = off): "
+                                 "approve without --key",
+                                 req.tenant);
+    }
     if (verdict == VERDICT_OK) {
         if (to == REQUEST_APPROVED)
-            verdict = request_approve(&req, identity_recorded_name(who), comment, grant_s * 1000,
+            verdict = request_approve(&req, identity_recorded_name(who), comment, grant_ms,
                                       svc->config->access_ttl_s * 1000, now);
         else if (to == REQUEST_DENIED)
             verdict = request_deny(&req, identity_recorded_name(who), comment, now);
@@ -272,9 +324,11 @@ struct service_result service_decide(struct service *svc, const struct identity 
     if (verdict != VERDICT_OK)
         return refuse_decision(svc, verdict, &req, to);
     struct audit_event ev = event_for(&req, decision_event(to), identity_recorded_name(who));
+    if (signs)
+        ev.grant = req.grant; /* the signatures that approved it, for the offline proof */
     enum journal_result jr = journal_record(svc->journal, &req, stored_state, &ev,
                                             to == REQUEST_APPROVED, now->wall_ms);
-    struct service_result r = journal_status(svc, jr);
+    struct service_result r = service_journal_result(svc, jr);
     if (jr != JOURNAL_OK)
         return r;
     schedule(svc, &req, now);
@@ -363,12 +417,16 @@ struct service_result service_check(struct service *svc, const struct identity *
                                                             out);
     if (found == LOCKBOX_ERROR)
         return service_store_failed(svc->store);
+    /* Signed tenants: "approved" in the store (or from central) counts only with a grant that
+     * verifies here and now. */
+    if (found == LOCKBOX_OK && !service_grant_holds(svc, out, host, now))
+        found = LOCKBOX_NOT_FOUND;
     if (found == LOCKBOX_OK) {
         *has_request = true;
         login_event(&ev, out, in, tenant, host, "login.allowed");
-        struct service_result r = journal_status(svc, journal_record(svc->journal, NULL,
-                                                                     STORE_NEW_REQUEST, &ev, true,
-                                                                     now->wall_ms));
+        struct service_result r = service_journal_result(svc, journal_record(svc->journal, NULL,
+                                                                             STORE_NEW_REQUEST, &ev,
+                                                                             true, now->wall_ms));
         *allowed = r.status == 200;
         return r;
     }
@@ -387,7 +445,7 @@ struct service_result service_check(struct service *svc, const struct identity *
         enum journal_result jr = journal_record(svc->journal, NULL, STORE_NEW_REQUEST, &ev, false,
                                                 now->wall_ms);
         if (jr == JOURNAL_STORE_FAILED)
-            return journal_status(svc, jr);
+            return service_journal_result(svc, jr);
     }
     return OK;
 }

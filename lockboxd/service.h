@@ -28,6 +28,7 @@ struct service {
     /* Called with the host of a request filed or changed (role=central: its feed); may be
      * NULL. Takes on_changed_ctx too. */
     void (*on_host_changed)(void *ctx, const char *host);
+    struct grant_cache *grant_cache; /* service_grants.c's verified grants (NULL until used) */
 };
 
 struct service_result {
@@ -60,6 +61,13 @@ struct service_result service_decide(struct service *svc, const struct identity 
                                      const char *id, enum request_state to, const char *comment,
                                      int64_t grant_s, const struct lockbox_clock *now,
                                      struct lockbox_request *out);
+/* service_decide() with the signed grant an approve brings (NULL: none), for a tenant with
+ * signed_approvals = required (service_grants.h). */
+struct service_result service_decide_signed(struct service *svc, const struct identity *who,
+                                            const char *id, enum request_state to,
+                                            const char *comment, int64_t grant_s,
+                                            const char *grant_text, const struct lockbox_clock *now,
+                                            struct lockbox_request *out);
 struct service_result service_show(struct service *svc, const struct identity *who, const char *id,
                                    struct lockbox_request *out);
 /* who must be root: the doors check that before (it is the PAM module's question). */

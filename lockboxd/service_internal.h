@@ -8,6 +8,8 @@ struct service_result service_result_of(int status, const char *error, const cha
     __attribute__((format(printf, 3, 4)));
 /* A store that failed: 503 while it cannot be reached, else 500. */
 struct service_result service_store_failed(struct store *store);
+/* What a journal_record() result answers: 200, 409 conflict, 503 audit down, 5xx store. */
+struct service_result service_journal_result(struct service *svc, enum journal_result jr);
 
 /* Where a filed request goes: its tenant and host, by this lockboxd's role. Standalone and
  * agent: their own host only. Central: a host certificate files for itself, in the tenant

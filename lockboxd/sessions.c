@@ -87,8 +87,8 @@ static int record_with_change(struct sessions *s, const struct session_entry *e,
     char comment[256];
     snprintf(comment, sizeof(comment), "session %s pid %d%s%s%s%s", e->id, (int)e->pid,
              e->tty[0] ? " tty " : "", e->tty, detail ? ": " : "", detail ? detail : "");
-    struct audit_event ev = {event, e->request_id, e->tenant, e->host, e->user,
-                             actor, NULL,          comment,   0,       NULL};
+    struct audit_event ev = {event, e->request_id, e->tenant, e->host, e->user, actor,
+                             NULL,  comment,       0,         NULL,    NULL};
     if (journal_record_change(s->journal, &ev, change, now->wall_ms) != JOURNAL_OK) {
         syslog(LOG_ERR, "event=session.error id=%s msg=\"cannot record %s\"", e->id, event);
         return -1;

@@ -136,7 +136,7 @@ static void test_line_format(void **unused)
              "\"request_id\":\"0123456789abcdef0123456789abcdef\",\"tenant\":\"contoso\","
              "\"host\":\"db01\",\"user\":\"eng1\",\"actor\":\"eng1\",\"requester\":null,"
              "\"reason\":\"INC-4711\","
-             "\"comment\":null,\"expires_at\":\"2025-11-26T00:00:00Z\","
+             "\"comment\":null,\"expires_at\":\"2025-11-26T00:00:00Z\",\"grant\":null,"
              "\"nonce\":\"%.32s\",\"prev_hash\":\"" AUDIT_ZERO_HASH "\"}",
              nonce);
     assert_string_equal(line, expect);
@@ -688,11 +688,43 @@ static void test_lines_from_before_step11_are_canonical(void **unused)
     free(reason);
 }
 
+/* A record with a grant (Step 16) rebuilds exactly; a format-2 line from before grants, with
+ * no grant member, still reads as canonical; an altered grant does not pass as canonical. */
+static void test_grant_member(void **unused)
+{
+    struct audit_event event = {
+        .event = "grant.signed",
+        .request_id = "0123456789abcdef0123456789abcdef",
+        .tenant = "contoso",
+        .actor = "alice",
+        .grant = "lockbox-grant v1\ntenant contoso\n\n\xe2\x80\x94 alice 0011aabb c2ln\n",
+    };
+    struct audit_line_info info;
+    char *line = NULL;
+
+    (void)unused;
+    assert_int_equal(audit_line_build(1, 1, T0, &event, AUDIT_ZERO_HASH, &line), 0);
+    assert_non_null(strstr(line, ",\"grant\":\"lockbox-grant v1\\ntenant contoso\\n"));
+    assert_non_null(strstr(line, "\\n\",\"nonce\":"));
+    assert_int_equal(audit_line_canonical(line, strlen(line), &info), 0);
+    free(line);
+
+    event.grant = NULL;
+    assert_int_equal(audit_line_build(1, 1, T0, &event, AUDIT_ZERO_HASH, &line), 0);
+    char *member = strstr(line, ",\"grant\":null");
+    assert_non_null(member);
+    memmove(member, member + strlen(",\"grant\":null"),
+            strlen(member + strlen(",\"grant\":null")) + 1);
+    assert_int_equal(audit_line_canonical(line, strlen(line), &info), 0);
+    free(line);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hash_hex),
         cmocka_unit_test(test_line_format),
+        cmocka_unit_test(test_grant_member),
         cmocka_unit_test(test_valid_chain_verifies),
         cmocka_unit_test(test_every_altered_byte_is_found),
         cmocka_unit_test(test_altered_record_is_named),
