@@ -1,9 +1,11 @@
 /* `approve`, `deny` and `revoke`: an admin's decisions on one request. The daemon enforces
  * who may decide; this file checks the arguments and explains refusals in one line. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
+#include "approve_signed.h"
 #include "cli.h"
 #include "duration.h"
 #include "lockbox_limits.h"
@@ -27,7 +29,25 @@ static const struct decision revoke_decision = {"revoke", "Revoked", "revoked", 
 
 struct decision_args {
     const char *id, *comment, *duration;
+    struct signed_approve_args signing; /* approve --key: sign the grant statement */
 };
+
+/* approve's own options. --key names the signing key there (as in `grant sign`); for deny and
+ * revoke it stays the common option, the TLS client key. */
+enum { OPT_SIGNING_KEY = 2200, OPT_SIGNING_NAME, OPT_PASSPHRASE_FILE };
+
+static int take_signing_option(const struct decision *what, int opt, struct decision_args *args)
+{
+    if (!what->takes_duration)
+        return cli_usage(what->command, "--name and --passphrase-file go with approve --key");
+    if (opt == OPT_SIGNING_KEY)
+        args->signing.key_file = optarg;
+    else if (opt == OPT_SIGNING_NAME)
+        args->signing.name = optarg;
+    else
+        args->signing.passphrase_file = optarg;
+    return -1;
+}
 
 static int parse_decision_options(struct cli *cli, const struct decision *what, int argc,
                                   char **argv, struct decision_args *args)
@@ -35,15 +55,23 @@ static int parse_decision_options(struct cli *cli, const struct decision *what, 
     static const struct option options[] = {
         {"comment", required_argument, NULL, 'c'},
         {"for", required_argument, NULL, 'f'},
+        {"key", required_argument, NULL, OPT_SIGNING_KEY},
+        {"name", required_argument, NULL, OPT_SIGNING_NAME},
+        {"passphrase-file", required_argument, NULL, OPT_PASSPHRASE_FILE},
         CLI_COMMON_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     int opt, rc;
     int64_t seconds;
 
-    *args = (struct decision_args){NULL, NULL, NULL};
+    memset(args, 0, sizeof(*args));
     while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
-        if (opt == 'c')
+        if (opt == OPT_SIGNING_KEY && !what->takes_duration)
+            opt = OPT_KEY; /* deny, revoke: the TLS client key */
+        if (opt >= OPT_SIGNING_KEY && opt <= OPT_PASSPHRASE_FILE) {
+            if ((rc = take_signing_option(what, opt, args)) != -1)
+                return rc;
+        } else if (opt == 'c')
             args->comment = optarg;
         else if (opt == 'f' && what->takes_duration)
             args->duration = optarg;
@@ -64,6 +92,10 @@ static int parse_decision_options(struct cli *cli, const struct decision *what, 
                          LOCKBOX_TEXT_MAX);
     if (args->duration != NULL && duration_parse(args->duration, &seconds) != 0)
         return cli_usage(what->command, "--for takes a duration such as 90m, 2h or 1d");
+    if (args->signing.key_file == NULL &&
+        (args->signing.name != NULL || args->signing.passphrase_file != NULL))
+        return cli_usage(what->command, "--name and --passphrase-file go with --key");
+    args->signing.duration = args->duration;
     return -1;
 }
 
@@ -79,6 +111,11 @@ static int explain_conflict(const struct cli *cli, const struct decision *what, 
         return cli_fail("request %s is approved; only a pending request can be denied. To end "
                         "the access it gives, run: lockboxctl revoke %s",
                         id, id);
+    if (what == &approve_decision && req.state == REQUEST_PENDING)
+        return cli_fail("request %s changed while you signed (another signature landed, or "
+                        "another statement was started); run the approve again to sign the "
+                        "statement it carries now",
+                        id);
     return cli_fail("request %s is %s; only %s request can be %s", id,
                     request_state_name(req.state), what->needed_state, what->passive);
 }
@@ -151,11 +188,18 @@ static int run_decision(struct cli *cli, const struct decision *what, int argc, 
         return rc;
     if (api_resolve_request_id(cli, args.id, id) != CLI_OK)
         return CLI_FAIL;
+    char *grant = NULL;
+    if (args.signing.key_file != NULL &&
+        (rc = approve_sign_request(cli, id, &args.signing, &grant)) != CLI_OK)
+        return rc;
     json_object *body = json_object_new_object();
+    if (grant != NULL) {
+        json_object_object_add(body, "grant", json_object_new_string(grant));
+        free(grant);
+    } else if (args.duration != NULL)
+        json_object_object_add(body, "for", json_object_new_string(args.duration));
     if (args.comment != NULL)
         json_object_object_add(body, "comment", json_object_new_string(args.comment));
-    if (args.duration != NULL)
-        json_object_object_add(body, "for", json_object_new_string(args.duration));
     snprintf(path, sizeof(path), "/v1/requests/%s/%s", id, what->command);
     rc = api_call(cli, "POST", path, body, 0, 409, &reply);
     int ended = -1, kept = 0, leftovers = 0; /* revoke: sessions ended, kept; leftovers */
@@ -171,10 +215,20 @@ static int run_decision(struct cli *cli, const struct decision *what, int argc, 
         id_member(reply.body, "sessions_kept_by", kept_by);
     } else if (reply.status == 409)
         rc = explain_conflict(cli, what, id);
+    json_object *signed_reply = rc == CLI_OK && args.signing.key_file ? json_object_get(reply.body)
+                                                                      : NULL;
     lockbox_reply_free(&reply);
     json_object_put(body);
     if (rc != CLI_OK)
         return rc;
+    if (signed_reply != NULL && !cli->json) {
+        approve_print_signers(&req, signed_reply);
+        if (req.state == REQUEST_PENDING) {
+            json_object_put(signed_reply);
+            return CLI_OK;
+        }
+    }
+    json_object_put(signed_reply);
     if (cli->json) {
         json_object *obj = out_request_json(&req);
         if (ended >= 0) {

@@ -99,8 +99,8 @@ static struct service_result check_statement(const struct service *svc,
                                  "the grant's window (not-before to not-after) does not hold now");
     if (s->not_after_ms - s->not_before_ms > svc->config->access_ttl_s * 1000) {
         duration_format(svc->config->access_ttl_s, limit, sizeof(limit));
-        return service_result_of(400, "bad_grant", "the grant's window is longer than access_ttl (%s)",
-                                 limit);
+        return service_result_of(400, "bad_grant",
+                                 "the grant's window is longer than access_ttl (%s)", limit);
     }
     return service_result_of(200, NULL, NULL);
 }
@@ -226,9 +226,9 @@ struct service_result service_grant_sign(struct service *svc, const struct ident
         return r;
     if (outcome->access_ms > svc->config->access_ttl_s * 1000)
         outcome->access_ms = svc->config->access_ttl_s * 1000;
-    struct audit_event ev = {"grant.signed", req->id,       req->tenant, req->host,
-                             req->user,      identity_recorded_name(who),
-                             req->reason,    NULL,          req->expires_at,
+    struct audit_event ev = {"grant.signed", req->id,   req->tenant,
+                             req->host,      req->user, identity_recorded_name(who),
+                             req->reason,    NULL,      req->expires_at,
                              req->requester, req->grant};
     return service_journal_result(svc, journal_record(svc->journal, req, stored_state, &ev, false,
                                                       now->wall_ms));

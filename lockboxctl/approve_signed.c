@@ -1,0 +1,132 @@
+/* Builds or continues a request's grant statement and signs it with the approver's key. The
+ * daemon checks everything again; this side only makes sure the admin signs what they see. */
+#include "approve_signed.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "duration.h"
+#include "grant.h"
+#include "output.h"
+#include "signing_key.h"
+#include "timefmt.h"
+
+#define DEFAULT_WINDOW_S 3600
+
+/* A new statement for req: from now (to the second) for the window. */
+static int new_statement(const struct lockbox_request *req, const char *duration,
+                         struct grant *grant)
+{
+    int64_t seconds = DEFAULT_WINDOW_S;
+    struct grant_statement *s = &grant->statement;
+
+    if (duration != NULL && duration_parse(duration, &seconds) != 0)
+        return cli_usage("approve", "--for takes a duration such as 90m, 2h or 1d");
+    memset(grant, 0, sizeof(*grant));
+    snprintf(s->tenant, sizeof(s->tenant), "%s", req->tenant);
+    snprintf(s->request_id, sizeof(s->request_id), "%s", req->id);
+    snprintf(s->user, sizeof(s->user), "%s", req->user);
+    snprintf(s->requester, sizeof(s->requester), "%s", req->requester);
+    snprintf(s->host, sizeof(s->host), "%s", req->host);
+    if (grant_request_hash(req, s->request_sha256) != 0)
+        return cli_fail("request %s cannot be put in a statement (a field spans lines)", req->id);
+    s->not_before_ms = out_now_ms() / 1000 * 1000;
+    s->not_after_ms = s->not_before_ms + seconds * 1000;
+    return CLI_OK;
+}
+
+static void print_started(const struct grant *grant)
+{
+    char from[TIMEFMT_LEN], to[TIMEFMT_LEN];
+
+    timefmt_rfc3339(grant->statement.not_before_ms, from);
+    timefmt_rfc3339(grant->statement.not_after_ms, to);
+    printf("Signing the statement already started for request %s: %s on %s from %s until %s, "
+           "signed by",
+           grant->statement.request_id, grant->statement.user, grant->statement.host, from, to);
+    for (size_t i = 0; i < grant->n_signatures; i++)
+        printf("%s %s", i ? "," : "", grant->signatures[i].signer);
+    puts(".");
+}
+
+/* The statement to sign: the request's own when signing has started, else a new one. */
+static int statement_for(const struct cli *cli, const struct lockbox_request *req,
+                         const char *duration, struct grant *grant)
+{
+    char err[256], shown[OUT_ESCAPED_MAX];
+
+    if (req->grant[0] == '\0')
+        return new_statement(req, duration, grant);
+    if (grant_parse(req->grant, strlen(req->grant), grant, err, sizeof(err)) != 0)
+        return cli_fail("request %s carries a grant that does not parse: %s", req->id,
+                        out_escape(err, "", shown, sizeof(shown)));
+    if (!grant_matches_request(&grant->statement, req, req->host))
+        return cli_fail("request %s carries a statement for another request; not signing it",
+                        req->id);
+    if (!cli->json)
+        print_started(grant);
+    return CLI_OK;
+}
+
+int approve_sign_request(const struct cli *cli, const char *id,
+                         const struct signed_approve_args *args, char **grant_text)
+{
+    char name_buf[LOCKBOX_NAME_MAX + 1], passphrase[SIGNING_PASSPHRASE_MAX + 1], err[256];
+    const char *name = signing_name("approve", args->name, name_buf);
+    struct lockbox_request req;
+    struct grant grant;
+    EVP_PKEY *key = NULL;
+    size_t len;
+    int rc;
+
+    *grant_text = NULL;
+    if (name == NULL)
+        return CLI_USAGE;
+    if ((rc = api_get_request(cli, id, &req)) != CLI_OK)
+        return rc;
+    if (req.state != REQUEST_PENDING)
+        return cli_fail("request %s is %s; only a pending request can be approved", id,
+                        request_state_name(req.state));
+    if ((rc = statement_for(cli, &req, args->duration, &grant)) != CLI_OK)
+        return rc;
+    if (args->passphrase_file != NULL && signing_passphrase_read(args->passphrase_file, passphrase))
+        return CLI_FAIL;
+    key = signing_key_load(args->key_file, args->passphrase_file ? passphrase : NULL);
+    explicit_bzero(passphrase, sizeof(passphrase));
+    if (key == NULL)
+        return CLI_FAIL;
+    rc = CLI_OK;
+    if (grant_sign(&grant, name, key, err, sizeof(err)) != 0 ||
+        grant_build(&grant, grant_text, &len, err, sizeof(err)) != 0)
+        rc = cli_fail("cannot sign request %s: %s", id, err);
+    EVP_PKEY_free(key);
+    return rc;
+}
+
+void approve_print_signers(const struct lockbox_request *req, json_object *reply)
+{
+    json_object *signers = NULL, *required = NULL;
+    int n = 0, need = 1;
+
+    if (json_object_object_get_ex(reply, "signers", &signers) &&
+        json_object_is_type(signers, json_type_array))
+        n = (int)json_object_array_length(signers);
+    if (json_object_object_get_ex(reply, "approvals_required", &required) &&
+        json_object_is_type(required, json_type_int))
+        need = json_object_get_int(required);
+    if (n == 0)
+        return;
+    printf("Signed by");
+    for (int i = 0; i < n; i++) {
+        char shown[OUT_ESCAPED_MAX];
+        const char *name = json_object_get_string(json_object_array_get_idx(signers, i));
+        printf("%s %s", i ? "," : "", out_escape(name, "-", shown, sizeof(shown)));
+    }
+    printf(" (%d of %d)", n, need);
+    if (req->state == REQUEST_PENDING && n < need)
+        printf("; request %s waits for %d more signature%s", req->id, need - n,
+               need - n == 1 ? "" : "s");
+    puts(".");
+}
