@@ -87,6 +87,8 @@ static int check_audit_combination(const struct audit_args *args)
         (args->action != AUDIT_VERIFY || args->n_files != 1))
         return cli_usage("audit", "--head and --trust-format-1 go with 'audit verify FILE' of one "
                                   "export file");
+    if (args->keys_file != NULL && (args->action != AUDIT_VERIFY || args->database))
+        return cli_usage("audit", "--keys goes with 'audit verify' of files");
     if (args->action == AUDIT_HEAD && (args->n_files > 0 || args->has_since))
         return cli_usage("audit", "'audit head' takes no --file or --since");
     return -1;
@@ -146,6 +148,7 @@ static int parse_audit_options(struct cli *cli, int argc, char **argv, struct au
         {"output", required_argument, NULL, 'O'},
         {"head", required_argument, NULL, 'H'},
         {"trust-format-1", no_argument, NULL, '1'},
+        {"keys", required_argument, NULL, 'K'},
         CLI_COMMON_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
@@ -164,6 +167,8 @@ static int parse_audit_options(struct cli *cli, int argc, char **argv, struct au
             args->has_since = true;
         else if (opt == 'D')
             args->database = true;
+        else if (opt == 'K')
+            args->keys_file = optarg;
         else if ((rc = parse_export_option(opt, args)) != -2) {
             if (rc != -1)
                 return rc;
@@ -335,6 +340,8 @@ static int show_from_daemon(struct show_context *show)
     return rc;
 }
 
+static int audit_dispatch(struct cli *cli, struct audit_args *args_in);
+
 int cmd_audit(struct cli *cli, int argc, char **argv)
 {
     struct audit_args args;
@@ -344,6 +351,22 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
         return rc;
     if (args.action == AUDIT_VERIFY && args.database)
         return audit_verify_database(cli);
+    if (args.keys_file != NULL) {
+        if ((args.grants = audit_grants_open(args.keys_file)) == NULL)
+            return CLI_FAIL;
+        rc = audit_dispatch(cli, &args);
+        free(args.grants);
+        return rc;
+    }
+    return audit_dispatch(cli, &args);
+}
+
+/* Runs the action, with args.grants loaded when --keys was given. */
+static int audit_dispatch(struct cli *cli, struct audit_args *args_in)
+{
+    struct audit_args args = *args_in;
+    int rc = CLI_OK;
+
     if (args.action == AUDIT_VERIFY && args.n_files > 0 && audit_file_is_export(args.files[0])) {
         if (args.n_files > 1)
             return cli_usage("audit", "an export file is verified on its own");

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "audit_record.h"
+#include "audit_grants.h"
 #include "cli.h"
 
 #define AUDIT_FILES_MAX 64
@@ -36,6 +37,9 @@ struct audit_args {
     /* --trust-format-1: withheld format-1 records may be taken on trust even when no record of
      * the tenant's shows where format 2 began */
     bool trust_format_1;
+    /* --keys FILE: also check every record's grant against the tenant's pinned keys */
+    const char *keys_file;
+    struct audit_grant_check *grants; /* loaded from keys_file by cmd_audit */
 };
 
 /* Called for each line of a file, without its newline; lineno counts from 1. A non-zero

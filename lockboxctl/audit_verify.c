@@ -25,6 +25,7 @@ struct verify_context {
     uint64_t bad_seq;
     unsigned long bad_lineno;
     unsigned long found_lineno;
+    struct audit_grant_check *grants; /* --keys: NULL without */
 };
 
 static int verify_line(void *ctx, const char *line, size_t len, unsigned long lineno)
@@ -40,6 +41,10 @@ static int verify_line(void *ctx, const char *line, size_t len, unsigned long li
     if (audit_verify_line(&verify->verifier, line, len, where) == 0) {
         if (verify->verifier.records == 1)
             verify->first_seq = verify->verifier.seq;
+        if (verify->grants != NULL &&
+            audit_grants_check_line(verify->grants, line, len, where, verify->verifier.error,
+                                    sizeof(verify->verifier.error)) != 0)
+            return CLI_FAIL;
         return 0;
     }
     verify->bad_lineno = lineno;
@@ -111,6 +116,9 @@ static int report_ok(const struct cli *cli, const struct verify_context *verify)
                                           : NULL);
         json_object_object_add(result, "last_seq",
                                v->records ? json_object_new_int64((int64_t)v->seq) : NULL);
+        if (verify->grants != NULL)
+            json_object_object_add(result, "grants_checked",
+                                   json_object_new_int64((int64_t)verify->grants->grants_checked));
         out_print_json(result);
         json_object_put(result);
     } else if (v->records == 0) {
@@ -119,6 +127,9 @@ static int report_ok(const struct cli *cli, const struct verify_context *verify)
         printf("audit chain OK: %llu records, seq %llu..%llu\n", (unsigned long long)v->records,
                (unsigned long long)verify->first_seq, (unsigned long long)v->seq);
     }
+    if (verify->grants != NULL && !cli->json)
+        printf("grants OK: %llu records with a grant verify against the pinned keys\n",
+               (unsigned long long)verify->grants->grants_checked);
     return CLI_OK;
 }
 
@@ -237,6 +248,7 @@ int audit_verify(struct cli *cli, const struct audit_args *args)
     if (verify == NULL)
         return cli_fail("out of memory");
     audit_verifier_init(&verify->verifier);
+    verify->grants = args->grants;
     if (args->n_files > 0) {
         for (size_t i = 0; i < args->n_files && rc == CLI_OK; i++)
             rc = verify_one_file(cli, verify, args->files[i]);

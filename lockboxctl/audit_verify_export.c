@@ -95,6 +95,10 @@ static int take_record(struct export_check *check, const char *line, size_t len)
 
     if (audit_verify_line(&check->verifier, line, len, check->where) != 0)
         return check_failed(check, "%s", check->verifier.error);
+    if (check->args->grants != NULL &&
+        audit_grants_check_line(check->args->grants, line, len, check->where, check->verifier.error,
+                                sizeof(check->verifier.error)) != 0)
+        return check_failed(check, "%s", check->verifier.error);
     /* A verified line is one JSON object; whose is it? */
     record = json_tokener_parse(line);
     const char *owner = record != NULL && json_object_object_get_ex(record, "tenant", &field) &&

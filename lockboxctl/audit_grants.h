@@ -1,0 +1,23 @@
+/* `audit verify --keys FILE`: besides the chain, each record that carries a signed grant is
+ * checked offline against the tenant's pinned keys as they stood when it was recorded (key
+ * history: a key revoked later still counts for an older record). */
+#ifndef LOCKBOXCTL_AUDIT_GRANTS_H
+#define LOCKBOXCTL_AUDIT_GRANTS_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "approver_keys.h"
+
+struct audit_grant_check {
+    struct approver_keys keys;
+    uint64_t grants_checked;
+};
+
+/* Loads the keys file into a new checker; NULL after a message. */
+struct audit_grant_check *audit_grants_open(const char *keys_file);
+/* Checks the grant of one verified record, if it has one. 0, or -1 with error naming
+ * `where`, the record's seq and what is wrong. */
+int audit_grants_check_line(struct audit_grant_check *check, const char *line, size_t len,
+                            const char *where, char *error, size_t error_len);
+
+#endif
