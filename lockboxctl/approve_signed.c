@@ -15,8 +15,35 @@
 
 #define DEFAULT_WINDOW_S 3600
 
+/* The request and its hash as lockboxd states it (request_sha256: the request object's
+ * created_at has whole seconds, the hash covers milliseconds). */
+static int fetch_request(const struct cli *cli, const char *id, struct lockbox_request *req,
+                         char hash[LOCKBOX_HASH_HEX_LEN + 1])
+{
+    struct lockbox_reply reply;
+    json_object *value;
+    char path[96];
+
+    snprintf(path, sizeof(path), "/v1/requests/%s", id);
+    int rc = api_call(cli, "GET", path, NULL, 0, 0, &reply);
+    if (rc == CLI_OK)
+        rc = api_parse_request(reply.body, req);
+    if (rc == CLI_OK) {
+        if (json_object_object_get_ex(reply.body, "request_sha256", &value) &&
+            json_object_is_type(value, json_type_string) &&
+            json_object_get_string_len(value) == LOCKBOX_HASH_HEX_LEN)
+            memcpy(hash, json_object_get_string(value), LOCKBOX_HASH_HEX_LEN + 1);
+        else
+            rc = cli_fail("lockboxd did not say request %s's hash (request_sha256): is it "
+                          "older than signed grants?",
+                          id);
+    }
+    lockbox_reply_free(&reply);
+    return rc;
+}
+
 /* A new statement for req: from now (to the second) for the window. */
-static int new_statement(const struct lockbox_request *req, const char *duration,
+static int new_statement(const struct lockbox_request *req, const char *hash, const char *duration,
                          struct grant *grant)
 {
     int64_t seconds = DEFAULT_WINDOW_S;
@@ -30,8 +57,7 @@ static int new_statement(const struct lockbox_request *req, const char *duration
     snprintf(s->user, sizeof(s->user), "%s", req->user);
     snprintf(s->requester, sizeof(s->requester), "%s", req->requester);
     snprintf(s->host, sizeof(s->host), "%s", req->host);
-    if (grant_request_hash(req, s->request_sha256) != 0)
-        return cli_fail("request %s cannot be put in a statement (a field spans lines)", req->id);
+    snprintf(s->request_sha256, sizeof(s->request_sha256), "%s", hash);
     s->not_before_ms = out_now_ms() / 1000 * 1000;
     s->not_after_ms = s->not_before_ms + seconds * 1000;
     return CLI_OK;
@@ -52,17 +78,20 @@ static void print_started(const struct grant *grant)
 }
 
 /* The statement to sign: the request's own when signing has started, else a new one. */
-static int statement_for(const struct cli *cli, const struct lockbox_request *req,
+static int statement_for(const struct cli *cli, const struct lockbox_request *req, const char *hash,
                          const char *duration, struct grant *grant)
 {
     char err[256], shown[OUT_ESCAPED_MAX];
+    const struct grant_statement *s = &grant->statement;
 
     if (req->grant[0] == '\0')
-        return new_statement(req, duration, grant);
+        return new_statement(req, hash, duration, grant);
     if (grant_parse(req->grant, strlen(req->grant), grant, err, sizeof(err)) != 0)
         return cli_fail("request %s carries a grant that does not parse: %s", req->id,
                         out_escape(err, "", shown, sizeof(shown)));
-    if (!grant_matches_request(&grant->statement, req, req->host))
+    if (strcmp(s->request_id, req->id) != 0 || strcmp(s->request_sha256, hash) != 0 ||
+        strcmp(s->tenant, req->tenant) != 0 || strcmp(s->user, req->user) != 0 ||
+        strcmp(s->requester, req->requester) != 0 || strcmp(s->host, req->host) != 0)
         return cli_fail("request %s carries a statement for another request; not signing it",
                         req->id);
     if (!cli->json)
@@ -77,6 +106,7 @@ int approve_sign_request(const struct cli *cli, const char *id,
     const char *name = signing_name("approve", args->name, name_buf);
     struct lockbox_request req;
     struct grant grant;
+    char hash[LOCKBOX_HASH_HEX_LEN + 1];
     EVP_PKEY *key = NULL;
     size_t len;
     int rc;
@@ -84,12 +114,12 @@ int approve_sign_request(const struct cli *cli, const char *id,
     *grant_text = NULL;
     if (name == NULL)
         return CLI_USAGE;
-    if ((rc = api_get_request(cli, id, &req)) != CLI_OK)
+    if ((rc = fetch_request(cli, id, &req, hash)) != CLI_OK)
         return rc;
     if (req.state != REQUEST_PENDING)
         return cli_fail("request %s is %s; only a pending request can be approved", id,
                         request_state_name(req.state));
-    if ((rc = statement_for(cli, &req, args->duration, &grant)) != CLI_OK)
+    if ((rc = statement_for(cli, &req, hash, args->duration, &grant)) != CLI_OK)
         return rc;
     if (args->passphrase_file != NULL && signing_passphrase_read(args->passphrase_file, passphrase))
         return CLI_FAIL;

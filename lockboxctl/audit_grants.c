@@ -58,9 +58,8 @@ static const char *bad_signature(const struct grant *grant, const struct grant_v
 {
     for (size_t i = 0; i < grant->n_signatures; i++) {
         if (v->status[i] != GRANT_SIGNATURE_VALID) {
-            snprintf(why, why_len, "the signature of %s (key %s): %s",
-                     grant->signatures[i].signer, grant->signatures[i].key_id,
-                     grant_signature_status_text(v->status[i]));
+            snprintf(why, why_len, "the signature of %s (key %s): %s", grant->signatures[i].signer,
+                     grant->signatures[i].key_id, grant_signature_status_text(v->status[i]));
             return why;
         }
     }

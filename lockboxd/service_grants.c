@@ -261,9 +261,22 @@ static bool cached(struct grant_cache *cache, const struct lockbox_request *req,
     return false;
 }
 
+/* A key revoked-at a time still to come stops counting then: a verification holds until the
+ * first such moment, not just until the statement's not-after. */
+static int64_t next_revocation(const struct approver_keys *keys, int64_t now_ms)
+{
+    int64_t next = INT64_MAX;
+    for (size_t i = 0; i < keys->n_keys; i++) {
+        int64_t at = keys->keys[i].revoked_at_ms;
+        if (at > now_ms && at < next)
+            next = at;
+    }
+    return next;
+}
+
 static void remember(struct grant_cache *cache, const struct lockbox_request *req, const char *host,
                      const unsigned char hash[SHA256_DIGEST_LENGTH],
-                     const struct grant_statement *s)
+                     const struct grant_statement *s, int64_t valid_until_ms)
 {
     if (cache == NULL)
         return;
@@ -272,7 +285,7 @@ static void remember(struct grant_cache *cache, const struct lockbox_request *re
     snprintf(v->host, sizeof(v->host), "%s", host);
     memcpy(v->grant_sha256, hash, SHA256_DIGEST_LENGTH);
     v->not_before_ms = s->not_before_ms;
-    v->not_after_ms = s->not_after_ms;
+    v->not_after_ms = s->not_after_ms < valid_until_ms ? s->not_after_ms : valid_until_ms;
 }
 
 /* Once per request: a forged approval is an attack, not noise, but a host that checks it on
@@ -342,7 +355,8 @@ bool service_grant_holds(struct service *svc, const struct lockbox_request *req,
         return false;
     }
     if (keyed)
-        remember(cache, req, host, hash, &grant.statement);
+        remember(cache, req, host, hash, &grant.statement,
+                 next_revocation(grants->keys, now->wall_ms));
     return true;
 }
 
@@ -351,6 +365,12 @@ json_object *service_request_json(const struct service *svc, const struct lockbo
     const struct tenant_config *t = config_find_tenant(svc->config, req->tenant);
     json_object *obj = request_to_json(req);
 
+    char hash[LOCKBOX_HASH_HEX_LEN + 1];
+
+    /* What a statement's request-sha256 must be: the object's created_at has whole seconds
+     * only, so an approver cannot compute it from the other members. */
+    if (grant_request_hash(req, hash) == 0)
+        json_object_object_add(obj, "request_sha256", json_object_new_string(hash));
     json_object_object_add(obj, "approvals_required",
                            json_object_new_int(t != NULL && t->grants.approvals_required > 0
                                                    ? (int)t->grants.approvals_required
