@@ -198,6 +198,28 @@ static json_object *array_field(json_object *obj, const char *key)
     return NULL;
 }
 
+json_object *api_array_member(json_object *obj, const char *key)
+{
+    return obj != NULL ? array_field(obj, key) : NULL;
+}
+
+int api_get_request_reply(const struct cli *cli, const char *id, struct lockbox_request *req,
+                          json_object **whole)
+{
+    struct lockbox_reply reply;
+    char path[96];
+
+    *whole = NULL;
+    snprintf(path, sizeof(path), "/v1/requests/%s", id);
+    int rc = api_call(cli, "GET", path, NULL, 0, 0, &reply);
+    if (rc == CLI_OK)
+        rc = api_parse_request(reply.body, req);
+    if (rc == CLI_OK)
+        *whole = json_object_get(reply.body);
+    lockbox_reply_free(&reply);
+    return rc;
+}
+
 int api_get_request_with_notifications(const struct cli *cli, const char *id,
                                        struct lockbox_request *req, json_object **notifications,
                                        json_object **sessions)

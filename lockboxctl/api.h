@@ -26,6 +26,12 @@ int api_parse_request(json_object *obj, struct lockbox_request *req);
 int api_resolve_request_id(const struct cli *cli, const char *typed,
                            char id[LOCKBOX_ID_HEX_LEN + 1]);
 
+/* GET /v1/requests/{id} into req, also handing back the whole reply (a new reference). */
+int api_get_request_reply(const struct cli *cli, const char *id, struct lockbox_request *req,
+                          json_object **whole);
+/* The array member key of obj as a new reference, or NULL. */
+json_object *api_array_member(json_object *obj, const char *key);
+
 /* GET /v1/requests/{id} into req. */
 int api_get_request(const struct cli *cli, const char *id, struct lockbox_request *req);
 /* The same, also handing back the "notifications" and "sessions" arrays (new references, or

@@ -211,6 +211,27 @@ static char *span_cell(int64_t from_ms, int64_t to_ms)
     return strdup(span);
 }
 
+/* The reason, led by who has signed a pending request's grant so far ("[signed: alice] ..."):
+ * an admin sees which requests wait for another signature rather than a first look. */
+static char *reason_cell(const struct lockbox_request *req)
+{
+    static const char mark[] = "\n\xe2\x80\x94 "; /* a signature line (lib/grant.h) */
+    char signers[4 * LOCKBOX_NAME_MAX], both[sizeof(signers) + LOCKBOX_TEXT_MAX + 16];
+    size_t used = 0;
+
+    if (req->state != REQUEST_PENDING || req->grant[0] == '\0')
+        return escaped_copy(req->reason);
+    for (const char *line = strstr(req->grant, mark); line != NULL && used < sizeof(signers);
+         line = strstr(line + 1, mark)) {
+        const char *name = line + strlen(mark);
+        int n = snprintf(signers + used, sizeof(signers) - used, "%s%.*s", used ? ", " : "",
+                         (int)strcspn(name, " \n"), name);
+        used += n > 0 ? (size_t)n : 0;
+    }
+    snprintf(both, sizeof(both), "[signed: %s] %s", used ? signers : "-", req->reason);
+    return escaped_copy(both);
+}
+
 static void fill_row(const struct lockbox_request *req, int64_t now_ms, size_t id_len, bool own,
                      char *cells[COL_COUNT])
 {
@@ -227,7 +248,7 @@ static void fill_row(const struct lockbox_request *req, int64_t now_ms, size_t i
     cells[COL_AGE] = span_cell(req->created_at, now_ms);
     cells[COL_LEFT] = live && req->expires_at > 0 ? span_cell(now_ms, req->expires_at)
                                                   : strdup("-");
-    cells[COL_REASON] = escaped_copy(req->reason);
+    cells[COL_REASON] = reason_cell(req);
 }
 
 /* Narrows the widest of USER, TENANT and HOST, one column at a time, until the reason has

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "approve_signed.h"
 #include "cli.h"
 #include "lockbox_limits.h"
 #include "output.h"
@@ -212,10 +213,12 @@ int cmd_show(struct cli *cli, int argc, char **argv)
         return cli_usage("show", CLI_ID_USAGE);
     if (api_resolve_request_id(cli, argv[optind], id) != CLI_OK)
         return CLI_FAIL;
-    json_object *notifications = NULL, *sessions = NULL;
-    rc = api_get_request_with_notifications(cli, id, &req, &notifications, &sessions);
+    json_object *notifications = NULL, *sessions = NULL, *whole = NULL;
+    rc = api_get_request_reply(cli, id, &req, &whole);
     if (rc != CLI_OK)
         return rc;
+    notifications = api_array_member(whole, "notifications");
+    sessions = api_array_member(whole, "sessions");
     if (cli->json) {
         json_object *obj = out_request_json(&req);
         json_object_object_add(obj, "notifications",
@@ -227,10 +230,12 @@ int cmd_show(struct cli *cli, int argc, char **argv)
         json_object_put(obj);
     } else {
         print_request_detail(cli, &req);
+        approve_print_signers(&req, whole);
         print_notifications(notifications);
         print_sessions(sessions);
     }
     json_object_put(notifications);
     json_object_put(sessions);
+    json_object_put(whole);
     return CLI_OK;
 }

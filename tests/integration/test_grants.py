@@ -278,6 +278,14 @@ class Quorum(GrantCase):
         self.assertEqual((req["state"], req["signers"], req["approvals_required"]),
                          ("pending", [ALICE], 2))
         self.assertFalse(login_check(self.d, ENG)[0])
+        ctl = [lt.LOCKBOXCTL, "--socket", self.d.socket]
+        shown = self.assert_ok(subprocess.run(ctl + ["show", rid], capture_output=True,
+                                              text=True, timeout=60)).stdout
+        self.assertIn("Signed by %s (1 of 2); request %s waits for 1 more signature"
+                      % (ALICE, rid), shown)
+        listed = self.assert_ok(subprocess.run(ctl + ["list"], capture_output=True, text=True,
+                                               timeout=60, env=dict(os.environ, COLUMNS="300"))).stdout
+        self.assertIn("[signed: %s] INC-4711" % ALICE, listed)
         # The same admin twice counts once: lockboxctl sees her signature on the statement,
         # and lockboxd refuses the same signer again (the grant she sent, sent once more).
         self.assert_fails(self.approve(rid, ALICE), 1, "already signed")
