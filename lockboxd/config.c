@@ -151,6 +151,17 @@ static int daemon_key(struct parse_state *st, const char *key, char *value)
         return set_int(&c->max_connections_per_user, value, 1, 100000, st->error, n, key);
     if (strcmp(key, "max_pending_per_user") == 0)
         return set_int(&c->max_pending_per_user, value, 1, 1000, st->error, n, key);
+    if (strcmp(key, "role") == 0) {
+        static const char *const names[] = {"standalone", "central", "agent"};
+        for (int i = 0; i < 3; i++) {
+            if (strcmp(value, names[i]) == 0) {
+                c->role = (enum lockboxd_role)i;
+                return 1;
+            }
+        }
+        snprintf(st->error, n, "role must be standalone, central or agent");
+        return 0;
+    }
     snprintf(st->error, n, "unknown key '%.40s' in [daemon]", key);
     return 0;
 }
@@ -367,9 +378,20 @@ static int validate_remote(struct lockboxd_config *c, char *err, size_t err_len)
     return -1;
 }
 
+/* role = central needs its TLS listener, as every caller of central comes over it. */
+static int validate_role(struct lockboxd_config *c, char *err, size_t err_len)
+{
+    if (c->role == ROLE_CENTRAL && !c->remote.present) {
+        snprintf(err, err_len, "%s:%d: role = central needs a [remote] section (the TLS listener)",
+                 c->path, section_line(c->path, "daemon"));
+        return -1;
+    }
+    return 0;
+}
+
 static int validate(struct lockboxd_config *c, char *err, size_t err_len)
 {
-    if (validate_remote(c, err, err_len) != 0)
+    if (validate_remote(c, err, err_len) != 0 || validate_role(c, err, err_len) != 0)
         return -1;
     if (c->tenant[0] == '\0') {
         snprintf(err, err_len,

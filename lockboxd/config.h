@@ -20,6 +20,13 @@ struct tenant_config {
     int64_t notify_before_s;                /* warn this long before a deadline; 0 = never */
 };
 
+/* [daemon] role: what this lockboxd is in a fleet (docs/DESIGN.md, "Fleet mode"). */
+enum lockboxd_role {
+    ROLE_STANDALONE, /* one host, its own decisions (the default) */
+    ROLE_CENTRAL,    /* decides for many hosts over [remote] */
+    ROLE_AGENT,      /* a host that takes its decisions from [central] */
+};
+
 struct lockboxd_config {
     char path[LOCKBOX_PATH_MAX];
     char socket[LOCKBOX_PATH_MAX];     /* the HTTP API (mode 0666) */
@@ -40,6 +47,7 @@ struct lockboxd_config {
     struct tenant_config tenants[LOCKBOX_TENANTS_MAX];
     unsigned n_tenants;
     struct remote_config remote; /* [remote]: the TLS listener, when present */
+    enum lockboxd_role role;
 };
 
 /* Loads and validates path. Returns 0, or -1 with a "FILE:LINE: what is wrong" message in err. */
