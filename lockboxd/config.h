@@ -3,6 +3,7 @@
 #define LOCKBOXD_CONFIG_H
 #include <stdint.h>
 
+#include "config_central.h"
 #include "config_remote.h"
 #include "lockbox_limits.h"
 #include "request.h"
@@ -48,6 +49,7 @@ struct lockboxd_config {
     unsigned n_tenants;
     struct remote_config remote; /* [remote]: the TLS listener, when present */
     enum lockboxd_role role;
+    struct central_config central; /* [central]: role = agent's link, when present */
 };
 
 /* Loads and validates path. Returns 0, or -1 with a "FILE:LINE: what is wrong" message in err. */
