@@ -18,10 +18,10 @@ enum central_offline {
 
 struct central_config {
     bool present;
-    char url[LOCKBOX_SERVER_URL_MAX + 1];   /* https://HOST:PORT, no path */
-    char certificate[LOCKBOX_PATH_MAX];     /* the host's client certificate */
-    char key[LOCKBOX_PATH_MAX];             /* its key: root's alone */
-    char ca[LOCKBOX_PATH_MAX];              /* the CA that signed central's server certificate */
+    char url[LOCKBOX_SERVER_URL_MAX + 1]; /* https://HOST:PORT, no path */
+    char certificate[LOCKBOX_PATH_MAX];   /* the host's client certificate */
+    char key[LOCKBOX_PATH_MAX];           /* its key: root's alone */
+    char ca[LOCKBOX_PATH_MAX];            /* the CA that signed central's server certificate */
     enum central_offline offline;
     int64_t offline_grace_s;
 };

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "array_grow.h"
 #include "duration.h"
 #include "random_id.h"
@@ -133,6 +134,12 @@ struct service_result service_file(struct service *svc, const struct identity *w
     struct lockbox_request req;
     int pending = 0;
 
+    /* An agent's requests live at central: the login socket forwards the module's there. */
+    if (svc->agent != NULL)
+        return result(400, "bad_request",
+                      "this host is an agent of central %s: file there (lockboxctl --server %s "
+                      "request ...)",
+                      agent_central_url(svc->agent), agent_central_url(svc->agent));
     const char *user = in->user ? in->user : who->name;
     const char *tenant = in->tenant ? in->tenant : cfg->tenant;
     const char *host = in->host ? in->host : cfg->host;
@@ -221,6 +228,9 @@ struct service_result service_decide(struct service *svc, const struct identity 
                                      struct lockbox_request *out)
 {
     struct lockbox_request req;
+    if (svc->agent != NULL)
+        return result(400, "bad_request", "decide at central (lockboxctl --server %s ...)",
+                      agent_central_url(svc->agent));
     enum lockbox_result found = store_get_request(svc->store, id, &req);
 
     if (found != LOCKBOX_OK)
@@ -340,8 +350,12 @@ struct service_result service_check(struct service *svc, const struct identity *
     *has_request = false;
     if (config_find_tenant(svc->config, tenant) == NULL)
         return result(400, "bad_request", "unknown tenant '%s'", tenant);
-    enum lockbox_result found = store_find_current_approval(svc->store, in->user, tenant, host, now,
-                                                            out);
+    /* An agent cut off from central may not know of a revoke: the mirror's approvals count
+     * only while the link is up (or within offline_grace of the last sync). */
+    bool offline = svc->agent != NULL && !agent_may_admit(svc->agent, now);
+    enum lockbox_result found = offline ? LOCKBOX_NOT_FOUND
+                                        : store_find_current_approval(svc->store, in->user, tenant,
+                                                                      host, now, out);
     if (found == LOCKBOX_ERROR)
         return store_failed(svc->store);
     if (found == LOCKBOX_OK) {
@@ -363,14 +377,19 @@ struct service_result service_check(struct service *svc, const struct identity *
     if (found == LOCKBOX_ERROR)
         return store_failed(svc->store);
     *has_request = found == LOCKBOX_OK;
+    struct service_result r = OK;
+    if (offline)
+        snprintf(r.message, sizeof(r.message), "central unreachable");
     if (in->final) {
         login_event(&ev, *has_request ? out : NULL, in, tenant, host, "login.denied");
+        if (offline)
+            ev.comment = "central unreachable";
         enum journal_result jr = journal_record(svc->journal, NULL, STORE_NEW_REQUEST, &ev, false,
                                                 now->wall_ms);
         if (jr == JOURNAL_STORE_FAILED)
             return journal_status(svc, jr);
     }
-    return OK;
+    return r;
 }
 
 struct due_list {

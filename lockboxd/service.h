@@ -15,6 +15,8 @@
 #include "request.h"
 #include "store.h"
 
+struct agent;
+
 struct service {
     const struct lockboxd_config *config;
     struct store *store;
@@ -25,6 +27,7 @@ struct service {
     void *on_changed_ctx;
     struct notifier *notifier; /* queues "about to expire" warnings; may be NULL */
     struct sessions *sessions; /* live sessions to end with their access; may be NULL */
+    struct agent *agent;       /* role = agent: central decides (agent.h); else NULL */
 };
 
 struct service_result {
@@ -78,6 +81,12 @@ void service_request_changed(struct service *svc, const char *id, const struct l
 /* This lockboxd may have missed other lockboxd's changes (see store_events.h): this host's
  * sessions follow the approvals as they are now. 0, or -1 when they could not be read. */
 int service_follow_approvals(struct service *svc, const struct lockbox_clock *now);
+
+/* role = agent: records the request as central holds it (service_mirror.c): a new one is
+ * created, a decision of central's is applied as the transition it is; waiters and sessions
+ * follow. 200, or the journal's refusal (nothing changed). */
+struct service_result service_mirror(struct service *svc, const struct lockbox_request *central,
+                                     const struct lockbox_clock *now);
 
 /* The database is out of reach right now (a waiting login keeps waiting rather than fail). */
 bool service_store_unavailable(struct service *svc);
