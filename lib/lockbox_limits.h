@@ -31,6 +31,7 @@
 #define LOCKBOX_LIST_MAX 1000
 #define LOCKBOX_ADMINS_MAX 64 /* entries in one tenant's admins list */
 #define LOCKBOX_TENANTS_MAX 64
+#define LOCKBOX_HOSTS_MAX 64 /* entries in one tenant's hosts list (central) */
 #define LOCKBOX_ADMIN_GROUPS_MAX (LOCKBOX_ADMINS_MAX * LOCKBOX_TENANTS_MAX)
 #define LOCKBOX_GROUPS_MAX 256 /* groups of one caller we consider */
 #define LOCKBOX_PENDING_PER_USER_DEFAULT 20

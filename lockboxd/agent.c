@@ -276,11 +276,9 @@ static struct service_result central_refusal(const struct agent_message *msg)
                         : s == 429 ? "too_many_pending"
                                    : "bad_request";
     char shown[200];
-    struct service_result r = filing_result((int)(s == 403 || s == 404 || s == 409 || s == 429
-                                                      ? s
-                                                      : 400),
-                                            error, "central refused: %s",
-                                            text_escape_log(message, shown, sizeof(shown)));
+    struct service_result r =
+        filing_result((int)(s == 403 || s == 404 || s == 409 || s == 429 ? s : 400), error,
+                      "central refused: %s", text_escape_log(message, shown, sizeof(shown)));
     json_object_put(obj);
     return r;
 }
@@ -310,8 +308,7 @@ static struct service_result settle_filing(struct agent *agent, const struct age
     service_read_clock(&now);
     struct service_result r = service_mirror(agent->svc, req, &now);
     if (r.status != 200 || store_get_request(agent->svc->store, req->id, req) != LOCKBOX_OK)
-        return r.status != 200 ? r
-                               : filing_result(500, "internal", "cannot read the mirror");
+        return r.status != 200 ? r : filing_result(500, "internal", "cannot read the mirror");
     r.status = (int)msg->http_status;
     return r;
 }

@@ -31,8 +31,7 @@ static int check_request(const struct lockbox_request *req, const char *host, co
                  req->id);
         return -1;
     }
-    if ((req->state == REQUEST_APPROVED || req->state == REQUEST_PENDING) &&
-        req->expires_at <= 0) {
+    if ((req->state == REQUEST_APPROVED || req->state == REQUEST_PENDING) && req->expires_at <= 0) {
         snprintf(why, why_len, "request %s is %s without expires_at", req->id,
                  request_state_name(req->state));
         return -1;

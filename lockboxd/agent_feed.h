@@ -25,8 +25,7 @@ struct feed_answer {
  * why (nothing of it may then be applied). *identity_mismatch is set when the answer names
  * another host or tenant as ours: the certificate or the configuration is wrong. */
 int feed_answer_parse(const char *text, size_t len, const char *host, const char *tenant,
-                      struct feed_answer *out, bool *identity_mismatch, char *why,
-                      size_t why_len);
+                      struct feed_answer *out, bool *identity_mismatch, char *why, size_t why_len);
 void feed_answer_free(struct feed_answer *answer);
 
 /* Parses the request central answered a filing with, checked as a feed's. 0 or -1. */

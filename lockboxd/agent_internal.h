@@ -23,7 +23,7 @@ struct agent_message {
     bool bad_answer;           /* AGENT_FEED_FAILED: central answered, but not acceptably */
     bool identity_mismatch;    /* ... naming another host or tenant */
     char why[300];
-    uint64_t job_id; /* AGENT_FILED */
+    uint64_t job_id;  /* AGENT_FILED */
     long http_status; /* AGENT_FILED: 0 when no answer came */
     char *body;       /* AGENT_FILED: central's answer */
     size_t body_len;

@@ -106,6 +106,15 @@ static int store_key(struct parse_state *st, const char *key, char *value)
     return 0;
 }
 
+static int set_role(struct lockboxd_config *c, const char *value, char *error, size_t error_len)
+{
+    if (config_role_parse(value, &c->role) != 0) {
+        snprintf(error, error_len, "role must be standalone, central or agent");
+        return 0;
+    }
+    return 1;
+}
+
 static int daemon_key(struct parse_state *st, const char *key, char *value)
 {
     struct lockboxd_config *c = st->config;
@@ -151,17 +160,8 @@ static int daemon_key(struct parse_state *st, const char *key, char *value)
         return set_int(&c->max_connections_per_user, value, 1, 100000, st->error, n, key);
     if (strcmp(key, "max_pending_per_user") == 0)
         return set_int(&c->max_pending_per_user, value, 1, 1000, st->error, n, key);
-    if (strcmp(key, "role") == 0) {
-        static const char *const names[] = {"standalone", "central", "agent"};
-        for (int i = 0; i < 3; i++) {
-            if (strcmp(value, names[i]) == 0) {
-                c->role = (enum lockboxd_role)i;
-                return 1;
-            }
-        }
-        snprintf(st->error, n, "role must be standalone, central or agent");
-        return 0;
-    }
+    if (strcmp(key, "role") == 0)
+        return set_role(c, value, st->error, n);
     snprintf(st->error, n, "unknown key '%.40s' in [daemon]", key);
     return 0;
 }
@@ -320,6 +320,8 @@ static int on_entry(void *user, const char *section, const char *key, const char
             return 0;
         if (strcmp(key, "admins") == 0)
             return add_admins(st, t, value);
+        if (strcmp(key, "hosts") == 0)
+            return host_patterns_add(&t->hosts, value, st->error, sizeof(st->error)) == 0;
         if (strncmp(key, "notify_", 7) == 0)
             return notify_key(st, t, key, value);
         snprintf(st->error, sizeof(st->error), "unknown key '%.40s' in [%.80s]", key, section);
@@ -381,15 +383,36 @@ static int validate_remote(struct lockboxd_config *c, char *err, size_t err_len)
     return -1;
 }
 
-/* role = central needs its TLS listener, as every caller of central comes over it. */
-static int validate_role(struct lockboxd_config *c, char *err, size_t err_len)
+/* The line of the first "key =" in path (0 when absent), for a FILE:LINE message about a key
+ * whose fault shows only after the parse. */
+static int key_line(const char *path, const char *key)
 {
-    if (c->role == ROLE_CENTRAL && !c->remote.present) {
-        snprintf(err, err_len, "%s:%d: role = central needs a [remote] section (the TLS listener)",
-                 c->path, section_line(c->path, "daemon"));
-        return -1;
+    char line[1024];
+    int number = 0, found = 0;
+    size_t key_len = strlen(key);
+    FILE *file = fopen(path, "re");
+
+    if (file == NULL)
+        return 0;
+    while (found == 0 && fgets(line, sizeof(line), file) != NULL) {
+        number++;
+        const char *p = line + strspn(line, " \t");
+        if (strncmp(p, key, key_len) == 0 && strchr(" \t=", p[key_len]) != NULL)
+            found = number;
     }
-    return 0;
+    fclose(file);
+    return found;
+}
+
+/* A central serves its hosts over the TLS listener only: without it no host could reach it. */
+static int validate_role(const struct lockboxd_config *c, char *err, size_t err_len)
+{
+    if (c->role != LOCKBOXD_ROLE_CENTRAL || c->remote.present)
+        return 0;
+    snprintf(err, err_len,
+             "%s:%d: role = central needs a [remote] section (hosts reach central over TLS)",
+             c->path, key_line(c->path, "role"));
+    return -1;
 }
 
 static int validate(struct lockboxd_config *c, char *err, size_t err_len)
@@ -495,6 +518,7 @@ void config_free(struct lockboxd_config *config)
         for (unsigned a = 0; a < config->tenants[i].n_admins; a++)
             free(config->tenants[i].admins[a]);
         config->tenants[i].n_admins = 0;
+        host_patterns_free(&config->tenants[i].hosts);
     }
     config->n_tenants = 0;
 }
@@ -513,6 +537,16 @@ const struct tenant_config *config_find_tenant(const struct lockboxd_config *con
 {
     for (unsigned i = 0; i < config->n_tenants; i++) {
         if (strcmp(config->tenants[i].name, name) == 0)
+            return &config->tenants[i];
+    }
+    return NULL;
+}
+
+const struct tenant_config *config_tenant_of_host(const struct lockboxd_config *config,
+                                                  const char *host)
+{
+    for (unsigned i = 0; i < config->n_tenants; i++) {
+        if (host_patterns_match(&config->tenants[i].hosts, host))
             return &config->tenants[i];
     }
     return NULL;

@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "config_central.h"
+#include "config_hosts.h"
 #include "config_remote.h"
 #include "lockbox_limits.h"
 #include "request.h"
@@ -19,17 +20,12 @@ struct tenant_config {
     char notify_command[LOCKBOX_PATH_MAX];
     char notify_user[LOCKBOX_NAME_MAX + 1]; /* runs notify_command; default "nobody" */
     int64_t notify_before_s;                /* warn this long before a deadline; 0 = never */
-};
-
-/* [daemon] role: what this lockboxd is in a fleet (docs/DESIGN.md, "Fleet mode"). */
-enum lockboxd_role {
-    ROLE_STANDALONE, /* one host, its own decisions (the default) */
-    ROLE_CENTRAL,    /* decides for many hosts over [remote] */
-    ROLE_AGENT,      /* a host that takes its decisions from [central] */
+    struct host_patterns hosts; /* role=central: the hosts whose data are this tenant's */
 };
 
 struct lockboxd_config {
     char path[LOCKBOX_PATH_MAX];
+    enum lockboxd_role role;           /* [daemon] role */
     char socket[LOCKBOX_PATH_MAX];     /* the HTTP API (mode 0666) */
     char pam_socket[LOCKBOX_PATH_MAX]; /* the login socket (root only) */
     char database[LOCKBOX_PATH_MAX];   /* sqlite's file */
@@ -47,8 +43,7 @@ struct lockboxd_config {
     int64_t session_warning_s;    /* warn a session this long before its access ends; 0 = never */
     struct tenant_config tenants[LOCKBOX_TENANTS_MAX];
     unsigned n_tenants;
-    struct remote_config remote; /* [remote]: the TLS listener, when present */
-    enum lockboxd_role role;
+    struct remote_config remote;   /* [remote]: the TLS listener, when present */
     struct central_config central; /* [central]: role = agent's link, when present */
 };
 
@@ -60,6 +55,9 @@ void config_free(struct lockboxd_config *config);
 struct store_config;
 void config_store(const struct lockboxd_config *config, struct store_config *out);
 
+/* role=central: the tenant host belongs to (the first whose hosts match it), or NULL. */
+const struct tenant_config *config_tenant_of_host(const struct lockboxd_config *config,
+                                                  const char *host);
 const struct tenant_config *config_find_tenant(const struct lockboxd_config *config,
                                                const char *name);
 /* The tenant's admin list in the pure core's shape (valid while config lives). */

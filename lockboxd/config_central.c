@@ -148,7 +148,7 @@ int config_central_validate(const struct lockboxd_config *config, int line, char
                             size_t err_len)
 {
     char why[LOCKBOX_PATH_MAX + 200];
-    bool agent = config->role == ROLE_AGENT;
+    bool agent = config->role == LOCKBOXD_ROLE_AGENT;
 
     if (line > 0 && !agent) {
         snprintf(err, err_len, "%s:%d: [central] is only for role = agent (see [daemon] role)",

@@ -28,6 +28,7 @@
 #include "sessions.h"
 #include "lockbox_limits.h"
 #include "readiness.h"
+#include "host_feed.h"
 #include "peers.h"
 #include "random_id.h"
 #include "routes.h"
@@ -118,6 +119,15 @@ static void wake_waiters(void *ctx, const char *request_id)
     waiters_wake(ctx, request_id);
 }
 
+/* role=central: a host's suspended feed calls wait under a key of their host's. */
+static void wake_host_feed(void *ctx, const char *host)
+{
+    char key[LOCKBOX_ID_HEX_LEN + 1];
+
+    host_feed_waiter_key(host, key);
+    waiters_wake(ctx, key);
+}
+
 static int open_state(struct lockboxd *d, char *err, size_t err_len)
 {
     const struct lockboxd_config *c = &d->config;
@@ -160,13 +170,15 @@ static int open_state(struct lockboxd *d, char *err, size_t err_len)
     if (sessions_init(&d->sessions, c, d->store, &d->journal, err, err_len) != 0)
         return -1;
     d->service = (struct service){&d->config,  d->store,    &d->journal,  INT64_MAX, wake_waiters,
-                                  &d->waiters, d->notifier, &d->sessions, NULL};
-    if (c->role == ROLE_AGENT) {
+                                  &d->waiters, d->notifier, &d->sessions, NULL,      NULL};
+    if (c->role == LOCKBOXD_ROLE_AGENT) {
         d->agent = agent_start(&d->service, err, err_len);
         if (d->agent == NULL)
             return -1;
         d->service.agent = d->agent;
     }
+    if (d->config.role == LOCKBOXD_ROLE_CENTRAL)
+        d->service.on_host_changed = wake_host_feed;
     return peers_open(&d->peers, &store_config, &d->service, &d->journal, &d->waiters,
                       service_read_clock, err, err_len);
 }

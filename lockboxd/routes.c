@@ -12,6 +12,7 @@
 #include "api_error.h"
 #include "body.h"
 #include "duration.h"
+#include "host_feed.h"
 #include "random_id.h"
 #include "request_json.h"
 #include "text.h"
@@ -79,6 +80,9 @@ static enum MHD_Result route_health(struct route_ctx *ctx)
 
     json_object_object_add(obj, "status", json_object_new_string("ok"));
     json_object_object_add(obj, "version", json_object_new_string(LOCKBOX_VERSION));
+    if (svc->config->role != LOCKBOXD_ROLE_STANDALONE)
+        json_object_object_add(obj, "role",
+                               json_object_new_string(config_role_name(svc->config->role)));
     json_object_object_add(obj, "tenant", json_object_new_string(svc->config->tenant));
     json_object_object_add(obj, "host", json_object_new_string(svc->config->host));
     json_object_object_add(obj, "audit_ok", json_object_new_boolean(journal.audit_ok));
@@ -135,14 +139,16 @@ static int add_readable(const struct lockbox_request *req, void *cls)
 
 static enum MHD_Result route_list(struct route_ctx *ctx)
 {
-    static const char *const allowed[] = {"state", "tenant", "user", "id_prefix", "limit", NULL};
+    static const char *const allowed[] = {"state",     "tenant", "user", "host",
+                                          "id_prefix", "limit",  NULL};
     struct call *call = ctx->call;
     struct store_filter filter = {false,
                                   REQUEST_PENDING,
                                   query(call, "tenant"),
                                   query(call, "user"),
                                   query(call, "id_prefix"),
-                                  0};
+                                  0,
+                                  query(call, "host")};
     const char *state = query(call, "state");
     long limit;
     char err[256];
@@ -157,6 +163,8 @@ static enum MHD_Result route_list(struct route_ctx *ctx)
     if ((filter.tenant && !text_is_name(filter.tenant, LOCKBOX_NAME_MAX)) ||
         (filter.user && !text_is_name(filter.user, LOCKBOX_NAME_MAX)))
         return http_reply_error(call, 400, "bad_request", "tenant and user must be names");
+    if (filter.host && !text_is_host(filter.host, LOCKBOX_HOST_MAX))
+        return http_reply_error(call, 400, "bad_request", "host must be a host name");
     if (filter.id_prefix && !random_id_is_prefix(filter.id_prefix, 1))
         return http_reply_error(call, 400, "bad_request",
                                 "id_prefix must be 1 to %d lowercase hex characters",
@@ -254,6 +262,8 @@ static enum MHD_Result finish_wait(void *cls, struct call *call)
 {
     struct routes *routes = cls;
     struct lockbox_request req;
+    if (host_feed_is_waiter_key(call->waiter.id))
+        return route_host_feed_finish(routes, call);
     struct service_result r = service_show(routes->svc, &call->who, call->waiter.id, &req);
     enum MHD_Result rc = reply_result(call, &r, &req);
     log_if_refused(call, WAIT_ACTION, call->waiter.id);
@@ -336,10 +346,13 @@ static enum MHD_Result route_session_close(struct route_ctx *ctx)
 
 static const struct route route_table[] = {
     {"GET", "/v1/health", ROUTE_HOSTS_TOO, NULL, "health", 0, 0, 0, NULL, route_health},
-    {"POST", "/v1/requests", ROUTE_ANYONE, NULL, "request.created", FILE_BODY, BODY_REASON,
-     LOGIN_FIELDS, LOGIN_FIELDS_REFUSAL, route_file},
+    {"POST", "/v1/requests", ROUTE_HOSTS_AT_CENTRAL, NULL, "request.created", FILE_BODY,
+     BODY_REASON, LOGIN_FIELDS, LOGIN_FIELDS_REFUSAL, route_file},
     {"GET", "/v1/requests", ROUTE_ANYONE, NULL, "list", 0, 0, 0, NULL, route_list},
-    {"GET", "/v1/requests/{id}", ROUTE_ANYONE, NULL, "show", 0, 0, 0, NULL, route_show},
+    {"GET", "/v1/requests/{id}", ROUTE_HOSTS_AT_CENTRAL, NULL, "show", 0, 0, 0, NULL, route_show},
+    {"GET", "/v1/hosts/self/requests", ROUTE_HOSTS_ONLY,
+     "only a host's certificate follows its feed (lockbox:host/NAME)", "host.feed", 0, 0, 0, NULL,
+     route_host_feed},
     {"POST", "/v1/requests/{id}/approve", ROUTE_ANYONE, NULL, "request.approved",
      BODY_COMMENT | BODY_FOR, 0, 0, NULL, route_decide},
     {"POST", "/v1/requests/{id}/deny", ROUTE_ANYONE, NULL, "request.denied", BODY_COMMENT, 0, 0,
@@ -416,15 +429,17 @@ static bool call_admitted(const struct route *route, struct route_ctx *ctx,
                           enum MHD_Result *refusal)
 {
     struct call *call = ctx->call;
+    bool is_host = call->who.kind == IDENTITY_REMOTE_HOST;
+    const char *host_refusal = NULL;
     char err[256];
 
-    if (route->caller == ROUTE_ROOT && call->who.uid != 0) {
-        *refusal = http_reply_error(call, 403, "forbidden", "%s", route->refusal);
+    if (is_host && !route_admits_host(route, ctx->svc->config, &host_refusal)) {
+        *refusal = http_reply_error(call, 403, "forbidden", "%s", host_refusal);
         return false;
     }
-    if (route->caller != ROUTE_HOSTS_TOO && call->who.kind == IDENTITY_REMOTE_HOST) {
-        *refusal = http_reply_error(call, 403, "forbidden",
-                                    "host certificates are for lockboxd agents (not built yet)");
+    if ((route->caller == ROUTE_ROOT && call->who.uid != 0) ||
+        (route->caller == ROUTE_HOSTS_ONLY && !is_host)) {
+        *refusal = http_reply_error(call, 403, "forbidden", "%s", route->refusal);
         return false;
     }
     if (route->body == 0)
@@ -436,7 +451,7 @@ static bool call_admitted(const struct route *route, struct route_ctx *ctx,
     const char *missing = body_first_missing(ctx->body.present, route->required);
     if (missing != NULL)
         *refusal = http_reply_error(call, 400, "bad_request", "'%s' is required", missing);
-    else if ((ctx->body.present & route->root_fields) && call->who.uid != 0)
+    else if ((ctx->body.present & route->root_fields) && call->who.uid != 0 && !is_host)
         *refusal = http_reply_error(call, 403, "forbidden", "%s", route->root_fields_refusal);
     else
         return true;

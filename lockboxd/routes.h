@@ -17,9 +17,11 @@ struct routes {
 
 /* Who may call a route. Anyone may be refused later by the service (tenant admins...). */
 enum route_caller {
-    ROUTE_ANYONE,    /* any person, local or over TLS */
-    ROUTE_ROOT,      /* the PAM module */
-    ROUTE_HOSTS_TOO, /* anyone, hosts' certificates included (lockbox:host/NAME) */
+    ROUTE_ANYONE,           /* any person, local or over TLS */
+    ROUTE_ROOT,             /* the PAM module */
+    ROUTE_HOSTS_TOO,        /* anyone, hosts' certificates included (lockbox:host/NAME) */
+    ROUTE_HOSTS_AT_CENTRAL, /* anyone; hosts' certificates too when role = central */
+    ROUTE_HOSTS_ONLY,       /* hosts' certificates only, at role = central (their feed) */
 };
 
 struct route_ctx;

@@ -23,6 +23,14 @@ bool route_query_ok(struct call *call, const char *const *allowed, char *err, si
 int route_query_int(struct call *call, const char *key, long min, long max, long fallback,
                     long *out);
 
+/* GET /v1/hosts/self/requests, a host's feed at central, and the end of its long-poll
+ * (routes_hosts.c). */
+enum MHD_Result route_host_feed(struct route_ctx *ctx);
+enum MHD_Result route_host_feed_finish(struct routes *routes, struct call *call);
+/* Whether the route admits a host certificate under this configuration, and the refusal. */
+bool route_admits_host(const struct route *route, const struct lockboxd_config *config,
+                       const char **refusal);
+
 /* GET /v1/audit and GET /v1/audit/export (routes_audit.c). */
 enum MHD_Result route_audit(struct route_ctx *ctx);
 enum MHD_Result route_audit_export(struct route_ctx *ctx);

@@ -1,6 +1,7 @@
 /* Request operations over the store and journal, authorised by the pure core. */
 #define _GNU_SOURCE
 #include "service.h"
+#include "service_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,10 +19,7 @@
 #include "random_id.h"
 #include "text.h"
 
-static struct service_result result(int status, const char *error, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static struct service_result result(int status, const char *error, const char *fmt, ...)
+struct service_result service_result_of(int status, const char *error, const char *fmt, ...)
 {
     struct service_result r = {status, error, "", 0, 0, 0, ""};
     va_list ap;
@@ -67,6 +65,15 @@ static void schedule(struct service *svc, const struct lockbox_request *req,
         svc->next_deadline_boot_ms = now->boot_ms + left;
 }
 
+/* Wakes whoever waits on the request, and its host's feed (role=central). */
+static void announce_change(struct service *svc, const struct lockbox_request *req)
+{
+    if (svc->on_changed)
+        svc->on_changed(svc->on_changed_ctx, req->id);
+    if (svc->on_host_changed)
+        svc->on_host_changed(svc->on_changed_ctx, req->host);
+}
+
 static struct audit_event event_for(const struct lockbox_request *req, const char *event,
                                     const char *actor)
 {
@@ -77,13 +84,14 @@ static struct audit_event event_for(const struct lockbox_request *req, const cha
 
 /* A store that failed: 503 while it cannot be reached (a database server down or failing
  * over: try again), else 500. Nothing was changed either way. */
-static struct service_result store_failed(struct store *store)
+struct service_result service_store_failed(struct store *store)
 {
     if (store_unavailable(store))
-        return result(503, "store_unavailable",
-                      "the database cannot be reached or refused the change; nothing was "
-                      "changed, try again (see syslog)");
-    return result(500, "internal", "cannot read or change the store (see syslog)");
+        return service_result_of(
+            503, "store_unavailable",
+            "the database cannot be reached or refused the change; nothing was "
+            "changed, try again (see syslog)");
+    return service_result_of(500, "internal", "cannot read or change the store (see syslog)");
 }
 
 static struct service_result journal_status(struct service *svc, enum journal_result jr)
@@ -91,13 +99,15 @@ static struct service_result journal_status(struct service *svc, enum journal_re
     switch (jr) {
     case JOURNAL_OK: return OK;
     case JOURNAL_CONFLICT:
-        return result(409, "conflict",
-                      "the request changed while this call was deciding it (another lockboxd "
-                      "decided it first); show it again");
+        return service_result_of(
+            409, "conflict",
+            "the request changed while this call was deciding it (another lockboxd "
+            "decided it first); show it again");
     case JOURNAL_AUDIT_DOWN:
-        return result(503, "audit_unavailable",
-                      "the audit file cannot be written; nothing was granted (see syslog)");
-    default: return store_failed(svc->store);
+        return service_result_of(
+            503, "audit_unavailable",
+            "the audit file cannot be written; nothing was granted (see syslog)");
+    default: return service_store_failed(svc->store);
     }
 }
 
@@ -117,7 +127,7 @@ static void set_requester(struct lockbox_request *req, const struct identity *wh
         snprintf(req->requester, sizeof(req->requester), "%s", in->requester);
         if (identity_uid_of(in->requester, &uid) == 0)
             req->requester_uid = uid;
-    } else if (who->uid != 0) {
+    } else if (who->uid != 0 && who->kind != IDENTITY_REMOTE_HOST) {
         if (identity_login_name(who, req->requester, sizeof(req->requester), &req->requester_uid) !=
             0) {
             snprintf(req->requester, sizeof(req->requester), "%s", who->name);
@@ -136,21 +146,27 @@ struct service_result service_file(struct service *svc, const struct identity *w
 
     /* An agent's requests live at central: the login socket forwards the module's there. */
     if (svc->agent != NULL)
-        return result(400, "bad_request",
-                      "this host is an agent of central %s: file there (lockboxctl --server %s "
-                      "request ...)",
-                      agent_central_url(svc->agent), agent_central_url(svc->agent));
+        return service_result_of(
+            400, "bad_request",
+            "this host is an agent of central %s: file there (lockboxctl --server %s "
+            "request ...)",
+            agent_central_url(svc->agent), agent_central_url(svc->agent));
     const char *user = in->user ? in->user : who->name;
-    const char *tenant = in->tenant ? in->tenant : cfg->tenant;
-    const char *host = in->host ? in->host : cfg->host;
+    const char *tenant, *host;
+    bool is_host = who->kind == IDENTITY_REMOTE_HOST;
     /* Who may set service, rhost and requester at all is the door's to check (routes.c's
-     * table; the login socket is root's alone): whom a request is for depends on the value. */
-    if (strcmp(user, who->name) != 0 && who->uid != 0)
-        return result(403, "forbidden", "only root may file a request for another user");
-    if (config_find_tenant(cfg, tenant) == NULL)
-        return result(400, "bad_request", "unknown tenant '%s'", tenant);
-    if (!identity_user_exists(user))
-        return result(400, "bad_request", "no such user '%s' on this host", user);
+     * table; the login socket is root's alone): whom a request is for depends on the value.
+     * A host (at central) speaks for its PAM module, as root does on the host. */
+    if (strcmp(user, who->name) != 0 && who->uid != 0 && !is_host)
+        return service_result_of(403, "forbidden", "only root may file a request for another user");
+    if (is_host && in->user == NULL)
+        return service_result_of(400, "bad_request", "'user' is required when a host files");
+    struct service_result target = service_file_target(svc, who, in, &tenant, &host);
+    if (target.status != 200)
+        return target;
+    /* Accounts live on the hosts: a central has none of them to check. */
+    if (cfg->role != LOCKBOXD_ROLE_CENTRAL && !identity_user_exists(user))
+        return service_result_of(400, "bad_request", "no such user '%s' on this host", user);
     memset(&req, 0, sizeof(req));
     set_requester(&req, who, in);
     enum lockbox_result found = store_find_pending(svc->store, user, tenant, host, req.requester,
@@ -158,13 +174,13 @@ struct service_result service_file(struct service *svc, const struct identity *w
     if (found == LOCKBOX_OK)
         return OK; /* a repeated login finds the request it already filed */
     if (found == LOCKBOX_ERROR || store_count_pending_for_user(svc->store, user, &pending) != 0)
-        return store_failed(svc->store);
+        return service_store_failed(svc->store);
     if (pending >= cfg->max_pending_per_user)
-        return result(429, "too_many_pending",
-                      "%s already has %d pending requests; wait for a decision first", user,
-                      pending);
+        return service_result_of(429, "too_many_pending",
+                                 "%s already has %d pending requests; wait for a decision first",
+                                 user, pending);
     if (random_id(req.id) != 0)
-        return result(500, "internal", "cannot draw a random request id");
+        return service_result_of(500, "internal", "cannot draw a random request id");
     snprintf(req.tenant, sizeof(req.tenant), "%s", tenant);
     snprintf(req.host, sizeof(req.host), "%s", host);
     snprintf(req.user, sizeof(req.user), "%s", user);
@@ -182,6 +198,7 @@ struct service_result service_file(struct service *svc, const struct identity *w
         return r;
     schedule(svc, &req, now);
     *out = req;
+    announce_change(svc, &req); /* a new request is news to its host's feed */
     r.status = r.status == 200 ? 201 : r.status;
     return r;
 }
@@ -202,23 +219,24 @@ static struct service_result refuse_decision(const struct service *svc,
 
     switch (verdict) {
     case VERDICT_NOT_ADMIN:
-        return result(403, "forbidden", "you are not an approver for tenant %s", req->tenant);
+        return service_result_of(403, "forbidden", "you are not an approver for tenant %s",
+                                 req->tenant);
     case VERDICT_SELF_DECISION:
-        return result(403, "forbidden",
-                      "you cannot decide your own request (you asked for it, "
-                      "filed it, or it is for your account)");
+        return service_result_of(403, "forbidden",
+                                 "you cannot decide your own request (you asked for it, "
+                                 "filed it, or it is for your account)");
     case VERDICT_WRONG_STATE:
-        return result(409, "conflict", "request %s is %s; only %s request can be %s", req->id,
-                      request_state_name(req->state),
-                      to == REQUEST_REVOKED ? "an approved" : "a pending",
-                      to == REQUEST_APPROVED ? "approved"
-                      : to == REQUEST_DENIED ? "denied"
-                                             : "revoked");
+        return service_result_of(409, "conflict", "request %s is %s; only %s request can be %s",
+                                 req->id, request_state_name(req->state),
+                                 to == REQUEST_REVOKED ? "an approved" : "a pending",
+                                 to == REQUEST_APPROVED ? "approved"
+                                 : to == REQUEST_DENIED ? "denied"
+                                                        : "revoked");
     case VERDICT_BAD_DURATION:
         /* Name the limit: the admin's next try should not be a guess. */
         duration_format(svc->config->access_ttl_s, limit, sizeof(limit));
-        return result(400, "bad_request", "'for' may not exceed access_ttl (%s)", limit);
-    default: return result(500, "internal", "unexpected verdict");
+        return service_result_of(400, "bad_request", "'for' may not exceed access_ttl (%s)", limit);
+    default: return service_result_of(500, "internal", "unexpected verdict");
     }
 }
 
@@ -229,25 +247,24 @@ struct service_result service_decide(struct service *svc, const struct identity 
 {
     struct lockbox_request req;
     if (svc->agent != NULL)
-        return result(400, "bad_request", "decide at central (lockboxctl --server %s ...)",
-                      agent_central_url(svc->agent));
+        return service_result_of(400, "bad_request",
+                                 "decide at central (lockboxctl --server %s ...)",
+                                 agent_central_url(svc->agent));
     enum lockbox_result found = store_get_request(svc->store, id, &req);
 
     if (found != LOCKBOX_OK)
-        return found == LOCKBOX_NOT_FOUND ? result(404, "not_found", "no request %s", id)
-                                          : store_failed(svc->store);
+        return found == LOCKBOX_NOT_FOUND ? service_result_of(404, "not_found", "no request %s", id)
+                                          : service_store_failed(svc->store);
     int stored_state = (int)req.state; /* the change applies only if it still is */
     struct lockbox_tenant_policy policy = config_policy_for(svc->config, req.tenant);
     struct lockbox_actor actor;
     if (identity_actor(who, &actor) != 0)
-        return result(403, "forbidden", "lockboxd cannot look up your groups");
+        return service_result_of(403, "forbidden", "lockboxd cannot look up your groups");
     request_expire_if_due(&req, now); /* a lapsed request is not decided by a late click */
     enum request_verdict verdict = request_may_decide(&req, &policy, &actor, to);
     /* The caller's name is the first account of its uid; a second name for the same uid is
      * the same person. Compare uids too, and refuse when the user cannot be looked up. */
-    uid_t user_uid;
-    if (verdict == VERDICT_OK &&
-        (identity_uid_of(req.user, &user_uid) != 0 || user_uid == who->uid))
+    if (verdict == VERDICT_OK && service_user_is_caller(svc, req.user, who))
         verdict = VERDICT_SELF_DECISION;
     /* Approvals are per account and host: someone waiting for this very account on this
      * host would let themselves in by approving another person's request for it. */
@@ -288,8 +305,7 @@ struct service_result service_decide(struct service *svc, const struct identity 
         r.leftovers_ended = change.leftovers_ended;
         memcpy(r.sessions_kept_by, change.kept_by, sizeof(r.sessions_kept_by));
     }
-    if (svc->on_changed)
-        svc->on_changed(svc->on_changed_ctx, req.id);
+    announce_change(svc, &req);
     return r;
 }
 
@@ -298,12 +314,17 @@ struct service_result service_show(struct service *svc, const struct identity *w
 {
     enum lockbox_result found = store_get_request(svc->store, id, out);
     if (found != LOCKBOX_OK)
-        return found == LOCKBOX_NOT_FOUND ? result(404, "not_found", "no request %s", id)
-                                          : store_failed(svc->store);
+        return found == LOCKBOX_NOT_FOUND ? service_result_of(404, "not_found", "no request %s", id)
+                                          : service_store_failed(svc->store);
+    if (who->kind == IDENTITY_REMOTE_HOST) /* hosts do not learn what other hosts have */
+        return service_host_may_read(svc, who, out)
+                   ? OK
+                   : service_result_of(404, "not_found", "no request %s", id);
     struct lockbox_tenant_policy policy = config_policy_for(svc->config, out->tenant);
     struct lockbox_actor actor;
     if (identity_reader(who, &actor) != 0 || !request_may_read(out, &policy, &actor))
-        return result(403, "forbidden", "you may only read your own requests or your tenants'");
+        return service_result_of(403, "forbidden",
+                                 "you may only read your own requests or your tenants'");
     return OK;
 }
 
@@ -349,7 +370,7 @@ struct service_result service_check(struct service *svc, const struct identity *
     *allowed = false;
     *has_request = false;
     if (config_find_tenant(svc->config, tenant) == NULL)
-        return result(400, "bad_request", "unknown tenant '%s'", tenant);
+        return service_result_of(400, "bad_request", "unknown tenant '%s'", tenant);
     /* An agent cut off from central may not know of a revoke: the mirror's approvals count
      * only while the link is up (or within offline_grace of the last sync). */
     bool offline = svc->agent != NULL && !agent_may_admit(svc->agent, now);
@@ -357,7 +378,7 @@ struct service_result service_check(struct service *svc, const struct identity *
                                         : store_find_current_approval(svc->store, in->user, tenant,
                                                                       host, now, out);
     if (found == LOCKBOX_ERROR)
-        return store_failed(svc->store);
+        return service_store_failed(svc->store);
     if (found == LOCKBOX_OK) {
         *has_request = true;
         login_event(&ev, out, in, tenant, host, "login.allowed");
@@ -375,7 +396,7 @@ struct service_result service_check(struct service *svc, const struct identity *
             found = LOCKBOX_NOT_FOUND;
     }
     if (found == LOCKBOX_ERROR)
-        return store_failed(svc->store);
+        return service_store_failed(svc->store);
     *has_request = found == LOCKBOX_OK;
     struct service_result r = OK;
     if (offline)
@@ -442,8 +463,7 @@ static void expire_one(struct service *svc, const char *id, const struct lockbox
     if (was == REQUEST_APPROVED && svc->sessions)
         sessions_access_changed(svc->sessions, req.user, req.tenant, req.host, "lockboxd",
                                 "access expired", NULL, true, now);
-    if (svc->on_changed)
-        svc->on_changed(svc->on_changed_ctx, req.id);
+    announce_change(svc, &req);
 }
 
 void service_expire_due(struct service *svc, const struct lockbox_clock *now)
@@ -488,8 +508,7 @@ void service_request_changed(struct service *svc, const char *id, const struct l
         sessions_access_changed(svc->sessions, req.user, req.tenant, req.host, req.decided_by, why,
                                 ended ? req.comment : NULL, ended, now);
     }
-    if (svc->on_changed)
-        svc->on_changed(svc->on_changed_ctx, req.id);
+    announce_change(svc, &req);
 }
 
 bool service_store_unavailable(struct service *svc)

@@ -28,6 +28,9 @@ struct service {
     struct notifier *notifier; /* queues "about to expire" warnings; may be NULL */
     struct sessions *sessions; /* live sessions to end with their access; may be NULL */
     struct agent *agent;       /* role = agent: central decides (agent.h); else NULL */
+    /* Called with the host of a request filed or changed (role=central: its feed); may be
+     * NULL. Takes on_changed_ctx too. */
+    void (*on_host_changed)(void *ctx, const char *host);
 };
 
 struct service_result {
@@ -87,6 +90,13 @@ int service_follow_approvals(struct service *svc, const struct lockbox_clock *no
  * follow. 200, or the journal's refusal (nothing changed). */
 struct service_result service_mirror(struct service *svc, const struct lockbox_request *central,
                                      const struct lockbox_clock *now);
+/* role=central: the feed of the calling host (who is a host certificate): its pending and
+ * approved requests and those of known (ids it holds) that are its host's, sealed. 200 or
+ * the refusal; out is the caller's to free (host_feed_free) either way. */
+struct host_feed;
+struct service_result service_host_feed(struct service *svc, const struct identity *who,
+                                        const char (*known)[LOCKBOX_ID_HEX_LEN + 1], size_t n_known,
+                                        struct host_feed *out);
 
 /* The database is out of reach right now (a waiting login keeps waiting rather than fail). */
 bool service_store_unavailable(struct service *svc);

@@ -31,15 +31,15 @@ static enum journal_result record(struct service *svc, const struct lockbox_requ
                                   int from_state, const char *event, const char *actor,
                                   const struct lockbox_clock *now)
 {
-    struct audit_event ev = {event,        req->id,       req->tenant, req->host,
-                             req->user,    actor,         req->reason, req->comment,
-                             req->expires_at, req->requester};
+    struct audit_event ev = {event, req->id,     req->tenant,  req->host,       req->user,
+                             actor, req->reason, req->comment, req->expires_at, req->requester};
     return journal_record(svc->journal, req, from_state, &ev, req->state == REQUEST_APPROVED,
                           now->wall_ms);
 }
 
 /* The request as filed: pending, whatever central has decided since. */
-static enum journal_result insert_pending(struct service *svc, const struct lockbox_request *central,
+static enum journal_result insert_pending(struct service *svc,
+                                          const struct lockbox_request *central,
                                           const struct lockbox_clock *now)
 {
     struct lockbox_request req = *central;

@@ -67,6 +67,7 @@ struct store_filter {
     const char *user;      /* NULL: any */
     const char *id_prefix; /* NULL: any; else 1..32 lowercase hex characters the ids start with */
     int limit;
+    const char *host; /* NULL: any; else this host exactly (central: one host's requests) */
 };
 
 #define STORE_SESSION_STATE_MAX 15

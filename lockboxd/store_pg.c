@@ -10,7 +10,7 @@
 #include "monotonic.h"
 #include "text.h"
 
-#define PG_SCHEMA_VERSION 2
+#define PG_SCHEMA_VERSION 3
 /* pg_advisory_xact_lock key under which instances migrate one at a time ("lbxm"). */
 #define MIGRATION_LOCK "1818391661"
 
@@ -55,6 +55,8 @@ static const char *const migrations[PG_SCHEMA_VERSION] = {
      * (bench_pg.py growth: 2.35x and 2.86x from 1k to 1M rows before). */
     "CREATE INDEX requests_by_user_seq ON requests (\"user\", seq);"
     "CREATE INDEX requests_by_match_seq ON requests (\"user\", tenant, host, seq);",
+    /* 3: one host's requests by state, newest first (role=central's feed, list's host=). */
+    "CREATE INDEX requests_by_host ON requests (host, state, seq);",
 };
 
 static const char *pg_error(void *state)

@@ -196,16 +196,21 @@ int pg_list(void *state, const struct store_filter *filter, store_request_fn fn,
     char state_text[16], limit[16];
     snprintf(state_text, sizeof(state_text), "%d", (int)filter->state);
     snprintf(limit, sizeof(limit), "%d", filter->limit);
-    const char *values[] = {filter->all_states ? NULL : state_text, filter->tenant, filter->user,
-                            filter->id_prefix, limit};
+    const char *values[] = {filter->all_states ? NULL : state_text,
+                            filter->tenant,
+                            filter->user,
+                            filter->id_prefix,
+                            limit,
+                            filter->host};
     return walk(pg_query(state,
                          "SELECT " REQUEST_COLUMNS " FROM requests WHERE "
                          "($1::smallint IS NULL OR state = $1) AND "
                          "($2::text IS NULL OR tenant = $2) AND "
                          "($3::text IS NULL OR \"user\" = $3) AND "
-                         "($4::text IS NULL OR starts_with(id, $4)) "
+                         "($4::text IS NULL OR starts_with(id, $4)) AND "
+                         "($6::text IS NULL OR host = $6) "
                          "ORDER BY seq DESC LIMIT $5",
-                         5, values),
+                         6, values),
                 fn, ctx);
 }
 

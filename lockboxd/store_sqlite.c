@@ -71,6 +71,7 @@ static const char *const statement_sql[ST_COUNT] = {
 #define LIST_BY_TENANT 2
 #define LIST_BY_USER 4
 #define LIST_BY_ID_PREFIX 8
+#define LIST_BY_HOST 16
 #define LIST_SHAPES SQLITE_LIST_SHAPES
 
 static const char *sqlite_error(void *state)
@@ -85,21 +86,27 @@ static int prepare_list_statements(struct sqlite_store *store)
         /* An id prefix matches a handful of rows: "+" keeps SQLite on the id's index (a
          * range) rather than walking a state's, a tenant's or a user's history. */
         bool by_id = shape & LIST_BY_ID_PREFIX;
-        char sql[640];
+        bool by_user = shape & LIST_BY_USER;
+        char sql[720];
         snprintf(sql, sizeof(sql),
-                 "SELECT " REQUEST_COLUMNS " FROM requests WHERE 1%s%s%s%s ORDER BY seq DESC "
+                 "SELECT " REQUEST_COLUMNS " FROM requests WHERE 1%s%s%s%s%s ORDER BY seq DESC "
                  "LIMIT :limit",
                  !(shape & LIST_BY_STATE) ? ""
                  : by_id                  ? " AND +state = :state"
                                           : " AND state = :state",
                  /* With a user too, walk that user's (shorter) history: "+" keeps SQLite
                   * off the tenant index. */
-                 !(shape & LIST_BY_TENANT)         ? ""
-                 : by_id || (shape & LIST_BY_USER) ? " AND +tenant = :tenant"
-                                                   : " AND tenant = :tenant",
-                 !(shape & LIST_BY_USER) ? ""
-                 : by_id                 ? " AND +user = :user"
-                                         : " AND user = :user",
+                 !(shape & LIST_BY_TENANT)                    ? ""
+                 : by_id || by_user || (shape & LIST_BY_HOST) ? " AND +tenant = :tenant"
+                                                              : " AND tenant = :tenant",
+                 !by_user ? ""
+                 : by_id  ? " AND +user = :user"
+                          : " AND user = :user",
+                 /* A host's requests (central's feed): its own index, unless a user's
+                  * history or an id range is shorter. */
+                 !(shape & LIST_BY_HOST) ? ""
+                 : by_id || by_user      ? " AND +host = :host"
+                                         : " AND host = :host",
                  by_id ? " AND id >= :id_low AND id < :id_high" : "");
         if (sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
                                &store->list_statements[shape], NULL) != SQLITE_OK)
@@ -434,7 +441,8 @@ static int sqlite_list(void *state, const struct store_filter *filter, store_req
 {
     struct sqlite_store *store = state;
     int shape = (filter->all_states ? 0 : LIST_BY_STATE) | (filter->tenant ? LIST_BY_TENANT : 0) |
-                (filter->user ? LIST_BY_USER : 0) | (filter->id_prefix ? LIST_BY_ID_PREFIX : 0);
+                (filter->user ? LIST_BY_USER : 0) | (filter->id_prefix ? LIST_BY_ID_PREFIX : 0) |
+                (filter->host ? LIST_BY_HOST : 0);
     sqlite3_stmt *s = sqlite_ready(store->list_statements[shape]);
 
     sqlite3_bind_int(s, sqlite3_bind_parameter_index(s, ":limit"), filter->limit);
@@ -445,6 +453,9 @@ static int sqlite_list(void *state, const struct store_filter *filter, store_req
                           SQLITE_STATIC);
     if (shape & LIST_BY_USER)
         sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":user"), filter->user, -1,
+                          SQLITE_STATIC);
+    if (shape & LIST_BY_HOST)
+        sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":host"), filter->host, -1,
                           SQLITE_STATIC);
     if (shape & LIST_BY_ID_PREFIX) {
         /* Every id that starts with "ab1" lies in ["ab1", "ab2"): the prefix with its last

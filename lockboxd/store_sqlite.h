@@ -32,7 +32,7 @@ enum sqlite_outbox_statement {
 };
 
 /* One statement per combination of store_list's filters (store_sqlite.c). */
-#define SQLITE_LIST_SHAPES 16
+#define SQLITE_LIST_SHAPES 32
 /* store_sqlite.c's own statements. */
 #define SQLITE_REQUEST_STATEMENTS 16
 

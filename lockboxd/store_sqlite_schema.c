@@ -4,7 +4,7 @@
 
 #include "store_sqlite.h"
 
-#define SCHEMA_VERSION 6
+#define SCHEMA_VERSION 7
 
 /* Migration n brings the schema from version n-1 to n. Append, never edit. */
 static const char *const migrations[SCHEMA_VERSION] = {
@@ -57,6 +57,8 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "ALTER TABLE sessions ADD COLUMN boot_id TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE sessions ADD COLUMN contained INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX sessions_contained ON sessions (contained);",
+    /* 7: one host's requests by state (role=central's feed and list's host filter). */
+    "CREATE INDEX requests_by_host ON requests (host, state);",
 };
 
 int sqlite_migrate(sqlite3 *db, char *err, size_t err_len)

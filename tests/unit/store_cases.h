@@ -234,30 +234,31 @@ static void test_list_filters_newest_first(void **state)
 
     snprintf(b.tenant, sizeof(b.tenant), "fabrikam");
     c.state = REQUEST_DENIED;
+    snprintf(c.host, sizeof(c.host), "db02");
     put(store, &a);
     put(store, &b);
     put(store, &c);
 
-    struct store_filter all = {true, REQUEST_PENDING, NULL, NULL, NULL, 10};
+    struct store_filter all = {true, REQUEST_PENDING, NULL, NULL, NULL, 10, NULL};
     struct collected got = {0};
     assert_int_equal(store_list(store, &all, collect_request, &got), 0);
     assert_int_equal(got.n, 3);
     assert_string_equal(got.ids[0], c.id);
     assert_string_equal(got.ids[2], a.id);
 
-    struct store_filter pending_eng1 = {false, REQUEST_PENDING, "contoso", "eng1", NULL, 10};
+    struct store_filter pending_eng1 = {false, REQUEST_PENDING, "contoso", "eng1", NULL, 10, NULL};
     memset(&got, 0, sizeof(got));
     assert_int_equal(store_list(store, &pending_eng1, collect_request, &got), 0);
     assert_int_equal(got.n, 1);
     assert_string_equal(got.ids[0], a.id);
 
-    struct store_filter prefix = {true, REQUEST_PENDING, NULL, NULL, "1", 10};
+    struct store_filter prefix = {true, REQUEST_PENDING, NULL, NULL, "1", 10, NULL};
     memset(&got, 0, sizeof(got));
     assert_int_equal(store_list(store, &prefix, collect_request, &got), 0);
     assert_int_equal(got.n, 2);
     assert_string_equal(got.ids[0], b.id);
 
-    struct store_filter limited = {true, REQUEST_PENDING, NULL, NULL, NULL, 1};
+    struct store_filter limited = {true, REQUEST_PENDING, NULL, NULL, NULL, 1, NULL};
     memset(&got, 0, sizeof(got));
     assert_int_equal(store_list(store, &limited, collect_request, &got), 0);
     assert_int_equal(got.n, 1);
@@ -266,7 +267,22 @@ static void test_list_filters_newest_first(void **state)
     assert_int_equal(store_list(store, &all, collect_request, &stopped), 0);
     assert_int_equal(stopped.n, 2);
 
-    struct store_filter empty_prefix = {true, REQUEST_PENDING, NULL, NULL, "", 10};
+    /* One host's requests (role=central): exact, alone or with the other filters. */
+    struct store_filter on_host = {true, REQUEST_PENDING, NULL, NULL, NULL, 10, "db02"};
+    memset(&got, 0, sizeof(got));
+    assert_int_equal(store_list(store, &on_host, collect_request, &got), 0);
+    assert_int_equal(got.n, 1);
+    assert_string_equal(got.ids[0], c.id);
+    struct store_filter on_a_host = {true, REQUEST_PENDING, NULL, "eng1", NULL, 10, a.host};
+    memset(&got, 0, sizeof(got));
+    assert_int_equal(store_list(store, &on_a_host, collect_request, &got), 0);
+    assert_int_equal(got.n, 1);
+    struct store_filter pending_on = {false, REQUEST_PENDING, "contoso", NULL, NULL, 10, a.host};
+    memset(&got, 0, sizeof(got));
+    assert_int_equal(store_list(store, &pending_on, collect_request, &got), 0);
+    assert_int_equal(got.n, 1);
+    assert_string_equal(got.ids[0], a.id);
+    struct store_filter empty_prefix = {true, REQUEST_PENDING, NULL, NULL, "", 10, NULL};
     assert_int_equal(store_list(store, &empty_prefix, collect_request, &got), -1);
 }
 

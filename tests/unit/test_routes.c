@@ -9,6 +9,7 @@
 
 #include "body.h"
 #include "routes.h"
+#include "routes_internal.h"
 
 #define ID "0123456789abcdef0123456789abcdef"
 
@@ -34,11 +35,50 @@ static void test_plain_paths(void **state)
     assert_null(m.action);
 
     r = found("POST", "/v1/requests", &m);
-    assert_int_equal(r->caller, ROUTE_ANYONE); /* people only: no host certificates */
+    /* People, and at role = central host certificates filing for themselves. */
+    assert_int_equal(r->caller, ROUTE_HOSTS_AT_CENTRAL);
     assert_int_equal(r->required, BODY_REASON);
     assert_true(r->root_fields & BODY_REQUESTER);
     r = found("GET", "/v1/requests", &m);
-    assert_int_equal(r->body, 0); /* a list reads its query, never a body */
+    assert_int_equal(r->body, 0);              /* a list reads its query, never a body */
+    assert_int_equal(r->caller, ROUTE_ANYONE); /* hosts never list */
+    r = found("GET", "/v1/hosts/self/requests", &m);
+    assert_int_equal(r->caller, ROUTE_HOSTS_ONLY);
+    assert_int_equal(r->body, 0);
+}
+
+/* Host certificates: /v1/health anywhere; filing, reading and their feed at central only;
+ * nothing else anywhere, each refusal saying what a host may do. */
+static void test_hosts_admitted(void **state)
+{
+    struct lockboxd_config config;
+    struct route_match m;
+    const char *why = NULL;
+    (void)state;
+
+    memset(&config, 0, sizeof(config));
+    const struct route *health = found("GET", "/v1/health", &m);
+    const struct route *file = found("POST", "/v1/requests", &m);
+    const struct route *show = found("GET", "/v1/requests/" ID, &m);
+    const struct route *feed = found("GET", "/v1/hosts/self/requests", &m);
+    const struct route *approve = found("POST", "/v1/requests/" ID "/approve", &m);
+    const struct route *list = found("GET", "/v1/requests", &m);
+
+    assert_true(route_admits_host(health, &config, &why));
+    assert_false(route_admits_host(file, &config, &why));
+    assert_non_null(strstr(why, "not a central"));
+    assert_false(route_admits_host(feed, &config, &why));
+    config.role = LOCKBOXD_ROLE_CENTRAL;
+    assert_true(route_admits_host(file, &config, &why));
+    assert_true(route_admits_host(show, &config, &why));
+    assert_true(route_admits_host(feed, &config, &why));
+    why = NULL;
+    assert_false(route_admits_host(approve, &config, &why));
+    assert_string_equal(why, "host certificates may file for their own host, read its "
+                             "requests and follow its feed");
+    assert_false(route_admits_host(list, &config, &why));
+    config.role = LOCKBOXD_ROLE_AGENT;
+    assert_false(route_admits_host(show, &config, &why));
 }
 
 static void test_id_and_action(void **state)
@@ -118,7 +158,7 @@ static void test_table_is_consistent(void **state)
         const struct route *r = &all[i];
         assert_int_equal(r->required & ~r->body, 0);
         assert_int_equal(r->root_fields & ~r->body, 0);
-        if (r->caller == ROUTE_ROOT)
+        if (r->caller == ROUTE_ROOT || r->caller == ROUTE_HOSTS_ONLY)
             assert_non_null(r->refusal);
         if (r->root_fields)
             assert_non_null(r->root_fields_refusal);
@@ -139,9 +179,9 @@ static void test_table_is_consistent(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_plain_paths),         cmocka_unit_test(test_id_and_action),
-        cmocka_unit_test(test_root_only_routes),    cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_table_is_consistent),
+        cmocka_unit_test(test_plain_paths),      cmocka_unit_test(test_id_and_action),
+        cmocka_unit_test(test_root_only_routes), cmocka_unit_test(test_hosts_admitted),
+        cmocka_unit_test(test_refusals),         cmocka_unit_test(test_table_is_consistent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
