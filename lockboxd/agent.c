@@ -22,6 +22,7 @@
 #define LAST_SYNC_KEY "central_last_sync_ms"
 
 static void on_agent_event(struct event_source *source, uint32_t events);
+static void publish_known(struct agent *agent);
 
 struct agent *agent_start(struct service *svc, char *err, size_t err_len)
 {
@@ -43,6 +44,9 @@ struct agent *agent_start(struct service *svc, char *err, size_t err_len)
     pthread_condattr_destroy(&attr);
     if (store_meta_get_int(svc->store, LAST_SYNC_KEY, &agent->last_sync_wall_ms) != LOCKBOX_OK)
         agent->last_sync_wall_ms = 0;
+    /* Before the first poll: its answer must report on every request held here, so a revoke
+     * made while this host was down is learnt before anyone is admitted. */
+    publish_known(agent);
     if (agent->event_fd < 0 || agent_link_start(agent, err, err_len) != 0) {
         if (agent->event_fd < 0)
             snprintf(err, err_len, "eventfd: %s", strerror(errno));

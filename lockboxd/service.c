@@ -374,9 +374,13 @@ struct service_result service_check(struct service *svc, const struct identity *
     /* An agent cut off from central may not know of a revoke: the mirror's approvals count
      * only while the link is up (or within offline_grace of the last sync). */
     bool offline = svc->agent != NULL && !agent_may_admit(svc->agent, now);
-    enum lockbox_result found = offline ? LOCKBOX_NOT_FOUND
-                                        : store_find_current_approval(svc->store, in->user, tenant,
-                                                                      host, now, out);
+    enum lockbox_result found = store_find_current_approval(svc->store, in->user, tenant, host, now,
+                                                            out);
+    /* A held approval refused is a denied login even before the module's final check (it
+     * files anew, which fails while central is out of reach, and never makes one). */
+    bool held_refused = offline && found == LOCKBOX_OK;
+    if (held_refused)
+        found = LOCKBOX_NOT_FOUND;
     if (found == LOCKBOX_ERROR)
         return service_store_failed(svc->store);
     if (found == LOCKBOX_OK) {
@@ -401,7 +405,7 @@ struct service_result service_check(struct service *svc, const struct identity *
     struct service_result r = OK;
     if (offline)
         snprintf(r.message, sizeof(r.message), "central unreachable");
-    if (in->final) {
+    if (in->final || held_refused) {
         login_event(&ev, *has_request ? out : NULL, in, tenant, host, "login.denied");
         if (offline)
             ev.comment = "central unreachable";
