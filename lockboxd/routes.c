@@ -93,10 +93,8 @@ static enum MHD_Result route_health(struct route_ctx *ctx)
                            json_object_new_int64((int64_t)journal.file_first_seq));
     json_object_object_add(obj, "waiting",
                            json_object_new_int64((int64_t)waiters_count(ctx->routes->waiters)));
-    if (svc->agent != NULL) {
-        json_object_object_add(obj, "role", json_object_new_string("agent"));
+    if (svc->agent != NULL)
         json_object_object_add(obj, "central", agent_health(svc->agent));
-    }
     return http_reply_json(ctx->call, 200, obj);
 }
 
