@@ -225,9 +225,16 @@ static void apply_feed(struct agent *agent, const struct agent_message *msg)
         }
     }
     failures += forget_unlisted(agent, msg, &now);
-    /* Up only once everything central said is here: a check then reads the truth. */
-    if (failures == 0)
+    /* Up only once everything central said is here: a check then reads the truth. A part
+     * that could not be recorded (a revoke among it) leaves the link down until it is. */
+    if (failures == 0) {
         link_came_up(agent, &now);
+    } else {
+        agent->link_up = false;
+        pthread_mutex_lock(&agent->lock);
+        agent->resync = true;
+        pthread_mutex_unlock(&agent->lock);
+    }
     publish_known(agent);
 }
 

@@ -50,6 +50,7 @@ struct agent {
     struct agent_message *inbox, *inbox_tail;
     struct agent_job *jobs, *jobs_tail;
     char *known; /* "ID,ID,...": what the mirror holds as pending or approved */
+    bool resync; /* an answer could not be applied whole: ask again without since= */
 
     /* The main loop's alone. */
     uint64_t next_job_id;

@@ -163,13 +163,19 @@ static void pause_ms(struct agent *agent, long ms)
 
 /* The feed's URL: since= lets central hold the call until something changes; known= the ids
  * whose final state the mirror must learn. Returns a malloc'd string, NULL on failure. */
-static char *feed_url(struct agent *agent, const char *since, char **known_out)
+static char *feed_url(struct agent *agent, char *since, char **known_out)
 {
     char *url = NULL;
 
     pthread_mutex_lock(&agent->lock);
     *known_out = strdup(agent->known ? agent->known : "");
+    bool resync = agent->resync;
+    agent->resync = false;
     pthread_mutex_unlock(&agent->lock);
+    if (resync) {
+        since[0] = '\0';                     /* the whole state again, at once */
+        pause_ms(agent, BACKOFF_MAX_MS / 5); /* whatever failed may need a moment */
+    }
     if (*known_out == NULL)
         return NULL;
     if (asprintf(&url, "%s/v1/hosts/self/requests?wait=%d%s%s%s%s", agent->central->url,

@@ -15,8 +15,8 @@
 #define NOW_MS 1764072000000LL /* 2025-11-25T12:00:00Z */
 
 /* One request object; state and the other fields are the test's. */
-static void request_json(char *out, size_t len, const char *id, const char *state,
-                         const char *host, const char *tenant)
+static void request_json(char *out, size_t len, const char *id, const char *state, const char *host,
+                         const char *tenant)
 {
     snprintf(out, len,
              "{\"id\":\"%s\",\"state\":\"%s\",\"tenant\":\"%s\",\"host\":\"%s\",\"user\":"
@@ -28,8 +28,7 @@ static void request_json(char *out, size_t len, const char *id, const char *stat
 static int parse(const char *text, struct feed_answer *answer, bool *mismatch, char *why,
                  size_t why_len)
 {
-    return feed_answer_parse(text, strlen(text), "db01", "contoso", answer, mismatch, why,
-                             why_len);
+    return feed_answer_parse(text, strlen(text), "db01", "contoso", answer, mismatch, why, why_len);
 }
 
 static void test_a_good_answer_is_accepted(void **state)
@@ -67,7 +66,7 @@ static void test_bad_answers_are_refused_whole(void **state)
         "",
         "{\"host\":\"db01\",\"requests\":[",
         "[]",
-        "{\"host\":\"db01\",\"tenant\":\"contoso\",\"requests\":[]}", /* no version */
+        "{\"host\":\"db01\",\"tenant\":\"contoso\",\"requests\":[]}",   /* no version */
         "{\"host\":\"db01\",\"tenant\":\"contoso\",\"version\":\"v\"}", /* no requests */
         "{\"host\":\"db01\",\"tenant\":\"contoso\",\"version\":\"a b\",\"requests\":[]}",
         "{\"host\":\"db01\",\"tenant\":\"contoso\",\"version\":\"v\",\"requests\":[]} {}",
