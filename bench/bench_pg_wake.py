@@ -50,7 +50,7 @@ def run(lt, waiters, samples):
     try:
         ids = []
         for i in range(waiters):
-            req = b.file_request(engineers[i // 20], "wake %d" % i, host="h%d.example" % i)
+            req = b.file_request(engineers[i // 20], "wake %d" % i, requester="r%d" % i)
             ids.append(req["id"])
         for rid in ids:
             conns[rid] = login_wait(a.pam_socket, rid, 120)

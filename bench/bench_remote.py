@@ -170,13 +170,14 @@ def approve_with_cli(argv, rid, login):
     return (released - sent) * 1e6, (exited - sent) * 1e6
 
 
-def park_two_logins(setup, engineer, hosts):
-    """Files two requests (distinct hosts: approvals are per account and host) and parks a
-    waiting login on each; returns [(id, login socket)] once lockboxd holds both waits."""
+def park_two_logins(setup, engineer, askers):
+    """Files two requests (distinct requesters: two requests, and lockboxd files for its own
+    host only) and parks a waiting login on each; returns [(id, login socket)] once lockboxd
+    holds both waits."""
     d = setup.d
     pairs = []
-    for host in hosts:
-        rid = d.file_request(engineer, "remote bench", host=host)["id"]
+    for asker in askers:
+        rid = d.file_request(engineer, "remote bench", requester=asker)["id"]
         pairs.append((rid, login_wait(d.pam_socket, rid)))
     d.wait_waiting(2)
     return pairs
@@ -184,14 +185,14 @@ def park_two_logins(setup, engineer, hosts):
 
 def release_rounds(setup, engineer, phase, rounds, approvers):
     """approvers: {label: fn(rid, login) -> (released_us, other_us)}, two of them, run in
-    alternating order in each round; each request on a host of its own (named after `phase`
-    and the round). Returns {label: ([released], [other])}."""
+    alternating order in each round; each request asked by a requester of its own (named
+    after `phase` and the round). Returns {label: ([released], [other])}."""
     labels = list(approvers)
     out = {label: ([], []) for label in labels}
     for i in range(rounds):
         order = labels if i % 2 == 0 else labels[::-1]
         pairs = park_two_logins(setup, engineer,
-                                ["%s%d-%d.example" % (phase, i, k) for k in range(2)])
+                                ["%s%d-%d" % (phase, i, k) for k in range(2)])
         try:
             for label, (rid, login) in zip(order, pairs):
                 released, other = approvers[label](rid, login)
@@ -344,7 +345,7 @@ def bench_idle_polls(setup, engineer, count, idle_seconds):
     """VmRSS before, with `count` TLS long-polls held idle, after they close; twice, so that
     the second wave shows whether the first one's memory is reused or lost."""
     d = setup.d
-    ids = [d.file_request(engineer, "rss bench", host="rss%d.example" % i)["id"]
+    ids = [d.file_request(engineer, "rss bench", requester="rss%d" % i)["id"]
            for i in range(10)]
     warm = setup.tls_connection()  # the TLS machinery is set up before "before"
     try:

@@ -44,8 +44,8 @@ static const char *const column_titles[COL_COUNT] = {
 #define OWN_MARK " *"
 
 struct list_filter {
-    const char *state, *tenant, *user;
-    bool wide; /* --wide: whole ids, every column, nothing cut */
+    const char *state, *tenant, *user, *host; /* host: one host's (a central has many) */
+    bool wide;                                /* --wide: whole ids, every column, nothing cut */
 };
 
 static bool is_list_state(const char *state)
@@ -61,13 +61,14 @@ static int parse_list_options(struct cli *cli, int argc, char **argv, struct lis
         {"state", required_argument, NULL, 's'},
         {"tenant", required_argument, NULL, 't'},
         {"user", required_argument, NULL, 'u'},
+        {"host", required_argument, NULL, 'H'},
         {"wide", no_argument, NULL, 'w'},
         CLI_COMMON_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     int opt, rc;
 
-    *filter = (struct list_filter){"pending", NULL, NULL, false};
+    *filter = (struct list_filter){"pending", NULL, NULL, NULL, false};
     while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
         if (opt == 's')
             filter->state = optarg;
@@ -75,6 +76,8 @@ static int parse_list_options(struct cli *cli, int argc, char **argv, struct lis
             filter->tenant = optarg;
         else if (opt == 'u')
             filter->user = optarg;
+        else if (opt == 'H')
+            filter->host = optarg;
         else if (opt == 'w')
             filter->wide = true;
         else if ((rc = cli_common_option(cli, "list", opt, argv)) != -1)
@@ -89,19 +92,23 @@ static int parse_list_options(struct cli *cli, int argc, char **argv, struct lis
         return cli_usage("list", "--tenant must be a name of [A-Za-z0-9._-]");
     if (filter->user != NULL && !text_is_name(filter->user, LOCKBOX_NAME_MAX))
         return cli_usage("list", "--user must be a name of [A-Za-z0-9._-]");
+    if (filter->host != NULL && !text_is_host(filter->host, LOCKBOX_HOST_MAX))
+        return cli_usage("list", "--host must be a host name of [A-Za-z0-9._:%%-]");
     return -1;
 }
 
 static int build_list_path(const struct list_filter *filter, char *path, size_t path_len)
 {
     char tenant[3 * LOCKBOX_NAME_MAX + 1] = "", user[3 * LOCKBOX_NAME_MAX + 1] = "";
+    char host[3 * LOCKBOX_HOST_MAX + 1] = "";
 
     if ((filter->tenant && lockbox_query_escape(filter->tenant, tenant, sizeof(tenant)) != 0) ||
-        (filter->user && lockbox_query_escape(filter->user, user, sizeof(user)) != 0))
+        (filter->user && lockbox_query_escape(filter->user, user, sizeof(user)) != 0) ||
+        (filter->host && lockbox_query_escape(filter->host, host, sizeof(host)) != 0))
         return -1;
-    int n = snprintf(path, path_len, "/v1/requests?state=%s&limit=%d%s%s%s%s", filter->state,
+    int n = snprintf(path, path_len, "/v1/requests?state=%s&limit=%d%s%s%s%s%s%s", filter->state,
                      LOCKBOX_LIST_MAX, filter->tenant ? "&tenant=" : "", tenant,
-                     filter->user ? "&user=" : "", user);
+                     filter->user ? "&user=" : "", user, filter->host ? "&host=" : "", host);
     return n > 0 && (size_t)n < path_len ? 0 : -1;
 }
 
@@ -362,7 +369,7 @@ int cmd_list(struct cli *cli, int argc, char **argv)
     struct lockbox_reply reply;
     struct lockbox_request *reqs = NULL;
     size_t count = 0;
-    char path[512];
+    char path[1024];
     int rc = parse_list_options(cli, argc, argv, &filter);
 
     if (rc != -1)

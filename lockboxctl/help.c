@@ -12,7 +12,7 @@ struct command_help {
 
 static const struct command_help command_helps[] = {
     {"list", "Usage: lockboxctl [GLOBAL OPTIONS] list [--state STATE] [--tenant T] [--user U]\n"
-             "                                        [--wide]\n"
+             "                                        [--host H] [--wide]\n"
              "List requests you may read, newest first (default: pending ones).\n"
              "Ids are shortened: any unique prefix of 6 or more characters works as an id.\n"
              "AGE is how long ago a request was filed; LEFT how long until it lapses (pending)\n"
@@ -22,6 +22,7 @@ static const struct command_help command_helps[] = {
              "  --state STATE   pending (default), approved, denied, expired, revoked or all\n"
              "  --tenant T      only requests for tenant T\n"
              "  --user U        only requests for user U\n"
+             "  --host H        only requests for host H (a central keeps many hosts')\n"
              "  --wide          whole ids, every column, nothing cut to the terminal's width\n"
              "  --json          print a JSON array of request objects\n"},
     {"show", "Usage: lockboxctl [GLOBAL OPTIONS] show ID\n"
@@ -51,7 +52,8 @@ static const struct command_help command_helps[] = {
      "If you already have a pending request for that tenant and host, it is shown instead.\n\n"
      "  --reason TEXT   justification, e.g. a ticket: \"INC-4711 disk full\" (required)\n"
      "  --tenant T      tenant whose data you need (default: the daemon's tenant)\n"
-     "  --host H        host you will log in to (default: this host)\n"
+     "  --host H        host you will log in to (default: the daemon's own; another\n"
+     "                  host only at central, with --server)\n"
      "  --json          print the request as JSON\n"},
     {"wait", "Usage: lockboxctl [GLOBAL OPTIONS] wait ID [--timeout SECONDS]\n"
              "Block until a request is decided. Exit status 0 only if it was approved.\n"

@@ -50,8 +50,9 @@ struct service_result service_file_target(const struct service *svc, const struc
                        : service_result_of(403, "forbidden", "this lockboxd is not a central");
     *host = in->host ? in->host : cfg->host;
     *tenant = in->tenant ? in->tenant : cfg->tenant;
-    if (central && in->tenant == NULL && config_tenant_of_host(cfg, *host) != NULL)
-        *tenant = config_tenant_of_host(cfg, *host)->name; /* the host says whose it is */
+    const struct tenant_config *owner = central ? config_tenant_of_host(cfg, *host) : NULL;
+    if (owner != NULL && in->tenant == NULL)
+        *tenant = owner->name; /* the host says whose it is */
     const struct tenant_config *t = config_find_tenant(cfg, *tenant);
     if (t == NULL)
         return service_result_of(400, "bad_request", "unknown tenant '%s'", *tenant);
@@ -94,10 +95,12 @@ static int add_to_feed(const struct lockbox_request *req, void *ctx)
 
 /* What the host must hold: every pending request, and every approved one (an expired
  * approval leaves this list when the expiry scan records it; the agent's own clock ends it
- * first anyway). */
+ * first anyway). Only its tenant's: a request filed under another tenant before the
+ * configuration moved the host is not this tenant's admins' decision. */
 static int add_live(struct service *svc, struct host_feed *feed, enum request_state state)
 {
-    struct store_filter filter = {false, state, NULL, NULL, NULL, LOCKBOX_LIST_MAX, feed->host};
+    struct store_filter filter = {false,     state, feed->tenant, NULL, NULL, LOCKBOX_LIST_MAX,
+                                  feed->host};
     struct feed_fill fill = {feed, 0};
 
     if (store_list(svc->store, &filter, add_to_feed, &fill) != 0)
@@ -118,7 +121,7 @@ static int add_known(struct service *svc, struct host_feed *feed,
         if (found == LOCKBOX_ERROR)
             return -1;
         if (found == LOCKBOX_OK && strcmp(req.host, feed->host) == 0 &&
-            host_feed_add(feed, &req) != 0)
+            strcmp(req.tenant, feed->tenant) == 0 && host_feed_add(feed, &req) != 0)
             return -2;
     }
     return 0;

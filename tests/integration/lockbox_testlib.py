@@ -448,7 +448,8 @@ class Daemon:
 
     def __init__(self, tenant="contoso", tenants=None, request_ttl="12h", access_ttl="12h",
                  max_pending=20, host="testhost", syslog=False, env=None, wrapper=None,
-                 tenant_options=None, daemon_extra=None, store=None, database=None):
+                 tenant_options=None, daemon_extra=None, store=None, database=None,
+                 central=False):
         self.store = store or STORE
         if self.store not in STORES:
             raise ValueError("store %r: one of %s" % (self.store, ", ".join(STORES)))
@@ -484,7 +485,27 @@ class Daemon:
         self.wrapper = wrapper or []
         self.proc = None
         self.syslog = SyslogListener(os.path.join(self.dir, "devlog")) if syslog else None
+        self.remote_section = ""
+        if central:
+            self._make_central()
         self.write_config()
+
+    def _make_central(self):
+        """role = central, every tenant owning every host ("*"), and the [remote] listener it
+        needs on a free loopback port with a CA of its own: for suites where one person files
+        for several hosts, which only a central accepts since Step 15 (a lockboxd on a host
+        files for that host only)."""
+        from lockbox_certs import TestCA  # lazily: only central suites make certificates
+        self.daemon_extra = dict(self.daemon_extra, role="central")
+        self.tenant_options = {name: dict(self.tenant_options.get(name, {}), hosts="*")
+                               for name in self.tenants}
+        ca = TestCA(os.path.join(self.dir, "tls"))
+        crt, key = ca.server("server")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.remote_section = ("\n[remote]\nlisten = 127.0.0.1:%d\ncertificate = %s\nkey = %s\n"
+                               "client_ca = %s\n" % (self.port, crt, key, ca.cert))
 
     def write_config(self, extra=""):
         lines = ["[daemon]",
@@ -505,7 +526,7 @@ class Daemon:
             lines += ["[tenant %s]" % name, "admins = %s" % ", ".join(admins)]
             lines += ["%s = %s" % kv for kv in self.tenant_options.get(name, {}).items()] + [""]
         with open(self.conf_path, "w") as f:
-            f.write("\n".join(lines) + extra)
+            f.write("\n".join(lines) + self.remote_section + extra)
 
     @property
     def pid(self):

@@ -45,7 +45,8 @@ class TrailCase(unittest.TestCase):
         return subprocess.run(argv, capture_output=True, text=True, timeout=60)
 
     def file_some(self, n, prefix):
-        return [self.d.file_request(ENG, "%s %d" % (prefix, i), host="%s%d" % (prefix, i))
+        # Each asked by someone else, so each is a request of its own.
+        return [self.d.file_request(ENG, "%s %d" % (prefix, i), requester="%s%d" % (prefix, i))
                 for i in range(n)]
 
 
@@ -129,7 +130,7 @@ class FullDisk(unittest.TestCase):
             i = 0
             while reader.poll() is None:  # for the reader's 4 s: records that fail, retried
                 d.call("POST", "/v1/requests", {"reason": "x" * 900 + str(i), "user": ENG,
-                                                "host": "h%d" % i})
+                                                "requester": "h%d" % i})
                 full_seen = full_seen or d.call("GET", "/v1/health")[1]["audit_ok"] is False
                 i += 1
             reads, torn = map(int, reader.communicate(timeout=30)[0].split())

@@ -75,7 +75,9 @@ class CompletionTest(unittest.TestCase):
         shutil.rmtree(cls.bin)
 
     def setUp(self):
-        self.daemon = Daemon(tenants={"contoso": [ADMIN]})
+        # A central: ENG's requests are for several hosts (Step 15: a lockboxd on a host files
+        # for that host only).
+        self.daemon = Daemon(tenants={"contoso": [ADMIN]}, central=True)
         self.addCleanup(self.daemon.close)
         self.daemon.start()
         # Two pending requests of ENG's (distinct hosts, so two requests), one approved, and

@@ -85,8 +85,11 @@ class CtlUxTest(CliAssertions, unittest.TestCase):
             p.stdout.close()
 
     def start_daemon(self, **kw):
+        # A central: requests here are filed for several hosts (Step 15: a lockboxd on a host
+        # files for that host only).
         daemon = Daemon(tenants={"contoso": [ALICE, CAROL], "fabrikam": [BOB]},
-                        daemon_extra={"session_grace": "1s", "session_warning": "0"}, **kw)
+                        daemon_extra={"session_grace": "1s", "session_warning": "0"},
+                        central=True, **kw)
         self.addCleanup(daemon.close)
         return daemon.start()
 

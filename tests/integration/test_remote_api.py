@@ -129,14 +129,20 @@ class Remote(unittest.TestCase):
     def tearDownClass(cls):
         cls.d.close()
 
-    def file_as_engineer(self, host):
+    def file_as_engineer(self):
+        """A new request of ENG's for this host. The tests share one lockboxd, and a lockboxd
+        files for its own host only (Step 15): each test's request is denied when it ends, so
+        the next test's filing is new rather than this pending one again."""
         status, obj = tls_call(self.d, ENG, "POST", "/v1/requests",
-                               {"reason": "INC-1 over TLS", "tenant": "contoso", "host": host})
+                               {"reason": "INC-1 over TLS", "tenant": "contoso",
+                                "host": "testhost"})
         self.assertEqual(status, 201, obj)
-        return obj["request"] if "request" in obj else obj
+        req = obj["request"] if "request" in obj else obj
+        self.addCleanup(tls_call, self.d, ALICE, "POST", "/v1/requests/%s/deny" % req["id"], {})
+        return req
 
     def test_engineer_files_admin_approves_waiting_login_released(self):
-        req = self.file_as_engineer("testhost")
+        req = self.file_as_engineer()
         self.assertEqual((req["user"], req["requested_by"], req["requester"]),
                          (ENG, "lockbox:user/" + ENG, ENG), req)
         result, remote_wait = {}, {}
@@ -172,7 +178,7 @@ class Remote(unittest.TestCase):
         self.assertIn("actor=lockbox:user/%s " % ALICE, line)
 
     def test_admin_of_another_tenant_is_refused(self):
-        req = self.file_as_engineer("other1")
+        req = self.file_as_engineer()
         status, obj = tls_call(self.d, BOB, "POST", "/v1/requests/%s/approve" % req["id"], {})
         self.assertEqual((status, obj["error"]), (403, "forbidden"), obj)
         self.assertIn("not an approver for tenant contoso", obj["message"])
@@ -182,7 +188,7 @@ class Remote(unittest.TestCase):
     def test_self_decision_through_a_certificate_is_refused(self):
         """ENG is an admin of contoso by @group (its member list names him), so the refusal
         is the self-decision rule's, not the admin list's."""
-        req = self.file_as_engineer("other2")
+        req = self.file_as_engineer()
         status, obj = tls_call(self.d, ENG, "POST", "/v1/requests/%s/approve" % req["id"], {})
         self.assertEqual((status, obj["error"]), (403, "forbidden"), obj)
         self.assertNotIn("not an approver", obj["message"])
@@ -202,7 +208,7 @@ class Remote(unittest.TestCase):
                                    ("POST", "/v1/requests", {"reason": "x"})):
             status, obj = tls_call(self.d, "host", method, path, body)
             self.assertEqual((status, obj["error"]), (403, "forbidden"), obj)
-            self.assertIn("host certificates are for lockboxd agents", obj["message"])
+            self.assertIn("host certificates reach only /v1/health here", obj["message"])
 
     def test_root_only_routes_are_refused_to_remote_people(self):
         for method, path, body in (("POST", "/v1/access/check", {"user": ENG}),

@@ -84,6 +84,61 @@ static void test_admin_groups_of_all_tenants(void **unused)
     config_free(&config);
 }
 
+/* Loads text as a lockboxd.conf; 0, or -1 with the message in err. */
+static int load_text(const char *text, char *err, size_t err_len)
+{
+    char path[] = "/tmp/lbx-test-config-XXXXXX";
+    int fd = mkstemp(path);
+    FILE *file = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+    assert_non_null(file);
+    fputs(text, file);
+    fclose(file);
+    int rc = config_load(path, &config, err, err_len);
+    unlink(path);
+    /* The message names the temporary file: keep only what follows "FILE:". */
+    char *after = strstr(err, path);
+    if (rc != 0 && after != NULL)
+        memmove(err, after + strlen(path), strlen(after + strlen(path)) + 1);
+    return rc;
+}
+
+/* [daemon] role and a tenant's hosts: a host belongs to the first tenant whose list matches;
+ * a central without [remote] names the line of its role. */
+static void test_role_and_hosts(void **unused)
+{
+    char err[512] = "";
+    (void)unused;
+
+    if (load_text("[daemon]\ntenant = contoso\n[tenant contoso]\nadmins = alice\n"
+                  "hosts = db01, db-*\n[tenant fabrikam]\nadmins = bob\nhosts = db-*, web?\n",
+                  err, sizeof(err)) != 0)
+        fail_msg("refused: %s", err);
+    assert_int_equal(config.role, LOCKBOXD_ROLE_STANDALONE);
+    assert_string_equal(config_tenant_of_host(&config, "db01")->name, "contoso");
+    assert_string_equal(config_tenant_of_host(&config, "db-7")->name, "contoso"); /* first */
+    assert_string_equal(config_tenant_of_host(&config, "web1")->name, "fabrikam");
+    assert_null(config_tenant_of_host(&config, "web12"));
+    config_free(&config);
+
+    assert_int_equal(load_text("[daemon]\ntenant = contoso\n\nrole = central\n"
+                               "[tenant contoso]\nadmins = alice\n",
+                               err, sizeof(err)),
+                     -1);
+    assert_string_equal(err, ":4: role = central needs a [remote] section (hosts reach central "
+                             "over TLS)");
+    assert_int_equal(load_text("[daemon]\ntenant = contoso\nrole = hub\n[tenant contoso]\n"
+                               "admins = alice\n",
+                               err, sizeof(err)),
+                     -1);
+    assert_string_equal(err, ":3: role must be standalone, central or agent");
+    assert_int_equal(load_text("[daemon]\ntenant = contoso\n[tenant contoso]\nadmins = alice\n"
+                               "hosts = db01, db/02\n",
+                               err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, ":5: hosts: 'db/02' is not a host name or pattern"));
+}
+
 static void test_hidden_characters_are_refused_in_names(void **unused)
 {
     char err[512], name[32], admin[80];
@@ -163,6 +218,7 @@ int main(void)
         cmocka_unit_test(test_hidden_characters_are_refused_in_names),
         cmocka_unit_test(test_a_dsn_password_only_in_a_file_root_alone_reads),
         cmocka_unit_test(test_admin_groups_of_all_tenants),
+        cmocka_unit_test(test_role_and_hosts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
