@@ -144,8 +144,8 @@ int config_central_check(const struct central_config *central, char *why, size_t
     return check_key_file(central->key, why, why_len);
 }
 
-int config_central_validate(const struct lockboxd_config *config, int line, char *err,
-                            size_t err_len)
+int config_central_validate(const struct lockboxd_config *config, int line, int role_line,
+                            char *err, size_t err_len)
 {
     char why[LOCKBOX_PATH_MAX + 200];
     bool agent = config->role == LOCKBOXD_ROLE_AGENT;
@@ -157,9 +157,8 @@ int config_central_validate(const struct lockboxd_config *config, int line, char
     }
     if (agent && !config->central.present) {
         snprintf(err, err_len,
-                 "%s: [daemon] role = agent needs a [central] section (url, certificate, key, "
-                 "ca)",
-                 config->path);
+                 "%s:%d: role = agent needs a [central] section (url, certificate, key, ca)",
+                 config->path, role_line);
         return -1;
     }
     if (config_central_check(&config->central, why, sizeof(why)) != 0) {

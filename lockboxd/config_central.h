@@ -33,10 +33,11 @@ int config_central_key(struct central_config *central, const char *key, const ch
  * a key others can read is a host identity anyone on the host can borrow). 0, or -1. */
 int config_central_check(const struct central_config *central, char *why, size_t why_len);
 /* The whole configuration's side of it: [central] exactly when role = agent, and then
- * complete. line: where [central] starts (0: absent). 0, or -1 with "FILE:LINE: why". */
+ * complete. line: where [central] starts (0: absent); role_line: where role is set. 0, or -1
+ * with "FILE:LINE: why". */
 struct lockboxd_config;
-int config_central_validate(const struct lockboxd_config *config, int line, char *err,
-                            size_t err_len);
+int config_central_validate(const struct lockboxd_config *config, int line, int role_line,
+                            char *err, size_t err_len);
 /* Is url an https URL of a host and optional port, nothing more? Pure. */
 bool config_central_url_ok(const char *url);
 

@@ -106,6 +106,9 @@ static enum MHD_Result route_file(struct route_ctx *ctx)
 
     struct file_input in = {body->reason,  body->tenant, body->host,     body->user,
                             body->service, body->rhost,  body->requester};
+    enum MHD_Result forwarded;
+    if (route_forward_file(ctx, &in, &forwarded))
+        return forwarded;
     service_read_clock(&now);
     struct service_result r = service_file(ctx->svc, &ctx->call->who, &in, &now, &req);
     return reply_result(ctx->call, &r, &req);
@@ -260,6 +263,8 @@ static enum MHD_Result finish_wait(void *cls, struct call *call)
 {
     struct routes *routes = cls;
     struct lockbox_request req;
+    if (call->external != NULL)
+        return route_forward_finish(call);
     if (host_feed_is_waiter_key(call->waiter.id))
         return route_host_feed_finish(routes, call);
     struct service_result r = service_show(routes->svc, &call->who, call->waiter.id, &req);

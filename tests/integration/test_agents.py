@@ -268,6 +268,7 @@ class Fleet(AgentCase):
         status, obj = d.call("POST", "/v1/requests", {"reason": "x", "user": user,
                                                       "host": "db01"})
         self.assertEqual(status, 400, obj)
+        self.assertIn("gates host db02", obj["message"])
         status, obj = d.call("POST", "/v1/requests", {"reason": "x"}, as_user=user)
         self.assertEqual(status, 400, obj)
         self.assertIn("agent of central https://127.0.0.1:%d" % self.port, obj["message"])
@@ -280,6 +281,23 @@ class Fleet(AgentCase):
         status, obj = tls_call(self.port, "db02", "POST", "/v1/requests",
                                {"reason": "x", "user": user, "host": "db01"})
         self.assertEqual(status, 403, obj)
+
+    def test_root_on_the_host_files_at_central_through_the_agent(self):
+        user = self.new_user()
+        d = self.agents["db03"]
+        status, obj = d.call("POST", "/v1/requests", {"reason": "INC-15 by root", "user": user})
+        self.assertEqual(status, 201, obj)
+        self.assertEqual((obj["host"], obj["requested_by"], obj["state"]),
+                         ("db03", "lockbox:host/db03", "pending"), obj)
+        # Mirrored before the answer: the host's audit file has it, and central holds it.
+        created = [e for e in d.audit_events()
+                   if e["event"] == "request.created" and e["request_id"] == obj["id"]]
+        self.assertEqual(len(created), 1, created)
+        status, at_central = self.central_call("GET", "/v1/requests/" + obj["id"])
+        self.assertEqual((status, at_central["host"]), (200, "db03"), at_central)
+        # The same filing again finds the pending request (central's reuse), not a second one.
+        status, again = d.call("POST", "/v1/requests", {"reason": "INC-15 again", "user": user})
+        self.assertEqual((status, again["id"]), (200, obj["id"]), again)
 
     def test_revoke_at_central_ends_a_live_session_within_2s(self):
         user = self.new_user()
