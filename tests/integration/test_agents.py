@@ -116,6 +116,11 @@ def login_socket_call(d, message, timeout=30):
         return json.loads(s.recv(65536))
 
 
+def read_text(path):
+    with open(path) as f:
+        return f.read()
+
+
 def link(d):
     return d.health()["central"]["link"]
 
@@ -341,6 +346,24 @@ class Fleet(AgentCase):
         self.assertIn("event=central.reconnected", self.agents["db01"].stderr())
         self.assertEqual(self.login(self.agents["db01"], strict_user)["account"], "PAM_SUCCESS")
 
+    def test_grace_counts_from_the_last_sync_kept_across_a_restart(self):
+        user = self.new_user()
+        d = self.agents["db03"]
+        self.approved_for("db03", user)
+        synced = d.health()["central"]["last_sync"]
+        self.central.stop()
+        d.stop()
+        d.start()
+        health = d.health()
+        self.assertEqual((health["central"]["link"], health["central"]["last_sync"]),
+                         ("down", synced), health)
+        self.assertEqual(self.login(d, user)["account"], "PAM_SUCCESS")
+        # The same host with a grace already spent: the sync it keeps is too old to count.
+        d.stop()
+        d.db("UPDATE meta SET value = value - 3601000 WHERE key = 'central_last_sync_ms'")
+        d.start()
+        self.assertEqual(self.login(d, user)["account"], "PAM_PERM_DENIED")
+
     def test_a_revoke_while_the_agent_was_stopped_is_applied_before_anyone_is_admitted(self):
         user = self.new_user()
         d = self.agents["db02"]
@@ -374,6 +397,59 @@ class Fleet(AgentCase):
         finally:
             self.agents["db02"].stop()  # its certificate stays revoked: keep it out of setUp
             self.agents.pop("db02").close()
+
+
+class Startup(unittest.TestCase):
+    """[central] and role = agent go together, and the host's key is root's alone."""
+
+    def check_config(self, d):
+        return subprocess.run([lt.LOCKBOXD, "-c", d.conf_path, "--check-config"],
+                              capture_output=True, text=True)
+
+    def line_of(self, d, text):
+        with open(d.conf_path) as f:
+            return next(i for i, l in enumerate(f, 1) if l.strip().startswith(text))
+
+    def test_central_and_role_agent_need_each_other(self):
+        d = agent_daemon("db01", 8443)
+        try:
+            self.assertEqual(self.check_config(d).returncode, 0, self.check_config(d).stderr)
+            d.daemon_extra = {}
+            text = read_text(d.conf_path).replace("role = agent\n", "")
+            with open(d.conf_path, "w") as f:
+                f.write(text)
+            out = self.check_config(d)
+            self.assertEqual(out.returncode, 1)
+            self.assertIn(":%d: [central] is only for role = agent" % self.line_of(d, "[central]"),
+                          out.stderr)
+            d.daemon_extra = {"role": "agent"}
+            d.write_config()
+            out = self.check_config(d)
+            self.assertEqual(out.returncode, 1)
+            self.assertIn(":%d: role = agent needs a [central] section" %
+                          self.line_of(d, "role"), out.stderr)
+        finally:
+            d.close()
+
+    def test_a_readable_key_or_a_plain_url_stops_the_start(self):
+        d = agent_daemon("db01", 8443)
+        try:
+            key = os.path.join(d.dir, "readable.key")
+            shutil.copy(CERTS["db01"][1], key)
+            os.chmod(key, 0o640)
+            text = read_text(d.conf_path)
+            with open(d.conf_path, "w") as f:
+                f.write(text.replace(CERTS["db01"][1], key))
+            out = self.check_config(d)
+            self.assertEqual(out.returncode, 1)
+            self.assertIn("key %s must be owned by uid 0 and not readable" % key, out.stderr)
+            with open(d.conf_path, "w") as f:
+                f.write(text.replace("https://", "http://"))
+            out = self.check_config(d)
+            self.assertEqual(out.returncode, 1)
+            self.assertIn("url must be https://", out.stderr)
+        finally:
+            d.close()
 
 
 class FakeCentral(http.server.ThreadingHTTPServer):
