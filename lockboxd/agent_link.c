@@ -178,10 +178,15 @@ static char *feed_url(struct agent *agent, char *since, char **known_out)
     }
     if (*known_out == NULL)
         return NULL;
-    if (asprintf(&url, "%s/v1/hosts/self/requests?wait=%d%s%s%s%s", agent->central->url,
-                 FEED_WAIT_SECONDS, since[0] ? "&since=" : "", since,
+    /* The version is central's opaque string: escaped, so no character of it is read as
+     * part of the query's syntax. */
+    char *escaped = curl_easy_escape(NULL, since, 0);
+    if (escaped == NULL ||
+        asprintf(&url, "%s/v1/hosts/self/requests?wait=%d%s%s%s%s", agent->central->url,
+                 FEED_WAIT_SECONDS, since[0] ? "&since=" : "", escaped,
                  (*known_out)[0] ? "&known=" : "", *known_out) < 0)
-        return NULL;
+        url = NULL;
+    curl_free(escaped);
     return url;
 }
 

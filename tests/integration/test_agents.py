@@ -267,6 +267,14 @@ class Fleet(AgentCase):
         self.assertEqual((health["role"], health["central"]["link"]), ("agent", "up"), health)
         self.assertIsNotNone(health["central"]["last_sync"])
 
+    def test_each_agent_holds_one_long_poll_at_central(self):
+        # Idle, every agent's feed call is suspended at central (one connection per host):
+        # central counts them among its waiting calls, and they stay there.
+        lt.wait_until(lambda: self.central.health()["waiting"] == len(self.agents), 30,
+                      "one waiting feed call per agent at central")
+        self.assertTrue(lt.holds_for(lambda: self.central.health()["waiting"] ==
+                                     len(self.agents), 1.0), "the agents poll in a loop")
+
     def test_a_host_cannot_file_for_another_host_nor_decide(self):
         user = self.new_user()
         d = self.agents["db02"]
