@@ -32,6 +32,7 @@ ARCHIVES="$LIBDIR/lockboxd/liblockboxd_core.a $LIBDIR/lib/liblockbox_common.a
 module_sources_of() {
     case "$1" in
     body|config|audit_chain|duration|text|timefmt|request_json|login_request|activation) ;;
+    grant) ;;
     client_cert) ;;
     pam_args)     echo "pam_lockbox/args.c" ;;
     # The module's reply handling with login_call() stubbed in the target (no socket), and
@@ -41,7 +42,7 @@ module_sources_of() {
     esac
 }
 TARGETS=${FUZZ_TARGETS:-"body config audit_chain duration text timefmt request_json pam_args
-                         login_request login_reply activation client_cert"}
+                         login_request login_reply activation client_cert grant"}
 
 # Compile each source once; recompile when it or any header is newer than its object.
 newest_header=$(ls -t "$SRC"/lib/*.h "$SRC"/lockboxd/*.h "$SRC"/pam_lockbox/*.h | head -n 1)

@@ -76,7 +76,7 @@ static void build_and_read_back(const char *data, size_t size)
     struct audit_event ev =
         {f[0] ? f[0] : "request.created", f[1], f[2], f[3], f[4], f[5], f[6], f[7],
          (int64_t)size * 1000003};
-    FUZZ_CHECK(audit_line_build(1, 1700000000123, &ev, AUDIT_ZERO_HASH, &line1) == 0);
+    FUZZ_CHECK(audit_line_build(1, 1, 1700000000123, &ev, AUDIT_ZERO_HASH, &line1) == 0);
     FUZZ_CHECK(strchr(line1, '\n') == NULL);        /* one record, one line */
     char *escaped = text_escape_json_hidden(line1); /* and no hidden character raw */
     FUZZ_CHECK(escaped != NULL && strcmp(escaped, line1) == 0);
@@ -90,7 +90,7 @@ static void build_and_read_back(const char *data, size_t size)
         (ev.tenant == NULL || strlen(ev.tenant) < sizeof(info.tenant)))
         FUZZ_CHECK(audit_line_canonical(line1, strlen(line1), &info) == 0 && info.seq == 1 &&
                    info.time_ms == 1700000000123 && strcmp(info.event, ev.event) == 0);
-    FUZZ_CHECK(audit_line_build(2, 1700000000999, &ev, hash1, &line2) == 0);
+    FUZZ_CHECK(audit_line_build(2, 1, 1700000000999, &ev, hash1, &line2) == 0);
     FUZZ_CHECK(audit_record_hash(line2, strlen(line2), hash2) == 0);
 
     struct audit_verifier v;

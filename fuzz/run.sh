@@ -18,7 +18,7 @@ if [ $replay -eq 0 ]; then
     SECONDS_EACH=${1:?usage: fuzz/run.sh OUTDIR SECONDS [TARGET...]}
     shift
 fi
-TARGETS=${*:-"body config audit_chain duration text timefmt request_json pam_args login_request login_reply activation client_cert"}
+TARGETS=${*:-"body config audit_chain duration text timefmt request_json pam_args login_request login_reply activation client_cert grant"}
 export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 

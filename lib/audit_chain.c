@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "random_id.h"
 #include "text.h"
 #include "timefmt.h"
 
@@ -14,8 +15,17 @@ static json_object *string_or_null(const char *value)
     return value != NULL && value[0] != '\0' ? json_object_new_string(value) : NULL;
 }
 
-/* The line as json-c writes it: hidden characters raw, as every line before Step 11 was. */
-static char *line_with_raw_hidden(int version, uint64_t seq, int64_t time_ms,
+/* What a format-2 line holds beyond its event: where format 2 began in its chain, and a
+ * random nonce (so that a withheld record's content hash cannot be found by guessing its
+ * few unknown fields). */
+struct v2_members {
+    uint64_t v2_from;
+    const char *nonce;
+};
+
+/* The line as json-c writes it: hidden characters raw, as every line before Step 11 was.
+ * v2 NULL: format 1. */
+static char *line_with_raw_hidden(const struct v2_members *v2, uint64_t seq, int64_t time_ms,
                                   const struct audit_event *event, const char *prev_hash)
 {
     char when[TIMEFMT_LEN], expires[TIMEFMT_LEN];
@@ -24,8 +34,10 @@ static char *line_with_raw_hidden(int version, uint64_t seq, int64_t time_ms,
     if (obj == NULL)
         return NULL;
     timefmt_rfc3339_ms(time_ms, when);
-    if (version >= 2)
-        json_object_object_add(obj, "v", json_object_new_int(version));
+    if (v2 != NULL) {
+        json_object_object_add(obj, "v", json_object_new_int(2));
+        json_object_object_add(obj, "v2_from", json_object_new_int64((int64_t)v2->v2_from));
+    }
     json_object_object_add(obj, "seq", json_object_new_int64((int64_t)seq));
     json_object_object_add(obj, "time", json_object_new_string(when));
     json_object_object_add(obj, "event", string_or_null(event->event));
@@ -43,6 +55,8 @@ static char *line_with_raw_hidden(int version, uint64_t seq, int64_t time_ms,
     } else {
         json_object_object_add(obj, "expires_at", NULL);
     }
+    if (v2 != NULL)
+        json_object_object_add(obj, "nonce", json_object_new_string(v2->nonce));
     json_object_object_add(obj, "prev_hash", json_object_new_string(prev_hash));
     const char *text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
                                                                JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -51,10 +65,16 @@ static char *line_with_raw_hidden(int version, uint64_t seq, int64_t time_ms,
     return line;
 }
 
-int audit_line_build(uint64_t seq, int64_t time_ms, const struct audit_event *event,
-                     const char *prev_hash, char **line)
+int audit_line_build(uint64_t seq, uint64_t v2_from, int64_t time_ms,
+                     const struct audit_event *event, const char *prev_hash, char **line)
 {
-    char *raw = line_with_raw_hidden(AUDIT_FORMAT_CURRENT, seq, time_ms, event, prev_hash);
+    char nonce[LOCKBOX_ID_HEX_LEN + 1];
+    struct v2_members v2 = {v2_from, nonce};
+
+    *line = NULL;
+    if (v2_from == 0 || v2_from > seq || random_id(nonce) != 0)
+        return -1;
+    char *raw = line_with_raw_hidden(&v2, seq, time_ms, event, prev_hash);
 
     /* Escaped here, before anyone hashes the line: `cat`, `less` or `tail -f` of the audit file
      * must not show a reason reordered by a bidi override (the chain covers these bytes). */
@@ -170,9 +190,27 @@ static int check_position(struct audit_verifier *v, uint64_t seq, const char *pr
     return 0;
 }
 
-/* A format-1 record after a format-2 one: lockboxd never writes one, so it was inserted. */
-static int check_version(struct audit_verifier *v, int version, uint64_t seq, const char *where)
+/* Where format 2 began is known from any whole format-2 line (its v2_from, covered by its
+ * content hash); before that point records are format 1, from it on format 2. A record given
+ * in the other format than its place says was passed off as such (a format-2 record withheld as
+ * a format-1 hash would escape every check of its content and tenant). */
+static int check_format_place(struct audit_verifier *v, int version, uint64_t seq,
+                              const char *where)
 {
+    if (v->v2_from != 0 && version == 1 && seq >= v->v2_from) {
+        snprintf(v->error, sizeof(v->error),
+                 "%s: record seq %llu is given in format 1, but format 2 began at seq %llu "
+                 "(a record passed off as format 1)",
+                 where, (unsigned long long)seq, (unsigned long long)v->v2_from);
+        return -1;
+    }
+    if (v->v2_from != 0 && version == 2 && seq < v->v2_from) {
+        snprintf(v->error, sizeof(v->error),
+                 "%s: record seq %llu is given in format 2, but format 2 began at seq %llu "
+                 "(altered)",
+                 where, (unsigned long long)seq, (unsigned long long)v->v2_from);
+        return -1;
+    }
     if (version < v->version) {
         snprintf(v->error, sizeof(v->error),
                  "%s: record seq %llu is in format %d after a record in format %d (inserted)",
@@ -180,6 +218,47 @@ static int check_version(struct audit_verifier *v, int version, uint64_t seq, co
         return -1;
     }
     return 0;
+}
+
+/* A whole format-2 line says where format 2 began: it must agree with what came before. */
+static int learn_v2_from(struct audit_verifier *v, const char *line, size_t len, uint64_t seq,
+                         const char *where)
+{
+    uint64_t from;
+
+    if (audit_line_v2_from(line, len, &from) != 0) {
+        snprintf(v->error, sizeof(v->error),
+                 "%s: record seq %llu is not a valid format-2 record (altered)", where,
+                 (unsigned long long)seq);
+        return -1;
+    }
+    if (v->v2_from != 0 && from != v->v2_from) {
+        snprintf(v->error, sizeof(v->error),
+                 "%s: record seq %llu says format 2 began at seq %llu, an earlier one said %llu "
+                 "(altered)",
+                 where, (unsigned long long)seq, (unsigned long long)from,
+                 (unsigned long long)v->v2_from);
+        return -1;
+    }
+    if (v->last_v1_seq >= from || (v->first_v2_seq != 0 && v->first_v2_seq < from)) {
+        snprintf(v->error, sizeof(v->error),
+                 "%s: format 2 began at seq %llu (record seq %llu says so), but seq %llu was "
+                 "given in format %d (a record passed off as another format)",
+                 where, (unsigned long long)from, (unsigned long long)seq,
+                 (unsigned long long)(v->last_v1_seq >= from ? v->last_v1_seq : v->first_v2_seq),
+                 v->last_v1_seq >= from ? 1 : 2);
+        return -1;
+    }
+    v->v2_from = from;
+    return 0;
+}
+
+static void note_format(struct audit_verifier *v, int version, uint64_t seq)
+{
+    if (version == 1)
+        v->last_v1_seq = seq;
+    else if (v->first_v2_seq == 0)
+        v->first_v2_seq = seq;
 }
 
 static void advance(struct audit_verifier *v, uint64_t seq, int version, const char *hash)
@@ -203,7 +282,9 @@ int audit_verify_line(struct audit_verifier *v, const char *line, size_t len, co
                  (unsigned long long)v->seq);
         return -1;
     }
-    if (check_position(v, seq, prev, where) != 0 || check_version(v, version, seq, where) != 0)
+    if (check_position(v, seq, prev, where) != 0 ||
+        check_format_place(v, version, seq, where) != 0 ||
+        (version == 2 && learn_v2_from(v, line, len, seq, where) != 0))
         return -1;
     if (audit_record_hash(line, len, hash) != 0) {
         snprintf(v->error, sizeof(v->error),
@@ -212,6 +293,7 @@ int audit_verify_line(struct audit_verifier *v, const char *line, size_t len, co
         return -1;
     }
     advance(v, seq, version, hash);
+    note_format(v, version, seq);
     v->whole_seq = seq;
     return 0;
 }
@@ -226,10 +308,12 @@ int audit_verify_withheld(struct audit_verifier *v, const struct audit_withheld 
                  where, (unsigned long long)w->seq);
         return -1;
     }
-    if (check_position(v, w->seq, NULL, where) != 0 || check_version(v, 2, w->seq, where) != 0 ||
+    if (check_position(v, w->seq, NULL, where) != 0 ||
+        check_format_place(v, 2, w->seq, where) != 0 ||
         audit_hash_v2(w->seq, v->hash, w->tenant_tag, w->content_hash, hash) != 0)
         return -1;
     advance(v, w->seq, 2, hash);
+    note_format(v, 2, w->seq);
     v->withheld++;
     return 0;
 }
@@ -242,9 +326,13 @@ int audit_verify_withheld_v1(struct audit_verifier *v, uint64_t seq, const char 
                  where, (unsigned long long)seq);
         return -1;
     }
-    if (check_position(v, seq, NULL, where) != 0 || check_version(v, 1, seq, where) != 0)
+    if (check_position(v, seq, NULL, where) != 0 || check_format_place(v, 1, seq, where) != 0)
         return -1;
     advance(v, seq, 1, record_hash);
+    note_format(v, 1, seq);
+    if (v->taken_on_trust == 0)
+        v->trust_first = seq;
+    v->trust_last = seq;
     v->withheld++;
     v->taken_on_trust++;
     return 0;
@@ -253,11 +341,11 @@ int audit_verify_withheld_v1(struct audit_verifier *v, uint64_t seq, const char 
 void audit_verifier_start_after(struct audit_verifier *v, uint64_t seq, const char *hash)
 {
     audit_verifier_init(v);
-    if (seq == 0)
-        return;
+    /* Started even at 0: an excerpt from the beginning must begin with seq 1 and the zero
+     * hash, where a file after rotation may begin anywhere. */
     v->started = true;
     v->seq = seq;
-    snprintf(v->hash, sizeof(v->hash), "%s", hash);
+    snprintf(v->hash, sizeof(v->hash), "%s", seq == 0 ? AUDIT_ZERO_HASH : hash);
 }
 
 int audit_verify_head(struct audit_verifier *v, uint64_t head_seq, const char *head_hash)
@@ -317,6 +405,43 @@ static bool is_escaped_line(const char *raw, const char *line, size_t len)
     return same;
 }
 
+static bool is_nonce(const char *s)
+{
+    return s != NULL && strlen(s) == LOCKBOX_ID_HEX_LEN &&
+           strspn(s, "0123456789abcdef") == strlen(s);
+}
+
+/* A format-2 line's v2_from (1..seq) and nonce (32 lowercase hex); 0 or -1. */
+static int v2_members_of(json_object *obj, uint64_t seq, struct v2_members *out)
+{
+    json_object *from, *nonce;
+
+    if (!json_object_object_get_ex(obj, "v2_from", &from) ||
+        !json_object_is_type(from, json_type_int) || json_object_get_int64(from) <= 0 ||
+        (uint64_t)json_object_get_int64(from) > seq ||
+        !json_object_object_get_ex(obj, "nonce", &nonce) ||
+        !json_object_is_type(nonce, json_type_string) || !is_nonce(json_object_get_string(nonce)))
+        return -1;
+    out->v2_from = (uint64_t)json_object_get_int64(from);
+    out->nonce = json_object_get_string(nonce);
+    return 0;
+}
+
+int audit_line_v2_from(const char *line, size_t len, uint64_t *v2_from)
+{
+    json_object *obj = audit_line_version(line, len) == 2 ? parse_line(line, len) : NULL;
+    uint64_t seq;
+    char prev[LOCKBOX_HASH_HEX_LEN + 1];
+    struct v2_members v2;
+    int rc = obj != NULL && record_fields(obj, &seq, prev) == 0 && v2_members_of(obj, seq, &v2) == 0
+                 ? 0
+                 : -1;
+
+    *v2_from = rc == 0 ? v2.v2_from : 0;
+    json_object_put(obj);
+    return rc;
+}
+
 /* info->seq and info->prev_hash are already read (record_fields); the rest is read here. */
 static int rebuilds_exactly(json_object *obj, const char *line, size_t len,
                             struct audit_line_info *info)
@@ -343,7 +468,12 @@ static int rebuilds_exactly(json_object *obj, const char *line, size_t len,
         strlen(ev.event) >= sizeof(info->event) ||
         (ev.tenant != NULL && strlen(ev.tenant) >= sizeof(info->tenant)))
         return -1;
-    rebuilt = line_with_raw_hidden(info->version, info->seq, info->time_ms, &ev, info->prev_hash);
+    struct v2_members v2 = {0, NULL};
+    if (info->version == 2 && v2_members_of(obj, info->seq, &v2) != 0)
+        return -1;
+    info->v2_from = v2.v2_from;
+    rebuilt = line_with_raw_hidden(info->version == 2 ? &v2 : NULL, info->seq, info->time_ms, &ev,
+                                   info->prev_hash);
     if (rebuilt == NULL)
         return -1;
     /* A line from before records named their requester has no such member: it is canonical

@@ -29,8 +29,11 @@ struct audit_event {
  * Field order is fixed; control bytes and hidden characters (text.h: bidi controls, zero
  * width characters, ...) in values are JSON-escaped (\u001b, \u202e), so the line holds none
  * of them raw. Returns 0 or -1. */
-int audit_line_build(uint64_t seq, int64_t time_ms, const struct audit_event *event,
-                     const char *prev_hash, char **line);
+int audit_line_build(uint64_t seq, uint64_t v2_from, int64_t time_ms,
+                     const struct audit_event *event, const char *prev_hash, char **line);
+/* A format-2 line's v2_from: the seq of the first format-2 record of its chain. 0 or -1 (not a
+ * valid format-2 line). */
+int audit_line_v2_from(const char *line, size_t len, uint64_t *v2_from);
 
 /* Walks a chain one line at a time, across rotated files given oldest first. */
 struct audit_verifier {
@@ -42,6 +45,10 @@ struct audit_verifier {
     uint64_t records;
     uint64_t withheld;       /* records shown only by their hashes */
     uint64_t taken_on_trust; /* withheld format-1 records: their hash cannot be recomputed */
+    uint64_t trust_first, trust_last; /* the seqs of the first and last of those */
+    uint64_t v2_from;                 /* where format 2 began, once a whole format-2 line said so */
+    uint64_t last_v1_seq;             /* the last record seen in format 1 (0: none) */
+    uint64_t first_v2_seq;            /* the first record seen in format 2 (0: none) */
     char error[512];
 };
 
@@ -57,7 +64,8 @@ int audit_verify_withheld(struct audit_verifier *v, const struct audit_withheld 
 /* A withheld format-1 record: only its hash can be given, and is taken as it is. 0 or -1. */
 int audit_verify_withheld_v1(struct audit_verifier *v, uint64_t seq, const char *record_hash,
                              const char *where);
-/* Starts a chain after a record known by its seq and hash (an excerpt; 0: from the start). */
+/* Starts a chain after a record known by its seq and hash (an excerpt); after 0, the first
+ * record must be seq 1 with the zero hash. */
 void audit_verifier_start_after(struct audit_verifier *v, uint64_t seq, const char *hash);
 /* After the last line: does the chain end at the head the daemon holds? */
 int audit_verify_head(struct audit_verifier *v, uint64_t head_seq, const char *head_hash);
@@ -65,6 +73,7 @@ int audit_verify_head(struct audit_verifier *v, uint64_t head_seq, const char *h
 /* What audit_line_canonical() read out of a line. */
 struct audit_line_info {
     int version;
+    uint64_t v2_from; /* format 2 only */
     uint64_t seq;
     int64_t time_ms;
     char event[40];

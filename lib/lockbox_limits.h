@@ -26,6 +26,13 @@
 #define LOCKBOX_HASH_HEX_LEN 64 /* SHA-256 as lowercase hex */
 #define LOCKBOX_BOOT_ID_LEN 36  /* /proc/sys/kernel/random/boot_id */
 
+/* Signed grants (docs/DESIGN.md, "Grants: the signed statement"). */
+#define LOCKBOX_GRANT_SIGNATURES_MAX 16 /* signature lines on one statement */
+#define LOCKBOX_GRANT_MAX 4096          /* a whole grant: its statement and 16 signatures */
+#define LOCKBOX_APPROVER_KEYS_MAX 256   /* lines with a key in one tenant's pinned keys file */
+#define LOCKBOX_APPROVER_KEYS_FILE_MAX (64 * 1024)
+#define LOCKBOX_KEY_ID_HEX_LEN 8 /* first 4 bytes of SHA-256 of a raw public key */
+
 #define LOCKBOX_WAIT_MAX_SECONDS 3600
 #define LOCKBOX_LIST_DEFAULT 100
 #define LOCKBOX_LIST_MAX 1000

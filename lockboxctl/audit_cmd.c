@@ -1,5 +1,6 @@
 /* `audit`: prints audit records, from lockboxd (GET /v1/audit, paged) or from files, one
- * readable line per record or the exact JSON lines. Also dispatches `audit verify`. */
+ * readable line per record or the exact JSON lines. Also parses and dispatches `audit verify`,
+ * `audit export` and `audit head`. */
 #include "audit_cmd.h"
 
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include "api.h"
 #include "audit_chain.h"
 #include "duration.h"
+#include "export_format.h"
 #include "lockbox_limits.h"
 #include "output.h"
 #include "text.h"
@@ -36,12 +38,114 @@ static int parse_since(const char *text, int64_t *since_ms)
     return timefmt_parse(text, since_ms);
 }
 
+/* The word after `audit`: verify, export or head (words, not options, so that they read like
+ * the other commands). */
+static const struct {
+    const char *word;
+    enum audit_action action;
+} audit_actions[] = {
+    {"verify", AUDIT_VERIFY},
+    {"export", AUDIT_EXPORT},
+    {"head", AUDIT_HEAD},
+};
+
+static int parse_audit_action(int argc, char **argv, struct audit_args *args)
+{
+    for (size_t i = 0; optind < argc && i < sizeof(audit_actions) / sizeof(audit_actions[0]); i++) {
+        if (strcmp(argv[optind], audit_actions[i].word) == 0) {
+            args->action = audit_actions[i].action;
+            optind++;
+            break;
+        }
+    }
+    /* verify FILE: files may be named without --file too. */
+    while (args->action == AUDIT_VERIFY && optind < argc && args->n_files < AUDIT_FILES_MAX)
+        args->files[args->n_files++] = argv[optind++];
+    if (optind < argc)
+        return cli_usage("audit", "unexpected argument (did you mean 'audit verify', 'audit "
+                                  "export' or 'audit head'?)");
+    return -1;
+}
+
+/* Which options go with which action: a wrong mix is a usage error, not silently ignored. */
+static int check_audit_combination(const struct audit_args *args)
+{
+    bool exporting = args->action == AUDIT_EXPORT;
+
+    if (args->action == AUDIT_VERIFY && args->has_since)
+        return cli_usage("audit", "verify checks whole files; --since does not apply");
+    if (args->database && (args->action != AUDIT_VERIFY || args->n_files > 0))
+        return cli_usage("audit", "--database goes with 'audit verify' and no --file");
+    if (exporting != (args->tenant != NULL))
+        return cli_usage("audit", "'audit export' needs --tenant NAME, and --tenant goes with it");
+    if (!exporting && (args->output != NULL || args->after_seq != 0))
+        return cli_usage("audit", "--output and --after go with 'audit export'");
+    if (exporting && (args->n_files > 0 || args->has_since))
+        return cli_usage("audit", "'audit export' reads from lockboxd; --file and --since do "
+                                  "not apply");
+    if ((args->has_kept_head || args->trust_format_1) &&
+        (args->action != AUDIT_VERIFY || args->n_files != 1))
+        return cli_usage("audit", "--head and --trust-format-1 go with 'audit verify FILE' of one "
+                                  "export file");
+    if (args->action == AUDIT_HEAD && (args->n_files > 0 || args->has_since))
+        return cli_usage("audit", "'audit head' takes no --file or --since");
+    return -1;
+}
+
+static int parse_seq(const char *text, uint64_t *seq)
+{
+    char *end;
+
+    if (text[0] < '0' || text[0] > '9' || strlen(text) > 19)
+        return -1;
+    errno = 0;
+    unsigned long long n = strtoull(text, &end, 10);
+    if (errno != 0 || *end != '\0' || n > INT64_MAX)
+        return -1;
+    *seq = n;
+    return 0;
+}
+
+/* The options of export and verify --head; -1 when handled, else an exit code. */
+static int parse_export_option(int opt, struct audit_args *args)
+{
+    switch (opt) {
+    case 'T':
+        if (!text_is_name(optarg, LOCKBOX_NAME_MAX))
+            return cli_usage("audit", "--tenant takes a tenant's name");
+        args->tenant = optarg;
+        return -1;
+    case 'A':
+        if (parse_seq(optarg, &args->after_seq) != 0)
+            return cli_usage("audit", "--after takes a record's seq, a number such as 120");
+        return -1;
+    case 'O':
+        if (optarg[0] == '\0')
+            return cli_usage("audit", "--output takes a file name");
+        args->output = optarg;
+        return -1;
+    case 'H':
+        if (export_kept_head_parse(optarg, &args->kept_seq, args->kept_hash) != 0)
+            return cli_usage("audit", "--head takes SEQ:HASH as 'lockboxctl audit head' printed "
+                                      "it, e.g. 120:9f86d08...");
+        args->has_kept_head = true;
+        return -1;
+    case '1': args->trust_format_1 = true; return -1;
+    default: return -2;
+    }
+}
+
 static int parse_audit_options(struct cli *cli, int argc, char **argv, struct audit_args *args)
 {
     static const struct option options[] = {
         {"file", required_argument, NULL, 'F'},
         {"since", required_argument, NULL, 'S'},
         {"database", no_argument, NULL, 'D'},
+        {"tenant", required_argument, NULL, 'T'},
+        {"after", required_argument, NULL, 'A'},
+        {"output", required_argument, NULL, 'O'},
+        {"head", required_argument, NULL, 'H'},
+        {"trust-format-1", no_argument, NULL, '1'},
         CLI_COMMON_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
@@ -60,21 +164,15 @@ static int parse_audit_options(struct cli *cli, int argc, char **argv, struct au
             args->has_since = true;
         else if (opt == 'D')
             args->database = true;
-        else if ((rc = cli_common_option(cli, "audit", opt, argv)) != -1)
+        else if ((rc = parse_export_option(opt, args)) != -2) {
+            if (rc != -1)
+                return rc;
+        } else if ((rc = cli_common_option(cli, "audit", opt, argv)) != -1)
             return rc;
     }
-    /* `verify` is a word, not an option, so that it reads like the other commands. */
-    if (optind < argc && strcmp(argv[optind], "verify") == 0) {
-        args->verify = true;
-        optind++;
-    }
-    if (optind < argc)
-        return cli_usage("audit", "unexpected argument (did you mean 'audit verify'?)");
-    if (args->verify && args->has_since)
-        return cli_usage("audit", "verify checks whole files; --since does not apply");
-    if (args->database && (!args->verify || args->n_files > 0))
-        return cli_usage("audit", "--database goes with 'audit verify' and no --file");
-    return -1;
+    if ((rc = parse_audit_action(argc, argv, args)) != -1)
+        return rc;
+    return check_audit_combination(args);
 }
 
 int audit_read_file(const char *path, audit_line_fn fn, void *ctx)
@@ -244,10 +342,21 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
 
     if (rc != -1)
         return rc;
-    if (args.verify && args.database)
+    if (args.action == AUDIT_VERIFY && args.database)
         return audit_verify_database(cli);
-    if (args.verify)
+    if (args.action == AUDIT_VERIFY && args.n_files > 0 && audit_file_is_export(args.files[0])) {
+        if (args.n_files > 1)
+            return cli_usage("audit", "an export file is verified on its own");
+        return audit_verify_export(cli, &args);
+    }
+    if (args.action == AUDIT_VERIFY && args.has_kept_head)
+        return cli_usage("audit", "--head goes with an export file (lockboxctl audit export)");
+    if (args.action == AUDIT_VERIFY)
         return audit_verify(cli, &args);
+    if (args.action == AUDIT_EXPORT)
+        return audit_export(cli, &args);
+    if (args.action == AUDIT_HEAD)
+        return audit_head(cli);
     struct show_context show = {cli, &args};
     if (args.n_files == 0)
         return show_from_daemon(&show);

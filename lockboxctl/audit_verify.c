@@ -66,7 +66,7 @@ static int find_missing(void *ctx, const char *line, size_t len, unsigned long l
     return 0;
 }
 
-static int chain_broken(const struct cli *cli, const char *message)
+int audit_chain_broken(const struct cli *cli, const char *message)
 {
     if (cli->json) {
         json_object *result = json_object_new_object();
@@ -93,9 +93,9 @@ static int verify_one_file(const struct cli *cli, struct verify_context *verify,
                  "%s:%lu: record seq %llu comes before seq %llu (line %lu) (reordered)",
                  verify->shown_path, verify->bad_lineno, (unsigned long long)verify->bad_seq,
                  (unsigned long long)verify->missing_seq, verify->found_lineno);
-        return chain_broken(cli, message);
+        return audit_chain_broken(cli, message);
     }
-    return chain_broken(cli, verify->verifier.error);
+    return audit_chain_broken(cli, verify->verifier.error);
 }
 
 static int report_ok(const struct cli *cli, const struct verify_context *verify)
@@ -208,7 +208,7 @@ static int verify_rotated_away(const struct cli *cli, struct verify_context *ver
     char previous[LOCKBOX_PATH_MAX + NAME_MAX + 2];
 
     if (newest_rotated(head->file, previous, sizeof(previous)) != 0)
-        return chain_broken(cli, verify->verifier.error);
+        return audit_chain_broken(cli, verify->verifier.error);
     audit_verifier_init(&verify->verifier);
     int rc = verify_one_file(cli, verify, previous);
     if (rc != CLI_OK)
@@ -218,7 +218,7 @@ static int verify_rotated_away(const struct cli *cli, struct verify_context *ver
         snprintf(message, sizeof(message), "%s is empty and the newest rotated file, %s: %s",
                  out_escape(head->file, "", live, sizeof(live)), verify->shown_path,
                  verify->verifier.error);
-        return chain_broken(cli, message);
+        return audit_chain_broken(cli, message);
     }
     if (!cli->json) {
         char live[OUT_ESCAPED_MAX];
@@ -247,7 +247,7 @@ int audit_verify(struct cli *cli, const struct audit_args *args)
         if (verify->verifier.records == 0 && head.file_first_seq == head.seq + 1)
             rc = verify_rotated_away(cli, verify, &head);
         else
-            rc = chain_broken(cli, verify->verifier.error);
+            rc = audit_chain_broken(cli, verify->verifier.error);
     } else if (rc == CLI_OK && head.file_first_seq > 0 && verify->verifier.records > 0 &&
                verify->first_seq != head.file_first_seq) {
         /* The head check sees the end of the file; this sees its start. */
@@ -256,7 +256,7 @@ int audit_verify(struct cli *cli, const struct audit_args *args)
                  "%s starts at seq %llu but lockboxd started it at seq %llu (records removed)",
                  head.file, (unsigned long long)verify->first_seq,
                  (unsigned long long)head.file_first_seq);
-        rc = chain_broken(cli, message);
+        rc = audit_chain_broken(cli, message);
     }
     if (rc == CLI_OK)
         rc = report_ok(cli, verify);

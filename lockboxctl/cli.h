@@ -82,5 +82,7 @@ int cmd_revoke(struct cli *cli, int argc, char **argv);
 int cmd_request(struct cli *cli, int argc, char **argv);
 int cmd_wait(struct cli *cli, int argc, char **argv);
 int cmd_audit(struct cli *cli, int argc, char **argv);
+int cmd_key(struct cli *cli, int argc, char **argv);
+int cmd_grant(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -22,9 +22,10 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"list", cmd_list}, {"show", cmd_show},     {"approve", cmd_approve},
-    {"deny", cmd_deny}, {"revoke", cmd_revoke}, {"request", cmd_request},
-    {"wait", cmd_wait}, {"audit", cmd_audit},
+    {"list", cmd_list},   {"show", cmd_show},     {"approve", cmd_approve},
+    {"deny", cmd_deny},   {"revoke", cmd_revoke}, {"request", cmd_request},
+    {"wait", cmd_wait},   {"audit", cmd_audit},   {"key", cmd_key},
+    {"grant", cmd_grant},
 };
 
 int cli_fail(const char *format, ...)

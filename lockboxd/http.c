@@ -529,9 +529,10 @@ void http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     struct http_server *server = cls;
     struct call *call = *con_cls;
-    (void)conn;
     (void)why;
 
+    if (server->trust != NULL)
+        http_tls_call_done(conn);
     if (call == NULL)
         return;
     if (call->external != NULL && call->on_gone != NULL)
@@ -609,11 +610,19 @@ void http_stop(struct http_server *server, const char *socket_path)
 int64_t http_next_timeout_ms(const struct http_server *server)
 {
     MHD_UNSIGNED_LONG_LONG mhd_ms = 0;
+    int64_t timeout = MHD_get_timeout(server->mhd, &mhd_ms) == MHD_YES ? (int64_t)mhd_ms : -1;
 
-    return MHD_get_timeout(server->mhd, &mhd_ms) == MHD_YES ? (int64_t)mhd_ms : -1;
+    if (server->trust != NULL) {
+        int64_t sweep = http_tls_sweep_due_ms(server);
+        if (sweep >= 0 && (timeout < 0 || sweep < timeout))
+            timeout = sweep;
+    }
+    return timeout;
 }
 
 void http_run(struct http_server *server)
 {
     MHD_run(server->mhd);
+    if (server->trust != NULL)
+        http_tls_sweep(server);
 }

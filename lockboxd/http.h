@@ -95,6 +95,9 @@ struct http_server {
      * the PEM files MHD was given. */
     struct client_trust *trust;
     char *tls_cert, *tls_key, *tls_client_ca;
+    /* Its open connections, for the deadline a complete request must meet (http_tls.c). */
+    struct tls_connection *tls_connections;
+    int64_t tls_swept_ms;
     /* The @group names of the admin lists: the groups a remote person may be in. */
     const char *const *admin_groups;
     size_t n_admin_groups;

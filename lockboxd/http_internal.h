@@ -30,6 +30,12 @@ void http_tls_on_connection(struct http_server *server, struct MHD_Connection *c
 /* Identifies a call by the connection's client certificate, counting the connection against
  * its identity on its first call. Returns true, or false with *refusal sent. */
 bool http_tls_identify(struct http_server *server, struct call *call, enum MHD_Result *refusal);
+/* A call on a TLS connection was answered: its deadline for the next request starts. */
+void http_tls_call_done(struct MHD_Connection *conn);
+/* At most once a second: shuts down TLS connections that have not delivered a whole request
+ * within the timeout. http_tls_sweep_due_ms(): when it is next due (-1: no connections). */
+void http_tls_sweep(struct http_server *server);
+int64_t http_tls_sweep_due_ms(const struct http_server *server);
 /* Frees what http_start_remote() loaded (nothing on the Unix socket's server). */
 void http_tls_free(struct http_server *server);
 

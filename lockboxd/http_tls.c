@@ -19,6 +19,7 @@
 #include "client_cert.h"
 #include "config_remote.h"
 #include "http_internal.h"
+#include "monotonic.h"
 #include "text.h"
 
 #define TLS_CONNECTION_LIMIT 4096
@@ -26,6 +27,7 @@
  * per-identity cap starts only once a call names its caller. */
 #define TLS_CONNECTIONS_PER_ADDRESS 1024
 #define TLS_TIMEOUT_SECONDS 30 /* idle or slow clients, a handshake that never ends included */
+#define TLS_SWEEP_MS 1000      /* how often connections are held to that deadline */
 #define TLS_CONNECTION_MEMORY (16 * 1024)
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 #define PEM_FILE_MAX (1024 * 1024)
@@ -37,17 +39,101 @@ struct tls_connection {
     struct client_cert_name name;
     char actor[LOCKBOX_NAME_MAX + 1];
     char why[256];
+    /* libmicrohttpd's timeout counts idle time only: a client that sends a byte every few
+     * seconds would hold its slot for ever. So a connection must deliver a whole request
+     * (handshake, headers and body) within TLS_TIMEOUT_SECONDS of opening or of its last
+     * answer, or it is shut down (http_tls_sweep). A call being answered (a long-poll
+     * included) is not held to it. */
+    int fd;
+    int64_t idle_since_ms; /* CLOCK_MONOTONIC */
+    bool busy, swept;
+    struct tls_connection *prev, *next;
 };
+
+static void track(struct http_server *server, struct tls_connection *tc,
+                  struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    tc->fd = info != NULL ? info->connect_fd : -1;
+    tc->idle_since_ms = monotonic_ms();
+    tc->next = server->tls_connections;
+    if (tc->next != NULL)
+        tc->next->prev = tc;
+    server->tls_connections = tc;
+}
+
+static void untrack(struct http_server *server, struct tls_connection *tc)
+{
+    if (tc->prev != NULL)
+        tc->prev->next = tc->next;
+    else
+        server->tls_connections = tc->next;
+    if (tc->next != NULL)
+        tc->next->prev = tc->prev;
+}
+
+static struct tls_connection *connection_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info != NULL ? info->socket_context : NULL;
+}
+
+void http_tls_call_done(struct MHD_Connection *conn)
+{
+    struct tls_connection *tc = connection_of(conn);
+    if (tc != NULL) {
+        tc->busy = false;
+        tc->idle_since_ms = monotonic_ms();
+    }
+}
+
+void http_tls_sweep(struct http_server *server)
+{
+    int64_t now = monotonic_ms();
+    unsigned dropped = 0;
+
+    if (now - server->tls_swept_ms < TLS_SWEEP_MS)
+        return;
+    server->tls_swept_ms = now;
+    for (struct tls_connection *tc = server->tls_connections; tc != NULL; tc = tc->next) {
+        if (tc->busy || tc->swept || tc->fd < 0 ||
+            now - tc->idle_since_ms < (int64_t)TLS_TIMEOUT_SECONDS * 1000)
+            continue;
+        /* The descriptor stays libmicrohttpd's: it sees the end of the stream and closes. */
+        shutdown(tc->fd, SHUT_RDWR);
+        tc->swept = true;
+        dropped++;
+    }
+    if (dropped > 0)
+        syslog(LOG_NOTICE,
+               "event=remote.dropped count=%u msg=\"connections that sent no whole request "
+               "within %d s\"",
+               dropped, TLS_TIMEOUT_SECONDS);
+}
+
+int64_t http_tls_sweep_due_ms(const struct http_server *server)
+{
+    if (server->tls_connections == NULL)
+        return -1;
+    int64_t left = server->tls_swept_ms + TLS_SWEEP_MS - monotonic_ms();
+    return left > 0 ? left : 0;
+}
 
 void http_tls_on_connection(struct http_server *server, struct MHD_Connection *conn, void **context,
                             enum MHD_ConnectionNotificationCode code)
 {
-    (void)conn;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        *context = calloc(1, sizeof(struct tls_connection)); /* NULL: its calls are refused */
+        struct tls_connection *fresh = calloc(1, sizeof(*fresh)); /* NULL: calls refused */
+        if (fresh != NULL)
+            track(server, fresh, conn);
+        *context = fresh;
         return;
     }
     struct tls_connection *tc = *context;
+    if (tc != NULL)
+        untrack(server, tc);
     if (tc != NULL && tc->counted) {
         struct uid_calls *entry = http_caller_entry(server, (uid_t)-1, tc->actor, false);
         if (entry != NULL) {
@@ -126,10 +212,10 @@ static bool count_connection(struct http_server *server, struct tls_connection *
 
 bool http_tls_identify(struct http_server *server, struct call *call, enum MHD_Result *refusal)
 {
-    const union MHD_ConnectionInfo *info =
-        MHD_get_connection_info(call->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    struct tls_connection *tc = info != NULL ? info->socket_context : NULL;
+    struct tls_connection *tc = connection_of(call->conn);
 
+    if (tc != NULL)
+        tc->busy = true; /* the whole request is in: being answered now */
     if (tc == NULL)
         return refuse_certificate(call, "lockboxd cannot keep track of this connection", refusal);
     if (!tc->checked)

@@ -20,6 +20,7 @@
 static void send_pending_syslog(struct journal *journal);
 static void check_file_end(struct journal *journal);
 static int sync_store_now(struct journal *journal);
+static int chain_v2_from(struct journal *journal, uint64_t head_seq, uint64_t *v2_from);
 
 struct catch_up {
     struct journal *journal;
@@ -70,6 +71,7 @@ struct adoption {
     struct journal *journal;
     uint64_t seq; /* the chain as adopted so far */
     char hash[LOCKBOX_HASH_HEX_LEN + 1];
+    uint64_t v2_from; /* where format 2 began (0: not yet): no format-1 line after it */
 };
 
 static int adopt_line(void *ctx, const char *line, size_t len, uint64_t seq)
@@ -86,6 +88,11 @@ static int adopt_line(void *ctx, const char *line, size_t len, uint64_t seq)
         snprintf(journal->mismatch, sizeof(journal->mismatch),
                  "record %llu does not continue the database's chain at %llu",
                  (unsigned long long)seq, (unsigned long long)a->seq);
+    else if ((a->v2_from != 0 && (info.version != 2 || info.v2_from != a->v2_from)) ||
+             (a->v2_from == 0 && info.version == 2 && info.v2_from != info.seq))
+        snprintf(journal->mismatch, sizeof(journal->mismatch),
+                 "record %llu is not in the format the chain is in at that point",
+                 (unsigned long long)seq);
     else if (!is_login_record(info.event))
         snprintf(journal->mismatch, sizeof(journal->mismatch),
                  "record %llu is not a login record, so the database lost a change",
@@ -97,6 +104,8 @@ static int adopt_line(void *ctx, const char *line, size_t len, uint64_t seq)
     else {
         a->seq = seq;
         memcpy(a->hash, hash, sizeof(hash));
+        if (info.version == 2)
+            a->v2_from = info.v2_from;
         return 0;
     }
     return 1;
@@ -107,10 +116,18 @@ static int adopt_line(void *ctx, const char *line, size_t len, uint64_t seq)
  * database lost a change or the file is not ours, and the daemon must not carry on. */
 static int adopt_file_tail(struct journal *journal)
 {
-    struct adoption a = {journal, journal->head_seq, {0}};
+    struct adoption a = {journal, journal->head_seq, {0}, 0};
     char err[256] = "";
 
     memcpy(a.hash, journal->head_hash, sizeof(a.hash));
+    if (journal->head_seq > 0 && chain_v2_from(journal, journal->head_seq, &a.v2_from) != 0) {
+        snprintf(journal->mismatch, sizeof(journal->mismatch),
+                 "cannot read the database's last audit record");
+        journal->file_behind = true;
+        return -1;
+    }
+    if (a.v2_from > journal->head_seq)
+        a.v2_from = 0; /* the chain still ends in format 1 */
     journal->mismatch[0] = '\0';
     if (store_begin(journal->store) != 0)
         snprintf(journal->mismatch, sizeof(journal->mismatch), "%s", store_error(journal->store));
@@ -401,19 +418,61 @@ struct appended {
     char hash[LOCKBOX_HASH_HEX_LEN + 1];
 };
 
+struct head_line {
+    uint64_t seq;
+    int version;
+    uint64_t v2_from;
+};
+
+static int read_head_line(uint64_t seq, const char *line, void *ctx)
+{
+    struct head_line *h = ctx;
+    if (seq == h->seq) {
+        h->version = audit_line_version(line, strlen(line));
+        if (h->version == 2 && audit_line_v2_from(line, strlen(line), &h->v2_from) != 0)
+            h->version = -1;
+    }
+    return 1;
+}
+
+/* Where format 2 began in this chain: the v2_from of a format-2 head, or the record about to
+ * be appended when the chain is empty or still ends in format 1 (the first one this version of
+ * lockboxd writes). Fixed once a format-2 record exists, so it is kept from then on. */
+static int chain_v2_from(struct journal *journal, uint64_t head_seq, uint64_t *v2_from)
+{
+    struct head_line h = {head_seq, 0, 0};
+
+    if (journal->v2_from != 0) {
+        *v2_from = journal->v2_from;
+        return 0;
+    }
+    if (head_seq > 0 &&
+        (store_audit_lines_after(journal->store, head_seq - 1, 1, read_head_line, &h) != 0 ||
+         h.version <= 0))
+        return -1;
+    if (h.version == 2)
+        journal->v2_from = h.v2_from;
+    *v2_from = h.version == 2 ? h.v2_from : head_seq + 1;
+    return 0;
+}
+
 /* The record follows the head read inside the transaction, under the chain's lock: with
  * several lockboxd on one database, another may have appended since this one last did. */
 static int append_to_chain(struct journal *journal, const struct audit_event *event, int64_t now_ms,
                            struct appended *out)
 {
     char head_hash[LOCKBOX_HASH_HEX_LEN + 1];
-    uint64_t head_seq;
+    uint64_t head_seq, v2_from;
 
     if (store_lock_chain(journal->store) != 0 ||
         store_audit_head(journal->store, &head_seq, head_hash) != 0)
         return -1;
     out->seq = head_seq + 1;
-    if (audit_line_build(out->seq, now_ms, event, head_hash, &out->line) != 0 ||
+    if (chain_v2_from(journal, head_seq, &v2_from) != 0) {
+        snprintf(commit_error, sizeof(commit_error), "cannot read the audit chain's last record");
+        return -1;
+    }
+    if (audit_line_build(out->seq, v2_from, now_ms, event, head_hash, &out->line) != 0 ||
         audit_record_hash(out->line, strlen(out->line), out->hash) != 0) {
         snprintf(commit_error, sizeof(commit_error), "cannot build the audit record");
         return -1;

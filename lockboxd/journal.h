@@ -16,6 +16,7 @@ struct journal {
     struct audit_file file;
     uint64_t head_seq; /* last record committed in the database */
     char head_hash[LOCKBOX_HASH_HEX_LEN + 1];
+    uint64_t v2_from;        /* where format 2 began in the chain, once known (audit_chain.h) */
     bool file_behind;        /* the file lacks committed records */
     char mismatch[256];      /* why the file is not the database's */
     bool foreign_file;       /* it holds lines we did not write: grant nothing */

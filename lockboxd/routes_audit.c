@@ -4,6 +4,7 @@
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "audit_chain.h"
 #include "journal.h"
@@ -28,6 +29,10 @@ static int read_head(struct service *svc, uint64_t *seq, char hash[LOCKBOX_HASH_
     return 0;
 }
 
+/* A page stops early past this many bytes of records, so that a range of long records (a
+ * reason of 1,024 quotes is 6 KiB escaped) never makes a reply the client refuses (8 MiB). */
+#define PAGE_BYTES (4 * 1024 * 1024) /* estimated reply bytes */
+
 /* Which records a caller may read: root all of them; a tenant admin those of the tenants
  * they administer (the trail names other tenants' users, hosts and reasons). */
 struct audit_ctx {
@@ -38,6 +43,8 @@ struct audit_ctx {
     uint64_t last_seq; /* the last record looked at, shown or not */
     int scanned;
     uint64_t head_seq; /* the page ends here */
+    size_t bytes;
+    bool full; /* stopped at PAGE_BYTES */
 };
 
 static bool record_readable(const struct audit_ctx *ac, const char *line)
@@ -61,10 +68,16 @@ static int add_line(uint64_t seq, const char *line, void *cls)
     struct audit_ctx *ac = cls;
     if (seq > ac->head_seq)
         return 1; /* committed after the head this reply reports */
+    if (ac->bytes >= PAGE_BYTES) {
+        ac->full = true;
+        return 1;
+    }
     ac->last_seq = seq;
     ac->scanned++;
-    if (record_readable(ac, line))
+    if (record_readable(ac, line)) {
+        ac->bytes += 2 * strlen(line); /* escaped again inside the reply: at most twice */
         json_object_array_add(ac->records, json_object_new_string(line));
+    }
     return 0;
 }
 
@@ -82,7 +95,8 @@ enum MHD_Result route_audit(struct route_ctx *ctx)
         route_query_int(call, "limit", 1, LOCKBOX_LIST_MAX, LOCKBOX_LIST_DEFAULT, &limit) != 0)
         return http_reply_error(call, 400, "bad_request", "after must be a seq, limit 1 to %d",
                                 LOCKBOX_LIST_MAX);
-    struct audit_ctx ac = {NULL, svc->config, call->who.uid == 0, {false}, (uint64_t)after, 0, 0};
+    struct audit_ctx ac = {NULL, svc->config, call->who.uid == 0, {false}, (uint64_t)after, 0, 0,
+                           0,    false};
     bool any = ac.all_tenants;
     for (unsigned i = 0; i < svc->config->n_tenants && !ac.all_tenants; i++) {
         ac.readable[i] = service_may_read_tenant(svc, &call->who, svc->config->tenants[i].name);
@@ -104,7 +118,8 @@ enum MHD_Result route_audit(struct route_ctx *ctx)
     /* A page filtered for a tenant admin can be short or empty with more to come: the client
      * pages on with next_after while more is true. */
     json_object_object_add(obj, "next_after", json_object_new_int64((int64_t)ac.last_seq));
-    json_object_object_add(obj, "more", json_object_new_boolean(ac.scanned == (int)limit));
+    json_object_object_add(obj, "more",
+                           json_object_new_boolean(ac.scanned == (int)limit || ac.full));
     json_object_object_add(obj, "all_tenants", json_object_new_boolean(ac.all_tenants));
     json_object_object_add(obj, "head_seq", json_object_new_int64((int64_t)ac.head_seq));
     json_object_object_add(obj, "head_hash", json_object_new_string(head_hash));
@@ -118,6 +133,8 @@ struct export_ctx {
     uint64_t last_seq;
     int scanned;
     uint64_t head_seq;
+    size_t bytes;
+    bool full; /* stopped at PAGE_BYTES */
     int failed;
 };
 
@@ -159,12 +176,27 @@ static int add_export_entry(uint64_t seq, const char *line, void *cls)
     struct export_ctx *ec = cls;
     if (seq > ec->head_seq)
         return 1; /* committed after the head this reply reports */
+    if (seq != ec->last_seq + 1) {
+        /* The store lacks records: an export that skipped them would still chain from
+         * after_hash for a verifier that takes the first entry's seq as given. */
+        syslog(LOG_CRIT,
+               "event=audit.gap after_seq=%llu next_seq=%llu msg=\"the database's audit chain "
+               "lacks records\"",
+               (unsigned long long)ec->last_seq, (unsigned long long)seq);
+        ec->failed = 1;
+        return 1;
+    }
+    if (ec->bytes >= PAGE_BYTES) {
+        ec->full = true;
+        return 1;
+    }
     json_object *entry = record_of_tenant(line, ec->tenant) ? json_object_new_string(line)
                                                             : withheld_entry(seq, line);
     if (entry == NULL) {
         ec->failed = 1; /* a record the store holds but that is not one: say so, stop */
         return 1;
     }
+    ec->bytes += 2 * strlen(line); /* escaped again inside the reply: at most twice */
     json_object_array_add(ec->entries, entry);
     ec->last_seq = seq;
     ec->scanned++;
@@ -217,7 +249,7 @@ static json_object *export_page(struct export_ctx *ec, uint64_t after, const cha
     json_object_object_add(obj, "entries", ec->entries);
     json_object_object_add(obj, "next_after", json_object_new_int64((int64_t)ec->last_seq));
     json_object_object_add(obj, "more",
-                           json_object_new_boolean(ec->scanned == limit &&
+                           json_object_new_boolean((ec->scanned == limit || ec->full) &&
                                                    ec->last_seq < ec->head_seq));
     json_object_object_add(obj, "head_seq", json_object_new_int64((int64_t)ec->head_seq));
     json_object_object_add(obj, "head_hash", json_object_new_string(head_hash));
@@ -235,17 +267,21 @@ enum MHD_Result route_audit_export(struct route_ctx *ctx)
 
     if (!route_query_ok(call, allowed, err, sizeof(err)))
         return http_reply_error(call, 400, "bad_request", "%s", err);
-    if (tenant == NULL || !tenant_configured(svc->config, tenant))
+    if (tenant == NULL)
+        return http_reply_error(call, 400, "bad_request", "tenant is required");
+    /* Before the tenant is looked up: a caller who may not read it must not learn whether a
+     * tenant of that name exists. */
+    if (call->who.uid != 0 && !service_may_read_tenant(svc, &call->who, tenant))
+        return http_reply_error(call, 403, "forbidden",
+                                "only root and the tenant's admins may export its audit");
+    if (!tenant_configured(svc->config, tenant))
         return http_reply_error(call, 400, "bad_request",
                                 "tenant must name a tenant this lockboxd serves");
     if (route_query_int(call, "after", 0, 0x7fffffffffffffffL, 0, &after) != 0 ||
         route_query_int(call, "limit", 1, LOCKBOX_LIST_MAX, LOCKBOX_LIST_MAX, &limit) != 0)
         return http_reply_error(call, 400, "bad_request", "after must be a seq, limit 1 to %d",
                                 LOCKBOX_LIST_MAX);
-    if (call->who.uid != 0 && !service_may_read_tenant(svc, &call->who, tenant))
-        return http_reply_error(call, 403, "forbidden",
-                                "only root and the tenant's admins may export its audit");
-    struct export_ctx ec = {tenant, NULL, (uint64_t)after, 0, 0, 0};
+    struct export_ctx ec = {tenant, NULL, (uint64_t)after, 0, 0, 0, false, 0};
     if (read_head(svc, &ec.head_seq, head_hash) != 0)
         return http_reply_error(call, 500, "internal", "cannot read the audit head");
     if ((uint64_t)after > ec.head_seq)

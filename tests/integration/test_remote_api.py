@@ -20,6 +20,7 @@ Run as root: python3 tests/integration/test_remote_api.py -v   (LOCKBOX_BUILD=bu
 import http.client
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -376,6 +377,22 @@ class Hostile(unittest.TestCase):
                 return None
         return time.monotonic() - start
 
+    def trickled_until_closed(self, sock, deadline):
+        """Sends one byte of a header every 2 s (each resets libmicrohttpd's idle timeout);
+        seconds until the server closed the connection, or None by the deadline."""
+        start = time.monotonic()
+        sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+        while time.monotonic() < deadline:
+            readable, _, _ = select.select([sock], [], [], 2)
+            try:
+                if readable and not sock.recv(4096):
+                    return time.monotonic() - start
+                if not readable:
+                    sock.sendall(b"a")
+            except (ConnectionResetError, BrokenPipeError, ssl.SSLError, OSError):
+                return time.monotonic() - start
+        return None
+
     def test_slow_and_stalled_clients_are_dropped_after_the_timeout(self):
         opened = time.monotonic()
         stalled = socket.create_connection(("127.0.0.1", self.d.port))
@@ -384,17 +401,22 @@ class Hostile(unittest.TestCase):
         raw = socket.create_connection(("127.0.0.1", self.d.port))
         slow = client_context(CERTS["ca"], crt, key).wrap_socket(raw, server_hostname="localhost")
         slow.sendall(b"GET /v1/health HTTP/1.1\r\nHost: localhost\r\n")  # never the end
+        trickle = client_context(CERTS["ca"], crt, key).wrap_socket(
+            socket.create_connection(("127.0.0.1", self.d.port)), server_hostname="localhost")
         results = {}
         threads = [threading.Thread(target=lambda n=n, s=s: results.update(
             {n: self.closed_by_peer(s, opened + TLS_TIMEOUT + 20)}))
             for n, s in (("stalled", stalled), ("slow", slow))]
+        threads.append(threading.Thread(target=lambda: results.update(
+            {"trickle": self.trickled_until_closed(trickle, opened + TLS_TIMEOUT + 20)})))
         for t in threads:
             t.start()
         for t in threads:
             t.join(TLS_TIMEOUT + 30)
         stalled.close()
         slow.close()
-        for name in ("stalled", "slow"):
+        trickle.close()
+        for name in ("stalled", "slow", "trickle"):
             self.assertIsNotNone(results.get(name), "%s: never dropped" % name)
             elapsed = time.monotonic() - opened
             self.assertGreater(results[name], TLS_TIMEOUT - 5, "%s: dropped too early" % name)

@@ -488,6 +488,21 @@ class FileAheadOfDatabase(FaultCase):
         err = self.start_fails()
         self.assertIn("not a line lockboxd wrote", err)
 
+    def test_a_format_1_login_record_after_format_2_refuses_to_start(self):
+        """Canonical in format 1 (lockboxd wrote such lines before Step 14), but the chain is
+        in format 2 by then: adopting it would break every later verification."""
+        self.approved_and_logged_in()
+        self.d.stop()
+        lines = self.d.audit_lines()
+        login = [json.loads(l) for l in lines if json.loads(l)["event"] == "login.allowed"][-1]
+        for member in ("v", "v2_from", "nonce"):
+            del login[member]
+        login["seq"] = json.loads(lines[-1])["seq"] + 1
+        login["prev_hash"] = lt.record_hash(lines[-1])
+        self.append(json.dumps(login, separators=(",", ":"), ensure_ascii=False))
+        err = self.start_fails()
+        self.assertIn("not in the format the chain is in", err)
+
     def test_records_appended_while_running_stop_every_grant(self):
         self.approved_and_logged_in()
         self.append(self.next_login_line())

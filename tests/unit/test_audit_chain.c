@@ -39,7 +39,8 @@ static char *build_line(uint64_t seq, const char *prev_hash, const char *reason)
     };
     char *line = NULL;
 
-    assert_int_equal(audit_line_build(seq, T0 + (int64_t)seq * 1000, &event, prev_hash, &line), 0);
+    assert_int_equal(audit_line_build(seq, 1, T0 + (int64_t)seq * 1000, &event, prev_hash, &line),
+                     0);
     assert_non_null(line);
     return line;
 }
@@ -122,19 +123,35 @@ static void test_line_format(void **unused)
     char *line = NULL;
 
     (void)unused;
-    assert_int_equal(audit_line_build(1, T0, &event, AUDIT_ZERO_HASH, &line), 0);
-    assert_string_equal(
-        line, "{\"v\":2,\"seq\":1,\"time\":\"2025-11-25T12:00:00.123Z\","
-              "\"event\":\"request.created\","
-              "\"request_id\":\"0123456789abcdef0123456789abcdef\",\"tenant\":\"contoso\","
-              "\"host\":\"db01\",\"user\":\"eng1\",\"actor\":\"eng1\",\"requester\":null,"
-              "\"reason\":\"INC-4711\","
-              "\"comment\":null,\"expires_at\":\"2025-11-26T00:00:00Z\","
-              "\"prev_hash\":\"" AUDIT_ZERO_HASH "\"}");
+    assert_int_equal(audit_line_build(1, 1, T0, &event, AUDIT_ZERO_HASH, &line), 0);
+    /* The nonce is random: 32 lowercase hex, just before prev_hash. */
+    const char *nonce = strstr(line, ",\"nonce\":\"");
+    assert_non_null(nonce);
+    nonce += strlen(",\"nonce\":\"");
+    assert_int_equal(strspn(nonce, "0123456789abcdef"), 32);
+    char expect[1024];
+    snprintf(expect, sizeof(expect),
+             "{\"v\":2,\"v2_from\":1,\"seq\":1,\"time\":\"2025-11-25T12:00:00.123Z\","
+             "\"event\":\"request.created\","
+             "\"request_id\":\"0123456789abcdef0123456789abcdef\",\"tenant\":\"contoso\","
+             "\"host\":\"db01\",\"user\":\"eng1\",\"actor\":\"eng1\",\"requester\":null,"
+             "\"reason\":\"INC-4711\","
+             "\"comment\":null,\"expires_at\":\"2025-11-26T00:00:00Z\","
+             "\"nonce\":\"%.32s\",\"prev_hash\":\"" AUDIT_ZERO_HASH "\"}",
+             nonce);
+    assert_string_equal(line, expect);
+    /* Two lines of the same event differ by their nonce (and so do their content hashes). */
+    char *again = NULL;
+    assert_int_equal(audit_line_build(1, 1, T0, &event, AUDIT_ZERO_HASH, &again), 0);
+    assert_string_not_equal(line, again);
+    free(again);
+    /* v2_from must be a record of the chain at or before this one. */
+    assert_int_equal(audit_line_build(3, 0, T0, &event, AUDIT_ZERO_HASH, &again), -1);
+    assert_int_equal(audit_line_build(3, 4, T0, &event, AUDIT_ZERO_HASH, &again), -1);
     free(line);
 
     struct audit_event sparse = {.event = "request.expired", .actor = "lockboxd"};
-    assert_int_equal(audit_line_build(7, T0, &sparse, AUDIT_ZERO_HASH, &line), 0);
+    assert_int_equal(audit_line_build(7, 1, T0, &sparse, AUDIT_ZERO_HASH, &line), 0);
     assert_non_null(strstr(line, "\"request_id\":null"));
     assert_non_null(strstr(line, "\"reason\":null"));
     assert_non_null(strstr(line, "\"expires_at\":null"));

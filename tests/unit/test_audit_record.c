@@ -24,7 +24,7 @@ struct chain {
     audit_hash hashes[N];
 };
 
-static char *v2_line(uint64_t seq, const char *tenant, const char *prev)
+static char *v2_line_from(uint64_t seq, uint64_t v2_from, const char *tenant, const char *prev)
 {
     struct audit_event ev = {.event = "request.created",
                              .tenant = tenant,
@@ -34,8 +34,13 @@ static char *v2_line(uint64_t seq, const char *tenant, const char *prev)
                              .reason = "INC-1"};
     char *line = NULL;
 
-    assert_int_equal(audit_line_build(seq, T0 + (int64_t)seq, &ev, prev, &line), 0);
+    assert_int_equal(audit_line_build(seq, v2_from, T0 + (int64_t)seq, &ev, prev, &line), 0);
     return line;
+}
+
+static char *v2_line(uint64_t seq, const char *tenant, const char *prev)
+{
+    return v2_line_from(seq, 1, tenant, prev);
 }
 
 /* A format-1 line as lockboxd wrote them before Step 14. */
@@ -59,7 +64,7 @@ static void build(struct chain *c, int v1)
 
     for (int i = 0; i < N; i++) {
         c->lines[i] = i < v1 ? v1_line((uint64_t)i + 1, prev)
-                             : v2_line((uint64_t)i + 1, tenants[i], prev);
+                             : v2_line_from((uint64_t)i + 1, (uint64_t)v1 + 1, tenants[i], prev);
         assert_int_equal(audit_record_hash(c->lines[i], strlen(c->lines[i]), c->hashes[i]), 0);
         prev = c->hashes[i];
     }
@@ -158,7 +163,7 @@ static void test_format_1_after_format_2_is_refused(void **unused)
     audit_verifier_init(&v);
     assert_int_equal(audit_verify_line(&v, first, strlen(first), "f:1"), 0);
     assert_int_equal(audit_verify_line(&v, second, strlen(second), "f:2"), -1);
-    assert_non_null(strstr(v.error, "format 1 after a record in format 2"));
+    assert_non_null(strstr(v.error, "given in format 1, but format 2 began at seq 1"));
     free(first);
     free(second);
 }
@@ -269,6 +274,93 @@ static void test_malformed_format_2_lines(void **unused)
     }
 }
 
+/* Review finding: a format-2 record given as a format-1 hash (taken on trust, its tenant tag
+ * never checked) would hide it. A later whole record of the tenant's says where format 2
+ * began, and the stub is refused then. */
+static void test_format_2_record_passed_off_as_format_1_is_refused(void **unused)
+{
+    (void)unused;
+    struct chain c;
+    struct audit_verifier v;
+    build(&c, 0); /* all format 2, v2_from 1 */
+    audit_verifier_start_after(&v, 0, AUDIT_ZERO_HASH);
+    /* Records 1 and 2 (contoso's record 1 among them) passed off as format-1 hashes. */
+    assert_int_equal(audit_verify_withheld_v1(&v, 1, c.hashes[0], "x:1"), 0);
+    assert_int_equal(audit_verify_withheld_v1(&v, 2, c.hashes[1], "x:2"), 0);
+    assert_int_equal(audit_verify_line(&v, c.lines[2], strlen(c.lines[2]), "x:3"), -1);
+    assert_non_null(strstr(v.error, "format 2 began at seq 1"));
+    assert_non_null(strstr(v.error, "passed off"));
+    /* Once known, a format-1 stub at or after v2_from is refused at once. */
+    audit_verifier_start_after(&v, 0, AUDIT_ZERO_HASH);
+    assert_int_equal(audit_verify_line(&v, c.lines[0], strlen(c.lines[0]), "y:1"), 0);
+    assert_int_equal(audit_verify_withheld_v1(&v, 2, c.hashes[1], "y:2"), -1);
+    assert_non_null(strstr(v.error, "given in format 1, but format 2 began at seq 1"));
+    release(&c);
+}
+
+static void test_genuine_format_1_stubs_before_v2_from_pass(void **unused)
+{
+    (void)unused;
+    struct chain c;
+    struct audit_verifier v;
+    build(&c, 2); /* seq 1-2 format 1, v2_from 3 */
+    audit_verifier_start_after(&v, 0, AUDIT_ZERO_HASH);
+    assert_int_equal(audit_verify_withheld_v1(&v, 1, c.hashes[0], "z:1"), 0);
+    assert_int_equal(audit_verify_withheld_v1(&v, 2, c.hashes[1], "z:2"), 0);
+    for (int i = 2; i < N; i++)
+        assert_int_equal(audit_verify_line(&v, c.lines[i], strlen(c.lines[i]), "z"), 0);
+    assert_int_equal(v.v2_from, 3);
+    assert_int_equal(v.taken_on_trust, 2);
+    assert_int_equal(v.trust_first, 1);
+    assert_int_equal(v.trust_last, 2);
+    release(&c);
+}
+
+/* Review finding: an export from the start whose first entry is not seq 1 dropped records. */
+static void test_an_excerpt_from_zero_starts_at_seq_1(void **unused)
+{
+    (void)unused;
+    struct chain c;
+    struct audit_verifier v;
+    build(&c, 0);
+    audit_verifier_start_after(&v, 0, AUDIT_ZERO_HASH);
+    assert_int_equal(audit_verify_line(&v, c.lines[3], strlen(c.lines[3]), "e:1"), -1);
+    assert_non_null(strstr(v.error, "missing (removed)"));
+    release(&c);
+}
+
+/* Review finding: without a nonce, a withheld login record's content hash could be found by
+ * trying its few unknown fields. Two records of the same event at the same time differ. */
+static void test_same_event_twice_has_two_content_hashes(void **unused)
+{
+    (void)unused;
+    audit_hash a, b;
+    char *first = v2_line(9, "fabrikam", AUDIT_ZERO_HASH);
+    char *second = v2_line(9, "fabrikam", AUDIT_ZERO_HASH);
+    assert_int_equal(audit_content_hash(first, strlen(first), a), 0);
+    assert_int_equal(audit_content_hash(second, strlen(second), b), 0);
+    assert_string_not_equal(a, b);
+    free(first);
+    free(second);
+}
+
+/* A format-1 line after format-2 ones is still a line lockboxd once wrote (canonical), but in
+ * an older format: start-up adoption must see that (journal.c refuses it). */
+static void test_canonical_reports_the_format(void **unused)
+{
+    (void)unused;
+    struct audit_line_info info;
+    char *v2 = v2_line_from(7, 5, "contoso", AUDIT_ZERO_HASH);
+    char *v1 = v1_line(7, AUDIT_ZERO_HASH);
+    assert_int_equal(audit_line_canonical(v2, strlen(v2), &info), 0);
+    assert_int_equal(info.version, 2);
+    assert_int_equal(info.v2_from, 5);
+    assert_int_equal(audit_line_canonical(v1, strlen(v1), &info), 0);
+    assert_int_equal(info.version, 1);
+    free(v2);
+    free(v1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -281,6 +373,11 @@ int main(void)
         cmocka_unit_test(test_withheld_stub_must_be_the_record),
         cmocka_unit_test(test_an_excerpt_starts_after_a_known_record),
         cmocka_unit_test(test_malformed_format_2_lines),
+        cmocka_unit_test(test_format_2_record_passed_off_as_format_1_is_refused),
+        cmocka_unit_test(test_genuine_format_1_stubs_before_v2_from_pass),
+        cmocka_unit_test(test_an_excerpt_from_zero_starts_at_seq_1),
+        cmocka_unit_test(test_same_event_twice_has_two_content_hashes),
+        cmocka_unit_test(test_canonical_reports_the_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
