@@ -324,10 +324,14 @@ int http_tls_reload_trust(struct http_server *server, const struct remote_config
 
     if (fresh == NULL)
         return -1;
-    /* Certificates are checked on each connection's first call, inside this loop: no call is
-     * using the old list while it is swapped. */
+    /* Certificates are checked on a connection's first call, inside this loop: no call is
+     * using the old list while it is swapped. Open connections are checked again on their
+     * next call, so a kept-alive connection (an agent's feed) of a certificate just revoked
+     * is refused then, not only once it reconnects. */
     client_trust_free(server->trust);
     server->trust = fresh;
+    for (struct tls_connection *tc = server->tls_connections; tc != NULL; tc = tc->next)
+        tc->checked = tc->refused = false;
     return 0;
 }
 
