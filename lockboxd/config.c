@@ -312,6 +312,9 @@ static int on_entry(void *user, const char *section, const char *key, const char
     if (strcmp(section, "remote") == 0)
         return config_remote_key(&st->config->remote, key, value, st->error, sizeof(st->error)) ==
                0;
+    if (strcmp(section, "central") == 0)
+        return config_central_key(&st->config->central, key, value, st->error, sizeof(st->error)) ==
+               0;
     if (strncmp(section, "tenant ", 7) == 0) {
         struct tenant_config *t = tenant_section(st, section);
         if (t == NULL)
@@ -418,7 +421,9 @@ static int validate_role(const struct lockboxd_config *c, char *err, size_t err_
 
 static int validate(struct lockboxd_config *c, char *err, size_t err_len)
 {
-    if (validate_remote(c, err, err_len) != 0 || validate_role(c, err, err_len) != 0)
+    if (validate_remote(c, err, err_len) != 0 || validate_role(c, err, err_len) != 0 ||
+        config_central_validate(c, section_line(c->path, "central"), key_line(c->path, "role"), err,
+                                err_len) != 0)
         return -1;
     if (c->tenant[0] == '\0') {
         snprintf(err, err_len,

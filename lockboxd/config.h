@@ -3,6 +3,7 @@
 #define LOCKBOXD_CONFIG_H
 #include <stdint.h>
 
+#include "config_central.h"
 #include "config_grants.h"
 #include "config_hosts.h"
 #include "config_remote.h"
@@ -44,7 +45,8 @@ struct lockboxd_config {
     int64_t session_warning_s;    /* warn a session this long before its access ends; 0 = never */
     struct tenant_config tenants[LOCKBOX_TENANTS_MAX];
     unsigned n_tenants;
-    struct remote_config remote; /* [remote]: the TLS listener, when present */
+    struct remote_config remote;   /* [remote]: the TLS listener, when present */
+    struct central_config central; /* [central]: role = agent's link, when present */
 };
 
 /* Loads and validates path. Returns 0, or -1 with a "FILE:LINE: what is wrong" message in err. */

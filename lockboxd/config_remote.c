@@ -3,6 +3,7 @@
 #include "config_remote.h"
 
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,6 +56,23 @@ static int set_file(char *out, const char *value, const char *key, char *why, si
     return 0;
 }
 
+static int set_max_connections(struct remote_config *remote, const char *value, char *why,
+                               size_t why_len)
+{
+    char *end;
+    errno = 0;
+    unsigned long n = strtoul(value, &end, 10);
+
+    if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0 ||
+        n < REMOTE_CONNECTIONS_MIN || n > REMOTE_CONNECTIONS_MAX) {
+        snprintf(why, why_len, "max_connections must be a number from %d to %d",
+                 REMOTE_CONNECTIONS_MIN, REMOTE_CONNECTIONS_MAX);
+        return -1;
+    }
+    remote->max_connections = (unsigned)n;
+    return 0;
+}
+
 int config_remote_key(struct remote_config *remote, const char *key, const char *value, char *why,
                       size_t why_len)
 {
@@ -76,8 +94,12 @@ int config_remote_key(struct remote_config *remote, const char *key, const char 
         return set_file(remote->client_ca, value, key, why, why_len);
     if (strcmp(key, "crl") == 0)
         return set_file(remote->crl, value, key, why, why_len);
+    if (strcmp(key, "max_connections") == 0)
+        return set_max_connections(remote, value, why, why_len);
     snprintf(why, why_len,
-             "unknown key '%.40s' in [remote] (listen, certificate, key, client_ca, crl)", key);
+             "unknown key '%.40s' in [remote] (listen, certificate, key, client_ca, crl, "
+             "max_connections)",
+             key);
     return -1;
 }
 

@@ -14,7 +14,14 @@ struct remote_config {
     char key[LOCKBOX_PATH_MAX];         /* its private key, PEM: root's, mode 0600 or 0400 */
     char client_ca[LOCKBOX_PATH_MAX];   /* CA(s) whose client certificates are accepted */
     char crl[LOCKBOX_PATH_MAX];         /* optional CRL of that CA; "" = none */
+    /* Open TLS connections at most (0: the default, REMOTE_CONNECTIONS_DEFAULT). A central
+     * holds one per agent host, so it needs more than a host serving a few admins. */
+    unsigned max_connections;
 };
+
+#define REMOTE_CONNECTIONS_DEFAULT 4096
+#define REMOTE_CONNECTIONS_MIN 16
+#define REMOTE_CONNECTIONS_MAX 262144
 
 /* One key = value of [remote]. Returns 0, or -1 with why. */
 int config_remote_key(struct remote_config *remote, const char *key, const char *value, char *why,

@@ -258,6 +258,21 @@ void http_suspend_wait(struct call *call, const char *request_id, int64_t deadli
     watch_waiting(server, call);
 }
 
+void http_suspend_external(struct call *call, void *external, void (*on_gone)(struct call *call))
+{
+    call->waiting = true;
+    call->external = external;
+    call->on_gone = on_gone;
+    MHD_suspend_connection(call->conn);
+    watch_waiting(call->server, call);
+}
+
+void http_resume_external(struct call *call)
+{
+    unwatch_waiting(call->server, call);
+    MHD_resume_connection(call->conn);
+}
+
 /* MHD's events need nothing here: the loop runs MHD after every batch. */
 static void on_mhd_event(struct event_source *source, uint32_t events)
 {
@@ -520,6 +535,8 @@ void http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         http_tls_call_done(conn);
     if (call == NULL)
         return;
+    if (call->external != NULL && call->on_gone != NULL)
+        call->on_gone(call);
     waiters_remove(server->waiters, &call->waiter);
     unwatch_waiting(server, call);
     if (call->deferred != NULL)

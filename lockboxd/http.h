@@ -56,6 +56,10 @@ struct call {
     struct MHD_Response *deferred;
     unsigned deferred_status;
     struct call *deferred_next;
+    /* Suspended for work done elsewhere (http_suspend_external): the handler's state for
+     * it, and what to call when the call ends before it is resumed and answered. */
+    void *external;
+    void (*on_gone)(struct call *call);
     /* The reply the handler gave this call, and its message when it was an error: the
      * handler logs its refusals from these in one place, whichever check refused. */
     unsigned reply_status;
@@ -141,6 +145,12 @@ enum MHD_Result http_reply_error(struct call *call, unsigned status, const char 
 /* Suspends the call until its request changes state or the deadline passes; the handler's
  * finish_wait() answers it then. */
 void http_suspend_wait(struct call *call, const char *request_id, int64_t deadline_boot_ms);
+/* Suspends call for work done elsewhere (an agent's call to central): external is the
+ * handler's, and finish_wait answers the call once http_resume_external() is called, or at
+ * once when its caller leaves. on_gone runs if the call ends while external is still set
+ * (the caller left and the answer could not be given, or the server stops). */
+void http_suspend_external(struct call *call, void *external, void (*on_gone)(struct call *call));
+void http_resume_external(struct call *call);
 /* The call's query parameter key, or NULL. */
 const char *http_query(struct call *call, const char *key);
 /* The first query parameter not in allowed (NULL-terminated), or NULL when all are. */

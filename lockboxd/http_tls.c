@@ -22,7 +22,7 @@
 #include "monotonic.h"
 #include "text.h"
 
-#define TLS_CONNECTION_LIMIT 4096
+#define TLS_CONNECTION_LIMIT REMOTE_CONNECTIONS_DEFAULT
 /* Connections from one address before any certificate is seen (handshakes included): the
  * per-identity cap starts only once a call names its caller. */
 #define TLS_CONNECTIONS_PER_ADDRESS 1024
@@ -232,13 +232,16 @@ bool http_tls_identify(struct http_server *server, struct call *call, enum MHD_R
  * most TLS_CONNECTION_LIMIT. Anyone who reaches the port can open connections without a
  * certificate; were they allowed every descriptor, the login socket could accept no login
  * (EMFILE) and nobody could log in while the flood lasts. */
-static unsigned tls_connection_limit(void)
+/* [remote] max_connections, but never more than a quarter of RLIMIT_NOFILE: the rest is for
+ * the login socket, the Unix socket's callers and the database. */
+static unsigned tls_connection_limit(const struct remote_config *remote)
 {
     struct rlimit limit;
+    unsigned wanted = remote->max_connections ? remote->max_connections : TLS_CONNECTION_LIMIT;
 
     if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY ||
-        limit.rlim_cur / 4 >= TLS_CONNECTION_LIMIT)
-        return TLS_CONNECTION_LIMIT;
+        limit.rlim_cur / 4 >= wanted)
+        return wanted;
     return limit.rlim_cur >= 4 ? (unsigned)(limit.rlim_cur / 4) : 1;
 }
 
@@ -324,10 +327,14 @@ int http_tls_reload_trust(struct http_server *server, const struct remote_config
 
     if (fresh == NULL)
         return -1;
-    /* Certificates are checked on each connection's first call, inside this loop: no call is
-     * using the old list while it is swapped. */
+    /* Certificates are checked on a connection's first call, inside this loop: no call is
+     * using the old list while it is swapped. Open connections are checked again on their
+     * next call, so a kept-alive connection (an agent's feed) of a certificate just revoked
+     * is refused then, not only once it reconnects. */
     client_trust_free(server->trust);
     server->trust = fresh;
+    for (struct tls_connection *tc = server->tls_connections; tc != NULL; tc = tc->next)
+        tc->checked = tc->refused = false;
     return 0;
 }
 
@@ -347,10 +354,10 @@ int http_start_remote(struct http_server *server, const struct http_handler *han
     if (load_files(server, remote, err, err_len) != 0 ||
         (server->listen_fd = bind_tcp(remote, err, err_len)) < 0)
         goto fail;
-    unsigned connections = tls_connection_limit();
+    unsigned connections = tls_connection_limit(remote);
     unsigned per_address = connections < TLS_CONNECTIONS_PER_ADDRESS ? connections
                                                                      : TLS_CONNECTIONS_PER_ADDRESS;
-    if (connections < TLS_CONNECTION_LIMIT)
+    if (connections < (remote->max_connections ? remote->max_connections : TLS_CONNECTION_LIMIT))
         syslog(LOG_NOTICE,
                "event=remote.limit connections=%u msg=\"the TLS listener keeps to a quarter of "
                "RLIMIT_NOFILE; raise LimitNOFILE for more\"",

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "api_error.h"
 #include "identity.h"
 #include "listen_socket.h"
@@ -39,6 +40,7 @@ struct login_conn {
     const char *op_name;
     char op_id[LOCKBOX_ID_HEX_LEN + 1];
     struct waiter waiter;
+    struct agent_filing filing; /* role = agent: a filing forwarded to central */
     int64_t wait_until_boot_ms; /* the wait's own deadline (the waiter's may be a retry) */
     char *held;                 /* a reply waiting for the journal's flush */
     size_t held_len;
@@ -271,8 +273,19 @@ static void handle_check(struct login_conn *conn, const struct body *m)
     }
     json_object *obj = json_object_new_object();
     json_object_object_add(obj, "allowed", json_object_new_boolean(allowed));
+    if (r.message[0] != '\0')
+        json_object_object_add(obj, "message", json_object_new_string(r.message));
     json_object_object_add(obj, "request", has_request ? module_request_json(&req) : NULL);
     reply(conn, 200, obj);
+}
+
+/* Central's answer to a forwarded filing: the reply the module would have had from here. */
+static void on_filed(struct agent_filing *filing, const struct service_result *r,
+                     const struct lockbox_request *req)
+{
+    struct login_conn *conn = (struct login_conn *)((char *)filing -
+                                                    offsetof(struct login_conn, filing));
+    reply_result(conn, r, "request", r->status < 400 ? module_request_json(req) : NULL);
 }
 
 static void handle_file(struct login_conn *conn, const struct body *m)
@@ -281,7 +294,17 @@ static void handle_file(struct login_conn *conn, const struct body *m)
                             m->service, m->rhost,  m->requester};
     struct lockbox_clock now;
     struct lockbox_request req;
+    struct agent *agent = conn->server->svc->agent;
 
+    if (agent != NULL) {
+        /* The reply is held until central answers (agent.h); the module waits for it. */
+        conn->filing.on_done = on_filed;
+        if (!identity_user_exists(m->user))
+            reply_error(conn, 400, "bad_request", "no such user '%s' on this host", m->user);
+        else if (agent_file(agent, &conn->filing, &in) != 0)
+            reply_error(conn, 500, "internal", "cannot forward the request to central");
+        return;
+    }
     service_read_clock(&now);
     struct service_result r = service_file(conn->server->svc, &conn->who, &in, &now, &req);
     reply_result(conn, &r, "request", r.status < 400 ? module_request_json(&req) : NULL);
@@ -489,6 +512,8 @@ static void conn_close(struct login_conn *conn)
     }
     if (conn->held != NULL)
         unhold(ls, conn);
+    if (conn->filing.queued && ls->svc->agent != NULL)
+        agent_file_cancel(ls->svc->agent, &conn->filing);
     forget(ls, conn);
     /* Out of the epoll set before the close: a child forked meanwhile (a notification
      * command) may hold the descriptor, and epoll forgets it only with its last holder. */

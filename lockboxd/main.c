@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "activation.h"
+#include "agent.h"
 #include "config.h"
 #include "event_source.h"
 #include "http.h"
@@ -51,7 +52,8 @@ struct lockboxd {
     struct waiters waiters; /* long-polls of both doors */
     struct notifier *notifier;
     struct sessions sessions;
-    struct peers peers; /* the other lockboxd on a shared database */
+    struct peers peers;  /* the other lockboxd on a shared database */
+    struct agent *agent; /* role = agent: the link to central */
     char instance[LOCKBOX_ID_HEX_LEN + 1];
     int epoll_fd, signal_fd, clock_fd;
     struct event_source signal_source, clock_source;
@@ -168,8 +170,15 @@ static int open_state(struct lockboxd *d, char *err, size_t err_len)
     d->journal.hook_ctx = d->notifier;
     if (sessions_init(&d->sessions, c, d->store, &d->journal, err, err_len) != 0)
         return -1;
-    d->service = (struct service){&d->config,  d->store,    &d->journal,  INT64_MAX, wake_waiters,
-                                  &d->waiters, d->notifier, &d->sessions, NULL,      NULL};
+    d->service = (struct service){&d->config,   d->store,    &d->journal, INT64_MAX,
+                                  wake_waiters, &d->waiters, d->notifier, &d->sessions,
+                                  NULL,         NULL,        NULL};
+    if (c->role == LOCKBOXD_ROLE_AGENT) {
+        d->agent = agent_start(&d->service, err, err_len);
+        if (d->agent == NULL)
+            return -1;
+        d->service.agent = d->agent;
+    }
     if (d->config.role == LOCKBOXD_ROLE_CENTRAL)
         d->service.on_host_changed = wake_host_feed;
     return peers_open(&d->peers, &store_config, &d->service, &d->journal, &d->waiters,
@@ -215,7 +224,8 @@ static int setup_loop(struct lockboxd *d)
         http_attach(&d->http, d->epoll_fd) != 0 ||
         (d->remote.mhd != NULL && http_attach(&d->remote, d->epoll_fd) != 0) ||
         login_socket_attach(&d->login, d->epoll_fd) != 0 ||
-        peers_attach(&d->peers, d->epoll_fd) != 0)
+        peers_attach(&d->peers, d->epoll_fd) != 0 ||
+        (d->agent != NULL && agent_attach(d->agent, d->epoll_fd) != 0))
         return -1;
     return 0;
 }
@@ -510,6 +520,8 @@ int main(int argc, char **argv)
     readiness_notify("STOPPING=1");
     rc = 0;
 out:
+    agent_stop(d.agent); /* its answers would have nowhere to go */
+    d.service.agent = NULL;
     stop_doors(&d);
     peers_close(&d.peers);
     notifier_stop(d.notifier);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent.h"
 #include "api_error.h"
 #include "body.h"
 #include "duration.h"
@@ -94,6 +95,8 @@ static enum MHD_Result route_health(struct route_ctx *ctx)
                            json_object_new_int64((int64_t)journal.file_first_seq));
     json_object_object_add(obj, "waiting",
                            json_object_new_int64((int64_t)waiters_count(ctx->routes->waiters)));
+    if (svc->agent != NULL)
+        json_object_object_add(obj, "central", agent_health(svc->agent));
     return http_reply_json(ctx->call, 200, obj);
 }
 
@@ -105,6 +108,9 @@ static enum MHD_Result route_file(struct route_ctx *ctx)
 
     struct file_input in = {body->reason,  body->tenant, body->host,     body->user,
                             body->service, body->rhost,  body->requester};
+    enum MHD_Result forwarded;
+    if (route_forward_file(ctx, &in, &forwarded))
+        return forwarded;
     service_read_clock(&now);
     struct service_result r = service_file(ctx->svc, &ctx->call->who, &in, &now, &req);
     return reply_result(ctx->svc, ctx->call, &r, &req);
@@ -260,6 +266,8 @@ static enum MHD_Result finish_wait(void *cls, struct call *call)
 {
     struct routes *routes = cls;
     struct lockbox_request req;
+    if (call->external != NULL)
+        return route_forward_finish(call);
     if (host_feed_is_waiter_key(call->waiter.id))
         return route_host_feed_finish(routes, call);
     struct service_result r = service_show(routes->svc, &call->who, call->waiter.id, &req);

@@ -17,6 +17,13 @@ struct route_ctx {
     struct body body; /* parsed when the route takes one */
 };
 
+/* role = agent: root's filing goes to central (routes_forward.c). True when it took the call
+ * (*rc is then its result). */
+struct file_input;
+bool route_forward_file(struct route_ctx *ctx, const struct file_input *in, enum MHD_Result *rc);
+/* Answers a forwarded filing once central answered (or its caller left). */
+enum MHD_Result route_forward_finish(struct call *call);
+
 /* Rejects query parameters other than the allowed ones (a typo must not pass silently). */
 bool route_query_ok(struct call *call, const char *const *allowed, char *err, size_t err_len);
 /* The integer query parameter key in [min, max], or fallback when absent; 0 or -1. */

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "array_grow.h"
 #include "duration.h"
 #include "random_id.h"
@@ -145,6 +146,13 @@ struct service_result service_file(struct service *svc, const struct identity *w
     struct lockbox_request req;
     int pending = 0;
 
+    /* An agent's requests live at central: the login socket forwards the module's there. */
+    if (svc->agent != NULL)
+        return service_result_of(
+            400, "bad_request",
+            "this host is an agent of central %s: file there (lockboxctl --server %s "
+            "request ...)",
+            agent_central_url(svc->agent), agent_central_url(svc->agent));
     const char *user = in->user ? in->user : who->name;
     const char *tenant, *host;
     bool is_host = who->kind == IDENTITY_REMOTE_HOST;
@@ -272,6 +280,10 @@ struct service_result service_decide_signed(struct service *svc, const struct id
 {
     struct lockbox_request req;
     int64_t grant_ms = grant_s * 1000;
+    if (svc->agent != NULL)
+        return service_result_of(400, "bad_request",
+                                 "decide at central (lockboxctl --server %s ...)",
+                                 agent_central_url(svc->agent));
     enum lockbox_result found = store_get_request(svc->store, id, &req);
 
     if (found != LOCKBOX_OK)
@@ -413,8 +425,16 @@ struct service_result service_check(struct service *svc, const struct identity *
     *has_request = false;
     if (config_find_tenant(svc->config, tenant) == NULL)
         return service_result_of(400, "bad_request", "unknown tenant '%s'", tenant);
+    /* An agent cut off from central may not know of a revoke: the mirror's approvals count
+     * only while the link is up (or within offline_grace of the last sync). */
+    bool offline = svc->agent != NULL && !agent_may_admit(svc->agent, now);
     enum lockbox_result found = store_find_current_approval(svc->store, in->user, tenant, host, now,
                                                             out);
+    /* A held approval refused is a denied login even before the module's final check (it
+     * files anew, which fails while central is out of reach, and never makes one). */
+    bool held_refused = offline && found == LOCKBOX_OK;
+    if (held_refused)
+        found = LOCKBOX_NOT_FOUND;
     if (found == LOCKBOX_ERROR)
         return service_store_failed(svc->store);
     /* Signed tenants: "approved" in the store (or from central) counts only with a grant that
@@ -440,14 +460,19 @@ struct service_result service_check(struct service *svc, const struct identity *
     if (found == LOCKBOX_ERROR)
         return service_store_failed(svc->store);
     *has_request = found == LOCKBOX_OK;
-    if (in->final) {
+    struct service_result r = OK;
+    if (offline)
+        snprintf(r.message, sizeof(r.message), "central unreachable");
+    if (in->final || held_refused) {
         login_event(&ev, *has_request ? out : NULL, in, tenant, host, "login.denied");
+        if (offline)
+            ev.comment = "central unreachable";
         enum journal_result jr = journal_record(svc->journal, NULL, STORE_NEW_REQUEST, &ev, false,
                                                 now->wall_ms);
         if (jr == JOURNAL_STORE_FAILED)
             return service_journal_result(svc, jr);
     }
-    return OK;
+    return r;
 }
 
 struct due_list {

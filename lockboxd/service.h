@@ -15,6 +15,8 @@
 #include "request.h"
 #include "store.h"
 
+struct agent;
+
 struct service {
     const struct lockboxd_config *config;
     struct store *store;
@@ -25,6 +27,7 @@ struct service {
     void *on_changed_ctx;
     struct notifier *notifier; /* queues "about to expire" warnings; may be NULL */
     struct sessions *sessions; /* live sessions to end with their access; may be NULL */
+    struct agent *agent;       /* role = agent: central decides (agent.h); else NULL */
     /* Called with the host of a request filed or changed (role=central: its feed); may be
      * NULL. Takes on_changed_ctx too. */
     void (*on_host_changed)(void *ctx, const char *host);
@@ -90,6 +93,11 @@ void service_request_changed(struct service *svc, const char *id, const struct l
  * sessions follow the approvals as they are now. 0, or -1 when they could not be read. */
 int service_follow_approvals(struct service *svc, const struct lockbox_clock *now);
 
+/* role = agent: records the request as central holds it (service_mirror.c): a new one is
+ * created, a decision of central's is applied as the transition it is; waiters and sessions
+ * follow. 200, or the journal's refusal (nothing changed). */
+struct service_result service_mirror(struct service *svc, const struct lockbox_request *central,
+                                     const struct lockbox_clock *now);
 /* role=central: the feed of the calling host (who is a host certificate): its pending and
  * approved requests and those of known (ids it holds) that are its host's, sealed. 200 or
  * the refusal; out is the caller's to free (host_feed_free) either way. */

@@ -285,6 +285,16 @@ class CrlReload(unittest.TestCase):
         CERTS["late"] = late
         self.addCleanup(CERTS.pop, "late")
         self.assertEqual(tls_call(self.d, "late", "GET", "/v1/requests")[0], 200)
+        # A kept-alive connection (as an agent's feed is) is checked again after the reload.
+        kept = http.client.HTTPSConnection("127.0.0.1", self.d.port, timeout=30,
+                                           context=client_context(CERTS["ca"], *late))
+        self.addCleanup(kept.close)
+
+        def kept_call():
+            kept.request("GET", "/v1/requests")
+            response = kept.getresponse()
+            return response.status, json.loads(response.read() or b"null")
+        self.assertEqual(kept_call()[0], 200)
         ca.revoke(late[0])
         shutil.copy(ca.gen_crl(), self.crl)
         # Not before the signal: the CRL is read at start and on SIGHUP only.
@@ -293,6 +303,8 @@ class CrlReload(unittest.TestCase):
         status, obj = tls_call(self.d, "late", "GET", "/v1/requests")
         self.assertEqual((status, obj["error"]), (403, "certificate_refused"), obj)
         self.assertIn("has been revoked", obj["message"])
+        status, obj = kept_call()
+        self.assertEqual((status, obj["error"]), (403, "certificate_refused"), obj)
         self.assertEqual(tls_call(self.d, ALICE, "GET", "/v1/requests")[0], 200)
 
     def test_an_unreadable_crl_keeps_the_trust_in_use(self):

@@ -59,11 +59,30 @@ static void test_required_keys(void **unused)
     assert_non_null(strstr(why, "unknown key 'verify' in [remote]"));
 }
 
+static void test_max_connections(void **unused)
+{
+    struct remote_config remote;
+    char why[256];
+    (void)unused;
+
+    memset(&remote, 0, sizeof(remote));
+    assert_int_equal(config_remote_key(&remote, "max_connections", "20000", why, sizeof(why)), 0);
+    assert_int_equal(remote.max_connections, 20000);
+    const char *const bad[] = {"", "15", "262145", "-5", "12x", " 100", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (config_remote_key(&remote, "max_connections", bad[i], why, sizeof(why)) != -1)
+            fail_msg("max_connections '%s' accepted", bad[i]);
+        assert_non_null(strstr(why, "from 16 to 262144"));
+    }
+    assert_int_equal(remote.max_connections, 20000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_listen_addresses),
         cmocka_unit_test(test_required_keys),
+        cmocka_unit_test(test_max_connections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
