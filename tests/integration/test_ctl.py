@@ -34,7 +34,9 @@ MALLORY = PREFIX + "mallory"  # nobody's admin
 ADMIN_GROUP = PREFIX + "adm"
 
 CONTRACT_FIELDS = ["id", "state", "tenant", "host", "user", "reason", "service", "rhost",
-                   "requester", "created_at", "decided_at", "decided_by", "comment", "expires_at"]
+                   "requester", "created_at", "decided_at", "decided_by", "comment", "expires_at",
+                   # Step 16: the signed grant gathered for the request, and who signed it
+                   "grant", "signers"]
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 ID_RE = re.compile(r"\b[0-9a-f]{32}\b")
 
