@@ -293,6 +293,22 @@ class Flood(HostileCase):
                         "VmRSS grew from %d to %d KiB" % (rss_before, rss_after))
         self.assert_still_serving()
 
+    def test_a_users_own_flood_files_one_request(self):
+        """ENG flooding with their own filings: each finds the request already pending."""
+        path = self.d.socket
+
+        def run():
+            counts = {}
+            for i in range(500):
+                status, _ = lt.http_call(path, "POST", "/v1/requests", {"reason": "own %d" % i})
+                counts[str(status)] = counts.get(str(status), 0) + 1
+            return counts
+        counts = sl.ForkedUser(ENG, run).join(timeout=300)
+        self.assertEqual(counts, {"201": 1, "200": 499}, counts)
+        self.assertEqual(self.count(), 1)
+        self.assertEqual(len(self.d.audit_lines()), 1)
+        self.assert_still_serving()
+
 
 class Ids(HostileCase):
     daemon_args = {"max_pending": 200}
