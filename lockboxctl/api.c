@@ -187,7 +187,7 @@ int api_resolve_request_id(const struct cli *cli, const char *typed,
 
 int api_get_request(const struct cli *cli, const char *id, struct lockbox_request *req)
 {
-    return api_get_request_with_notifications(cli, id, req, NULL, NULL);
+    return api_get_request_with_notifications(cli, id, req, NULL, NULL, NULL);
 }
 
 static json_object *array_field(json_object *obj, const char *key)
@@ -200,7 +200,7 @@ static json_object *array_field(json_object *obj, const char *key)
 
 int api_get_request_with_notifications(const struct cli *cli, const char *id,
                                        struct lockbox_request *req, json_object **notifications,
-                                       json_object **sessions)
+                                       json_object **sessions, json_object **host_sessions)
 {
     struct lockbox_reply reply;
     char path[96];
@@ -213,6 +213,11 @@ int api_get_request_with_notifications(const struct cli *cli, const char *id,
         *notifications = array_field(reply.body, "notifications");
     if (rc == CLI_OK && sessions != NULL)
         *sessions = array_field(reply.body, "sessions");
+    json_object *report;
+    if (rc == CLI_OK && host_sessions != NULL &&
+        json_object_object_get_ex(reply.body, "host_sessions", &report) &&
+        json_object_is_type(report, json_type_object))
+        *host_sessions = json_object_get(report);
     lockbox_reply_free(&reply);
     return rc;
 }
