@@ -199,23 +199,29 @@ def revoke_on(conn, rid, agent):
     return (notified - sent) * 1e6, (answered - sent) * 1e6
 
 
-def rounds(fleet, conn, engineer, phase, count):
+def rounds(fleet, engineer, phase, count):
     """`count` rounds, agents in turn: file on the agent, park a login, approve at central,
     then revoke there. Returns lists of µs: released, approve answered, notified, revoke
-    answered."""
+    answered. A kept-alive admin connection per phase: central drops one idle for 30 s."""
     out = {"released": [], "approved": [], "notified": [], "revoked": []}
-    for i in range(count):
-        agent = fleet.agents[i % len(fleet.agents)]
-        rid = agent.file_request(engineer, "fleet bench", requester="%s%d" % (phase, i))["id"]
-        login = login_wait(agent.pam_socket, rid)
-        try:
-            agent.wait_waiting(1)
-            released, approved = approve_on(conn, rid, login)
-        finally:
-            login.close()
-        notified, revoked = revoke_on(conn, rid, agent)
-        for key, value in zip(out, (released, approved, notified, revoked)):
-            out[key].append(value)
+    conn = fleet.admin_connection()
+    try:
+        call(conn, "GET", "/v1/health")  # connect, handshake, read the session tickets
+        for i in range(count):
+            agent = fleet.agents[i % len(fleet.agents)]
+            rid = agent.file_request(engineer, "fleet bench",
+                                     requester="%s%d" % (phase, i))["id"]
+            login = login_wait(agent.pam_socket, rid)
+            try:
+                agent.wait_waiting(1)
+                released, approved = approve_on(conn, rid, login)
+            finally:
+                login.close()
+            notified, revoked = revoke_on(conn, rid, agent)
+            for key, value in zip(out, (released, approved, notified, revoked)):
+                out[key].append(value)
+    finally:
+        conn.close()
     return out
 
 
@@ -225,36 +231,30 @@ def merge(a, b):
 
 def measure(fleet, engineer, n_rounds, idle_s):
     lt, central = fleet.lt, fleet.central
-    conn = fleet.admin_connection()
-    result = {}
-    try:
-        call(conn, "GET", "/v1/health")  # connect, handshake, read the session tickets
-        result["idle_before"] = cpu_window([central.pid], idle_s, lt, lambda: True)
-        without = rounds(fleet, conn, engineer, "without-a", n_rounds // 2)
-        opened = time.perf_counter()
-        gen = fleet.start_generator()
-        result["generator_pid"] = gen.pid
-        lt.wait_until(lambda: gen.status.get("ready") and
-                      central.health()["waiting"] >= fleet.hosts, 900,
-                      lambda: "%d simulated feeds held at central (now %r)" % (fleet.hosts,
-                                                                                gen.status),
-                      step=1.0)
-        result["open_s"] = time.perf_counter() - opened
-        polls = gen.status["polls"]
-        result["idle_held"] = cpu_window([central.pid, gen.pid], idle_s, lt,
-                                         lambda: gen.proc.poll() is None)
-        result["polls_in_window"] = gen.status["polls"] - polls
-        result["waiting"] = central.health()["waiting"]
-        result["with"] = rounds(fleet, conn, engineer, "with", n_rounds)
-        result["generator"] = dict(gen.status)
-        gen.stop()
-        lt.wait_until(lambda: central.health()["waiting"] == len(AGENTS), 60,
-                      "the simulated feeds gone")
-        result["after"] = proc_sample(central.pid)
-        result["without"] = merge(without, rounds(fleet, conn, engineer, "without-b",
-                                                  n_rounds - n_rounds // 2))
-    finally:
-        conn.close()
+    result = {"idle_before": cpu_window([central.pid], idle_s, lt, lambda: True)}
+    without = rounds(fleet, engineer, "without-a", n_rounds // 2)
+    opened = time.perf_counter()
+    gen = fleet.start_generator()
+    result["generator_pid"] = gen.pid
+    lt.wait_until(lambda: gen.status.get("ready") and
+                  central.health()["waiting"] >= fleet.hosts, 900,
+                  lambda: "%d simulated feeds held at central (now %r)" % (fleet.hosts,
+                                                                            gen.status),
+                  step=1.0)
+    result["open_s"] = time.perf_counter() - opened
+    polls = gen.status["polls"]
+    result["idle_held"] = cpu_window([central.pid, gen.pid], idle_s, lt,
+                                     lambda: gen.proc.poll() is None)
+    result["polls_in_window"] = gen.status["polls"] - polls
+    result["waiting"] = central.health()["waiting"]
+    result["with"] = rounds(fleet, engineer, "with", n_rounds)
+    result["generator"] = dict(gen.status)
+    gen.stop()
+    lt.wait_until(lambda: central.health()["waiting"] == len(AGENTS), 60,
+                  "the simulated feeds gone")
+    result["after"] = proc_sample(central.pid)
+    result["without"] = merge(without, rounds(fleet, engineer, "without-b",
+                                              n_rounds - n_rounds // 2))
     return result
 
 
