@@ -11,6 +11,8 @@ TARGETS = {
     "decide": ">= 2,000 durable decisions/s",
     "growth": "check and list within 2x from 1k to 1M stored requests",
     "remote": "p99 <= 20 ms on loopback",
+    "fleet": "p99 <= 100 ms on loopback with 10,000 hosts' feeds held",
+    "fleet_revoke": "reported (Step 15 sets no figure)",
 }
 
 

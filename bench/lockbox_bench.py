@@ -3,11 +3,14 @@
 bench/run.sh, prints one table per benchmark and writes a Markdown summary.
 
     python3 bench/lockbox_bench.py BUILD_DIR [--quick]
-                                   [--only fast,unblock,capacity,growth,pg,remote] [--rows N]
+                                   [--only fast,unblock,capacity,growth,pg,remote,fleet]
+                                   [--rows N]
                                    [--pg-rows N] [--before OLD_BUILD_DIR] [--report FILE]
 
 "remote" (the HTTP API over TLS beside the Unix socket, bench_remote.py) starts lockboxd with
 a [remote] TLS listener and certificates made with openssl.
+"fleet" (Step 15, bench_fleet.py) runs one central, two real agents and fleet_load.py, a
+process simulating up to 10,000 hosts each holding its feed long-poll at central.
 "pg" (the PostgreSQL store beside SQLite, bench_pg.py) runs when PostgreSQL 15 is installed
 and is skipped with a note otherwise; --pg-rows sets its largest growth size (0: no growth).
 
@@ -30,6 +33,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 
+import bench_fleet  # noqa: E402
 import bench_growth  # noqa: E402
 import bench_pg  # noqa: E402
 import bench_login_path  # noqa: E402
@@ -145,7 +149,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--only", default="fast,unblock,capacity,growth,pg,remote")
+    ap.add_argument("--only", default="fast,unblock,capacity,growth,pg,remote,fleet")
     ap.add_argument("--rows", type=int, default=None, help="largest growth size (default 1M)")
     ap.add_argument("--pg-rows", type=int, default=None,
                     help="largest PostgreSQL growth size (default 1M, --quick 100k; 0: none)")
@@ -192,6 +196,8 @@ def main():
             bench_pg.run(report, lt, pg_engineers, ENGINEER, ADMIN, admin_uid, sizes, q)
         if "remote" in only:
             bench_remote.run(report, lt, ENGINEER, ADMIN, fd_limit_wrapper(), q)
+        if "fleet" in only:
+            bench_fleet.run(report, lt, ENGINEER, ADMIN, q)
     finally:
         users.cleanup()
     report.finish(args.report)

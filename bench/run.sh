@@ -1,9 +1,11 @@
 #!/bin/sh
 # Lockbox benchmarks (never part of pass/fail tests): `make bench`, or
-#   bench/run.sh BUILD_DIR [--quick] [--only fast,unblock,capacity,growth,pg,remote] [--rows N]
+#   bench/run.sh BUILD_DIR [--quick] [--only fast,unblock,capacity,growth,pg,remote,fleet]
+#                [--rows N]
 #                [--pg-rows N] [--before OLD_BUILD_DIR]
 # "pg" (PostgreSQL store beside SQLite) runs only when PostgreSQL 15 is installed; "remote"
-# (the API over TLS beside the Unix socket) needs the openssl command.
+# (the API over TLS beside the Unix socket) and "fleet" (one central, two agents and up to
+# 10,000 simulated hosts' feeds, bench_fleet.py) need the openssl command.
 # Builds the C drivers into BUILD_DIR/bench with cc, then runs bench/lockbox_bench.py, which
 # prints one table per benchmark and writes BUILD_DIR/bench/results.md (copy the figures into
 # docs/PERFORMANCE.md with the machine line). Needs root (users, SO_PEERCRED identities).

@@ -187,7 +187,7 @@ int api_resolve_request_id(const struct cli *cli, const char *typed,
 
 int api_get_request(const struct cli *cli, const char *id, struct lockbox_request *req)
 {
-    return api_get_request_with_notifications(cli, id, req, NULL, NULL);
+    return api_get_request_with_notifications(cli, id, req, NULL, NULL, NULL);
 }
 
 static json_object *array_field(json_object *obj, const char *key)
@@ -201,6 +201,15 @@ static json_object *array_field(json_object *obj, const char *key)
 json_object *api_array_member(json_object *obj, const char *key)
 {
     return obj != NULL ? array_field(obj, key) : NULL;
+}
+
+json_object *api_object_member(json_object *obj, const char *key)
+{
+    json_object *member;
+    return obj != NULL && json_object_object_get_ex(obj, key, &member) &&
+                   json_object_is_type(member, json_type_object)
+               ? json_object_get(member)
+               : NULL;
 }
 
 int api_get_request_reply(const struct cli *cli, const char *id, struct lockbox_request *req,
@@ -222,7 +231,7 @@ int api_get_request_reply(const struct cli *cli, const char *id, struct lockbox_
 
 int api_get_request_with_notifications(const struct cli *cli, const char *id,
                                        struct lockbox_request *req, json_object **notifications,
-                                       json_object **sessions)
+                                       json_object **sessions, json_object **host_sessions)
 {
     struct lockbox_reply reply;
     char path[96];
@@ -235,6 +244,11 @@ int api_get_request_with_notifications(const struct cli *cli, const char *id,
         *notifications = array_field(reply.body, "notifications");
     if (rc == CLI_OK && sessions != NULL)
         *sessions = array_field(reply.body, "sessions");
+    json_object *report;
+    if (rc == CLI_OK && host_sessions != NULL &&
+        json_object_object_get_ex(reply.body, "host_sessions", &report) &&
+        json_object_is_type(report, json_type_object))
+        *host_sessions = json_object_get(report);
     lockbox_reply_free(&reply);
     return rc;
 }

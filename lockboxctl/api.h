@@ -29,15 +29,16 @@ int api_resolve_request_id(const struct cli *cli, const char *typed,
 /* GET /v1/requests/{id} into req, also handing back the whole reply (a new reference). */
 int api_get_request_reply(const struct cli *cli, const char *id, struct lockbox_request *req,
                           json_object **whole);
-/* The array member key of obj as a new reference, or NULL. */
+/* The array (object) member key of obj as a new reference, or NULL. */
 json_object *api_array_member(json_object *obj, const char *key);
+json_object *api_object_member(json_object *obj, const char *key);
 
 /* GET /v1/requests/{id} into req. */
 int api_get_request(const struct cli *cli, const char *id, struct lockbox_request *req);
-/* The same, also handing back the "notifications" and "sessions" arrays (new references, or
- * NULL; either pointer may be NULL). */
+/* The same, also handing back the "notifications" and "sessions" arrays and, at central, the
+ * "host_sessions" object (new references, or NULL; any pointer may be NULL). */
 int api_get_request_with_notifications(const struct cli *cli, const char *id,
                                        struct lockbox_request *req, json_object **notifications,
-                                       json_object **sessions);
+                                       json_object **sessions, json_object **host_sessions);
 
 #endif

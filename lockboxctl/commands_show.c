@@ -196,6 +196,22 @@ static void print_sessions(json_object *list)
     }
 }
 
+/* At central: what the request's host last reported of its live sessions. */
+static void print_host_sessions(const struct lockbox_request *req, json_object *report)
+{
+    char host[OUT_ESCAPED_MAX], ago[64];
+    json_object *live;
+    int64_t at_ms = 0;
+    const char *at = report ? string_field(report, "reported_at") : NULL;
+
+    if (report == NULL || at == NULL || !json_object_object_get_ex(report, "live", &live) ||
+        timefmt_parse(at, &at_ms) != 0)
+        return;
+    out_relative(at_ms, out_now_ms(), ago, sizeof(ago));
+    printf("%-10s %d live on %s (as its agent reported %s)\n", "Sessions",
+           json_object_get_int(live), out_escape(req->host, "?", host, sizeof(host)), ago);
+}
+
 int cmd_show(struct cli *cli, int argc, char **argv)
 {
     static const struct option options[] = {CLI_COMMON_LONG_OPTIONS, {NULL, 0, NULL, 0}};
@@ -213,12 +229,13 @@ int cmd_show(struct cli *cli, int argc, char **argv)
         return cli_usage("show", CLI_ID_USAGE);
     if (api_resolve_request_id(cli, argv[optind], id) != CLI_OK)
         return CLI_FAIL;
-    json_object *notifications = NULL, *sessions = NULL, *whole = NULL;
+    json_object *notifications = NULL, *sessions = NULL, *host_sessions = NULL, *whole = NULL;
     rc = api_get_request_reply(cli, id, &req, &whole);
     if (rc != CLI_OK)
         return rc;
     notifications = api_array_member(whole, "notifications");
     sessions = api_array_member(whole, "sessions");
+    host_sessions = api_object_member(whole, "host_sessions");
     if (cli->json) {
         json_object *obj = out_request_json(&req);
         json_object_object_add(obj, "notifications",
@@ -226,6 +243,8 @@ int cmd_show(struct cli *cli, int argc, char **argv)
                                              : json_object_new_array());
         json_object_object_add(obj, "sessions",
                                sessions ? json_object_get(sessions) : json_object_new_array());
+        if (host_sessions != NULL)
+            json_object_object_add(obj, "host_sessions", json_object_get(host_sessions));
         out_print_json(obj);
         json_object_put(obj);
     } else {
@@ -233,9 +252,11 @@ int cmd_show(struct cli *cli, int argc, char **argv)
         approve_print_signers(&req, whole);
         print_notifications(notifications);
         print_sessions(sessions);
+        print_host_sessions(&req, host_sessions);
     }
     json_object_put(notifications);
     json_object_put(sessions);
+    json_object_put(host_sessions);
     json_object_put(whole);
     return CLI_OK;
 }

@@ -14,7 +14,11 @@
 #include <unistd.h>
 
 #include "agent_internal.h"
+#include "array_grow.h"
+#include "host_sessions.h"
+#include "monotonic.h"
 #include "request_json.h"
+#include "sessions.h"
 #include "text.h"
 #include "timefmt.h"
 
@@ -79,6 +83,8 @@ void agent_stop(struct agent *agent)
         free(job);
     }
     free(agent->known);
+    free(agent->held);
+    free(agent->live);
     if (agent->event_fd >= 0)
         close(agent->event_fd);
     pthread_cond_destroy(&agent->wake);
@@ -114,45 +120,152 @@ json_object *agent_health(const struct agent *agent)
 
 /* --- known: the ids the feed must report on --- */
 
-struct known_list {
+/* What the mirror holds as pending or approved, as the link thread needs it: `known`, the ids
+ * named in known= (at most AGENT_KNOWN_MAX, approved ones first: their final state matters
+ * most), `held`, all of them (an id the answer leaves out is no longer live at central, since
+ * the feed lists every live request of the host), and `live`, the sessions open under each
+ * (live=, for `show` at central). */
+struct held_lists {
     const char *host;
-    char *text;
-    size_t len, count;
+    char *known, *held, *live;
+    size_t known_len, held_len, live_len, held_cap, live_cap;
+    size_t n_known;
+    enum request_state pass;
+    int failed;
 };
 
-static int add_known(const struct lockbox_request *req, void *ctx)
+static int append_text(char **text, size_t *len, size_t *cap, const char *add)
 {
-    struct known_list *list = ctx;
+    size_t n = strlen(add);
 
-    if (list->count >= AGENT_KNOWN_MAX || strcmp(req->host, list->host) != 0)
-        return 0;
-    memcpy(list->text + list->len, req->id, LOCKBOX_ID_HEX_LEN);
-    list->len += LOCKBOX_ID_HEX_LEN;
-    list->text[list->len++] = ',';
-    list->count++;
+    if (array_grow(text, cap, *len + n + 2, 1, 4096) != 0)
+        return -1;
+    if (*len > 0)
+        (*text)[(*len)++] = ',';
+    memcpy(*text + *len, add, n + 1);
+    *len += n;
     return 0;
 }
 
-/* Tells the link thread what the mirror holds as pending or approved: central then reports
- * their final states (a revoke made while this host was cut off is learnt on reconnect). */
+static int add_held(const struct lockbox_request *req, void *ctx)
+{
+    struct held_lists *lists = ctx;
+
+    if (req->state != lists->pass || strcmp(req->host, lists->host) != 0)
+        return 0;
+    if (append_text(&lists->held, &lists->held_len, &lists->held_cap, req->id) != 0) {
+        lists->failed = 1;
+        return 1;
+    }
+    if (lists->n_known < AGENT_KNOWN_MAX) {
+        memcpy(lists->known + lists->known_len, req->id, LOCKBOX_ID_HEX_LEN);
+        lists->known_len += LOCKBOX_ID_HEX_LEN;
+        lists->known[lists->known_len++] = ',';
+        lists->n_known++;
+    }
+    return 0;
+}
+
+struct live_count {
+    char id[LOCKBOX_ID_HEX_LEN + 1];
+    int n;
+};
+
+struct live_counts {
+    const char *host;
+    struct live_count counts[HOST_SESSIONS_MAX];
+    size_t n;
+};
+
+static int count_live(const struct session_row *row, void *ctx)
+{
+    struct live_counts *c = ctx;
+
+    if (strcmp(row->host, c->host) != 0 || row->request_id[0] == '\0')
+        return 0;
+    for (size_t i = 0; i < c->n; i++) {
+        if (strcmp(c->counts[i].id, row->request_id) == 0) {
+            c->counts[i].n++;
+            return 0;
+        }
+    }
+    if (c->n < HOST_SESSIONS_MAX) {
+        snprintf(c->counts[c->n].id, sizeof(c->counts[c->n].id), "%s", row->request_id);
+        c->counts[c->n++].n = 1;
+    }
+    return 0;
+}
+
+static int live_text(struct agent *agent, struct held_lists *lists)
+{
+    struct live_counts c = {agent->svc->config->host, {{{0}, 0}}, 0};
+    char entry[LOCKBOX_ID_HEX_LEN + 16];
+
+    if (store_session_live_rows(agent->svc->store, count_live, &c) != 0)
+        return -1;
+    if (array_grow(&lists->live, &lists->live_cap, 1, 1, 256) != 0)
+        return -1;
+    lists->live[0] = '\0';
+    for (size_t i = 0; i < c.n; i++) {
+        snprintf(entry, sizeof(entry), "%s:%d", c.counts[i].id, c.counts[i].n);
+        if (append_text(&lists->live, &lists->live_len, &lists->live_cap, entry) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Tells the link thread what the mirror holds (and the sessions under it): central then
+ * reports their final states (a revoke made while this host was cut off is learnt on
+ * reconnect). */
 static void publish_known(struct agent *agent)
 {
-    struct known_list list = {agent->svc->config->host, NULL, 0, 0};
+    struct held_lists lists = {agent->svc->config->host, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0,
+                               REQUEST_APPROVED,         0};
 
-    list.text = malloc(AGENT_KNOWN_MAX * (LOCKBOX_ID_HEX_LEN + 1) + 1);
-    if (list.text == NULL)
-        return;
-    if (store_each_live(agent->svc->store, add_known, &list) != 0) {
-        free(list.text);
-        return; /* the last list stays; the next answer tries again */
-    }
-    if (list.len > 0)
-        list.len--; /* the last comma */
-    list.text[list.len] = '\0';
+    agent->published_ms = monotonic_ms();
+    lists.known = malloc(AGENT_KNOWN_MAX * (LOCKBOX_ID_HEX_LEN + 1) + 1);
+    if (lists.known == NULL || array_grow(&lists.held, &lists.held_cap, 1, 1, 4096) != 0)
+        goto out;
+    lists.held[0] = '\0';
+    if (store_each_live(agent->svc->store, add_held, &lists) != 0 || lists.failed)
+        goto out;
+    lists.pass = REQUEST_PENDING;
+    if (store_each_live(agent->svc->store, add_held, &lists) != 0 || lists.failed ||
+        live_text(agent, &lists) != 0)
+        goto out; /* the last lists stay; the next answer or tick tries again */
+    if (lists.known_len > 0)
+        lists.known_len--; /* the last comma */
+    lists.known[lists.known_len] = '\0';
     pthread_mutex_lock(&agent->lock);
     free(agent->known);
-    agent->known = list.text;
+    free(agent->held);
+    free(agent->live);
+    agent->known = lists.known;
+    agent->held = lists.held;
+    agent->live = lists.live;
     pthread_mutex_unlock(&agent->lock);
+    return;
+out:
+    free(lists.known);
+    free(lists.held);
+    free(lists.live);
+}
+
+void agent_tick(struct agent *agent)
+{
+    uint64_t changes = agent->svc->sessions ? sessions_changes(agent->svc->sessions) : 0;
+
+    if (changes != agent->published_changes ||
+        monotonic_ms() - agent->published_ms >= AGENT_PUBLISH_MS) {
+        agent->published_changes = changes;
+        publish_known(agent);
+    }
+}
+
+int64_t agent_next_tick_ms(const struct agent *agent)
+{
+    int64_t left = agent->published_ms + AGENT_PUBLISH_MS - monotonic_ms();
+    return left > 0 ? left : 0;
 }
 
 /* --- applying the feed --- */
@@ -166,9 +279,11 @@ static bool answer_lists(const struct feed_answer *answer, const char *id)
     return false;
 }
 
-/* A request the poll named in known= and the answer left out: central must list every one of
- * its host's (whatever its state), so it forgot it, or never had it (a request filed here
- * before the host became an agent). Access nobody at central vouches for ends. */
+/* A request the mirror held as pending or approved when the poll left that the answer does
+ * not list: the feed lists every live request of the host and the final state of those named
+ * in known=, so central no longer has it live (ended while this host did not ask about it, or
+ * forgotten, or never had: a request filed here before the host became an agent). Access
+ * nobody at central vouches for ends. */
 static int forget_unlisted(struct agent *agent, const struct agent_message *msg,
                            const struct lockbox_clock *now)
 {

@@ -34,6 +34,12 @@ int agent_file(struct agent *agent, struct agent_filing *filing, const struct fi
 /* The waiting side went away: on_done will not run. */
 void agent_file_cancel(struct agent *agent, struct agent_filing *filing);
 
+/* Publishes what the next feed call reports (the ids held, the sessions open under them):
+ * at once when sessions opened or closed, else every AGENT_PUBLISH_MS. */
+#define AGENT_PUBLISH_MS 5000
+void agent_tick(struct agent *agent);
+int64_t agent_next_tick_ms(const struct agent *agent);
+
 /* May a login be admitted from the mirror now (offline = strict | grace)? */
 bool agent_may_admit(const struct agent *agent, const struct lockbox_clock *now);
 const char *agent_central_url(const struct agent *agent);

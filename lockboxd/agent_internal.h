@@ -19,7 +19,7 @@ enum agent_message_kind {
 struct agent_message {
     enum agent_message_kind kind;
     struct feed_answer answer; /* AGENT_FEED */
-    char *known_sent;          /* AGENT_FEED: the ids the poll named (central must list them) */
+    char *known_sent;          /* AGENT_FEED: every id the mirror held live when the poll left */
     bool bad_answer;           /* AGENT_FEED_FAILED: central answered, but not acceptably */
     bool identity_mismatch;    /* ... naming another host or tenant */
     char why[300];
@@ -49,7 +49,9 @@ struct agent {
     bool stopping;
     struct agent_message *inbox, *inbox_tail;
     struct agent_job *jobs, *jobs_tail;
-    char *known; /* "ID,ID,...": what the mirror holds as pending or approved */
+    char *known; /* "ID,ID,...": known=, at most AGENT_KNOWN_MAX of what the mirror holds live */
+    char *held;  /* all of it: an id the answer leaves out has ended at central */
+    char *live;  /* "ID:N,...": the sessions open under each (live=, for show at central) */
     bool resync; /* an answer could not be applied whole: ask again without since= */
 
     /* The main loop's alone. */
@@ -60,6 +62,8 @@ struct agent {
     bool ever_down;     /* reconnected is said only after an outage */
     char last_failure[300];
     int64_t last_sync_wall_ms;
+    int64_t published_ms;       /* CLOCK_MONOTONIC: when known/held/live were last published */
+    uint64_t published_changes; /* sessions_changes() then: a session change publishes at once */
 };
 
 /* agent_link.c: the threads. */

@@ -168,7 +168,9 @@ static char *feed_url(struct agent *agent, char *since, char **known_out)
     char *url = NULL;
 
     pthread_mutex_lock(&agent->lock);
-    *known_out = strdup(agent->known ? agent->known : "");
+    *known_out = strdup(agent->held ? agent->held : "");
+    char *known = strdup(agent->known ? agent->known : "");
+    char *live = strdup(agent->live ? agent->live : "");
     bool resync = agent->resync;
     agent->resync = false;
     pthread_mutex_unlock(&agent->lock);
@@ -176,17 +178,22 @@ static char *feed_url(struct agent *agent, char *since, char **known_out)
         since[0] = '\0';                     /* the whole state again, at once */
         pause_ms(agent, BACKOFF_MAX_MS / 5); /* whatever failed may need a moment */
     }
-    if (*known_out == NULL)
+    if (*known_out == NULL || known == NULL || live == NULL) {
+        free(known);
+        free(live);
         return NULL;
+    }
     /* The version is central's opaque string: escaped, so no character of it is read as
      * part of the query's syntax. */
     char *escaped = curl_easy_escape(NULL, since, 0);
     if (escaped == NULL ||
-        asprintf(&url, "%s/v1/hosts/self/requests?wait=%d%s%s%s%s", agent->central->url,
-                 FEED_WAIT_SECONDS, since[0] ? "&since=" : "", escaped,
-                 (*known_out)[0] ? "&known=" : "", *known_out) < 0)
+        asprintf(&url, "%s/v1/hosts/self/requests?wait=%d%s%s%s%s&live=%s", agent->central->url,
+                 FEED_WAIT_SECONDS, since[0] ? "&since=" : "", escaped, known[0] ? "&known=" : "",
+                 known, live) < 0)
         url = NULL;
     curl_free(escaped);
+    free(known);
+    free(live);
     return url;
 }
 

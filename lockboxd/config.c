@@ -421,6 +421,7 @@ static int validate_role(const struct lockboxd_config *c, char *err, size_t err_
 
 static int validate(struct lockboxd_config *c, char *err, size_t err_len)
 {
+    c->remote.central = c->role == LOCKBOXD_ROLE_CENTRAL;
     if (validate_remote(c, err, err_len) != 0 || validate_role(c, err, err_len) != 0 ||
         config_central_validate(c, section_line(c->path, "central"), key_line(c->path, "role"), err,
                                 err_len) != 0)

@@ -17,7 +17,13 @@ struct remote_config {
     /* Open TLS connections at most (0: the default, REMOTE_CONNECTIONS_DEFAULT). A central
      * holds one per agent host, so it needs more than a host serving a few admins. */
     unsigned max_connections;
+    /* Set from [daemon] role = central: nearly every descriptor is for the TLS listener (a
+     * central's login socket serves its own host only), so it keeps a fixed reserve rather
+     * than three quarters of the descriptor limit. */
+    bool central;
 };
+
+#define REMOTE_CENTRAL_FD_RESERVE 1024
 
 #define REMOTE_CONNECTIONS_DEFAULT 4096
 #define REMOTE_CONNECTIONS_MIN 16

@@ -233,16 +233,21 @@ bool http_tls_identify(struct http_server *server, struct call *call, enum MHD_R
  * certificate; were they allowed every descriptor, the login socket could accept no login
  * (EMFILE) and nobody could log in while the flood lasts. */
 /* [remote] max_connections, but never more than a quarter of RLIMIT_NOFILE: the rest is for
- * the login socket, the Unix socket's callers and the database. */
+ * the login socket, the Unix socket's callers and the database. A central leaves a fixed
+ * reserve instead (its TLS callers are what it is for). */
 static unsigned tls_connection_limit(const struct remote_config *remote)
 {
     struct rlimit limit;
     unsigned wanted = remote->max_connections ? remote->max_connections : TLS_CONNECTION_LIMIT;
 
-    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY ||
-        limit.rlim_cur / 4 >= wanted)
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
         return wanted;
-    return limit.rlim_cur >= 4 ? (unsigned)(limit.rlim_cur / 4) : 1;
+    rlim_t room = limit.rlim_cur / 4;
+    if (remote->central && limit.rlim_cur > 2 * REMOTE_CENTRAL_FD_RESERVE)
+        room = limit.rlim_cur - REMOTE_CENTRAL_FD_RESERVE;
+    if (room >= wanted)
+        return wanted;
+    return room >= 1 ? (unsigned)room : 1;
 }
 
 /* A PEM file into memory, NUL-terminated (MHD takes PEM as a string). The private key must
@@ -360,7 +365,7 @@ int http_start_remote(struct http_server *server, const struct http_handler *han
     if (connections < (remote->max_connections ? remote->max_connections : TLS_CONNECTION_LIMIT))
         syslog(LOG_NOTICE,
                "event=remote.limit connections=%u msg=\"the TLS listener keeps to a quarter of "
-               "RLIMIT_NOFILE; raise LimitNOFILE for more\"",
+               "RLIMIT_NOFILE (a central: all but 1024); raise LimitNOFILE for more\"",
                connections);
     /* MHD_OPTION_HTTPS_MEM_TRUST makes GnuTLS ask for a client certificate; whether it is
      * good is decided by client_trust_verify() on the first call. */

@@ -170,9 +170,9 @@ static int open_state(struct lockboxd *d, char *err, size_t err_len)
     d->journal.hook_ctx = d->notifier;
     if (sessions_init(&d->sessions, c, d->store, &d->journal, err, err_len) != 0)
         return -1;
-    d->service = (struct service){&d->config,   d->store,    &d->journal, INT64_MAX,
-                                  wake_waiters, &d->waiters, d->notifier, &d->sessions,
-                                  NULL,         NULL,        NULL};
+    d->service = (struct service){&d->config,   d->store,    &d->journal,  INT64_MAX,
+                                  wake_waiters, &d->waiters, d->notifier,  &d->sessions,
+                                  NULL,         NULL,        {NULL, 0, 0}, NULL};
     if (c->role == LOCKBOXD_ROLE_AGENT) {
         d->agent = agent_start(&d->service, err, err_len);
         if (d->agent == NULL)
@@ -304,6 +304,11 @@ static int compute_timeout(struct lockboxd *d, int64_t now_boot_ms)
         timeout = sync_wait;
     if (d->journal.file_behind && (timeout < 0 || timeout > 5000))
         timeout = 5000; /* retry the audit file while it is failing */
+    if (d->agent != NULL) {
+        int64_t tick = agent_next_tick_ms(d->agent);
+        if (timeout < 0 || tick < timeout)
+            timeout = tick;
+    }
     return timeout < 0 ? -1 : timeout > INT32_MAX ? INT32_MAX : (int)timeout;
 }
 
@@ -372,6 +377,8 @@ static void run_loop(struct lockboxd *d)
         if (peers_next_deadline(&d->peers) <= now.boot_ms)
             peers_tick(&d->peers, &now);
         waiters_expire(&d->waiters, now.boot_ms);
+        if (d->agent != NULL)
+            agent_tick(d->agent);
         http_run(&d->http);
         if (d->remote.mhd != NULL)
             http_run(&d->remote);
@@ -526,6 +533,7 @@ out:
     peers_close(&d.peers);
     notifier_stop(d.notifier);
     sessions_free(&d.sessions);
+    host_reports_free(&d.service.host_reports);
     service_grants_free(&d.service);
     journal_close(&d.journal);
     store_close(d.store);

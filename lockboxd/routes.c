@@ -17,6 +17,7 @@
 #include "request_json.h"
 #include "service_grants.h"
 #include "text.h"
+#include "timefmt.h"
 
 /* The wait route's action: a suspended wait is answered outside the dispatcher. */
 #define WAIT_ACTION "show"
@@ -194,6 +195,24 @@ static enum MHD_Result route_list(struct route_ctx *ctx)
     return http_reply_json(call, 200, obj);
 }
 
+/* At central: the live sessions the request's host last reported for it, or null when its
+ * agent has not reported to this instance. */
+static json_object *host_sessions_json(const struct service *svc, const struct lockbox_request *req)
+{
+    int live;
+    int64_t at;
+    char when[TIMEFMT_LEN];
+
+    if (!host_reports_get(&svc->host_reports, req->host, req->id, &live, &at))
+        return NULL;
+    json_object *obj = json_object_new_object();
+    timefmt_rfc3339(at, when);
+    json_object_object_add(obj, "host", json_object_new_string(req->host));
+    json_object_object_add(obj, "live", json_object_new_int(live));
+    json_object_object_add(obj, "reported_at", json_object_new_string(when));
+    return obj;
+}
+
 static enum MHD_Result route_show(struct route_ctx *ctx)
 {
     struct lockbox_request req;
@@ -205,6 +224,8 @@ static enum MHD_Result route_show(struct route_ctx *ctx)
     json_object_object_add(obj, "sessions",
                            ctx->svc->sessions ? sessions_of_request(ctx->svc->sessions, req.id)
                                               : json_object_new_array());
+    if (ctx->svc->config->role == LOCKBOXD_ROLE_CENTRAL)
+        json_object_object_add(obj, "host_sessions", host_sessions_json(ctx->svc, &req));
     return http_reply_json(ctx->call, 200, obj);
 }
 

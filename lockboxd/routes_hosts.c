@@ -35,12 +35,16 @@ struct feed_query {
     long wait_seconds;
     char known[HOST_FEED_KNOWN_MAX][LOCKBOX_ID_HEX_LEN + 1];
     size_t n_known;
+    struct host_session_count live[HOST_SESSIONS_MAX]; /* live=: the host's sessions */
+    size_t n_live;
+    bool has_live;
 };
 
 static bool read_feed_query(struct call *call, struct feed_query *q, char *err, size_t err_len)
 {
-    static const char *const allowed[] = {"since", "wait", "known", NULL};
+    static const char *const allowed[] = {"since", "wait", "known", "live", NULL};
     const char *known = http_query(call, "known");
+    const char *live = http_query(call, "live");
 
     if (!route_query_ok(call, allowed, err, err_len))
         return false;
@@ -62,7 +66,35 @@ static bool read_feed_query(struct call *call, struct feed_query *q, char *err, 
                  HOST_FEED_KNOWN_MAX);
         return false;
     }
+    q->n_live = 0;
+    q->has_live = live != NULL;
+    if (live != NULL && host_sessions_parse(live, q->live, HOST_SESSIONS_MAX, &q->n_live) != 0) {
+        snprintf(err, err_len,
+                 "live must be at most %d ID:COUNT pairs (request id, live sessions) separated "
+                 "by commas",
+                 HOST_SESSIONS_MAX);
+        return false;
+    }
     return true;
+}
+
+/* Keeps what the host says of its live sessions, for `show` at central: only counts for its
+ * own requests (those in its feed) are believed. */
+static void keep_session_report(struct service *svc, const struct call *call,
+                                const struct feed_query *q, const struct host_feed *feed)
+{
+    struct host_session_count mine[HOST_SESSIONS_MAX];
+    struct lockbox_clock now;
+    size_t n = 0;
+
+    if (!q->has_live)
+        return;
+    for (size_t i = 0; i < q->n_live; i++) {
+        if (host_feed_has(feed, q->live[i].request_id))
+            mine[n++] = q->live[i];
+    }
+    service_read_clock(&now);
+    host_reports_set(&svc->host_reports, call->who.name, now.wall_ms, mine, n);
 }
 
 /* Builds the host's feed and answers with it, or suspends the call while the feed is still
@@ -75,6 +107,8 @@ static enum MHD_Result answer_feed(struct service *svc, struct call *call,
                                                 &feed);
     enum MHD_Result rc;
 
+    if (r.status == 200 && may_wait)
+        keep_session_report(svc, call, q, &feed);
     if (r.status != 200) {
         rc = http_reply_error(call, (unsigned)r.status, r.error, "%s", r.message);
     } else if (may_wait && q->since != NULL && q->wait_seconds > 0 &&

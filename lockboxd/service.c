@@ -144,7 +144,6 @@ struct service_result service_file(struct service *svc, const struct identity *w
 {
     const struct lockboxd_config *cfg = svc->config;
     struct lockbox_request req;
-    int pending = 0;
 
     /* An agent's requests live at central: the login socket forwards the module's there. */
     if (svc->agent != NULL)
@@ -175,12 +174,11 @@ struct service_result service_file(struct service *svc, const struct identity *w
                                                    out);
     if (found == LOCKBOX_OK)
         return OK; /* a repeated login finds the request it already filed */
-    if (found == LOCKBOX_ERROR || store_count_pending_for_user(svc->store, user, &pending) != 0)
+    if (found == LOCKBOX_ERROR)
         return service_store_failed(svc->store);
-    if (pending >= cfg->max_pending_per_user)
-        return service_result_of(429, "too_many_pending",
-                                 "%s already has %d pending requests; wait for a decision first",
-                                 user, pending);
+    struct service_result room = service_pending_room(svc, user, host);
+    if (room.status != 200)
+        return room;
     if (random_id(req.id) != 0)
         return service_result_of(500, "internal", "cannot draw a random request id");
     snprintf(req.tenant, sizeof(req.tenant), "%s", tenant);

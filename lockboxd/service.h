@@ -12,6 +12,7 @@
 #include "journal.h"
 #include "notify.h"
 #include "sessions.h"
+#include "host_sessions.h"
 #include "request.h"
 #include "store.h"
 
@@ -31,6 +32,8 @@ struct service {
     /* Called with the host of a request filed or changed (role=central: its feed); may be
      * NULL. Takes on_changed_ctx too. */
     void (*on_host_changed)(void *ctx, const char *host);
+    /* role=central: what each agent host last said of its live sessions (host_sessions.h). */
+    struct host_reports host_reports;
     struct grant_cache *grant_cache; /* service_grants.c's verified grants (NULL until used) */
 };
 

@@ -1,6 +1,7 @@
 /* Fleet mode's part of the operations: which host a request may be filed for under each role,
  * what a host certificate may read, and a host's feed at central. */
 #include <string.h>
+#include <syslog.h>
 
 #include "host_feed.h"
 #include "service.h"
@@ -61,6 +62,13 @@ struct service_result service_file_target(const struct service *svc, const struc
     if (!host_patterns_match(&t->hosts, *host))
         return service_result_of(400, "bad_request", "host %s is not one of tenant %s's hosts",
                                  *host, *tenant);
+    /* Patterns of two tenants may both match a host; its feed carries the first's requests
+     * only, so a request filed under the other would never reach the host. */
+    if (owner != t)
+        return service_result_of(400, "bad_request",
+                                 "host %s belongs to tenant %s at this central (the first "
+                                 "whose hosts match it), not %s",
+                                 *host, owner->name, *tenant);
     return service_result_of(200, NULL, NULL);
 }
 
@@ -83,11 +91,13 @@ bool service_host_may_read(const struct service *svc, const struct identity *who
 struct feed_fill {
     struct host_feed *feed;
     int failed;
+    size_t rows;
 };
 
 static int add_to_feed(const struct lockbox_request *req, void *ctx)
 {
     struct feed_fill *fill = ctx;
+    fill->rows++;
     if (host_feed_add(fill->feed, req) != 0)
         fill->failed = 1;
     return fill->failed;
@@ -101,11 +111,23 @@ static int add_live(struct service *svc, struct host_feed *feed, enum request_st
 {
     struct store_filter filter = {false,     state, feed->tenant, NULL, NULL, LOCKBOX_LIST_MAX,
                                   feed->host};
-    struct feed_fill fill = {feed, 0};
+    struct feed_fill fill = {feed, 0, 0};
 
     if (store_list(svc->store, &filter, add_to_feed, &fill) != 0)
         return -1;
-    return fill.failed ? -2 : 0;
+    if (fill.failed)
+        return -2;
+    /* The agent ends whatever it holds that the feed does not list: a feed cut short would
+     * end live access, or hide a revoke among the rest. Better no answer (the host then
+     * admits nobody, or only within its offline grace) and a loud line. */
+    if (fill.rows >= LOCKBOX_LIST_MAX) {
+        syslog(LOG_ERR,
+               "event=host.feed_too_long host=%s state=%s msg=\"more than %d requests: the feed "
+               "cannot list them all; deny or revoke some\"",
+               feed->host, request_state_name(state), LOCKBOX_LIST_MAX - 1);
+        return -3;
+    }
+    return 0;
 }
 
 /* What the agent holds and asked about: its final state too, if it is this host's. */
@@ -148,7 +170,60 @@ struct service_result service_host_feed(struct service *svc, const struct identi
         rc = add_known(svc, out, known, n_known);
     if (rc == -1)
         return service_store_failed(svc->store);
+    if (rc == -3)
+        return service_result_of(503, "feed_too_long",
+                                 "this host has too many pending or approved requests to list "
+                                 "(%d); an admin must deny or revoke some",
+                                 LOCKBOX_LIST_MAX - 1);
     if (rc != 0 || host_feed_seal(out) != 0)
         return service_result_of(500, "internal", "cannot build the feed (out of memory)");
+    return service_result_of(200, NULL, NULL);
+}
+
+struct pending_count {
+    int n;
+};
+
+static int count_row(const struct lockbox_request *req, void *ctx)
+{
+    (void)req;
+    ((struct pending_count *)ctx)->n++;
+    return 0;
+}
+
+/* Pending requests for host (and user, unless NULL), counted up to limit. */
+static int count_pending(struct service *svc, const char *user, const char *host, int limit, int *n)
+{
+    struct store_filter filter = {false, REQUEST_PENDING, NULL, user, NULL, limit, host};
+    struct pending_count c = {0};
+
+    if (store_list(svc->store, &filter, count_row, &c) != 0)
+        return -1;
+    *n = c.n;
+    return 0;
+}
+
+struct service_result service_pending_room(struct service *svc, const char *user, const char *host)
+{
+    const struct lockboxd_config *cfg = svc->config;
+    int cap = cfg->max_pending_per_user, host_cap = cap * SERVICE_PENDING_PER_HOST_FACTOR;
+    int pending = 0, host_pending = 0;
+
+    if (cfg->role != LOCKBOXD_ROLE_CENTRAL) {
+        if (store_count_pending_for_user(svc->store, user, &pending) != 0)
+            return service_store_failed(svc->store);
+    } else if (count_pending(svc, user, host, cap, &pending) != 0 ||
+               count_pending(svc, NULL, host, host_cap, &host_pending) != 0) {
+        return service_store_failed(svc->store);
+    }
+    if (pending >= cap)
+        return service_result_of(429, "too_many_pending",
+                                 "%s already has %d pending requests; wait for a decision first",
+                                 user, pending);
+    if (host_pending >= host_cap)
+        return service_result_of(429, "too_many_pending",
+                                 "host %s already has %d pending requests; wait for decisions "
+                                 "first",
+                                 host, host_pending);
     return service_result_of(200, NULL, NULL);
 }

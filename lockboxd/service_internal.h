@@ -21,6 +21,13 @@ struct service_result service_file_target(const struct service *svc, const struc
 /* Is the request's user the caller, by uid (another account name of the same uid)? An
  * account that cannot be looked up counts as the caller (refuse), except at central, which
  * keeps no accounts of its hosts (the names were compared already). */
+/* May one more request for user on host be filed? On a host: the user's pending requests,
+ * at most max_pending_per_user. At central, where one account name exists on many hosts, the
+ * user's on that host (a flood from one host must not lock the name out on every other), and
+ * at most SERVICE_PENDING_PER_HOST_FACTOR times that for the host in all (a host filing for
+ * made-up names). Returns 200, 429 or the store's failure. */
+#define SERVICE_PENDING_PER_HOST_FACTOR 10
+struct service_result service_pending_room(struct service *svc, const char *user, const char *host);
 bool service_user_is_caller(const struct service *svc, const char *user,
                             const struct identity *who);
 /* A host certificate reads the requests of its own host, at central only. */

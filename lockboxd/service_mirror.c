@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "agent_feed.h"
 #include "service.h"
@@ -83,7 +84,17 @@ static enum journal_result apply_decision(struct service *svc, const struct lock
     snprintf(req.grant, sizeof(req.grant), "%s", central->grant);
     req.expires_at = central->expires_at;
     if (req.state == REQUEST_APPROVED) {
-        int64_t left = central->expires_at - now->wall_ms;
+        /* No approval outlasts this host's own access_ttl (12 h at most), whatever central
+         * says: one bad answer must not open the host for years. */
+        int64_t cap = now->wall_ms + svc->config->access_ttl_s * 1000;
+        if (req.expires_at > cap) {
+            syslog(LOG_WARNING,
+                   "event=central.capped id=%s msg=\"central's approval ran past this host's "
+                   "access_ttl; it ends at the host's limit\"",
+                   req.id);
+            req.expires_at = cap;
+        }
+        int64_t left = req.expires_at - now->wall_ms;
         req.granted_ms = left > 1 ? left : 1;
         req.approved_boot_ms = now->boot_ms;
         snprintf(req.approved_boot_id, sizeof(req.approved_boot_id), "%s", now->boot_id);

@@ -93,7 +93,13 @@ static int record_with_change(struct sessions *s, const struct session_entry *e,
         syslog(LOG_ERR, "event=session.error id=%s msg=\"cannot record %s\"", e->id, event);
         return -1;
     }
+    s->changes++;
     return 0;
+}
+
+uint64_t sessions_changes(const struct sessions *s)
+{
+    return s->changes;
 }
 
 struct state_change {

@@ -56,6 +56,7 @@ struct sessions {
     void (*read_clock)(struct lockbox_clock *now); /* for the events of the pidfds */
     struct session_entry *items;
     size_t n, cap;
+    uint64_t changes; /* sessions opened, closed or ended so far (sessions_changes) */
 };
 
 struct session_open_input {
@@ -111,5 +112,8 @@ int64_t sessions_next_deadline(const struct sessions *s);
 void sessions_run_deadlines(struct sessions *s, const struct lockbox_clock *now);
 /* The sessions of a request, for `show`. */
 json_object *sessions_of_request(struct sessions *s, const char *request_id);
+/* Counts every session recorded as opened, closed or ended: a reader that saw another count
+ * knows the live sessions changed since (an agent's report to central). */
+uint64_t sessions_changes(const struct sessions *s);
 
 #endif

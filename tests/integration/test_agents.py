@@ -325,6 +325,57 @@ class Fleet(AgentCase):
         events = [e["event"] for e in d.audit_events() if e.get("request_id") == rid]
         self.assertIn("access.revoked", events)
 
+    def test_central_shows_the_sessions_live_on_a_requests_host(self):
+        """Each feed call carries the host's live sessions (live=); show at central names them
+        with when the host said so. The report goes with the agent's next feed call: a change
+        to the host's requests (a filing here) makes that call come at once."""
+        user, other = self.new_user(), self.new_user()
+        d = self.agents["db02"]
+        rid = self.approved_for("db02", user)
+
+        def nudge(n):
+            # A filing for db02 (as db02's own module would) changes its feed: the agent's
+            # long-poll is answered and its next call (with the report) leaves at once.
+            status, obj = tls_call(self.port, "db02", "POST", "/v1/requests",
+                                   {"user": other, "reason": "nudge", "requester": "n%d" % n})
+            self.assertIn(status, (200, 201), obj)
+
+        def live_at_central(want):
+            status, obj = self.central_call("GET", "/v1/requests/" + rid)
+            self.assertEqual(status, 200, obj)
+            report = obj.get("host_sessions")
+            return report if report and report["live"] == want else None
+        def nudged_until(want, what):
+            # A report published just after the nudged call left waits for the next change:
+            # nudge again (a few times at most) rather than sleep through a long-poll.
+            for attempt in range(3):
+                nudge(len(self.nudges))
+                self.nudges.append(want)
+                try:
+                    return lt.wait_until(lambda: live_at_central(want), 8, what)
+                except lt.WaitTimeout:
+                    if attempt == 2:
+                        raise
+        self.nudges = []
+        p = self.open_session(d, user)
+        report = nudged_until(1, "central to show 1 live session")
+        self.assertEqual(report["host"], "db02")
+        out = subprocess.run([lt.LOCKBOXCTL, "--server", "https://127.0.0.1:%d" % self.port,
+                              "--cert", CERTS[ADMIN][0], "--key", CERTS[ADMIN][1],
+                              "--ca", CERTS["ca"], "show", rid],
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("1 live on db02 (as its agent reported", out.stdout)
+        lt.terminate(p, sig=signal.SIGKILL, group=True)
+        self.procs.remove(p)
+        p.stdout.close()
+        nudged_until(0, "central to show no live session")
+        # Another host cannot speak for db02: its report names only its own requests.
+        status, _ = tls_call(self.port, "db01", "GET",
+                             "/v1/hosts/self/requests?wait=0&live=%s:5" % rid)
+        self.assertEqual(status, 200)
+        self.assertEqual(live_at_central(0)["live"], 0)
+
     def test_central_down_strict_denies_grace_admits_held_approvals_then_resync(self):
         strict_user, grace_user, new_user = self.new_user(), self.new_user(), self.new_user()
         self.approved_for("db01", strict_user)

@@ -2,13 +2,15 @@
 `audit verify` of the export file offline, `audit head` and `--head` (Step 14 item 4).
 
 A real lockboxd with two tenants (contoso: admin ALICE; fabrikam: admin BOB) and a TLS
-listener ([remote], certificates from lockbox_certs.py); an engineer files requests for both,
-the admins approve, deny and revoke, a login is checked on the login socket.
+listener ([remote], certificates from lockbox_certs.py); root files an engineer's requests for
+both, each tenant's under a requester of its own, the admins approve, deny and revoke, a login
+is checked on the login socket.
   Export     ALICE exports contoso over the Unix socket, BOB fabrikam over TLS; each file
              verifies, its counts are the records of that tenant in the real audit file and
-             the rest withheld, and nothing of the other tenant (users, hosts, reasons, request
-             ids) is in it. The engineer and the other tenant's admin get 403; every response
-             carries Lockbox-Audit-Head, equal to /v1/health's head. `audit head` works remote.
+             the rest withheld, and nothing of the other tenant (users, requesters, reasons,
+             request ids) is in it. The engineer and the other tenant's admin get 403; every
+             response carries Lockbox-Audit-Head, equal to /v1/health's head. `audit head`
+             works remote.
   Forged     from a good export: an own record replaced by its withheld stub, another
              tenant's record given whole, a record removed, the trailer cut, a wrong --head;
              a head kept by `audit head` passes after more records were added.
@@ -36,9 +38,11 @@ from lockbox_certs import TestCA, client_context  # noqa: E402
 PREFIX = lt.unique_prefix("lbx")
 ENG, ALICE, BOB = PREFIX + "_eng", PREFIX + "_alice", PREFIX + "_bob"
 TENANTS = {"contoso": [ALICE], "fabrikam": [BOB]}
-# What only fabrikam's records hold: none of it may reach a contoso export.
-FAB_REASON, FAB_HOST = "FABSECRET-%s" % PREFIX, "fabhost-%s" % PREFIX
-CON_REASON, CON_HOST = "CONTICKET-%s" % PREFIX, "conhost-%s" % PREFIX
+# What only fabrikam's records hold: none of it may reach a contoso export. Both tenants'
+# requests are for the daemon's own host (the only one a lockboxd files for), so what names
+# a tenant's request besides its reason is who asked: a requester of that tenant's own.
+FAB_REASON, FAB_ASKER = "FABSECRET-%s" % PREFIX, "fabasker-%s" % PREFIX
+CON_REASON, CON_ASKER = "CONTICKET-%s" % PREFIX, "conasker-%s" % PREFIX
 U = lt.Users(PREFIX)
 CERTS = {}
 TMP = {}
@@ -104,13 +108,14 @@ def login_check(d, user):
 
 
 def make_activity(d, tag=""):
-    """Requests of both tenants in every state an admin can bring about, and a login."""
+    """Requests of both tenants in every state an admin can bring about, and a login. Root
+    files them for ENG as the PAM module does, since only root may name the requester."""
     ids = {"contoso": [], "fabrikam": []}
-    for tenant, reason, host, admin in (("contoso", CON_REASON, CON_HOST, ALICE),
-                                        ("fabrikam", FAB_REASON, FAB_HOST, BOB)):
+    for tenant, reason, asker, admin in (("contoso", CON_REASON, CON_ASKER, ALICE),
+                                         ("fabrikam", FAB_REASON, FAB_ASKER, BOB)):
         for action in ("approve", "deny", "revoke"):
-            req = d.file_request(None, reason="%s %s%s" % (reason, action, tag), as_user=ENG,
-                                 tenant=tenant, host=host)
+            req = d.file_request(ENG, reason="%s %s%s" % (reason, action, tag), tenant=tenant,
+                                 requester=asker)
             req = req.get("request", req)
             ids[tenant].append(req["id"])
             first = "approve" if action == "revoke" else action
@@ -217,10 +222,10 @@ class Export(ExportCase):
         text = self.assert_ok(self.verify(path)).stdout
         self.assertIn("%s: chain intact from seq 1 to %d: %d records of yours, %d withheld"
                       % (tenant, trailer["head_seq"], own, withheld), text)
-        # Nothing of the other tenant is in the file: its requests, reasons, hosts, admin.
+        # Nothing of the other tenant is in the file: its requests, reasons, requesters, admin.
         data = read_text(path)
-        secrets = [FAB_REASON, FAB_HOST, BOB] if other == "fabrikam" else [CON_REASON, CON_HOST,
-                                                                          ALICE]
+        secrets = [FAB_REASON, FAB_ASKER, BOB] if other == "fabrikam" else [CON_REASON, CON_ASKER,
+                                                                           ALICE]
         for needle in secrets + self.ids[other]:
             self.assertNotIn(needle, data)
         self.assertNotIn('"%s"' % other, data)

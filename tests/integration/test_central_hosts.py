@@ -246,6 +246,12 @@ class PeopleFile(Central):
             self.assertEqual(status, 400, obj)
             self.assertEqual(obj["message"], "host %s is not one of tenant %s's hosts"
                              % (host, tenant or "contoso"))
+        # fabrikam's "db0?" matches db01 too, but db01's feed carries contoso's requests only
+        # (the first tenant that matches): a request filed under fabrikam would never reach it.
+        status, obj = tls_call(self.d, ENG, "POST", "/v1/requests",
+                               {"reason": "INC-9", "host": "db01", "tenant": "fabrikam"})
+        self.assertEqual(status, 400, obj)
+        self.assertIn("host db01 belongs to tenant contoso at this central", obj["message"])
 
 
 class Feed(Central):
@@ -263,12 +269,14 @@ class Feed(Central):
                          answer["version"])
 
     def test_only_the_hosts_tenants_requests(self):
-        """Where two tenants' lists overlap, a person may file under either, but the host is
-        the first's: its feed carries that tenant's requests only (its agent refuses others),
-        known= included."""
+        """Where two tenants' lists overlap, the host is the first's: nobody may file for it
+        under the other (test_person_refused_outside_the_tenants_hosts), and a request of the
+        other's for it (filed before the configuration changed; here set in the database) is
+        not in its feed, known= included (its agent would refuse the whole answer)."""
         status, foreign = tls_call(self.d, ENG, "POST", "/v1/requests",
-                                   {"reason": "INC-5", "tenant": "fabrikam", "host": "db01"})
-        self.assertEqual((status, foreign["tenant"]), (201, "fabrikam"), foreign)
+                                   {"reason": "INC-5", "tenant": "contoso", "host": "db01"})
+        self.assertEqual(status, 201, foreign)
+        self.d.db("UPDATE requests SET tenant = 'fabrikam' WHERE id = ?", (foreign["id"],))
         answer = feed(self.d, "db01", known=[foreign["id"]])
         self.assertEqual(answer["tenant"], "contoso")
         self.assertNotIn(foreign["id"], ids(answer))

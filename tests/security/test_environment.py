@@ -233,8 +233,10 @@ class ClockSetBack(unittest.TestCase):
         return status == 200 and check["allowed"]
 
     def daemon_wall_clock(self):
-        """The daemon's idea of now, from a request it files."""
-        obj = self.d.file_request(ENG2, "what time is it", host="clock%d" % time.monotonic_ns())
+        """The daemon's idea of now, from a request it files (for its own host; a requester
+        of its own each time, so a new request rather than the pending one reused)."""
+        obj = self.d.file_request(ENG2, "what time is it", host=sl.HOST,
+                                  requester="clock%d" % time.monotonic_ns())
         when = datetime.datetime.strptime(obj["created_at"], "%Y-%m-%dT%H:%M:%SZ")
         return when.replace(tzinfo=datetime.timezone.utc).timestamp()
 

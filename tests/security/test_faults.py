@@ -58,8 +58,11 @@ class FaultCase(unittest.TestCase):
         self.d._stderr.close()
         return self.d.stderr()[before:]
 
-    def file(self, host):
-        return self.d.call("POST", "/v1/requests", {"reason": "fault", "user": ENG, "host": host})
+    def file(self, requester):
+        """Files for the daemon's own host (the only one it files for); each requester gets a
+        request of its own, where one asker's pending request would be reused."""
+        return self.d.call("POST", "/v1/requests", {"reason": "fault", "user": ENG,
+                                                    "host": sl.HOST, "requester": requester})
 
     def assert_answering(self):
         status, health = self.d.call("GET", "/v1/health", timeout=15)
@@ -223,7 +226,7 @@ class FsyncErrors(FaultCase):
         self.assertIn("audit file", obj["message"])
         self.assertFalse(self.assert_answering()["audit_ok"])
         for _ in range(3):
-            status, check = self.d.call("POST", "/v1/access/check", {"user": ENG, "host": "target"})
+            status, check = self.d.call("POST", "/v1/access/check", {"user": ENG, "host": sl.HOST})
             self.assertFalse(status == 200 and check["allowed"], (status, check))
         self.assertTrue(self.d.syslog.wait_for("event=audit.write_failed"))
         lines = self.d.audit_lines()
@@ -234,7 +237,7 @@ class FsyncErrors(FaultCase):
                         "the daemon does not retry the audit file")
         status, obj = self.d.call("POST", "/v1/requests/%s/approve" % req["id"], {}, as_user=ALICE)
         self.assertIn(status, (200, 409), obj)  # the first approval was committed, or now
-        status, check = self.d.call("POST", "/v1/access/check", {"user": ENG, "host": "target"})
+        status, check = self.d.call("POST", "/v1/access/check", {"user": ENG, "host": sl.HOST})
         self.assertEqual((status, check["allowed"]), (200, True))
         events = [e["event"] for e in self.d.audit_events() if e["request_id"] == req["id"]]
         self.assertEqual(events.count("request.approved"), 1, events)
@@ -244,7 +247,7 @@ class FsyncErrors(FaultCase):
         """logrotate's SIGHUP reopens the audit file, which flushes first. When that flush
         fails, a login answered in the same loop round must still hear 503, not 'allowed'
         from the round's own flush, which found nothing left to flush."""
-        req = self.file(sl.HOST)[1]
+        req = self.file("target")[1]
         self.assertEqual(self.d.call("POST", "/v1/requests/%s/approve" % req["id"], {},
                                      as_user=ALICE)[0], 200)
         pid = self.d.pid
@@ -276,7 +279,7 @@ class FsyncErrors(FaultCase):
         status, obj = self.d.call("POST", "/v1/requests/%s/approve" % req["id"], {}, as_user=ALICE)
         self.assert_refused_clearly(status, obj)
         self.assert_refused_clearly(*self.file("during"))
-        status, check = self.d.call("POST", "/v1/access/check", {"user": ENG, "host": "target"})
+        status, check = self.d.call("POST", "/v1/access/check", {"user": ENG, "host": sl.HOST})
         self.assertFalse(status == 200 and check["allowed"], (status, check))
         # Still answering: while changes wait to become durable (group commit), every reply
         # is held and then refused with a 503 that says why - health included.
@@ -297,7 +300,7 @@ class FsyncErrors(FaultCase):
 
 
     def test_failing_database_fsync_after_logins_is_retried_not_spun_on(self):
-        req = self.file(sl.HOST)[1]
+        req = self.file("target")[1]
         self.assertEqual(self.d.call("POST", "/v1/requests/%s/approve" % req["id"], {},
                                      as_user=ALICE)[0], 200)
         self.d.call("POST", "/v1/access/check", {"user": ENG})  # a login-only round: sync later
@@ -410,7 +413,7 @@ class PowerCut(FaultCase):
         return obj["allowed"]
 
     def approved_request(self):
-        req = self.file(sl.HOST)[1]
+        req = self.file("target")[1]
         status, obj = self.d.call("POST", "/v1/requests/%s/approve" % req["id"], {}, as_user=ALICE)
         self.assertEqual(status, 200, obj)
         return req
@@ -475,7 +478,7 @@ class FileAheadOfDatabase(FaultCase):
 
     def approved_and_logged_in(self):
         self.d.start()
-        req = self.file(sl.HOST)[1]
+        req = self.file("target")[1]
         self.assertEqual(self.d.call("POST", "/v1/requests/%s/approve" % req["id"], {},
                                      as_user=ALICE)[0], 200)
         status, obj = self.d.call("POST", "/v1/access/check", {"user": ENG})
@@ -514,8 +517,8 @@ class FileAheadOfDatabase(FaultCase):
         forged = self.d.audit_lines()
         # Changes that grant nothing still commit; they must not be appended after the lines
         # lockboxd did not write, and grants must not come back once the seqs catch up.
-        for host in ("h1", "h2", "h3"):
-            self.assertIn(self.file(host)[0], (201, 503))  # committed, maybe not filed yet
+        for asker in ("h1", "h2", "h3"):
+            self.assertIn(self.file(asker)[0], (201, 503))  # committed, maybe not filed yet
         status, obj = self.d.call("POST", "/v1/access/check", {"user": ENG})
         self.assertFalse(status == 200 and obj.get("allowed"), (status, obj))
         self.assertEqual(self.d.audit_lines(), forged, "the chain was continued after foreign lines")

@@ -251,7 +251,12 @@ class Flood(HostileCase):
                    "env": {"ASAN_OPTIONS": "quarantine_size_mb=8:thread_local_quarantine_size_kb=64"}
                    if lt.SANITIZED else None}
 
-    def flood(self, n, first_host):
+    def flood(self, n, first_asker):
+        """n calls filing for ENG on the daemon's own host, each from another requester (as
+        root's PAM module files when many people su or sudo to one account): each one new,
+        so past max_pending each meets the cap, not the pending request reused. ENG alone
+        could not: a lockboxd files for its own host only, and a user's own filings share
+        one requester, so they find the request already pending."""
         path = self.d.socket
 
         def run():
@@ -261,10 +266,12 @@ class Flood(HostileCase):
                     status, _ = lt.http_call(path, "GET", "/v1/requests?state=all&limit=5")
                 else:
                     status, _ = lt.http_call(path, "POST", "/v1/requests",
-                                             {"reason": "flood %d" % i, "host": "f%d" % (first_host + i)})
+                                             {"reason": "flood %d" % i, "user": ENG,
+                                              "host": sl.HOST,
+                                              "requester": "f%d" % (first_asker + i)})
                 counts[str(status)] = counts.get(str(status), 0) + 1
             return counts
-        return sl.ForkedUser(ENG, run).join(timeout=900)
+        return sl.ForkedUser("root", run).join(timeout=900)
 
     def test_ten_thousand_requests_from_one_user(self):
         warm = self.flood(1000, 0)  # fills the cap; the daemon's caches warm up
@@ -284,6 +291,22 @@ class Flood(HostileCase):
         bound = 8 * 1024 if lt.SANITIZED else 1536
         self.assertLess(rss_after - rss_before, bound,
                         "VmRSS grew from %d to %d KiB" % (rss_before, rss_after))
+        self.assert_still_serving()
+
+    def test_a_users_own_flood_files_one_request(self):
+        """ENG flooding with their own filings: each finds the request already pending."""
+        path = self.d.socket
+
+        def run():
+            counts = {}
+            for i in range(500):
+                status, _ = lt.http_call(path, "POST", "/v1/requests", {"reason": "own %d" % i})
+                counts[str(status)] = counts.get(str(status), 0) + 1
+            return counts
+        counts = sl.ForkedUser(ENG, run).join(timeout=300)
+        self.assertEqual(counts, {"201": 1, "200": 499}, counts)
+        self.assertEqual(self.count(), 1)
+        self.assertEqual(len(self.d.audit_lines()), 1)
         self.assert_still_serving()
 
 
@@ -311,7 +334,8 @@ class Ids(HostileCase):
         self.assertEqual(self.d.audit_lines(), before, "a guess changed something")
 
     def test_ids_are_random_not_sequential(self):
-        ids = [self.d.file_request(ENG, "id %d" % i, host="i%d" % i)["id"] for i in range(64)]
+        ids = [self.d.file_request(ENG, "id %d" % i, host=sl.HOST,
+                                   requester="i%d" % i)["id"] for i in range(64)]
         self.assertEqual(len(set(ids)), len(ids))
         for rid in ids:
             self.assertRegex(rid, "^[0-9a-f]{32}$")
@@ -357,7 +381,8 @@ class Races(HostileCase):
     def test_concurrent_approve_and_deny_one_winner(self):
         rounds = sl.scaled(4, 40)
         for n in range(rounds):
-            req = self.d.file_request(ENG, "race %d" % n, host="r%d" % n)
+            # A requester of its own each round: a new request, not the last one reused.
+            req = self.d.file_request(ENG, "race %d" % n, host=sl.HOST, requester="r%d" % n)
             rid = req["id"]
             participants = [(ALICE if i % 2 else BOB, "approve" if i % 3 else "deny")
                             for i in range(12)]
