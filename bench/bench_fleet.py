@@ -45,12 +45,16 @@ RESERVED = 64  # TLS connections kept for the agents and the admin below central
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+CENTRAL_FD_RESERVE = 1024  # lockboxd/config_remote.h REMOTE_CENTRAL_FD_RESERVE
+
+
 def fleet_size(wanted):
-    """Central's TLS listener takes at most a quarter of RLIMIT_NOFILE (http_tls.c), and this
-    process cannot raise its hard limit (no CAP_SYS_RESOURCE here): (hosts, cap, hard)."""
+    """A central's TLS listener takes all of RLIMIT_NOFILE but a reserve of 1,024 (http_tls.c),
+    and this process may not be able to raise its hard limit (no CAP_SYS_RESOURCE in a
+    container): (hosts, cap, hard)."""
     import resource
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    cap = 262144 if hard == resource.RLIM_INFINITY else hard // 4
+    cap = 262144 if hard == resource.RLIM_INFINITY else hard - CENTRAL_FD_RESERVE
     return min(wanted, cap - RESERVED), cap, hard
 
 
@@ -279,9 +283,9 @@ def report(rep, fleet, r, idle_s, wanted):
               ["process", "VmRSS", "CPU over %ds" % idle_s, "open fds", "feed answers"], rows,
               ["%.1f KB of central RSS per held feed (TLS connection + suspended long-poll); "
                "central's peak RSS (VmHWM) %s." % (per_kb, mib(r["after"]["VmHWM"])),
-               "%d hosts wanted, %d held: central's TLS listener takes at most a quarter of "
-               "RLIMIT_NOFILE (%d here; this container cannot raise its hard limit), i.e. %d "
-               "connections, %d kept for the agents and the admin." % (
+               "%d hosts wanted, %d held: a central's TLS listener takes RLIMIT_NOFILE (%d "
+               "here) but 1,024, i.e. %d connections, %d kept for the agents and the "
+               "admin." % (
                    wanted, fleet.hosts, fleet.fd_hard, fleet.tls_cap, RESERVED),
                "Each simulated host: its own TLS connection from 127.0.0.%d-%d, the feed "
                "without since, then long-polls with wait=%d as the agent does; they share %d "

@@ -13,6 +13,8 @@
 Every key is an EC P-256 key (fast to make); files are mode 0600.
 """
 
+import http.client
+import json
 import os
 import ssl
 import subprocess
@@ -111,3 +113,18 @@ def client_context(ca_cert, crt=None, key=None):
     if crt:
         ctx.load_cert_chain(crt, key)
     return ctx
+
+
+def https_json(port, ca_cert, crt, key, method, path, body=None, timeout=30):
+    """One JSON call to 127.0.0.1:port over TLS with the client certificate crt/key (None:
+    none): (status, the decoded reply or None)."""
+    conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout,
+                                       context=client_context(ca_cert, crt, key))
+    try:
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        conn.request(method, path, body=data, headers=headers)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read() or b"null")
+    finally:
+        conn.close()

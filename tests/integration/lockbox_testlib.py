@@ -705,6 +705,15 @@ class Daemon:
             con.close()
 
 
+def login_socket_call(d, message, timeout=60):
+    """One message on d's login socket (root's SOCK_SEQPACKET door), as the module sends it."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+        s.settimeout(timeout)
+        s.connect(d.pam_socket)
+        s.send(json.dumps(message).encode())
+        return json.loads(s.recv(65536))
+
+
 def record_hash(line):
     """A record's hash in the chain, re-implemented from docs/DESIGN.md for cross-checking:
     format 1 hashes the line's bytes; format 2 ({"v":2,...) its content, tenant tag and

@@ -35,7 +35,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lockbox_testlib as lt  # noqa: E402
-from lockbox_certs import TestCA, client_context  # noqa: E402
+from lockbox_certs import TestCA, client_context, https_json  # noqa: E402
 
 PREFIX = lt.unique_prefix("lbag")
 U = lt.Users(PREFIX)
@@ -96,24 +96,10 @@ def agent_daemon(host, port, offline="strict", grace="1h"):
 
 def tls_call(port, who, method, path, body=None, timeout=30):
     crt, key = CERTS[who]
-    conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout,
-                                       context=client_context(CERTS["ca"], crt, key))
-    try:
-        data = json.dumps(body).encode() if body is not None else None
-        headers = {"Content-Type": "application/json"} if data is not None else {}
-        conn.request(method, path, body=data, headers=headers)
-        response = conn.getresponse()
-        return response.status, json.loads(response.read() or b"null")
-    finally:
-        conn.close()
+    return https_json(port, CERTS["ca"], crt, key, method, path, body, timeout)
 
 
-def login_socket_call(d, message, timeout=30):
-    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
-        s.settimeout(timeout)
-        s.connect(d.pam_socket)
-        s.send(json.dumps(message).encode())
-        return json.loads(s.recv(65536))
+login_socket_call = lt.login_socket_call
 
 
 def read_text(path):

@@ -37,7 +37,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lockbox_testlib as lt  # noqa: E402
-from lockbox_certs import TestCA, client_context  # noqa: E402
+from lockbox_certs import TestCA, client_context, https_json  # noqa: E402
 
 PREFIX = lt.unique_prefix("lbc")
 ENG, ALICE, BOB = PREFIX + "_eng", PREFIX + "_alice", PREFIX + "_bob"
@@ -93,16 +93,7 @@ def central_daemon(**kw):
 def tls_call(d, who, method, path, body=None, timeout=30):
     """One call over TLS as the certificate `who` (a key of CERTS)."""
     crt, key = CERTS[who]
-    conn = http.client.HTTPSConnection("127.0.0.1", d.port, timeout=timeout,
-                                       context=client_context(CERTS["ca"], crt, key))
-    try:
-        data = json.dumps(body).encode() if body is not None else None
-        headers = {"Content-Type": "application/json"} if data is not None else {}
-        conn.request(method, path, body=data, headers=headers)
-        response = conn.getresponse()
-        return response.status, json.loads(response.read() or b"null")
-    finally:
-        conn.close()
+    return https_json(d.port, CERTS["ca"], crt, key, method, path, body, timeout)
 
 
 def feed_path(since=None, wait=None, known=None):
