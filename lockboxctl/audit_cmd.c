@@ -89,6 +89,8 @@ static int check_audit_combination(const struct audit_args *args)
                                   "export file");
     if (args->keys_file != NULL && (args->action != AUDIT_VERIFY || args->database))
         return cli_usage("audit", "--keys goes with 'audit verify' of files");
+    if (args->required != 0 && args->keys_file == NULL)
+        return cli_usage("audit", "--required goes with --keys");
     if (args->action == AUDIT_HEAD && (args->n_files > 0 || args->has_since))
         return cli_usage("audit", "'audit head' takes no --file or --since");
     return -1;
@@ -137,6 +139,17 @@ static int parse_export_option(int opt, struct audit_args *args)
     }
 }
 
+/* --required N: 1 to 16, digits only. 0 or -1. */
+static int parse_required(const char *text, unsigned *out)
+{
+    uint64_t n;
+
+    if (parse_seq(text, &n) != 0 || n < 1 || n > LOCKBOX_GRANT_SIGNATURES_MAX)
+        return -1;
+    *out = (unsigned)n;
+    return 0;
+}
+
 static int parse_audit_options(struct cli *cli, int argc, char **argv, struct audit_args *args)
 {
     static const struct option options[] = {
@@ -149,6 +162,7 @@ static int parse_audit_options(struct cli *cli, int argc, char **argv, struct au
         {"head", required_argument, NULL, 'H'},
         {"trust-format-1", no_argument, NULL, '1'},
         {"keys", required_argument, NULL, 'K'},
+        {"required", required_argument, NULL, 'R'},
         CLI_COMMON_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
@@ -169,7 +183,11 @@ static int parse_audit_options(struct cli *cli, int argc, char **argv, struct au
             args->database = true;
         else if (opt == 'K')
             args->keys_file = optarg;
-        else if ((rc = parse_export_option(opt, args)) != -2) {
+        else if (opt == 'R') {
+            if (parse_required(optarg, &args->required) != 0)
+                return cli_usage("audit", "--required takes 1-%d (the tenant's approvals_required)",
+                                 LOCKBOX_GRANT_SIGNATURES_MAX);
+        } else if ((rc = parse_export_option(opt, args)) != -2) {
             if (rc != -1)
                 return rc;
         } else if ((rc = cli_common_option(cli, "audit", opt, argv)) != -1)
@@ -352,7 +370,7 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
     if (args.action == AUDIT_VERIFY && args.database)
         return audit_verify_database(cli);
     if (args.keys_file != NULL) {
-        if ((args.grants = audit_grants_open(args.keys_file)) == NULL)
+        if ((args.grants = audit_grants_open(args.keys_file, args.required)) == NULL)
             return CLI_FAIL;
         rc = audit_dispatch(cli, &args);
         free(args.grants);

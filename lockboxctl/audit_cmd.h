@@ -39,6 +39,7 @@ struct audit_args {
     bool trust_format_1;
     /* --keys FILE: also check every record's grant against the tenant's pinned keys */
     const char *keys_file;
+    unsigned required; /* --required N: the quorum a request.approved record needs (1) */
     struct audit_grant_check *grants; /* loaded from keys_file by cmd_audit */
 };
 

@@ -1,5 +1,5 @@
 /* Checks the grants audit records carry: parse, fields against the record, window and
- * signatures as of the record's time, and for request.approved at least one counted signer. */
+ * signatures as of the record's time, and for request.approved the quorum (--required). */
 #include "audit_grants.h"
 
 #include <json-c/json.h>
@@ -12,7 +12,7 @@
 #include "output.h"
 #include "timefmt.h"
 
-struct audit_grant_check *audit_grants_open(const char *keys_file)
+struct audit_grant_check *audit_grants_open(const char *keys_file, unsigned required)
 {
     struct audit_grant_check *check = calloc(1, sizeof(*check));
     char err[512], shown[OUT_ESCAPED_MAX];
@@ -26,6 +26,7 @@ struct audit_grant_check *audit_grants_open(const char *keys_file)
         free(check);
         return NULL;
     }
+    check->required = required > 0 ? required : 1;
     return check;
 }
 
@@ -90,8 +91,11 @@ static const char *check_grant(struct audit_grant_check *check, json_object *rec
         return why;
     const char *excluded[] = {grant.statement.user, grant.statement.requester};
     if (strcmp(string_member(record, "event"), "request.approved") == 0 &&
-        grant_quorum(&grant, &v, excluded, 2) == 0)
-        return "its grant has no signature that counts";
+        grant_quorum(&grant, &v, excluded, 2) < check->required) {
+        snprintf(why, why_len, "its grant has fewer than %u signatures that count",
+                 check->required);
+        return why;
+    }
     return NULL;
 }
 

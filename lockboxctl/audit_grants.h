@@ -10,11 +10,12 @@
 
 struct audit_grant_check {
     struct approver_keys keys;
+    unsigned required; /* counted signers a request.approved record needs (--required) */
     uint64_t grants_checked;
 };
 
 /* Loads the keys file into a new checker; NULL after a message. */
-struct audit_grant_check *audit_grants_open(const char *keys_file);
+struct audit_grant_check *audit_grants_open(const char *keys_file, unsigned required);
 /* Checks the grant of one verified record, if it has one. 0, or -1 with error naming
  * `where`, the record's seq and what is wrong. */
 int audit_grants_check_line(struct audit_grant_check *check, const char *line, size_t len,

@@ -72,7 +72,7 @@ static const struct command_help command_helps[] = {
     {"audit",
      "Usage: lockboxctl [GLOBAL OPTIONS] audit [--file PATH ...] [--since TIME] [--json]\n"
      "       lockboxctl [GLOBAL OPTIONS] audit verify [--file PATH ... | --database]\n"
-     "                                                [--keys FILE]\n"
+     "                                                [--keys FILE [--required N]]\n"
      "       lockboxctl [GLOBAL OPTIONS] audit export --tenant NAME [--after SEQ]\n"
      "                                                [--output FILE]\n"
      "       lockboxctl [GLOBAL OPTIONS] audit verify EXPORT [--head SEQ:HASH]\n"
@@ -89,7 +89,8 @@ static const struct command_help command_helps[] = {
      "--database verifies the chain in lockboxd's database instead (root; with PostgreSQL\n"
      "the chain every lockboxd appends to, which the audit files mirror).\n"
      "--keys FILE (files and exports) also checks every record's signed grant against the\n"
-     "tenant's pinned approver keys as of the record's time, and names the first that fails.\n\n"
+     "tenant's pinned approver keys as of the record's time, and names the first that fails;\n"
+     "--required N: an approval needs N signers that count (the tenant's approvals_required).\n\n"
      "export writes one tenant's audit trail (root or an admin of NAME): its own records\n"
      "whole, every other record only as hashes, a header and a trailer with the head.\n"
      "  --tenant NAME   the tenant to export\n"

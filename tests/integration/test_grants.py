@@ -114,6 +114,11 @@ class GrantCase(lt.CliAssertions, unittest.TestCase):
                                "--keys", keys_path or self.keys_path],
                               capture_output=True, text=True, timeout=60)
 
+    def verify_audit_required(self, n):
+        return subprocess.run([lt.LOCKBOXCTL, "audit", "verify", "--file", self.d.audit_path,
+                               "--keys", self.keys_path, "--required", str(n)],
+                              capture_output=True, text=True, timeout=60)
+
     def forge_approved(self, rid, like, grant=None):
         """Sets request rid to approved in the database, its approval's columns copied from the
         genuinely approved request `like` (and its grant text, or `grant`)."""
@@ -163,6 +168,18 @@ class SignedApprovals(GrantCase):
                       self.d.syslog.wait_for("event=request.approved id=%s" % rid)[0])
         done = self.assert_ok(self.verify_audit())
         self.assertIn("grants OK: 2 records with a grant", done.stdout)
+        # The tenant's export verifies offline with the keys, as any user.
+        export = os.path.join(self.d.dir, "contoso-export.jsonl")
+        self.assert_ok(subprocess.run([lt.LOCKBOXCTL, "--socket", self.d.socket, "audit",
+                                       "export", "--tenant", "contoso", "--output", export],
+                                      capture_output=True, text=True, timeout=60))
+        os.chmod(export, 0o644)
+        self.assert_ok(lt.run_as(ENG, [lt.LOCKBOXCTL, "audit", "verify", export, "--keys",
+                                       self.keys_path]))
+        # A quorum of 2 was never met here: --required 2 names the approval.
+        approved = by_event["request.approved"]["seq"]
+        self.assert_fails(self.verify_audit_required(2), 1, "record seq %d" % approved,
+                          "fewer than 2 signatures that count")
 
     def test_a_row_set_to_approved_in_the_database_grants_nothing(self):
         genuine = self.file(ENG2)
