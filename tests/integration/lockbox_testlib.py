@@ -491,14 +491,19 @@ class Daemon:
         self.write_config()
 
     def _make_central(self):
-        """role = central, every tenant owning every host ("*"), and the [remote] listener it
-        needs on a free loopback port with a CA of its own: for suites where one person files
-        for several hosts, which only a central accepts since Step 15 (a lockboxd on a host
-        files for that host only)."""
+        """role = central, and the [remote] listener it needs on a free loopback port with a
+        CA of its own: for suites where one person files for several hosts, which only a
+        central accepts since Step 15 (a lockboxd on a host files for that host only). Each
+        other tenant owns the hosts NAME-* ("fabrikam-db1"), the daemon's own tenant every
+        other host: its section is written last, as a host belongs to the first tenant whose
+        patterns match it."""
         from lockbox_certs import TestCA  # lazily: only central suites make certificates
         self.daemon_extra = dict(self.daemon_extra, role="central")
-        self.tenant_options = {name: dict(self.tenant_options.get(name, {}), hosts="*")
-                               for name in self.tenants}
+        self.tenant_options = {
+            name: dict(self.tenant_options.get(name, {}),
+                       hosts="*" if name == self.tenant else "%s-*" % name)
+            for name in self.tenants}
+        self.tenants = dict(sorted(self.tenants.items(), key=lambda kv: kv[0] == self.tenant))
         ca = TestCA(os.path.join(self.dir, "tls"))
         crt, key = ca.server("server")
         with socket.socket() as s:

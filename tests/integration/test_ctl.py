@@ -188,8 +188,8 @@ class CtlTest(CliAssertions, unittest.TestCase):
         again = self.assert_ok(self.ctl(ENG, "request", "--reason", "other", "--host", "db01"))
         self.assertIn(request_id, again.stdout)
         self.assertIn("already have", again.stdout)
-        other = self.file_as(ENG, "INC-2", "--tenant", "fabrikam")
-        self.assertEqual((other["tenant"], other["host"]), ("fabrikam", "testhost"))
+        other = self.file_as(ENG, "INC-2", "--tenant", "fabrikam", "--host", "fabrikam-db1")
+        self.assertEqual((other["tenant"], other["host"]), ("fabrikam", "fabrikam-db1"))
         self.assertNotEqual(other["id"], request_id)
         self.assert_fails(self.ctl(ENG, "request", "--reason", "x", "--tenant", "nosuch"), 1,
                           "nosuch")
@@ -198,7 +198,8 @@ class CtlTest(CliAssertions, unittest.TestCase):
         first = self.file_as(ENG, "first one", "--host", "alpha")
         time.sleep(1.1)  # created_at has one-second resolution
         second = self.file_as(ENG, "second one", "--host", "beta")
-        other_tenant = self.file_as(ENG, "fabrikam work", "--tenant", "fabrikam")
+        other_tenant = self.file_as(ENG, "fabrikam work", "--tenant", "fabrikam", "--host",
+                                    "fabrikam-db1")
         result = self.assert_ok(self.ctl(ALICE, "list", "--state", "all"))
         lines = result.stdout.splitlines()
         header = lines[0].split()
@@ -439,7 +440,8 @@ class CtlTest(CliAssertions, unittest.TestCase):
 
     def test_audit_from_the_daemon_shows_an_admin_their_tenants_only(self):
         mine = self.file_as(ENG, "contoso work")
-        theirs = self.daemon.file_request(ENG, "fabrikam work", tenant="fabrikam")
+        theirs = self.daemon.file_request(ENG, "fabrikam work", tenant="fabrikam",
+                                          host="fabrikam-db1")
         ops = self.assert_ok(self.ctl("root", "audit")).stdout
         alice = self.assert_ok(self.ctl(ALICE, "audit")).stdout
         bob = self.assert_ok(self.ctl(BOB, "audit", "--json")).stdout

@@ -131,7 +131,7 @@ class CtlUxTest(CliAssertions, unittest.TestCase):
         """A and B (contoso, by ENG) and F (fabrikam, by ENG) with the ids above."""
         a = self.file_as(ENG, "INC-1 a", "--host", "ha")
         b = self.file_as(ENG, "INC-2 b", "--host", "hb")
-        f = self.file_as(ENG, "INC-3 f", "--tenant", "fabrikam")
+        f = self.file_as(ENG, "INC-3 f", "--tenant", "fabrikam", "--host", "fabrikam-db1")
         self.with_ids({a["id"]: ID_A, b["id"]: ID_B, f["id"]: ID_F})
         return ID_A, ID_B, ID_F
 
@@ -272,7 +272,7 @@ class CtlUxTest(CliAssertions, unittest.TestCase):
         reason = "INC-4712 " + "the whole story of this disk, " * 5
         reason = reason.strip()
         req = self.file_as(ENG, reason, "--host", "db01.example")
-        other = self.file_as(ENG, "INC-4713", "--tenant", "fabrikam")
+        other = self.file_as(ENG, "INC-4713", "--tenant", "fabrikam", "--host", "fabrikam-db1")
         out = self.assert_ok(self.ctl("root", "list", "--wide")).stdout
         lines = out.splitlines()
         self.assertEqual(lines[0].split(), ["ID", "STATE", "USER", "TENANT", "HOST", "AGE",
