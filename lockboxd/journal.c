@@ -287,11 +287,27 @@ int journal_mirror(struct journal *journal, bool holder)
     }
     if (journal->dirty)
         return 0; /* records of this round first reach syslog, at the flush */
-    if (store_audit_head(journal->store, &journal->head_seq, journal->head_hash) != 0) {
+    uint64_t seq;
+    char hash[LOCKBOX_HASH_HEX_LEN + 1];
+    if (store_audit_head(journal->store, &seq, hash) != 0) {
         syslog(LOG_ERR, "event=audit.mirror_failed msg=\"cannot read the chain's head: %s\"",
                store_error(journal->store));
         return -1;
     }
+    /* The chain only grows: a database head behind what this lockboxd itself appended (or
+     * read before) means records were removed from it. The head shown stays the longer one,
+     * so a verifier finds the cut instead of a shorter chain that looks whole. */
+    if (seq < journal->head_seq) {
+        if (!journal->chain_cut_logged)
+            syslog(LOG_CRIT,
+                   "event=audit.mismatch db_seq=%llu seen_seq=%llu msg=\"the database's audit "
+                   "chain ends before records this lockboxd saw: they were removed\"",
+                   (unsigned long long)seq, (unsigned long long)journal->head_seq);
+        journal->chain_cut_logged = true;
+        return -1;
+    }
+    journal->head_seq = seq;
+    memcpy(journal->head_hash, hash, sizeof(hash));
     check_file_end(journal);
     return catch_up(journal, false);
 }

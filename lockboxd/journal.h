@@ -26,6 +26,7 @@ struct journal {
      * (journal_mirror), never by journal_flush. */
     bool shared_chain;
     bool mirror_holder;
+    bool chain_cut_logged; /* the database's chain was found shorter than seen: said once */
     /* The meta key that says where this file starts after a rotation: one per host on a
      * shared chain, whose hosts each rotate a file of their own. */
     char rotated_key[LOCKBOX_HOST_MAX + 40];
