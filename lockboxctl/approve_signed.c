@@ -63,18 +63,49 @@ static int new_statement(const struct lockbox_request *req, const char *hash, co
     return CLI_OK;
 }
 
-static void print_started(const struct grant *grant)
+static void print_started(FILE *out, const struct grant *grant)
 {
     char from[TIMEFMT_LEN], to[TIMEFMT_LEN];
 
     timefmt_rfc3339(grant->statement.not_before_ms, from);
     timefmt_rfc3339(grant->statement.not_after_ms, to);
-    printf("Signing the statement already started for request %s: %s on %s from %s until %s, "
-           "signed by",
-           grant->statement.request_id, grant->statement.user, grant->statement.host, from, to);
+    fprintf(out,
+            "Signing the statement already started for request %s: %s on %s from %s until %s, "
+            "signed by",
+            grant->statement.request_id, grant->statement.user, grant->statement.host, from, to);
     for (size_t i = 0; i < grant->n_signatures; i++)
-        printf("%s %s", i ? "," : "", grant->signatures[i].signer);
-    puts(".");
+        fprintf(out, "%s %s", i ? "," : "", grant->signatures[i].signer);
+    fputs(".\n", out);
+}
+
+/* A statement someone else started (lockboxd hands it over: whoever runs it could have made
+ * it) is signed only for a window like the one this approver would have made: no longer
+ * than --for (or the default hour), starting after the request was filed and not later
+ * than now, and not over yet. */
+#define STARTED_SKEW_MS (5 * 60 * 1000)
+
+static int started_window_ok(const struct lockbox_request *req, const struct grant_statement *s,
+                             const char *duration)
+{
+    int64_t limit_s = DEFAULT_WINDOW_S, now = out_now_ms();
+    char asked[32], length[32];
+
+    if (duration != NULL && duration_parse(duration, &limit_s) != 0)
+        return cli_usage("approve", "--for takes a duration such as 90m, 2h or 1d");
+    if (s->not_after_ms - s->not_before_ms > limit_s * 1000) {
+        duration_format(limit_s, asked, sizeof(asked));
+        duration_format((s->not_after_ms - s->not_before_ms) / 1000, length, sizeof(length));
+        return cli_fail("the statement already started for request %s grants %s, longer than "
+                        "%s; not signing it (pass --for %s if that is what you approve)",
+                        req->id, length, asked, length);
+    }
+    if (s->not_before_ms < req->created_at - STARTED_SKEW_MS ||
+        s->not_before_ms > now + STARTED_SKEW_MS || s->not_after_ms <= now)
+        return cli_fail("the statement already started for request %s has a window that does "
+                        "not start between the request's filing and now, or is over; not "
+                        "signing it",
+                        req->id);
+    return CLI_OK;
 }
 
 /* The statement to sign: the request's own when signing has started, else a new one. */
@@ -94,9 +125,8 @@ static int statement_for(const struct cli *cli, const struct lockbox_request *re
         strcmp(s->requester, req->requester) != 0 || strcmp(s->host, req->host) != 0)
         return cli_fail("request %s carries a statement for another request; not signing it",
                         req->id);
-    if (!cli->json)
-        print_started(grant);
-    return CLI_OK;
+    print_started(cli->json ? stderr : stdout, grant);
+    return started_window_ok(req, s, duration);
 }
 
 int approve_sign_request(const struct cli *cli, const char *id,

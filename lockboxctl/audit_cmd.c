@@ -76,8 +76,11 @@ static int check_audit_combination(const struct audit_args *args)
         return cli_usage("audit", "verify checks whole files; --since does not apply");
     if (args->database && (args->action != AUDIT_VERIFY || args->n_files > 0))
         return cli_usage("audit", "--database goes with 'audit verify' and no --file");
-    if (exporting != (args->tenant != NULL))
-        return cli_usage("audit", "'audit export' needs --tenant NAME, and --tenant goes with it");
+    if (exporting && args->tenant == NULL)
+        return cli_usage("audit", "'audit export' needs --tenant NAME");
+    if (!exporting && args->tenant != NULL && args->keys_file == NULL)
+        return cli_usage("audit", "--tenant goes with 'audit export', or with 'audit verify "
+                                  "--keys' (the tenant whose keys they are)");
     if (!exporting && (args->output != NULL || args->after_seq != 0))
         return cli_usage("audit", "--output and --after go with 'audit export'");
     if (exporting && (args->n_files > 0 || args->has_since))
@@ -370,7 +373,7 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
     if (args.action == AUDIT_VERIFY && args.database)
         return audit_verify_database(cli);
     if (args.keys_file != NULL) {
-        if ((args.grants = audit_grants_open(args.keys_file, args.required)) == NULL)
+        if ((args.grants = audit_grants_open(args.keys_file, args.required, args.tenant)) == NULL)
             return CLI_FAIL;
         rc = audit_dispatch(cli, &args);
         free(args.grants);

@@ -7,12 +7,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit_record.h"
 #include "cli.h"
 #include "grant.h"
 #include "output.h"
 #include "timefmt.h"
 
-struct audit_grant_check *audit_grants_open(const char *keys_file, unsigned required)
+void audit_grants_set_tenant(struct audit_grant_check *check, const char *tenant)
+{
+    snprintf(check->tenant, sizeof(check->tenant), "%s", tenant ? tenant : "");
+}
+
+struct audit_grant_check *audit_grants_open(const char *keys_file, unsigned required,
+                                            const char *tenant)
 {
     struct audit_grant_check *check = calloc(1, sizeof(*check));
     char err[512], shown[OUT_ESCAPED_MAX];
@@ -21,6 +28,7 @@ struct audit_grant_check *audit_grants_open(const char *keys_file, unsigned requ
         cli_fail("out of memory");
         return NULL;
     }
+    audit_grants_set_tenant(check, tenant);
     if (approver_keys_load(keys_file, &check->keys, err, sizeof(err)) != 0) {
         cli_fail("%s", out_escape(err, "", shown, sizeof(shown)));
         free(check);
@@ -82,6 +90,9 @@ static const char *check_grant(struct audit_grant_check *check, json_object *rec
     const char *wrong = mismatch(&grant.statement, record);
     if (wrong != NULL)
         return wrong;
+    if (grant.statement.not_after_ms - grant.statement.not_before_ms >
+        (int64_t)LOCKBOX_DEFAULT_TTL_SECONDS * 1000)
+        return "its grant's window is longer than 12h, the most any approval may last";
     if (timefmt_parse(string_member(record, "time"), &at_ms) != 0)
         return "it has no valid time";
     grant_verify(&grant, &check->keys, at_ms, &v);
@@ -99,6 +110,23 @@ static const char *check_grant(struct audit_grant_check *check, json_object *rec
     return NULL;
 }
 
+/* A format-2 request.approved record of the keys' tenant with no grant. */
+static bool unsigned_approval(struct audit_grant_check *check, json_object *record,
+                              const char *line, size_t len)
+{
+    json_object *grant;
+    const char *event = string_member(record, "event");
+    const char *tenant = string_member(record, "tenant");
+
+    if (check->tenant[0] == '\0' && json_object_object_get_ex(record, "grant", &grant) &&
+        json_object_is_type(grant, json_type_string) && tenant[0] != '\0')
+        audit_grants_set_tenant(check, tenant); /* signing began here for this tenant */
+    return check->tenant[0] != '\0' && audit_line_version(line, len) == 2 &&
+           strcmp(event, "request.approved") == 0 && strcmp(tenant, check->tenant) == 0 &&
+           (!json_object_object_get_ex(record, "grant", &grant) ||
+            !json_object_is_type(grant, json_type_string));
+}
+
 int audit_grants_check_line(struct audit_grant_check *check, const char *line, size_t len,
                             const char *where, char *error, size_t error_len)
 {
@@ -108,8 +136,15 @@ int audit_grants_check_line(struct audit_grant_check *check, const char *line, s
     char why[400];
     int rc = 0;
 
-    if (record != NULL && json_object_object_get_ex(record, "grant", &grant) &&
-        json_object_is_type(grant, json_type_string)) {
+    if (record != NULL && unsigned_approval(check, record, line, len)) {
+        json_object_object_get_ex(record, "seq", &seq);
+        snprintf(error, error_len,
+                 "%s: record seq %lld: it approves a request of tenant %s without a signed "
+                 "grant",
+                 where, (long long)json_object_get_int64(seq), check->tenant);
+        rc = -1;
+    } else if (record != NULL && json_object_object_get_ex(record, "grant", &grant) &&
+               json_object_is_type(grant, json_type_string)) {
         check->grants_checked++;
         const char *problem = check_grant(check, record, json_object_get_string(grant), why,
                                           sizeof(why));

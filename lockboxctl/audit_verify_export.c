@@ -81,6 +81,8 @@ static int take_header(struct export_check *check, const char *line, size_t len)
     if (export_header_parse(line, len, &check->header, err, sizeof(err)) != 0)
         return check_failed(check, "%s: %s", check->where, err);
     check->have_header = true;
+    if (check->args->grants != NULL)
+        audit_grants_set_tenant(check->args->grants, check->header.tenant);
     audit_verifier_start_after(&check->verifier, check->header.after_seq, check->header.after_hash);
     if (check->args->has_kept_head && check->args->kept_seq < check->header.after_seq)
         return check_failed(check, "cannot check: the export starts after seq %llu",

@@ -165,7 +165,9 @@ static int grant_verify_command(const struct cli *cli, const struct grant_args *
     /* The people the statement names may not approve their own access. */
     const char *const excluded[] = {grant.statement.user, grant.statement.requester};
     unsigned quorum = grant_quorum(&grant, &v, excluded, 2);
-    bool valid = v.in_window && quorum >= args->required;
+    bool window_ok = grant.statement.not_after_ms - grant.statement.not_before_ms <=
+                     (int64_t)LOCKBOX_DEFAULT_TTL_SECONDS * 1000;
+    bool valid = v.in_window && window_ok && quorum >= args->required;
     timefmt_rfc3339(args->at_ms, at);
     if (cli->json) {
         json_object *result = verification_json(&grant, &v, quorum, valid, at);
@@ -176,9 +178,10 @@ static int grant_verify_command(const struct cli *cli, const struct grant_args *
         for (size_t i = 0; i < grant.n_signatures; i++)
             printf("signed by %s (key %s): %s\n", grant.signatures[i].signer,
                    grant.signatures[i].key_id, grant_signature_status_text(v.status[i]));
-        printf("%s at %s: %u valid approver signatures, %u required%s\n",
+        printf("%s at %s: %u valid approver signatures, %u required%s%s\n",
                valid ? "valid" : "NOT valid", at, quorum, args->required,
-               v.in_window ? "" : "; outside the statement's window");
+               v.in_window ? "" : "; outside the statement's window",
+               window_ok ? "" : "; its window is longer than 12h, the most any approval may last");
     }
     rc = valid ? CLI_OK : CLI_FAIL;
 out:

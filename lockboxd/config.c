@@ -131,8 +131,19 @@ static int daemon_key(struct parse_state *st, const char *key, char *value)
         return set_path(c->audit_log, value, st->error, n, key);
     if (strcmp(key, "request_ttl") == 0)
         return set_duration(&c->request_ttl_s, value, st->error, n, key);
-    if (strcmp(key, "access_ttl") == 0)
-        return set_duration(&c->access_ttl_s, value, st->error, n, key);
+    if (strcmp(key, "access_ttl") == 0) {
+        /* Every approval is time-bound, 12 h at most: no configuration may stretch it. */
+        if (!set_duration(&c->access_ttl_s, value, st->error, n, key))
+            return 0;
+        if (c->access_ttl_s > LOCKBOX_DEFAULT_TTL_SECONDS) {
+            snprintf(st->error, n,
+                     "access_ttl: '%.40s' is longer than 12h, the most any "
+                     "approval may last",
+                     value);
+            return 0;
+        }
+        return 1;
+    }
     if (strcmp(key, "tenant") == 0 || strcmp(key, "host") == 0) {
         int is_tenant = key[0] == 't';
         if (is_tenant ? !text_is_name(value, LOCKBOX_NAME_MAX)

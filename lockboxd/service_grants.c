@@ -82,6 +82,11 @@ static bool has_signer(const struct grant *grant, const char *signer)
 }
 
 /* The statement's fields and window, as the approve takes them. 200 or 400 with the reason. */
+/* A statement may open a window no longer than this host's access_ttl, starting no earlier
+ * than its request (less some clock skew): checked where access is granted, since whoever
+ * runs central could have had an approver sign a year-long window and replay it later. */
+#define GRANT_SKEW_MS (5 * 60 * 1000)
+
 static struct service_result check_statement(const struct service *svc,
                                              const struct grant_statement *s,
                                              const struct lockbox_request *req,
@@ -102,6 +107,9 @@ static struct service_result check_statement(const struct service *svc,
         return service_result_of(400, "bad_grant",
                                  "the grant's window is longer than access_ttl (%s)", limit);
     }
+    if (s->not_before_ms < req->created_at - GRANT_SKEW_MS)
+        return service_result_of(400, "bad_grant",
+                                 "the grant's window starts before its request was filed");
     return service_result_of(200, NULL, NULL);
 }
 
@@ -312,7 +320,21 @@ static void alert_invalid(struct grant_cache *cache, const struct lockbox_reques
 }
 
 /* NULL when the grant allows access now, else why not. */
-static const char *why_invalid(const struct tenant_grants *grants,
+
+/* The same bounds as check_statement(), at every access check. */
+static const char *window_refused(const struct service *svc, const struct lockbox_request *req,
+                                  const struct grant *grant)
+{
+    int64_t length = grant->statement.not_after_ms - grant->statement.not_before_ms;
+
+    if (length > svc->config->access_ttl_s * 1000)
+        return "the grant's window is longer than this host's access_ttl";
+    if (grant->statement.not_before_ms < req->created_at - GRANT_SKEW_MS)
+        return "the grant's window starts before its request was filed";
+    return NULL;
+}
+
+static const char *why_invalid(const struct service *svc, const struct tenant_grants *grants,
                                const struct lockbox_request *req, const char *host,
                                const struct lockbox_clock *now, struct grant *grant)
 {
@@ -328,6 +350,9 @@ static const char *why_invalid(const struct tenant_grants *grants,
         return "the grant does not parse";
     if (!grant_matches_request(&grant->statement, req, host))
         return "the grant is for another request, user or host";
+    const char *window = window_refused(svc, req, grant);
+    if (window != NULL)
+        return window;
     if (now->wall_ms < grant->statement.not_before_ms ||
         now->wall_ms >= grant->statement.not_after_ms)
         return "outside the grant's window";
@@ -349,7 +374,7 @@ bool service_grant_holds(struct service *svc, const struct lockbox_request *req,
     bool keyed = verification_key(req, hash) == 0;
     if (keyed && cached(cache, req, host, hash, now->wall_ms))
         return true;
-    const char *why = why_invalid(grants, req, host, now, &grant);
+    const char *why = why_invalid(svc, grants, req, host, now, &grant);
     if (why != NULL) {
         alert_invalid(cache, req, host, why);
         return false;
