@@ -146,7 +146,7 @@ class CompletionTest(unittest.TestCase):
     def test_options_are_not_ids(self):
         got = self.complete(ADMIN, "--socket", self.daemon.socket, "approve", "--")
         self.assertEqual(got, ["--ca", "--cert", "--comment", "--for", "--help", "--json",
-                               "--key", "--server", "--socket"])
+                               "--key", "--name", "--passphrase-file", "--server", "--socket"])
 
     def test_remote_options(self):
         self.assertEqual(self.complete(ADMIN, "--se"), ["--server"])

@@ -498,7 +498,7 @@ class FileAheadOfDatabase(FaultCase):
         self.d.stop()
         lines = self.d.audit_lines()
         login = [json.loads(l) for l in lines if json.loads(l)["event"] == "login.allowed"][-1]
-        for member in ("v", "v2_from", "nonce"):
+        for member in ("v", "v2_from", "grant", "nonce"):
             del login[member]
         login["seq"] = json.loads(lines[-1])["seq"] + 1
         login["prev_hash"] = lt.record_hash(lines[-1])
