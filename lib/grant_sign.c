@@ -3,27 +3,14 @@
 #include "grant.h"
 
 #include <openssl/sha.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "error_text.h"
 #include "timefmt.h"
 
 #define REQUEST_FORMAT "lockbox-request v1"
-
-static int fail(char *err, size_t err_len, const char *format, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t err_len, const char *format, ...)
-{
-    va_list ap;
-
-    va_start(ap, format);
-    vsnprintf(err, err_len, format, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* A field goes on one line of the request's text: no line break may hide in it. */
 static bool fits_one_line(const char *value)
@@ -92,18 +79,19 @@ int grant_sign(struct grant *grant, const char *signer, EVP_PKEY *key, char *err
     int rc = -1;
 
     if (EVP_PKEY_get_id(key) != EVP_PKEY_ED25519)
-        return fail(err, err_len, "not an Ed25519 key (approver keys are Ed25519)");
+        return error_text(err, err_len, "not an Ed25519 key (approver keys are Ed25519)");
     if (EVP_PKEY_get_raw_public_key(key, raw, &raw_len) != 1 || raw_len != sizeof(raw))
-        return fail(err, err_len, "cannot read the key's public half");
+        return error_text(err, err_len, "cannot read the key's public half");
     approver_key_id(raw, key_id);
     if (signed_with(grant, key_id))
-        return fail(err, err_len, "key %s has already signed this statement", key_id);
+        return error_text(err, err_len, "key %s has already signed this statement", key_id);
     if (grant->n_signatures == LOCKBOX_GRANT_SIGNATURES_MAX)
-        return fail(err, err_len, "the statement has %d signatures, the most it may carry",
-                    LOCKBOX_GRANT_SIGNATURES_MAX);
+        return error_text(err, err_len, "the statement has %d signatures, the most it may carry",
+                          LOCKBOX_GRANT_SIGNATURES_MAX);
     if (snprintf(signature->signer, sizeof(signature->signer), "%s", signer) >=
         (int)sizeof(signature->signer))
-        return fail(err, err_len, "the signer's name is longer than %d bytes", LOCKBOX_NAME_MAX);
+        return error_text(err, err_len, "the signer's name is longer than %d bytes",
+                          LOCKBOX_NAME_MAX);
     if (grant_statement_text(&grant->statement, &text, &text_len, err, err_len) != 0)
         return -1;
     ctx = EVP_MD_CTX_new();
@@ -112,7 +100,7 @@ int grant_sign(struct grant *grant, const char *signer, EVP_PKEY *key, char *err
         EVP_DigestSign(ctx, signature->signature, &signature_len, (const unsigned char *)text,
                        text_len) != 1 ||
         signature_len != GRANT_SIGNATURE_LEN) {
-        fail(err, err_len, "signing failed");
+        error_text(err, err_len, "signing failed");
         goto out;
     }
     memcpy(signature->key_id, key_id, sizeof(key_id));

@@ -4,11 +4,11 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "error_text.h"
 #include "text.h"
 
 #define HEADER_KEY "lockbox_audit_export"
@@ -43,18 +43,6 @@ bool export_is_hash(const char *text)
             return false;
     }
     return true;
-}
-
-static int fail(char *err, size_t err_len, const char *format, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t err_len, const char *format, ...)
-{
-    va_list ap;
-
-    va_start(ap, format);
-    vsnprintf(err, err_len, format, ap);
-    va_end(ap);
-    return -1;
 }
 
 /* The line as one JSON object of min_members to max_members members, all len bytes of it. */
@@ -123,20 +111,20 @@ static int header_from_json(json_object *obj, struct export_header *header, char
     uint64_t version;
 
     if (!get_seq(obj, HEADER_KEY, &version) || version != EXPORT_FORMAT_VERSION)
-        return fail(err, err_len, "an export header of a version other than %d",
-                    EXPORT_FORMAT_VERSION);
+        return error_text(err, err_len, "an export header of a version other than %d",
+                          EXPORT_FORMAT_VERSION);
     if (!get_text(obj, "tenant", header->tenant, sizeof(header->tenant)) ||
         !text_is_name(header->tenant, LOCKBOX_NAME_MAX))
-        return fail(err, err_len, "the export header's tenant is not a tenant name");
+        return error_text(err, err_len, "the export header's tenant is not a tenant name");
     if (!get_text(obj, "server", header->server, sizeof(header->server)) ||
         !get_text(obj, "exported_at", header->exported_at, sizeof(header->exported_at)))
-        return fail(err, err_len, "the export header lacks server or exported_at");
+        return error_text(err, err_len, "the export header lacks server or exported_at");
     if (!get_seq(obj, "after_seq", &header->after_seq) ||
         !get_hash(obj, "after_hash", header->after_hash))
-        return fail(err, err_len, "the export header lacks after_seq or after_hash");
+        return error_text(err, err_len, "the export header lacks after_seq or after_hash");
     /* The chain's start has no record before it: nothing else may stand in for it. */
     if (header->after_seq == 0 && strspn(header->after_hash, "0") != LOCKBOX_HASH_HEX_LEN)
-        return fail(err, err_len, "the export starts at seq 1 but after_hash is not zeros");
+        return error_text(err, err_len, "the export starts at seq 1 but after_hash is not zeros");
     return 0;
 }
 
@@ -147,7 +135,7 @@ int export_header_parse(const char *line, size_t len, struct export_header *head
 
     memset(header, 0, sizeof(*header));
     if (obj == NULL)
-        return fail(err, err_len, "not an export header (one JSON object of 6 members)");
+        return error_text(err, err_len, "not an export header (one JSON object of 6 members)");
     int rc = header_from_json(obj, header, err, err_len);
     json_object_put(obj);
     return rc;
@@ -159,7 +147,7 @@ int export_withheld_from_json(json_object *entry, struct export_withheld *withhe
     memset(withheld, 0, sizeof(*withheld));
     if (!json_object_is_type(entry, json_type_object) ||
         !get_seq(entry, "withheld", &withheld->v2.seq) || withheld->v2.seq == 0)
-        return fail(err, err_len, "a withheld entry without its seq");
+        return error_text(err, err_len, "a withheld entry without its seq");
     int members = json_object_object_length(entry);
     if (members == 3 && get_hash(entry, "tenant_tag", withheld->v2.tenant_tag) &&
         get_hash(entry, "content_hash", withheld->v2.content_hash)) {
@@ -170,10 +158,10 @@ int export_withheld_from_json(json_object *entry, struct export_withheld *withhe
         withheld->version = 1;
         return 0;
     }
-    return fail(err, err_len,
-                "withheld entry seq %llu has neither tenant_tag and content_hash nor "
-                "record_hash (64 lowercase hex characters each), and nothing else",
-                (unsigned long long)withheld->v2.seq);
+    return error_text(err, err_len,
+                      "withheld entry seq %llu has neither tenant_tag and content_hash nor "
+                      "record_hash (64 lowercase hex characters each), and nothing else",
+                      (unsigned long long)withheld->v2.seq);
 }
 
 int export_withheld_parse(const char *line, size_t len, struct export_withheld *withheld, char *err,
@@ -183,7 +171,7 @@ int export_withheld_parse(const char *line, size_t len, struct export_withheld *
 
     if (obj == NULL) {
         memset(withheld, 0, sizeof(*withheld));
-        return fail(err, err_len, "not a withheld entry (one JSON object of 2 or 3 members)");
+        return error_text(err, err_len, "not a withheld entry (one JSON object of 2 or 3 members)");
     }
     int rc = export_withheld_from_json(obj, withheld, err, err_len);
     json_object_put(obj);
@@ -199,11 +187,11 @@ int export_trailer_parse(const char *line, size_t len, struct export_trailer *tr
 
     memset(trailer, 0, sizeof(*trailer));
     if (obj == NULL)
-        return fail(err, err_len, "not an export trailer (one JSON object of 3 members)");
+        return error_text(err, err_len, "not an export trailer (one JSON object of 3 members)");
     if (!get_seq(obj, TRAILER_KEY, &version) || version != EXPORT_FORMAT_VERSION ||
         !get_seq(obj, "head_seq", &trailer->head_seq) ||
         !get_hash(obj, "head_hash", trailer->head_hash))
-        rc = fail(err, err_len, "the export trailer lacks head_seq or head_hash");
+        rc = error_text(err, err_len, "the export trailer lacks head_seq or head_hash");
     json_object_put(obj);
     return rc;
 }
