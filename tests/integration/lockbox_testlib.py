@@ -506,11 +506,8 @@ class Daemon:
         self.tenants = dict(sorted(self.tenants.items(), key=lambda kv: kv[0] == self.tenant))
         ca = TestCA(os.path.join(self.dir, "tls"))
         crt, key = ca.server("server")
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.remote_section = ("\n[remote]\nlisten = 127.0.0.1:%d\ncertificate = %s\nkey = %s\n"
-                               "client_ca = %s\n" % (self.port, crt, key, ca.cert))
+        self.port = free_port()
+        self.remote_section = remote_section(self.port, crt, key, ca.cert)
 
     def write_config(self, extra=""):
         lines = ["[daemon]",
@@ -708,6 +705,20 @@ class Daemon:
             return rows
         finally:
             con.close()
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def remote_section(port, certificate, key, client_ca, crl=None):
+    """lockboxd.conf's [remote] listening on 127.0.0.1:port, to append to a configuration."""
+    text = ("\n[remote]\nlisten = 127.0.0.1:%d\ncertificate = %s\nkey = %s\nclient_ca = %s\n"
+            % (port, certificate, key, client_ca))
+    return text + ("crl = %s\n" % crl if crl else "")
 
 
 def login_socket_call(d, message, timeout=60):

@@ -17,13 +17,11 @@ pinned), and keeps the login socket, the local audit file and the sessions on th
                denied, central.bad_answer is logged.
 """
 
-import http.client
 import http.server
 import json
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -65,19 +63,12 @@ def tearDownModule():
     shutil.rmtree(CERTS.get("dir", "/nonexistent"), ignore_errors=True)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def central_daemon(port):
     d = lt.Daemon(tenant=TENANT, host="central", tenants={TENANT: [ADMIN]},
                   tenant_options={TENANT: {"hosts": ", ".join(HOSTS)}},
                   daemon_extra={"role": "central"}, store="sqlite")
     crt, key = CERTS["server"]
-    d.write_config("\n[remote]\nlisten = 127.0.0.1:%d\ncertificate = %s\nkey = %s\n"
-                   "client_ca = %s\ncrl = %s\n" % (port, crt, key, CERTS["ca"], CERTS["crl"]))
+    d.write_config(lt.remote_section(port, crt, key, CERTS["ca"], CERTS["crl"]))
     d.port = port
     return d
 
@@ -164,7 +155,7 @@ class AgentCase(unittest.TestCase):
 class Fleet(AgentCase):
     @classmethod
     def setUpClass(cls):
-        cls.port = free_port()
+        cls.port = lt.free_port()
         cls.central = central_daemon(cls.port)
         cls.agents = {}
         try:

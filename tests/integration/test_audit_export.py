@@ -70,18 +70,12 @@ def tearDownModule():
     shutil.rmtree(TMP.get("dir", "/nonexistent"), ignore_errors=True)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def remote_daemon():
-    port = free_port()
+    port = lt.free_port()
     d = lt.Daemon(tenants=TENANTS)
     crt, key = CERTS["server"]
-    d.write_config("\n[remote]\nlisten = 127.0.0.1:%d\ncertificate = %s\nkey = %s\n"
-                   "client_ca = %s\ncrl = %s\n" % (port, crt, key, CERTS["ca"], CERTS["crl"]))
+    d.write_config(lt.remote_section(port, crt, key, CERTS["ca"], CERTS["crl"]))
     d.port = port
     return d
 

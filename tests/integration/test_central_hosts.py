@@ -22,11 +22,9 @@ A real lockboxd with [remote] on 127.0.0.1, tenants with `hosts`, host certifica
   TwoCentrals    (PostgreSQL run only) a decision on one central wakes a feed waiting on
                  another instance on the same database.
 Run as root: python3 tests/integration/test_central_hosts.py -v   (LOCKBOX_BUILD=build dir)."""
-import http.client
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -70,18 +68,12 @@ def tearDownModule():
     shutil.rmtree(CERTS.get("dir", "/nonexistent"), ignore_errors=True)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def with_remote(d):
     """Adds [remote] on a free port to d's configuration (after anything else it holds)."""
-    d.port = free_port()
+    d.port = lt.free_port()
     crt, key = CERTS["server"]
-    d.write_config("\n[remote]\nlisten = 127.0.0.1:%d\ncertificate = %s\nkey = %s\n"
-                   "client_ca = %s\ncrl = %s\n" % (d.port, crt, key, CERTS["ca"], CERTS["crl"]))
+    d.write_config(lt.remote_section(d.port, crt, key, CERTS["ca"], CERTS["crl"]))
     return d
 
 

@@ -61,8 +61,7 @@ def central_daemon(port):
                   tenant_options={TENANT: {"hosts": "db01, db02"}, OTHER: {"hosts": "web01"}},
                   daemon_extra={"role": "central"}, store="sqlite")
     crt, key = CERTS["server"]
-    d.write_config("\n[remote]\nlisten = 127.0.0.1:%d\ncertificate = %s\nkey = %s\n"
-                   "client_ca = %s\ncrl = %s\n" % (port, crt, key, CERTS["ca"], CERTS["crl"]))
+    d.write_config(lt.remote_section(port, crt, key, CERTS["ca"], CERTS["crl"]))
     d.port = port
     return d
 
@@ -70,7 +69,7 @@ def central_daemon(port):
 class FleetReview(ta.AgentCase):
     @classmethod
     def setUpClass(cls):
-        cls.port = ta.free_port()
+        cls.port = lt.free_port()
         cls.central = central_daemon(cls.port)
         cls.agents = {}
         try:

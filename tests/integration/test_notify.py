@@ -7,7 +7,6 @@ import hmac
 import http.server
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -15,8 +14,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from lockbox_testlib import (Daemon, Users, LOCKBOXD, LOCKBOXCTL, unique_prefix,  # noqa: E402
-                             wait_until)
+from lockbox_testlib import (Daemon, Users, LOCKBOXD, LOCKBOXCTL, free_port,  # noqa: E402
+                             unique_prefix, wait_until)
 
 PREFIX = unique_prefix("lbn")  # every account this file adds starts so
 U = Users(PREFIX)
@@ -31,14 +30,6 @@ def setUpModule():
 
 def tearDownModule():
     U.cleanup()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Receiver:

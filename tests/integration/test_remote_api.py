@@ -79,19 +79,11 @@ def tearDownModule():
     shutil.rmtree(CERTS.get("dir", "/nonexistent"), ignore_errors=True)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def remote_daemon(crl=None, **kw):
-    port = free_port()
+    port = lt.free_port()
     d = lt.Daemon(tenants=TENANTS, **kw)
     crt, key = CERTS["server"]
-    d.write_config("\n[remote]\nlisten = 127.0.0.1:%d\ncertificate = %s\nkey = %s\n"
-                   "client_ca = %s\ncrl = %s\n" % (port, crt, key, CERTS["ca"],
-                                                  crl or CERTS["crl"]))
+    d.write_config(lt.remote_section(port, crt, key, CERTS["ca"], crl or CERTS["crl"]))
     d.port = port
     return d
 
@@ -318,7 +310,7 @@ class Startup(unittest.TestCase):
             line = len(f.read().split("\n")) + 1  # write_config's extra starts after a newline
         crt, _ = CERTS["server"]
         d.write_config("\n[remote]\nlisten = 127.0.0.1:%d\ncertificate = %s\nkey = %s\n" % (
-            free_port(), crt, crt))
+            lt.free_port(), crt, crt))
         err = self.start_fails(d)
         self.assertIn("%s:%d: [remote] needs client_ca" % (d.conf_path, line), err)
 

@@ -31,13 +31,10 @@ def setUpModule():
     M["ca"], M["server"] = ca.cert, ca.server("server")
     for name in (ENG, ALICE, BOB):
         M[name] = ca.client(name)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = lt.free_port()
     d = M["d"] = lt.Daemon(tenants=TENANTS)
     crt, key = M["server"]
-    d.write_config("\n[remote]\nlisten = 127.0.0.1:%d\ncertificate = %s\nkey = %s\n"
-                   "client_ca = %s\n" % (port, crt, key, M["ca"]))
+    d.write_config(lt.remote_section(port, crt, key, M["ca"]))
     M["url"] = "https://127.0.0.1:%d" % port
     d.start()
 
