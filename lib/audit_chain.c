@@ -101,24 +101,6 @@ static bool is_hash_hex(const char *s)
     return true;
 }
 
-/* The line as a JSON object when it is exactly one, all len bytes of it (no terminator
- * needed); NULL otherwise. The caller puts it. */
-static json_object *parse_line(const char *line, size_t len)
-{
-    json_tokener *tok = len <= LOCKBOX_AUDIT_LINE_MAX ? json_tokener_new() : NULL;
-    json_object *obj = tok ? json_tokener_parse_ex(tok, line, (int)len) : NULL;
-
-    if (obj != NULL &&
-        (json_tokener_get_error(tok) != json_tokener_success || tok->char_offset != (int)len ||
-         !json_object_is_type(obj, json_type_object))) {
-        json_object_put(obj);
-        obj = NULL;
-    }
-    if (tok != NULL)
-        json_tokener_free(tok);
-    return obj;
-}
-
 static int record_fields(json_object *obj, uint64_t *seq, char prev_hash[LOCKBOX_HASH_HEX_LEN + 1])
 {
     json_object *seq_obj, *hash_obj;
@@ -137,7 +119,7 @@ static int record_fields(json_object *obj, uint64_t *seq, char prev_hash[LOCKBOX
 int audit_line_fields(const char *line, size_t len, uint64_t *seq,
                       char prev_hash[LOCKBOX_HASH_HEX_LEN + 1])
 {
-    json_object *obj = parse_line(line, len);
+    json_object *obj = audit_line_parse(line, len);
     int rc = obj != NULL ? record_fields(obj, seq, prev_hash) : -1;
 
     json_object_put(obj);
@@ -431,7 +413,7 @@ static int v2_members_of(json_object *obj, uint64_t seq, struct v2_members *out)
 
 int audit_line_v2_from(const char *line, size_t len, uint64_t *v2_from)
 {
-    json_object *obj = audit_line_version(line, len) == 2 ? parse_line(line, len) : NULL;
+    json_object *obj = audit_line_version(line, len) == 2 ? audit_line_parse(line, len) : NULL;
     uint64_t seq;
     char prev[LOCKBOX_HASH_HEX_LEN + 1];
     struct v2_members v2;
@@ -507,7 +489,7 @@ static int rebuilds_exactly(json_object *obj, const char *line, size_t len,
 
 int audit_line_canonical(const char *line, size_t len, struct audit_line_info *info)
 {
-    json_object *obj = parse_line(line, len);
+    json_object *obj = audit_line_parse(line, len);
     int rc = -1;
 
     memset(info, 0, sizeof(*info));

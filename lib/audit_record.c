@@ -96,16 +96,29 @@ int audit_hash_v2(uint64_t seq, const char *prev_hash, const char *tenant_tag,
 }
 
 /* seq, tenant tag and prev_hash of a format-2 line. */
-static int v2_fields(const char *line, size_t len, uint64_t *seq, audit_hash tag, audit_hash prev)
+json_object *audit_line_parse(const char *line, size_t len)
 {
     json_tokener *tok = len <= LOCKBOX_AUDIT_LINE_MAX ? json_tokener_new() : NULL;
-    json_object *obj = tok != NULL ? json_tokener_parse_ex(tok, line, (int)len) : NULL;
+    json_object *obj = tok ? json_tokener_parse_ex(tok, line, (int)len) : NULL;
+
+    if (obj != NULL &&
+        (json_tokener_get_error(tok) != json_tokener_success || tok->char_offset != (int)len ||
+         !json_object_is_type(obj, json_type_object))) {
+        json_object_put(obj);
+        obj = NULL;
+    }
+    if (tok != NULL)
+        json_tokener_free(tok);
+    return obj;
+}
+
+static int v2_fields(const char *line, size_t len, uint64_t *seq, audit_hash tag, audit_hash prev)
+{
+    json_object *obj = audit_line_parse(line, len);
     json_object *seq_obj, *tenant_obj, *prev_obj;
     int rc = -1;
 
-    if (obj != NULL && json_tokener_get_error(tok) == json_tokener_success &&
-        tok->char_offset == (int)len && json_object_is_type(obj, json_type_object) &&
-        json_object_object_get_ex(obj, "seq", &seq_obj) &&
+    if (obj != NULL && json_object_object_get_ex(obj, "seq", &seq_obj) &&
         json_object_is_type(seq_obj, json_type_int) && json_object_get_int64(seq_obj) > 0 &&
         json_object_object_get_ex(obj, "tenant", &tenant_obj) &&
         (tenant_obj == NULL || json_object_is_type(tenant_obj, json_type_string)) &&
@@ -117,8 +130,6 @@ static int v2_fields(const char *line, size_t len, uint64_t *seq, audit_hash tag
         rc = audit_tenant_tag(*seq, tenant_obj ? json_object_get_string(tenant_obj) : "", tag);
     }
     json_object_put(obj);
-    if (tok != NULL)
-        json_tokener_free(tok);
     return rc;
 }
 

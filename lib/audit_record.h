@@ -36,6 +36,11 @@ int audit_tenant_tag(uint64_t seq, const char *tenant, char out[LOCKBOX_HASH_HEX
 int audit_hash_v2(uint64_t seq, const char *prev_hash, const char *tenant_tag,
                   const char *content_hash, char out[LOCKBOX_HASH_HEX_LEN + 1]);
 
+/* The line as a JSON object when it is exactly one, all len bytes of it (at most
+ * LOCKBOX_AUDIT_LINE_MAX; no terminator needed); NULL otherwise. The caller puts it. */
+struct json_object;
+struct json_object *audit_line_parse(const char *line, size_t len);
+
 /* The record's hash in the chain (what the next record's prev_hash must be), by its version.
  * Parses the line (seq, tenant, prev_hash of a format-2 line). Returns 0 or -1. */
 int audit_record_hash(const char *line, size_t len, char out[LOCKBOX_HASH_HEX_LEN + 1]);

@@ -47,18 +47,28 @@ struct audit_ctx {
     bool full; /* stopped at PAGE_BYTES */
 };
 
+/* The record's tenant (*name NULL when it names none); *name lives in the object returned,
+ * which the caller puts. */
+static json_object *record_tenant(const char *line, const char **name)
+{
+    json_object *record = json_tokener_parse(line), *tenant;
+
+    *name = record != NULL && json_object_object_get_ex(record, "tenant", &tenant) &&
+                    json_object_is_type(tenant, json_type_string)
+                ? json_object_get_string(tenant)
+                : NULL;
+    return record;
+}
+
 static bool record_readable(const struct audit_ctx *ac, const char *line)
 {
     if (ac->all_tenants)
         return true;
-    json_object *record = json_tokener_parse(line), *tenant;
+    const char *name;
+    json_object *record = record_tenant(line, &name);
     bool readable = false;
-    if (record != NULL && json_object_object_get_ex(record, "tenant", &tenant) &&
-        json_object_is_type(tenant, json_type_string)) {
-        const char *name = json_object_get_string(tenant);
-        for (unsigned i = 0; i < ac->config->n_tenants && !readable; i++)
-            readable = ac->readable[i] && strcmp(ac->config->tenants[i].name, name) == 0;
-    }
+    for (unsigned i = 0; name != NULL && i < ac->config->n_tenants && !readable; i++)
+        readable = ac->readable[i] && strcmp(ac->config->tenants[i].name, name) == 0;
     json_object_put(record);
     return readable;
 }
@@ -140,10 +150,9 @@ struct export_ctx {
 
 static bool record_of_tenant(const char *line, const char *tenant)
 {
-    json_object *record = json_tokener_parse(line), *value;
-    bool same = record != NULL && json_object_object_get_ex(record, "tenant", &value) &&
-                json_object_is_type(value, json_type_string) &&
-                strcmp(json_object_get_string(value), tenant) == 0;
+    const char *name;
+    json_object *record = record_tenant(line, &name);
+    bool same = name != NULL && strcmp(name, tenant) == 0;
     json_object_put(record);
     return same;
 }
