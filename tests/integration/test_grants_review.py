@@ -11,6 +11,7 @@ Run: LOCKBOX_BUILD=<cmake build dir> python3 tests/integration/test_grants_revie
 import http.server
 import json
 import os
+import shutil
 import socketserver
 import subprocess
 import sys
@@ -115,6 +116,7 @@ class LongWindows(tg.GrantCase):
         now = int(time.time())
         started = statement(req, now, now + YEAR_S)  # nobody has signed it yet
         fake_dir = tempfile.mkdtemp(prefix="lbx-fake-central-")
+        self.addCleanup(shutil.rmtree, fake_dir, True)
         os.chmod(fake_dir, 0o755)
         central = FakeCentral(os.path.join(fake_dir, "api.sock"), dict(req, grant=started))
         try:
